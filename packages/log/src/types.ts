@@ -1,0 +1,230 @@
+/**
+ * Public contract of @profilesync/log. Other packages (core, crypto, cli) code
+ * against these types; extend them freely, rename nothing without updating callers.
+ *
+ * Vocabulary
+ * - stream: one append-only chain of entries, named by a string (a profile id, or a
+ *   reserved internal name starting with '#', e.g. '#audit'). Internally each stream
+ *   gets a compact stream number; names never appear in LevelDB keys.
+ * - seq: per-stream sequence number, 1, 2, 3, ... without gaps.
+ * - lsn: log sequence number, global across streams, strictly increasing in commit
+ *   order (a batch's entries get consecutive lsns). `restore --until SEQ` means lsn.
+ * - ts: milliseconds since the epoch from the injected clock, forced monotonic per
+ *   stream (never smaller than the previous entry's ts), so time ranges are seq ranges.
+ */
+
+/** What a stored value is; bound into every at-rest ciphertext with stream and seq. */
+export type RecordKind = 'entry' | 'view' | 'snapshot' | 'catalog' | 'aux';
+
+/** Where a stored value lives. `stream` is the internal stream number (0 when none), `seq` 0 when none. */
+export interface Place {
+  readonly kind: RecordKind;
+  readonly stream: number;
+  readonly seq: number;
+}
+
+/**
+ * Codec hook: seals payloads before they reach LevelDB and opens them after reads.
+ * The log never sees keys. The identity codec (`plainCodec`) is the default.
+ * `decode` must throw a ProfileSyncError (e.g. CRYPTO_AUTH_FAILED) on a bad payload,
+ * never return garbage. The codec id is stored in the DB at creation; opening a DB
+ * with a different codec id fails with LOG_CODEC_MISMATCH.
+ */
+export interface LogCodec {
+  readonly id: string;
+  encode(place: Place, plaintext: Uint8Array): Uint8Array;
+  decode(place: Place, stored: Uint8Array): Uint8Array;
+}
+
+export interface AppendInput {
+  /** stream name: a profile id or a reserved '#name' */
+  stream: string;
+  /** the Yjs update (opaque to the log) */
+  body: Uint8Array;
+  actor: string;
+  /** 'local', 'api:<tokenId>', 'peer:<peerId>', ... (opaque to the log) */
+  origin: string;
+  /** one line of what changed, e.g. "systemMessage, parameters.temperature" */
+  summary?: string;
+  /** opaque version reference of the state after this entry (core: portable version ref) */
+  version?: Uint8Array;
+  /**
+   * The materialized view after this entry (opaque bytes). Written in the same atomic
+   * batch as the entry; when a batch holds several entries of one stream only the last
+   * view is written.
+   */
+  view?: Uint8Array;
+}
+
+export interface AppendAck {
+  stream: string;
+  seq: number;
+  lsn: number;
+  ts: number;
+  /** sha-256 chain hash of this entry */
+  hash: Uint8Array;
+}
+
+export interface EntryRecord {
+  stream: string;
+  seq: number;
+  lsn: number;
+  ts: number;
+  actor: string;
+  origin: string;
+  summary: string;
+  version: Uint8Array | undefined;
+  body: Uint8Array;
+  /** chain hash of the previous entry of this stream (32 zero bytes for seq 1) */
+  prevHash: Uint8Array;
+  hash: Uint8Array;
+}
+
+export interface StreamHead {
+  seq: number;
+  lsn: number;
+  ts: number;
+  hash: Uint8Array;
+}
+
+export interface ReadRange {
+  fromSeq?: number;
+  toSeq?: number;
+  /** inclusive time bounds (ms); ts is monotonic per stream, so this is a seq range */
+  fromTs?: number;
+  toTs?: number;
+  /** only entries with lsn <= untilLsn */
+  untilLsn?: number;
+  limit?: number;
+  reverse?: boolean;
+}
+
+export interface LoadedState {
+  /** a Yjs update holding the whole state at `seq` (snapshot merged with the tail) */
+  state: Uint8Array;
+  seq: number;
+  /** seq of the snapshot used, 0 when replayed from the first entry */
+  snapshotSeq: number;
+  /** number of tail entries merged after the snapshot */
+  tailEntries: number;
+}
+
+export interface SnapshotPolicyInput {
+  /** entries appended to the stream since its last snapshot */
+  entriesSince: number;
+  /** bytes of entry bodies appended since the last snapshot */
+  bytesSince: number;
+  /** seq of the last snapshot, 0 when none */
+  lastSnapshotSeq: number;
+  headSeq: number;
+}
+
+/** Pure function: whether to write a snapshot of the stream now. */
+export type SnapshotPolicy = (input: SnapshotPolicyInput) => boolean;
+
+export type BrokenKind =
+  | 'checksum'        // stored bytes do not match the entry's hash
+  | 'chain'           // prevHash does not match the previous entry's hash
+  | 'gap'             // a seq is missing
+  | 'head'            // the head does not match the last entry
+  | 'decode'          // the entry cannot be decoded (format or codec/auth failure)
+  | 'view'            // the materialized view is missing or unreadable (derived: rebuild fixes it)
+  | 'snapshot'        // a snapshot is unreadable or disagrees with the log (derived: rebuild fixes it)
+  | 'catalog';        // a stream number has no readable name
+
+export interface BrokenRecord {
+  stream: string;
+  seq: number;
+  kind: BrokenKind;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  streams: number;
+  entries: number;
+  broken: BrokenRecord[];
+  durationMillis: number;
+}
+
+/** Turns the merged Yjs state of a stream into its materialized view bytes (core supplies it). */
+export type Materializer = (stream: string, state: Uint8Array) => Uint8Array | undefined;
+
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+export interface LogEvents {
+  appended: { stream: string; seq: number; lsn: number; bytes: number; durationMillis: number };
+  'batch-committed': { entries: number; streams: number; bytes: number; durationMillis: number };
+  'batch-failed': { entries: number; code: string; durationMillis: number };
+  'snapshot-written': { stream: string; seq: number; bytes: number; durationMillis: number };
+  'verify-progress': Progress & { stream: string; broken: number };
+  'rebuild-progress': Progress & { stream: string };
+  'backup-progress': Progress;
+  'restore-progress': Progress;
+}
+
+export type LogEventName = keyof LogEvents;
+
+export interface EventLog {
+  readonly dir: string;
+  /** storage format version of the open DB */
+  readonly formatVersion: number;
+
+  /** Durable append: resolves after the batch holding it was written with sync: true. */
+  append(input: AppendInput): Promise<AppendAck>;
+  /** Several appends committed atomically in one batch (all or none). */
+  appendMany(inputs: AppendInput[]): Promise<AppendAck[]>;
+
+  /** Names of all streams (no I/O). */
+  streams(): string[];
+  /** Head of a stream (no I/O), undefined for an unknown stream. */
+  head(stream: string): StreamHead | undefined;
+  /** Entries of a stream in seq order (or reverse); every entry is verified before it is yielded. */
+  read(stream: string, range?: ReadRange): AsyncIterable<EntryRecord>;
+  /** The persisted materialized view, verified and decoded; undefined when the stream has none. */
+  getView(stream: string): Promise<Uint8Array | undefined>;
+  /** Latest snapshot + tail merged (optionally only up to `untilSeq`). Throws LOG_STREAM_NOT_FOUND. */
+  loadState(stream: string, opts?: { untilSeq?: number }): Promise<LoadedState>;
+
+  /** Small named records (tokens, peers, settings) stored through the codec as kind 'aux'. */
+  getAux(name: string): Promise<Uint8Array | undefined>;
+  putAux(name: string, value: Uint8Array): Promise<void>;
+  deleteAux(name: string): Promise<void>;
+  listAux(prefix: string): Promise<string[]>;
+
+  /** Walks every chain and derived record; reports each broken record. Never throws on corruption. */
+  verify(opts?: { onProgress?: (p: LogEvents['verify-progress']) => void }): Promise<VerifyReport>;
+  /** Recreates snapshots and views from the log alone (derived data only). */
+  rebuild(materialize: Materializer, opts?: { onProgress?: (p: LogEvents['rebuild-progress']) => void }): Promise<{ streams: number; durationMillis: number }>;
+
+  on<E extends LogEventName>(event: E, listener: (payload: LogEvents[E]) => void): () => void;
+
+  /** Finishes in-flight batches, then closes the DB. Further calls fail with LOG_CLOSED. */
+  close(): Promise<void>;
+}
+
+export interface OpenLogOptions {
+  dir: string;
+  codec?: LogCodec;
+  /** injectable clock (ms since epoch) */
+  clock?: () => number;
+  snapshotPolicy?: SnapshotPolicy;
+  /** format migrations, keyed by the version they migrate from (tests inject their own) */
+  migrations?: ReadonlyMap<number, Migration>;
+  /**
+   * Test hook: wraps the underlying LevelDB (e.g. to inject write failures).
+   * Receives the opened database and returns the one the log uses.
+   */
+  wrapDb?: (db: unknown) => unknown;
+}
+
+export interface Migration {
+  from: number;
+  to: number;
+  description: string;
+  /** runs with exclusive access to the open DB (an abstract-level database) */
+  run(db: unknown): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+// Workspace packages resolve to their TypeScript sources, so tests never need a build.
+const alias = Object.fromEntries(
+  ['errors', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => [
+    `@profilesync/${p}`,
+    `${root}packages/${p}/src/index.ts`,
+  ]),
+);
+alias['@profilesync/server'] = `${root}apps/server/src/index.ts`;
+
+const project = (name: string, dir: string, extra: Record<string, unknown> = {}) => ({
+  resolve: { alias },
+  test: {
+    name,
+    root: `${root}${dir}`,
+    include: ['**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    ...extra,
+  },
+});
+
+export default defineConfig({
+  test: {
+    projects: [
+      ...['errors', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => project(p, `packages/${p}`)),
+      project('server', 'apps/server'),
+      project('cli', 'apps/cli'),
+      project('e2e', 'test', { exclude: ['**/node_modules/**', 'bench/**'] }),
+    ],
+  },
+});
