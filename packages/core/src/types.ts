@@ -1,0 +1,231 @@
+/**
+ * Public contract of @profilesync/core. The server, the CLI and the sync package
+ * code against these types; extend them freely, rename nothing without updating
+ * callers. Shapes follow ../../shared/DESIGN.md §4 and §6.
+ */
+
+/** A profile id: matches ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$ */
+export type ProfileId = string & { readonly __brand: 'ProfileId' };
+
+/**
+ * A portable version reference: names the same content on every peer.
+ * Encoding is core's business (documented in docs/architecture.md); callers treat
+ * it as an opaque URL-safe string.
+ */
+export type VersionRef = string;
+
+export type ParamValue = string | number | boolean | null | string[];
+
+export interface ProfileParameters {
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string[];
+  seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  /** model-specific extra keys of primitive types */
+  [key: string]: ParamValue | undefined;
+}
+
+export type MetaValue = string | number | boolean | null | string[];
+
+/** The materialized view: plain JSON, frozen when handed out by the store. */
+export interface ProfileView {
+  id: string;
+  modelId: string;
+  name: string;
+  description: string;
+  systemMessage: string;
+  templates: Record<string, string>;
+  parameters: ProfileParameters;
+  labels: Record<string, VersionRef>;
+  meta: Record<string, MetaValue>;
+  deleted: boolean;
+  version: VersionRef;
+  /** ISO-8601 time of the last change */
+  updatedAt: string;
+  /** actor of the last change */
+  updatedBy: string;
+}
+
+/** POST body: the view minus computed fields; id optional (generated when absent). */
+export interface ProfileInput {
+  id?: string;
+  modelId: string;
+  name: string;
+  description?: string;
+  systemMessage?: string;
+  templates?: Record<string, string>;
+  parameters?: ProfileParameters;
+  meta?: Record<string, MetaValue>;
+}
+
+/** JSON Merge Patch (RFC 7396) over the view; text fields are applied as minimal character diffs. */
+export type ProfilePatch = Record<string, unknown>;
+
+export interface ProfileSummary {
+  id: string;
+  modelId: string;
+  name: string;
+  version: VersionRef;
+  updatedAt: string;
+  labels: string[];
+  tags: string[];
+  deleted: boolean;
+}
+
+export interface ListFilter {
+  modelId?: string;
+  label?: string;
+  tag?: string;
+  includeDeleted?: boolean;
+}
+
+/** Who is writing and from where; recorded in the log and the audit. */
+export interface WriteContext {
+  actor: string;
+  /** 'local' | 'api:<tokenId>' | 'peer:<peerId>' | 'yjs:<tokenId>' | 'cli' ... */
+  origin: string;
+}
+
+export interface VersionInfo {
+  version: VersionRef;
+  seq: number;
+  /** ISO-8601 */
+  at: string;
+  actor: string;
+  origin: string;
+  summary: string;
+}
+
+export interface TextDiffPart {
+  op: 'equal' | 'insert' | 'delete';
+  text: string;
+}
+
+export interface FieldChange {
+  /** dotted path: 'systemMessage', 'parameters.temperature', 'templates.greeting' */
+  path: string;
+  kind: 'added' | 'removed' | 'changed';
+  before?: unknown;
+  after?: unknown;
+  /** for text fields: a character diff */
+  text?: TextDiffPart[];
+}
+
+export interface ProfileDiff {
+  from: VersionRef;
+  to: VersionRef;
+  changes: FieldChange[];
+}
+
+export interface AuditRecord {
+  /** ISO-8601 */
+  at: string;
+  actor: string;
+  origin: string;
+  /** 'profile.create' | 'profile.update' | 'profile.delete' | 'profile.revert' | 'label.set' | 'label.remove'
+   *  | 'auth.denied' | 'token.create' | 'token.revoke' | 'key.rotate' | 'sync.rejected' | ... */
+  action: string;
+  profile?: string;
+  fields?: string[];
+  /** outcome: 'ok' or 'denied' / 'rejected' */
+  outcome: 'ok' | 'denied' | 'rejected';
+  details?: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  profile?: string;
+  actor?: string;
+  /** ISO-8601 or ms */
+  since?: string | number;
+  until?: string | number;
+  action?: string;
+  limit?: number;
+}
+
+export interface ConflictRecord {
+  profile: string;
+  /** dotted path of the scalar field, e.g. 'parameters.temperature' */
+  path: string;
+  /** ISO-8601 time the conflict was observed */
+  at: string;
+  winner: { value: unknown; actor: string; origin: string };
+  dropped: { value: unknown; actor: string; origin: string };
+}
+
+/** One change notification: the exact Yjs update that was made durable. */
+export interface ChangeEvent {
+  id: string;
+  update: Uint8Array;
+  origin: string;
+  actor: string;
+  view: ProfileView;
+  seq: number;
+  /** true when the profile was created by this change */
+  created: boolean;
+}
+
+/** Stats of one cache, in the shape /api/cache/stats uses. */
+export interface CacheStatsSnapshot {
+  name: string;
+  hits: number;
+  misses: number;
+  size: number;
+  hit_rate: number;
+  ttl: number | null;
+  evictions: number;
+  bytes?: number;
+  maxBytes?: number;
+  [extra: string]: unknown;
+}
+
+export interface ImportReport {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  rejected: { id: string | null; code: string; message: string }[];
+}
+
+export interface ProfileStore {
+  create(input: ProfileInput, ctx: WriteContext): Promise<ProfileView>;
+  /** Hot path: returns the frozen view synchronously on an LRU hit (no I/O, no Yjs); a promise on a miss. */
+  get(id: string): ProfileView | Promise<ProfileView>;
+  list(filter?: ListFilter): Promise<ProfileSummary[]>;
+  update(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView>;
+  /** Tombstone; history stays. */
+  delete(id: string, ctx: WriteContext): Promise<void>;
+
+  history(id: string, opts?: { limit?: number }): Promise<VersionInfo[]>;
+  getAt(id: string, ref: VersionRef): Promise<ProfileView>;
+  getByLabel(id: string, label: string): Promise<ProfileView>;
+  diff(id: string, from: VersionRef, to: VersionRef): Promise<ProfileDiff>;
+  revert(id: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView>;
+  setLabel(id: string, label: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView>;
+  removeLabel(id: string, label: string, ctx: WriteContext): Promise<ProfileView>;
+  conflicts(id: string): Promise<ConflictRecord[]>;
+
+  audit(query?: AuditQuery): Promise<AuditRecord[]>;
+  /** Security events (denied requests, token and key events); appended to the audit chain. */
+  recordAudit(record: Omit<AuditRecord, 'at'>): Promise<void>;
+
+  exportJson(ids?: string[]): Promise<ProfileView[]>;
+  importJson(data: unknown, ctx: WriteContext): Promise<ImportReport>;
+
+  // --- sync support -------------------------------------------------------
+  /** Applies a Yjs update from a peer or a Yjs client: validated, appended with ctx.origin, audited.
+   *  Returns applied: false when it added nothing new (not appended again). Creates the profile when unknown. */
+  applyRemoteUpdate(id: string, update: Uint8Array, ctx: WriteContext): Promise<{ applied: boolean; view?: ProfileView }>;
+  /** Yjs state vector of a profile (for sync step 1). */
+  stateVector(id: string): Promise<Uint8Array>;
+  /** Yjs update with everything the holder of `stateVector` lacks (sync step 2). */
+  encodeStateAsUpdate(id: string, stateVector?: Uint8Array): Promise<Uint8Array>;
+  /** Cheap digest input for fast reconnect: profile id -> hash of its current version (no doc loads). */
+  versionHashes(): ReadonlyMap<string, string>;
+
+  subscribe(listener: (event: ChangeEvent) => void): () => void;
+  cacheStats(): CacheStatsSnapshot[];
+  clearCache(name?: string): string[];
+  close(): Promise<void>;
+}
