@@ -147,8 +147,21 @@ export interface VerifyReport {
   durationMillis: number;
 }
 
-/** Turns the merged Yjs state of a stream into its materialized view bytes (core supplies it). */
-export type Materializer = (stream: string, state: Uint8Array) => Uint8Array | undefined;
+/** The last entry of a stream, as handed to a Materializer (views carry updatedAt/updatedBy). */
+export interface LastEntryInfo {
+  seq: number;
+  lsn: number;
+  ts: number;
+  actor: string;
+  origin: string;
+}
+
+/**
+ * Turns the merged Yjs state of a stream (plus facts about its last entry) into its
+ * materialized view bytes (core supplies it). Must be deterministic: the same inputs give
+ * the same bytes (invariant 5). Return undefined for streams without a view ('#audit').
+ */
+export type Materializer = (stream: string, state: Uint8Array, last: LastEntryInfo) => Uint8Array | undefined;
 
 export interface Progress {
   done: number;
