@@ -1,0 +1,84 @@
+/**
+ * The Fastify application: body parsing and limits, request ids, authentication and
+ * authorization (one onRequest hook driven by each route's `config.access`), the error
+ * handler (http-errors.ts is the only status table), request metrics and logs.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { errorBody, toHttpError } from './http-errors.js';
+import { bearerToken } from './auth/tokens.js';
+import { grantAllows, roleAllows } from './auth/policy.js';
+import { deny } from './auth/guard.js';
+import type { AppContext } from './context.js';
+import { registerProfileRoutes } from './routes/profiles.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerSystemRoutes } from './routes/system.js';
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function pickRequestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const h = req.headers['x-request-id'];
+  return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID();
+}
+
+export function buildApp(ctx: AppContext): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: ctx.config.bodyLimit,
+    genReqId: pickRequestId,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 512, ignoreTrailingSlash: false },
+  });
+
+  // JSON only (plus RFC 7396's merge-patch type); an empty body is "no body", the route decides.
+  app.removeAllContentTypeParsers();
+  const json = app.getDefaultJsonParser('error', 'error');
+  const parser = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    if (body.length === 0) return done(null, undefined);
+    json(req, body as string, done);
+  };
+  app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, parser);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const access = req.routeOptions.config.access;
+    if (!access || access.permission === null) return;
+    if (access.permission === 'metrics:read' && !ctx.metricsNeedToken) return;
+    const raw = bearerToken(req.headers.authorization);
+    if (raw === undefined) return deny(ctx, req, 'missing-token');
+    const principal = ctx.tokens.authenticate(raw);
+    if (!principal) return deny(ctx, req, 'bad-token');
+    if (!roleAllows(principal.role, access.permission)) return deny(ctx, req, 'role', principal);
+    if (access.profileParam) {
+      const id = (req.params as { id?: string }).id;
+      if (id !== undefined && !grantAllows(principal.grants, id)) return deny(ctx, req, 'grant', principal, id);
+    }
+    req.principal = principal;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    ctx.metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
+    if (ctx.logger.isLevelEnabled('info')) {
+      ctx.logger.info({ reqId: req.id, method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: req.principal?.actor }, 'request');
+    }
+  });
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toHttpError(err);
+    if (e.status >= 500) ctx.logger.error({ err, reqId: req.id, code: e.code }, 'request failed');
+    else ctx.logger.debug({ reqId: req.id, code: e.code }, 'request rejected');
+    void reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody({ status: 404, code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  });
+
+  registerSystemRoutes(app, ctx);
+  registerProfileRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  return app;
+}

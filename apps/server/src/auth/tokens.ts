@@ -1,0 +1,216 @@
+/**
+ * API tokens. A token is `ps_<id>_<secret>`: a 16-hex-char id and a 256-bit random secret
+ * (base64url). Only SHA-256(secret) is stored (random high-entropy secrets need no slow
+ * KDF), in ONE aux record of the log ('auth/tokens'), so it is encrypted at rest whenever
+ * the log is. Verification is a map lookup by id + a constant-time compare.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ProfileSyncError } from '@profilesync/errors';
+import { compileGlob, ROLES, type Role } from './policy.js';
+
+/** The slice of the event log the token store needs. */
+export interface AuxStore {
+  getAux(name: string): Promise<Uint8Array | undefined>;
+  putAux(name: string, value: Uint8Array): Promise<void>;
+}
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: Role;
+  /** globs on profile ids; null = every profile */
+  profiles: string[] | null;
+  /** hex SHA-256 of the secret */
+  hash: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** What the API shows about a token (never the secret or its hash). */
+export type TokenInfo = Omit<TokenRecord, 'hash'> & { lastUsedAt: string | null };
+
+export interface Principal {
+  tokenId: string;
+  name: string;
+  role: Role;
+  grants: RegExp[] | null;
+  /** actor recorded in the log and the audit */
+  actor: string;
+  /** origin recorded in the log */
+  origin: string;
+}
+
+export const TOKENS_AUX = 'auth/tokens';
+const TOKEN_RE = /^ps_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+/** Preset tokens (PROFILESYNC_ADMIN_TOKEN) may take any printable form of 16..256 chars. */
+export const PRESET_TOKEN_RE = /^[\x21-\x7e]{16,256}$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,63}$/;
+
+const sha256hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/** The id and the hashed part of a presented token, or undefined when it cannot be ours. */
+export function splitToken(token: string): { id: string; secret: string } | undefined {
+  const m = TOKEN_RE.exec(token);
+  if (m) return { id: m[1]!, secret: m[2]! };
+  if (PRESET_TOKEN_RE.test(token)) return { id: `p${sha256hex(`preset:${token}`).slice(0, 15)}`, secret: token };
+  return undefined;
+}
+
+export function newTokenString(): { id: string; secret: string; token: string } {
+  const id = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  return { id, secret, token: `ps_${id}_${secret}` };
+}
+
+/** `Authorization: Bearer TOKEN` -> TOKEN (undefined when absent or another scheme). */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return m ? m[1] : undefined;
+}
+
+function digestEquals(hexA: string, hexB: string): boolean {
+  const a = Buffer.from(hexA, 'hex');
+  const b = Buffer.from(hexB, 'hex');
+  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
+}
+
+function toPrincipal(r: TokenRecord): Principal {
+  return {
+    tokenId: r.id,
+    name: r.name,
+    role: r.role,
+    grants: r.profiles === null ? null : r.profiles.map(compileGlob),
+    actor: r.name,
+    origin: `api:${r.id}`,
+  };
+}
+
+export interface CreateTokenInput {
+  name: string;
+  role: Role;
+  profiles?: string[] | null;
+}
+
+export class TokenStore {
+  #aux: AuxStore;
+  #clock: () => number;
+  #records = new Map<string, TokenRecord>();
+  #principals = new Map<string, Principal>();
+  #lastUsed = new Map<string, number>();
+  #writing: Promise<unknown> = Promise.resolve();
+
+  private constructor(aux: AuxStore, clock: () => number) {
+    this.#aux = aux;
+    this.#clock = clock;
+  }
+
+  static async open(aux: AuxStore, clock: () => number = Date.now): Promise<TokenStore> {
+    const store = new TokenStore(aux, clock);
+    const raw = await aux.getAux(TOKENS_AUX);
+    if (raw) {
+      let list: TokenRecord[];
+      try {
+        list = JSON.parse(Buffer.from(raw).toString('utf8')) as TokenRecord[];
+        if (!Array.isArray(list)) throw new Error('not an array');
+      } catch (err) {
+        throw new ProfileSyncError('TOKEN_STORE_CORRUPT', 'the token record in the data dir is unreadable', { cause: err });
+      }
+      for (const r of list) store.#index(r);
+    }
+    return store;
+  }
+
+  #index(r: TokenRecord): void {
+    this.#records.set(r.id, r);
+    this.#principals.set(r.id, toPrincipal(r));
+  }
+
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** Verifies a presented token; undefined when unknown or wrong. */
+  authenticate(token: string | undefined): Principal | undefined {
+    if (token === undefined) return undefined;
+    const parts = splitToken(token);
+    if (!parts) return undefined;
+    const rec = this.#records.get(parts.id);
+    if (!rec || !digestEquals(sha256hex(parts.secret), rec.hash)) return undefined;
+    this.#lastUsed.set(rec.id, this.#clock());
+    return this.#principals.get(rec.id);
+  }
+
+  list(): TokenInfo[] {
+    return [...this.#records.values()]
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+      .map(({ hash: _hash, ...rest }) => {
+        const used = this.#lastUsed.get(rest.id);
+        return { ...rest, lastUsedAt: used === undefined ? null : new Date(used).toISOString() };
+      });
+  }
+
+  get(id: string): TokenInfo | undefined {
+    return this.list().find((t) => t.id === id);
+  }
+
+  /** Creates a token; returns the only copy of its secret form. */
+  async create(input: CreateTokenInput, createdBy: string, preset?: string): Promise<{ info: TokenInfo; token: string }> {
+    if (!NAME_RE.test(input.name)) {
+      throw new ProfileSyncError('REQUEST_INVALID', 'name: 1..64 characters, letters, digits, space and ._:@-', { details: { field: 'name' } });
+    }
+    if (!ROLES.includes(input.role)) {
+      throw new ProfileSyncError('REQUEST_INVALID', `role: one of ${ROLES.join(', ')}`, { details: { field: 'role' } });
+    }
+    const profiles = input.profiles ?? null;
+    if (profiles !== null) profiles.forEach(compileGlob);
+    let id: string;
+    let secret: string;
+    let token: string;
+    if (preset !== undefined) {
+      const parts = splitToken(preset);
+      if (!parts) throw new ProfileSyncError('TOKEN_INVALID', 'a preset token must be 16..256 printable characters without spaces');
+      ({ id, secret } = parts);
+      token = preset;
+    } else {
+      ({ id, secret, token } = newTokenString());
+    }
+    const rec: TokenRecord = {
+      id,
+      name: input.name,
+      role: input.role,
+      profiles,
+      hash: sha256hex(secret),
+      createdAt: new Date(this.#clock()).toISOString(),
+      createdBy,
+    };
+    await this.#persist((m) => m.set(id, rec));
+    return { info: this.get(id)!, token };
+  }
+
+  async revoke(id: string): Promise<TokenInfo> {
+    const rec = this.#records.get(id);
+    if (!rec) throw new ProfileSyncError('TOKEN_NOT_FOUND', `no token ${id}`, { details: { id } });
+    if (rec.role === 'admin' && [...this.#records.values()].filter((r) => r.role === 'admin').length === 1) {
+      throw new ProfileSyncError('TOKEN_LAST_ADMIN', 'cannot revoke the last admin token; create another admin token first', { details: { id } });
+    }
+    const info = this.get(id)!;
+    await this.#persist((m) => m.delete(id));
+    return info;
+  }
+
+  /** Writes the whole table (serialized writers); memory changes only after the durable write. */
+  async #persist(change: (m: Map<string, TokenRecord>) => void): Promise<void> {
+    const run = this.#writing.then(async () => {
+      const next = new Map(this.#records);
+      change(next);
+      const bytes = Buffer.from(JSON.stringify([...next.values()]), 'utf8');
+      await this.#aux.putAux(TOKENS_AUX, bytes);
+      this.#records.clear();
+      this.#principals.clear();
+      for (const r of next.values()) this.#index(r);
+    });
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+}

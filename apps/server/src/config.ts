@@ -1,0 +1,251 @@
+/**
+ * Node configuration: embedded defaults < TOML file < PROFILESYNC_* environment < CLI flags.
+ * One table (CONFIG_KEYS) names every key with its env var, flag, type and default; it drives
+ * parsing, validation messages (which always name the bad key and where it came from) and
+ * docs/configuration.md.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { ProfileSyncError } from '@profilesync/errors';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type MetricsAuth = 'auto' | 'token' | 'none';
+
+export interface PeerConfig {
+  url: string;
+  /** the peer's Ed25519 public key (base64url, as printed by `profilesync keys show`) */
+  key: string;
+  name?: string;
+}
+
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** create an encrypted data dir on first start (an existing dir keeps its own mode) */
+  encryption: boolean;
+  logLevel: LogLevel;
+  bodyLimit: number;
+  maxProfileBytes: number;
+  shutdownTimeoutMs: number;
+  cache: { hotBytes: number; maxDocs: number };
+  metrics: { auth: MetricsAuth };
+  sync: { timeoutMs: number };
+  peers: PeerConfig[];
+  /** where the config file was read from, if any */
+  configFile?: string;
+}
+
+type KeyType = 'string' | 'port' | 'int' | 'bool' | 'enum';
+
+export interface ConfigKey {
+  /** dotted TOML key */
+  key: string;
+  /** path into ServerConfig */
+  path: string[];
+  type: KeyType;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  env: string;
+  flag?: string;
+  default: string | number | boolean;
+  doc: string;
+}
+
+const MiB = 1024 * 1024;
+
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  { key: 'data_dir', path: ['dataDir'], type: 'string', env: 'PROFILESYNC_DATA_DIR', flag: '--data', default: './data', doc: 'data directory (log, keyring, identity, admin token); relative paths resolve against the config file\'s folder, or the working dir' },
+  { key: 'host', path: ['host'], type: 'string', env: 'PROFILESYNC_HOST', flag: '--host', default: '127.0.0.1', doc: 'address to bind' },
+  { key: 'port', path: ['port'], type: 'port', env: 'PROFILESYNC_PORT', flag: '--port', default: 7878, doc: 'TCP port (0 = any free port)' },
+  { key: 'encryption', path: ['encryption'], type: 'bool', env: 'PROFILESYNC_ENCRYPTION', flag: '--encrypt', default: false, doc: 'create the data dir encrypted at rest on first start (needs PROFILESYNC_PASSPHRASE or a TTY)' },
+  { key: 'log_level', path: ['logLevel'], type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], env: 'PROFILESYNC_LOG_LEVEL', flag: '--log-level', default: 'info', doc: 'structured log level (pino, JSON lines on stderr)' },
+  { key: 'body_limit', path: ['bodyLimit'], type: 'int', min: 1024, max: 64 * MiB, env: 'PROFILESYNC_BODY_LIMIT', default: 2 * MiB, doc: 'largest accepted request body, bytes (413 REQUEST_TOO_LARGE above)' },
+  { key: 'max_profile_bytes', path: ['maxProfileBytes'], type: 'int', min: 1024, max: 64 * MiB, env: 'PROFILESYNC_MAX_PROFILE_BYTES', default: 1 * MiB, doc: 'largest materialized profile, bytes (PROFILE_TOO_LARGE above)' },
+  { key: 'shutdown_timeout_ms', path: ['shutdownTimeoutMs'], type: 'int', min: 0, max: 600_000, env: 'PROFILESYNC_SHUTDOWN_TIMEOUT_MS', default: 10_000, doc: 'graceful shutdown: how long in-flight requests may take before sockets are closed' },
+  { key: 'cache.hot_bytes', path: ['cache', 'hotBytes'], type: 'int', min: 0, max: 64 * 1024 * MiB, env: 'PROFILESYNC_CACHE_HOT_BYTES', default: 64 * MiB, doc: 'bytes of materialized views kept in the hot LRU' },
+  { key: 'cache.max_docs', path: ['cache', 'maxDocs'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CACHE_MAX_DOCS', default: 1000, doc: 'live Y.Docs kept in memory' },
+  { key: 'metrics.auth', path: ['metrics', 'auth'], type: 'enum', values: ['auto', 'token', 'none'], env: 'PROFILESYNC_METRICS_AUTH', default: 'auto', doc: '/metrics access: auto = open on a loopback bind, token otherwise; token = always a token; none = always open' },
+  { key: 'sync.timeout_ms', path: ['sync', 'timeoutMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_SYNC_TIMEOUT_MS', default: 30_000, doc: 'default timeout of POST /api/sync and `profilesync sync`' },
+];
+
+export const DEFAULT_PORT = 7878;
+
+export interface LoadConfigOptions {
+  /** TOML file path (or PROFILESYNC_CONFIG) */
+  file?: string;
+  /** environment (defaults to process.env) */
+  env?: Record<string, string | undefined>;
+  /** values from CLI flags, keyed by dotted config key (e.g. { port: '8080', data_dir: 'x' }) */
+  flags?: Record<string, string | number | boolean | undefined>;
+  /** base for relative paths when not from a file (defaults to process.cwd()) */
+  cwd?: string;
+}
+
+type Source = 'default' | 'file' | 'env' | 'flag';
+
+function invalid(key: string, source: string, message: string): ProfileSyncError {
+  return new ProfileSyncError('CONFIG_INVALID', `config ${key} (${source}): ${message}`, { details: { key, source } });
+}
+
+/** Parses one raw value of a key; strings (env, flags) are coerced to the key's type. */
+export function coerceConfigValue(def: ConfigKey, raw: unknown, source: string): string | number | boolean {
+  switch (def.type) {
+    case 'string': {
+      if (typeof raw !== 'string' || raw.trim() === '') throw invalid(def.key, source, 'must be a non-empty string');
+      return raw;
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw;
+      if (typeof raw === 'string' && /^(true|1|yes|on)$/i.test(raw)) return true;
+      if (typeof raw === 'string' && /^(false|0|no|off)$/i.test(raw)) return false;
+      throw invalid(def.key, source, 'must be a boolean (true/false)');
+    }
+    case 'enum': {
+      if (typeof raw !== 'string' || !def.values!.includes(raw)) {
+        throw invalid(def.key, source, `must be one of ${def.values!.join(', ')}`);
+      }
+      return raw;
+    }
+    case 'port':
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      const min = def.type === 'port' ? 0 : (def.min ?? 0);
+      const max = def.type === 'port' ? 65535 : (def.max ?? Number.MAX_SAFE_INTEGER);
+      if (!Number.isSafeInteger(n) || n < min || n > max) throw invalid(def.key, source, `must be an integer in ${min}..${max}`);
+      return n;
+    }
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let obj = target;
+  for (const p of path.slice(0, -1)) obj = (obj[p] ??= {}) as Record<string, unknown>;
+  obj[path[path.length - 1]!] = value;
+}
+
+/** Flattens a parsed TOML table into dotted keys, rejecting unknown keys by name. */
+function flattenFile(table: Record<string, unknown>, file: string): Map<string, unknown> {
+  const known = new Set(CONFIG_KEYS.map((k) => k.key));
+  const sections = new Set(CONFIG_KEYS.filter((k) => k.key.includes('.')).map((k) => k.key.split('.')[0]!));
+  const out = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(table)) {
+    if (k === 'peers') continue;
+    if (sections.has(k)) {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(k, file, 'must be a table');
+      for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
+        const dotted = `${k}.${k2}`;
+        if (!known.has(dotted)) throw invalid(dotted, file, 'unknown key');
+        out.set(dotted, v2);
+      }
+    } else if (known.has(k)) {
+      out.set(k, v);
+    } else {
+      throw invalid(k, file, 'unknown key');
+    }
+  }
+  return out;
+}
+
+const PEER_KEY_RE = /^[A-Za-z0-9_-]{43}={0,1}$/;
+
+/** Validates one [[peers]] entry (url ws:// or wss://, key a base64url Ed25519 public key). */
+export function validatePeer(raw: unknown, where: string): PeerConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(where, 'file', 'must be a table with url and key');
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!['url', 'key', 'name'].includes(k)) throw invalid(`${where}.${k}`, 'file', 'unknown key');
+  }
+  let url: URL;
+  try {
+    url = new URL(String(r.url));
+  } catch {
+    throw invalid(`${where}.url`, 'file', 'must be a ws:// or wss:// URL');
+  }
+  if (typeof r.url !== 'string' || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) {
+    throw invalid(`${where}.url`, 'file', 'must be a ws:// or wss:// URL');
+  }
+  if (typeof r.key !== 'string' || !PEER_KEY_RE.test(r.key)) {
+    throw invalid(`${where}.key`, 'file', 'must be a base64url Ed25519 public key (43 characters, from `profilesync keys show`)');
+  }
+  if (r.name !== undefined && (typeof r.name !== 'string' || r.name.length === 0 || r.name.length > 100)) {
+    throw invalid(`${where}.name`, 'file', 'must be a string of 1..100 characters');
+  }
+  return r.name === undefined ? { url: r.url, key: r.key } : { url: r.url, key: r.key, name: r.name as string };
+}
+
+/**
+ * Builds a validated ServerConfig. Throws ProfileSyncError CONFIG_INVALID naming the key and
+ * its source (file path, env var or flag) on the first bad value.
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const file = opts.file ?? (env.PROFILESYNC_CONFIG || undefined);
+
+  let fileValues = new Map<string, unknown>();
+  let peersRaw: unknown = undefined;
+  let fileDir = cwd;
+  if (file !== undefined) {
+    const path = resolve(cwd, file);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ProfileSyncError('CONFIG_INVALID', `config file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { details: { key: 'config', source: path }, cause: err });
+    }
+    let table: Record<string, unknown>;
+    try {
+      table = parseToml(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ProfileSyncError('CONFIG_INVALID', `config file ${path} is not valid TOML: ${(err as Error).message.split('\n')[0]}`, { details: { key: 'config', source: path }, cause: err });
+    }
+    fileValues = flattenFile(table, path);
+    peersRaw = table.peers;
+    fileDir = dirname(path);
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const def of CONFIG_KEYS) {
+    let value: string | number | boolean = def.default;
+    let source: Source = 'default';
+    if (fileValues.has(def.key)) {
+      value = coerceConfigValue(def, fileValues.get(def.key), file!);
+      source = 'file';
+    }
+    const envValue = env[def.env];
+    if (envValue !== undefined && envValue !== '') {
+      value = coerceConfigValue(def, envValue, def.env);
+      source = 'env';
+    }
+    const flagValue = opts.flags?.[def.key];
+    if (flagValue !== undefined) {
+      value = coerceConfigValue(def, flagValue, def.flag ?? def.key);
+      source = 'flag';
+    }
+    if (def.key === 'data_dir') value = resolve(source === 'file' ? fileDir : cwd, value as string);
+    setPath(out, def.path, value);
+  }
+
+  const peers: PeerConfig[] = [];
+  if (peersRaw !== undefined) {
+    if (!Array.isArray(peersRaw)) throw invalid('peers', file!, 'must be an array of tables ([[peers]])');
+    peersRaw.forEach((p, i) => peers.push(validatePeer(p, `peers[${i}]`)));
+  }
+  out.peers = peers;
+  if (file !== undefined) out.configFile = resolve(cwd, file);
+  return out as unknown as ServerConfig;
+}
+
+/** The embedded defaults (no file, no env, no flags), e.g. for tests and docs. */
+export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return { ...loadConfig({ env: {} }), ...overrides };
+}
+
+/** Whether a bind address is loopback-only (the /metrics `auto` policy opens metrics there). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}

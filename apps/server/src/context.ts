@@ -1,0 +1,71 @@
+/**
+ * What the HTTP routes need from the node, in one object. Built by node.ts from the real
+ * store, token store, peer store, caches and sync mount; routes never open anything.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { CacheStatsSnapshot, ProfileStore } from '@profilesync/core';
+import type { ServerConfig } from './config.js';
+import type { Principal, TokenStore } from './auth/tokens.js';
+import type { Permission } from './auth/policy.js';
+import type { PeerStore } from './peers.js';
+import type { ServerMetrics } from './metrics.js';
+import type { SyncMount } from './sync-mount.js';
+
+/** Every cache in the process (core's, the cache registry's, the server's own). */
+export interface CacheDirectory {
+  stats(): CacheStatsSnapshot[];
+  /** clears one cache (or all): names cleared; CACHE_NOT_FOUND for an unknown name */
+  clear(name?: string): string[];
+}
+
+export interface SecurityEvent {
+  action: string;
+  actor: string;
+  origin: string;
+  outcome: 'ok' | 'denied' | 'rejected';
+  profile?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AppContext {
+  config: ServerConfig;
+  store: ProfileStore;
+  tokens: TokenStore;
+  peers: PeerStore;
+  caches: CacheDirectory;
+  metrics: ServerMetrics;
+  logger: Logger;
+  /** the sync mount, once the sync package is wired in */
+  sync(): SyncMount | undefined;
+  /** writes a security event to the audit chain */
+  audit(event: SecurityEvent): Promise<void>;
+  /** whether /metrics needs a token under the configured policy and bind address */
+  metricsNeedToken: boolean;
+  clock: () => number;
+  /** true once shutdown began */
+  isClosing(): boolean;
+}
+
+/** Per-route access rule, set in each route's `config`. */
+export interface RouteAccess {
+  /** null = public (no token) */
+  permission: Permission | null;
+  /** the route's :id param is a profile id that the token's grants must allow */
+  profileParam?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export function principalOf(req: FastifyRequest): Principal {
+  const p = req.principal;
+  if (!p) throw new Error('route without authentication reached a handler that needs a principal');
+  return p;
+}

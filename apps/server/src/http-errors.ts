@@ -1,0 +1,130 @@
+/**
+ * The ONE table mapping error codes to HTTP statuses, and the error body shape
+ * `{ "error": { "code", "message" } }`. Everything that leaves the server as an error
+ * passes through `toHttpError`.
+ */
+import { ProfileSyncError, errorCode } from '@profilesync/errors';
+
+export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
+  // request shape (this server)
+  REQUEST_INVALID: 400,
+  REQUEST_MALFORMED_JSON: 400,
+  REQUEST_TOO_LARGE: 413,
+  REQUEST_UNSUPPORTED_MEDIA_TYPE: 415,
+  ROUTE_NOT_FOUND: 404,
+  SERVER_SHUTTING_DOWN: 503,
+  // auth and tokens
+  AUTH_UNAUTHORIZED: 401,
+  AUTH_FORBIDDEN: 403,
+  TOKEN_NOT_FOUND: 404,
+  TOKEN_LAST_ADMIN: 409,
+  TOKEN_INVALID: 400,
+  TOKEN_STORE_CORRUPT: 500,
+  // profiles (core)
+  PROFILE_NOT_FOUND: 404,
+  PROFILE_EXISTS: 409,
+  PROFILE_INVALID: 422,
+  PROFILE_INVALID_ID: 400,
+  PROFILE_TOO_LARGE: 422,
+  PROFILE_READONLY_FIELD: 422,
+  PROFILE_DELETED: 410,
+  PROFILE_BAD_VERSION: 400,
+  PROFILE_VERSION_UNAVAILABLE: 404,
+  PROFILE_BAD_UPDATE: 400,
+  LABEL_NOT_FOUND: 404,
+  LABEL_INVALID: 400,
+  LABEL_RESERVED: 409,
+  LABEL_CONFLICT: 409,
+  AUDIT_INVALID: 400,
+  IMPORT_INVALID: 400,
+  STORE_CLOSED: 503,
+  // caches
+  CACHE_NOT_FOUND: 404,
+  CACHE_UNAVAILABLE: 503,
+  // peers and sync
+  PEER_NOT_FOUND: 404,
+  PEER_EXISTS: 409,
+  PEER_INVALID: 400,
+  PEER_STORE_CORRUPT: 500,
+  SYNC_UNAVAILABLE: 503,
+  SYNC_TIMEOUT: 504,
+  // storage (log)
+  LOG_WRITE_FAILED: 503,
+  LOG_CLOSED: 503,
+  LOG_LOCKED: 503,
+  LOG_STREAM_NOT_FOUND: 404,
+  LOG_INVALID_ARGUMENT: 400,
+  LOG_CHECKSUM_MISMATCH: 500,
+  LOG_CORRUPT: 500,
+  // crypto
+  CRYPTO_AUTH_FAILED: 500,
+  CRYPTO_BAD_PUBLIC_KEY: 400,
+  // catch-all
+  INTERNAL: 500,
+});
+
+export interface HttpError {
+  status: number;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Details worth returning to a client (small, non-secret facts such as a field path). */
+const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version'];
+
+function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!details) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of PUBLIC_DETAIL_KEYS) {
+    const v = details[k];
+    if (v !== undefined && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Fastify's own errors (parsing, limits) mapped to our codes. */
+function fromFastify(err: { code?: string; statusCode?: number; message?: string }): HttpError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'REQUEST_TOO_LARGE', message: 'request body is larger than the configured body_limit' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return { status: 415, code: 'REQUEST_UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type; send application/json' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'REQUEST_MALFORMED_JSON', message: 'request body is not valid JSON' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'REQUEST_INVALID', message: 'content-length does not match the body' };
+    case 'FST_ERR_BAD_URL':
+      return { status: 400, code: 'REQUEST_INVALID', message: 'malformed URL' };
+    default:
+      break;
+  }
+  if (err.code?.startsWith('FST_') && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return { status: err.statusCode, code: 'REQUEST_INVALID', message: 'bad request' };
+  }
+  return undefined;
+}
+
+/** Maps any thrown value to the status + body the client sees. Unknown errors: 500 INTERNAL, no stack. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof ProfileSyncError || (errorCode(err) !== undefined && (err as Error).name === 'ProfileSyncError')) {
+    const e = err as ProfileSyncError;
+    const status = ERROR_STATUS[e.code] ?? 500;
+    const details = publicDetails(e.details);
+    return details ? { status, code: e.code, message: e.message, details } : { status, code: e.code, message: e.message };
+  }
+  const f = fromFastify(err as { code?: string; statusCode?: number });
+  if (f) return f;
+  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+export function errorBody(e: HttpError): { error: { code: string; message: string; details?: Record<string, unknown> } } {
+  return e.details ? { error: { code: e.code, message: e.message, details: e.details } } : { error: { code: e.code, message: e.message } };
+}
+
+/** Status for a code (500 for codes not in the table). */
+export function statusFor(code: string): number {
+  return ERROR_STATUS[code] ?? 500;
+}

@@ -1,0 +1,157 @@
+/**
+ * Prometheus metrics (prom-client), one Registry per server instance. The server observes
+ * HTTP requests; everything else is read at scrape time (cache stats, sync status) or
+ * counted from the log's typed events (batch-committed, batch-failed). Nothing here is
+ * imported by core or the log.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CacheStatsSnapshot } from '@profilesync/core';
+import type { PeerStatus } from './sync-mount.js';
+
+/** The slice of the event log the metrics subscribe to. */
+export interface LogEventSource {
+  on(event: 'batch-committed', listener: (e: { entries: number; streams: number; bytes: number; durationMillis: number }) => void): () => void;
+  on(event: 'batch-failed', listener: (e: { entries: number; code: string; durationMillis: number }) => void): () => void;
+}
+
+export interface MetricsSources {
+  caches: () => CacheStatsSnapshot[];
+  peers: () => PeerStatus[] | undefined;
+}
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly contentType: string;
+  #http: Histogram<'route' | 'method' | 'status'>;
+  #appends: Counter;
+  #batchEntries: Histogram;
+  #batchSeconds: Histogram;
+  #batchFailures: Counter<'code'>;
+  #unsubscribe: (() => void)[] = [];
+
+  constructor(sources: MetricsSources, opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.contentType = this.registry.contentType;
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'profilesync_' });
+
+    this.#http = new Histogram({
+      name: 'profilesync_http_request_duration_seconds',
+      help: 'HTTP request latency by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+
+    const cacheCounter = (name: string, help: string, pick: (c: CacheStatsSnapshot) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['cache'],
+        registers,
+        collect() {
+          this.reset();
+          for (const c of sources.caches()) this.inc({ cache: c.name }, Math.max(0, pick(c)));
+        },
+      });
+    const cacheGauge = (name: string, help: string, pick: (c: CacheStatsSnapshot) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['cache'],
+        registers,
+        collect() {
+          this.reset();
+          for (const c of sources.caches()) {
+            const v = pick(c);
+            if (v !== undefined && Number.isFinite(v)) this.set({ cache: c.name }, v);
+          }
+        },
+      });
+    cacheCounter('profilesync_cache_hits_total', 'cache hits', (c) => c.hits);
+    cacheCounter('profilesync_cache_misses_total', 'cache misses', (c) => c.misses);
+    cacheCounter('profilesync_cache_evictions_total', 'cache evictions', (c) => c.evictions);
+    cacheGauge('profilesync_cache_entries', 'entries held by the cache', (c) => c.size);
+    cacheGauge('profilesync_cache_bytes', 'bytes held by the cache (where known)', (c) => c.bytes);
+    cacheGauge('profilesync_cache_hit_ratio', 'hits / (hits + misses)', (c) => c.hit_rate);
+
+    this.#appends = new Counter({ name: 'profilesync_log_appends_total', help: 'entries made durable by the log', registers });
+    this.#batchEntries = new Histogram({
+      name: 'profilesync_log_batch_entries',
+      help: 'entries per fsync batch (group commit size)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.#batchSeconds = new Histogram({
+      name: 'profilesync_log_batch_duration_seconds',
+      help: 'time to write and fsync one batch',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.#batchFailures = new Counter({ name: 'profilesync_log_batch_failures_total', help: 'batches the log failed to write', labelNames: ['code'], registers });
+
+    new Gauge({
+      name: 'profilesync_sync_peers_connected',
+      help: 'peers with an open sync session (absent until sync is available)',
+      registers,
+      collect() {
+        this.reset();
+        const peers = sources.peers();
+        if (peers) this.set(peers.filter((p) => p.connected).length);
+      },
+    });
+    new Gauge({
+      name: 'profilesync_sync_peers_configured',
+      help: 'peers this node syncs with',
+      registers,
+      collect() {
+        this.reset();
+        const peers = sources.peers();
+        if (peers) this.set(peers.length);
+      },
+    });
+    new Gauge({
+      name: 'profilesync_sync_peer_pending_updates',
+      help: 'updates queued for a peer',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of sources.peers() ?? []) this.set({ peer: p.id }, p.pending);
+      },
+    });
+    new Gauge({
+      name: 'profilesync_sync_peer_lag_seconds',
+      help: 'how far behind a peer is (when known)',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of sources.peers() ?? []) if (typeof p.lagMillis === 'number') this.set({ peer: p.id }, p.lagMillis / 1000);
+      },
+    });
+  }
+
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    this.#http.observe({ route, method, status: String(status) }, seconds);
+  }
+
+  /** Subscribes to the log's typed events; detach() undoes it. */
+  attachLog(log: LogEventSource): void {
+    this.#unsubscribe.push(
+      log.on('batch-committed', (e) => {
+        this.#appends.inc(e.entries);
+        this.#batchEntries.observe(e.entries);
+        this.#batchSeconds.observe(e.durationMillis / 1000);
+      }),
+      log.on('batch-failed', (e) => this.#batchFailures.inc({ code: e.code })),
+    );
+  }
+
+  detach(): void {
+    for (const u of this.#unsubscribe.splice(0)) u();
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

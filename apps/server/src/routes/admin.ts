@@ -1,0 +1,114 @@
+/**
+ * Operator routes: audit, caches, tokens, peers, one-shot sync (DESIGN §6), plus two
+ * extensions the CLI needs while a server holds the data dir: POST /api/peers and
+ * DELETE /api/peers/:id (`profilesync peer add|remove`).
+ */
+import type { FastifyInstance } from 'fastify';
+import { ProfileSyncError } from '@profilesync/errors';
+import type { AuditQuery } from '@profilesync/core';
+import { principalOf, type AppContext } from '../context.js';
+import { parse, schemas } from '../validation.js';
+
+export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.get('/api/audit', { config: { access: { permission: 'audit:read' } } }, async (req) => {
+    const q = parse(schemas.auditQuery, req.query, 'query');
+    const query: AuditQuery = {};
+    if (q.profile !== undefined) query.profile = q.profile;
+    if (q.actor !== undefined) query.actor = q.actor;
+    if (q.action !== undefined) query.action = q.action;
+    if (q.since !== undefined) query.since = /^\d+$/.test(q.since) ? Number(q.since) : q.since;
+    if (q.until !== undefined) query.until = /^\d+$/.test(q.until) ? Number(q.until) : q.until;
+    if (q.limit !== undefined) query.limit = q.limit;
+    return { records: await ctx.store.audit(query) };
+  });
+
+  // ---- caches -----------------------------------------------------------------------
+  app.get('/api/cache/stats', { config: { access: { permission: 'cache:read' } } }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    return { caches: ctx.caches.stats() };
+  });
+
+  const clear = async (name: string | undefined, actor: { actor: string; origin: string }) => {
+    const cleared = ctx.caches.clear(name);
+    await ctx.audit({ action: 'cache.clear', ...actor, outcome: 'ok', details: { caches: cleared } });
+    return { cleared };
+  };
+  app.post('/api/cache/clear', { config: { access: { permission: 'cache:clear' } } }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    return clear(undefined, principalOf(req));
+  });
+  app.post('/api/cache/clear/:name', { config: { access: { permission: 'cache:clear' } } }, async (req) => {
+    const { name } = parse(schemas.cacheParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    return clear(name, principalOf(req));
+  });
+
+  // ---- tokens -----------------------------------------------------------------------
+  const manage = { access: { permission: 'token:manage' as const } };
+  app.post('/api/tokens', { config: manage }, async (req, reply) => {
+    const p = principalOf(req);
+    const body = parse(schemas.tokenBody, req.body, 'body');
+    const { info, token } = await ctx.tokens.create({ name: body.name, role: body.role, profiles: body.profiles ?? null }, p.actor);
+    await ctx.audit({ action: 'token.create', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id: info.id, name: info.name, role: info.role, profiles: info.profiles } });
+    return reply.code(201).send({ ...info, token });
+  });
+  app.get('/api/tokens', { config: manage }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    return { tokens: ctx.tokens.list() };
+  });
+  app.delete('/api/tokens/:id', { config: manage }, async (req, reply) => {
+    const p = principalOf(req);
+    const { id } = parse(schemas.tokenParams, req.params, 'params');
+    const info = await ctx.tokens.revoke(id);
+    await ctx.audit({ action: 'token.revoke', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id, name: info.name, role: info.role } });
+    return reply.code(204).send();
+  });
+
+  // ---- peers and sync ---------------------------------------------------------------
+  app.get('/api/peers', { config: { access: { permission: 'peer:read' } } }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    const sync = ctx.sync();
+    const status = new Map((sync?.status() ?? []).map((s) => [s.id, s]));
+    const peers = ctx.peers.list().map((p) => {
+      const s = status.get(p.id);
+      return {
+        id: p.id,
+        url: p.url,
+        fingerprint: p.fingerprint,
+        name: p.name,
+        source: p.source,
+        connected: s?.connected ?? false,
+        lastSeen: s?.lastSeen ?? null,
+        pending: s?.pending ?? 0,
+        ...(s?.lagMillis !== undefined ? { lagMillis: s.lagMillis } : {}),
+      };
+    });
+    return { sync: sync ? 'available' : 'unavailable', peers };
+  });
+
+  app.post('/api/peers', { config: { access: { permission: 'peer:manage' } } }, async (req, reply) => {
+    const p = principalOf(req);
+    const body = parse(schemas.peerBody, req.body, 'body');
+    const peer = await ctx.peers.add(body);
+    ctx.sync()?.addPeer(peer);
+    await ctx.audit({ action: 'peer.add', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id: peer.id, url: peer.url, fingerprint: peer.fingerprint } });
+    return reply.code(201).send(peer);
+  });
+
+  app.delete('/api/peers/:id', { config: { access: { permission: 'peer:manage' } } }, async (req, reply) => {
+    const p = principalOf(req);
+    const { id } = parse(schemas.peerParams, req.params, 'params');
+    const peer = await ctx.peers.remove(id);
+    ctx.sync()?.removePeer(id);
+    await ctx.audit({ action: 'peer.remove', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id, url: peer.url } });
+    return reply.code(204).send();
+  });
+
+  app.post('/api/sync', { config: { access: { permission: 'sync:run' } } }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    const body = parse(schemas.syncBody, req.body, 'body');
+    const sync = ctx.sync();
+    if (!sync) throw new ProfileSyncError('SYNC_UNAVAILABLE', 'peer sync is not available on this node');
+    return sync.syncNow({ timeoutMs: body?.timeoutMs ?? ctx.config.sync.timeoutMs });
+  });
+}

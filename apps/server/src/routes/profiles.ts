@@ -1,0 +1,151 @@
+/**
+ * /api/profiles routes (DESIGN §6). Handlers validate the request shape, check per-profile
+ * grants and call the ProfileStore; every failure is a coded error mapped by http-errors.ts.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ProfileSyncError } from '@profilesync/errors';
+import type { ProfileInput, ProfileView, WriteContext } from '@profilesync/core';
+import { grantAllows } from '../auth/policy.js';
+import type { Principal } from '../auth/tokens.js';
+import { principalOf, type AppContext } from '../context.js';
+import { requireGrant } from '../auth/guard.js';
+import { parse, schemas } from '../validation.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Serialized views, keyed by the frozen view object the store hands out: a write replaces
+ * the view object, so a stale entry is unreachable and collected; no invalidation needed.
+ */
+class ViewJsonCache {
+  #map = new WeakMap<object, { json: string; etag: string }>();
+  hits = 0;
+  misses = 0;
+  get(view: ProfileView): { json: string; etag: string } {
+    let e = this.#map.get(view);
+    if (e) {
+      this.hits++;
+      return e;
+    }
+    this.misses++;
+    const json = JSON.stringify(view);
+    e = { json, etag: `"${createHash('sha1').update(json).digest('base64url')}"` };
+    if (Object.isFrozen(view)) this.#map.set(view, e);
+    return e;
+  }
+  clear(): void {
+    this.#map = new WeakMap();
+  }
+}
+
+export const viewJsonCache = new ViewJsonCache();
+
+function writeContext(p: Principal): WriteContext {
+  return { actor: p.actor, origin: p.origin };
+}
+
+async function currentView(ctx: AppContext, id: string): Promise<ProfileView> {
+  const v = ctx.store.get(id);
+  return v instanceof Promise ? await v : v;
+}
+
+export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const read = { access: { permission: 'profile:read' as const, profileParam: true } };
+  const write = { access: { permission: 'profile:write' as const, profileParam: true } };
+
+  app.get('/api/profiles', { config: { access: { permission: 'profile:read' } } }, async (req) => {
+    parse(schemas.emptyBody, req.body, 'body');
+    const q = parse(schemas.listQuery, req.query, 'query');
+    const filter: Parameters<typeof ctx.store.list>[0] = {};
+    if (q.modelId !== undefined) filter.modelId = q.modelId;
+    if (q.label !== undefined) filter.label = q.label;
+    if (q.tag !== undefined) filter.tag = q.tag;
+    if (q.includeDeleted !== undefined) filter.includeDeleted = q.includeDeleted;
+    const p = principalOf(req);
+    const all = await ctx.store.list(filter);
+    return { profiles: p.grants === null ? all : all.filter((s) => grantAllows(p.grants, s.id)) };
+  });
+
+  app.post('/api/profiles', { config: { access: { permission: 'profile:write' } } }, async (req, reply) => {
+    const p = principalOf(req);
+    const body = parse(schemas.createBody, req.body, 'body') as ProfileInput;
+    parse(schemas.emptyQuery, req.query, 'query');
+    if (p.grants !== null) {
+      if (body.id === undefined) {
+        throw new ProfileSyncError('AUTH_FORBIDDEN', 'a token restricted to some profiles must give the new profile an id', { details: { field: 'id' } });
+      }
+      await requireGrant(ctx, req, p, body.id);
+    }
+    const view = await ctx.store.create(body, writeContext(p));
+    const { json, etag } = viewJsonCache.get(view);
+    return reply.code(201).header('location', `/api/profiles/${encodeURIComponent(view.id)}`).header('etag', etag).type(JSON_TYPE).send(json);
+  });
+
+  app.get('/api/profiles/:id', { config: read }, async (req, reply) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    const q = parse(schemas.getQuery, req.query, 'query');
+    let view: ProfileView;
+    if (q.version !== undefined) view = await ctx.store.getAt(id, q.version);
+    else if (q.label !== undefined) view = await ctx.store.getByLabel(id, q.label);
+    else view = await currentView(ctx, id);
+    const { json, etag } = viewJsonCache.get(view);
+    if (req.headers['if-none-match'] === etag) return reply.code(304).header('etag', etag).send();
+    return reply.header('etag', etag).type(JSON_TYPE).send(json);
+  });
+
+  app.patch('/api/profiles/:id', { config: write }, async (req, reply) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    const patch = parse(schemas.patchBody, req.body, 'body');
+    const view = await ctx.store.update(id, patch, writeContext(principalOf(req)));
+    const { json, etag } = viewJsonCache.get(view);
+    return reply.header('etag', etag).type(JSON_TYPE).send(json);
+  });
+
+  app.delete('/api/profiles/:id', { config: write }, async (req, reply) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    parse(schemas.emptyBody, req.body, 'body');
+    await ctx.store.delete(id, writeContext(principalOf(req)));
+    return reply.code(204).send();
+  });
+
+  app.get('/api/profiles/:id/history', { config: read }, async (req) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    const q = parse(schemas.historyQuery, req.query, 'query');
+    const versions = await ctx.store.history(id, q.limit === undefined ? {} : { limit: q.limit });
+    return { versions };
+  });
+
+  app.get('/api/profiles/:id/diff', { config: read }, async (req) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    const q = parse(schemas.diffQuery, req.query, 'query');
+    return ctx.store.diff(id, q.from, q.to);
+  });
+
+  app.post('/api/profiles/:id/revert', { config: write }, async (req, reply) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    const { version } = parse(schemas.versionBody, req.body, 'body');
+    const view = await ctx.store.revert(id, version, writeContext(principalOf(req)));
+    return reply.type(JSON_TYPE).send(viewJsonCache.get(view).json);
+  });
+
+  app.put('/api/profiles/:id/labels/:label', { config: write }, async (req, reply) => {
+    const { id, label } = parse(schemas.labelParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    const { version } = parse(schemas.versionBody, req.body, 'body');
+    const view = await ctx.store.setLabel(id, label, version, writeContext(principalOf(req)));
+    return reply.type(JSON_TYPE).send(viewJsonCache.get(view).json);
+  });
+
+  app.delete('/api/profiles/:id/labels/:label', { config: write }, async (req, reply) => {
+    const { id, label } = parse(schemas.labelParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    parse(schemas.emptyBody, req.body, 'body');
+    const view = await ctx.store.removeLabel(id, label, writeContext(principalOf(req)));
+    return reply.type(JSON_TYPE).send(viewJsonCache.get(view).json);
+  });
+
+}

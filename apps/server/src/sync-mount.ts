@@ -1,0 +1,79 @@
+/**
+ * The mount point for the sync package. The server listens for HTTP `upgrade` on its own
+ * port and hands `/sync` and `/yjs/:profileId` to a SyncMount; every other upgrade path is
+ * answered 404. Until a SyncMount is supplied, /sync and /yjs answer 503 and GET /api/peers
+ * and POST /api/sync report SYNC_UNAVAILABLE for the sync-specific parts.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ProfileStore } from '@profilesync/core';
+import type { Principal } from './auth/tokens.js';
+import type { PeerRecord } from './peers.js';
+
+export interface PeerStatus {
+  id: string;
+  connected: boolean;
+  /** ISO-8601, null when never seen */
+  lastSeen: string | null;
+  /** updates queued for this peer */
+  pending: number;
+  /** how far behind the peer is, ms (when known) */
+  lagMillis?: number;
+  [extra: string]: unknown;
+}
+
+export interface SyncNowResult {
+  converged: boolean;
+  peers: { id: string; ok: boolean; code?: string; message?: string }[];
+  durationMillis: number;
+  [extra: string]: unknown;
+}
+
+export interface SyncMount {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void;
+  status(): PeerStatus[];
+  syncNow(opts: { timeoutMs: number }): Promise<SyncNowResult>;
+  addPeer(peer: PeerRecord): void;
+  removePeer(id: string): void;
+  /** closes every socket with a proper close frame (1001 going away) */
+  close(): Promise<void>;
+}
+
+/** What the server hands a sync factory. */
+export interface SyncMountContext {
+  store: ProfileStore;
+  /** this node's identity (crypto package's type; opaque here) */
+  identity: unknown;
+  /** the unlocked keyring when the data dir is encrypted */
+  keyring?: unknown;
+  peers: PeerRecord[];
+  /** WebSocket auth for /yjs: `?token=TOKEN` -> principal, or undefined (the mount answers 401) */
+  authenticate(token: string | undefined): Principal | undefined;
+  /** whether `principal` may read / write profile `id` */
+  authorize(principal: Principal, id: string, access: 'read' | 'write'): boolean;
+  /** security events (e.g. a peer with an unknown key) */
+  audit(record: { action: string; actor: string; origin: string; outcome: 'ok' | 'denied' | 'rejected'; profile?: string; details?: Record<string, unknown> }): void;
+}
+
+export type SyncFactory = (ctx: SyncMountContext) => SyncMount | Promise<SyncMount>;
+
+/** Which mount a WebSocket path belongs to. */
+export function classifyUpgradePath(url: string | undefined): { kind: 'sync' | 'yjs' | 'unknown'; path: string } {
+  const path = (url ?? '/').split('?')[0]!;
+  if (path === '/sync') return { kind: 'sync', path };
+  if (/^\/yjs\/[^/]+$/.test(path)) return { kind: 'yjs', path };
+  return { kind: 'unknown', path };
+}
+
+/** Writes a minimal HTTP error response on a raw upgrade socket and closes it. */
+export function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Error';
+  try {
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  } catch {
+    socket.destroy();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Edge validation of every body, param and query (zod 4). A request of the wrong SHAPE gets
+ * 400 REQUEST_INVALID naming the field; the CONTENT of a profile (ranges, sizes, ids in a
+ * POST body) is core's business and gets its PROFILE_* codes.
+ */
+import { z } from 'zod';
+import { ProfileSyncError } from '@profilesync/errors';
+import { GLOB_RE, ROLES } from './auth/policy.js';
+
+export const PROFILE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** Label names in paths: bounded and free of separators; core applies its own rules on top. */
+const LABEL_PARAM_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const VERSION_MAX = 16_384;
+
+const profileId = z.string().regex(PROFILE_ID_RE, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
+const versionRef = z.string().min(1).max(VERSION_MAX);
+const boolString = z.enum(['true', 'false']).transform((v) => v === 'true');
+const intString = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const shortText = z.string().min(1).max(256);
+
+export const schemas = {
+  idParams: z.strictObject({ id: profileId }),
+  labelParams: z.strictObject({ id: profileId, label: z.string().regex(LABEL_PARAM_RE, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$') }),
+  tokenParams: z.strictObject({ id: z.string().regex(/^[0-9a-z]{16}$/, 'must be a token id (16 characters)') }),
+  peerParams: z.strictObject({ id: z.string().regex(/^[0-9a-f]{12}$/, 'must be a peer id (12 hex characters)') }),
+  cacheParams: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be a cache name') }),
+
+  listQuery: z.strictObject({
+    modelId: shortText.optional(),
+    label: shortText.optional(),
+    tag: shortText.optional(),
+    includeDeleted: boolString.optional(),
+  }),
+  getQuery: z
+    .strictObject({ version: versionRef.optional(), label: z.string().min(1).max(64).optional() })
+    .refine((q) => !(q.version !== undefined && q.label !== undefined), { message: 'give version or label, not both', path: ['label'] }),
+  historyQuery: z.strictObject({ limit: intString(1, 100_000).optional() }),
+  diffQuery: z.strictObject({ from: versionRef, to: versionRef }),
+  auditQuery: z.strictObject({
+    profile: profileId.optional(),
+    actor: shortText.optional(),
+    action: shortText.optional(),
+    since: shortText.optional(),
+    until: shortText.optional(),
+    limit: intString(1, 100_000).optional(),
+  }),
+  emptyQuery: z.strictObject({}),
+
+  createBody: z.strictObject({
+    id: z.string().max(256).optional(),
+    modelId: z.string(),
+    name: z.string(),
+    description: z.string().optional(),
+    systemMessage: z.string().optional(),
+    templates: z.record(z.string(), z.string()).optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+  }),
+  patchBody: z.record(z.string(), z.unknown()),
+  versionBody: z.strictObject({ version: versionRef }),
+  tokenBody: z.strictObject({
+    name: z.string().min(1).max(64),
+    role: z.enum(ROLES),
+    profiles: z.array(z.string().regex(GLOB_RE, 'must be a glob of profile-id characters, * and ?')).min(1).max(100).nullable().optional(),
+  }),
+  peerBody: z.strictObject({ url: z.string().min(1).max(2048), key: z.string().min(1).max(128), name: z.string().min(1).max(100).optional() }),
+  syncBody: z.strictObject({ timeoutMs: z.number().int().min(1).max(3_600_000).optional() }).optional(),
+  emptyBody: z.undefined({ error: 'this route takes no body' }),
+} as const;
+
+function fieldOf(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') path.push(String(issue.keys[0]));
+  return path.join('.');
+}
+
+/** Parses `value` with `schema`; throws 400 REQUEST_INVALID naming the first bad field. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = fieldOf(issue);
+  const what = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+  const label = field === '' ? where : `${where}.${field}`;
+  throw new ProfileSyncError('REQUEST_INVALID', `${label}: ${what}`, { details: { field: field === '' ? where : field, in: where } });
+}

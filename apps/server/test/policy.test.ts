@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { compileGlob, grantAllows, newBucket, roleAllows, takeAuditSlot } from '../src/auth/policy.js';
+import { bearerToken, splitToken, newTokenString } from '../src/auth/tokens.js';
+import { ERROR_STATUS, errorBody, toHttpError } from '../src/http-errors.js';
+import { ProfileSyncError } from '@profilesync/errors';
+
+describe('roles', () => {
+  it('viewer reads, editor writes, admin manages', () => {
+    expect(roleAllows('viewer', 'profile:read')).toBe(true);
+    expect(roleAllows('viewer', 'profile:write')).toBe(false);
+    expect(roleAllows('editor', 'profile:write')).toBe(true);
+    expect(roleAllows('editor', 'token:manage')).toBe(false);
+    expect(roleAllows('editor', 'audit:read')).toBe(false);
+    expect(roleAllows('admin', 'token:manage')).toBe(true);
+    expect(roleAllows('admin', 'sync:run')).toBe(true);
+  });
+});
+
+describe('grants', () => {
+  it('globs match whole ids', () => {
+    const g = ['team-a-*', 'exact', 'x?z'].map(compileGlob);
+    expect(grantAllows(g, 'team-a-gpt')).toBe(true);
+    expect(grantAllows(g, 'team-b-gpt')).toBe(false);
+    expect(grantAllows(g, 'exact')).toBe(true);
+    expect(grantAllows(g, 'exact2')).toBe(false);
+    expect(grantAllows(g, 'xyz')).toBe(true);
+    expect(grantAllows(g, 'xyyz')).toBe(false);
+    expect(grantAllows(null, 'anything')).toBe(true);
+    expect(grantAllows([], 'anything')).toBe(false);
+  });
+
+  it('dots are literal, not regex wildcards', () => {
+    expect(grantAllows([compileGlob('a.b')], 'axb')).toBe(false);
+    expect(grantAllows([compileGlob('a.b')], 'a.b')).toBe(true);
+  });
+
+  it('rejects globs with other characters', () => {
+    for (const bad of ['', 'a/b', '(.*)', 'a b', 'x'.repeat(129)]) {
+      expect(() => compileGlob(bad)).toThrowError(expect.objectContaining({ code: 'REQUEST_INVALID' }));
+    }
+  });
+
+  it('a literal glob matches exactly itself (property)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,40}$/), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,40}$/), (a, b) => {
+        expect(grantAllows([compileGlob(a)], b)).toBe(a === b);
+        expect(grantAllows([compileGlob(`${a}*`)], `${a}${b}`)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('audit rate policy', () => {
+  it('allows a burst, then refills at the rate, and counts suppressed denials', () => {
+    let s = newBucket(3, 0);
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = takeAuditSlot(s, 0, 1, 3);
+      allowed.push(r.allowed);
+      s = r.state;
+    }
+    expect(allowed).toEqual([true, true, true, false, false]);
+    expect(s.suppressed).toBe(2);
+    const later = takeAuditSlot(s, 1000, 1, 3);
+    expect(later.allowed).toBe(true);
+    expect(takeAuditSlot(later.state, 1000, 1, 3).allowed).toBe(false);
+  });
+});
+
+describe('tokens', () => {
+  it('generated tokens split into id and secret', () => {
+    const t = newTokenString();
+    expect(t.token).toMatch(/^ps_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(splitToken(t.token)).toEqual({ id: t.id, secret: t.secret });
+  });
+
+  it('preset tokens get a stable derived id; junk is refused', () => {
+    const a = splitToken('my-preset-admin-token-123');
+    expect(a?.id).toMatch(/^p[0-9a-f]{15}$/);
+    expect(splitToken('my-preset-admin-token-123')).toEqual(a);
+    expect(splitToken('short')).toBeUndefined();
+    expect(splitToken('has space in it 1234567')).toBeUndefined();
+  });
+
+  it('parses bearer headers', () => {
+    expect(bearerToken('Bearer abc')).toBe('abc');
+    expect(bearerToken('bearer   abc ')).toBe('abc');
+    expect(bearerToken('Basic abc')).toBeUndefined();
+    expect(bearerToken(undefined)).toBeUndefined();
+    expect(bearerToken('Bearer a b')).toBeUndefined();
+  });
+});
+
+describe('error table', () => {
+  it('maps codes to statuses in one place', () => {
+    expect(toHttpError(new ProfileSyncError('PROFILE_NOT_FOUND', 'x')).status).toBe(404);
+    expect(toHttpError(new ProfileSyncError('PROFILE_EXISTS', 'x')).status).toBe(409);
+    expect(toHttpError(new ProfileSyncError('AUTH_UNAUTHORIZED', 'x')).status).toBe(401);
+    expect(toHttpError(new ProfileSyncError('AUTH_FORBIDDEN', 'x')).status).toBe(403);
+    expect(toHttpError(new ProfileSyncError('LOG_WRITE_FAILED', 'x')).status).toBe(503);
+    for (const [code, status] of Object.entries(ERROR_STATUS)) {
+      expect(toHttpError(new ProfileSyncError(code, 'm')).status).toBe(status);
+    }
+  });
+
+  it('unknown errors are 500 INTERNAL with no message or stack leak', () => {
+    const e = toHttpError(new Error('secret path /etc/x at line 3'));
+    expect(e).toEqual({ status: 500, code: 'INTERNAL', message: 'internal error' });
+    expect(JSON.stringify(errorBody(e))).not.toContain('/etc/x');
+  });
+
+  it('maps fastify parser errors to coded 4xx', () => {
+    expect(toHttpError({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }).code).toBe('REQUEST_TOO_LARGE');
+    expect(toHttpError({ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }).code).toBe('REQUEST_UNSUPPORTED_MEDIA_TYPE');
+    expect(toHttpError({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }).code).toBe('REQUEST_MALFORMED_JSON');
+  });
+
+  it('passes only whitelisted, primitive details', () => {
+    const e = toHttpError(new ProfileSyncError('PROFILE_INVALID', 'bad', { details: { path: 'parameters.temperature', secret: 'x', rule: { a: 1 } } }));
+    expect(e.details).toEqual({ path: 'parameters.temperature' });
+  });
+});
