@@ -1,0 +1,109 @@
+import { createHmac } from 'node:crypto';
+import type { LogCodec, Place, RecordKind } from '@profilesync/log';
+import { GCM_NONCE_BYTES, GCM_TAG_BYTES, NoncePool, gcmOpen, gcmSealInto } from './aead.js';
+import { readU32, writeU32, writeU64 } from './bytes.js';
+import { CryptoErrorCode, cryptoError } from './errors.js';
+import { materialOf, type KeyMaterial } from './key-material.js';
+import type { Keyring } from './keyring.js';
+
+/** Codec id stored by the log at creation; a DB made with it cannot be opened without it. */
+export const AT_REST_CODEC_ID = 'aes-256-gcm/v1';
+export const RECORD_VERSION = 1;
+/** version(1) + key id(4) + nonce(12) */
+export const RECORD_HEADER_BYTES = 1 + 4 + GCM_NONCE_BYTES;
+/** bytes a record grows by: header + GCM tag = 33 */
+export const RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + GCM_TAG_BYTES;
+
+/** Stable one-byte codes of record kinds (bound into the AAD; never renumber). */
+export const KIND_CODES: Readonly<Record<RecordKind, number>> = Object.freeze({
+  entry: 1,
+  view: 2,
+  snapshot: 3,
+  catalog: 4,
+  aux: 5,
+});
+
+export interface AtRestCodec extends LogCodec {
+  /** HMAC-SHA-256 of `name` under the keyring's name key: a stable, opaque LevelDB key part. */
+  keyFor(name: string): Uint8Array;
+}
+
+/**
+ * Pure: the authenticated data of a record, 18 bytes:
+ * version(1) | key id(4, BE) | kind code(1) | stream(4, BE) | seq(8, BE).
+ */
+export function recordAad(version: number, keyId: number, place: Place): Uint8Array {
+  const kind = KIND_CODES[place?.kind];
+  const { stream, seq } = place ?? {};
+  if (kind === undefined || !Number.isInteger(stream) || stream < 0 || stream > 0xffff_ffff || !Number.isSafeInteger(seq) || seq < 0) {
+    throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'a place is { kind, stream: u32, seq: non-negative safe integer }', {
+      kind: String(place?.kind),
+    });
+  }
+  const aad = new Uint8Array(18);
+  aad[0] = version;
+  writeU32(aad, 1, keyId);
+  aad[5] = kind;
+  writeU32(aad, 6, stream);
+  writeU64(aad, 10, seq);
+  return aad;
+}
+
+/**
+ * The at-rest codec: every stored payload becomes
+ *   version(1) | key id(4) | nonce(12) | AES-256-GCM ciphertext | tag(16)
+ * with the place (kind, stream, seq), the version and the key id as authenticated data.
+ * New records use the keyring's active key; any key the keyring holds decrypts.
+ */
+export function createAtRestCodec(keyring: Keyring): AtRestCodec {
+  const material = materialOf(keyring);
+  if (!material) throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'createAtRestCodec needs a Keyring from initKeyring/unlockKeyring');
+  const nonces = new NoncePool();
+  const live = (): KeyMaterial => {
+    if (material.closed) throw cryptoError(CryptoErrorCode.KEYRING_CLOSED, 'the keyring was closed');
+    return material;
+  };
+
+  return {
+    id: AT_REST_CODEC_ID,
+
+    encode(place: Place, plaintext: Uint8Array): Uint8Array {
+      const m = live();
+      if (!(plaintext instanceof Uint8Array)) throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'plaintext must be a Uint8Array');
+      const keyId = m.activeKeyId;
+      const key = m.dataKeys.get(keyId) as Buffer;
+      const aad = recordAad(RECORD_VERSION, keyId, place);
+      const out = new Uint8Array(RECORD_OVERHEAD_BYTES + plaintext.length);
+      out[0] = RECORD_VERSION;
+      writeU32(out, 1, keyId);
+      out.set(nonces.next(), 5);
+      gcmSealInto(key, out.subarray(5, RECORD_HEADER_BYTES), aad, plaintext, out, RECORD_HEADER_BYTES);
+      return out;
+    },
+
+    decode(place: Place, stored: Uint8Array): Uint8Array {
+      const m = live();
+      const where = { kind: place?.kind, stream: place?.stream, seq: place?.seq };
+      if (!(stored instanceof Uint8Array) || stored.length < RECORD_OVERHEAD_BYTES) {
+        throw cryptoError(CryptoErrorCode.AUTH_FAILED, 'encrypted record is truncated', where);
+      }
+      if (stored[0] !== RECORD_VERSION) {
+        throw cryptoError(CryptoErrorCode.UNSUPPORTED_FORMAT, `unknown encrypted record version ${stored[0]}`, where);
+      }
+      const keyId = readU32(stored, 1);
+      const key = m.dataKeys.get(keyId);
+      if (!key) throw cryptoError(CryptoErrorCode.UNKNOWN_KEY, `record needs data key ${keyId}, which this keyring does not hold`, { ...where, keyId });
+      const aad = recordAad(RECORD_VERSION, keyId, place);
+      const plaintext = gcmOpen(key, stored.subarray(5, RECORD_HEADER_BYTES), aad, stored.subarray(RECORD_HEADER_BYTES));
+      if (!plaintext) throw cryptoError(CryptoErrorCode.AUTH_FAILED, 'encrypted record failed authentication (tampered or moved)', where);
+      return plaintext;
+    },
+
+    keyFor(name: string): Uint8Array {
+      const m = live();
+      if (typeof name !== 'string') throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'a name must be a string');
+      const mac = createHmac('sha256', m.nameKey).update('profilesync/name/v1\0', 'utf8').update(name, 'utf8').digest();
+      return new Uint8Array(mac.buffer, mac.byteOffset, mac.byteLength);
+    },
+  };
+}
