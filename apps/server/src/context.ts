@@ -11,6 +11,7 @@ import type { Permission } from './auth/policy.js';
 import type { PeerStore } from './peers.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SyncMount } from './sync-mount.js';
+import type { ViewJsonCache } from './view-cache.js';
 
 /** Every cache in the process (core's, the cache registry's, the server's own). */
 export interface CacheDirectory {
@@ -35,6 +36,8 @@ export interface AppContext {
   peers: PeerStore;
   caches: CacheDirectory;
   metrics: ServerMetrics;
+  /** serialized views for GET responses */
+  viewJson: ViewJsonCache;
   logger: Logger;
   /** the sync mount, once the sync package is wired in */
   sync(): SyncMount | undefined;

@@ -2,7 +2,6 @@
  * /api/profiles routes (DESIGN §6). Handlers validate the request shape, check per-profile
  * grants and call the ProfileStore; every failure is a coded error mapped by http-errors.ts.
  */
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ProfileSyncError } from '@profilesync/errors';
 import type { ProfileInput, ProfileView, WriteContext } from '@profilesync/core';
@@ -13,33 +12,6 @@ import { requireGrant } from '../auth/guard.js';
 import { parse, schemas } from '../validation.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-/**
- * Serialized views, keyed by the frozen view object the store hands out: a write replaces
- * the view object, so a stale entry is unreachable and collected; no invalidation needed.
- */
-class ViewJsonCache {
-  #map = new WeakMap<object, { json: string; etag: string }>();
-  hits = 0;
-  misses = 0;
-  get(view: ProfileView): { json: string; etag: string } {
-    let e = this.#map.get(view);
-    if (e) {
-      this.hits++;
-      return e;
-    }
-    this.misses++;
-    const json = JSON.stringify(view);
-    e = { json, etag: `"${createHash('sha1').update(json).digest('base64url')}"` };
-    if (Object.isFrozen(view)) this.#map.set(view, e);
-    return e;
-  }
-  clear(): void {
-    this.#map = new WeakMap();
-  }
-}
-
-export const viewJsonCache = new ViewJsonCache();
 
 function writeContext(p: Principal): WriteContext {
   return { actor: p.actor, origin: p.origin };
@@ -78,7 +50,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
       await requireGrant(ctx, req, p, body.id);
     }
     const view = await ctx.store.create(body, writeContext(p));
-    const { json, etag } = viewJsonCache.get(view);
+    const { json, etag } = ctx.viewJson.get(view);
     return reply.code(201).header('location', `/api/profiles/${encodeURIComponent(view.id)}`).header('etag', etag).type(JSON_TYPE).send(json);
   });
 
@@ -89,7 +61,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     if (q.version !== undefined) view = await ctx.store.getAt(id, q.version);
     else if (q.label !== undefined) view = await ctx.store.getByLabel(id, q.label);
     else view = await currentView(ctx, id);
-    const { json, etag } = viewJsonCache.get(view);
+    const { json, etag } = ctx.viewJson.get(view);
     if (req.headers['if-none-match'] === etag) return reply.code(304).header('etag', etag).send();
     return reply.header('etag', etag).type(JSON_TYPE).send(json);
   });
@@ -99,7 +71,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     parse(schemas.emptyQuery, req.query, 'query');
     const patch = parse(schemas.patchBody, req.body, 'body');
     const view = await ctx.store.update(id, patch, writeContext(principalOf(req)));
-    const { json, etag } = viewJsonCache.get(view);
+    const { json, etag } = ctx.viewJson.get(view);
     return reply.header('etag', etag).type(JSON_TYPE).send(json);
   });
 
@@ -129,7 +101,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     parse(schemas.emptyQuery, req.query, 'query');
     const { version } = parse(schemas.versionBody, req.body, 'body');
     const view = await ctx.store.revert(id, version, writeContext(principalOf(req)));
-    return reply.type(JSON_TYPE).send(viewJsonCache.get(view).json);
+    return reply.type(JSON_TYPE).send(ctx.viewJson.get(view).json);
   });
 
   app.put('/api/profiles/:id/labels/:label', { config: write }, async (req, reply) => {
@@ -137,7 +109,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     parse(schemas.emptyQuery, req.query, 'query');
     const { version } = parse(schemas.versionBody, req.body, 'body');
     const view = await ctx.store.setLabel(id, label, version, writeContext(principalOf(req)));
-    return reply.type(JSON_TYPE).send(viewJsonCache.get(view).json);
+    return reply.type(JSON_TYPE).send(ctx.viewJson.get(view).json);
   });
 
   app.delete('/api/profiles/:id/labels/:label', { config: write }, async (req, reply) => {
@@ -145,7 +117,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     parse(schemas.emptyQuery, req.query, 'query');
     parse(schemas.emptyBody, req.body, 'body');
     const view = await ctx.store.removeLabel(id, label, writeContext(principalOf(req)));
-    return reply.type(JSON_TYPE).send(viewJsonCache.get(view).json);
+    return reply.type(JSON_TYPE).send(ctx.viewJson.get(view).json);
   });
 
 }

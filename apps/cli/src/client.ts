@@ -1,0 +1,95 @@
+/**
+ * HTTP client for a running node. Errors come back as ProfileSyncError with the server's
+ * code; a node that cannot be reached is SERVER_UNREACHABLE with a hint.
+ */
+import { ProfileSyncError } from '@profilesync/errors';
+
+export interface ApiTarget {
+  url: string;
+  token: string | undefined;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** accept these non-2xx statuses as results instead of errors */
+  accept?: number[];
+  timeoutMs?: number;
+}
+
+export class ApiClient {
+  readonly url: string;
+  #token: string | undefined;
+  #timeoutMs: number;
+
+  constructor(target: ApiTarget, opts: { timeoutMs?: number } = {}) {
+    this.url = target.url.replace(/\/+$/, '');
+    this.#token = target.token;
+    this.#timeoutMs = opts.timeoutMs ?? 60_000;
+  }
+
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; data: T; headers: Headers }> {
+    const u = new URL(this.url + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(u, { method, headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      if (cause === 'TimeoutError') {
+        throw new ProfileSyncError('SERVER_UNREACHABLE', `no answer from ${this.url} within ${opts.timeoutMs ?? this.#timeoutMs} ms`, { details: { url: this.url } });
+      }
+      throw new ProfileSyncError('SERVER_UNREACHABLE', `no profilesync server at ${this.url} (${cause})`, { details: { url: this.url }, cause: err });
+    }
+    const text = await res.text();
+    let data: unknown = undefined;
+    if (text.length > 0) {
+      const type = res.headers.get('content-type') ?? '';
+      if (type.includes('json')) {
+        try {
+          data = JSON.parse(text);
+        } catch {
+          data = text;
+        }
+      } else {
+        data = text;
+      }
+    }
+    if (res.ok || opts.accept?.includes(res.status)) return { status: res.status, data: data as T, headers: res.headers };
+    const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
+    throw new ProfileSyncError(e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status} from ${method} ${path}`, {
+      details: { status: res.status, ...(e?.details ?? {}) },
+    });
+  }
+
+  get<T = unknown>(path: string, query?: RequestOptions['query']): Promise<T> {
+    return this.request<T>('GET', path, query ? { query } : {}).then((r) => r.data);
+  }
+  post<T = unknown>(path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+    return this.request<T>('POST', path, { ...opts, body }).then((r) => r.data);
+  }
+  patch<T = unknown>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, { body }).then((r) => r.data);
+  }
+  put<T = unknown>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, { body }).then((r) => r.data);
+  }
+  delete<T = unknown>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path).then((r) => r.data);
+  }
+}
+
+export const enc = encodeURIComponent;
+
+/** Base URL a local CLI uses for a node bound to `host:port` (wildcard binds -> loopback). */
+export function localUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}

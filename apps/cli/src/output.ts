@@ -1,0 +1,98 @@
+/**
+ * Human output (tables, colors only on a TTY and never with NO_COLOR) or --json (one JSON
+ * document on stdout). Errors go to stderr in both modes (as JSON with --json).
+ */
+export interface OutputOptions {
+  json: boolean;
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  env?: Record<string, string | undefined>;
+}
+
+export function colorEnabled(stream: { isTTY?: boolean }, env: Record<string, string | undefined>): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
+  return stream.isTTY === true && env.TERM !== 'dumb';
+}
+
+const ANSI = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
+type Style = keyof typeof ANSI;
+
+/** Visible width of a string (ANSI escapes removed). */
+export function visibleWidth(s: string): number {
+  // eslint-disable-next-line no-control-regex
+  return [...s.replace(/\x1b\[[0-9;]*m/g, '')].length;
+}
+
+export function renderTable(headers: string[], rows: (string | number | boolean | null | undefined)[][], style: (s: Style, t: string) => string = (_s, t) => t): string {
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const widths = headers.map((h, i) => Math.max(visibleWidth(h), ...cells.map((r) => visibleWidth(r[i] ?? ''))));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleWidth(c)))).join('  ').trimEnd();
+  return [style('bold', line(headers)), ...cells.map(line)].join('\n');
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly color: boolean;
+  readonly errColor: boolean;
+  #out: NodeJS.WritableStream;
+  #err: NodeJS.WritableStream;
+
+  constructor(opts: OutputOptions) {
+    const env = opts.env ?? process.env;
+    this.json = opts.json;
+    this.#out = opts.stdout ?? process.stdout;
+    this.#err = opts.stderr ?? process.stderr;
+    this.color = colorEnabled(this.#out as { isTTY?: boolean }, env);
+    this.errColor = colorEnabled(this.#err as { isTTY?: boolean }, env);
+  }
+
+  style(s: Style, text: string): string {
+    if (!this.color) return text;
+    const [a, b] = ANSI[s];
+    return `\x1b[${a}m${text}\x1b[${b}m`;
+  }
+
+  /** Prints `data` as JSON in --json mode, else calls `human` (which prints lines). */
+  result(data: unknown, human: () => void): void {
+    if (this.json) this.#out.write(`${JSON.stringify(data, null, 2)}\n`);
+    else human();
+  }
+
+  line(text = ''): void {
+    this.#out.write(`${text}\n`);
+  }
+
+  table(headers: string[], rows: (string | number | boolean | null | undefined)[][]): void {
+    if (rows.length === 0) {
+      this.line(this.style('dim', '(none)'));
+      return;
+    }
+    this.line(renderTable(headers, rows, (s, t) => this.style(s, t)));
+  }
+
+  /** key: value lines, aligned. */
+  fields(pairs: [string, unknown][]): void {
+    const w = Math.max(...pairs.map(([k]) => k.length));
+    for (const [k, v] of pairs) {
+      const text = typeof v === 'string' ? v : v === undefined || v === null ? '-' : JSON.stringify(v);
+      this.line(`${this.style('bold', k.padEnd(w))}  ${text}`);
+    }
+  }
+
+  /** Notes for humans (stderr in --json mode so stdout stays parseable). */
+  note(text: string): void {
+    if (this.json) this.#err.write(`${text}\n`);
+    else this.line(text);
+  }
+
+  error(code: string, message: string, hint?: string): void {
+    if (this.json) {
+      this.#err.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } })}\n`);
+      return;
+    }
+    const red = (t: string) => (this.errColor ? `\x1b[31m${t}\x1b[39m` : t);
+    this.#err.write(`${red(`error ${code}`)}: ${message}\n`);
+    if (hint) this.#err.write(`  ${hint}\n`);
+  }
+}

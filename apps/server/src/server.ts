@@ -1,0 +1,236 @@
+/**
+ * startServer(config): opens the node, builds the app, listens, mounts WebSockets, and
+ * returns { url, close() }. close() is the graceful shutdown: stop accepting, let in-flight
+ * requests (and so in-flight writes) finish, close WebSockets with 1001 (sync mount), close
+ * the store and the log, zero the keys.
+ */
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { ProfileSyncError } from '@profilesync/errors';
+import { fingerprint as keyFingerprint, parsePublicKey } from '@profilesync/crypto';
+import type { CacheStatsSnapshot } from '@profilesync/core';
+import { buildApp } from './app.js';
+import { isLoopbackHost, type ServerConfig } from './config.js';
+import type { AppContext, CacheDirectory, SecurityEvent } from './context.js';
+import { ensureAdminToken, type AdminTokenResult } from './auth/admin-token.js';
+import { newBucket, takeAuditSlot, type BucketState } from './auth/policy.js';
+import { TokenStore } from './auth/tokens.js';
+import { ServerMetrics } from './metrics.js';
+import { openNode, type NodeHandle, type PassphraseProvider } from './node.js';
+import { PeerStore } from './peers.js';
+import { ViewJsonCache } from './view-cache.js';
+import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
+
+/** Caches registered by other packages (the cache package's CacheRegistry fits). */
+export interface CacheRegistryLike {
+  stats(): CacheStatsSnapshot[];
+  clear(name?: string): string[] | Promise<string[]>;
+}
+
+export interface StartServerOptions {
+  /** passphrase for encrypted dirs; default: PROFILESYNC_PASSPHRASE */
+  passphrase?: PassphraseProvider;
+  /** preset admin token; default: PROFILESYNC_ADMIN_TOKEN */
+  adminToken?: string;
+  /** called once when the first admin token was generated (default: printed on stdout) */
+  onAdminToken?: (result: AdminTokenResult) => void;
+  logger?: Logger;
+  sync?: SyncFactory;
+  cacheRegistry?: CacheRegistryLike;
+  clock?: () => number;
+  env?: Record<string, string | undefined>;
+  /** scrypt cost when creating an encrypted dir (tests) */
+  scrypt?: { N?: number; r?: number; p?: number };
+  /** audit at most `burst` denials at once, refilled at `perSecond` */
+  denialAudit?: { perSecond: number; burst: number };
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  node: NodeHandle;
+  /** this node's public key (base64url) and fingerprint */
+  publicKey: string;
+  fingerprint: string;
+  adminToken: AdminTokenResult;
+  /** replaces the sync mount (the lead wires the sync package in through this or `sync`) */
+  mountSync(mount: SyncMount | undefined): void;
+  close(): Promise<void>;
+}
+
+const DENIAL_AUDIT = { perSecond: 5, burst: 50 };
+
+function defaultPassphrase(env: Record<string, string | undefined>): PassphraseProvider {
+  return async () => {
+    const p = env.PROFILESYNC_PASSPHRASE;
+    if (p === undefined || p === '') throw new ProfileSyncError('CRYPTO_PASSPHRASE_REQUIRED', 'this data dir is encrypted: set PROFILESYNC_PASSPHRASE');
+    return p;
+  };
+}
+
+function cacheDirectory(node: NodeHandle, registry: CacheRegistryLike | undefined, viewJsonCache: ViewJsonCache): CacheDirectory {
+  return {
+    stats: () => [...node.store.cacheStats(), ...(registry?.stats() ?? []), viewJsonCache.stats()],
+    clear(name) {
+      const coreNames = node.store.cacheStats().map((c) => c.name);
+      const regNames = registry?.stats().map((c) => c.name) ?? [];
+      if (name === undefined) {
+        const cleared = [...node.store.clearCache()];
+        if (registry) void Promise.resolve(registry.clear()).then((n) => n);
+        viewJsonCache.clear();
+        return [...cleared, ...regNames, 'http-views'];
+      }
+      if (coreNames.includes(name)) return node.store.clearCache(name);
+      if (regNames.includes(name)) {
+        void Promise.resolve(registry!.clear(name));
+        return [name];
+      }
+      if (name === 'http-views') {
+        viewJsonCache.clear();
+        return [name];
+      }
+      throw new ProfileSyncError('CACHE_NOT_FOUND', `no cache named ${name}`, { details: { name } });
+    },
+  };
+}
+
+export async function startServer(config: ServerConfig, opts: StartServerOptions = {}): Promise<RunningServer> {
+  const env = opts.env ?? process.env;
+  const clock = opts.clock ?? Date.now;
+  const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: 'profilesync' } }, pino.destination({ fd: 2, sync: false }));
+  const node = await openNode({
+    dataDir: config.dataDir,
+    create: true,
+    encrypt: config.encryption,
+    passphrase: opts.passphrase ?? defaultPassphrase(env),
+    hotCacheBytes: config.cache.hotBytes,
+    maxDocs: config.cache.maxDocs,
+    maxProfileBytes: config.maxProfileBytes,
+    clock,
+    ...(opts.scrypt ? { scrypt: opts.scrypt } : {}),
+  });
+  let closeRequested = false;
+  try {
+    if (config.encryption && !node.encrypted) {
+      throw new ProfileSyncError('CONFIG_INVALID', `config encryption (true): the data dir ${config.dataDir} was created without encryption; encryption applies when a dir is created (init --encrypt, then restore a backup into it)`, { details: { key: 'encryption' } });
+    }
+    const tokens = await TokenStore.open(node.log, clock);
+    const peers = await PeerStore.open(node.log, config.peers, { fingerprint: (k) => keyFingerprint(parsePublicKey(k)), clock });
+    const preset = opts.adminToken ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
+    const adminToken = await ensureAdminToken(tokens, config.dataDir, node.codec, preset);
+    if (adminToken.created) {
+      await node.store.recordAudit({ action: 'token.create', actor: 'bootstrap', origin: 'local', outcome: 'ok', details: { id: adminToken.tokenId, name: 'admin', role: 'admin', preset: preset !== undefined } });
+      if (adminToken.token) (opts.onAdminToken ?? ((r) => process.stdout.write(`admin token (shown once, also in ${r.file}):\n  ${r.token}\n`)))(adminToken);
+    }
+
+    let sync: SyncMount | undefined;
+    const viewJson = new ViewJsonCache();
+    const caches = cacheDirectory(node, opts.cacheRegistry, viewJson);
+    const metrics = new ServerMetrics({ caches: () => caches.stats(), peers: () => sync?.status() });
+    metrics.attachLog(node.log);
+
+    const denial = opts.denialAudit ?? DENIAL_AUDIT;
+    let bucket: BucketState = newBucket(denial.burst, clock());
+    const audit = async (e: SecurityEvent): Promise<void> => {
+      let details = e.details;
+      if (e.action === 'auth.denied') {
+        const slot = takeAuditSlot(bucket, clock(), denial.perSecond, denial.burst);
+        const suppressed = bucket.suppressed;
+        bucket = slot.state;
+        if (!slot.allowed) return;
+        if (suppressed > 0) details = { ...details, suppressedBefore: suppressed };
+      }
+      await node.store.recordAudit({ ...e, ...(details ? { details } : {}) });
+    };
+
+    const ctx: AppContext = {
+      config,
+      store: node.store,
+      tokens,
+      peers,
+      caches,
+      metrics,
+      viewJson,
+      logger,
+      sync: () => sync,
+      audit,
+      metricsNeedToken: config.metrics.auth === 'token' || (config.metrics.auth === 'auto' && !isLoopbackHost(config.host)),
+      clock,
+      isClosing: () => closeRequested,
+    };
+    const app = buildApp(ctx);
+
+    if (opts.sync) {
+      sync = await opts.sync({
+        store: node.store,
+        identity: node.identity,
+        ...(node.keyring ? { keyring: node.keyring } : {}),
+        peers: peers.list(),
+        authenticate: (t) => tokens.authenticate(t),
+        authorize: (p, id, access) => (access === 'read' || p.role !== 'viewer') && (p.grants === null || p.grants.some((g) => g.test(id))),
+        audit: (e) => void audit(e).catch((err: unknown) => logger.warn({ err }, 'audit failed')),
+      });
+    }
+
+    app.server.on('upgrade', (req, socket, head) => {
+      const { kind, path } = classifyUpgradePath(req.url);
+      if (closeRequested) return rejectUpgrade(socket, 503, 'SERVER_SHUTTING_DOWN', 'the node is shutting down');
+      if (kind === 'unknown') return rejectUpgrade(socket, 404, 'ROUTE_NOT_FOUND', `no WebSocket endpoint at ${path}`);
+      if (!sync) return rejectUpgrade(socket, 503, 'SYNC_UNAVAILABLE', 'peer sync is not available on this node');
+      try {
+        sync.handleUpgrade(req, socket, head, path);
+      } catch (err) {
+        logger.error({ err }, 'upgrade failed');
+        rejectUpgrade(socket, 500, 'INTERNAL', 'internal error');
+      }
+    });
+
+    await app.listen({ host: config.host, port: config.port });
+    const addr = app.server.address() as AddressInfo;
+    const host = config.host;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    logger.info({ url, dataDir: config.dataDir, encrypted: node.encrypted, fingerprint: node.identity.fingerprint }, 'listening');
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        closeRequested = true;
+        const started = clock();
+        const force = setTimeout(() => {
+          logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
+          app.server.closeAllConnections();
+        }, config.shutdownTimeoutMs);
+        force.unref();
+        try {
+          if (sync) await sync.close().catch((err: unknown) => logger.error({ err }, 'sync close failed'));
+          await app.close();
+        } finally {
+          clearTimeout(force);
+        }
+        metrics.detach();
+        await node.close();
+        logger.info({ durationMillis: clock() - started }, 'closed');
+        logger.flush?.();
+      })();
+      return closing;
+    };
+
+    return {
+      url,
+      host,
+      port: addr.port,
+      node,
+      publicKey: node.identity.publicKeyText,
+      fingerprint: node.identity.fingerprint,
+      adminToken,
+      mountSync(m) {
+        sync = m;
+      },
+      close,
+    };
+  } catch (err) {
+    await node.close().catch(() => undefined);
+    throw err;
+  }
+}
