@@ -1,0 +1,162 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Place, RecordKind } from '@profilesync/log';
+import {
+  AT_REST_CODEC_ID,
+  KEYRING_FILE,
+  RECORD_OVERHEAD_BYTES,
+  createAtRestCodec,
+  initKeyring,
+  recordAad,
+  unlockKeyring,
+  type AtRestCodec,
+  type Keyring,
+} from '../src/index.js';
+import { FAST_SCRYPT, bytes, codeOf, codeOfSync, tempDir } from './helpers.js';
+
+const PASS = 'pass';
+const KINDS: RecordKind[] = ['entry', 'view', 'snapshot', 'catalog', 'aux'];
+const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+const open: Keyring[] = [];
+
+async function setup(): Promise<{ dir: string; keyring: Keyring; codec: AtRestCodec }> {
+  const dir = await tempDir();
+  const { keyring } = await initKeyring(dir, { passphrase: PASS, scrypt: FAST_SCRYPT });
+  open.push(keyring);
+  return { dir, keyring, codec: createAtRestCodec(keyring) };
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((k) => k.close()));
+});
+
+describe('at-rest codec', () => {
+  it('round-trips every kind, empty and large payloads; output has no plaintext and a fixed overhead', async () => {
+    const { codec } = await setup();
+    expect(codec.id).toBe(AT_REST_CODEC_ID);
+    const big = new Uint8Array(256 * 1024).map((_, i) => i % 251);
+    for (const kind of KINDS) {
+      for (const payload of [new Uint8Array(0), bytes(`marker-${kind}`), big]) {
+        const place = { kind, stream: 42, seq: 9 };
+        const sealed = codec.encode(place, payload);
+        expect(sealed.length).toBe(payload.length + RECORD_OVERHEAD_BYTES);
+        expect(Buffer.from(codec.decode(place, sealed)).equals(Buffer.from(payload))).toBe(true);
+        if (payload.length > 0 && payload.length < 100) expect(Buffer.from(sealed).includes(Buffer.from(payload))).toBe(false);
+      }
+    }
+  });
+
+  it('uses a fresh nonce per record: the same input never gives the same bytes', async () => {
+    const { codec } = await setup();
+    const place = { kind: 'view' as const, stream: 1, seq: 0 };
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) seen.add(Buffer.from(codec.encode(place, bytes('same'))).toString('hex'));
+    expect(seen.size).toBe(2000);
+  });
+
+  it('rejects a flip of any byte of a record with a coded error, never garbage', async () => {
+    const { codec } = await setup();
+    const place = { kind: 'entry' as const, stream: 3, seq: 17 };
+    const sealed = codec.encode(place, bytes('a profile body with a system message'));
+    for (let i = 0; i < sealed.length; i++) {
+      for (const mask of [0x01, 0x80, 0xff]) {
+        const copy = new Uint8Array(sealed);
+        copy[i]! ^= mask;
+        const expected = i === 0 ? 'CRYPTO_UNSUPPORTED_FORMAT' : i <= 4 ? 'CRYPTO_UNKNOWN_KEY' : 'CRYPTO_AUTH_FAILED';
+        expect(codeOfSync(() => codec.decode(place, copy))).toBe(expected);
+      }
+    }
+    // truncation at every length
+    for (let n = 0; n < sealed.length; n++) {
+      const code = codeOfSync(() => codec.decode(place, sealed.subarray(0, n)));
+      expect(code).toBe('CRYPTO_AUTH_FAILED');
+    }
+    // an appended byte
+    expect(codeOfSync(() => codec.decode(place, new Uint8Array([...sealed, 0])))).toBe('CRYPTO_AUTH_FAILED');
+  });
+
+  it('binds the place: a record copied to another kind, stream or seq fails with CRYPTO_AUTH_FAILED', async () => {
+    const { codec } = await setup();
+    const place: Place = { kind: 'entry', stream: 0x0102_0304, seq: 2 ** 40 + 5 };
+    const sealed = codec.encode(place, bytes('bound'));
+    const others: Place[] = [
+      ...KINDS.filter((k) => k !== place.kind).map((kind) => ({ ...place, kind })),
+      { ...place, stream: place.stream + 1 },
+      { ...place, stream: 0 },
+      { ...place, seq: place.seq + 1 },
+      { ...place, seq: place.seq - 1 },
+      { ...place, seq: 5 },
+    ];
+    // every single-bit change of the 18-byte AAD (stream and seq bits)
+    for (let bit = 0; bit < 32; bit++) others.push({ ...place, stream: (place.stream ^ (2 ** bit)) >>> 0 });
+    for (let bit = 0n; bit < 53n; bit++) others.push({ ...place, seq: Number(BigInt(place.seq) ^ (1n << bit)) });
+    for (const other of others) {
+      expect(codeOfSync(() => codec.decode(other, sealed))).toBe('CRYPTO_AUTH_FAILED');
+    }
+    expect(text(codec.decode({ ...place }, sealed))).toBe('bound');
+  });
+
+  it('the AAD layout is fixed: version, key id, kind code, stream, seq', () => {
+    const aad = recordAad(1, 0x0a0b0c0d, { kind: 'snapshot', stream: 0x01020304, seq: 0x0506070809 });
+    expect(Buffer.from(aad).toString('hex')).toBe('01' + '0a0b0c0d' + '03' + '01020304' + '0000000506070809');
+    for (const bad of [
+      { kind: 'nope', stream: 1, seq: 1 },
+      { kind: 'entry', stream: -1, seq: 1 },
+      { kind: 'entry', stream: 2 ** 32, seq: 1 },
+      { kind: 'entry', stream: 1.5, seq: 1 },
+      { kind: 'entry', stream: 1, seq: -1 },
+      { kind: 'entry', stream: 1, seq: 2 ** 53 },
+      undefined,
+    ]) {
+      expect(codeOfSync(() => recordAad(1, 1, bad as unknown as Place))).toBe('CRYPTO_INVALID_ARGUMENT');
+    }
+  });
+
+  it('a record of another keyring (wrong key) fails; so does a key id this keyring does not hold', async () => {
+    const a = await setup();
+    const b = await setup();
+    const place = { kind: 'entry' as const, stream: 1, seq: 1 };
+    const fromA = a.codec.encode(place, bytes('from a'));
+    expect(codeOfSync(() => b.codec.decode(place, fromA))).toBe('CRYPTO_AUTH_FAILED');
+    await b.keyring.rotateDataKey();
+    const fromB2 = b.codec.encode(place, bytes('key 2'));
+    expect(codeOfSync(() => a.codec.decode(place, fromB2))).toBe('CRYPTO_UNKNOWN_KEY');
+    expect(codeOfSync(() => a.codec.encode(place, 'text' as unknown as Uint8Array))).toBe('CRYPTO_INVALID_ARGUMENT');
+  });
+
+  it('an older copy of the keyring cannot read records of a key rotated in later (CRYPTO_UNKNOWN_KEY)', async () => {
+    const { dir, keyring, codec } = await setup();
+    const backup = join(await tempDir(), 'old');
+    await mkdir(backup);
+    await copyFile(join(dir, KEYRING_FILE), join(backup, KEYRING_FILE));
+    await keyring.rotateDataKey();
+    const place = { kind: 'view' as const, stream: 2, seq: 0 };
+    const sealed = codec.encode(place, bytes('new key'));
+    const old = await unlockKeyring(backup, { passphrase: PASS });
+    open.push(old);
+    expect(codeOfSync(() => createAtRestCodec(old).decode(place, sealed))).toBe('CRYPTO_UNKNOWN_KEY');
+  });
+
+  it('keyFor: a 32-byte HMAC, stable across unlocks, rotations and passphrase changes, distinct per name and per keyring', async () => {
+    const { dir, keyring, codec } = await setup();
+    const k1 = Buffer.from(codec.keyFor('token:alice'));
+    expect(k1).toHaveLength(32);
+    expect(k1.includes(Buffer.from('alice'))).toBe(false);
+    expect(Buffer.from(codec.keyFor('token:bob')).equals(k1)).toBe(false);
+    expect(Buffer.from(codec.keyFor('')).length).toBe(32);
+    await keyring.rotateDataKey();
+    await keyring.changePassphrase(PASS, 'p2');
+    expect(Buffer.from(codec.keyFor('token:alice')).equals(k1)).toBe(true);
+    const again = await unlockKeyring(dir, { passphrase: 'p2' });
+    open.push(again);
+    expect(Buffer.from(createAtRestCodec(again).keyFor('token:alice')).equals(k1)).toBe(true);
+    const other = await setup();
+    expect(Buffer.from(other.codec.keyFor('token:alice')).equals(k1)).toBe(false);
+    expect(await codeOf(() => codec.keyFor(1 as unknown as string))).toBe('CRYPTO_INVALID_ARGUMENT');
+  });
+
+  it('createAtRestCodec only takes a real keyring', () => {
+    expect(codeOfSync(() => createAtRestCodec({} as Keyring))).toBe('CRYPTO_INVALID_ARGUMENT');
+  });
+});
