@@ -1,1 +1,10 @@
 export * from './types.js';
+export { CoreErrorCode } from './errors.js';
+export type { StoreEvents, StoreEventName } from './events.js';
+export { materializeProfile } from './materialize.js';
+export { ProfileStoreImpl } from './store-api.js';
+export type { StoreCoreOptions } from './store.js';
+export { FIELD_LIMITS, DEFAULT_MAX_PROFILE_BYTES, LABEL_PATTERN, TEMPLATE_NAME_PATTERN, KEY_PATTERN } from './schema.js';
+export { PROFILE_ID_PATTERN, isProfileId, generateProfileId } from './ids.js';
+export { REF_PREFIX, parseRef, versionHash } from './version.js';
+export { skeletonUpdate, ROOT as PROFILE_ROOT } from './model.js';

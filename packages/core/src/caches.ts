@@ -1,0 +1,169 @@
+/**
+ * The two bounded caches of the store:
+ * - HotViews: frozen materialized views, byte-bounded (lru-cache maxSize + sizeCalculation).
+ *   A hit is one Map lookup plus a counter: no I/O, no Yjs, no promise.
+ * - LiveDocs: Y.Docs of profiles being written or synced, bounded by count and bytes; an evicted
+ *   doc is destroyed unless an operation holds it (then the holder destroys it when done).
+ */
+import { LRUCache } from 'lru-cache';
+import type * as Y from 'yjs';
+import { CacheCounters } from './stats.js';
+import type { CacheStatsSnapshot, ProfileView } from './types.js';
+
+export const DEFAULT_HOT_CACHE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_DOCS = 512;
+export const DEFAULT_MAX_DOC_BYTES = 256 * 1024 * 1024;
+
+export class HotViews {
+  readonly counters = new CacheCounters();
+  readonly #lru: LRUCache<string, ProfileView>;
+  readonly #maxBytes: number;
+
+  constructor(maxBytes = DEFAULT_HOT_CACHE_BYTES) {
+    this.#maxBytes = maxBytes;
+    this.#lru = new LRUCache<string, ProfileView>({
+      maxSize: maxBytes,
+      sizeCalculation: (_v, _k) => 1, // replaced per set() with the view's byte length
+      dispose: (_v, _k, reason) => {
+        if (reason === 'evict') this.counters.evictions++;
+      },
+    });
+  }
+
+  /** Hot path. */
+  get(id: string): ProfileView | undefined {
+    const v = this.#lru.get(id);
+    if (v !== undefined) this.counters.hits++;
+    else this.counters.misses++;
+    return v;
+  }
+
+  peek(id: string): ProfileView | undefined {
+    return this.#lru.peek(id);
+  }
+
+  /** Write-through replace; `bytes` is the view's serialized size. */
+  set(id: string, view: ProfileView, bytes: number): void {
+    this.#lru.set(id, view, { size: Math.max(1, Math.min(bytes, this.#maxBytes)) });
+  }
+
+  delete(id: string): void {
+    this.#lru.delete(id);
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  stats(name: string): CacheStatsSnapshot {
+    const c = this.counters;
+    return {
+      name,
+      hits: c.hits,
+      misses: c.misses,
+      size: this.#lru.size,
+      hit_rate: c.hitRate(),
+      ttl: null,
+      evictions: c.evictions,
+      bytes: this.#lru.calculatedSize,
+      maxBytes: this.#maxBytes,
+      cold_loads: c.coldLoads.count,
+      cold_load_p50_ms: c.coldLoads.percentile(50),
+      cold_load_p99_ms: c.coldLoads.percentile(99),
+    };
+  }
+}
+
+export interface LiveDoc {
+  doc: Y.Doc;
+  /** estimated bytes (size of the state it was loaded from, plus appended updates) */
+  bytes: number;
+}
+
+export class LiveDocs {
+  readonly counters = new CacheCounters();
+  readonly #lru: LRUCache<string, LiveDoc>;
+  readonly #busy: (id: string) => boolean;
+  readonly #maxDocs: number;
+  readonly #maxBytes: number;
+
+  /** `busy(id)`: whether an operation currently holds the doc (then eviction leaves destroy to it). */
+  constructor(busy: (id: string) => boolean, maxDocs = DEFAULT_MAX_DOCS, maxBytes = DEFAULT_MAX_DOC_BYTES) {
+    this.#busy = busy;
+    this.#maxDocs = maxDocs;
+    this.#maxBytes = maxBytes;
+    this.#lru = new LRUCache<string, LiveDoc>({
+      max: maxDocs,
+      maxSize: maxBytes,
+      sizeCalculation: (v) => Math.max(1, Math.min(v.bytes, maxBytes)),
+      dispose: (v, id, reason) => {
+        if (reason === 'evict') this.counters.evictions++;
+        if (!this.#busy(id)) v.doc.destroy();
+      },
+    });
+  }
+
+  get(id: string): LiveDoc | undefined {
+    const v = this.#lru.get(id);
+    if (v !== undefined) this.counters.hits++;
+    else this.counters.misses++;
+    return v;
+  }
+
+  peek(id: string): LiveDoc | undefined {
+    return this.#lru.peek(id);
+  }
+
+  set(id: string, live: LiveDoc): void {
+    this.#lru.set(id, live);
+  }
+
+  /** Re-inserts with a new size estimate. */
+  resize(id: string, live: LiveDoc): void {
+    if (this.#lru.peek(id) === live) this.#lru.set(id, live);
+  }
+
+  /**
+   * Removes the doc (used after a refused write: memory never keeps what the log refused). The
+   * doc is destroyed now unless an operation holds it; the holder then destroys it in release().
+   */
+  drop(id: string): void {
+    this.#lru.delete(id);
+  }
+
+  /** Called by an operation when it is done with `doc`: destroys it when it is no longer cached. */
+  release(id: string, doc: Y.Doc): void {
+    if (this.#lru.peek(id)?.doc !== doc && !doc.isDestroyed) doc.destroy();
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  stats(name: string): CacheStatsSnapshot {
+    const c = this.counters;
+    return {
+      name,
+      hits: c.hits,
+      misses: c.misses,
+      size: this.#lru.size,
+      hit_rate: c.hitRate(),
+      ttl: null,
+      evictions: c.evictions,
+      bytes: this.#lru.calculatedSize,
+      maxBytes: this.#maxBytes,
+      maxEntries: this.#maxDocs,
+      cold_loads: c.coldLoads.count,
+      cold_load_p50_ms: c.coldLoads.percentile(50),
+      cold_load_p99_ms: c.coldLoads.percentile(99),
+    };
+  }
+}

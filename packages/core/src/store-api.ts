@@ -1,0 +1,528 @@
+/** Public ProfileStore API over StoreCore: validation at the edge, then the per-profile queue. */
+import type { EventLog } from '@profilesync/log';
+import * as Y from 'yjs';
+import { auditEntryToRecord, AUDIT_STREAM, encodeAudit, entryToAudit, matchesAudit, parseAuditQuery, validateAuditInput } from './audit.js';
+import { deepFreeze, jsonEqual } from './canonical.js';
+import { detectConflicts, captureProbe } from './conflicts.js';
+import { diffContent } from './diff.js';
+import { CoreErrorCode, coreError } from './errors.js';
+import type { StoreEventName, StoreEvents } from './events.js';
+import { monoMs } from './events.js';
+import { entryForVersion, versionInfo } from './history.js';
+import { assertProfileId, generateProfileId } from './ids.js';
+import { iso } from './materialize.js';
+import { applyContent, canonicalContent, makeView, readContent, type ProfileContent } from './model.js';
+import { applyMergePatch, contentFromInput, isPlainObject } from './patch.js';
+import { LABEL_PATTERN, RESERVED_LABELS, validateContent } from './schema.js';
+import { captureUpdate, checkContext, emptyContent, StoreCore, type StoreCoreOptions } from './store.js';
+import { exportProfileLog, importProfileLog, importJsonProfiles } from './transfer.js';
+import type {
+  AuditQuery,
+  AuditRecord,
+  CacheStatsSnapshot,
+  ChangeEvent,
+  ConflictRecord,
+  ImportReport,
+  ListFilter,
+  ProfileDiff,
+  ProfileInput,
+  ProfilePatch,
+  ProfileStore,
+  ProfileSummary,
+  ProfileView,
+  VersionInfo,
+  VersionRef,
+  WriteContext,
+} from './types.js';
+import { canSatisfy, parseRef, type ParsedRef } from './version.js';
+
+const reject = (err: unknown): Promise<never> => Promise.reject(err);
+
+function checkLabel(label: unknown): string {
+  if (typeof label !== 'string' || !LABEL_PATTERN.test(label)) {
+    throw coreError(CoreErrorCode.LABEL_INVALID, `label must match ${LABEL_PATTERN.source}`, { label: typeof label === 'string' ? label.slice(0, 80) : typeof label });
+  }
+  if (RESERVED_LABELS.has(label)) throw coreError(CoreErrorCode.LABEL_INVALID, `label '${label}' is automatic and cannot be stored`, { label });
+  return label;
+}
+
+function deletedError(id: string): Error {
+  return coreError(CoreErrorCode.DELETED, `profile ${id} is deleted`, { id });
+}
+
+export class ProfileStoreImpl implements ProfileStore {
+  readonly #c: StoreCore;
+
+  constructor(log: EventLog, opts: StoreCoreOptions = {}) {
+    this.#c = new StoreCore(log, opts);
+  }
+
+  /** Builds the in-memory index from the persisted views (and warms the hot cache). */
+  async init(): Promise<void> {
+    const t0 = monoMs();
+    const ids = this.#c.log.streams().filter((s) => !s.startsWith('#'));
+    const BATCH = 64;
+    for (let i = 0; i < ids.length; i += BATCH) {
+      await Promise.all(ids.slice(i, i + BATCH).map(async (id) => this.#c.index.put(await this.#c.queues.run(id, () => this.#c.loadView(id)))));
+    }
+    this.#c.events.emit('store-opened', { profiles: ids.length, durationMillis: monoMs() - t0 });
+  }
+
+  get log(): EventLog {
+    return this.#c.log;
+  }
+
+  on<E extends StoreEventName>(event: E, listener: (payload: StoreEvents[E]) => void): () => void {
+    return this.#c.events.on(event, listener);
+  }
+
+  // --- reads -----------------------------------------------------------------
+
+  get(id: string): ProfileView | Promise<ProfileView> {
+    const v = this.#c.hot.get(id);
+    if (v !== undefined) return v.deleted ? reject(deletedError(id)) : v;
+    return this.#coldGet(id);
+  }
+
+  async #coldGet(id: string): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    const view = await this.#c.queues.run(id, () => this.#c.viewOrLoad(id));
+    if (view.deleted) throw deletedError(id);
+    return view;
+  }
+
+  /** The current view, tombstoned or not. */
+  async #view(id: string): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    return this.#c.hot.peek(id) ?? this.#c.queues.run(id, () => this.#c.viewOrLoad(id));
+  }
+
+  async list(filter: ListFilter = {}): Promise<ProfileSummary[]> {
+    this.#c.assertOpen();
+    return this.#c.index.list(filter);
+  }
+
+  versionHashes(): ReadonlyMap<string, string> {
+    return this.#c.index.hashes();
+  }
+
+  // --- writes ----------------------------------------------------------------
+
+  async create(input: ProfileInput, ctx: WriteContext): Promise<ProfileView> {
+    this.#c.assertOpen();
+    checkContext(ctx);
+    if (!isPlainObject(input)) throw coreError(CoreErrorCode.INVALID, 'a profile must be a JSON object', { path: '', rule: 'input-type' });
+    const rawId = input.id ?? generateProfileId(typeof input.name === 'string' ? input.name : '');
+    assertProfileId(rawId);
+    const id: string = rawId;
+    const content = this.#c.checkContent(id, contentFromInput(input, id));
+    return this.#c.queues.run(id, async () => {
+      this.#c.assertOpen();
+      if (this.#c.exists(id)) {
+        const deleted = this.#c.index.get(id)?.deleted ?? false;
+        throw coreError(CoreErrorCode.EXISTS, `profile ${id} already exists${deleted ? ' (deleted)' : ''}`, { id, deleted });
+      }
+      return this.#createIn(id, content, 'create', ctx);
+    });
+  }
+
+  async #createIn(id: string, content: ProfileContent, action: 'create' | 'import', ctx: WriteContext): Promise<ProfileView> {
+    const live = this.#c.freshDoc(id);
+    try {
+      const origin = { ctx };
+      captureUpdate(live.doc, origin, () => applyContent(live.doc, emptyContent(id), content));
+    } catch (err) {
+      this.#c.docs.drop(id);
+      throw err;
+    }
+    const update = Y.encodeStateAsUpdate(live.doc);
+    return this.#c.persist({ id, live, update, action, ctx, before: null, created: true });
+  }
+
+  async update(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkContext(ctx);
+    return this.#c.queues.run(id, async () => {
+      this.#c.assertOpen();
+      const live = await this.#c.acquire(id);
+      const before = this.#c.currentContent(id, live);
+      if (before.deleted) throw deletedError(id);
+      const next = this.#c.checkContent(id, applyMergePatch(before, patch));
+      return this.#c.writeContent(id, live, before, next, 'update', ctx);
+    });
+  }
+
+  async delete(id: string, ctx: WriteContext): Promise<void> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkContext(ctx);
+    await this.#c.queues.run(id, async () => {
+      const live = await this.#c.acquire(id);
+      const before = this.#c.currentContent(id, live);
+      if (before.deleted) throw deletedError(id);
+      await this.#c.writeContent(id, live, before, { ...before, deleted: true }, 'delete', ctx);
+    });
+  }
+
+  async setLabel(id: string, label: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkLabel(label);
+    const parsed = parseRef(ref);
+    checkContext(ctx);
+    return this.#labelWrite(id, ctx, (labels) => ({ ...labels, [label]: parsed.ref }), parsed, 'label.set');
+  }
+
+  async removeLabel(id: string, label: string, ctx: WriteContext): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkLabel(label);
+    checkContext(ctx);
+    return this.#labelWrite(
+      id,
+      ctx,
+      (labels) => {
+        if (labels[label] === undefined) throw coreError(CoreErrorCode.LABEL_NOT_FOUND, `label '${label}' is not set on ${id}`, { id, label });
+        const next = { ...labels };
+        delete next[label];
+        return next;
+      },
+      undefined,
+      'label.remove',
+    );
+  }
+
+  async #labelWrite(
+    id: string,
+    ctx: WriteContext,
+    change: (labels: Record<string, string>) => Record<string, string>,
+    ref: ParsedRef | undefined,
+    action: 'label.set' | 'label.remove',
+  ): Promise<ProfileView> {
+    return this.#c.queues.run(id, async () => {
+      const live = await this.#c.acquire(id);
+      const before = this.#c.currentContent(id, live);
+      if (before.deleted) throw deletedError(id);
+      if (ref !== undefined) this.#requireVersion(id, live.doc, ref);
+      const next = this.#c.checkContent(id, { ...before, labels: change(before.labels) });
+      return this.#c.writeContent(id, live, before, next, action, ctx);
+    });
+  }
+
+  async revert(id: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    const parsed = parseRef(ref);
+    checkContext(ctx);
+    return this.#c.queues.run(id, async () => {
+      const live = await this.#c.acquire(id);
+      const before = this.#c.currentContent(id, live);
+      const target = this.#contentAt(id, live.doc, parsed);
+      // labels are pointers, not content: a revert leaves them where they are
+      const next = this.#c.checkContent(id, { ...target, id, labels: before.labels });
+      return this.#c.writeContent(id, live, before, next, 'revert', ctx);
+    });
+  }
+
+  // --- history ---------------------------------------------------------------
+
+  async history(id: string, opts: { limit?: number } = {}): Promise<VersionInfo[]> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
+    const limit = opts.limit;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw coreError(CoreErrorCode.INVALID, 'limit must be a positive integer', { path: 'limit', rule: 'limit' });
+    const out: VersionInfo[] = [];
+    const range = limit === undefined ? { reverse: true } : { reverse: true, limit };
+    for await (const e of this.#c.log.read(id, range)) out.push(versionInfo(e));
+    return out;
+  }
+
+  #requireVersion(id: string, doc: Y.Doc, ref: ParsedRef): void {
+    if (!canSatisfy(doc, ref.snapshot)) {
+      throw coreError(CoreErrorCode.VERSION_UNAVAILABLE, `version is not available on this node for ${id}`, { id, version: ref.ref.slice(0, 80) });
+    }
+  }
+
+  /** Content of the profile at a version (validated: a ref must name a valid state). */
+  #contentAt(id: string, doc: Y.Doc, ref: ParsedRef): ProfileContent {
+    this.#requireVersion(id, doc, ref);
+    const past = Y.createDocFromSnapshot(doc, ref.snapshot, new Y.Doc({ gc: false }));
+    try {
+      const raw = readContent(past);
+      try {
+        return validateContent(raw);
+      } catch (err) {
+        throw coreError(CoreErrorCode.BAD_VERSION, `version does not name a valid state of ${id}`, { id }, err);
+      }
+    } finally {
+      past.destroy();
+    }
+  }
+
+  async getAt(id: string, ref: VersionRef): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    const parsed = parseRef(ref);
+    const content = await this.#c.queues.run(id, async () => this.#contentAt(id, (await this.#c.acquire(id)).doc, parsed));
+    const entry = await entryForVersion(this.#c.log, id, parsed.bytes, parsed.snapshot);
+    return deepFreeze(makeView(canonicalContent(content), parsed.ref, entry ? iso(entry.ts) : '', entry ? entry.actor : ''));
+  }
+
+  async getByLabel(id: string, label: string): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    if (label === 'latest') return this.get(id);
+    checkLabel(label);
+    const view = await this.#view(id);
+    const ref = view.labels[label];
+    if (ref === undefined) throw coreError(CoreErrorCode.LABEL_NOT_FOUND, `label '${label}' is not set on ${id}`, { id, label });
+    return this.getAt(id, ref);
+  }
+
+  async diff(id: string, from: VersionRef, to: VersionRef): Promise<ProfileDiff> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    const a = parseRef(from);
+    const b = parseRef(to);
+    return this.#c.queues.run(id, async () => {
+      const live = await this.#c.acquire(id);
+      const before = this.#contentAt(id, live.doc, a);
+      const after = this.#contentAt(id, live.doc, b);
+      return { from: a.ref, to: b.ref, changes: diffContent(before, after, true) };
+    });
+  }
+
+  // --- sync ------------------------------------------------------------------
+
+  async applyRemoteUpdate(id: string, update: Uint8Array, ctx: WriteContext): Promise<{ applied: boolean; view?: ProfileView }> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkContext(ctx);
+    const t0 = monoMs();
+    if (!(update instanceof Uint8Array) || update.byteLength === 0) throw coreError(CoreErrorCode.BAD_UPDATE, 'update must be a non-empty Uint8Array', { id });
+    if (update.byteLength > this.#c.maxUpdateBytes) {
+      throw coreError(CoreErrorCode.TOO_LARGE, `update is ${update.byteLength} bytes, the limit is ${this.#c.maxUpdateBytes}`, { id, rule: 'max-update-bytes' });
+    }
+    try {
+      Y.decodeUpdate(update);
+    } catch (err) {
+      throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed Yjs update', { id }, err);
+    }
+    return this.#c.queues.run(id, async () => {
+      this.#c.assertOpen();
+      const exists = this.#c.exists(id);
+      const cached = this.#c.docs.peek(id);
+      // a profile not yet in the log may already have a doc holding pending (not integrated) structs
+      const live = exists ? await this.#c.acquire(id) : cached !== undefined && !cached.doc.isDestroyed ? cached : this.#c.emptyDoc(id);
+      const before = exists ? this.#c.currentContent(id, live) : null;
+      const probe = exists ? captureProbe(live.doc) : null;
+      const origin = { ctx };
+      let emitted: Uint8Array | null;
+      try {
+        emitted = captureUpdate(live.doc, origin, () => Y.applyUpdate(live.doc, update, origin));
+      } catch (err) {
+        this.#c.docs.drop(id);
+        throw coreError(CoreErrorCode.BAD_UPDATE, 'Yjs update could not be applied', { id }, err);
+      }
+      if (emitted === null) {
+        this.#c.events.emit('remote-applied', { id, applied: false, bytes: update.byteLength, durationMillis: monoMs() - t0 });
+        return { applied: false };
+      }
+      try {
+        this.#c.checkContent(id, readContent(live.doc));
+      } catch (err) {
+        this.#c.docs.drop(id);
+        await this.#recordRejected(id, ctx, err);
+        this.#c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: ctx.origin, durationMillis: monoMs() - t0 });
+        throw err;
+      }
+      const conflicts = probe === null ? [] : detectConflicts(live.doc, probe).filter((c) => !jsonEqual(c.winner.value, c.dropped.value));
+      const view = await this.#c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts });
+      this.#c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
+      return { applied: true, view };
+    });
+  }
+
+  async #recordRejected(id: string, ctx: WriteContext, err: unknown): Promise<void> {
+    const e = err as { code?: string; details?: Record<string, unknown> };
+    try {
+      await this.recordAudit({ actor: ctx.actor, origin: ctx.origin, action: 'sync.rejected', outcome: 'rejected', profile: id, details: { code: e.code ?? 'UNKNOWN', path: e.details?.['path'] ?? '' } });
+    } catch {
+      /* the rejection itself is what the caller needs; auditing it is best effort */
+    }
+  }
+
+  async stateVector(id: string): Promise<Uint8Array> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    return this.#c.queues.run(id, async () => {
+      if (!this.#c.exists(id)) return Y.encodeStateVector(new Y.Doc());
+      const live = this.#c.docs.peek(id);
+      if (live !== undefined && !live.doc.isDestroyed) return Y.encodeStateVector(live.doc);
+      return Y.encodeStateVectorFromUpdate((await this.#c.log.loadState(id)).state);
+    });
+  }
+
+  async encodeStateAsUpdate(id: string, stateVector?: Uint8Array): Promise<Uint8Array> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    if (stateVector !== undefined) {
+      try {
+        if (!(stateVector instanceof Uint8Array)) throw new TypeError('not bytes');
+        Y.decodeStateVector(stateVector);
+      } catch (err) {
+        throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed state vector', { id }, err);
+      }
+    }
+    return this.#c.queues.run(id, async () => {
+      if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
+      const live = this.#c.docs.peek(id);
+      const store = live?.doc.store;
+      // durable content only: a doc holding pending (not integrated) structs is not used
+      if (live !== undefined && !live.doc.isDestroyed && store?.pendingStructs === null && store.pendingDs === null) {
+        return Y.encodeStateAsUpdate(live.doc, stateVector);
+      }
+      const state = (await this.#c.log.loadState(id)).state;
+      return stateVector === undefined ? state : Y.diffUpdate(state, stateVector);
+    });
+  }
+
+  subscribe(listener: (event: ChangeEvent) => void): () => void {
+    return this.#c.subscribe(listener);
+  }
+
+  // --- audit -----------------------------------------------------------------
+
+  async recordAudit(record: Omit<AuditRecord, 'at'>): Promise<void> {
+    this.#c.assertOpen();
+    const r = validateAuditInput(record);
+    await this.#c.log.append({ stream: AUDIT_STREAM, body: encodeAudit(r), actor: r.actor, origin: r.origin, summary: r.action });
+  }
+
+  async audit(query?: AuditQuery): Promise<AuditRecord[]> {
+    this.#c.assertOpen();
+    const q = parseAuditQuery(query);
+    const range = { reverse: true, ...(q.fromTs !== undefined ? { fromTs: q.fromTs } : {}), ...(q.toTs !== undefined ? { toTs: q.toTs } : {}) };
+    const found: { ts: number; lsn: number; r: AuditRecord }[] = [];
+    const take = async (stream: string, toRecord: typeof entryToAudit): Promise<void> => {
+      let n = 0;
+      for await (const e of this.#c.log.read(stream, range)) {
+        const r = toRecord(e);
+        if (!matchesAudit(r, q)) continue;
+        found.push({ ts: e.ts, lsn: e.lsn, r });
+        if (++n >= q.limit) break;
+      }
+    };
+    if (this.#c.log.head(AUDIT_STREAM) !== undefined) await take(AUDIT_STREAM, auditEntryToRecord);
+    const streams = q.profile !== undefined ? (this.#c.exists(q.profile) ? [q.profile] : []) : this.#c.log.streams().filter((s) => !s.startsWith('#'));
+    const byRecent = streams.map((s) => ({ s, ts: this.#c.log.head(s)?.ts ?? 0 })).sort((a, b) => b.ts - a.ts);
+    const kth = (): number => {
+      if (found.length < q.limit) return -Infinity;
+      return found.map((f) => f.ts).sort((a, b) => b - a)[q.limit - 1] as number;
+    };
+    for (const { s, ts } of byRecent) {
+      if (q.fromTs !== undefined && ts < q.fromTs) break;
+      if (ts < kth()) break; // no older stream can enter the newest `limit`
+      await take(s, entryToAudit);
+    }
+    found.sort((a, b) => b.ts - a.ts || b.lsn - a.lsn);
+    return found.slice(0, q.limit).map((f) => f.r);
+  }
+
+  async conflicts(id: string): Promise<ConflictRecord[]> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    const out: ConflictRecord[] = [];
+    if (this.#c.log.head(AUDIT_STREAM) === undefined) return out;
+    for await (const e of this.#c.log.read(AUDIT_STREAM, { reverse: true })) {
+      const r = auditEntryToRecord(e);
+      if (r.action === 'conflict' && r.profile === id && r.details) out.push(r.details as unknown as ConflictRecord);
+    }
+    return out;
+  }
+
+  // --- import / export -------------------------------------------------------
+
+  async exportJson(ids?: string[]): Promise<ProfileView[]> {
+    this.#c.assertOpen();
+    const list = ids ?? this.#c.index.list().map((s) => s.id);
+    const out: ProfileView[] = [];
+    for (const id of list) out.push(await this.#view(id));
+    return out;
+  }
+
+  async importJson(data: unknown, ctx: WriteContext): Promise<ImportReport> {
+    this.#c.assertOpen();
+    checkContext(ctx);
+    return importJsonProfiles(data, {
+      exists: (id) => this.#c.exists(id),
+      create: async (id, content) => {
+        await this.#c.queues.run(id, async () => {
+          if (this.#c.exists(id)) throw coreError(CoreErrorCode.EXISTS, `profile ${id} already exists`, { id });
+          return this.#createIn(id, content, 'import', ctx);
+        });
+      },
+      replace: async (id, fields) =>
+        this.#c.queues.run(id, async () => {
+          const live = await this.#c.acquire(id);
+          const before = this.#c.currentContent(id, live);
+          if (before.deleted) throw deletedError(id);
+          const next = this.#c.checkContent(id, { ...before, ...fields });
+          if (jsonEqual(before, next)) return false;
+          await this.#c.writeContent(id, live, before, next, 'import', ctx);
+          return true;
+        }),
+      check: (id, content) => this.#c.checkContent(id, content),
+    });
+  }
+
+  /** Exact binary export of one profile's log entries (see transfer.ts for the format). */
+  async exportLog(id: string): Promise<Uint8Array> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
+    return exportProfileLog(this.#c.log, id);
+  }
+
+  /** Verifies a binary export and applies its updates as one remote update (origin from ctx). */
+  async importLog(data: Uint8Array, ctx: WriteContext): Promise<{ id: string; entries: number; applied: boolean }> {
+    this.#c.assertOpen();
+    checkContext(ctx);
+    const parsed = importProfileLog(data);
+    const merged = Y.mergeUpdates(parsed.entries.map((e) => e.body));
+    const r = await this.applyRemoteUpdate(parsed.id, merged, ctx);
+    return { id: parsed.id, entries: parsed.entries.length, applied: r.applied };
+  }
+
+  // --- caches ----------------------------------------------------------------
+
+  cacheStats(): CacheStatsSnapshot[] {
+    return [this.#c.hot.stats('profiles'), this.#c.docs.stats('docs')];
+  }
+
+  clearCache(name?: string): string[] {
+    const cleared: string[] = [];
+    if (name === undefined || name === 'profiles') {
+      this.#c.hot.clear();
+      cleared.push('profiles');
+    }
+    if (name === undefined || name === 'docs') {
+      this.#c.docs.clear();
+      cleared.push('docs');
+    }
+    return cleared;
+  }
+
+  async close(): Promise<void> {
+    if (this.#c.closed) return;
+    this.#c.closed = true;
+    await this.#c.queues.drain();
+    this.#c.docs.clear();
+    this.#c.hot.clear();
+    if (this.#c.ownsLog) await this.#c.log.close();
+  }
+}
