@@ -1,1 +1,24 @@
-export {};
+export * from './errors.js';
+export * from './types.js';
+export { validateKey, DEFAULT_MAX_KEY_LENGTH } from './validate.js';
+export { compileGlob, escapeGlob, type CompiledGlob } from './glob.js';
+export { TypedEmitter, type Listener } from './emitter.js';
+export * from './monitor.js';
+export { MemoryCache, estimateSize, type MemoryCacheOptions } from './memory.js';
+export { backoffDelay, backoffPolicy, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+export {
+  encodeEnvelope,
+  decodeEnvelope,
+  decodeEnvelopeAsync,
+  serializeJson,
+  shouldCompress,
+  ENVELOPE_MAGIC,
+  ENVELOPE_VERSION,
+  ENCODING_JSON,
+  ENCODING_ZLIB,
+  HEADER_BYTES,
+  type EnvelopeOptions,
+  type Encoded,
+} from './envelope.js';
+export { RedisConnection, toCacheError, redact, type RedisConnectionEvents } from './redis-connection.js';
+export { RedisCache, DEFAULT_PREFIX, type RedisCacheOptions, type RedisCacheEvents } from './redis.js';

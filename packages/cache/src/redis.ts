@@ -1,0 +1,426 @@
+/**
+ * RedisCache: CacheInterface on node-redis.
+ *
+ * - Every key lives under `prefix` (non-empty); patterns match the part after it, and
+ *   the prefix is glob-escaped in MATCH so a user pattern can never reach other keys.
+ * - Values are JSON in a typed envelope (envelope.ts), zlib-compressed above
+ *   `compressionThreshold`; TTLs are Redis' own (SET PX, PTTL).
+ * - keys()/invalidatePattern()/clear()/stats().size walk the keyspace with SCAN (never
+ *   KEYS) and delete with UNLINK in batches of `deleteBatch`.
+ * - A corrupt entry reads as a miss, counted in stats().corrupt and emitted as
+ *   'corrupt-entry' with a CACHE_CORRUPT_ENTRY error.
+ * - Failures are coded: CACHE_UNAVAILABLE (cannot reach Redis; commands fail at once
+ *   while reconnecting), CACHE_COMMAND_FAILED, CACHE_CLOSED.
+ */
+import { type BackoffPolicy, backoffPolicy } from './backoff.js';
+import { TypedEmitter } from './emitter.js';
+import { type EnvelopeOptions, decodeEnvelope, decodeEnvelopeAsync, encodeEnvelope, ASYNC_ZLIB_BYTES } from './envelope.js';
+import { CacheErrorCode, cacheError } from './errors.js';
+import { compileGlob, escapeGlob } from './glob.js';
+import type { CacheMonitor } from './monitor.js';
+import { type RedisConnectionEvents, RedisConnection, toCacheError } from './redis-connection.js';
+import { type CacheInterface, type CacheLogger, type CacheStats, type Clock, type SetOptions, silentLogger } from './types.js';
+import {
+  DEFAULT_MAX_KEY_LENGTH,
+  configError,
+  hasControlChars,
+  optObject,
+  optPositiveInt,
+  optTtl,
+  resolveTtl,
+  validateKey,
+  validateSetOptions,
+  validateValue,
+} from './validate.js';
+
+export interface RedisCacheOptions {
+  /** redis://[user:pass@]host:port[/db] (default redis://127.0.0.1:6379) */
+  url?: string;
+  /** key prefix, non-empty (default 'profilesync:cache:') */
+  prefix?: string;
+  /** default ttl in ms; null/omitted = no expiry unless set with a ttl */
+  defaultTtl?: number | null;
+  /** compress JSON larger than this many bytes (default 1000); null = never */
+  compressionThreshold?: number | null;
+  /** zlib level 1..9 (default 6) */
+  compressionLevel?: number;
+  /** largest JSON value in bytes (default 16 MiB) */
+  maxValueBytes?: number;
+  maxKeyLength?: number;
+  /** SCAN COUNT hint (default 500) */
+  scanCount?: number;
+  /** keys per UNLINK (default 500) */
+  deleteBatch?: number;
+  /** per connection attempt (default 2000 ms) */
+  connectTimeoutMs?: number;
+  /** per command; off by default (costs ~25% throughput in node-redis); bounds hangs on a frozen server */
+  commandTimeoutMs?: number;
+  /** reconnect backoff (default base 50 ms, cap 5000 ms, jitter 0.2) */
+  reconnect?: Partial<BackoffPolicy>;
+  /** client name shown by CLIENT LIST (default 'profilesync-cache') */
+  clientName?: string;
+  monitor?: CacheMonitor;
+  logger?: CacheLogger;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export interface RedisCacheEvents extends RedisConnectionEvents {
+  'corrupt-entry': { key: string; error: Error };
+}
+
+export const DEFAULT_PREFIX = 'profilesync:cache:';
+
+interface Resolved extends EnvelopeOptions {
+  url: string;
+  prefix: string;
+  defaultTtl: number | null;
+  maxKeyLength: number;
+  scanCount: number;
+  deleteBatch: number;
+}
+
+function resolveOptions(o: RedisCacheOptions): Resolved {
+  optObject('redis', o);
+  const url = o.url ?? 'redis://127.0.0.1:6379';
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw configError('redis.url', 'must start with redis:// or rediss://');
+  const prefix = o.prefix ?? DEFAULT_PREFIX;
+  if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 256 || hasControlChars(prefix)) {
+    throw configError('redis.prefix', 'must be 1..256 chars without control characters');
+  }
+  const threshold = o.compressionThreshold === null ? null : optNonNeg('redis.compressionThreshold', o.compressionThreshold, 1000);
+  const level = optPositiveInt('redis.compressionLevel', o.compressionLevel, 6, 9);
+  return {
+    url,
+    prefix,
+    defaultTtl: optTtl('redis.defaultTtl', o.defaultTtl, null),
+    compressionThreshold: threshold,
+    compressionLevel: level,
+    maxValueBytes: optPositiveInt('redis.maxValueBytes', o.maxValueBytes, 16 * 1024 * 1024, 512 * 1024 * 1024),
+    maxKeyLength: optPositiveInt('redis.maxKeyLength', o.maxKeyLength, DEFAULT_MAX_KEY_LENGTH),
+    scanCount: optPositiveInt('redis.scanCount', o.scanCount, 500, 1_000_000),
+    deleteBatch: optPositiveInt('redis.deleteBatch', o.deleteBatch, 500, 100_000),
+  };
+}
+
+function optNonNeg(field: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw configError(field, 'must be an integer >= 0 or null');
+  return v;
+}
+
+export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> implements CacheInterface<V> {
+  readonly prefix: string;
+  readonly #o: Resolved;
+  readonly #conn: RedisConnection;
+  readonly #monitor: CacheMonitor | undefined;
+  readonly #scanPrefix: string;
+  #hits = 0;
+  #misses = 0;
+  #sets = 0;
+  #deletes = 0;
+  #corrupt = 0;
+  #errors = 0;
+  #compressed = 0;
+  #rawBytes = 0;
+  #storedBytes = 0;
+
+  /** Creates the cache without connecting; call start() / whenReady(), or use RedisCache.connect(). */
+  constructor(options: RedisCacheOptions = {}) {
+    super();
+    this.#o = resolveOptions(options);
+    this.prefix = this.#o.prefix;
+    this.#scanPrefix = escapeGlob(this.prefix);
+    this.#monitor = options.monitor;
+    const reconnect = backoffPolicy('redis.reconnect', options.reconnect);
+    const connOpts: ConstructorParameters<typeof RedisConnection>[0] = {
+      url: this.#o.url,
+      name: options.clientName ?? 'profilesync-cache',
+      reconnect,
+      connectTimeoutMs: optPositiveInt('redis.connectTimeoutMs', options.connectTimeoutMs, 2000, 600_000),
+      commandTimeoutMs:
+        options.commandTimeoutMs === undefined ? undefined : optPositiveInt('redis.commandTimeoutMs', options.commandTimeoutMs, 0),
+      logger: options.logger ?? silentLogger,
+    };
+    if (options.clock) connOpts.clock = options.clock;
+    if (options.random) connOpts.random = options.random;
+    this.#conn = new RedisConnection(connOpts);
+    for (const name of ['ready', 'disconnected', 'reconnecting'] as const) {
+      this.#conn.on(name, (e) => this.emit(name, e as never));
+    }
+  }
+
+  /** Connects (waiting at most connectTimeoutMs overall); on failure closes and throws CACHE_UNAVAILABLE. */
+  static async connect<V = unknown>(options: RedisCacheOptions = {}): Promise<RedisCache<V>> {
+    const cache = new RedisCache<V>(options);
+    try {
+      await cache.whenReady(options.connectTimeoutMs ?? 2000);
+    } catch (err) {
+      await cache.close();
+      throw err;
+    }
+    return cache;
+  }
+
+  get ready(): boolean {
+    return this.#conn.ready;
+  }
+
+  /** The underlying connection (pub/sub helpers for TieredCache). */
+  get connection(): RedisConnection {
+    return this.#conn;
+  }
+
+  start(): void {
+    this.#conn.start();
+  }
+
+  whenReady(timeoutMs: number): Promise<void> {
+    return this.#conn.whenReady(timeoutMs);
+  }
+
+  ping(): Promise<void> {
+    return this.#conn.ping();
+  }
+
+  async get(key: string): Promise<V | undefined> {
+    validateKey(key, this.#o.maxKeyLength);
+    this.#checkOpen();
+    const m = this.#monitor;
+    const t = m === undefined ? -1 : m.begin('get');
+    let buf: Buffer | null;
+    try {
+      buf = await this.#conn.binary.get(this.prefix + key);
+    } catch (err) {
+      throw this.#fail(err, 'get');
+    }
+    const v = buf === null ? undefined : await this.#decode(key, buf);
+    if (v === undefined) this.#misses++;
+    else this.#hits++;
+    if (t >= 0) m?.end('get', t);
+    return v;
+  }
+
+  /** get() plus the remaining ttl (ms, null = none), pipelined in one round trip. */
+  async getWithTtl(key: string): Promise<{ value: V; ttl: number | null } | undefined> {
+    validateKey(key, this.#o.maxKeyLength);
+    this.#checkOpen();
+    const full = this.prefix + key;
+    let buf: Buffer | null;
+    let pttl: number;
+    try {
+      [buf, pttl] = await Promise.all([this.#conn.binary.get(full), this.#conn.client.pTTL(full)]);
+    } catch (err) {
+      throw this.#fail(err, 'get');
+    }
+    const v = buf === null || pttl === -2 ? undefined : await this.#decode(key, buf);
+    if (v === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    return { value: v, ttl: pttl < 0 ? null : pttl };
+  }
+
+  async set(key: string, value: V, options?: SetOptions): Promise<void> {
+    validateKey(key, this.#o.maxKeyLength);
+    validateValue(value);
+    const ttl = resolveTtl(validateSetOptions(options).ttl, this.#o.defaultTtl);
+    this.#checkOpen();
+    const m = this.#monitor;
+    const t = m === undefined ? -1 : m.begin('set');
+    const enc = await encodeEnvelope(value, this.#o);
+    try {
+      if (ttl === undefined) await this.#conn.client.set(this.prefix + key, enc.bytes);
+      else await this.#conn.client.set(this.prefix + key, enc.bytes, { PX: Math.max(1, Math.ceil(ttl)) });
+    } catch (err) {
+      throw this.#fail(err, 'set');
+    }
+    this.#sets++;
+    if (enc.compressed) this.#compressed++;
+    this.#rawBytes += enc.rawBytes;
+    this.#storedBytes += enc.bytes.byteLength;
+    if (m !== undefined) {
+      m.recordCompression(enc.rawBytes, enc.bytes.byteLength, enc.compressed);
+      m.recordSize('value', enc.rawBytes);
+      m.recordSize('key', key.length);
+      if (t >= 0) m.end('set', t);
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    validateKey(key, this.#o.maxKeyLength);
+    this.#checkOpen();
+    const m = this.#monitor;
+    const t = m === undefined ? -1 : m.begin('delete');
+    let n: number;
+    try {
+      n = await this.#conn.client.unlink(this.prefix + key);
+    } catch (err) {
+      throw this.#fail(err, 'delete');
+    }
+    this.#deletes += n;
+    if (t >= 0) m?.end('delete', t);
+    return n > 0;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    validateKey(key, this.#o.maxKeyLength);
+    this.#checkOpen();
+    try {
+      return (await this.#conn.client.exists(this.prefix + key)) > 0;
+    } catch (err) {
+      throw this.#fail(err, 'exists');
+    }
+  }
+
+  async getTtl(key: string): Promise<number | null | undefined> {
+    validateKey(key, this.#o.maxKeyLength);
+    this.#checkOpen();
+    let pttl: number;
+    try {
+      pttl = await this.#conn.client.pTTL(this.prefix + key);
+    } catch (err) {
+      throw this.#fail(err, 'getTtl');
+    }
+    if (pttl === -2) return undefined;
+    return pttl === -1 ? null : pttl;
+  }
+
+  async clear(): Promise<void> {
+    this.#checkOpen();
+    await this.#invalidate('*', 'clear');
+  }
+
+  async keys(pattern = '*'): Promise<string[]> {
+    const glob = compileGlob(pattern);
+    this.#checkOpen();
+    const m = this.#monitor;
+    const t = m === undefined ? -1 : m.begin('keys');
+    const out = new Set<string>();
+    await this.#scan(glob.redisMatch, (batch) => {
+      for (const full of batch) {
+        const k = full.slice(this.prefix.length);
+        if (glob.test(k)) out.add(k);
+      }
+    });
+    if (t >= 0) m?.end('keys', t);
+    return [...out];
+  }
+
+  async invalidatePattern(pattern: string): Promise<number> {
+    compileGlob(pattern);
+    this.#checkOpen();
+    return this.#invalidate(pattern, 'invalidatePattern');
+  }
+
+  async stats(): Promise<CacheStats> {
+    this.#checkOpen();
+    let size = 0;
+    await this.#scan('*', (batch) => {
+      size += batch.length;
+    });
+    return {
+      backend: 'redis',
+      hits: this.#hits,
+      misses: this.#misses,
+      sets: this.#sets,
+      deletes: this.#deletes,
+      evictions: 0,
+      expirations: 0,
+      size,
+      defaultTtl: this.#o.defaultTtl,
+      prefix: this.prefix,
+      corrupt: this.#corrupt,
+      errors: this.#errors,
+      connected: this.#conn.ready,
+      compression: {
+        threshold: this.#o.compressionThreshold,
+        level: this.#o.compressionLevel,
+        compressed: this.#compressed,
+        rawBytes: this.#rawBytes,
+        storedBytes: this.#storedBytes,
+        ratio: this.#rawBytes > 0 ? this.#storedBytes / this.#rawBytes : null,
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#conn.close();
+  }
+
+  async #invalidate(pattern: string, op: 'clear' | 'invalidatePattern'): Promise<number> {
+    const glob = compileGlob(pattern);
+    const m = this.#monitor;
+    const t = m === undefined ? -1 : m.begin(op);
+    let deleted = 0;
+    if (glob.literal !== undefined) {
+      try {
+        deleted = await this.#conn.client.unlink(this.prefix + glob.literal);
+      } catch (err) {
+        throw this.#fail(err, op);
+      }
+    } else {
+      let batch: string[] = [];
+      const flush = async (): Promise<void> => {
+        if (batch.length === 0) return;
+        const keys = batch;
+        batch = [];
+        try {
+          deleted += await this.#conn.client.unlink(keys);
+        } catch (err) {
+          throw this.#fail(err, op);
+        }
+      };
+      await this.#scan(glob.redisMatch, async (found) => {
+        for (const full of found) {
+          if (glob.test(full.slice(this.prefix.length))) batch.push(full);
+          if (batch.length >= this.#o.deleteBatch) await flush();
+        }
+      });
+      await flush();
+    }
+    this.#deletes += deleted;
+    if (t >= 0) m?.end(op, t);
+    return deleted;
+  }
+
+  /** SCAN over prefix + match until the cursor returns to 0. */
+  async #scan(match: string, onBatch: (keys: string[]) => void | Promise<void>): Promise<void> {
+    const MATCH = this.#scanPrefix + match;
+    let cursor = '0';
+    do {
+      let reply: { cursor: string; keys: string[] };
+      try {
+        reply = await this.#conn.client.scan(cursor, { MATCH, COUNT: this.#o.scanCount });
+      } catch (err) {
+        throw this.#fail(err, 'scan');
+      }
+      cursor = String(reply.cursor);
+      if (reply.keys.length > 0) await onBatch(reply.keys);
+    } while (cursor !== '0');
+  }
+
+  async #decode(key: string, buf: Buffer): Promise<V | undefined> {
+    try {
+      return (buf.byteLength > ASYNC_ZLIB_BYTES / 4
+        ? await decodeEnvelopeAsync(buf, this.#o.maxValueBytes)
+        : decodeEnvelope(buf, this.#o.maxValueBytes)) as V;
+    } catch (err) {
+      this.#corrupt++;
+      this.emit('corrupt-entry', { key, error: err as Error });
+      return undefined;
+    }
+  }
+
+  #fail(err: unknown, op: string): Error {
+    this.#errors++;
+    this.#monitor?.recordError();
+    return toCacheError(err, op, this.#conn.closed);
+  }
+
+  #checkOpen(): void {
+    if (this.#conn.closed) throw cacheError(CacheErrorCode.CLOSED, 'redis cache is closed');
+    this.#conn.start();
+  }
+}

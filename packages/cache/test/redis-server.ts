@@ -1,0 +1,149 @@
+/**
+ * Test/bench helper: a real redis-server on a free 127.0.0.1 port, in a temp dir, with
+ * persistence off. Fails (never skips) when redis-server is missing, naming the package.
+ *
+ *   const server = await startRedisServer();
+ *   ... server.url ...
+ *   await server.kill();      // SIGKILL, like a crash
+ *   await server.restart();   // same port, empty dataset
+ *   await server.stop();
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly running: boolean;
+  /** SIGKILL (a crash); resolves when the process is gone */
+  kill(): Promise<void>;
+  /** starts again on the same port (after kill/stop) and waits for PING */
+  restart(): Promise<void>;
+  /** SIGTERM, waits, removes the temp dir */
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
+function ensureBinary(): void {
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error(
+      'redis-server is not on PATH; the cache tests need a real one. Install the Debian package: ' +
+        '`sudo apt-get install -y redis-server` (scripts/ensure-system-deps.sh does it in CI).',
+    );
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(500, () => done(false));
+    s.on('error', () => done(false));
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
+  });
+}
+
+function exited(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => p.once('exit', () => resolve()));
+}
+
+export async function startRedisServer(): Promise<RedisServer> {
+  ensureBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'profilesync-redis-'));
+  let port = 0;
+  let proc: ChildProcess | undefined;
+
+  const launch = async (): Promise<boolean> => {
+    const p = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+        '--protected-mode', 'no', '--loglevel', 'warning', '--daemonize', 'no'],
+      { stdio: 'ignore' },
+    );
+    live.add(p);
+    p.once('exit', () => live.delete(p));
+    proc = p;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (p.exitCode !== null || p.signalCode !== null) return false; // e.g. port taken
+      if (await pingOnce(port)) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    p.kill('SIGKILL');
+    await exited(p);
+    return false;
+  };
+
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    if (await launch()) break;
+    if (attempt >= 4) throw new Error(`redis-server did not answer PING on 127.0.0.1:${port}`);
+  }
+
+  const server: RedisServer = {
+    get port() {
+      return port;
+    },
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
+    get running() {
+      return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+    },
+    async kill() {
+      if (proc && server.running) {
+        proc.kill('SIGKILL');
+        await exited(proc);
+      }
+    },
+    async restart() {
+      if (server.running) return;
+      for (let i = 0; i < 50; i++) {
+        if (await launch()) return;
+        await new Promise((r) => setTimeout(r, 50)); // the port may still be in TIME_WAIT / held
+      }
+      throw new Error(`redis-server could not restart on port ${port}`);
+    },
+    async stop() {
+      if (proc && server.running) {
+        const p = proc;
+        p.kill('SIGTERM');
+        const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+        await exited(p);
+        clearTimeout(t);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
