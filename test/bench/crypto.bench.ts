@@ -10,7 +10,11 @@ import { SecureSession } from '@profilesync/crypto';
 import { gc, nowMs, result, type BenchCase, type BenchResult } from './harness.js';
 
 // tweetnacl as the crypto package resolves it (the same copy SecureSession uses)
-const nacl = createRequire(new URL('../../packages/crypto/package.json', import.meta.url))('tweetnacl') as typeof import('tweetnacl');
+interface Secretbox {
+  (msg: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+  open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
+}
+const nacl = createRequire(new URL('../../packages/crypto/package.json', import.meta.url))('tweetnacl') as { secretbox: Secretbox };
 
 const MB = 1024 * 1024;
 const GOAL_MBPS = 60;
