@@ -8,6 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import type * as Y from 'yjs';
 import { CacheCounters } from './stats.js';
+import type { VersionTracker } from './version.js';
 import type { CacheStatsSnapshot, ProfileView } from './types.js';
 
 export const DEFAULT_HOT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -80,6 +81,8 @@ export class HotViews {
 
 export interface LiveDoc {
   doc: Y.Doc;
+  /** incremental version (snapshot) computation for this doc */
+  version: VersionTracker;
   /** estimated bytes (size of the state it was loaded from, plus appended updates) */
   bytes: number;
 }

@@ -30,7 +30,7 @@ export async function entryForVersion(log: EventLog, id: string, bytes: Uint8Arr
   for await (const e of log.read(id, { reverse: true })) {
     if (e.version === undefined) continue;
     if (sameBytes(e.version, bytes)) return e;
-    if (contained === undefined && snapshotContains(snapshot, Y.decodeSnapshot(e.version))) contained = e;
+    if (contained === undefined && snapshotContains(snapshot, Y.decodeSnapshotV2(e.version))) contained = e;
   }
   return contained;
 }
@@ -43,7 +43,7 @@ export async function attributeItem(log: EventLog, id: string, item: Y.ID): Prom
   let found: EntryRecord | undefined;
   for await (const e of log.read(id, { reverse: true })) {
     if (e.version === undefined) continue;
-    const sv = Y.decodeSnapshot(e.version).sv;
+    const sv = Y.decodeSnapshotV2(e.version).sv;
     if ((sv.get(item.client) ?? 0) > item.clock) found = e;
     else break;
   }

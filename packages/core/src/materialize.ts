@@ -24,8 +24,8 @@ export interface Materialized {
 }
 
 /** Content (unvalidated read) and version of a doc. */
-export function materializeDoc(doc: Y.Doc): Materialized {
-  const vb = versionBytes(doc);
+export function materializeDoc(doc: Y.Doc, vbytes?: Uint8Array): Materialized {
+  const vb = vbytes ?? versionBytes(doc);
   return { content: readContent(doc) as unknown as ProfileContent, version: refFromBytes(vb), versionBytes: vb };
 }
 

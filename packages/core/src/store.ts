@@ -20,6 +20,7 @@ import { applyContent, canonicalContent, contentOf, makeView, newProfileDoc, rea
 import { ProfileIndex } from './profile-index.js';
 import { ProfileQueues } from './queue.js';
 import { validateContent, DEFAULT_MAX_PROFILE_BYTES } from './schema.js';
+import { VersionTracker } from './version.js';
 import type { ChangeEvent, ConflictRecord, ProfileView, WriteContext } from './types.js';
 
 export interface StoreCoreOptions {
@@ -128,7 +129,7 @@ export class StoreCore {
     }, LOAD_ORIGIN);
     // set after loading: the state holds this client's own earlier structs
     doc.clientID = this.clientId;
-    const live: LiveDoc = { doc, bytes };
+    const live: LiveDoc = { doc, bytes, version: new VersionTracker(doc) };
     this.docs.set(id, live);
     const ms = monoMs() - t0;
     this.docs.counters.coldLoads.record(ms);
@@ -142,7 +143,7 @@ export class StoreCore {
     const doc = newProfileDoc();
     Y.applyUpdate(doc, skeletonUpdate(id), SKELETON_ORIGIN);
     doc.clientID = this.clientId;
-    const live: LiveDoc = { doc, bytes: 0 };
+    const live: LiveDoc = { doc, bytes: 0, version: new VersionTracker(doc) };
     this.docs.set(id, live);
     return live;
   }
@@ -152,7 +153,7 @@ export class StoreCore {
     this.docs.drop(id);
     const doc = newProfileDoc();
     doc.clientID = this.clientId;
-    const live: LiveDoc = { doc, bytes: 0 };
+    const live: LiveDoc = { doc, bytes: 0, version: new VersionTracker(doc) };
     this.docs.set(id, live);
     return live;
   }
@@ -247,7 +248,7 @@ export class StoreCore {
     let bytes: Uint8Array;
     let conflictInputs: AppendInput[] = [];
     try {
-      m = materializeDoc(live.doc);
+      m = materializeDoc(live.doc, live.version.bytes());
       bytes = persistedBytes(m.content, m.version, ctx.actor);
       if (a.conflicts && a.conflicts.length > 0) conflictInputs = await this.conflictEntries(id, a.conflicts, ctx);
     } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * Portable version references. A ref is the Yjs snapshot (state vector + delete set) of the
- * profile doc after a change, encoded with Y.encodeSnapshot and written as "v1." + base64url.
+ * profile doc after a change, encoded with Y.encodeSnapshotV2 (smaller than V1 once a doc has a
+ * history; equal for tiny docs) and written as "v1." + base64url (v1 = this ref format).
  * Converged peers have the same structs, hence the same state vector and delete set, hence the
  * same bytes: the ref names the same content on every node, and any node holding the updates it
  * covers can rebuild that content (Y.createDocFromSnapshot on a gc:false doc).
@@ -17,7 +18,48 @@ export const MAX_REF_CHARS = 64 * 1024;
 
 /** The snapshot bytes of the doc's current state (what goes into the log entry's `version`). */
 export function versionBytes(doc: Y.Doc): Uint8Array {
-  return Y.encodeSnapshot(Y.snapshot(doc));
+  return Y.encodeSnapshotV2(Y.snapshot(doc));
+}
+
+type DeleteSet = Y.Snapshot['ds'];
+
+/** State vector of a doc from its struct store (O(clients), no encoding). */
+export function stateVectorOf(doc: Y.Doc): Map<number, number> {
+  const sv = new Map<number, number>();
+  for (const client of doc.store.clients.keys()) sv.set(client, clientState(doc, client));
+  return sv;
+}
+
+/**
+ * Keeps a live doc's delete set up to date from each transaction's own delete set, so a write's
+ * version costs O(delete ranges) instead of a walk over every struct (Y.snapshot). The result is
+ * the same set of deleted ids, sorted and merged, hence the same bytes as Y.snapshot gives
+ * (pinned by the store's rebuild-equality tests).
+ */
+export class VersionTracker {
+  #ds: DeleteSet;
+  #pending: DeleteSet[] = [];
+  readonly #doc: Y.Doc;
+
+  constructor(doc: Y.Doc) {
+    this.#doc = doc;
+    this.#ds = Y.createDeleteSetFromStructStore(doc.store);
+    doc.on('afterTransaction', (tr: Y.Transaction) => {
+      if (tr.deleteSet.clients.size === 0) return;
+      // copy: Yjs still uses the transaction's items, and merging mutates lengths in place
+      const copy = Y.createDeleteSet();
+      for (const [client, items] of tr.deleteSet.clients) copy.clients.set(client, items.map((it) => ({ clock: it.clock, len: it.len }) as (typeof items)[number]));
+      this.#pending.push(copy);
+    });
+  }
+
+  bytes(): Uint8Array {
+    if (this.#pending.length > 0) {
+      this.#ds = Y.mergeDeleteSets([this.#ds, ...this.#pending]);
+      this.#pending = [];
+    }
+    return Y.encodeSnapshotV2(Y.createSnapshot(this.#ds, stateVectorOf(this.#doc)));
+  }
 }
 
 export function refFromBytes(bytes: Uint8Array): VersionRef {
@@ -47,14 +89,14 @@ export function parseRef(ref: unknown): ParsedRef {
   const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   let snapshot: Y.Snapshot;
   try {
-    snapshot = Y.decodeSnapshot(bytes);
+    snapshot = Y.decodeSnapshotV2(bytes);
   } catch (err) {
     throw bad(ref, 'not a snapshot');
   }
   // Garbage can decode into something; only the canonical encoding is accepted.
   let again: Uint8Array;
   try {
-    again = Y.encodeSnapshot(snapshot);
+    again = Y.encodeSnapshotV2(snapshot);
   } catch {
     throw bad(ref, 'not a snapshot');
   }

@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { newProfileDoc, ROOT, skeletonUpdate } from '../src/model.js';
+import { VersionTracker, versionBytes } from '../src/version.js';
+
+type Op = { kind: 'ins'; pos: number; text: string } | { kind: 'del'; pos: number; len: number } | { kind: 'set'; key: string; value: number } | { kind: 'rm'; key: string } | { kind: 'sync' };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('ins' as const), pos: fc.nat(200), text: fc.string({ minLength: 1, maxLength: 5 }) }),
+  fc.record({ kind: fc.constant('del' as const), pos: fc.nat(200), len: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ kind: fc.constant('set' as const), key: fc.constantFrom('a', 'b', 'c'), value: fc.integer() }),
+  fc.record({ kind: fc.constant('rm' as const), key: fc.constantFrom('a', 'b', 'c') }),
+  fc.record({ kind: fc.constant('sync' as const) }),
+);
+
+function apply(doc: Y.Doc, o: Op): void {
+  const text = doc.getMap(ROOT).get('systemMessage') as Y.Text;
+  const params = doc.getMap(ROOT).get('parameters') as Y.Map<unknown>;
+  doc.transact(() => {
+    if (o.kind === 'ins') text.insert(Math.min(o.pos, text.length), o.text);
+    else if (o.kind === 'del' && text.length > 0) {
+      const p = Math.min(o.pos, text.length - 1);
+      text.delete(p, Math.min(o.len, text.length - p));
+    } else if (o.kind === 'set') params.set(o.key, o.value);
+    else if (o.kind === 'rm') params.delete(o.key);
+  });
+}
+
+describe('VersionTracker', () => {
+  it('incremental version bytes equal Y.snapshot of the doc, with local and remote changes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), op), { maxLength: 60 }), (steps) => {
+        const a = newProfileDoc();
+        const b = newProfileDoc();
+        Y.applyUpdate(a, skeletonUpdate('x'));
+        Y.applyUpdate(b, skeletonUpdate('x'));
+        a.clientID = 101;
+        b.clientID = 202;
+        const tracker = new VersionTracker(a);
+        for (const [onA, o] of steps) {
+          if (o.kind === 'sync') {
+            Y.applyUpdate(a, Y.encodeStateAsUpdate(b, Y.encodeStateVector(a)));
+            Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)));
+          } else apply(onA ? a : b, o);
+          expect(Buffer.from(tracker.bytes()).toString('hex')).toBe(Buffer.from(versionBytes(a)).toString('hex'));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
