@@ -30,6 +30,7 @@ export function randomSuffix(): string {
 export function slug(name: string): string {
   return name
     .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
