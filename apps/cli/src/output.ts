@@ -59,6 +59,11 @@ export class Output {
     else human();
   }
 
+  /** One JSON document on one line (for streams a script reads line by line). */
+  jsonLine(data: unknown): void {
+    this.#out.write(`${JSON.stringify(data)}\n`);
+  }
+
   line(text = ''): void {
     this.#out.write(`${text}\n`);
   }

@@ -4,7 +4,7 @@
  * handler (http-errors.ts is the only status table), request metrics and logs.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorBody, toHttpError } from './http-errors.js';
 import { bearerToken } from './auth/tokens.js';
 import { grantAllows, roleAllows } from './auth/policy.js';
@@ -21,10 +21,22 @@ function pickRequestId(req: { headers: Record<string, string | string[] | undefi
   return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID();
 }
 
+export interface RouteInfo {
+  method: string;
+  url: string;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
+
+/** Every route the app registered (method + URL pattern), e.g. to check the OpenAPI document. */
+export function routesOf(app: FastifyInstance): RouteInfo[] {
+  return [...(ROUTES.get(app) ?? [])];
+}
+
 export function buildApp(ctx: AppContext): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.bodyLimit,
     genReqId: pickRequestId,
     return503OnClosing: true,
@@ -75,6 +87,12 @@ export function buildApp(ctx: AppContext): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(errorBody({ status: 404, code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  });
+
+  const routes: RouteInfo[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
   });
 
   registerSystemRoutes(app, ctx);

@@ -13,6 +13,6 @@ export { ROLES, roleAllows, compileGlob, grantAllows, type Role, type Permission
 export { PeerStore, peerIdFor, type PeerRecord } from './peers.js';
 export { ERROR_STATUS, toHttpError, errorBody, statusFor } from './http-errors.js';
 export { openApiDocument } from './openapi.js';
-export { buildApp } from './app.js';
+export { buildApp, routesOf, type RouteInfo } from './app.js';
 export type { SyncMount, SyncFactory, SyncMountContext, PeerStatus, SyncNowResult } from './sync-mount.js';
 export type { AppContext, CacheDirectory } from './context.js';

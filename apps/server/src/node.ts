@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProfileSyncError } from '@profilesync/errors';
 import { openLog, type EventLog, type LogCodec } from '@profilesync/log';
-import { openStore, type ProfileStore } from '@profilesync/core';
+import { ProfileStoreImpl, type ProfileStore } from '@profilesync/core';
 import {
   createAtRestCodec,
   initKeyring,
@@ -124,13 +124,15 @@ export async function openNode(opts: OpenNodeOptions): Promise<NodeHandle> {
     cleanup.push(() => identity.close());
     const log = await openLog({ dir: paths.logDir, ...(codec ? { codec } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     cleanup.push(() => log.close().catch(() => undefined));
-    const store = await openStore({
-      log,
+    const impl = new ProfileStoreImpl(log, {
+      ownsLog: false,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.hotCacheBytes !== undefined ? { hotCacheBytes: opts.hotCacheBytes } : {}),
       ...(opts.maxDocs !== undefined ? { maxDocs: opts.maxDocs } : {}),
       ...(opts.maxProfileBytes !== undefined ? { maxProfileBytes: opts.maxProfileBytes } : {}),
     });
+    await impl.init();
+    const store: ProfileStore = impl;
     let closing: Promise<void> | undefined;
     const handle: NodeHandle = {
       paths,

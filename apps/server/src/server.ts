@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino';
 import { ProfileSyncError } from '@profilesync/errors';
 import { fingerprint as keyFingerprint, parsePublicKey } from '@profilesync/crypto';
 import type { CacheStatsSnapshot } from '@profilesync/core';
-import { buildApp } from './app.js';
+import { buildApp, routesOf, type RouteInfo } from './app.js';
 import { isLoopbackHost, type ServerConfig } from './config.js';
 import type { AppContext, CacheDirectory, SecurityEvent } from './context.js';
 import { ensureAdminToken, type AdminTokenResult } from './auth/admin-token.js';
@@ -54,6 +54,8 @@ export interface RunningServer {
   publicKey: string;
   fingerprint: string;
   adminToken: AdminTokenResult;
+  /** every HTTP route served (method + pattern) */
+  routes: RouteInfo[];
   /** replaces the sync mount (the lead wires the sync package in through this or `sync`) */
   mountSync(mount: SyncMount | undefined): void;
   close(): Promise<void>;
@@ -224,6 +226,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       publicKey: node.identity.publicKeyText,
       fingerprint: node.identity.fingerprint,
       adminToken,
+      routes: routesOf(app),
       mountSync(m) {
         sync = m;
       },

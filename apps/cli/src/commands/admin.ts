@@ -1,0 +1,115 @@
+/**
+ * Remote operator commands: `peer add|list|remove`, `sync`, `cache stats|clear`,
+ * `token create|list|revoke`, `audit`.
+ */
+import type { Command } from 'commander';
+import { ProfileSyncError } from '@profilesync/errors';
+import type { AuditRecord, CacheStatsSnapshot } from '@profilesync/core';
+import type { PeerRecord, SyncNowResult, TokenInfo } from '@profilesync/server';
+import { enc } from '../client.js';
+import { addRemote, type Cli, type CommonOpts } from '../context.js';
+
+interface PeerRow extends PeerRecord {
+  connected: boolean;
+  lastSeen: string | null;
+  pending: number;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function registerAdmin(program: Command, cli: Cli): void {
+  const peer = program.command('peer').description('peers this node syncs with');
+  addRemote(peer.command('add <url>').description('allow and sync with the node at URL (ws://host:port/sync)'))
+    .requiredOption('--key <pubkey>', 'the peer\'s public key (`profilesync keys show` on that node)')
+    .option('--name <name>', 'a label for humans')
+    .action(async (url: string, o: CommonOpts & { key: string; name?: string }) => {
+      const api = await cli.client(o);
+      const p = await api.post<PeerRecord>('/api/peers', { url, key: o.key, ...(o.name ? { name: o.name } : {}) });
+      const out = cli.output(o);
+      out.result(p, () => out.line(`added peer ${p.id} (${p.fingerprint}) at ${p.url}`));
+    });
+  addRemote(peer.command('list').description('peers and their sync status')).action(async (o: CommonOpts) => {
+    const api = await cli.client(o);
+    const r = await api.get<{ sync: string; peers: PeerRow[] }>('/api/peers');
+    const out = cli.output(o);
+    out.result(r, () => {
+      out.table(['ID', 'URL', 'FINGERPRINT', 'SOURCE', 'CONNECTED', 'LAST SEEN', 'PENDING'], r.peers.map((p) => [p.id, p.url, p.fingerprint, p.source, p.connected ? 'yes' : 'no', p.lastSeen, p.pending]));
+      if (r.sync !== 'available') out.line(out.style('dim', '(peer sync is not available on this node yet)'));
+    });
+  });
+  addRemote(peer.command('remove <id>').description('stop syncing with a peer added at run time')).action(async (id: string, o: CommonOpts) => {
+    const api = await cli.client(o);
+    await api.delete(`/api/peers/${enc(id)}`);
+    const out = cli.output(o);
+    out.result({ removed: id }, () => out.line(`removed peer ${id}`));
+  });
+
+  addRemote(program.command('sync').description('one-shot sync with every peer; waits until converged or the timeout'))
+    .option('--timeout <ms>', 'give up after this many ms')
+    .action(async (o: CommonOpts & { timeout?: string }) => {
+      const api = await cli.client(o);
+      const timeoutMs = o.timeout === undefined ? undefined : Number(o.timeout);
+      if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs <= 0)) throw new ProfileSyncError('USAGE', '--timeout must be a positive integer (ms)');
+      const r = await api.request<SyncNowResult>('POST', '/api/sync', { body: timeoutMs === undefined ? {} : { timeoutMs }, timeoutMs: (timeoutMs ?? 600_000) + 10_000 });
+      const out = cli.output(o);
+      out.result(r.data, () => {
+        out.table(['PEER', 'OK', 'CODE', 'MESSAGE'], r.data.peers.map((p) => [p.id, p.ok ? 'yes' : 'no', p.code, p.message]));
+        out.line(r.data.converged ? `converged in ${Math.round(r.data.durationMillis)} ms` : 'NOT converged');
+      });
+      if (!r.data.converged) throw new ProfileSyncError('SYNC_NOT_CONVERGED', 'peers did not converge before the timeout', { details: { reported: true } });
+    });
+
+  const cache = program.command('cache').description('caches of a running node');
+  addRemote(cache.command('stats').description('every cache in the node: hits, misses, size, hit rate, ttl, evictions')).action(async (o: CommonOpts) => {
+    const api = await cli.client(o);
+    const { caches } = await api.get<{ caches: CacheStatsSnapshot[] }>('/api/cache/stats');
+    const out = cli.output(o);
+    out.result({ caches }, () => out.table(['NAME', 'HITS', 'MISSES', 'HIT RATE', 'SIZE', 'BYTES', 'TTL', 'EVICTIONS'], caches.map((c) => [c.name, c.hits, c.misses, pct(c.hit_rate), c.size, c.bytes, c.ttl, c.evictions])));
+  });
+  addRemote(cache.command('clear [name]').description('clear every cache, or one by name')).action(async (name: string | undefined, o: CommonOpts) => {
+    const api = await cli.client(o);
+    const r = await api.post<{ cleared: string[] }>(name === undefined ? '/api/cache/clear' : `/api/cache/clear/${enc(name)}`);
+    const out = cli.output(o);
+    out.result(r, () => out.line(`cleared ${r.cleared.join(', ') || 'nothing'}`));
+  });
+
+  const token = program.command('token').description('API tokens of a running node (admin)');
+  addRemote(token.command('create <name>').description('create a token; the secret is printed once'))
+    .requiredOption('--role <role>', 'admin, editor or viewer')
+    .option('--profiles <globs>', 'comma-separated globs on profile ids this token may touch')
+    .action(async (name: string, o: CommonOpts & { role: string; profiles?: string }) => {
+      const api = await cli.client(o);
+      const body = { name, role: o.role, ...(o.profiles ? { profiles: o.profiles.split(',').map((s) => s.trim()) } : {}) };
+      const r = await api.post<TokenInfo & { token: string }>('/api/tokens', body);
+      const out = cli.output(o);
+      out.result(r, () => {
+        out.line(`token ${r.id} (${r.role}${r.profiles ? `, profiles ${r.profiles.join(',')}` : ''}), shown once:`);
+        out.line(`  ${r.token}`);
+      });
+    });
+  addRemote(token.command('list').description('tokens (never their secrets)')).action(async (o: CommonOpts) => {
+    const api = await cli.client(o);
+    const { tokens } = await api.get<{ tokens: TokenInfo[] }>('/api/tokens');
+    const out = cli.output(o);
+    out.result({ tokens }, () => out.table(['ID', 'NAME', 'ROLE', 'PROFILES', 'CREATED', 'LAST USED'], tokens.map((t) => [t.id, t.name, t.role, t.profiles?.join(',') ?? '*', t.createdAt, t.lastUsedAt])));
+  });
+  addRemote(token.command('revoke <id>').description('revoke a token')).action(async (id: string, o: CommonOpts) => {
+    const api = await cli.client(o);
+    await api.delete(`/api/tokens/${enc(id)}`);
+    const out = cli.output(o);
+    out.result({ revoked: id }, () => out.line(`revoked ${id}`));
+  });
+
+  addRemote(program.command('audit').description('audit records, newest first (admin)'))
+    .option('--profile <id>', 'one profile')
+    .option('--actor <actor>', 'one actor')
+    .option('--action <action>', 'one action, e.g. auth.denied')
+    .option('--since <time>', 'ISO-8601 time or ms')
+    .option('--limit <n>', 'at most n records')
+    .action(async (o: CommonOpts & { profile?: string; actor?: string; action?: string; since?: string; limit?: string }) => {
+      const api = await cli.client(o);
+      const { records } = await api.get<{ records: AuditRecord[] }>('/api/audit', { profile: o.profile, actor: o.actor, action: o.action, since: o.since, limit: o.limit });
+      const out = cli.output(o);
+      out.result({ records }, () => out.table(['AT', 'ACTION', 'OUTCOME', 'ACTOR', 'ORIGIN', 'PROFILE', 'DETAILS'], records.map((r) => [r.at, r.action, r.outcome, r.actor, r.origin, r.profile, r.details ? JSON.stringify(r.details) : r.fields?.join(',')])));
+    });
+}

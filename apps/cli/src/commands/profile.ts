@@ -1,0 +1,200 @@
+/**
+ * `profilesync profile list|get|create|set|edit|delete|history|diff|revert|label` (remote).
+ * Version arguments accept a full version reference or `@SEQ` (a seq from `profile history`).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ProfileSyncError } from '@profilesync/errors';
+import type { ProfileDiff, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
+import { enc, type ApiClient } from '../client.js';
+import { addRemote, type Cli, type CommonOpts } from '../context.js';
+import type { Output } from '../output.js';
+import { assignmentsToPatch, editable, mergeDiff } from '../patch.js';
+
+function readJsonFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ProfileSyncError('USAGE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProfileSyncError('USAGE', `${path} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProfileSyncError('USAGE', `${path} must hold a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** `@SEQ` -> the version reference of that history entry; anything else is passed through. */
+export async function resolveRef(api: ApiClient, id: string, ref: string): Promise<string> {
+  const m = /^@(\d+)$/.exec(ref);
+  if (!m) return ref;
+  const seq = Number(m[1]);
+  const { versions } = await api.get<{ versions: VersionInfo[] }>(`/api/profiles/${enc(id)}/history`);
+  const v = versions.find((x) => x.seq === seq);
+  if (!v) throw new ProfileSyncError('PROFILE_VERSION_UNAVAILABLE', `profile ${id} has no version with seq ${seq}`);
+  return v.version;
+}
+
+export function printView(out: Output, v: ProfileView): void {
+  out.fields([
+    ['id', v.id],
+    ['modelId', v.modelId],
+    ['name', v.name],
+    ['version', v.version],
+    ['updated', `${v.updatedAt} by ${v.updatedBy}`],
+    ['labels', Object.entries(v.labels).map(([k]) => k).join(', ') || '-'],
+    ['parameters', JSON.stringify(v.parameters)],
+    ['meta', JSON.stringify(v.meta)],
+    ...(v.deleted ? ([['deleted', 'yes']] as [string, unknown][]) : []),
+  ]);
+  if (v.description) out.line(`\n${out.style('bold', 'description')}\n${v.description}`);
+  if (v.systemMessage) out.line(`\n${out.style('bold', 'systemMessage')}\n${v.systemMessage}`);
+  for (const [name, text] of Object.entries(v.templates)) out.line(`\n${out.style('bold', `template ${name}`)}\n${text}`);
+}
+
+function printDiff(out: Output, d: ProfileDiff): void {
+  if (d.changes.length === 0) {
+    out.line('no differences');
+    return;
+  }
+  for (const c of d.changes) {
+    const mark = c.kind === 'added' ? out.style('green', '+') : c.kind === 'removed' ? out.style('red', '-') : out.style('yellow', '~');
+    if (c.text) {
+      const text = c.text.map((p) => (p.op === 'insert' ? out.style('green', `{+${p.text}+}`) : p.op === 'delete' ? out.style('red', `[-${p.text}-]`) : p.text)).join('');
+      out.line(`${mark} ${c.path}: ${text}`);
+    } else {
+      out.line(`${mark} ${c.path}: ${JSON.stringify(c.before) ?? '-'} -> ${JSON.stringify(c.after) ?? '-'}`);
+    }
+  }
+}
+
+export function registerProfile(program: Command, cli: Cli): void {
+  const profile = program.command('profile').description('read and change profiles on a running node');
+
+  addRemote(profile.command('list').description('list profiles'))
+    .option('--model <modelId>', 'only this model id')
+    .option('--label <label>', 'only profiles with this label')
+    .option('--tag <tag>', 'only profiles tagged so (meta.tags)')
+    .option('--all', 'include deleted profiles')
+    .action(async (o: CommonOpts & { model?: string; label?: string; tag?: string; all?: boolean }) => {
+      const api = await cli.client(o);
+      const { profiles } = await api.get<{ profiles: ProfileSummary[] }>('/api/profiles', { modelId: o.model, label: o.label, tag: o.tag, includeDeleted: o.all ? 'true' : undefined });
+      const out = cli.output(o);
+      out.result({ profiles }, () => out.table(['ID', 'MODEL', 'NAME', 'UPDATED', 'LABELS'], profiles.map((p) => [p.id + (p.deleted ? ' (deleted)' : ''), p.modelId, p.name, p.updatedAt, p.labels.join(',')])));
+    });
+
+  addRemote(profile.command('get <id>').description('show a profile (current, or --version / --label)'))
+    .option('--version <ref>', 'a past version (reference or @SEQ)')
+    .option('--label <name>', 'the version a label points at')
+    .action(async (id: string, o: CommonOpts & { version?: string; label?: string }) => {
+      const api = await cli.client(o);
+      const version = o.version === undefined ? undefined : await resolveRef(api, id, o.version);
+      const view = await api.get<ProfileView>(`/api/profiles/${enc(id)}`, { version, label: o.label });
+      const out = cli.output(o);
+      out.result(view, () => printView(out, view));
+    });
+
+  addRemote(profile.command('create [assignments...]').description('create a profile from --file JSON and/or key=value pairs'))
+    .option('--id <id>', 'profile id (generated when absent)')
+    .option('--model <modelId>', 'model id')
+    .option('--name <name>', 'display name')
+    .option('--file <json>', 'JSON file with the profile fields (- for stdin)')
+    .action(async (assignments: string[], o: CommonOpts & { id?: string; model?: string; name?: string; file?: string }) => {
+      const body: Record<string, unknown> = { ...(o.file ? readJsonFile(o.file) : {}), ...assignmentsToPatch(assignments) };
+      if (o.id !== undefined) body.id = o.id;
+      if (o.model !== undefined) body.modelId = o.model;
+      if (o.name !== undefined) body.name = o.name;
+      const api = await cli.client(o);
+      const view = await api.post<ProfileView>('/api/profiles', body);
+      const out = cli.output(o);
+      out.result(view, () => out.line(`created ${view.id} (version ${view.version})`));
+    });
+
+  addRemote(profile.command('set <id> [assignments...]').description('merge-patch a profile: key=value pairs (dotted keys; JSON values where valid; null removes) and/or --file'))
+    .option('--file <json>', 'a JSON Merge Patch file (- for stdin)')
+    .action(async (id: string, assignments: string[], o: CommonOpts & { file?: string }) => {
+      if (assignments.length === 0 && !o.file) throw new ProfileSyncError('USAGE', 'give key=value pairs or --file');
+      const patch = { ...(o.file ? readJsonFile(o.file) : {}), ...assignmentsToPatch(assignments) };
+      const api = await cli.client(o);
+      const view = await api.patch<ProfileView>(`/api/profiles/${enc(id)}`, patch);
+      const out = cli.output(o);
+      out.result(view, () => out.line(`updated ${view.id} (version ${view.version})`));
+    });
+
+  addRemote(profile.command('edit <id>').description('edit a profile\'s JSON in $EDITOR; sends a merge patch of what changed')).action(async (id: string, o: CommonOpts) => {
+    const api = await cli.client(o);
+    const view = await api.get<ProfileView>(`/api/profiles/${enc(id)}`);
+    const before = editable(view as unknown as Record<string, unknown>);
+    const dir = mkdtempSync(join(tmpdir(), 'profilesync-edit-'));
+    const file = join(dir, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+    try {
+      writeFileSync(file, `${JSON.stringify(before, null, 2)}\n`, { mode: 0o600 });
+      const editor = cli.io.env.VISUAL || cli.io.env.EDITOR || 'vi';
+      const r = spawnSync(`${editor} "${file}"`, { stdio: 'inherit', shell: true, env: cli.io.env as NodeJS.ProcessEnv });
+      if (r.status !== 0) throw new ProfileSyncError('USAGE', `editor ${editor} exited with ${r.status ?? r.signal}; nothing changed`);
+      const after = readJsonFile(file);
+      const patch = mergeDiff(before, editable(after));
+      const out = cli.output(o);
+      if (Object.keys(patch).length === 0) {
+        out.result({ changed: false, version: view.version }, () => out.line('no changes'));
+        return;
+      }
+      const updated = await api.patch<ProfileView>(`/api/profiles/${enc(id)}`, patch);
+      out.result({ changed: true, patch, view: updated }, () => out.line(`updated ${id} (version ${updated.version})`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  addRemote(profile.command('delete <id>').description('tombstone a profile (history stays)')).action(async (id: string, o: CommonOpts) => {
+    const api = await cli.client(o);
+    await api.delete(`/api/profiles/${enc(id)}`);
+    const out = cli.output(o);
+    out.result({ deleted: id }, () => out.line(`deleted ${id}`));
+  });
+
+  addRemote(profile.command('history <id>').description('versions, newest first'))
+    .option('--limit <n>', 'at most n versions')
+    .action(async (id: string, o: CommonOpts & { limit?: string }) => {
+      const api = await cli.client(o);
+      const { versions } = await api.get<{ versions: VersionInfo[] }>(`/api/profiles/${enc(id)}/history`, { limit: o.limit });
+      const out = cli.output(o);
+      out.result({ versions }, () => out.table(['SEQ', 'AT', 'ACTOR', 'ORIGIN', 'SUMMARY', 'VERSION'], versions.map((v) => [`@${v.seq}`, v.at, v.actor, v.origin, v.summary, v.version])));
+    });
+
+  addRemote(profile.command('diff <id> <from> <to>').description('field-level diff between two versions (references or @SEQ)')).action(async (id: string, from: string, to: string, o: CommonOpts) => {
+    const api = await cli.client(o);
+    const d = await api.get<ProfileDiff>(`/api/profiles/${enc(id)}/diff`, { from: await resolveRef(api, id, from), to: await resolveRef(api, id, to) });
+    const out = cli.output(o);
+    out.result(d, () => printDiff(out, d));
+  });
+
+  addRemote(profile.command('revert <id> <version>').description('make the content of a past version (reference or @SEQ) current, as a new version')).action(async (id: string, version: string, o: CommonOpts) => {
+    const api = await cli.client(o);
+    const view = await api.post<ProfileView>(`/api/profiles/${enc(id)}/revert`, { version: await resolveRef(api, id, version) });
+    const out = cli.output(o);
+    out.result(view, () => out.line(`reverted ${id}: new version ${view.version}`));
+  });
+
+  addRemote(profile.command('label <id> <label> [version]').description('point a label at a version (default: the current one), or --remove it'))
+    .option('--remove', 'remove the label')
+    .action(async (id: string, label: string, version: string | undefined, o: CommonOpts & { remove?: boolean }) => {
+      const api = await cli.client(o);
+      let view: ProfileView;
+      if (o.remove) {
+        view = await api.delete<ProfileView>(`/api/profiles/${enc(id)}/labels/${enc(label)}`);
+      } else {
+        const ref = version === undefined ? (await api.get<ProfileView>(`/api/profiles/${enc(id)}`)).version : await resolveRef(api, id, version);
+        view = await api.put<ProfileView>(`/api/profiles/${enc(id)}/labels/${enc(label)}`, { version: ref });
+      }
+      const out = cli.output(o);
+      out.result(view, () => out.line(o.remove ? `removed label ${label} from ${id}` : `${id}: ${label} -> ${view.labels[label]}`));
+    });
+}

@@ -1,0 +1,119 @@
+/**
+ * What every command needs: output, config, the remote target (URL + token) and offline
+ * access to a data dir (with a clear message when a server holds it).
+ */
+import { Command } from 'commander';
+import { ProfileSyncError, errorCode } from '@profilesync/errors';
+import { loadConfig, openNode, readAdminToken, type NodeHandle, type OpenNodeOptions, type PassphraseProvider, type ServerConfig } from '@profilesync/server';
+import { ApiClient, localUrl } from './client.js';
+import { Output } from './output.js';
+import { getPassphrase } from './prompt.js';
+
+export interface CommonOpts {
+  json?: boolean;
+  data?: string;
+  config?: string;
+  url?: string;
+  token?: string;
+}
+
+export interface CliIO {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function addJson(cmd: Command): Command {
+  return cmd.option('--json', 'machine-readable JSON on stdout');
+}
+
+/** Options of commands that work on a local data dir. */
+export function addLocal(cmd: Command): Command {
+  return addJson(cmd).option('--data <dir>', 'data directory (default ./data, or PROFILESYNC_DATA_DIR)').option('--config <file>', 'TOML config file (or PROFILESYNC_CONFIG)');
+}
+
+/** Options of commands that talk to a running node. */
+export function addRemote(cmd: Command): Command {
+  return addLocal(cmd)
+    .option('--url <url>', 'node URL (or PROFILESYNC_URL; default: the configured host:port)')
+    .option('--token <token>', 'API token (or PROFILESYNC_TOKEN; default: the data dir\'s admin token)');
+}
+
+export class Cli {
+  readonly io: CliIO;
+
+  constructor(io: CliIO) {
+    this.io = io;
+  }
+
+  output(opts: CommonOpts): Output {
+    return new Output({ json: opts.json === true, stdout: this.io.stdout, stderr: this.io.stderr, env: this.io.env });
+  }
+
+  config(opts: CommonOpts, flags: Record<string, string | number | boolean | undefined> = {}): ServerConfig {
+    return loadConfig({
+      ...(opts.config !== undefined ? { file: opts.config } : {}),
+      env: this.io.env,
+      cwd: this.io.cwd,
+      flags: { ...(opts.data !== undefined ? { data_dir: opts.data } : {}), ...flags },
+    });
+  }
+
+  /** PROFILESYNC_PASSPHRASE, else a hidden prompt on a TTY. */
+  passphrase(confirmOnCreate = true): PassphraseProvider {
+    return ({ reason }) => getPassphrase({ env: this.io.env }, { confirm: reason === 'create' && confirmOnCreate, purpose: reason === 'create' ? 'new data dir' : 'unlock the data dir' });
+  }
+
+  /** The node to talk to: --url / PROFILESYNC_URL / configured address; token likewise, then the local admin token. */
+  async client(opts: CommonOpts): Promise<ApiClient> {
+    const env = this.io.env;
+    let url = opts.url ?? (env.PROFILESYNC_URL || undefined);
+    let config: ServerConfig | undefined;
+    if (url === undefined) {
+      config = this.config(opts);
+      url = localUrl(config.host, config.port);
+    }
+    let token = opts.token ?? (env.PROFILESYNC_TOKEN || undefined) ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
+    if (token === undefined) {
+      config ??= this.config(opts);
+      token = await readAdminToken(config.dataDir, this.passphrase(false));
+      if (token === undefined) {
+        throw new ProfileSyncError('AUTH_UNAUTHORIZED', `no token: pass --token or set PROFILESYNC_TOKEN (no admin token file in ${config.dataDir})`);
+      }
+    }
+    return new ApiClient({ url, token });
+  }
+
+  /** Runs `fn` on the data dir opened in this process; explains LOG_LOCKED (a server holds it). */
+  async offline<T>(opts: CommonOpts, fn: (node: NodeHandle, config: ServerConfig) => Promise<T>, extra: Partial<OpenNodeOptions> = {}): Promise<T> {
+    const config = this.config(opts);
+    let node: NodeHandle;
+    try {
+      node = await openNode({
+        dataDir: config.dataDir,
+        passphrase: this.passphrase(),
+        hotCacheBytes: config.cache.hotBytes,
+        maxDocs: config.cache.maxDocs,
+        maxProfileBytes: config.maxProfileBytes,
+        ...extra,
+      });
+    } catch (err) {
+      if (errorCode(err) === 'LOG_LOCKED') {
+        throw new ProfileSyncError('LOG_LOCKED', `a server is running on ${config.dataDir} (its log is locked)`, {
+          details: { hint: `stop that server first (Ctrl-C or SIGTERM), or run the command against it with --url ${localUrl(config.host, config.port)}` },
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    try {
+      return await fn(node, config);
+    } finally {
+      await node.close();
+    }
+  }
+}
+
+/** Wraps an action: output errors consistently and set the exit code. */
+export type Action<A extends unknown[]> = (...args: A) => Promise<void>;

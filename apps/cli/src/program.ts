@@ -1,0 +1,80 @@
+/**
+ * The `profilesync` command tree (commander 14). `run(argv, io)` parses, runs one command,
+ * prints errors (as JSON on stderr with --json) and returns the exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { errorCode } from '@profilesync/errors';
+import { Cli, type CliIO } from './context.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { Output } from './output.js';
+import { registerProfile } from './commands/profile.js';
+import { registerAdmin } from './commands/admin.js';
+import { registerNode } from './commands/node.js';
+import { registerData } from './commands/data.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(cli: Cli): Command {
+  const program = new Command('profilesync')
+    .description('event-sourced sync engine for LLM model profiles')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => cli.io.stdout.write(s),
+      writeErr: (s) => cli.io.stderr.write(s),
+      outputError: (s, write) => write(s),
+    })
+    .exitOverride();
+  registerNode(program, cli);
+  registerProfile(program, cli);
+  registerData(program, cli);
+  registerAdmin(program, cli);
+  // every subcommand inherits exitOverride and output settings
+  const walk = (c: Command) => {
+    for (const sub of c.commands) {
+      sub.exitOverride().configureOutput({ writeOut: (s) => cli.io.stdout.write(s), writeErr: (s) => cli.io.stderr.write(s) });
+      walk(sub);
+    }
+  };
+  walk(program);
+  return program;
+}
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const cli = new Cli(io);
+  const program = buildProgram(cli);
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    const out = new Output({ json, stdout: io.stdout, stderr: io.stderr, env: io.env });
+    const code = errorCode(err) ?? 'INTERNAL';
+    const e = err as { message?: string; details?: { hint?: unknown; reported?: unknown } };
+    if (e.details?.reported !== true || json) {
+      const hint = typeof e.details?.hint === 'string' ? e.details.hint : hintFor(code);
+      out.error(code, errorCode(err) ? (e.message ?? String(err)) : `unexpected: ${(err as Error).stack ?? String(err)}`, hint);
+    }
+    return exitCodeFor(code);
+  }
+}
+
+/** A next step for common failures. */
+export function hintFor(code: string): string | undefined {
+  switch (code) {
+    case 'SERVER_UNREACHABLE':
+      return 'start one with `profilesync serve`, or pass --url (PROFILESYNC_URL)';
+    case 'AUTH_UNAUTHORIZED':
+      return 'pass --token (PROFILESYNC_TOKEN); the first admin token is in <data>/admin.token';
+    case 'CRYPTO_PASSPHRASE_REQUIRED':
+      return 'set PROFILESYNC_PASSPHRASE or run on a terminal';
+    case 'NODE_NOT_INITIALIZED':
+      return 'run `profilesync init --data DIR` (or start `profilesync serve`, which creates it)';
+    default:
+      return undefined;
+  }
+}

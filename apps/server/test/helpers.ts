@@ -1,0 +1,75 @@
+/** Test support: real servers on 127.0.0.1 in temp data dirs, and a tiny fetch wrapper. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig, startServer, type RunningServer, type ServerConfig, type StartServerOptions } from '../src/index.js';
+
+export const ADMIN = 'test-admin-token-0123456789abcdef';
+
+export interface TestServer {
+  server: RunningServer;
+  url: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export function tempDir(prefix = 'ps-server-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, opts: StartServerOptions = {}, dir = tempDir()): Promise<TestServer> {
+  const config = defaultConfig({ dataDir: join(dir, 'data'), port: 0, logLevel: 'silent', ...overrides });
+  const server = await startServer(config, { adminToken: ADMIN, env: {}, ...opts });
+  return {
+    server,
+    url: server.url,
+    dir,
+    async stop() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  text: string;
+}
+
+export async function http<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  opts: { token?: string | null; body?: unknown; raw?: string | Buffer; type?: string; headers?: Record<string, string> } = {},
+): Promise<Res<T>> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  const token = opts.token === undefined ? ADMIN : opts.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  let body: string | Buffer | undefined;
+  if (opts.raw !== undefined) {
+    body = opts.raw;
+    if (opts.type) headers['content-type'] = opts.type;
+  } else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] = opts.type ?? 'application/json';
+  }
+  const res = await fetch(base + path, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  if ((res.headers.get('content-type') ?? '').includes('json') && text.length > 0) parsed = JSON.parse(text);
+  return { status: res.status, body: parsed as T, headers: res.headers, text };
+}
+
+export const profileInput = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  modelId: 'gpt-4o',
+  name: `Profile ${id}`,
+  description: 'A test profile',
+  systemMessage: 'You are a helpful assistant.',
+  templates: { greet: 'Hello {{name}}' },
+  parameters: { temperature: 0.7, max_tokens: 512 },
+  meta: { tags: ['test'] },
+  ...extra,
+});
