@@ -1,0 +1,145 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { canonicalJson } from '../src/canonical.js';
+import { contentOf } from '../src/model.js';
+import type { ChangeEvent, ProfileView } from '../src/types.js';
+import { ctx, harness, sample, type Harness } from './helpers.js';
+
+let a: Harness;
+let b: Harness;
+beforeEach(async () => {
+  a = await harness();
+  b = await harness();
+});
+afterEach(async () => {
+  await a.close();
+  await b.close();
+});
+
+const peerA = { actor: 'node-a', origin: 'peer:a' };
+const peerB = { actor: 'node-b', origin: 'peer:b' };
+
+/** Content + version: what must be identical on converged peers (updatedAt/updatedBy are per node). */
+const portable = (v: ProfileView): string => canonicalJson({ ...contentOf(v), version: v.version });
+
+function collect(h: Harness): ChangeEvent[] {
+  const out: ChangeEvent[] = [];
+  h.store.subscribe((e) => out.push(e));
+  return out;
+}
+
+describe('two stores exchanging updates', () => {
+  it('converge to identical content and version, any order, with duplicates', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 }), async (seed) => {
+        const id = `s${seed}`;
+        const fromA = collect(a);
+        const fromB = collect(b);
+        await a.store.create({ id, ...sample() }, ctx);
+        for (const e of fromA.splice(0)) await b.store.applyRemoteUpdate(e.id, e.update, peerA);
+        fromB.splice(0);
+        // concurrent edits on both sides
+        await a.store.update(id, { systemMessage: 'A: You are a helpful support agent. Answer briefly.', parameters: { seed: seed % 100 } }, ctx);
+        await a.store.update(id, { templates: { fromA: 'a' } }, ctx);
+        await b.store.update(id, { systemMessage: 'You are a helpful support agent. Answer briefly. B', meta: { owner: 'b' } }, ctx);
+        await b.store.update(id, { templates: { greet: null } }, ctx);
+        const ua = fromA.splice(0).map((e) => e.update);
+        const ub = fromB.splice(0).map((e) => e.update);
+        // deliver in a seeded random order, each update possibly twice
+        const rnd = fc.sample(fc.shuffledSubarray([...ua.map((u) => ['b', u] as const), ...ub.map((u) => ['a', u] as const)], { minLength: ua.length + ub.length }), { numRuns: 1, seed })[0]!;
+        for (const [to, u] of [...rnd, ...rnd.slice(0, 2)]) {
+          const target = to === 'a' ? a : b;
+          await target.store.applyRemoteUpdate(id, u, to === 'a' ? peerB : peerA);
+        }
+        // relayed events (what each side appended from the other) must not echo anything new
+        for (const e of fromA.splice(0)) expect((await b.store.applyRemoteUpdate(id, e.update, peerA)).applied).toBe(false);
+        for (const e of fromB.splice(0)) expect((await a.store.applyRemoteUpdate(id, e.update, peerB)).applied).toBe(false);
+        const va = await a.store.get(id);
+        const vb = await b.store.get(id);
+        expect(portable(va)).toBe(portable(vb));
+        // both character edits survived
+        expect(va.systemMessage).toBe('A: You are a helpful support agent. Answer briefly. B');
+        expect(va.templates).toEqual({ bye: 'Goodbye {{name}}', fromA: 'a' });
+        // reopening / replay gives the same
+        a.store.clearCache();
+        expect(portable(await a.store.get(id))).toBe(portable(vb));
+      }),
+      { numRuns: 6 },
+    );
+  });
+
+  it('duplicates are not appended again; a profile first seen remotely is created', async () => {
+    const fromA = collect(a);
+    const created: ChangeEvent[] = collect(b);
+    await a.store.create({ id: 'x', ...sample() }, ctx);
+    const u = fromA[0]!.update;
+    expect((await b.store.applyRemoteUpdate('x', u, peerA)).applied).toBe(true);
+    expect(created[0]!.created).toBe(true);
+    expect((await b.store.applyRemoteUpdate('x', u, peerA)).applied).toBe(false);
+    expect(b.store.log.head('x')!.seq).toBe(1);
+    expect((await b.store.history('x'))[0]).toMatchObject({ actor: 'node-a', origin: 'peer:a' });
+    expect(b.store.versionHashes().get('x')).toBe(a.store.versionHashes().get('x'));
+  });
+
+  it('an update with missing dependencies stays pending and is appended when it integrates', async () => {
+    const fromA = collect(a);
+    await a.store.create({ id: 'y', ...sample() }, ctx);
+    await b.store.applyRemoteUpdate('y', fromA[0]!.update, peerA);
+    // inserts only: the second one's origin is inside the first, so it cannot integrate alone
+    await a.store.update('y', { description: 'Answers support questions!' }, ctx);
+    await a.store.update('y', { description: 'Answers support questions!?' }, ctx);
+    const [u1, u2] = [fromA[1]!.update, fromA[2]!.update];
+    expect((await b.store.applyRemoteUpdate('y', u2, peerA)).applied).toBe(false);
+    expect(b.store.log.head('y')!.seq).toBe(1);
+    const r = await b.store.applyRemoteUpdate('y', u1, peerA);
+    expect(r.applied).toBe(true);
+    expect(r.view!.description).toBe('Answers support questions!?');
+    expect(portable(r.view!)).toBe(portable(await a.store.get('y')));
+  });
+
+  it('concurrent temperature sets from two actors produce a conflict report on both nodes', async () => {
+    const fromA = collect(a);
+    const fromB = collect(b);
+    await a.store.create({ id: 'c', ...sample() }, ctx);
+    await b.store.applyRemoteUpdate('c', fromA.splice(0)[0]!.update, peerA);
+    fromB.splice(0);
+    await a.store.update('c', { parameters: { temperature: 0.1 } }, { actor: 'alice', origin: 'api:t1' });
+    await b.store.update('c', { parameters: { temperature: 1.9 } }, { actor: 'bob', origin: 'api:t2' });
+    await b.store.applyRemoteUpdate('c', fromA.splice(0)[0]!.update, peerA);
+    await a.store.applyRemoteUpdate('c', fromB.splice(0)[0]!.update, peerB);
+    const ca = await a.store.conflicts('c');
+    const cb = await b.store.conflicts('c');
+    expect(ca).toHaveLength(1);
+    expect(cb).toHaveLength(1);
+    const final = (await a.store.get('c')).parameters.temperature;
+    expect((await b.store.get('c')).parameters.temperature).toBe(final);
+    for (const [c, local] of [
+      [ca[0]!, 'alice'],
+      [cb[0]!, 'bob'],
+    ] as const) {
+      expect(c.path).toBe('parameters.temperature');
+      expect(c.winner.value).toBe(final);
+      expect(c.dropped.value).toBe(final === 0.1 ? 1.9 : 0.1);
+      const sides = [c.winner, c.dropped];
+      expect(sides.some((s) => s.actor === local)).toBe(true); // the local value is attributed to its writer
+      expect(sides.some((s) => s.origin.startsWith('peer:'))).toBe(true);
+    }
+    const audit = await a.store.audit({ action: 'conflict' });
+    expect(audit[0]).toMatchObject({ profile: 'c', fields: ['parameters.temperature'] });
+    // a sequential overwrite later is not a conflict
+    await b.store.update('c', { parameters: { temperature: 1 } }, ctx);
+    await a.store.applyRemoteUpdate('c', fromB.splice(0).at(-1)!.update, peerB);
+    expect(await a.store.conflicts('c')).toHaveLength(1);
+  });
+
+  it('labels sync: a label set on one node resolves on the other', async () => {
+    const fromA = collect(a);
+    const v1 = await a.store.create({ id: 'l', ...sample() }, ctx);
+    await a.store.update('l', { systemMessage: 'second' }, ctx);
+    await a.store.setLabel('l', 'production', v1.version, ctx);
+    for (const e of fromA.splice(0)) await b.store.applyRemoteUpdate('l', e.update, peerA);
+    const viaB = await b.store.getByLabel('l', 'production');
+    expect(viaB.systemMessage).toBe(sample().systemMessage);
+    expect(viaB.version).toBe(v1.version);
+  });
+});
