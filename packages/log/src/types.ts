@@ -34,6 +34,13 @@ export interface LogCodec {
   readonly id: string;
   encode(place: Place, plaintext: Uint8Array): Uint8Array;
   decode(place: Place, stored: Uint8Array): Uint8Array;
+  /**
+   * Optional: the LevelDB key bytes for an aux record name (e.g. an HMAC of the name under a
+   * stable name key), so aux names never appear on disk. Must be deterministic and stable for
+   * the life of the DB. Without it the key is the utf8 name. The name itself is also stored
+   * inside the encoded aux value and checked on read (a record moved to another key is rejected).
+   */
+  keyFor?(name: string): Uint8Array;
 }
 
 export interface AppendInput {
@@ -107,6 +114,12 @@ export interface LoadedState {
   snapshotSeq: number;
   /** number of tail entries merged after the snapshot */
   tailEntries: number;
+  /**
+   * The parts `state` is merged from: the snapshot (when one was used) followed by the tail
+   * bodies in seq order. Applying them one by one to a fresh Y.Doc gives the same document as
+   * applying `state`, and is usually faster (`state` is computed lazily on first access).
+   */
+  updates: Uint8Array[];
 }
 
 export interface SnapshotPolicyInput {
@@ -130,7 +143,8 @@ export type BrokenKind =
   | 'decode'          // the entry cannot be decoded (format or codec/auth failure)
   | 'view'            // the materialized view is missing or unreadable (derived: rebuild fixes it)
   | 'snapshot'        // a snapshot is unreadable or disagrees with the log (derived: rebuild fixes it)
-  | 'catalog';        // a stream number has no readable name
+  | 'catalog'         // a stream number has no readable name
+  | 'key';            // a key outside the known keyspace, or a record without its stream
 
 export interface BrokenRecord {
   stream: string;
@@ -177,6 +191,10 @@ export interface LogEvents {
   'rebuild-progress': Progress & { stream: string };
   'backup-progress': Progress;
   'restore-progress': Progress;
+  /** corruption detected during normal operation (reads, snapshot work); derived data falls back to replay */
+  corruption: BrokenRecord;
+  /** the DB was reopened after a failed batch (LevelDB refuses writes after a failed sync) */
+  reopened: { durationMillis: number };
 }
 
 export type LogEventName = keyof LogEvents;
@@ -215,6 +233,12 @@ export interface EventLog {
 
   on<E extends LogEventName>(event: E, listener: (payload: LogEvents[E]) => void): () => void;
 
+  /** Facts about the open log (no I/O). */
+  info(): LogInfo;
+
+  /** Resolves when no batch is in flight or queued and background snapshot work is done. */
+  idle(): Promise<void>;
+
   /** Finishes in-flight batches, then closes the DB. Further calls fail with LOG_CLOSED. */
   close(): Promise<void>;
 }
@@ -232,6 +256,74 @@ export interface OpenLogOptions {
    * Receives the opened database and returns the one the log uses.
    */
   wrapDb?: (db: unknown) => unknown;
+  /** Upper bound of entries per group-commit batch (default 4096; an appendMany is never split). */
+  maxBatchEntries?: number;
+}
+
+export interface LogInfo {
+  dir: string;
+  formatVersion: number;
+  codecId: string;
+  streams: number;
+  /** highest lsn committed so far (0 for an empty log) */
+  lastLsn: number;
+  /** ms since the epoch when the DB was created (from the injected clock) */
+  createdAt: number;
+}
+
+export interface BackupOptions {
+  onProgress?: (p: Progress) => void;
+  /**
+   * Extra named sections written after the header (e.g. the crypto keyring file); restore hands
+   * them back. Names: 1-255 utf8 bytes.
+   */
+  sections?: Record<string, Uint8Array>;
+}
+
+export interface BackupReport {
+  streams: number;
+  entries: number;
+  aux: number;
+  sections: number;
+  bytes: number;
+  /** hex sha-256 of the whole backup file except its trailer record (also stored in the trailer) */
+  sha256: string;
+  /** highest lsn included */
+  lastLsn: number;
+  durationMillis: number;
+}
+
+export interface RestoreOptions {
+  /** target data dir: must not exist or be empty (LOG_RESTORE_NOT_EMPTY otherwise) */
+  dir: string;
+  /** the backup byte stream (e.g. fs.createReadStream(file)) */
+  input: AsyncIterable<Uint8Array>;
+  /**
+   * The codec of the backed-up log (its id must match the backup's). A function receives the
+   * backup's codec id and sections first (e.g. to unlock a keyring stored in a section).
+   */
+  codec?: LogCodec | ((info: { codecId: string; sections: ReadonlyMap<string, Uint8Array> }) => LogCodec | Promise<LogCodec>);
+  /** keep only entries with lsn <= untilLsn (per stream, a prefix) */
+  untilLsn?: number;
+  /** keep only entries with ts <= untilTs (ms; per stream, a prefix) */
+  untilTs?: number;
+  /** builds the views after the entries are restored; without it views are not written */
+  materialize?: Materializer;
+  snapshotPolicy?: SnapshotPolicy;
+  clock?: () => number;
+  onProgress?: (p: Progress & { phase: 'entries' | 'rebuild' }) => void;
+}
+
+export interface RestoreReport {
+  streams: number;
+  entries: number;
+  /** entries present in the backup but beyond the until bound */
+  skipped: number;
+  aux: number;
+  sections: Map<string, Uint8Array>;
+  codecId: string;
+  lastLsn: number;
+  durationMillis: number;
 }
 
 export interface Migration {

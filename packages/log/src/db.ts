@@ -1,0 +1,135 @@
+/**
+ * Opening LevelDB (one classic-level DB per data dir, binary keys and values) and a holder
+ * that can reopen it: after a failed synced write LevelDB refuses every later write until the
+ * DB is reopened, so the writer reopens before its next batch. Reads that raced with a reopen
+ * are retried once on the new handle.
+ */
+import { Level } from 'level';
+import { errorCode } from '@profilesync/errors';
+import { isNotOpenError, logError } from './errors.js';
+
+export type Db = Level<Uint8Array, Uint8Array>;
+
+const OPTIONS = { keyEncoding: 'view', valueEncoding: 'view' } as const;
+
+function causeCode(err: unknown): string | undefined {
+  return errorCode((err as { cause?: unknown } | undefined)?.cause) ?? errorCode(err);
+}
+
+export async function openLevel(dir: string, wrap?: (db: unknown) => unknown): Promise<Db> {
+  const raw = new Level<Uint8Array, Uint8Array>(dir, OPTIONS);
+  try {
+    await raw.open();
+  } catch (err) {
+    const code = causeCode(err);
+    if (code === 'LEVEL_LOCKED') {
+      throw logError('LOG_LOCKED', `data dir ${dir} is locked by another process (or another open log in this one)`, {
+        cause: err, details: { dir },
+      });
+    }
+    if (code === 'LEVEL_CORRUPTION') {
+      throw logError('LOG_CORRUPT', `LevelDB in ${dir} is corrupt and cannot be opened`, { cause: err, details: { dir } });
+    }
+    throw logError('LOG_OPEN_FAILED', `cannot open the log in ${dir}: ${String((err as Error).cause ?? (err as Error).message)}`, {
+      cause: err, details: { dir },
+    });
+  }
+  return (wrap === undefined ? raw : wrap(raw)) as Db;
+}
+
+export class DbHolder {
+  readonly dir: string;
+  readonly #wrap: ((db: unknown) => unknown) | undefined;
+  #db: Db;
+  #generation = 0;
+  #reopening: Promise<void> | undefined;
+
+  constructor(dir: string, db: Db, wrap?: (db: unknown) => unknown) {
+    this.dir = dir;
+    this.#db = db;
+    this.#wrap = wrap;
+  }
+
+  /** The current handle (the writer uses it directly; it is the only one that reopens). */
+  get db(): Db {
+    return this.#db;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  async current(): Promise<Db> {
+    if (this.#reopening !== undefined) await this.#reopening;
+    return this.#db;
+  }
+
+  /** Runs a read; when it failed because a reopen closed the handle under it, runs it once more. */
+  async run<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const db = await this.current();
+    const gen = this.#generation;
+    try {
+      return await fn(db);
+    } catch (err) {
+      if (!isNotOpenError(err) || (gen === this.#generation && this.#reopening === undefined)) throw err;
+      return fn(await this.current());
+    }
+  }
+
+  /** Closes and reopens the DB. Readers wait meanwhile. */
+  async reopen(): Promise<void> {
+    const work = (async () => {
+      try {
+        await this.#db.close();
+      } catch {
+        // a handle in a failed state may refuse to close cleanly; opening again is what matters
+      }
+      this.#db = await openLevel(this.dir, this.#wrap);
+      this.#generation++;
+    })();
+    this.#reopening = work;
+    try {
+      await work;
+    } finally {
+      this.#reopening = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#reopening !== undefined) await this.#reopening.catch(() => undefined);
+    await this.#db.close();
+  }
+}
+
+export type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+interface Chained {
+  put(key: Uint8Array, value: Uint8Array): unknown;
+  del(key: Uint8Array): unknown;
+  write(options: { sync: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Writes ops atomically through the chained batch API (`db.batch()` -> put/del -> write): in
+ * abstract-level 3 it costs a third of the array form per op. A wrapper (wrapDb) may make
+ * `batch()` throw or return a rejected promise, or make `write()` reject: the batch then fails.
+ */
+export async function writeOps(db: Db, ops: readonly Op[], sync: boolean): Promise<void> {
+  const b = (db.batch as () => unknown).call(db) as Chained | PromiseLike<unknown>;
+  if (typeof (b as Chained)?.put !== 'function' || typeof (b as Chained).write !== 'function') {
+    await b;
+    throw new Error('db.batch() did not return a chained batch');
+  }
+  const chained = b as Chained;
+  try {
+    for (const op of ops) {
+      if (op.type === 'put') chained.put(op.key, op.value);
+      else chained.del(op.key);
+    }
+  } catch (err) {
+    await chained.close().catch(() => undefined);
+    throw err;
+  }
+  await chained.write({ sync });
+}

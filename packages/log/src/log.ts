@@ -1,0 +1,342 @@
+/**
+ * openLog(): the EventLog. Public methods validate (LOG_INVALID_ARGUMENT, LOG_CLOSED,
+ * LOG_STREAM_NOT_FOUND) and delegate to the primitives: writer (group commit), reader
+ * (verified reads), snapshots, verify, rebuild, aux.
+ */
+import { asU8 } from './bytes.js';
+import { auxNameKey, plainCodec } from './codec.js';
+import { DbHolder, openLevel } from './db.js';
+import { Emitter } from './emitter.js';
+import { invalid, logError, readFailure } from './errors.js';
+import { META_REBUILT, prepareFormat, u64Bytes } from './format.js';
+import { auxKey, metaKey, P_AUX, P_VIEW, prefixRange, streamKey } from './keys.js';
+import { defaultSnapshotPolicy } from './policy.js';
+import { decodeEntry, iterateRaw, type ReadContext, resolveRange } from './reader.js';
+import { rebuildStream } from './rebuild.js';
+import { decodeAuxPlain, encodeAuxPlain, frame, readViewSeq, unframe, VIEW_HEADER_BYTES } from './records.js';
+import { SnapshotWorker } from './snapshot-worker.js';
+import { loadState } from './snapshots.js';
+import { StreamTable } from './table.js';
+import type {
+  AppendAck, AppendInput, EntryRecord, EventLog, LoadedState, LogCodec, LogEventName, LogEvents, LogInfo, Materializer,
+  OpenLogOptions, ReadRange, SnapshotPolicy, StreamHead, VerifyReport,
+} from './types.js';
+import { checkAppendInput, checkAuxName, checkAuxValue, checkRange, checkStream } from './validate.js';
+import { verifyLog } from './verify.js';
+import { GroupCommitWriter } from './writer.js';
+
+const EMPTY_HEADER = new Uint8Array(0);
+
+function checkOptions(o: unknown): OpenLogOptions {
+  if (typeof o !== 'object' || o === null) throw invalid('options must be an object');
+  const opts = o as OpenLogOptions;
+  if (typeof opts.dir !== 'string' || opts.dir.length === 0) throw invalid('dir must be a non-empty string', { field: 'dir' });
+  const c = opts.codec;
+  if (c !== undefined && (typeof c !== 'object' || typeof c.id !== 'string' || c.id.length === 0 || typeof c.encode !== 'function' || typeof c.decode !== 'function')) {
+    throw invalid('codec must have an id, encode and decode', { field: 'codec' });
+  }
+  if (opts.clock !== undefined && typeof opts.clock !== 'function') throw invalid('clock must be a function', { field: 'clock' });
+  if (opts.snapshotPolicy !== undefined && typeof opts.snapshotPolicy !== 'function') throw invalid('snapshotPolicy must be a function', { field: 'snapshotPolicy' });
+  const m = opts.maxBatchEntries;
+  if (m !== undefined && (!Number.isSafeInteger(m) || m < 1)) throw invalid('maxBatchEntries must be a positive integer', { field: 'maxBatchEntries' });
+  return opts;
+}
+
+/** Opens (creating when missing) the log in `options.dir`. */
+export async function openLog(options: OpenLogOptions): Promise<EventLog> {
+  const opts = checkOptions(options);
+  const codec = opts.codec ?? plainCodec;
+  const clock = opts.clock ?? Date.now;
+  const db = await openLevel(opts.dir, opts.wrapDb);
+  try {
+    const { formatVersion, createdAt } = await prepareFormat(db, opts.dir, codec, clock, opts.migrations ?? new Map());
+    const table = new StreamTable();
+    await table.load(db, codec);
+    return new Log(opts, new DbHolder(opts.dir, db, opts.wrapDb), table, codec, clock, formatVersion, createdAt);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+class Log implements EventLog {
+  readonly dir: string;
+  readonly formatVersion: number;
+  readonly #createdAt: number;
+  readonly #holder: DbHolder;
+  readonly #table: StreamTable;
+  readonly #codec: LogCodec;
+  readonly #emitter = new Emitter<LogEvents>();
+  readonly #ctx: ReadContext;
+  readonly #writer: GroupCommitWriter;
+  readonly #snapshots: SnapshotWorker;
+  readonly #policy: SnapshotPolicy;
+  readonly #clock: () => number;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(opts: OpenLogOptions, holder: DbHolder, table: StreamTable, codec: LogCodec, clock: () => number, formatVersion: number, createdAt: number) {
+    this.dir = opts.dir;
+    this.formatVersion = formatVersion;
+    this.#createdAt = createdAt;
+    this.#holder = holder;
+    this.#table = table;
+    this.#codec = codec;
+    this.#clock = clock;
+    this.#policy = opts.snapshotPolicy ?? defaultSnapshotPolicy;
+    this.#ctx = { holder, codec, emitter: this.#emitter };
+    this.#snapshots = new SnapshotWorker(this.#ctx, table, this.#policy);
+    this.#writer = new GroupCommitWriter({
+      holder, table, codec, clock, emitter: this.#emitter, maxBatchEntries: opts.maxBatchEntries ?? 4096,
+      onCommitted: (streams) => this.#snapshots.notify(streams),
+    });
+  }
+
+  #open(): void {
+    if (this.#closed) throw logError('LOG_CLOSED', `the log in ${this.dir} is closed`, { details: { dir: this.dir } });
+  }
+
+  #stream(stream: unknown): { no: number; name: string } {
+    const name = checkStream(stream);
+    const no = this.#table.numberOf(name);
+    if (no === undefined || this.#table.head(no) === undefined) {
+      throw logError('LOG_STREAM_NOT_FOUND', `no stream named ${name}`, { details: { stream: name } });
+    }
+    return { no, name };
+  }
+
+  #checkWritable(input: AppendInput): void {
+    const no = this.#table.numberOf(input.stream);
+    if (no !== undefined && this.#table.broken.has(no)) {
+      throw logError('LOG_CORRUPT', `stream ${input.stream} has no readable head; run verify`, { details: { stream: input.stream } });
+    }
+  }
+
+  async append(input: AppendInput): Promise<AppendAck> {
+    this.#open();
+    this.#checkWritable(checkAppendInput(input));
+    const [ack] = await this.#writer.submit([input]);
+    return ack as AppendAck;
+  }
+
+  async appendMany(inputs: AppendInput[]): Promise<AppendAck[]> {
+    this.#open();
+    if (!Array.isArray(inputs)) throw invalid('appendMany takes an array');
+    for (const i of inputs) this.#checkWritable(checkAppendInput(i));
+    if (inputs.length === 0) return [];
+    return this.#writer.submit(inputs);
+  }
+
+  streams(): string[] {
+    this.#open();
+    return this.#table.names();
+  }
+
+  head(stream: string): StreamHead | undefined {
+    this.#open();
+    const no = this.#table.numberOf(checkStream(stream));
+    const h = no === undefined ? undefined : this.#table.head(no);
+    return h === undefined ? undefined : { seq: h.seq, lsn: h.lsn, ts: h.ts, hash: h.hash.slice() };
+  }
+
+  read(stream: string, range?: ReadRange): AsyncIterable<EntryRecord> {
+    return this.#read(stream, range);
+  }
+
+  async *#read(stream: string, range?: ReadRange): AsyncGenerator<EntryRecord> {
+    this.#open();
+    const r = checkRange(range);
+    const { no, name } = this.#stream(stream);
+    const head = this.#table.head(no);
+    if (head === undefined || r.limit === 0) return;
+    const { from, to } = await resolveRange(this.#ctx, no, name, head, r);
+    if (from > to) return;
+    let n = 0;
+    for await (const { seq, parsed } of iterateRaw(this.#ctx, no, name, head, from, to, r.reverse === true)) {
+      yield decodeEntry(this.#ctx, no, name, seq, parsed);
+      if (r.limit !== undefined && ++n >= r.limit) return;
+    }
+  }
+
+  async getView(stream: string): Promise<Uint8Array | undefined> {
+    this.#open();
+    const { no, name } = this.#stream(stream);
+    let v: Uint8Array | undefined;
+    try {
+      v = await this.#holder.run((db) => db.get(streamKey(P_VIEW, no)));
+    } catch (err) {
+      throw readFailure(err, `the view of ${name}`, { stream: name });
+    }
+    if (v === undefined) return undefined;
+    try {
+      const { header, stored } = unframe(v, VIEW_HEADER_BYTES, `view of ${name}`, { stream: name });
+      return asU8(this.#codec.decode({ kind: 'view', stream: no, seq: readViewSeq(header) }, stored));
+    } catch (err) {
+      // derived data: report it and let the caller replay (loadState + materialize)
+      this.#emitter.emit('corruption', { stream: name, seq: 0, kind: 'view', message: String((err as Error).message) });
+      return undefined;
+    }
+  }
+
+  async loadState(stream: string, opts?: { untilSeq?: number }): Promise<LoadedState> {
+    this.#open();
+    const until = opts?.untilSeq;
+    if (until !== undefined && (!Number.isSafeInteger(until) || until < 1)) throw invalid('untilSeq must be an integer >= 1', { field: 'untilSeq' });
+    const { no, name } = this.#stream(stream);
+    const head = this.#table.head(no);
+    if (head === undefined) throw logError('LOG_STREAM_NOT_FOUND', `no stream named ${name}`, { details: { stream: name } });
+    return loadState(this.#ctx, no, name, head, Math.min(until ?? head.seq, head.seq));
+  }
+
+  async getAux(name: string): Promise<Uint8Array | undefined> {
+    this.#open();
+    checkAuxName(name);
+    const key = auxKey(auxNameKey(this.#codec, name));
+    let v: Uint8Array | undefined;
+    try {
+      v = await this.#holder.run((db) => db.get(key));
+    } catch (err) {
+      throw readFailure(err, `aux record ${name}`, { name });
+    }
+    if (v === undefined) return undefined;
+    const rec = this.#decodeAux(v);
+    if (rec.name !== name) throw logError('LOG_CHECKSUM_MISMATCH', `aux record ${name} holds another record`, { details: { name } });
+    return rec.value;
+  }
+
+  #decodeAux(v: Uint8Array): { name: string; value: Uint8Array } {
+    const { stored } = unframe(v, 0, 'aux record', {});
+    const plain = this.#codec.decode({ kind: 'aux', stream: 0, seq: 0 }, stored);
+    try {
+      return decodeAuxPlain(plain);
+    } catch (err) {
+      throw logError('LOG_CORRUPT', 'aux record is malformed', { cause: err });
+    }
+  }
+
+  async putAux(name: string, value: Uint8Array): Promise<void> {
+    this.#open();
+    checkAuxName(name);
+    checkAuxValue(value);
+    const key = auxKey(auxNameKey(this.#codec, name));
+    const v = frame(EMPTY_HEADER, this.#codec.encode({ kind: 'aux', stream: 0, seq: 0 }, encodeAuxPlain(name, value)));
+    try {
+      await this.#holder.run((db) => db.put(key, v, { sync: true }));
+    } catch (err) {
+      throw logError('LOG_WRITE_FAILED', `aux record ${name} was not written`, { cause: err, details: { name } });
+    }
+  }
+
+  async deleteAux(name: string): Promise<void> {
+    this.#open();
+    checkAuxName(name);
+    const key = auxKey(auxNameKey(this.#codec, name));
+    try {
+      await this.#holder.run((db) => db.del(key, { sync: true }));
+    } catch (err) {
+      throw logError('LOG_WRITE_FAILED', `aux record ${name} was not deleted`, { cause: err, details: { name } });
+    }
+  }
+
+  async listAux(prefix: string): Promise<string[]> {
+    this.#open();
+    checkAuxName(prefix, true);
+    // with keyFor the keys are opaque, so every aux record is decoded; plain keys allow a range
+    const range = this.#codec.keyFor === undefined && prefix.length > 0 ? auxPrefixRange(prefix) : prefixRange(P_AUX);
+    const names: string[] = [];
+    try {
+      await this.#holder.run(async (db) => {
+        names.length = 0;
+        for await (const v of db.values(range)) {
+          const rec = this.#decodeAux(v);
+          if (rec.name.startsWith(prefix)) names.push(rec.name);
+        }
+      });
+    } catch (err) {
+      throw readFailure(err, 'aux records', { prefix });
+    }
+    return names.sort();
+  }
+
+  async verify(opts?: { onProgress?: (p: LogEvents['verify-progress']) => void }): Promise<VerifyReport> {
+    this.#open();
+    const report = await verifyLog(this.#ctx, (p) => {
+      this.#emitter.emit('verify-progress', p);
+      opts?.onProgress?.(p);
+    });
+    const known = new Set(report.broken.map((b) => `${b.stream}|${b.seq}|${b.kind}`));
+    for (const p of this.#table.problems) {
+      if (p.kind === 'head' && this.#table.broken.has(p.streamNo) && !known.has(`${p.stream}|${p.seq}|${p.kind}`)) report.broken.push(p);
+    }
+    report.ok = report.broken.length === 0;
+    return report;
+  }
+
+  async rebuild(materialize: Materializer, opts?: { onProgress?: (p: LogEvents['rebuild-progress']) => void }): Promise<{ streams: number; durationMillis: number }> {
+    this.#open();
+    if (materialize !== undefined && typeof materialize !== 'function') throw invalid('materialize must be a function');
+    const start = performance.now();
+    const numbers = this.#table.numbers().filter((no) => this.#table.head(no) !== undefined);
+    await this.#snapshots.pause();
+    try {
+      let done = 0;
+      for (const no of numbers) {
+        const name = this.#table.nameOf(no) as string;
+        await this.#writer.exclusive(() => rebuildStream({ ctx: this.#ctx, table: this.#table, policy: this.#policy }, no, name, materialize));
+        this.#snapshots.reset(no);
+        const p = { done: ++done, total: numbers.length, stream: name };
+        this.#emitter.emit('rebuild-progress', p);
+        opts?.onProgress?.(p);
+      }
+      // one synced write makes the unsynced rebuild batches durable (LevelDB syncs its whole log)
+      const at = u64Bytes(this.#clock());
+      await this.#holder.run((db) => db.put(metaKey(META_REBUILT), at, { sync: true }));
+    } finally {
+      this.#snapshots.resume();
+    }
+    return { streams: numbers.length, durationMillis: performance.now() - start };
+  }
+
+  on<E extends LogEventName>(event: E, listener: (payload: LogEvents[E]) => void): () => void {
+    return this.#emitter.on(event, listener);
+  }
+
+  info(): LogInfo {
+    this.#open();
+    return {
+      dir: this.dir, formatVersion: this.formatVersion, codecId: this.#codec.id, streams: this.#table.names().length,
+      lastLsn: this.#table.lastLsn, createdAt: this.#createdAt,
+    };
+  }
+
+  async idle(): Promise<void> {
+    this.#open();
+    await this.#writer.drain();
+    await this.#snapshots.drain();
+  }
+
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closed = true;
+    this.#closing = (async () => {
+      await this.#writer.drain();
+      await this.#snapshots.stop();
+      await this.#holder.close();
+    })();
+    return this.#closing;
+  }
+}
+
+function auxPrefixRange(prefix: string): { gte: Uint8Array; lt: Uint8Array } | { gte: Uint8Array } {
+  const p = auxKey(new TextEncoder().encode(prefix));
+  // the smallest key greater than every key starting with p: increment the last byte below 0xff
+  const end = p.slice();
+  for (let i = end.length - 1; i >= 0; i--) {
+    if ((end[i] as number) < 0xff) {
+      end[i] = (end[i] as number) + 1;
+      return { gte: p, lt: end.subarray(0, i + 1) };
+    }
+  }
+  return { gte: p };
+}
+

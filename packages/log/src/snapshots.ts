@@ -1,0 +1,144 @@
+/**
+ * Snapshots (derived data): the merged Yjs state of a stream at a seq. Where they are taken is
+ * a deterministic function of the entries (the snapshot policy evaluated entry by entry, its
+ * counters reset at each snapshot), and each snapshot is built from the previous one plus the
+ * bodies in between by one pure function. So rebuilding from the entries alone gives the same
+ * bytes (invariant 5).
+ */
+import * as Y from 'yjs';
+import { equalBytes } from './bytes.js';
+import { logError, readFailure } from './errors.js';
+import { P_SNAPSHOT, seqRange, parseSeqKey, snapshotKey } from './keys.js';
+import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
+import { frame, SNAPSHOT_HEADER_BYTES, unframe, type HeadRecord } from './records.js';
+import type { LoadedState, SnapshotPolicy } from './types.js';
+
+/**
+ * The snapshot after `prev` (or from nothing) and `bodies`: applied in order into a fresh
+ * Y.Doc({ gc: false }) (deleted content is kept, so past versions stay reconstructible) and
+ * encoded with Y.encodeStateAsUpdate. Measured against Y.mergeUpdates on a 10k-edit text
+ * history: 2-3x faster to build and 4x smaller (adjacent items merge), so faster to load.
+ */
+export function buildSnapshot(prev: Uint8Array | undefined, bodies: readonly Uint8Array[]): Uint8Array {
+  const doc = new Y.Doc({ gc: false });
+  try {
+    if (prev !== undefined) Y.applyUpdate(doc, prev);
+    for (const b of bodies) Y.applyUpdate(doc, b);
+    return Y.encodeStateAsUpdate(doc);
+  } finally {
+    doc.destroy();
+  }
+}
+
+/** Policy counters of one stream since its last snapshot point. */
+export interface PolicyCounters {
+  lastSnapshotSeq: number;
+  entriesSince: number;
+  bytesSince: number;
+}
+
+/** Feeds one entry to the policy; returns true (and resets the counters) when `seq` is a snapshot point. */
+export function policyStep(policy: SnapshotPolicy, c: PolicyCounters, seq: number, bytes: number): boolean {
+  c.entriesSince++;
+  c.bytesSince += bytes;
+  if (!policy({ entriesSince: c.entriesSince, bytesSince: c.bytesSince, lastSnapshotSeq: c.lastSnapshotSeq, headSeq: seq })) return false;
+  c.lastSnapshotSeq = seq;
+  c.entriesSince = 0;
+  c.bytesSince = 0;
+  return true;
+}
+
+export function encodeSnapshot(ctx: ReadContext, no: number, seq: number, entryHash: Uint8Array, state: Uint8Array): Uint8Array {
+  return frame(entryHash, ctx.codec.encode({ kind: 'snapshot', stream: no, seq }, state));
+}
+
+export interface StoredSnapshot {
+  seq: number;
+  /** hash of the entry at `seq` when the snapshot was taken */
+  hash: Uint8Array;
+  state: Uint8Array;
+}
+
+/** Checks and decodes a stored snapshot value; throws a coded error when unreadable. */
+export function decodeSnapshot(ctx: ReadContext, no: number, name: string, seq: number, v: Uint8Array): StoredSnapshot {
+  const { header, stored } = unframe(v, SNAPSHOT_HEADER_BYTES, `snapshot ${name}/${seq}`, { stream: name, seq });
+  const state = ctx.codec.decode({ kind: 'snapshot', stream: no, seq }, stored);
+  return { seq, hash: header.slice(), state };
+}
+
+/**
+ * Newest readable snapshot with seq in [1, maxSeq] whose seq is not in `skip`. Unreadable ones
+ * are reported (event 'corruption') and skipped: derived data falls back to replay.
+ */
+export async function findSnapshot(ctx: ReadContext, no: number, name: string, maxSeq: number, skip?: ReadonlySet<number>): Promise<StoredSnapshot | undefined> {
+  if (maxSeq < 1) return undefined;
+  return ctx.holder.run(async (db) => {
+    const it = db.iterator({ ...seqRange(P_SNAPSHOT, no, 1, maxSeq), reverse: true });
+    try {
+      for (let items = await it.nextv(4); items.length > 0; items = await it.nextv(16)) {
+        for (const [k, v] of items) {
+          const key = parseSeqKey(k, P_SNAPSHOT);
+          if (key === undefined || skip?.has(key.seq)) continue;
+          try {
+            return decodeSnapshot(ctx, no, name, key.seq, v);
+          } catch (err) {
+            ctx.emitter.emit('corruption', { stream: name, seq: key.seq, kind: 'snapshot', message: String((err as Error).message) });
+          }
+        }
+      }
+      return undefined;
+    } catch (err) {
+      throw readFailure(err, `snapshots of ${name}`, { stream: name });
+    } finally {
+      await it.close().catch(() => undefined);
+    }
+  });
+}
+
+export async function writeSnapshot(ctx: ReadContext, no: number, seq: number, entryHash: Uint8Array, state: Uint8Array): Promise<number> {
+  const v = encodeSnapshot(ctx, no, seq, entryHash, state);
+  await ctx.holder.run((db) => db.put(snapshotKey(no, seq), v));
+  return v.byteLength;
+}
+
+function lazyState(updates: Uint8Array[]): () => Uint8Array {
+  let merged: Uint8Array | undefined;
+  return () => (merged ??= updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates));
+}
+
+/**
+ * The state at `target`: newest readable snapshot at or before it, plus the verified tail.
+ * A snapshot that does not link to the chain (its hash differs from the entry's) is reported
+ * and skipped.
+ */
+export async function loadState(ctx: ReadContext, no: number, name: string, head: HeadRecord, target: number): Promise<LoadedState> {
+  const skip = new Set<number>();
+  for (;;) {
+    const snap = await findSnapshot(ctx, no, name, target, skip);
+    const from = snap === undefined ? 1 : snap.seq + 1;
+    const updates: Uint8Array[] = snap === undefined ? [] : [snap.state];
+    let linked = true;
+    let first = true;
+    if (snap !== undefined && snap.seq === head.seq && !equalBytes(snap.hash, head.hash)) linked = false;
+    if (linked) {
+      for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, from, target)) {
+        if (first && snap !== undefined && !equalBytes(parsed.prevHash, snap.hash)) {
+          linked = false;
+          break;
+        }
+        first = false;
+        updates.push(decodeEntry(ctx, no, name, seq, parsed).body);
+      }
+    }
+    if (!linked && snap !== undefined) {
+      ctx.emitter.emit('corruption', { stream: name, seq: snap.seq, kind: 'snapshot', message: 'snapshot disagrees with the log' });
+      skip.add(snap.seq);
+      continue;
+    }
+    if (updates.length === 0) throw logError('LOG_CORRUPT', `stream ${name} has no entries`, { details: { stream: name } });
+    const state = lazyState(updates);
+    const out = { seq: target, snapshotSeq: snap?.seq ?? 0, tailEntries: updates.length - (snap === undefined ? 0 : 1), updates } as LoadedState;
+    Object.defineProperty(out, 'state', { get: state, enumerable: true });
+    return out;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The in-memory catalog and heads: stream name <-> stream number, and each stream's head.
+ * Loaded at open (catalog and head records only), changed only by the writer after a batch
+ * is durable, so reads never see a head that is not on disk.
+ */
+import { fromUtf8 } from './bytes.js';
+import type { Db } from './db.js';
+import { P_CATALOG, P_ENTRY, P_HEAD, parseSeqKey, parseStreamKey, prefixRange, seqRange } from './keys.js';
+import { decodeHead, type HeadRecord, unframe, verifyEntry } from './records.js';
+import type { BrokenRecord, LogCodec } from './types.js';
+import { isValidStreamName } from './validate.js';
+
+export interface TableProblem extends BrokenRecord {
+  streamNo: number;
+}
+
+export class StreamTable {
+  readonly #byName = new Map<string, number>();
+  readonly #names = new Map<number, string>();
+  readonly #heads = new Map<number, HeadRecord>();
+  /** streams whose head could not be established; appends to them are refused */
+  readonly broken = new Set<number>();
+  /** problems found while loading (reported again by verify) */
+  problems: TableProblem[] = [];
+  #nextNo = 1;
+  #lastLsn = 0;
+
+  get lastLsn(): number {
+    return this.#lastLsn;
+  }
+
+  get nextNo(): number {
+    return this.#nextNo;
+  }
+
+  numberOf(name: string): number | undefined {
+    return this.#byName.get(name);
+  }
+
+  nameOf(no: number): string | undefined {
+    return this.#names.get(no);
+  }
+
+  head(no: number): HeadRecord | undefined {
+    return this.#heads.get(no);
+  }
+
+  /** Names of streams that have at least one entry, in stream-number order. */
+  names(): string[] {
+    const out: string[] = [];
+    for (const [no, name] of this.#names) if (this.#heads.has(no)) out.push(name);
+    return out;
+  }
+
+  /** Stream numbers with a name, in stream-number order. */
+  numbers(): number[] {
+    return [...this.#names.keys()];
+  }
+
+  /** Applies a committed batch. */
+  commit(heads: Iterable<[number, HeadRecord]>, newStreams: Iterable<[number, string]>, lastLsn: number, nextNo: number): void {
+    for (const [no, name] of newStreams) {
+      this.#names.set(no, name);
+      this.#byName.set(name, no);
+    }
+    for (const [no, h] of heads) this.#heads.set(no, h);
+    this.#lastLsn = lastLsn;
+    this.#nextNo = nextNo;
+  }
+
+  /** Reads catalog and heads from the DB, replacing the in-memory state. */
+  async load(db: Db, codec: LogCodec): Promise<void> {
+    this.#byName.clear();
+    this.#names.clear();
+    this.#heads.clear();
+    this.broken.clear();
+    this.problems = [];
+    let maxNo = 0;
+    let lastLsn = 0;
+    const catalog = db.iterator({ ...prefixRange(P_CATALOG) });
+    try {
+      for (let batch = await catalog.nextv(1024); batch.length > 0; batch = await catalog.nextv(1024)) {
+        for (const [k, v] of batch) {
+          const no = parseStreamKey(k, P_CATALOG);
+          if (no === undefined) {
+            this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed catalog key' });
+            continue;
+          }
+          maxNo = Math.max(maxNo, no);
+          try {
+            const { stored } = unframe(v, 0, `catalog record ${no}`, { stream: no });
+            const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, stored));
+            if (!isValidStreamName(name) || this.#byName.has(name)) throw new Error(`invalid or duplicate name`);
+            this.#names.set(no, name);
+            this.#byName.set(name, no);
+          } catch (err) {
+            this.problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
+          }
+        }
+      }
+    } finally {
+      await catalog.close();
+    }
+    const heads = db.iterator({ ...prefixRange(P_HEAD) });
+    try {
+      for (let batch = await heads.nextv(1024); batch.length > 0; batch = await heads.nextv(1024)) {
+        for (const [k, v] of batch) {
+          const no = parseStreamKey(k, P_HEAD);
+          if (no === undefined) {
+            this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed head key' });
+            continue;
+          }
+          maxNo = Math.max(maxNo, no);
+          try {
+            const h = decodeHead(no, v);
+            this.#heads.set(no, h);
+            lastLsn = Math.max(lastLsn, h.lsn);
+          } catch (err) {
+            const name = this.#names.get(no) ?? `#${no}`;
+            this.problems.push({ streamNo: no, stream: name, seq: 0, kind: 'head', message: (err as Error).message });
+            const recovered = await this.#headFromEntries(db, no);
+            if (recovered === undefined) this.broken.add(no);
+            else if (recovered !== null) {
+              this.#heads.set(no, recovered);
+              lastLsn = Math.max(lastLsn, recovered.lsn);
+            }
+          }
+        }
+      }
+    } finally {
+      await heads.close();
+    }
+    // a stream number used by entries only (a lost catalog/head) must never be reused
+    const lastEntry = db.keys({ ...prefixRange(P_ENTRY), reverse: true, limit: 1 });
+    try {
+      const k = await lastEntry.next();
+      const parsed = k === undefined ? undefined : parseSeqKey(k, P_ENTRY);
+      if (parsed !== undefined) maxNo = Math.max(maxNo, parsed.stream);
+    } finally {
+      await lastEntry.close();
+    }
+    this.#nextNo = maxNo + 1;
+    this.#lastLsn = lastLsn;
+  }
+
+  /** The head implied by the last entry of a stream when that entry verifies; null when it has no entries. */
+  async #headFromEntries(db: Db, no: number): Promise<HeadRecord | null | undefined> {
+    const it = db.iterator({ ...seqRange(P_ENTRY, no, 1, Number.MAX_SAFE_INTEGER), reverse: true, limit: 1 });
+    try {
+      const item = await it.next();
+      if (item === undefined) return null;
+      const key = parseSeqKey(item[0], P_ENTRY);
+      if (key === undefined) return undefined;
+      const e = verifyEntry(no, key.seq, item[1]);
+      return { seq: key.seq, lsn: e.lsn, ts: e.ts, hash: e.hash };
+    } catch {
+      return undefined;
+    } finally {
+      await it.close();
+    }
+  }
+}
+
