@@ -21,4 +21,11 @@ export {
   type Encoded,
 } from './envelope.js';
 export { RedisConnection, toCacheError, redact, type RedisConnectionEvents } from './redis-connection.js';
-export { RedisCache, DEFAULT_PREFIX, type RedisCacheOptions, type RedisCacheEvents } from './redis.js';
+export { RedisCache, DEFAULT_PREFIX, type RedisCacheOptions, type RedisCacheEvents, type RedisSubscription } from './redis.js';
+export {
+  TieredCache,
+  parseInvalidation,
+  type TieredCacheOptions,
+  type TieredCacheEvents,
+  type InvalidationMessage,
+} from './tiered.js';

@@ -71,6 +71,11 @@ export interface RedisCacheEvents extends RedisConnectionEvents {
 
 export const DEFAULT_PREFIX = 'profilesync:cache:';
 
+export interface RedisSubscription {
+  readonly connection: RedisConnection;
+  close(): Promise<void>;
+}
+
 interface Resolved extends EnvelopeOptions {
   url: string;
   prefix: string;
@@ -115,6 +120,7 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
   readonly #conn: RedisConnection;
   readonly #monitor: CacheMonitor | undefined;
   readonly #scanPrefix: string;
+  readonly #connOpts: ConstructorParameters<typeof RedisConnection>[0];
   #hits = 0;
   #misses = 0;
   #sets = 0;
@@ -144,6 +150,7 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
     };
     if (options.clock) connOpts.clock = options.clock;
     if (options.random) connOpts.random = options.random;
+    this.#connOpts = connOpts;
     this.#conn = new RedisConnection(connOpts);
     for (const name of ['ready', 'disconnected', 'reconnecting'] as const) {
       this.#conn.on(name, (e) => this.emit(name, e as never));
@@ -164,6 +171,15 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
 
   get ready(): boolean {
     return this.#conn.ready;
+  }
+
+  /** default ttl in ms (null = none) */
+  get defaultTtl(): number | null {
+    return this.#o.defaultTtl;
+  }
+
+  get maxKeyLength(): number {
+    return this.#o.maxKeyLength;
   }
 
   /** The underlying connection (pub/sub helpers for TieredCache). */
@@ -347,6 +363,34 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
 
   async close(): Promise<void> {
     await this.#conn.close();
+  }
+
+  /** PUBLISH on this cache's connection (channels are not prefixed). */
+  async publish(channel: string, message: string): Promise<void> {
+    this.#checkOpen();
+    try {
+      await this.#conn.client.publish(channel, message);
+    } catch (err) {
+      throw this.#fail(err, 'publish');
+    }
+  }
+
+  /**
+   * SUBSCRIBE on a dedicated connection (same url and backoff). node-redis subscribes
+   * again after each reconnect; watch `connection` events to know when messages may
+   * have been missed.
+   */
+  async subscribe(channel: string, onMessage: (message: string) => void, timeoutMs = 2000): Promise<RedisSubscription> {
+    this.#checkOpen();
+    const conn = new RedisConnection({ ...this.#connOpts, name: `${this.#connOpts.name}:sub` });
+    try {
+      await conn.whenReady(timeoutMs);
+      await conn.client.subscribe(channel, (message) => onMessage(message));
+    } catch (err) {
+      await conn.close();
+      throw toCacheError(err, 'subscribe', false);
+    }
+    return { connection: conn, close: () => conn.close() };
   }
 
   async #invalidate(pattern: string, op: 'clear' | 'invalidatePattern'): Promise<number> {
