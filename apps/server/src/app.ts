@@ -70,6 +70,12 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     req.principal = principal;
   });
 
+  // during shutdown, responses close their connection so keep-alive sockets do not hold it open
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (ctx.isClosing()) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     ctx.metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);

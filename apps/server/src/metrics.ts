@@ -14,6 +14,15 @@ export interface LogEventSource {
   on(event: 'batch-failed', listener: (e: { entries: number; code: string; durationMillis: number }) => void): () => void;
 }
 
+/** The slice of the store's typed events the metrics subscribe to. */
+export interface StoreEventSource {
+  on(event: 'profile-written', listener: (e: { action: string; durationMillis: number }) => void): () => void;
+  on(event: 'write-rejected', listener: (e: { code: string }) => void): () => void;
+  on(event: 'document-loaded', listener: (e: { durationMillis: number }) => void): () => void;
+  on(event: 'view-loaded', listener: (e: { source: string; durationMillis: number }) => void): () => void;
+  on(event: 'conflict-recorded', listener: (e: { path: string }) => void): () => void;
+}
+
 export interface MetricsSources {
   caches: () => CacheStatsSnapshot[];
   peers: () => PeerStatus[] | undefined;
@@ -129,6 +138,26 @@ export class ServerMetrics {
         for (const p of sources.peers() ?? []) if (typeof p.lagMillis === 'number') this.set({ peer: p.id }, p.lagMillis / 1000);
       },
     });
+  }
+
+  /** Subscribes to the store's typed events (writes, rejections, cold loads, conflicts). */
+  attachStore(store: StoreEventSource): void {
+    const registers = [this.registry];
+    const writes = new Counter({ name: 'profilesync_profile_writes_total', help: 'durable profile changes by action', labelNames: ['action'], registers });
+    const writeSeconds = new Histogram({ name: 'profilesync_profile_write_duration_seconds', help: 'validate + apply + durable append of one change', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
+    const rejected = new Counter({ name: 'profilesync_profile_writes_rejected_total', help: 'changes refused (nothing written) by code', labelNames: ['code'], registers });
+    const loads = new Histogram({ name: 'profilesync_profile_cold_load_seconds', help: 'cold loads: a view into the hot cache (kind=view) or a live Y.Doc (kind=doc)', labelNames: ['kind'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25], registers });
+    const conflicts = new Counter({ name: 'profilesync_profile_conflicts_total', help: 'concurrent scalar changes where one value was dropped', registers });
+    this.#unsubscribe.push(
+      store.on('profile-written', (e) => {
+        writes.inc({ action: e.action });
+        writeSeconds.observe(e.durationMillis / 1000);
+      }),
+      store.on('write-rejected', (e) => rejected.inc({ code: e.code })),
+      store.on('document-loaded', (e) => loads.observe({ kind: 'doc' }, e.durationMillis / 1000)),
+      store.on('view-loaded', (e) => loads.observe({ kind: 'view' }, e.durationMillis / 1000)),
+      store.on('conflict-recorded', () => conflicts.inc()),
+    );
   }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {

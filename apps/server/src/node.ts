@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProfileSyncError } from '@profilesync/errors';
 import { openLog, type EventLog, type LogCodec } from '@profilesync/log';
-import { ProfileStoreImpl, type ProfileStore } from '@profilesync/core';
+import { openStore, type ProfileStoreImpl } from '@profilesync/core';
 import {
   createAtRestCodec,
   initKeyring,
@@ -71,7 +71,7 @@ export interface NodeHandle {
   codec?: LogCodec;
   identity: NodeIdentity;
   log: EventLog;
-  store: ProfileStore;
+  store: ProfileStoreImpl;
   close(): Promise<void>;
 }
 
@@ -124,15 +124,13 @@ export async function openNode(opts: OpenNodeOptions): Promise<NodeHandle> {
     cleanup.push(() => identity.close());
     const log = await openLog({ dir: paths.logDir, ...(codec ? { codec } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     cleanup.push(() => log.close().catch(() => undefined));
-    const impl = new ProfileStoreImpl(log, {
-      ownsLog: false,
+    const store = await openStore({
+      log,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.hotCacheBytes !== undefined ? { hotCacheBytes: opts.hotCacheBytes } : {}),
       ...(opts.maxDocs !== undefined ? { maxDocs: opts.maxDocs } : {}),
       ...(opts.maxProfileBytes !== undefined ? { maxProfileBytes: opts.maxProfileBytes } : {}),
     });
-    await impl.init();
-    const store: ProfileStore = impl;
     let closing: Promise<void> | undefined;
     const handle: NodeHandle = {
       paths,

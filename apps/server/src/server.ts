@@ -131,6 +131,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     const caches = cacheDirectory(node, opts.cacheRegistry, viewJson);
     const metrics = new ServerMetrics({ caches: () => caches.stats(), peers: () => sync?.status() });
     metrics.attachLog(node.log);
+    metrics.attachStore(node.store);
 
     const denial = opts.denialAudit ?? DENIAL_AUDIT;
     let bucket: BucketState = newBucket(denial.burst, clock());

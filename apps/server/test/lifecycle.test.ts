@@ -1,0 +1,161 @@
+/**
+ * Start/stop behaviour: first-start admin token (file 0600, or sealed when encrypted), tokens
+ * and peers surviving restarts, wrong passphrase, metrics auth policy, denial audit bounds,
+ * graceful shutdown finishing in-flight writes.
+ */
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultConfig, readAdminToken, startServer, type RunningServer } from '../src/index.js';
+import { ADMIN, http, profileInput, tempDir } from './helpers.js';
+
+const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
+const dirs: string[] = [];
+const servers: RunningServer[] = [];
+
+function dir(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close().catch(() => undefined);
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function start(dataDir: string, opts: Parameters<typeof startServer>[1] = {}, overrides: Partial<ReturnType<typeof defaultConfig>> = {}): Promise<RunningServer> {
+  const s = await startServer(defaultConfig({ dataDir, port: 0, logLevel: 'silent', ...overrides }), { env: {}, onAdminToken: () => undefined, ...opts });
+  servers.push(s);
+  return s;
+}
+
+/** Every file under `root`, recursively. */
+function files(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
+}
+
+describe('first start', () => {
+  it('generates an admin token once, writes it 0600 for the local CLI, and keeps it across restarts', async () => {
+    const data = join(dir(), 'data');
+    let printed: string | undefined;
+    const s1 = await start(data, { onAdminToken: (r) => (printed = r.token) });
+    expect(s1.adminToken.created).toBe(true);
+    expect(printed).toMatch(/^ps_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const file = join(data, 'admin.token');
+    expect(readFileSync(file, 'utf8').trim()).toBe(printed);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await readAdminToken(data)).toBe(printed);
+    expect((await http(s1.url, 'GET', '/api/profiles', { token: printed! })).status).toBe(200);
+    const created = await http(s1.url, 'POST', '/api/tokens', { token: printed!, body: { name: 'kept', role: 'viewer' } });
+    const key = Buffer.alloc(32, 3).toString('base64url');
+    await http(s1.url, 'POST', '/api/peers', { token: printed!, body: { url: 'ws://h:1/sync', key } });
+    await s1.close();
+
+    let printedAgain: string | undefined;
+    const s2 = await start(data, { onAdminToken: (r) => (printedAgain = r.token) });
+    expect(s2.adminToken.created).toBe(false);
+    expect(printedAgain).toBeUndefined();
+    expect((await http(s2.url, 'GET', '/api/profiles', { token: printed! })).status).toBe(200);
+    expect((await http(s2.url, 'GET', '/api/profiles', { token: created.body.token })).status).toBe(200);
+    expect((await http(s2.url, 'GET', '/api/peers', { token: printed! })).body.peers).toHaveLength(1);
+    expect(s2.publicKey).toBe(s1.publicKey);
+  });
+
+  it('PROFILESYNC_ADMIN_TOKEN presets the admin token and writes no file', async () => {
+    const data = join(dir(), 'data');
+    const s = await start(data, { env: { PROFILESYNC_ADMIN_TOKEN: ADMIN } });
+    expect(s.adminToken).toMatchObject({ created: true });
+    expect(s.adminToken.token).toBeUndefined();
+    expect(readdirSync(data)).not.toContain('admin.token');
+    expect((await http(s.url, 'GET', '/api/profiles')).status).toBe(200);
+    const audit = await http(s.url, 'GET', '/api/audit?action=token.create');
+    expect(audit.body.records[0]).toMatchObject({ actor: 'bootstrap', details: { preset: true } });
+  });
+
+  it('encrypted dir: the admin token is sealed, nothing secret is plaintext on disk, wrong passphrase refused', async () => {
+    const data = join(dir(), 'data');
+    const passphrase = 'correct horse battery staple';
+    let token: string | undefined;
+    const s = await start(data, { passphrase: async () => passphrase, scrypt: FAST_SCRYPT, onAdminToken: (r) => (token = r.token) }, { encryption: true });
+    expect(s.node.encrypted).toBe(true);
+    const marker = 'SECRET-MARKER-PROFILE-TEXT-42';
+    expect((await http(s.url, 'POST', '/api/profiles', { token: token!, body: profileInput('enc-1', { systemMessage: marker }) })).status).toBe(201);
+    const extra = await http(s.url, 'POST', '/api/tokens', { token: token!, body: { name: 'extra', role: 'viewer' } });
+    await s.close();
+    expect(readdirSync(data)).toContain('admin.token.sealed');
+    expect(readdirSync(data)).not.toContain('admin.token');
+    expect(readdirSync(data)).not.toContain('identity.json');
+    const needles = [token!, token!.split('_')[2]!, extra.body.token, marker];
+    for (const f of files(data)) {
+      const bytes = readFileSync(f);
+      for (const n of needles) {
+        expect(bytes.includes(Buffer.from(n, 'utf8')), `${n.slice(0, 12)}... in ${f}`).toBe(false);
+        expect(bytes.includes(Buffer.from(n, 'utf16le'))).toBe(false);
+        expect(bytes.includes(Buffer.from(Buffer.from(n).toString('base64').slice(0, 20)))).toBe(false);
+      }
+    }
+    expect(await readAdminToken(data, async () => passphrase)).toBe(token);
+    await expect(readAdminToken(data)).rejects.toMatchObject({ code: 'CRYPTO_PASSPHRASE_REQUIRED' });
+    await expect(start(data, { passphrase: async () => 'wrong passphrase' })).rejects.toMatchObject({ code: 'CRYPTO_BAD_PASSPHRASE' });
+    await expect(start(data)).rejects.toMatchObject({ code: 'CRYPTO_PASSPHRASE_REQUIRED' });
+    const again = await start(data, { passphrase: async () => passphrase });
+    expect((await http(again.url, 'GET', '/api/profiles/enc-1', { token: token! })).body.systemMessage).toBe(marker);
+  });
+
+  it('encryption on in config but a plaintext dir -> CONFIG_INVALID naming the key', async () => {
+    const data = join(dir(), 'data');
+    await (await start(data)).close();
+    servers.pop();
+    await expect(start(data, {}, { encryption: true })).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'encryption' } });
+  });
+});
+
+describe('policies', () => {
+  it('metrics.auth = token requires a token even on loopback', async () => {
+    const s = await start(join(dir(), 'data'), { adminToken: ADMIN }, { metrics: { auth: 'token' } });
+    expect((await http(s.url, 'GET', '/metrics', { token: null })).status).toBe(401);
+    expect((await http(s.url, 'GET', '/metrics')).status).toBe(200);
+  });
+
+  it('denials are always answered 401 but audited at a bounded rate (injected clock)', async () => {
+    let now = 1_700_000_000_000;
+    const s = await start(join(dir(), 'data'), { adminToken: ADMIN, clock: () => now, denialAudit: { perSecond: 1, burst: 3 } });
+    for (let i = 0; i < 10; i++) expect((await http(s.url, 'GET', '/api/profiles', { token: null })).status).toBe(401);
+    const count = async () => (await http(s.url, 'GET', '/api/audit?action=auth.denied')).body.records;
+    expect(await count()).toHaveLength(3);
+    now += 2000;
+    expect((await http(s.url, 'GET', '/api/profiles', { token: null })).status).toBe(401);
+    const records = await count();
+    expect(records).toHaveLength(4);
+    expect(records[0].details.suppressedBefore).toBe(7);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight writes, then refuses new ones, and closes the log', async () => {
+    const s = await start(join(dir(), 'data'), { adminToken: ADMIN });
+    await http(s.url, 'POST', '/api/profiles', { body: profileInput('g1') });
+    const firstWrite = new Promise<void>((resolve) => {
+      const off = s.node.store.on('profile-written', () => {
+        off();
+        resolve();
+      });
+    });
+    const writes = Array.from({ length: 40 }, (_, i) => http(s.url, 'PATCH', '/api/profiles/g1', { body: { meta: { [`k${i}`]: i } } }));
+    await firstWrite;
+    const closed = s.close();
+    const results = await Promise.allSettled(writes);
+    await closed;
+    const acked = results.filter((r) => r.status === 'fulfilled' && r.value.status === 200).length;
+    const refused = results.filter((r) => r.status === 'rejected' || (r.status === 'fulfilled' && r.value.status === 503)).length;
+    expect(acked + refused).toBe(40);
+    expect(acked).toBeGreaterThan(0);
+    servers.pop();
+    const again = await start(s.node.paths.dataDir, { adminToken: ADMIN });
+    const view = await http(again.url, 'GET', '/api/profiles/g1');
+    expect(Object.keys(view.body.meta).filter((k) => k.startsWith('k'))).toHaveLength(acked);
+  });
+});
