@@ -17,7 +17,8 @@ export function gcmSealInto(
   out: Uint8Array,
   offset: number,
 ): void {
-  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+  // the tag is always 16 bytes (GCM's default); no options object keeps this hot path lean
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
   out.set(body, offset);
@@ -30,7 +31,8 @@ export function gcmSealInto(
 export function gcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
   if (sealed.length < GCM_TAG_BYTES) return undefined;
   const split = sealed.length - GCM_TAG_BYTES;
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+  // the tag is sliced at exactly 16 bytes, so a shortened tag can never be accepted
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(split));
   const body = decipher.update(sealed.subarray(0, split));
