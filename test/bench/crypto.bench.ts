@@ -3,11 +3,19 @@
  *   crypto-frame-throughput-1k / -64k: SecureSession seal + open of one frame, payload MB/s
  *     (MB = 2^20 bytes), anchor: raw nacl.secretbox + secretbox.open on the same payloads in
  *     the same run (the ratio is the framing overhead). Goal >= 60 MB/s.
+ *   crypto-at-rest-overhead: durable appends/s of the event log with 64 concurrent writers,
+ *     encrypted (createAtRestCodec) vs plain codec, same updates, same run, alternating
+ *     rounds. value = encrypted appends/s, baseline = plain. Goal ratio >= 0.9.
  */
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { SecureSession } from '@profilesync/crypto';
-import { gc, nowMs, result, type BenchCase, type BenchResult } from './harness.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as Y from 'yjs';
+import { openLog, type LogCodec } from '@profilesync/log';
+import { SecureSession, createAtRestCodec, initKeyring } from '@profilesync/crypto';
+import { concurrentRate, gc, nowMs, result, type BenchCase, type BenchResult } from './harness.js';
 
 // tweetnacl as the crypto package resolves it (the same copy SecureSession uses)
 interface Secretbox {
@@ -98,6 +106,96 @@ function throughputCase(label: string, size: number): BenchCase {
   };
 }
 
-const cases: BenchCase[] = [throughputCase('1k', 1024), throughputCase('64k', 64 * 1024)];
+/**
+ * Realistic profile edits: one Y.Doc per profile, each update a small edit of a text field
+ * or a parameter; each append carries the materialized view (a ~1 KB JSON) like core does.
+ */
+function profileWorkload(profiles: number, perProfile: number): { stream: string; body: Uint8Array; view: Uint8Array }[][] {
+  const out: { stream: string; body: Uint8Array; view: Uint8Array }[][] = [];
+  for (let p = 0; p < profiles; p++) {
+    const doc = new Y.Doc();
+    const profile = doc.getMap('profile');
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    const text = new Y.Text();
+    profile.set('systemMessage', text);
+    for (let i = 0; i < perProfile; i++) {
+      if (i % 4 === 3) profile.set('temperature', (i % 10) / 10);
+      else text.insert(Math.min(text.length, (i * 7) % 50), `edit ${i} `);
+    }
+    const stream = `profile-${p}`;
+    const view = new TextEncoder().encode(
+      JSON.stringify({ id: stream, modelId: 'gpt-x', name: `Profile ${p}`, systemMessage: 'y'.repeat(700), templates: { greeting: 'Hello {{name}}' }, parameters: { temperature: 0.7, top_p: 1 } }),
+    );
+    out.push(updates.slice(-perProfile).map((body) => ({ stream, body, view })));
+  }
+  return out;
+}
+
+/** Durable appends/s: `writers` concurrent writers, each on its own profile. */
+async function appendRate(codec: LogCodec | undefined, work: ReturnType<typeof profileWorkload>): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'psync-bench-rest-'));
+  const log = await openLog({ dir, ...(codec ? { codec } : {}) });
+  try {
+    const perWriter = work[0]!.length;
+    const { opsPerSec } = await concurrentRate(work.length, work.length * perWriter, (w, i) => {
+      const item = work[w]![Math.floor(i / work.length) % perWriter]!;
+      return log.append({ stream: item.stream, body: item.body, actor: 'bench', origin: 'local', view: item.view });
+    });
+    return opsPerSec;
+  } finally {
+    await log.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const atRestOverhead: BenchCase = {
+  name: 'crypto-at-rest-overhead',
+  async run(): Promise<BenchResult> {
+    const writers = 64;
+    const work = profileWorkload(writers, 250);
+    const keyDir = await mkdtemp(join(tmpdir(), 'psync-bench-keyring-'));
+    const { keyring } = await initKeyring(keyDir, { passphrase: 'bench', scrypt: { N: 1024 } });
+    const codec = createAtRestCodec(keyring);
+    try {
+      await appendRate(undefined, profileWorkload(writers, 20));
+      await appendRate(codec, profileWorkload(writers, 20));
+      const plain: number[] = [];
+      const encrypted: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        gc();
+        plain.push(await appendRate(undefined, work));
+        gc();
+        encrypted.push(await appendRate(codec, work));
+      }
+      const value = Math.max(...encrypted);
+      const baselineValue = Math.max(...plain);
+      const bodyBytes = work.flat().reduce((n, x) => n + x.body.length, 0) / (writers * work[0]!.length);
+      return result({
+        name: 'crypto-at-rest-overhead',
+        unit: 'ops/s',
+        value,
+        baseline: 'same durable appends, plain codec',
+        baselineValue,
+        goal: 'ratio >= 0.9',
+        met: value / baselineValue >= 0.9,
+        extra: {
+          writers,
+          appendsPerRound: writers * work[0]!.length,
+          rounds: plain.length,
+          meanBodyBytes: Math.round(bodyBytes),
+          viewBytes: work[0]![0]!.view.length,
+          plainRounds: plain.map((x) => Math.round(x)).join('/'),
+          encryptedRounds: encrypted.map((x) => Math.round(x)).join('/'),
+        },
+      });
+    } finally {
+      await keyring.close();
+      await rm(keyDir, { recursive: true, force: true });
+    }
+  },
+};
+
+const cases: BenchCase[] = [throughputCase('1k', 1024), throughputCase('64k', 64 * 1024), atRestOverhead];
 
 export default cases;
