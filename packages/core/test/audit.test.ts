@@ -1,0 +1,47 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bob, codeOf, ctx, harness, manualClock, sample, type Harness } from './helpers.js';
+
+let h: Harness;
+const clock = manualClock();
+beforeEach(async () => {
+  h = await harness({ clock: clock.now });
+});
+afterEach(async () => {
+  await h.close();
+});
+
+describe('audit', () => {
+  it('merges profile entries and #audit records newest first; filters by profile, actor, action and time', async () => {
+    const t0 = clock.now();
+    await h.store.create({ id: 'a', ...sample() }, ctx);
+    clock.advance(1000);
+    await h.store.recordAudit({ actor: 'mallory', origin: 'api:tok9', action: 'auth.denied', outcome: 'denied', profile: 'a', details: { method: 'PATCH' } });
+    clock.advance(1000);
+    await h.store.update('a', { name: 'A2' }, bob);
+    clock.advance(1000);
+    await h.store.create({ id: 'b', ...sample() }, bob);
+    clock.advance(1000);
+    await h.store.recordAudit({ actor: 'admin', origin: 'cli', action: 'token.create', outcome: 'ok', details: { tokenId: 't1' } });
+
+    const all = await h.store.audit();
+    expect(all.map((r) => r.action)).toEqual(['token.create', 'profile.create', 'profile.update', 'auth.denied', 'profile.create']);
+    expect(all[1]).toMatchObject({ profile: 'b', actor: 'bob', outcome: 'ok' });
+    expect(all[2]).toMatchObject({ profile: 'a', actor: 'bob', origin: 'api:tok1', fields: ['name'], at: new Date(t0 + 2000).toISOString() });
+    expect(all[3]).toMatchObject({ actor: 'mallory', outcome: 'denied', details: { method: 'PATCH' } });
+    expect((await h.store.audit({ profile: 'a' })).map((r) => r.action)).toEqual(['profile.update', 'auth.denied', 'profile.create']);
+    expect((await h.store.audit({ actor: 'bob' })).map((r) => r.profile)).toEqual(['b', 'a']);
+    expect((await h.store.audit({ since: new Date(t0 + 1500).toISOString(), until: t0 + 3500 })).map((r) => r.action)).toEqual(['profile.create', 'profile.update']);
+    expect(await h.store.audit({ limit: 2 })).toEqual(all.slice(0, 2));
+    expect((await h.store.audit({ action: 'auth.denied' })).length).toBe(1);
+  });
+
+  it('the #audit stream is hash-chained by the log and append-only', async () => {
+    await h.store.recordAudit({ actor: 'x', origin: 'cli', action: 'key.rotate', outcome: 'ok' });
+    await h.store.recordAudit({ actor: 'x', origin: 'cli', action: 'key.rotate', outcome: 'ok' });
+    const entries = [];
+    for await (const e of h.store.log.read('#audit')) entries.push(e);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2]);
+    expect(Buffer.compare(entries[1]!.prevHash, entries[0]!.hash)).toBe(0);
+    expect(await codeOf(h.store.recordAudit({ actor: 'x', origin: 'cli', action: '', outcome: 'ok' }))).toBe('AUDIT_INVALID');
+  });
+});

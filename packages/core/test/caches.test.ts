@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LatencyRing } from '../src/stats.js';
+import type { StoreEvents } from '../src/events.js';
+import { ctx, harness, sample, type Harness } from './helpers.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('caches and stats', () => {
+  it('hot views are byte-bounded and evict; a miss reloads the same view', async () => {
+    h = await harness({ hotCacheBytes: 2000 });
+    const views = [];
+    for (let i = 0; i < 8; i++) views.push(await h.store.create({ id: `p${i}`, ...sample() }, ctx));
+    const s = h.store.cacheStats().find((c) => c.name === 'profiles')!;
+    expect(s.bytes).toBeLessThanOrEqual(2000);
+    expect(s.evictions).toBeGreaterThan(0);
+    expect(s.size).toBeLessThan(8);
+    for (const v of views) expect(await h.store.get(v.id)).toEqual(v);
+    const after = h.store.cacheStats().find((c) => c.name === 'profiles')!;
+    expect(after.misses).toBeGreaterThan(0);
+    expect(after.hit_rate).toBeGreaterThanOrEqual(0);
+    expect(after['cold_load_p99_ms']).toBeGreaterThan(0);
+  });
+
+  it('live docs are count-bounded; evicted docs are destroyed and reloaded on the next write', async () => {
+    h = await harness({ maxDocs: 2 });
+    const loaded: StoreEvents['document-loaded'][] = [];
+    h.store.on('document-loaded', (e) => loaded.push(e));
+    for (let i = 0; i < 4; i++) await h.store.create({ id: `d${i}`, ...sample() }, ctx);
+    const docs = h.store.cacheStats().find((c) => c.name === 'docs')!;
+    expect(docs.size).toBe(2);
+    expect(docs.evictions).toBe(2);
+    const v = await h.store.update('d0', { name: 'reloaded' }, ctx);
+    expect(v.name).toBe('reloaded');
+    expect(loaded.map((e) => e.id)).toEqual(['d0']);
+    expect(loaded[0]!.durationMillis).toBeGreaterThanOrEqual(0);
+  });
+
+  it('clearCache clears by name or all, and correctness holds after it', async () => {
+    h = await harness();
+    await h.store.create({ id: 'x', ...sample() }, ctx);
+    expect(h.store.clearCache('docs')).toEqual(['docs']);
+    expect(h.store.clearCache()).toEqual(['profiles', 'docs']);
+    expect(h.store.clearCache('nope')).toEqual([]);
+    const v = await h.store.update('x', { name: 'after clear' }, ctx);
+    expect(h.store.get('x')).toBe(v);
+  });
+
+  it('typed events carry durations', async () => {
+    h = await harness();
+    const written: StoreEvents['profile-written'][] = [];
+    const rejected: StoreEvents['write-rejected'][] = [];
+    h.store.on('profile-written', (e) => written.push(e));
+    h.store.on('write-rejected', (e) => rejected.push(e));
+    await h.store.create({ id: 'e', ...sample() }, ctx);
+    expect(written[0]).toMatchObject({ id: 'e', seq: 1, action: 'create', origin: 'local' });
+    expect(written[0]!.durationMillis).toBeGreaterThan(0);
+  });
+
+  it('LatencyRing percentiles over a bounded window', () => {
+    const r = new LatencyRing(4);
+    expect(r.percentile(99)).toBe(0);
+    for (const x of [5, 1, 3, 2, 100]) r.record(x);
+    expect(r.count).toBe(4);
+    expect(r.percentile(50)).toBe(2);
+    expect(r.percentile(99)).toBe(100);
+  });
+});
