@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, link, unlink, mkdir, readFile, chmod } from 'node:fs/promises';
+import { open, rename, link, unlink, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 
 /** File mode of every secret-bearing file this package writes. */
@@ -61,9 +61,4 @@ export async function removeIfExists(path: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-}
-
-/** Re-applies 0600 (e.g. after a copy that widened the mode). */
-export async function restrictMode(path: string): Promise<void> {
-  await chmod(path, SECRET_FILE_MODE);
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import nacl from 'tweetnacl';
 import { bytesEqual, concatBytes, toBase64Url, utf8, wipe } from './bytes.js';
 import { CryptoErrorCode, cryptoError, type CryptoErrorCodeValue } from './errors.js';
-import { fingerprint, verifySignature, type NodeIdentity } from './identity.js';
+import { encodePublicKey, fingerprint, parsePublicKey, verifySignature, type NodeIdentity } from './identity.js';
 import { hkdf } from './kdf.js';
 import { SecureSession, type Role, type SessionOptions } from './session.js';
 
@@ -40,10 +40,10 @@ export const DEFAULT_NETWORK_KEY: Uint8Array = networkKeyFor('default');
 
 export type AllowPolicy = (peerPublicKey: Uint8Array) => boolean;
 
-/** An allow list of Ed25519 public keys (bytes or base64url text) as an AllowPolicy. */
+/** An allow list of Ed25519 public keys (bytes or base64url text) as an AllowPolicy; a malformed key throws CRYPTO_BAD_PUBLIC_KEY. */
 export function allowList(keys: Iterable<Uint8Array | string>): AllowPolicy {
   const set = new Set<string>();
-  for (const k of keys) set.add(typeof k === 'string' ? k.trim() : toBase64Url(k));
+  for (const k of keys) set.add(encodePublicKey(typeof k === 'string' ? parsePublicKey(k) : k));
   return (peerPublicKey) => set.has(toBase64Url(peerPublicKey));
 }
 

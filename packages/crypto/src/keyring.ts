@@ -27,7 +27,6 @@ export interface UnlockOptions {
 }
 
 export interface KeyringEvents {
-  unlocked: { via: UnlockMethod; keys: number; durationMillis: number };
   'key-rotated': { keyId: number; keys: number; durationMillis: number };
   'passphrase-changed': { durationMillis: number };
   'recovery-phrase-rotated': { durationMillis: number };
@@ -57,6 +56,8 @@ const macKeyOf = (masterKey: Uint8Array): Buffer => hkdf('sha256', masterKey, ne
 export class Keyring {
   readonly dir: string;
   readonly unlockedWith: UnlockMethod;
+  /** how long init/unlock took (scrypt dominates), for logs and metrics */
+  readonly unlockDurationMillis: number;
   #data: KeyringFileData;
   #masterKey: Buffer;
   #macKey: Buffer;
@@ -74,6 +75,7 @@ export class Keyring {
     identitySeed: Buffer | undefined,
     via: UnlockMethod,
     clock: () => number,
+    started: number,
   ) {
     this.dir = dir;
     this.#data = data;
@@ -82,6 +84,7 @@ export class Keyring {
     this.#material = material;
     this.#identitySeed = identitySeed;
     this.unlockedWith = via;
+    this.unlockDurationMillis = performance.now() - started;
     this.#clock = clock;
     attachMaterial(this, material);
   }
@@ -120,8 +123,7 @@ export class Keyring {
       throw err;
     }
     const material: KeyMaterial = { activeKeyId: 1, dataKeys: new Map([[1, dataKey]]), nameKey, closed: false };
-    const keyring = new Keyring(dir, data, masterKey, material, undefined, 'init', clock);
-    keyring.#events.emit('unlocked', { via: 'init', keys: 1, durationMillis: performance.now() - started });
+    const keyring = new Keyring(dir, data, masterKey, material, undefined, 'init', clock, started);
     return { keyring, recoveryPhrase: recovery.phrase };
   }
 
@@ -175,9 +177,7 @@ export class Keyring {
     const nameKey = open(data.nameKey, AAD_NAME_KEY, 'nameKey');
     const identitySeed = data.identity ? open(data.identity.wrapped, AAD_IDENTITY, 'identity') : undefined;
     const material: KeyMaterial = { activeKeyId: data.activeKeyId, dataKeys, nameKey, closed: false };
-    const keyring = new Keyring(dir, data, mk, material, identitySeed, via, opts.clock ?? Date.now);
-    keyring.#events.emit('unlocked', { via, keys: dataKeys.size, durationMillis: performance.now() - started });
-    return keyring;
+    return new Keyring(dir, data, mk, material, identitySeed, via, opts.clock ?? Date.now, started);
   }
 
   get activeKeyId(): number {

@@ -91,6 +91,7 @@ describe('handshake', () => {
   it('an allow list of text keys works like one of bytes', () => {
     const { i, r } = pair({ isAllowed: allowList([bob.publicKeyText]) }, { isAllowed: allowList([` ${alice.publicKeyText} `]) });
     expect(run(i, r).responder.peerFingerprint).toBe(alice.fingerprint);
+    expect(codeOfSync(() => allowList(['not-a-key']))).toBe('CRYPTO_BAD_PUBLIC_KEY');
   });
 
   it('a replayed hello is refused by a shared replay guard (CRYPTO_HANDSHAKE_REPLAY)', () => {

@@ -41,6 +41,7 @@ describe('keyring init and unlock', () => {
 
     const byPass = await unlockKeyring(dir, { passphrase: PASS });
     expect(byPass.unlockedWith).toBe('passphrase');
+    expect(byPass.unlockDurationMillis).toBeGreaterThan(0);
     expect(new TextDecoder().decode(createAtRestCodec(byPass).decode(place, sealed))).toBe('hello');
     await byPass.close();
 
