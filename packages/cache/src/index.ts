@@ -29,3 +29,5 @@ export {
   type TieredCacheEvents,
   type InvalidationMessage,
 } from './tiered.js';
+export { FallbackCache, isOutage, type FallbackCacheOptions, type FallbackCacheEvents, type FallbackMode } from './fallback.js';
+export { createCache, resolveCacheConfig, CACHE_ENV, type CacheConfig, type CacheBackend } from './factory.js';

@@ -195,7 +195,8 @@ export class MemoryCache<V = unknown> implements CacheInterface<V> {
     validateKey(key, this.#maxKeyLength);
     if (!this.#lru.has(key)) return undefined;
     const left = this.#lru.getRemainingTTL(key);
-    return left === Infinity ? null : Math.max(0, left);
+    // whole ms like PTTL; floor also absorbs lru-cache's 1 ms time caching (ttlResolution)
+    return left === Infinity ? null : Math.max(0, Math.floor(left));
   }
 
   async clear(): Promise<void> {

@@ -5,7 +5,7 @@
  *   const server = await startRedisServer();
  *   ... server.url ...
  *   await server.kill();      // SIGKILL, like a crash
- *   await server.restart();   // same port, empty dataset
+ *   await server.restart();   // same port; empty dataset unless started with { persist: true }
  *   await server.stop();
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -77,16 +77,24 @@ function exited(p: ChildProcess): Promise<void> {
   return new Promise((resolve) => p.once('exit', () => resolve()));
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** a fixed port (default: a free one) */
+  port?: number;
+  /** keep data across kill/restart: append-only file, fsync on every write (default off) */
+  persist?: boolean;
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   ensureBinary();
   const dir = mkdtempSync(join(tmpdir(), 'profilesync-redis-'));
-  let port = 0;
+  let port = options.port ?? 0;
+  const persistence = options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let proc: ChildProcess | undefined;
 
   const launch = async (): Promise<boolean> => {
     const p = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir,
         '--protected-mode', 'no', '--loglevel', 'warning', '--daemonize', 'no'],
       { stdio: 'ignore' },
     );
@@ -105,9 +113,10 @@ export async function startRedisServer(): Promise<RedisServer> {
   };
 
   for (let attempt = 0; ; attempt++) {
-    port = await freePort();
+    if (options.port === undefined) port = await freePort();
     if (await launch()) break;
     if (attempt >= 4) throw new Error(`redis-server did not answer PING on 127.0.0.1:${port}`);
+    if (options.port !== undefined) await new Promise((r) => setTimeout(r, 100));
   }
 
   const server: RedisServer = {
