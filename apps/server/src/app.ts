@@ -42,6 +42,11 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 512, ignoreTrailingSlash: false },
+    // errors raised before routing (e.g. a malformed %-escape): same body shape, same table
+    frameworkErrors: (err, req, reply: FastifyReply) => {
+      const e = toHttpError(err);
+      void reply.code(e.status).header('x-request-id', req.id).type('application/json; charset=utf-8').send(errorBody(e));
+    },
   });
 
   // JSON only (plus RFC 7396's merge-patch type); an empty body is "no body", the route decides.
