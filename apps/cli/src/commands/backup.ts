@@ -1,5 +1,130 @@
-/** `backup FILE` and `restore FILE [--until TIME|SEQ]` (offline). Filled in once the log's backup API lands. */
+/**
+ * `backup FILE` and `restore FILE [--until TIME|SEQ]` (offline, on a data dir no server holds).
+ *
+ * A backup is the log's backup stream (entries verbatim as stored, aux records: tokens,
+ * peers) plus the files a node needs to read it: keyring.json for encrypted dirs (still
+ * wrapped by the passphrase), identity.json for plaintext dirs. It is written to FILE.partial,
+ * fsynced and renamed, so FILE is never a half-written backup.
+ *
+ * Restore replays it into a data dir that holds no node, stopping at --until (a time, or an
+ * lsn: the SEQ of `restore --until`), rebuilds the views, then issues a NEW admin token for
+ * the operator (old tokens keep working; the old admin.token file is not part of a backup).
+ */
+import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Cli } from '../context.js';
+import { ProfileSyncError } from '@profilesync/errors';
+import { backupLog, plainCodec, restoreLog, type LogCodec } from '@profilesync/log';
+import { materializeProfile } from '@profilesync/core';
+import { AT_REST_CODEC_ID, IDENTITY_FILE, KEYRING_FILE, createAtRestCodec, unlockKeyring, type Keyring } from '@profilesync/crypto';
+import { TokenStore, isNodeDir, nodePaths, openNode, writeAdminTokenFile, writeSecretFile } from '@profilesync/server';
+import { addLocal, type Cli, type CommonOpts } from '../context.js';
+import { createProgress } from '../progress.js';
 
-export function registerBackup(_program: Command, _cli: Cli): void {}
+/** `--until`: digits are an lsn (the log's global sequence number), anything else an ISO-8601 time. */
+export function parseUntil(value: string | undefined): { untilLsn?: number; untilTs?: number } {
+  if (value === undefined) return {};
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) throw new ProfileSyncError('USAGE', '--until SEQ is too large');
+    return { untilLsn: n };
+  }
+  const ts = Date.parse(value);
+  if (!Number.isFinite(ts) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new ProfileSyncError('USAGE', `--until takes an lsn (digits) or an ISO-8601 time, got ${JSON.stringify(value)}`);
+  return { untilTs: ts };
+}
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function registerBackup(program: Command, cli: Cli): void {
+  addLocal(program.command('backup <file>').description('write a verified, streamable backup of the data dir (the server must be stopped)')).action(async (file: string, o: CommonOpts) => {
+    const partial = `${file}.partial`;
+    const report = await cli.offline(o, async (node, config) => {
+      const sections: Record<string, Uint8Array> = {};
+      const sidecar = node.encrypted ? KEYRING_FILE : IDENTITY_FILE;
+      if (existsSync(join(config.dataDir, sidecar))) sections[sidecar] = readFileSync(join(config.dataDir, sidecar));
+      const progress = createProgress({ label: 'backup', stream: cli.io.stderr });
+      try {
+        const r = await backupLog(node.log, createWriteStream(partial, { mode: 0o600 }), { sections, onProgress: (p) => progress.update(p.done, p.total) });
+        fsyncFile(partial);
+        renameSync(partial, file);
+        return { file, encrypted: node.encrypted, ...r };
+      } catch (err) {
+        rmSync(partial, { force: true });
+        throw err;
+      } finally {
+        progress.stop();
+      }
+    });
+    const out = cli.output(o);
+    out.result(report, () => out.line(`backup ${file}: ${report.entries} entries in ${report.streams} streams, ${report.bytes} bytes, lsn <= ${report.lastLsn}, sha256 ${report.sha256.slice(0, 16)}...`));
+  });
+
+  addLocal(program.command('restore <file>').description('replay a backup into a data dir that holds no node (--data), optionally only up to --until'))
+    .option('--until <time|seq>', 'stop at this ISO-8601 time or lsn (per profile, a prefix of its history)')
+    .action(async (file: string, o: CommonOpts & { until?: string }) => {
+      const until = parseUntil(o.until);
+      const config = cli.config(o);
+      if (isNodeDir(config.dataDir)) throw new ProfileSyncError('LOG_RESTORE_NOT_EMPTY', `${config.dataDir} already holds a node; restore into a new --data dir`);
+      if (!existsSync(file)) throw new ProfileSyncError('USAGE', `no backup file ${file}`);
+      const paths = nodePaths(config.dataDir);
+      const written: string[] = [];
+      let keyring: Keyring | undefined;
+      const progress = createProgress({ label: 'restore', stream: cli.io.stderr });
+      let report;
+      try {
+        const codec = async ({ codecId, sections }: { codecId: string; sections: ReadonlyMap<string, Uint8Array> }): Promise<LogCodec> => {
+          if (codecId === plainCodec.id) {
+            const identity = sections.get(IDENTITY_FILE);
+            if (identity) {
+              writeSecretFile(join(config.dataDir, IDENTITY_FILE), identity);
+              written.push(join(config.dataDir, IDENTITY_FILE));
+            }
+            return plainCodec;
+          }
+          if (codecId !== AT_REST_CODEC_ID) throw new ProfileSyncError('LOG_CODEC_MISMATCH', `backup uses codec ${codecId}, which this build cannot read`);
+          const ring = sections.get(KEYRING_FILE);
+          if (!ring) throw new ProfileSyncError('LOG_BACKUP_CORRUPT', 'encrypted backup without its keyring section');
+          writeSecretFile(join(config.dataDir, KEYRING_FILE), ring);
+          written.push(join(config.dataDir, KEYRING_FILE));
+          keyring = await unlockKeyring(config.dataDir, { passphrase: await cli.passphrase(false)({ reason: 'unlock', dataDir: config.dataDir }) });
+          return createAtRestCodec(keyring);
+        };
+        mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+        report = await restoreLog({ dir: paths.logDir, input: createReadStream(file), codec, materialize: materializeProfile, onProgress: (p) => progress.update(p.done, p.total), ...until });
+      } catch (err) {
+        for (const f of written) rmSync(f, { force: true });
+        throw err;
+      } finally {
+        progress.stop();
+        await keyring?.close();
+      }
+      // a fresh admin token for whoever restored (the old admin.token file is not in the backup)
+      const admin = await (async () => {
+        const node = await openNode({ dataDir: config.dataDir, passphrase: cli.passphrase(false) });
+        try {
+          const tokens = await TokenStore.open(node.log);
+          const suffix = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
+          const { info, token } = await tokens.create({ name: `admin-restore-${suffix}`, role: 'admin', profiles: null }, 'restore');
+          await node.store.recordAudit({ action: 'token.create', actor: 'restore', origin: 'cli', outcome: 'ok', details: { id: info.id, role: 'admin', reason: 'restore' } });
+          return { token, file: writeAdminTokenFile(config.dataDir, node.codec, token), id: info.id };
+        } finally {
+          await node.close();
+        }
+      })();
+      const result = { dataDir: config.dataDir, streams: report.streams, entries: report.entries, skipped: report.skipped, lastLsn: report.lastLsn, durationMillis: report.durationMillis, adminToken: admin.token, adminTokenFile: admin.file };
+      const out = cli.output(o);
+      out.result(result, () => {
+        out.line(`restored ${report.entries} entries (${report.skipped} after --until skipped) in ${report.streams} streams into ${config.dataDir}, lsn <= ${report.lastLsn}`);
+        out.line(`new admin token (shown once; also in ${admin.file}):`);
+        out.line(`  ${admin.token}`);
+      });
+    });
+}

@@ -53,15 +53,20 @@ export async function ensureAdminToken(
   if (tokens.size > 0) return { created: false };
   const { info, token } = await tokens.create({ name: 'admin', role: 'admin', profiles: null }, 'bootstrap', preset);
   if (preset !== undefined) return { created: true, tokenId: info.id };
+  return { created: true, token, file: writeAdminTokenFile(dataDir, codec, token), tokenId: info.id };
+}
+
+/** Writes the local admin token file: plaintext 0600, or sealed with the codec of an encrypted dir. */
+export function writeAdminTokenFile(dataDir: string, codec: LogCodec | undefined, token: string): string {
   const paths = nodePaths(dataDir);
   if (codec) {
     const sealed = codec.encode(ADMIN_TOKEN_PLACE, Buffer.from(token, 'utf8'));
     writeSecretFile(paths.sealedAdminTokenFile, JSON.stringify({ format: SEALED_FORMAT, codec: codec.id, sealed: Buffer.from(sealed).toString('base64') }));
     rmSync(paths.adminTokenFile, { force: true });
-    return { created: true, token, file: paths.sealedAdminTokenFile, tokenId: info.id };
+    return paths.sealedAdminTokenFile;
   }
   writeSecretFile(paths.adminTokenFile, `${token}\n`);
-  return { created: true, token, file: paths.adminTokenFile, tokenId: info.id };
+  return paths.adminTokenFile;
 }
 
 /**
