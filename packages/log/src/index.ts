@@ -6,3 +6,6 @@ export { FORMAT_VERSION } from './format.js';
 export { LOG_ERROR_CODES, type LogErrorCode } from './errors.js';
 export { isValidStreamName, STREAM_NAME_RE } from './validate.js';
 export { buildSnapshot } from './snapshots.js';
+export { backupLog } from './backup.js';
+export { restoreLog } from './restore.js';
+export { BACKUP_VERSION, BACKUP_MAGIC } from './backup-format.js';

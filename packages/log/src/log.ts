@@ -3,6 +3,7 @@
  * LOG_STREAM_NOT_FOUND) and delegate to the primitives: writer (group commit), reader
  * (verified reads), snapshots, verify, rebuild, aux.
  */
+import type { BackupSource } from './backup.js';
 import { asU8 } from './bytes.js';
 import { auxNameKey, plainCodec } from './codec.js';
 import { DbHolder, openLevel } from './db.js';
@@ -21,7 +22,7 @@ import type {
   AppendAck, AppendInput, EntryRecord, EventLog, LoadedState, LogCodec, LogEventName, LogEvents, LogInfo, Materializer,
   OpenLogOptions, ReadRange, SnapshotPolicy, StreamHead, VerifyReport,
 } from './types.js';
-import { checkAppendInput, checkAuxName, checkAuxValue, checkRange, checkStream } from './validate.js';
+import { checkAppendInput, checkAuxName, checkAuxValue, checkRange, checkStream, isOpaqueStream } from './validate.js';
 import { verifyLog } from './verify.js';
 import { GroupCommitWriter } from './writer.js';
 
@@ -183,6 +184,7 @@ class Log implements EventLog {
     const until = opts?.untilSeq;
     if (until !== undefined && (!Number.isSafeInteger(until) || until < 1)) throw invalid('untilSeq must be an integer >= 1', { field: 'untilSeq' });
     const { no, name } = this.#stream(stream);
+    if (isOpaqueStream(name)) throw invalid(`${name} is a reserved stream of opaque bodies, not a Yjs document`, { stream: name });
     const head = this.#table.head(no);
     if (head === undefined) throw logError('LOG_STREAM_NOT_FOUND', `no stream named ${name}`, { details: { stream: name } });
     return loadState(this.#ctx, no, name, head, Math.min(until ?? head.seq, head.seq));
@@ -306,6 +308,29 @@ class Log implements EventLog {
     return {
       dir: this.dir, formatVersion: this.formatVersion, codecId: this.#codec.id, streams: this.#table.names().length,
       lastLsn: this.#table.lastLsn, createdAt: this.#createdAt,
+    };
+  }
+
+  /** Used by backupLog(): a LevelDB snapshot and the heads at the same instant. */
+  async backupView(): Promise<Awaited<ReturnType<BackupSource['backupView']>>> {
+    this.#open();
+    const db = await this.#holder.current();
+    let snap: { close(): Promise<void> } | undefined;
+    try {
+      snap = typeof db.snapshot === 'function' ? (db.snapshot() as unknown as { close(): Promise<void> }) : undefined;
+    } catch {
+      snap = undefined;
+    }
+    const streams = [];
+    for (const no of this.#table.numbers()) {
+      const h = this.#table.head(no);
+      if (h !== undefined) streams.push({ no, name: this.#table.nameOf(no) as string, seq: h.seq, hash: h.hash, lsn: h.lsn });
+    }
+    return {
+      db, options: snap === undefined ? {} : { snapshot: snap }, codecId: this.#codec.id, createdAt: this.#createdAt, streams,
+      release: async () => {
+        await snap?.close().catch(() => undefined);
+      },
     };
   }
 

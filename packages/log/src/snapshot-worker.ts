@@ -10,6 +10,7 @@ import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
 import { buildSnapshot, findSnapshot, policyStep, type PolicyCounters, writeSnapshot } from './snapshots.js';
 import type { StreamTable } from './table.js';
 import type { LogEvents, SnapshotPolicy } from './types.js';
+import { isOpaqueStream } from './validate.js';
 import type { CommittedStream } from './writer.js';
 
 interface StreamState extends PolicyCounters {
@@ -119,7 +120,7 @@ export class SnapshotWorker {
 
   async #process(no: number): Promise<void> {
     const name = this.#table.nameOf(no);
-    if (name === undefined || this.#table.head(no) === undefined) return;
+    if (name === undefined || isOpaqueStream(name) || this.#table.head(no) === undefined) return;
     let st = this.#states.get(no);
     if (st === undefined) {
       const snap = await findSnapshot(this.#ctx, no, name, this.#table.head(no)?.seq ?? 0);

@@ -311,7 +311,7 @@ export interface RestoreOptions {
   materialize?: Materializer;
   snapshotPolicy?: SnapshotPolicy;
   clock?: () => number;
-  onProgress?: (p: Progress & { phase: 'entries' | 'rebuild' }) => void;
+  onProgress?: (p: Progress) => void;
 }
 
 export interface RestoreReport {

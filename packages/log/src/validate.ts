@@ -14,6 +14,14 @@ export const MAX_AUX_VALUE_BYTES = 16 * 1024 * 1024;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * Reserved internal streams ('#audit', ...) hold opaque bodies (not Yjs updates): the log takes
+ * no snapshots of them, derives no views, and loadState refuses them.
+ */
+export function isOpaqueStream(name: string): boolean {
+  return name.startsWith('#');
+}
+
 export function isValidStreamName(s: unknown): s is string {
   return typeof s === 'string' && STREAM_NAME_RE.test(s);
 }
