@@ -341,7 +341,13 @@ export class ProfileStoreImpl implements ProfileStore {
         throw err;
       }
       const conflicts = probe === null ? [] : detectConflicts(live.doc, probe).filter((c) => !jsonEqual(c.winner.value, c.dropped.value));
-      const view = await this.#c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts });
+      let view: ProfileView;
+      try {
+        view = await this.#c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts });
+      } catch (err) {
+        if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) await this.#recordRejected(id, ctx, err);
+        throw err;
+      }
       this.#c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
       return { applied: true, view };
     });

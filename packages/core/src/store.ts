@@ -8,7 +8,7 @@ import type { AppendInput, EventLog } from '@profilesync/log';
 import * as Y from 'yjs';
 import { AUDIT_STREAM, encodeAudit, validateAuditInput } from './audit.js';
 import { HotViews, LiveDocs, type LiveDoc } from './caches.js';
-import { canonicalJson, deepFreeze, jsonEqual } from './canonical.js';
+import { deepFreeze, jsonEqual } from './canonical.js';
 import { captureProbe, detectConflicts, type RawConflict } from './conflicts.js';
 import { changedPaths, summaryLine, type EntryAction } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';
@@ -165,15 +165,19 @@ export class StoreCore {
     return validateContent(readContent(live.doc));
   }
 
-  /** Validates candidate content and its size (PROFILE_INVALID / PROFILE_TOO_LARGE). */
+  /**
+   * Validates candidate content (PROFILE_INVALID / PROFILE_TOO_LARGE for field limits). The
+   * whole-profile limit is checked on the persisted view bytes in persist(), which serializes
+   * the view anyway (one JSON pass per write instead of two).
+   */
   checkContent(id: string, content: unknown): ProfileContent {
     const c = validateContent(content);
     if (c.id !== id) throw coreError(CoreErrorCode.INVALID, 'id does not match the profile', { path: 'id', rule: 'id-mismatch', issues: [] });
-    const bytes = Buffer.byteLength(canonicalJson(c));
-    if (bytes > this.maxProfileBytes) {
-      throw coreError(CoreErrorCode.TOO_LARGE, `profile is ${bytes} bytes, the limit is ${this.maxProfileBytes}`, { path: '', rule: 'max-profile-bytes', bytes, limit: this.maxProfileBytes });
-    }
     return c;
+  }
+
+  tooLarge(bytes: number): Error {
+    return coreError(CoreErrorCode.TOO_LARGE, `profile view is ${bytes} bytes, the limit is ${this.maxProfileBytes}`, { path: '', rule: 'max-profile-bytes', bytes, limit: this.maxProfileBytes });
   }
 
   /**
@@ -250,6 +254,7 @@ export class StoreCore {
     try {
       m = materializeDoc(live.doc, live.version.bytes());
       bytes = persistedBytes(m.content, m.version, ctx.actor);
+      if (bytes.byteLength > this.maxProfileBytes) throw this.tooLarge(bytes.byteLength);
       if (a.conflicts && a.conflicts.length > 0) conflictInputs = await this.conflictEntries(id, a.conflicts, ctx);
     } catch (err) {
       this.docs.drop(id);

@@ -30,9 +30,10 @@ function collect(h: Harness): ChangeEvent[] {
 
 describe('two stores exchanging updates', () => {
   it('converge to identical content and version, any order, with duplicates', async () => {
+    let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 }), async (seed) => {
-        const id = `s${seed}`;
+        const id = `s${run++}`;
         const fromA = collect(a);
         const fromB = collect(b);
         await a.store.create({ id, ...sample() }, ctx);
