@@ -31,3 +31,22 @@ export {
 } from './tiered.js';
 export { FallbackCache, isOutage, type FallbackCacheOptions, type FallbackCacheEvents, type FallbackMode } from './fallback.js';
 export { createCache, resolveCacheConfig, CACHE_ENV, type CacheConfig, type CacheBackend } from './factory.js';
+export {
+  ResponseKeyGenerator,
+  canonicalJson,
+  escapeComponent,
+  sha256Hex,
+  PROFILE_ID_RE,
+  type ResponseRequest,
+  type ResponseKeyGeneratorOptions,
+} from './response-keys.js';
+export { ResponseCache, DEFAULT_OPERATION_TTLS, type ResponseCacheOptions } from './response.js';
+export {
+  ConversationCache,
+  conversationKey,
+  SEVEN_DAYS_MS,
+  type ConversationEntry,
+  type ConversationCacheOptions,
+  type ValidationLayer,
+} from './conversation.js';
+export { CacheRegistry, toSnapshot, CACHE_NAME_RE, type RegistrableCache, type MetricSample } from './registry.js';
