@@ -1,11 +1,12 @@
-import nacl from 'tweetnacl';
 import { readU64, wipe, writeU64 } from './bytes.js';
 import { CryptoErrorCode, cryptoError, type CryptoErrorCodeValue } from './errors.js';
+import { SECRETBOX_MAC_BYTES, SECRETBOX_NONCE_BYTES, secretboxOpen, secretboxSeal } from './secretbox.js';
 
 /**
  * Frame cipher of a peer session (after the handshake).
  *
- * Frame: type(1) | counter(8, BE) | secretbox(payload) (MAC 16 + ciphertext).
+ * Frame: type(1) | counter(8, BE) | secretbox(payload) (MAC 16 + ciphertext); secretbox is
+ * nacl.secretbox's XSalsa20-Poly1305, computed by libsodium (./secretbox.ts).
  * Nonce (24): direction(1) | type(1) | 14 zero bytes | counter(8, BE). Type and counter
  * are not secret but are authenticated through the nonce: changing either breaks the MAC.
  * Each direction has its own key and its own counter, starting at 0 and rising by one per
@@ -13,7 +14,7 @@ import { CryptoErrorCode, cryptoError, type CryptoErrorCodeValue } from './error
  * dropped frame is detected. Any bad frame closes the session for good.
  */
 export const FRAME_HEADER_BYTES = 9;
-export const FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + nacl.secretbox.overheadLength;
+export const FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + SECRETBOX_MAC_BYTES;
 /** default limit on a frame's payload (plaintext) */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -32,7 +33,7 @@ export interface SessionOptions {
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 export function frameNonce(direction: number, type: number, counter: number): Uint8Array {
-  const nonce = new Uint8Array(nacl.secretbox.nonceLength);
+  const nonce = new Uint8Array(SECRETBOX_NONCE_BYTES);
   nonce[0] = direction;
   nonce[1] = type;
   writeU64(nonce, 16, counter);
@@ -145,7 +146,7 @@ export class SecureSession {
       return this.#fail(CryptoErrorCode.FRAME_REORDER, `frame counter ${counter} skips ahead (expected ${this.#receiveCounter})`);
     }
     const nonce = frameNonce(this.#receiveDirection, type, counter);
-    const data = nacl.secretbox.open(frame.subarray(FRAME_HEADER_BYTES), nonce, this.#receiveKey);
+    const data = secretboxOpen(frame.subarray(FRAME_HEADER_BYTES), nonce, this.#receiveKey);
     if (data === null) return this.#fail(CryptoErrorCode.DECRYPT_FAILED, 'frame failed authentication');
     this.#receiveCounter = counter + 1;
     if (type === FrameType.goodbye) {
@@ -175,7 +176,7 @@ export class SecureSession {
 
   #sealFrame(type: number, data: Uint8Array): Uint8Array {
     const counter = this.#sendCounter++;
-    const box = nacl.secretbox(data, frameNonce(this.#sendDirection, type, counter), this.#sendKey);
+    const box = secretboxSeal(data, frameNonce(this.#sendDirection, type, counter), this.#sendKey);
     const frame = new Uint8Array(FRAME_HEADER_BYTES + box.length);
     frame[0] = type;
     writeU64(frame, 1, counter);
