@@ -8,7 +8,8 @@
  *
  *   1 format        an object { value, createdAt, requestCount, conversationId, modelId }
  *                   with the right types, and `value` accepted by validateValue
- *   2 ttl           createdAt + ttl > now (and createdAt not in the future beyond maxSkew)
+ *   2 ttl           now - createdAt <= ttl (and createdAt not in the future beyond maxSkew);
+ *                   like lru-cache and Redis, an entry is expired once MORE than ttl ms passed
  *   3 conversation  entry.conversationId === the requested one
  *   4 model         entry.modelId === the requested one
  *
@@ -152,7 +153,7 @@ export class ConversationCache<T = string> {
       return 'format';
     }
     const now = this.#clock.now();
-    if (now - e.createdAt >= this.#ttl || e.createdAt > now + this.#maxSkew) return 'ttl';
+    if (now - e.createdAt > this.#ttl || e.createdAt > now + this.#maxSkew) return 'ttl';
     if (e.conversationId !== conversationId) return 'conversation';
     if (e.modelId !== modelId) return 'model';
     return undefined;
@@ -167,7 +168,7 @@ export class ConversationCache<T = string> {
       const raw = (await this.#store.get(key)) as Partial<ConversationEntry<unknown>> | undefined;
       if (raw === undefined) continue;
       const expired =
-        typeof raw !== 'object' || raw === null || typeof raw.createdAt !== 'number' || !(now - raw.createdAt < this.#ttl);
+        typeof raw !== 'object' || raw === null || typeof raw.createdAt !== 'number' || !(now - raw.createdAt <= this.#ttl);
       if (expired && (await this.#store.delete(key))) removed++;
     }
     this.#cleaned += removed;

@@ -31,7 +31,7 @@ describe('ConversationCache', () => {
   it('expires entries after 7 days by default (injected clock)', async () => {
     const { clock, cc } = setup();
     await cc.put('c', 'm', 'tok');
-    clock.advance(7 * DAY - 1);
+    clock.advance(7 * DAY);
     expect((await cc.get('c', 'm'))?.value).toBe('tok');
     clock.advance(1);
     expect(await cc.get('c', 'm')).toBeUndefined();
@@ -120,7 +120,7 @@ describe('ConversationCache', () => {
     await cc.put('a', 'm', 't');
     await cc.put('b', 'm', 't');
     expect(await cc.get('a', 'm')).toBeUndefined();
-    clock.advance(1000);
+    clock.advance(1001);
     expect(await cc.cleanupExpired()).toBe(1);
     await cc.close();
   });
