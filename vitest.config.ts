@@ -30,6 +30,8 @@ export default defineConfig({
       ...['errors', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => project(p, `packages/${p}`)),
       project('server', 'apps/server'),
       project('cli', 'apps/cli'),
+      // real Chromium (Debian's package) driven by playwright-core against a real node
+      project('web', 'apps/web', { include: ['test/**/*.test.ts'], testTimeout: 120_000, fileParallelism: false }),
       project('e2e', 'test', { exclude: ['**/node_modules/**', 'bench/**'] }),
     ],
   },

@@ -11,6 +11,8 @@ const run = (cmd, args) => {
 };
 
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.check.json']);
+// the web UI has its own tsconfig (DOM types)
+if (existsSync('apps/web/tsconfig.json')) run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'apps/web/tsconfig.json', '--noEmit']);
 
 const entries = [];
 for (const group of ['packages', 'apps']) {
