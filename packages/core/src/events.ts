@@ -1,21 +1,7 @@
 /** Typed store events with durations; metrics and logs subscribe, core imports no metrics library. */
-export interface StoreEvents {
-  /** a live Y.Doc was loaded from the log */
-  'document-loaded': { id: string; bytes: number; snapshotSeq: number; tailEntries: number; durationMillis: number };
-  /** a cold get() read a persisted view into the hot cache */
-  'view-loaded': { id: string; bytes: number; source: 'view' | 'replay'; durationMillis: number };
-  /** a change was made durable (local write, remote update, label move, revert, import) */
-  'profile-written': { id: string; seq: number; bytes: number; action: string; origin: string; durationMillis: number };
-  /** a write or remote update was refused (validation or append failure); nothing changed */
-  'write-rejected': { id: string; code: string; origin: string; durationMillis: number };
-  /** a remote update was applied (or found to add nothing) */
-  'remote-applied': { id: string; applied: boolean; bytes: number; durationMillis: number };
-  'conflict-recorded': { id: string; path: string; durationMillis: number };
-  'doc-evicted': { id: string };
-  'store-opened': { profiles: number; durationMillis: number };
-}
+import type { StoreEventName, StoreEvents } from './types.js';
 
-export type StoreEventName = keyof StoreEvents;
+export type { StoreEventName, StoreEvents };
 
 type Listener<E extends StoreEventName> = (payload: StoreEvents[E]) => void;
 

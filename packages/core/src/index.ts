@@ -1,6 +1,5 @@
 export * from './types.js';
 export { CoreErrorCode } from './errors.js';
-export type { StoreEvents, StoreEventName } from './events.js';
 export { materializeProfile } from './materialize.js';
 export { ProfileStoreImpl } from './store-api.js';
 export type { StoreCoreOptions } from './store.js';

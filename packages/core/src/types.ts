@@ -9,7 +9,7 @@ export type ProfileId = string & { readonly __brand: 'ProfileId' };
 
 /**
  * A portable version reference: names the same content on every peer.
- * Encoding is core's business (documented in docs/architecture.md); callers treat
+ * Encoding is core's business (documented in docs/profile-model.md §5); callers treat
  * it as an opaque URL-safe string.
  */
 export type VersionRef = string;
@@ -188,6 +188,25 @@ export interface ImportReport {
   rejected: { id: string | null; code: string; message: string }[];
 }
 
+/** Typed store events (each with durationMillis); metrics and logs subscribe with `store.on`. */
+export interface StoreEvents {
+  /** a live Y.Doc was loaded from the log */
+  'document-loaded': { id: string; bytes: number; snapshotSeq: number; tailEntries: number; durationMillis: number };
+  /** a cold get() read a persisted view into the hot cache */
+  'view-loaded': { id: string; bytes: number; source: 'view' | 'replay'; durationMillis: number };
+  /** a change was made durable (local write, remote update, label move, revert, import) */
+  'profile-written': { id: string; seq: number; bytes: number; action: string; origin: string; durationMillis: number };
+  /** a write or remote update was refused (validation or append failure); nothing changed */
+  'write-rejected': { id: string; code: string; origin: string; durationMillis: number };
+  /** a remote update was applied (or found to add nothing) */
+  'remote-applied': { id: string; applied: boolean; bytes: number; durationMillis: number };
+  'conflict-recorded': { id: string; path: string; durationMillis: number };
+  'doc-evicted': { id: string };
+  'store-opened': { profiles: number; durationMillis: number };
+}
+
+export type StoreEventName = keyof StoreEvents;
+
 export interface ProfileStore {
   create(input: ProfileInput, ctx: WriteContext): Promise<ProfileView>;
   /** Hot path: returns the frozen view synchronously on an LRU hit (no I/O, no Yjs); a promise on a miss. */
@@ -225,6 +244,14 @@ export interface ProfileStore {
   versionHashes(): ReadonlyMap<string, string>;
 
   subscribe(listener: (event: ChangeEvent) => void): () => void;
+  /** Typed events with durations (document-loaded, profile-written, ...). */
+  on<E extends StoreEventName>(event: E, listener: (payload: StoreEvents[E]) => void): () => void;
+
+  /** Exact binary export of one profile's log entries (checksummed; see docs/profile-model.md). */
+  exportLog(id: string): Promise<Uint8Array>;
+  /** Verifies a binary export and applies it as one remote update with ctx.origin. */
+  importLog(data: Uint8Array, ctx: WriteContext): Promise<{ id: string; entries: number; applied: boolean }>;
+
   cacheStats(): CacheStatsSnapshot[];
   clearCache(name?: string): string[];
   close(): Promise<void>;
