@@ -33,8 +33,12 @@ export const SCALAR_FIELDS = ['id', 'modelId', 'name', 'deleted'] as const;
 /** Stands in for a value of the wrong Yjs kind (e.g. a plain string where a Y.Text belongs); fails validation. */
 export const WRONG_KIND: unique symbol = Symbol('wrong-yjs-kind');
 
+/**
+ * A profile doc. The guid is fixed: Yjs only uses it for subdocuments (which profiles do not
+ * have), and a random one costs ~30 calls to crypto.getRandomValues per doc.
+ */
 export function newProfileDoc(): Y.Doc {
-  return new Y.Doc({ gc: false });
+  return new Y.Doc({ gc: false, guid: 'profile' });
 }
 
 /**
@@ -44,7 +48,7 @@ export function newProfileDoc(): Y.Doc {
  * containers replacing the other's. Part of the storage format: never change it.
  */
 export function skeletonUpdate(id: string): Uint8Array {
-  const doc = new Y.Doc({ gc: false });
+  const doc = newProfileDoc();
   doc.clientID = 0;
   doc.transact(() => {
     const root = doc.getMap(ROOT);

@@ -11,7 +11,7 @@ import { monoMs } from './events.js';
 import { entryForVersion, versionInfo } from './history.js';
 import { assertProfileId, generateProfileId } from './ids.js';
 import { iso } from './materialize.js';
-import { applyContent, canonicalContent, makeView, readContent, type ProfileContent } from './model.js';
+import { applyContent, canonicalContent, makeView, newProfileDoc, readContent, type ProfileContent } from './model.js';
 import { applyMergePatch, contentFromInput, isPlainObject } from './patch.js';
 import { LABEL_PATTERN, RESERVED_LABELS, validateContent } from './schema.js';
 import { captureUpdate, checkContext, emptyContent, StoreCore, type StoreCoreOptions } from './store.js';
@@ -250,7 +250,7 @@ export class ProfileStoreImpl implements ProfileStore {
   /** Content of the profile at a version (validated: a ref must name a valid state). */
   #contentAt(id: string, doc: Y.Doc, ref: ParsedRef): ProfileContent {
     this.#requireVersion(id, doc, ref);
-    const past = Y.createDocFromSnapshot(doc, ref.snapshot, new Y.Doc({ gc: false }));
+    const past = Y.createDocFromSnapshot(doc, ref.snapshot, newProfileDoc());
     try {
       const raw = readContent(past);
       try {
@@ -366,7 +366,7 @@ export class ProfileStoreImpl implements ProfileStore {
     this.#c.assertOpen();
     assertProfileId(id);
     return this.#c.queues.run(id, async () => {
-      if (!this.#c.exists(id)) return Y.encodeStateVector(new Y.Doc());
+      if (!this.#c.exists(id)) return new Uint8Array([0]); // the empty state vector
       const live = this.#c.docs.peek(id);
       if (live !== undefined && !live.doc.isDestroyed) return Y.encodeStateVector(live.doc);
       return Y.encodeStateVectorFromUpdate((await this.#c.log.loadState(id)).state);

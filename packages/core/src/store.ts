@@ -5,6 +5,7 @@
  * acknowledged nor fanned out, and the live doc is dropped (reloaded from the log next time).
  */
 import type { AppendInput, EventLog } from '@profilesync/log';
+import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import { AUDIT_STREAM, encodeAudit, validateAuditInput } from './audit.js';
 import { HotViews, LiveDocs, type LiveDoc } from './caches.js';
@@ -100,7 +101,7 @@ export class StoreCore {
     this.maxUpdateBytes = opts.maxUpdateBytes ?? 4 * this.maxProfileBytes;
     this.ownsLog = opts.ownsLog ?? false;
     let id = 0;
-    while (id === 0) id = new Y.Doc().clientID;
+    while (id === 0) id = randomBytes(4).readUInt32LE(0);
     this.clientId = id;
   }
 
