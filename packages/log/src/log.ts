@@ -56,7 +56,7 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
     return new Log(opts, new DbHolder(opts.dir, db, opts.wrapDb), table, codec, clock, formatVersion, createdAt);
   } catch (err) {
     await db.close().catch(() => undefined);
-    throw err;
+    throw readFailure(err, `the catalog and heads in ${opts.dir}`, { dir: opts.dir });
   }
 }
 

@@ -144,6 +144,7 @@ export type BrokenKind =
   | 'view'            // the materialized view is missing or unreadable (derived: rebuild fixes it)
   | 'snapshot'        // a snapshot is unreadable or disagrees with the log (derived: rebuild fixes it)
   | 'catalog'         // a stream number has no readable name
+  | 'aux'             // an aux record is unreadable or sits under another name's key
   | 'key';            // a key outside the known keyspace, or a record without its stream
 
 export interface BrokenRecord {

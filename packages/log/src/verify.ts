@@ -6,9 +6,10 @@
  */
 import { equalBytes, fromUtf8, readU32 } from './bytes.js';
 import type { Db } from './db.js';
-import { P_AUX, P_CATALOG, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW, parseSeqKey, parseStreamKey, prefixRange, seqKey } from './keys.js';
+import { auxNameKey } from './codec.js';
+import { auxKey, P_AUX, P_CATALOG, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW, parseSeqKey, parseStreamKey, prefixRange, seqKey } from './keys.js';
 import type { ReadContext } from './reader.js';
-import { decodeHead, decodePayload, type HeadRecord, readViewSeq, SNAPSHOT_HEADER_BYTES, unframe, VIEW_HEADER_BYTES, verifyEntry } from './records.js';
+import { decodeAuxPlain, decodeHead, decodePayload, type HeadRecord, readViewSeq, SNAPSHOT_HEADER_BYTES, unframe, VIEW_HEADER_BYTES, verifyEntry } from './records.js';
 import type { BrokenKind, BrokenRecord, LogEvents, VerifyReport } from './types.js';
 import { isValidStreamName } from './validate.js';
 
@@ -144,6 +145,17 @@ export async function verifyLog(
       }
     }, nextPrefixKey);
 
+    // aux records: readable, and stored under their own name's key
+    await walk(prefixRange(P_AUX), (k, v) => {
+      try {
+        const { stored } = unframe(v, 0, 'aux record', {});
+        const { name } = decodeAuxPlain(ctx.codec.decode({ kind: 'aux', stream: 0, seq: 0 }, stored));
+        if (!equalBytes(auxKey(auxNameKey(ctx.codec, name)), k)) throw new Error(`record of ${JSON.stringify(name)} under another key`);
+      } catch (err) {
+        add('', 0, 'aux', `aux record unreadable: ${msg(err)}`);
+      }
+    }, () => undefined);
+
     // entries, all streams in key order
     const total = facts.size;
     let done = 0;
@@ -159,7 +171,7 @@ export async function verifyLog(
         }
       }
       for (const seq of f.snapshots.keys()) if (seq > f.lastSeq) add(name, seq, 'snapshot', 'snapshot beyond the last entry');
-      if (f.viewSeq !== undefined && f.viewSeq > f.lastSeq) add(name, 0, 'view', `view of seq ${f.viewSeq} is beyond the last entry`);
+      if (f.viewSeq !== undefined && f.viewSeq > f.lastSeq) add(name, f.viewSeq, 'view', `view of seq ${f.viewSeq} is beyond the last entry`);
       if (f.name !== undefined && f.head !== undefined && f.viewSeq === undefined && f.lastSeq > 0) {
         // a stream may legitimately have no view ('#audit'); nothing to report
       }

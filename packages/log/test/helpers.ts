@@ -1,13 +1,18 @@
 /** Shared test helpers: temp dirs, Yjs updates, append inputs. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as Y from 'yjs';
 import { afterEach } from 'vitest';
 import { Level } from 'level';
 import { ProfileSyncError } from '@profilesync/errors';
+import { DocWriter, viewOf } from './child/docs.js';
 import type { AppendInput, EventLog, LogCodec, Materializer, Place } from '../src/index.js';
+
+export { DocWriter, viewOf };
 
 const dirs: string[] = [];
 const logs: EventLog[] = [];
@@ -28,54 +33,6 @@ afterEach(async () => {
   for (const l of logs.splice(0)) await l.close().catch(() => undefined);
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
-
-/** A doc that records every update it emits; edits are realistic small Yjs updates. */
-export class DocWriter {
-  readonly doc = new Y.Doc({ gc: false });
-  readonly updates: Uint8Array[] = [];
-  readonly #text: Y.Text;
-  readonly #params: Y.Map<unknown>;
-  #cursor = 0;
-  #n = 0;
-
-  constructor() {
-    this.doc.on('update', (u: Uint8Array) => this.updates.push(u));
-    const root = this.doc.getMap('profile');
-    this.doc.transact(() => {
-      root.set('systemMessage', new Y.Text());
-      root.set('parameters', new Y.Map());
-    });
-    this.#text = root.get('systemMessage') as Y.Text;
-    this.#params = root.get('parameters') as Y.Map<unknown>;
-  }
-
-  #taken = 0;
-
-  /** Makes one edit and returns its update (the first one also carries the initial structure). */
-  edit(): Uint8Array {
-    this.#edit();
-    const fresh = this.updates.slice(this.#taken);
-    this.#taken = this.updates.length;
-    return fresh.length === 1 ? (fresh[0] as Uint8Array) : Y.mergeUpdates(fresh);
-  }
-
-  #edit(): void {
-    const k = this.#n++ % 10;
-    if (k < 8) {
-      this.#text.insert(this.#cursor, 'abcdefgh '[this.#n % 9] as string);
-      this.#cursor++;
-    } else if (k === 8 && this.#cursor > 0) {
-      this.#text.delete(this.#cursor - 1, 1);
-      this.#cursor--;
-    } else {
-      this.#params.set('temperature', (this.#n % 100) / 100);
-    }
-  }
-}
-
-export function viewOf(doc: Y.Doc): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(doc.getMap('profile').toJSON()));
-}
 
 /** The materializer matching `viewOf`: deterministic from the merged state. */
 export const materialize: Materializer = (_stream, state) => {
@@ -187,4 +144,18 @@ export async function withRawDb<T>(dir: string, fn: (db: Level<Uint8Array, Uint8
   } finally {
     await db.close();
   }
+}
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Spawns `node --conditions=@profilesync/source --import tsx <script> ...args` from the repo root. */
+export function spawnTs(script: string, args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--conditions=@profilesync/source', '--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export function childPath(name: string): string {
+  return fileURLToPath(new URL(`./child/${name}`, import.meta.url));
 }
