@@ -1,0 +1,140 @@
+/**
+ * The node's HTTP API (DESIGN §6) for the browser: one fetch wrapper that sends the bearer
+ * token and turns every error body `{ error: { code, message, details? } }` into an ApiError
+ * with the same stable code, so screens can show "CODE: message" next to the right field.
+ */
+import type { AuditRecord, CacheStats, PeerInfo, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from './types.js';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+  /** The dotted field an error is about (core's details.path, the server's details.field). */
+  get field(): string | undefined {
+    const d = this.details;
+    if (typeof d?.path === 'string' && d.path !== '') return d.path;
+    if (typeof d?.field === 'string' && d.field !== '') return d.field;
+    return undefined;
+  }
+}
+
+/** Any thrown value as `{ code, message }` for display. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof ApiError) return { code: err.code, message: err.message };
+  if (err instanceof TypeError) return { code: 'NETWORK_ERROR', message: 'the node cannot be reached' };
+  return { code: 'UI_ERROR', message: err instanceof Error ? err.message : String(err) };
+}
+
+export const enc = encodeURIComponent;
+
+export interface ListFilter {
+  modelId?: string;
+  label?: string;
+  tag?: string;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+function queryString(q: Query | undefined): string {
+  if (!q) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+export class Api {
+  readonly #token: string;
+  readonly #base: string;
+  /** called on every 401 (the token was revoked or is wrong): the app signs out */
+  onUnauthorized: (() => void) | undefined;
+
+  constructor(token: string, base = '') {
+    this.#token = token;
+    this.#base = base;
+  }
+
+  get token(): string {
+    return this.#token;
+  }
+
+  async request<T>(method: string, path: string, opts: { body?: unknown; query?: Query; type?: string } = {}): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      headers['content-type'] = opts.type ?? 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    const res = await fetch(`${this.#base}${path}${queryString(opts.query)}`, { method, headers, body, cache: 'no-store' });
+    const text = await res.text();
+    let data: unknown = undefined;
+    if (text !== '') {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+    }
+    if (!res.ok) {
+      const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
+      const err = new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? (res.statusText || 'request failed'), e?.details);
+      if (res.status === 401) this.onUnauthorized?.();
+      throw err;
+    }
+    return data as T;
+  }
+
+  // ---- profiles ------------------------------------------------------------------
+  async listProfiles(filter: ListFilter = {}): Promise<ProfileSummary[]> {
+    return (await this.request<{ profiles: ProfileSummary[] }>('GET', '/api/profiles', { query: { ...filter } })).profiles;
+  }
+  getProfile(id: string, at: { version?: string; label?: string } = {}): Promise<ProfileView> {
+    return this.request('GET', `/api/profiles/${enc(id)}`, { query: at });
+  }
+  createProfile(input: ProfileInput): Promise<ProfileView> {
+    return this.request('POST', '/api/profiles', { body: input });
+  }
+  patchProfile(id: string, patch: Record<string, unknown>): Promise<ProfileView> {
+    return this.request('PATCH', `/api/profiles/${enc(id)}`, { body: patch, type: 'application/merge-patch+json' });
+  }
+  deleteProfile(id: string): Promise<void> {
+    return this.request('DELETE', `/api/profiles/${enc(id)}`);
+  }
+  async history(id: string, limit?: number): Promise<VersionInfo[]> {
+    return (await this.request<{ versions: VersionInfo[] }>('GET', `/api/profiles/${enc(id)}/history`, { query: { limit } })).versions;
+  }
+  diff(id: string, from: string, to: string): Promise<ProfileDiff> {
+    return this.request('GET', `/api/profiles/${enc(id)}/diff`, { query: { from, to } });
+  }
+  revert(id: string, version: string): Promise<ProfileView> {
+    return this.request('POST', `/api/profiles/${enc(id)}/revert`, { body: { version } });
+  }
+  setLabel(id: string, label: string, version: string): Promise<ProfileView> {
+    return this.request('PUT', `/api/profiles/${enc(id)}/labels/${enc(label)}`, { body: { version } });
+  }
+
+  // ---- operators -----------------------------------------------------------------
+  async audit(q: { profile?: string; actor?: string; action?: string; since?: string; until?: string; limit?: number }): Promise<AuditRecord[]> {
+    return (await this.request<{ records: AuditRecord[] }>('GET', '/api/audit', { query: q })).records;
+  }
+  async cacheStats(): Promise<CacheStats[]> {
+    return (await this.request<{ caches: CacheStats[] }>('GET', '/api/cache/stats')).caches;
+  }
+  async clearCache(name?: string): Promise<string[]> {
+    const path = name === undefined ? '/api/cache/clear' : `/api/cache/clear/${enc(name)}`;
+    return (await this.request<{ cleared: string[] }>('POST', path)).cleared;
+  }
+  peers(): Promise<{ sync?: string; peers: PeerInfo[] }> {
+    return this.request('GET', '/api/peers');
+  }
+  syncNow(): Promise<{ converged: boolean; peers: { id: string; ok: boolean; code?: string; message?: string }[]; durationMillis: number }> {
+    return this.request('POST', '/api/sync');
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Sign-in state. The token lives in sessionStorage only (gone when the tab closes), never in
+ * localStorage or a cookie. `resolveSession` checks the token against the node and learns its
+ * role: GET /api/session when the node has it, otherwise from what the token may read.
+ */
+import { Api, ApiError } from './api.js';
+import type { Role, SessionInfo } from './types.js';
+
+const TOKEN_KEY = 'profilesync.token';
+const NAME_KEY = 'profilesync.displayName';
+
+export function storedToken(): string | undefined {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function storeToken(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function forgetToken(): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(NAME_KEY);
+}
+
+export function storedDisplayName(): string | undefined {
+  return sessionStorage.getItem(NAME_KEY) ?? undefined;
+}
+
+export function storeDisplayName(name: string): void {
+  sessionStorage.setItem(NAME_KEY, name);
+}
+
+const ROLES: readonly Role[] = ['admin', 'editor', 'viewer'];
+
+/** Validates the token (401 -> ApiError AUTH_UNAUTHORIZED) and finds out who it is. */
+export async function resolveSession(api: Api): Promise<SessionInfo> {
+  try {
+    const s = await api.request<{ name?: string; role?: string; actor?: string; profiles?: string[] | null }>('GET', '/api/session');
+    const role = ROLES.find((r) => r === s.role);
+    return { name: s.name ?? s.actor ?? 'me', role, actor: s.actor, profiles: s.profiles ?? null };
+  } catch (err) {
+    // an older node without /api/session: fall through to probing
+    if (!(err instanceof ApiError) || err.code !== 'ROUTE_NOT_FOUND') throw err;
+  }
+  await api.listProfiles(); // throws AUTH_UNAUTHORIZED for a bad token
+  try {
+    await api.request('GET', '/api/tokens');
+    return { name: 'admin', role: 'admin' };
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'AUTH_FORBIDDEN') return { name: 'user', role: undefined };
+    throw err;
+  }
+}
+
+/**
+ * Whether this session may write profile `id`. Known roles answer at once; an unknown role
+ * (an older node) is probed with an empty merge patch, which changes nothing for an editor
+ * and is refused (403) for a viewer or a token without a grant.
+ */
+export async function canWrite(api: Api, session: SessionInfo, id: string): Promise<boolean> {
+  if (session.role === 'viewer') return false;
+  if (session.role !== undefined) return session.profiles == null || session.profiles.some((g) => globMatches(g, id));
+  try {
+    await api.patchProfile(id, {});
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'AUTH_FORBIDDEN') return false;
+    throw err;
+  }
+}
+
+/** A grant glob (profile-id characters, `*` any run, `?` one character) against an id. */
+export function globMatches(glob: string, id: string): boolean {
+  const body = glob.replace(/[.*?+^${}()|[\]\\]/g, (c) => (c === '*' ? '.*' : c === '?' ? '.' : `\\${c}`));
+  return new RegExp(`^${body}$`).test(id);
+}
+
+export function roleAllows(role: Role | undefined, what: 'write' | 'operate'): boolean {
+  if (role === undefined) return true; // unknown: show the control; the node answers 403 if not
+  if (what === 'write') return role !== 'viewer';
+  return role === 'admin';
+}

@@ -1,0 +1,137 @@
+/**
+ * The shell: sign-in gate, navigation, the live status region, and the current screen.
+ */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { Api } from '../lib/api.js';
+import { forgetToken, resolveSession, roleAllows, storeDisplayName, storedDisplayName, storedToken, storeToken } from '../lib/session.js';
+import { href, useRoute, type Route } from '../lib/router.js';
+import type { SessionInfo } from '../lib/types.js';
+import { AppContext, type AppCtx } from './context.js';
+import { SignIn } from './SignIn.js';
+import { ProfileList } from './ProfileList.js';
+import { Editor } from './Editor.js';
+import { History } from './History.js';
+import { Audit } from './Audit.js';
+import { CachePanel } from './CachePanel.js';
+import { Peers } from './Peers.js';
+import { announce, clearAnnouncement, useAnnouncement } from './status.js';
+
+function StatusRegion() {
+  const a = useAnnouncement();
+  return (
+    <div class="announcements">
+      <div role="status" aria-live="polite" class={a?.kind === 'info' ? 'toast' : 'sr-only'} data-testid="status">
+        {a?.kind === 'info' ? a.text : ''}
+      </div>
+      <div role="alert" class={a?.kind === 'error' ? 'toast error' : 'sr-only'} data-testid="alert">
+        {a?.kind === 'error' ? a.text : ''}
+      </div>
+      {a && (
+        <button type="button" class="link dismiss" onClick={clearAnnouncement} aria-label="Dismiss message">
+          ×
+        </button>
+      )}
+    </div>
+  );
+}
+
+function Nav({ route, session }: { route: Route; session: SessionInfo }) {
+  const items: { label: string; to: Route; show: boolean }[] = [
+    { label: 'Profiles', to: { name: 'profiles' }, show: true },
+    { label: 'Audit', to: { name: 'audit' }, show: roleAllows(session.role, 'operate') },
+    { label: 'Cache', to: { name: 'cache' }, show: true },
+    { label: 'Peers', to: { name: 'peers' }, show: roleAllows(session.role, 'operate') },
+  ];
+  const active = route.name === 'editor' || route.name === 'history' ? 'profiles' : route.name;
+  return (
+    <nav aria-label="Main">
+      <ul>
+        {items
+          .filter((i) => i.show)
+          .map((i) => (
+            <li key={i.label}>
+              <a href={href(i.to)} aria-current={active === i.to.name ? 'page' : undefined}>
+                {i.label}
+              </a>
+            </li>
+          ))}
+      </ul>
+    </nav>
+  );
+}
+
+function Screen({ route }: { route: Route }) {
+  switch (route.name) {
+    case 'profiles':
+      return <ProfileList />;
+    case 'editor':
+      return <Editor key={route.id} id={route.id} />;
+    case 'history':
+      return <History key={route.id} id={route.id} />;
+    case 'audit':
+      return <Audit initialProfile={route.profile} />;
+    case 'cache':
+      return <CachePanel />;
+    case 'peers':
+      return <Peers />;
+  }
+}
+
+export function App() {
+  const route = useRoute();
+  const [ctx, setCtx] = useState<AppCtx | undefined>();
+  const [restoring, setRestoring] = useState(() => storedToken() !== undefined);
+
+  const signOut = useMemo(
+    () => (reason?: string) => {
+      forgetToken();
+      setCtx(undefined);
+      if (reason) announce(reason, 'error');
+      else announce('Signed out.');
+    },
+    [],
+  );
+
+  const signedIn = (api: Api, session: SessionInfo, displayName: string) => {
+    storeToken(api.token);
+    storeDisplayName(displayName);
+    api.onUnauthorized = () => signOut('AUTH_UNAUTHORIZED: the token was refused by the node; sign in again.');
+    setCtx({ api, session, displayName });
+  };
+
+  useEffect(() => {
+    const t = storedToken();
+    if (t === undefined) return;
+    const api = new Api(t);
+    resolveSession(api)
+      .then((s) => signedIn(api, s, storedDisplayName() ?? s.name))
+      .catch(() => forgetToken())
+      .finally(() => setRestoring(false));
+  }, []);
+
+  if (restoring) return <p class="loading">Loading…</p>;
+  if (!ctx) return <SignIn onSignedIn={signedIn} />;
+
+  return (
+    <AppContext.Provider value={ctx}>
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        Skip to content
+      </a>
+      <header class="topbar">
+        <span class="brand">profilesync</span>
+        <Nav route={route} session={ctx.session} />
+        <span class="who" data-testid="who">
+          {ctx.displayName}
+          {ctx.session.role ? ` · ${ctx.session.role}` : ''}
+        </span>
+        <button type="button" onClick={() => signOut()}>
+          Sign out
+        </button>
+      </header>
+      <StatusRegion />
+      <main id="main" tabIndex={-1}>
+        <Screen route={route} />
+      </main>
+    </AppContext.Provider>
+  );
+}

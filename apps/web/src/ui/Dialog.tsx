@@ -1,0 +1,78 @@
+/**
+ * Modal dialogs on the native <dialog> element (focus stays inside, Escape cancels).
+ * The body is a form: Enter submits (confirms), Escape or "Cancel" closes. While the action
+ * runs the buttons are disabled; a failure is shown inside the dialog (role=alert).
+ */
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { describeError } from '../lib/api.js';
+
+export interface DialogProps {
+  title: string;
+  confirmLabel: string;
+  danger?: boolean;
+  /** runs on Enter / the confirm button; the dialog closes when it resolves */
+  onConfirm: () => Promise<void> | void;
+  onClose: () => void;
+  children?: ComponentChildren;
+  testId?: string;
+}
+
+export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, children, testId }: DialogProps) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const titleId = useRef(`dlg-${Math.random().toString(36).slice(2)}`).current;
+
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => d?.close();
+  }, []);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (busy) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      await onConfirm();
+      onClose();
+    } catch (err) {
+      const d = describeError(err);
+      setError(`${d.code}: ${d.message}`);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <dialog
+      ref={ref}
+      class="dialog"
+      aria-labelledby={titleId}
+      data-testid={testId}
+      onCancel={(e) => {
+        e.preventDefault();
+        if (!busy) onClose();
+      }}
+    >
+      <form onSubmit={submit}>
+        <h2 id={titleId}>{title}</h2>
+        <div class="dialog-body">{children}</div>
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div class="dialog-actions">
+          <button type="button" onClick={onClose} disabled={busy}>
+            Cancel
+          </button>
+          <button type="submit" class={danger ? 'danger' : 'primary'} disabled={busy} autofocus>
+            {busy ? 'Working…' : confirmLabel}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

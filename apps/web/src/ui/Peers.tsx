@@ -1,0 +1,110 @@
+/** Peers panel: connected peers, key fingerprints, last seen, pending updates; one-shot sync. */
+import { useEffect, useState } from 'preact/hooks';
+import { describeError } from '../lib/api.js';
+import { when } from '../lib/format.js';
+import type { PeerInfo } from '../lib/types.js';
+import { useApp } from './context.js';
+import { announce } from './status.js';
+
+const POLL_MS = 5000;
+
+export function Peers() {
+  const { api } = useApp();
+  const [data, setData] = useState<{ sync?: string; peers: PeerInfo[] } | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [syncing, setSyncing] = useState(false);
+
+  const poll = async () => {
+    try {
+      setData(await api.peers());
+      setError(undefined);
+    } catch (err) {
+      const d = describeError(err);
+      setError(`${d.code}: ${d.message}`);
+    }
+  };
+  useEffect(() => {
+    void poll();
+    const t = setInterval(() => void poll(), POLL_MS);
+    return () => clearInterval(t);
+  }, []);
+
+  const syncNow = async () => {
+    setSyncing(true);
+    try {
+      const r = await api.syncNow();
+      const failed = r.peers.filter((p) => !p.ok);
+      announce(r.converged ? `Sync converged with ${r.peers.length} peer(s) in ${Math.round(r.durationMillis)} ms.` : `Sync did not converge: ${failed.map((p) => `${p.id} ${p.code ?? ''}`).join(', ')}`, r.converged ? 'info' : 'error');
+      await poll();
+    } catch (err) {
+      const d = describeError(err);
+      announce(`Sync failed: ${d.code}: ${d.message}`, 'error');
+    } finally {
+      setSyncing(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="peers-title">
+      <div class="page-head">
+        <h1 id="peers-title">Peers</h1>
+        <div class="actions">
+          <button type="button" onClick={() => void poll()}>
+            Refresh
+          </button>
+          <button type="button" class="primary" onClick={syncNow} disabled={syncing || data?.sync === 'unavailable'}>
+            {syncing ? 'Syncing…' : 'Sync now'}
+          </button>
+        </div>
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {data?.sync === 'unavailable' && <p class="note">Peer sync is not running on this node (SYNC_UNAVAILABLE): peers are listed from its configuration only.</p>}
+      {data && data.peers.length === 0 && <p>No peers configured. Add one with <code>profilesync peer add URL --key PUBKEY</code>.</p>}
+      {data && data.peers.length > 0 && (
+        <table class="grid" data-testid="peers-table">
+          <caption class="sr-only">Peers</caption>
+          <thead>
+            <tr>
+              <th scope="col">Peer</th>
+              <th scope="col">State</th>
+              <th scope="col">Fingerprint</th>
+              <th scope="col">URL</th>
+              <th scope="col">Last seen</th>
+              <th scope="col">Pending</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.peers.map((p) => (
+              <tr key={p.id}>
+                <th scope="row">
+                  {p.name ?? p.id} <span class="muted">({p.id})</span>
+                </th>
+                <td>
+                  <span class={p.connected ? 'state-ok' : 'state-off'}>
+                    <span aria-hidden="true">{p.connected ? '● ' : '○ '}</span>
+                    {p.connected ? 'connected' : 'disconnected'}
+                  </span>
+                </td>
+                <td>
+                  <code>{p.fingerprint}</code>
+                </td>
+                <td>
+                  <code>{p.url}</code>
+                </td>
+                <td>{when(p.lastSeen)}</td>
+                <td>
+                  {p.pending}
+                  {p.lagMillis !== undefined ? ` (${Math.round(p.lagMillis)} ms behind)` : ''}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
