@@ -3,7 +3,7 @@
  * - HotViews: frozen materialized views, byte-bounded (lru-cache maxSize + sizeCalculation).
  *   A hit is one Map lookup plus a counter: no I/O, no Yjs, no promise.
  * - LiveDocs: Y.Docs of profiles being written or synced, bounded by count and bytes; an evicted
- *   doc is destroyed unless an operation holds it (then the holder destroys it when done).
+ *   doc is destroyed unless an operation holds it (then it is simply no longer cached).
  */
 import { LRUCache } from 'lru-cache';
 import type * as Y from 'yjs';
@@ -131,16 +131,12 @@ export class LiveDocs {
   }
 
   /**
-   * Removes the doc (used after a refused write: memory never keeps what the log refused). The
-   * doc is destroyed now unless an operation holds it; the holder then destroys it in release().
+   * Removes the doc (used after a refused write: memory never keeps what the log refused). It is
+   * destroyed now unless an operation holds it; an operation that still holds it finishes with
+   * it, and the next operation loads a fresh doc from the log.
    */
   drop(id: string): void {
     this.#lru.delete(id);
-  }
-
-  /** Called by an operation when it is done with `doc`: destroys it when it is no longer cached. */
-  release(id: string, doc: Y.Doc): void {
-    if (this.#lru.peek(id)?.doc !== doc && !doc.isDestroyed) doc.destroy();
   }
 
   clear(): void {
