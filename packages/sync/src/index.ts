@@ -1,1 +1,13 @@
-export {};
+export { createSyncService, SyncService, SYNC_SUBPROTOCOL, type SyncServiceOptions, type PeerStatus, type SyncReport } from './service.js';
+export { createSyncMount, type SyncMountContextLike, type MountPrincipal } from './mount.js';
+export { SyncErrorCode, CloseCode, closeCodeFor } from './errors.js';
+export type { SyncEvents, SyncEventName, SyncLogger } from './events.js';
+export { DEFAULT_LIMITS, type SyncLimits } from './limits.js';
+export { DEFAULT_BACKOFF, INITIAL_BACKOFF, nextBackoff, classifyAttempt, type BackoffPolicy, type BackoffState, type AttemptOutcome } from './backoff.js';
+export { keepSession, peerIdFor, syncUrl, type PeerConfig } from './peers.js';
+export { StateDigest, bucketOf, contribution, rootOf, differingBuckets } from './digest.js';
+export { encodeMessage, decodeMessage, MessageType, BUCKET_COUNT, DIGEST_BYTES, STEP1_REPLY, type Message } from './codec.js';
+export { fragment, Reassembler, FragmentFlag } from './fragment.js';
+export { SyncEngine, type EngineLink, type EngineLimits, type EngineOptions } from './engine.js';
+export { SyncHub } from './hub.js';
+export type { YjsPrincipal, Authenticate, AuditFn } from './yjs-endpoint.js';

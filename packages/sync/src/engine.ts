@@ -1,0 +1,425 @@
+/**
+ * The peer protocol engine of one session (transport-agnostic: messages in, messages out).
+ * Per profile it follows y-protocols sync (STEP1 state vector -> STEP2 missing update,
+ * UPDATE live); the digest round (ROOT -> MATCH | BUCKETS -> ENTRIES -> STEP1/STEP2 ->
+ * ROUND_END) finds what differs in O(1) messages when nothing does and O(changed) otherwise.
+ * Incoming messages are handled in order; applies run concurrently (the store keeps per-profile
+ * order) and control messages that read the digest wait for them (the barrier).
+ * docs/protocol.md describes the state machine.
+ */
+import * as Y from 'yjs';
+import type { ProfileStore, WriteContext } from '@profilesync/core';
+import { decodeMessage, encodeMessage, MessageType, STEP1_REPLY, type Message } from './codec.js';
+import { bytesEqual, differingBuckets, type StateDigest } from './digest.js';
+import { codeOf, SyncErrorCode, syncError } from './errors.js';
+import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
+
+export interface EngineLink {
+  /** sends one message (ordered, reliable on a real link); `onFlushed` runs once it left the process */
+  send(message: Uint8Array, onFlushed?: () => void): void;
+  /** bytes accepted by send() and not yet written to the network */
+  bufferedBytes(): number;
+  /** resolves once bufferedBytes() <= bytes, or the link closed */
+  waitBuffered(bytes: number): Promise<void>;
+  /** ends the session because of `code` (a stable error code; the close code follows from it) */
+  fail(code: string, message: string): void;
+}
+
+export interface EngineLimits {
+  /** per-connection send queue limit in bytes (live updates over it are dropped -> resync) */
+  queueBytes: number;
+  /** concurrent store applies per connection */
+  maxInflightApplies: number;
+  /** a digest round that takes longer is abandoned (a new one may start) */
+  roundTimeoutMs: number;
+  /** rounds run automatically after connect / overflow before giving up until the next trigger */
+  autoRounds: number;
+}
+
+export interface EngineOptions {
+  store: ProfileStore;
+  digest: StateDigest;
+  peerId: string;
+  fingerprint: string;
+  link: EngineLink;
+  events: SyncEmitter;
+  logger: SyncLogger;
+  limits: EngineLimits;
+  audit?: (record: { action: string; actor: string; origin: string; outcome: 'rejected'; profile?: string; details?: Record<string, unknown> }) => void;
+}
+
+const EMPTY_SV = Y.encodeStateVector(new Y.Doc());
+const EMPTY = new Uint8Array(0);
+
+interface ActiveRound {
+  round: number;
+  started: number;
+  differing: number;
+  pulled: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Waiter {
+  minRound: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class SyncEngine {
+  readonly peerId: string;
+  readonly stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, rounds: 0 };
+  readonly #o: EngineOptions;
+  readonly #ctx: WriteContext;
+  #inbox: Uint8Array[] = [];
+  #inboxHead = 0;
+  #running = false;
+  #closed = false;
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #outstanding = new Map<string, number>();
+  #pullWaiters: (() => void)[] = [];
+  readonly #unflushed = new Map<string, number>();
+  readonly #dropped = new Set<string>();
+  #droppedAt = 0;
+  #resyncing = false;
+  #round = 0;
+  #active: ActiveRound | undefined;
+  #autoLeft = 0;
+  #waiters: Waiter[] = [];
+  #lastConverged: number | undefined;
+
+  constructor(opts: EngineOptions) {
+    this.#o = opts;
+    this.peerId = opts.peerId;
+    this.#ctx = { actor: `peer:${opts.fingerprint}`, origin: `peer:${opts.peerId}` };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** ms timestamp (performance.now) of the last converged round, if any */
+  get lastConverged(): number | undefined {
+    return this.#lastConverged;
+  }
+
+  /** Profiles with work in flight for this peer: pulls awaiting answers, unsent and dropped updates. */
+  pending(): number {
+    return this.pendingIds().size;
+  }
+
+  pendingIds(): Set<string> {
+    return new Set<string>([...this.#outstanding.keys(), ...this.#unflushed.keys(), ...this.#dropped]);
+  }
+
+  /** Starts automatic digest rounds (the dialing side calls this once connected). */
+  start(): void {
+    this.#kick(this.#o.limits.autoRounds);
+  }
+
+  receive(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.stats.messagesReceived++;
+    this.stats.bytesReceived += bytes.length;
+    this.#inbox.push(bytes);
+    if (!this.#running) void this.#drain();
+  }
+
+  /** Forwards a durable local change (live). Never blocks: over the queue limit it is dropped and a resync is scheduled. */
+  pushUpdate(id: string, update: Uint8Array): void {
+    if (this.#closed) return;
+    const link = this.#o.link;
+    if (link.bufferedBytes() + update.length > this.#o.limits.queueBytes) {
+      this.#dropped.add(id);
+      this.#droppedAt = this.#round;
+      if (!this.#resyncing) {
+        this.#resyncing = true;
+        this.#o.events.emit('queue-overflow', { peerId: this.peerId, droppedBytes: update.length, bufferedBytes: link.bufferedBytes(), durationMillis: 0 });
+        void this.#resyncWhenDrained();
+      }
+      return;
+    }
+    this.#unflushed.set(id, (this.#unflushed.get(id) ?? 0) + 1);
+    this.#send({ type: MessageType.UPDATE, id, update }, () => {
+      const n = (this.#unflushed.get(id) ?? 1) - 1;
+      if (n <= 0) this.#unflushed.delete(id);
+      else this.#unflushed.set(id, n);
+    });
+  }
+
+  /** Runs digest rounds until one converges (roots equal); rejects with SYNC_NOT_CONNECTED if the session ends. */
+  requestSync(): { promise: Promise<void>; cancel: () => void } {
+    if (this.#closed) return { promise: Promise.reject(syncError(SyncErrorCode.NOT_CONNECTED, 'peer session closed')), cancel: () => undefined };
+    let waiter!: Waiter;
+    const promise = new Promise<void>((resolve, reject) => {
+      waiter = { minRound: (this.#active ? this.#active.round : this.#round) + 1, resolve, reject };
+    });
+    this.#waiters.push(waiter);
+    if (!this.#active) void this.#startRound();
+    return { promise, cancel: () => (this.#waiters = this.#waiters.filter((w) => w !== waiter)) };
+  }
+
+  /** Called when the transport is gone. */
+  stop(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#active) clearTimeout(this.#active.timer);
+    this.#active = undefined;
+    this.#inbox = [];
+    const err = syncError(SyncErrorCode.NOT_CONNECTED, 'peer session closed', { peerId: this.peerId });
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    for (const w of this.#pullWaiters.splice(0)) w();
+  }
+
+  /** Resolves when nothing is queued, handled or applied (tests). */
+  async idle(): Promise<void> {
+    while (!this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length)) {
+      await Promise.allSettled([...this.#inflight]);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  // --- incoming ---------------------------------------------------------------
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      while (!this.#closed && this.#inboxHead < this.#inbox.length) {
+        const bytes = this.#inbox[this.#inboxHead++] as Uint8Array;
+        if (this.#inboxHead > 1024 && this.#inboxHead * 2 > this.#inbox.length) {
+          this.#inbox = this.#inbox.slice(this.#inboxHead);
+          this.#inboxHead = 0;
+        }
+        await this.#handle(decodeMessage(bytes));
+      }
+    } catch (err) {
+      this.#failWith(err);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #handle(m: Message): Promise<void> {
+    switch (m.type) {
+      case MessageType.UPDATE:
+        return this.#apply(m.id, m.update, false);
+      case MessageType.STEP2:
+        if (m.update.length === 0) return this.#resolvePull(m.id);
+        return this.#apply(m.id, m.update, true);
+      case MessageType.STEP1:
+        return this.#answerStep1(m.id, m.stateVector, m.hash, m.flags);
+      case MessageType.ROOT: {
+        await this.#barrier();
+        const mine = this.#o.digest.root();
+        if (mine.count === m.count && bytesEqual(mine.digest, m.digest)) this.#send({ type: MessageType.MATCH, round: m.round });
+        else this.#send({ type: MessageType.BUCKETS, round: m.round, buckets: this.#o.digest.buckets() });
+        return;
+      }
+      case MessageType.BUCKETS: {
+        const a = this.#active;
+        if (!a || a.round !== m.round) return; // stale or duplicated
+        await this.#barrier();
+        const diff = differingBuckets(this.#o.digest.buckets(), m.buckets);
+        a.differing = diff.length;
+        this.#send({ type: MessageType.ENTRIES, round: m.round, buckets: diff.map((bucket) => ({ bucket, entries: this.#o.digest.entries(bucket) })) });
+        return;
+      }
+      case MessageType.ENTRIES:
+        return this.#reconcile(m.round, m.buckets);
+      case MessageType.ROUND_END: {
+        const a = this.#active;
+        if (!a || a.round !== m.round) return;
+        // not awaited here: the answers to our pulls arrive through this same inbox
+        void this.#pullsDone().then(() => this.#endRound(a, false));
+        return;
+      }
+      case MessageType.MATCH: {
+        const a = this.#active;
+        if (!a || a.round !== m.round) return;
+        this.#endRound(a, true);
+        return;
+      }
+    }
+  }
+
+  /** Peer's round: compare its entries with ours, pull what differs, push what it lacks. */
+  async #reconcile(round: number, buckets: { bucket: number; entries: [string, string][] }[]): Promise<void> {
+    await this.#barrier();
+    const digest = this.#o.digest;
+    for (const { bucket, entries } of buckets) {
+      const theirs = new Map(entries);
+      const mine = new Map(digest.entries(bucket));
+      for (const [id, th] of theirs) {
+        const mh = mine.get(id);
+        if (mh === th) continue;
+        const sv = mh === undefined ? EMPTY_SV : await this.#o.store.stateVector(id);
+        this.#pull(id, sv, mh ?? '', 0);
+      }
+      for (const [id] of mine) {
+        if (theirs.has(id)) continue;
+        await this.#sendReply({ type: MessageType.STEP2, id, update: await this.#o.store.encodeStateAsUpdate(id) });
+      }
+    }
+    this.#send({ type: MessageType.ROUND_END, round });
+  }
+
+  async #answerStep1(id: string, sv: Uint8Array, theirHash: string, flags: number): Promise<void> {
+    const mine = this.#o.digest.hash(id);
+    let update: Uint8Array = EMPTY;
+    if (mine !== undefined && mine !== theirHash) {
+      try {
+        update = await this.#o.store.encodeStateAsUpdate(id, sv);
+      } catch (err) {
+        if (codeOf(err) === 'PROFILE_BAD_UPDATE') throw syncError(SyncErrorCode.BAD_UPDATE, 'peer sent a malformed state vector', { id }, err);
+        if (codeOf(err) !== 'PROFILE_NOT_FOUND') throw err;
+      }
+    }
+    await this.#sendReply({ type: MessageType.STEP2, id, update });
+    if ((flags & STEP1_REPLY) === 0 && theirHash !== '' && mine !== theirHash) {
+      this.#pull(id, mine === undefined ? EMPTY_SV : await this.#o.store.stateVector(id), mine ?? '', STEP1_REPLY);
+    }
+  }
+
+  #pull(id: string, stateVector: Uint8Array, hash: string, flags: number): void {
+    this.#outstanding.set(id, (this.#outstanding.get(id) ?? 0) + 1);
+    if (this.#active) this.#active.pulled++;
+    this.#send({ type: MessageType.STEP1, id, stateVector, hash, flags });
+  }
+
+  #resolvePull(id: string): void {
+    const n = this.#outstanding.get(id);
+    if (n === undefined) return;
+    if (n <= 1) this.#outstanding.delete(id);
+    else this.#outstanding.set(id, n - 1);
+    this.#checkPullWaiters();
+  }
+
+  #checkPullWaiters(): void {
+    if (this.#outstanding.size > 0 || this.#inflight.size > 0) return;
+    for (const w of this.#pullWaiters.splice(0)) w();
+  }
+
+  #pullsDone(): Promise<void> {
+    if (this.#closed || (this.#outstanding.size === 0 && this.#inflight.size === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#pullWaiters.push(resolve));
+  }
+
+  async #apply(id: string, update: Uint8Array, answersPull: boolean): Promise<void> {
+    const t0 = monoMs();
+    const p: Promise<void> = this.#o.store
+      .applyRemoteUpdate(id, update, this.#ctx)
+      .then(
+        (r) => this.#o.events.emit('update-received', { source: 'peer', from: this.peerId, id, bytes: update.length, applied: r.applied, durationMillis: monoMs() - t0 }),
+        (err: unknown) => this.#applyFailed(id, err, t0),
+      )
+      .finally(() => {
+        this.#inflight.delete(p);
+        if (answersPull) this.#resolvePull(id);
+        else this.#checkPullWaiters();
+      });
+    this.#inflight.add(p);
+    if (this.#inflight.size >= this.#o.limits.maxInflightApplies) await Promise.race(this.#inflight);
+  }
+
+  #applyFailed(id: string, err: unknown, t0: number): void {
+    const code = codeOf(err);
+    const ms = monoMs() - t0;
+    if (code === 'PROFILE_INVALID' || code === 'PROFILE_TOO_LARGE') {
+      // refused by validation (the store audited sync.rejected); the session goes on
+      this.#o.events.emit('update-rejected', { source: 'peer', from: this.peerId, id, code, durationMillis: ms });
+      this.#o.logger.warn({ peerId: this.peerId, profile: id, code }, 'peer update rejected by validation');
+      return;
+    }
+    if (code === 'PROFILE_BAD_UPDATE' || code === 'PROFILE_INVALID_ID') {
+      this.#o.events.emit('update-rejected', { source: 'peer', from: this.peerId, id, code, durationMillis: ms });
+      this.#failWith(syncError(SyncErrorCode.BAD_UPDATE, `peer sent an update that does not decode (${code})`, { id, code }, err), id);
+      return;
+    }
+    this.#failWith(err, id);
+  }
+
+  async #barrier(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  // --- outgoing ----------------------------------------------------------------
+
+  #send(m: Message, onFlushed?: () => void): void {
+    if (this.#closed) return;
+    const bytes = encodeMessage(m);
+    this.stats.messagesSent++;
+    this.stats.bytesSent += bytes.length;
+    this.#o.link.send(bytes, onFlushed);
+  }
+
+  /** Replies wait for the send queue to drain (this session only): a slow peer slows itself. */
+  async #sendReply(m: Message): Promise<void> {
+    const limit = this.#o.limits.queueBytes;
+    if (this.#o.link.bufferedBytes() > limit) await this.#o.link.waitBuffered(limit / 2);
+    this.#send(m);
+  }
+
+  async #resyncWhenDrained(): Promise<void> {
+    await this.#o.link.waitBuffered(this.#o.limits.queueBytes / 2);
+    this.#resyncing = false;
+    if (!this.#closed) this.#kick(this.#o.limits.autoRounds);
+  }
+
+  // --- rounds (ours) -----------------------------------------------------------
+
+  /** Allows `rounds` more automatic rounds and starts one unless a round runs. */
+  #kick(rounds: number): void {
+    this.#autoLeft = Math.max(this.#autoLeft, rounds);
+    if (!this.#active) void this.#startRound();
+  }
+
+  async #startRound(): Promise<void> {
+    if (this.#closed || this.#active) return;
+    const round = ++this.#round;
+    const a: ActiveRound = { round, started: monoMs(), differing: 0, pulled: 0, timer: setTimeout(() => this.#endRound(a, false, true), this.#o.limits.roundTimeoutMs) };
+    a.timer.unref?.();
+    this.#active = a;
+    this.stats.rounds++;
+    try {
+      await this.#barrier();
+      const { digest, count } = this.#o.digest.root();
+      this.#send({ type: MessageType.ROOT, round, digest, count });
+    } catch (err) {
+      this.#failWith(err);
+    }
+  }
+
+  #endRound(a: ActiveRound, converged: boolean, timedOut = false): void {
+    if (this.#active !== a) return;
+    clearTimeout(a.timer);
+    this.#active = undefined;
+    if (this.#closed) return;
+    this.#o.events.emit('sync-round', { peerId: this.peerId, round: a.round, converged, differing: a.differing, pulled: a.pulled, durationMillis: monoMs() - a.started });
+    if (timedOut) this.#o.logger.warn({ peerId: this.peerId, round: a.round }, 'sync round timed out');
+    if (converged) {
+      this.#lastConverged = monoMs();
+      this.#autoLeft = 0;
+      if (a.round > this.#droppedAt) this.#dropped.clear();
+      const done = this.#waiters.filter((w) => w.minRound <= a.round);
+      this.#waiters = this.#waiters.filter((w) => w.minRound > a.round);
+      for (const w of done) w.resolve();
+    } else if (this.#autoLeft > 0) {
+      this.#autoLeft--;
+    }
+    if (this.#waiters.length > 0 || (!converged && this.#autoLeft > 0)) void this.#startRound();
+  }
+
+  #failWith(err: unknown, profile?: string): void {
+    if (this.#closed) return;
+    const code = codeOf(err);
+    const message = err instanceof Error ? err.message : String(err);
+    if (code === SyncErrorCode.BAD_MESSAGE || code === SyncErrorCode.BAD_UPDATE) {
+      this.#o.logger.warn({ peerId: this.peerId, code, profile }, 'peer sent garbage: disconnecting');
+      this.#o.audit?.({ action: 'sync.rejected', actor: this.#ctx.actor, origin: this.#ctx.origin, outcome: 'rejected', ...(profile ? { profile } : {}), details: { code, peerId: this.peerId } });
+    } else if (code !== 'STORE_CLOSED') {
+      this.#o.logger.error({ peerId: this.peerId, code, err: message }, 'sync session failed');
+    }
+    const linkCode = code === SyncErrorCode.BAD_MESSAGE || code === SyncErrorCode.BAD_UPDATE ? code : SyncErrorCode.INTERNAL;
+    this.#o.link.fail(linkCode, message);
+    this.stop();
+  }
+}

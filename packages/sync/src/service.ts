@@ -1,0 +1,453 @@
+/**
+ * createSyncService: the node's sync endpoints. /sync carries the encrypted peer protocol
+ * (dialing configured peers with backoff, accepting allowed ones, one session per pair);
+ * /yjs/:profileId serves stock y-websocket clients. The server calls handleUpgrade().
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { FRAME_OVERHEAD_BYTES, HandshakeReplayGuard, type NodeIdentity } from '@profilesync/crypto';
+import type { ProfileStore } from '@profilesync/core';
+import { classifyAttempt, DEFAULT_BACKOFF, INITIAL_BACKOFF, nextBackoff, type BackoffPolicy, type BackoffState } from './backoff.js';
+import { PeerConnection } from './connection.js';
+import { SyncEngine } from './engine.js';
+import { CloseCode, SyncErrorCode, syncError } from './errors.js';
+import { monoMs, silentLogger, SyncEmitter, type SyncEventName, type SyncEvents, type SyncLogger } from './events.js';
+import { originPeer, SyncHub } from './hub.js';
+import { resolveLimits, takeAuditToken, type AuditBucket, type SyncLimits } from './limits.js';
+import { compareKeys, keepSession, validatePeer, type PeerConfig, type PeerInfo } from './peers.js';
+import { YjsEndpoint, type AuditFn, type Authenticate } from './yjs-endpoint.js';
+
+export const SYNC_SUBPROTOCOL = 'profilesync-sync.v1';
+
+export interface SyncServiceOptions {
+  store: ProfileStore;
+  identity: NodeIdentity;
+  peers?: PeerConfig[];
+  /** /yjs auth: token -> principal (undefined or a thrown coded error refuses) */
+  authenticate?: Authenticate;
+  /** security events; default: store.recordAudit (refused handshakes are rate limited) */
+  audit?: AuditFn;
+  logger?: SyncLogger;
+  clock?: () => number;
+  random?: () => number;
+  networkKey?: Uint8Array;
+  limits?: Partial<SyncLimits>;
+  backoff?: Partial<BackoffPolicy>;
+  /** dial configured peers that have a URL (default true) */
+  dial?: boolean;
+}
+
+export type PeerStatus = {
+  id: string;
+  url: string | null;
+  name: string | null;
+  publicKey: string;
+  fingerprint: string;
+  connected: boolean;
+  direction: 'inbound' | 'outbound' | null;
+  state: 'connected' | 'connecting' | 'backoff' | 'idle';
+  /** ISO-8601 time of the last frame or pong from the peer; null when never seen */
+  lastSeen: string | null;
+  /** profiles with work outstanding for this peer (changed here while it was away, pulls, queued or dropped updates) */
+  pending: number;
+  lastError: string | null;
+  nextRetryAt: string | null;
+  session: string | null;
+};
+
+export type SyncReport = {
+  converged: boolean;
+  peers: { id: string; ok: boolean; code?: string; message?: string; durationMillis: number }[];
+  durationMillis: number;
+};
+
+interface PeerEntry extends PeerInfo {
+  conn: PeerConnection | undefined;
+  dialing: PeerConnection | undefined;
+  backoff: BackoffState;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  nextRetryAt: number | undefined;
+  lastSeen: number | undefined;
+  lastError: string | undefined;
+  changed: Set<string>;
+  waiters: (() => void)[];
+  removed: boolean;
+}
+
+export class SyncService {
+  readonly hub: SyncHub;
+  readonly limits: SyncLimits;
+  readonly #o: SyncServiceOptions;
+  readonly #events = new SyncEmitter();
+  readonly #logger: SyncLogger;
+  readonly #clock: () => number;
+  readonly #random: () => number;
+  readonly #backoff: BackoffPolicy;
+  readonly #audit: AuditFn;
+  readonly #guard = new HandshakeReplayGuard();
+  readonly #wss: WebSocketServer;
+  readonly #yjs: YjsEndpoint;
+  readonly #peers = new Map<string, PeerEntry>();
+  readonly #byKey = new Map<string, PeerEntry>();
+  readonly #handshaking = new Set<PeerConnection>();
+  readonly #all = new Set<PeerConnection>();
+  readonly #unsubscribe: () => void;
+  #auditBucket: AuditBucket;
+  #antiEntropy: ReturnType<typeof setInterval> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(opts: SyncServiceOptions) {
+    if (!opts || !opts.store || !opts.identity) throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'createSyncService needs { store, identity }', { field: 'options' });
+    this.#o = opts;
+    this.limits = resolveLimits(opts.limits);
+    this.#logger = opts.logger ?? silentLogger;
+    this.#clock = opts.clock ?? Date.now;
+    this.#random = opts.random ?? Math.random;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...(opts.backoff ?? {}) };
+    this.#auditBucket = { tokens: 20, at: this.#clock(), suppressed: 0 };
+    this.#audit =
+      opts.audit ??
+      ((r) => {
+        void opts.store.recordAudit(r).catch((err: unknown) => this.#logger.warn({ err: (err as Error).message }, 'audit failed'));
+      });
+    for (const p of opts.peers ?? []) this.#addEntry(validatePeer(p));
+    this.hub = new SyncHub(opts.store);
+    this.#unsubscribe = this.hub.onChange((e) => {
+      const from = originPeer(e.origin);
+      for (const entry of this.#peers.values()) if (!entry.conn && entry.id !== from) entry.changed.add(e.id);
+    });
+    this.#events.on('sync-round', (r) => {
+      if (r.converged) this.#peers.get(r.peerId)?.changed.clear();
+    });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.limits.maxFrameBytes + FRAME_OVERHEAD_BYTES + 1,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has(SYNC_SUBPROTOCOL) ? SYNC_SUBPROTOCOL : false),
+    });
+    const l = this.limits;
+    this.#yjs = new YjsEndpoint({
+      hub: this.hub,
+      store: opts.store,
+      authenticate: opts.authenticate,
+      audit: this.#audit,
+      events: this.#events,
+      logger: this.#logger,
+      limits: { maxMessageBytes: l.yjsMaxMessageBytes, queueBytes: l.yjsQueueBytes, authTimeoutMs: l.yjsAuthTimeoutMs, pingIntervalMs: l.pingIntervalMs, maxQueuedMessages: l.yjsMaxQueuedMessages },
+    });
+    if (l.antiEntropyMs > 0) {
+      this.#antiEntropy = setInterval(() => {
+        for (const e of this.#peers.values()) e.conn?.engine?.start();
+      }, l.antiEntropyMs);
+      this.#antiEntropy.unref?.();
+    }
+    if (opts.dial !== false) for (const e of this.#peers.values()) this.#dial(e);
+  }
+
+  get publicKey(): string {
+    return this.#o.identity.publicKeyText;
+  }
+
+  on<E extends SyncEventName>(event: E, listener: (payload: SyncEvents[E]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** Routes an HTTP upgrade: /sync and /yjs/:profileId are ours (true); anything else is not (false). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, _path?: string): boolean {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/sync') {
+      if (this.#closing) return reject(socket, 503, 'SYNC_CLOSED'), true;
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+      return true;
+    }
+    const m = /^\/yjs\/([^/]+)$/.exec(url.pathname);
+    if (m) {
+      if (this.#closing) return reject(socket, 503, 'SYNC_CLOSED'), true;
+      this.#yjs.handle(req, socket, head, m[1] as string, url.searchParams.get('token') ?? undefined);
+      return true;
+    }
+    return false;
+  }
+
+  status(): PeerStatus[] {
+    return [...this.#peers.values()].map((e) => {
+      const c = e.conn;
+      const pending = new Set<string>(e.changed);
+      if (c?.engine) for (const id of c.engine.pendingIds()) pending.add(id);
+      const seen = c?.lastSeen ?? e.lastSeen;
+      return {
+        id: e.id,
+        url: e.url ?? null,
+        name: e.name,
+        publicKey: e.publicKeyText,
+        fingerprint: e.fingerprint,
+        connected: c !== undefined,
+        direction: c?.direction ?? null,
+        state: c ? 'connected' : e.dialing ? 'connecting' : e.timer ? 'backoff' : 'idle',
+        lastSeen: seen === undefined ? null : new Date(seen).toISOString(),
+        pending: pending.size,
+        lastError: e.lastError ?? null,
+        nextRetryAt: e.timer && e.nextRetryAt !== undefined ? new Date(e.nextRetryAt).toISOString() : null,
+        session: c?.sessionId ?? null,
+      };
+    });
+  }
+
+  /** One-shot sync with every peer: dials disconnected ones, then runs digest rounds until roots match or the timeout. */
+  async syncNow(opts: { timeoutMs: number }): Promise<SyncReport> {
+    const timeoutMs = opts?.timeoutMs;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 3_600_000) {
+      throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'timeoutMs must be an integer in 1..3600000', { field: 'timeoutMs' });
+    }
+    if (this.#closing) throw syncError(SyncErrorCode.CLOSED, 'the sync service is closed');
+    const t0 = monoMs();
+    const deadline = t0 + timeoutMs;
+    const peers = await Promise.all([...this.#peers.values()].map((e) => this.#syncPeer(e, deadline)));
+    return { converged: peers.every((p) => p.ok), peers, durationMillis: monoMs() - t0 };
+  }
+
+  addPeer(peer: PeerConfig): PeerStatus {
+    if (this.#closing) throw syncError(SyncErrorCode.CLOSED, 'the sync service is closed');
+    const info = validatePeer(peer);
+    const entry = this.#addEntry(info);
+    if (this.#o.dial !== false) this.#dial(entry);
+    return this.status().find((s) => s.id === entry.id)!;
+  }
+
+  removePeer(id: string): void {
+    const e = this.#peers.get(id);
+    if (!e) throw syncError(SyncErrorCode.PEER_NOT_FOUND, `no peer ${id}`, { id });
+    e.removed = true;
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = undefined;
+    this.#peers.delete(id);
+    this.#byKey.delete(e.publicKeyText);
+    for (const c of this.#all) if (c.peerPublicKey && compareKeys(c.peerPublicKey, e.publicKey) === 0) c.close(CloseCode.GONE, SyncErrorCode.PEER_REMOVED);
+    for (const w of e.waiters.splice(0)) w();
+  }
+
+  /** Dials a peer now (resets its backoff); used by syncNow and tests. */
+  connect(id: string): void {
+    const e = this.#peers.get(id);
+    if (!e) throw syncError(SyncErrorCode.PEER_NOT_FOUND, `no peer ${id}`, { id });
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = undefined;
+    this.#dial(e);
+  }
+
+  /** Closes every session (goodbye frame, close 1001) and every /yjs client; stops dialing. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#antiEntropy) clearInterval(this.#antiEntropy);
+      for (const e of this.#peers.values()) {
+        if (e.timer) clearTimeout(e.timer);
+        e.timer = undefined;
+        for (const w of e.waiters.splice(0)) w();
+      }
+      const conns = [...this.#all];
+      for (const c of conns) c.close(CloseCode.GOING_AWAY, 'SHUTDOWN');
+      await Promise.all([...conns.map((c) => c.closed()), this.#yjs.close()]);
+      this.#unsubscribe();
+      this.hub.close();
+      this.#wss.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Engine of the open session with a peer (tests, benchmarks). */
+  engineOf(id: string): SyncEngine | undefined {
+    return this.#peers.get(id)?.conn?.engine;
+  }
+
+  connectionOf(id: string): PeerConnection | undefined {
+    return this.#peers.get(id)?.conn;
+  }
+
+  // --- peers ---------------------------------------------------------------------
+
+  #addEntry(info: PeerInfo): PeerEntry {
+    if (this.#peers.has(info.id) || this.#byKey.has(info.publicKeyText)) throw syncError(SyncErrorCode.PEER_EXISTS, `peer ${info.id} (or its key) is already configured`, { id: info.id });
+    if (compareKeys(info.publicKey, this.#o.identity.publicKey) === 0) throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'a node cannot peer with itself', { field: 'publicKey' });
+    const entry: PeerEntry = { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), waiters: [], removed: false };
+    this.#peers.set(info.id, entry);
+    this.#byKey.set(info.publicKeyText, entry);
+    return entry;
+  }
+
+  #dial(e: PeerEntry): void {
+    if (this.#closing || e.removed || !e.url || e.conn || e.dialing) return;
+    const ws = new WebSocket(e.url, [SYNC_SUBPROTOCOL], { perMessageDeflate: false, maxPayload: this.limits.maxFrameBytes + FRAME_OVERHEAD_BYTES + 1, handshakeTimeout: this.limits.handshakeTimeoutMs });
+    e.dialing = this.#connection(ws, 'outbound', e.url, (key) => compareKeys(key, e.publicKey) === 0);
+  }
+
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    if (ws.protocol !== SYNC_SUBPROTOCOL) return ws.close(CloseCode.VERSION, SyncErrorCode.PROTOCOL_UNSUPPORTED);
+    if (this.#handshaking.size >= this.limits.maxPendingHandshakes) return ws.close(CloseCode.BUSY, SyncErrorCode.BUSY);
+    this.#connection(ws, 'inbound', remote, (key) => this.#byKey.has(Buffer.from(key).toString('base64url')));
+  }
+
+  #connection(ws: WebSocket, direction: 'inbound' | 'outbound', remote: string, isAllowed: (key: Uint8Array) => boolean): PeerConnection {
+    const l = this.limits;
+    const conn = new PeerConnection({
+      ws,
+      direction,
+      remote,
+      identity: this.#o.identity,
+      isAllowed,
+      ...(this.#o.networkKey ? { networkKey: this.#o.networkKey } : {}),
+      ...(direction === 'inbound' ? { replayGuard: this.#guard } : {}),
+      maxFrameBytes: l.maxFrameBytes,
+      maxMessageBytes: l.maxMessageBytes,
+      handshakeTimeoutMs: l.handshakeTimeoutMs,
+      pingIntervalMs: l.pingIntervalMs,
+      clock: this.#clock,
+      onEstablished: (c) => this.#established(c),
+      onHandshakeFailed: (c, code, fp) => this.#handshakeFailed(c, code, fp),
+      onClosed: (c, info) => this.#closed(c, info),
+    });
+    this.#all.add(conn);
+    this.#handshaking.add(conn);
+    return conn;
+  }
+
+  #established(conn: PeerConnection): void {
+    this.#handshaking.delete(conn);
+    const key = conn.peerPublicKey as Uint8Array;
+    const entry = this.#byKey.get(Buffer.from(key).toString('base64url'));
+    if (!entry || this.#closing) return conn.close(CloseCode.GONE, SyncErrorCode.PEER_REMOVED);
+    if (entry.dialing === conn) entry.dialing = undefined;
+    const mine = this.#o.identity.publicKey;
+    const initiatorOf = (c: PeerConnection): Uint8Array => (c.direction === 'outbound' ? mine : key);
+    const existing = entry.conn;
+    if (existing && existing !== conn) {
+      if (keepSession({ initiatorKey: initiatorOf(existing) }, { initiatorKey: initiatorOf(conn) }) === 'existing') {
+        return conn.close(CloseCode.DUPLICATE, SyncErrorCode.DUPLICATE_CONNECTION);
+      }
+      entry.conn = undefined;
+      existing.close(CloseCode.DUPLICATE, SyncErrorCode.DUPLICATE_CONNECTION);
+    }
+    entry.conn = conn;
+    entry.lastError = undefined;
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    const engine = new SyncEngine({
+      store: this.#o.store,
+      digest: this.hub.digest,
+      peerId: entry.id,
+      fingerprint: entry.fingerprint,
+      link: conn,
+      events: this.#events,
+      logger: this.#logger,
+      limits: { queueBytes: this.limits.queueBytes, maxInflightApplies: this.limits.maxInflightApplies, roundTimeoutMs: this.limits.roundTimeoutMs, autoRounds: this.limits.autoRounds },
+      audit: this.#audit,
+    });
+    conn.engine = engine;
+    this.hub.attach(engine);
+    this.#events.emit('peer-connected', { peerId: entry.id, fingerprint: entry.fingerprint, direction: conn.direction, session: conn.sessionId ?? '', durationMillis: conn.handshakeMillis });
+    // the accepting side opens the first digest round (its first frame also confirms the dialer)
+    if (conn.direction === 'inbound') engine.start();
+    for (const w of entry.waiters.splice(0)) w();
+  }
+
+  #handshakeFailed(conn: PeerConnection, code: string, peerFingerprint?: string): void {
+    this.#handshaking.delete(conn);
+    const entry = conn.peerPublicKey ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url')) : undefined;
+    if (entry) entry.lastError = code;
+    else if (conn.direction === 'outbound') for (const e of this.#peers.values()) if (e.dialing === conn) e.lastError = code;
+    this.#events.emit('handshake-failed', { remote: conn.remote, direction: conn.direction, code, ...(peerFingerprint ? { peerFingerprint } : {}), durationMillis: conn.sinceStartMillis });
+    this.#logger.warn({ remote: conn.remote, direction: conn.direction, code, peerFingerprint }, 'peer handshake failed');
+    if (conn.direction !== 'inbound' || code === SyncErrorCode.CONNECTION_LOST) return;
+    const take = takeAuditToken(this.#auditBucket, this.#clock(), 5, 20);
+    const suppressed = this.#auditBucket.suppressed;
+    this.#auditBucket = take.bucket;
+    if (!take.allowed) return;
+    this.#audit({
+      action: 'auth.denied',
+      actor: peerFingerprint ? `peer:${peerFingerprint}` : 'unknown-peer',
+      origin: `sync:${conn.remote}`,
+      outcome: 'denied',
+      details: { reason: code, endpoint: '/sync', ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}) },
+    });
+  }
+
+  #closed(conn: PeerConnection, info: { code: number; reason: string; clean: boolean }): void {
+    this.#all.delete(conn);
+    this.#handshaking.delete(conn);
+    if (conn.engine) this.hub.detach(conn.engine);
+    const entry = conn.peerPublicKey ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url')) : [...this.#peers.values()].find((e) => e.dialing === conn);
+    const wasActive = entry?.conn === conn;
+    if (conn.establishedAt !== undefined && entry) {
+      this.#events.emit('peer-disconnected', { peerId: entry.id, direction: conn.direction, code: info.code, reason: info.reason, clean: info.clean, durationMillis: conn.establishedMono === undefined ? 0 : monoMs() - conn.establishedMono });
+    }
+    if (!entry) return;
+    if (conn.lastSeen !== undefined) entry.lastSeen = Math.max(entry.lastSeen ?? 0, conn.lastSeen);
+    if (entry.dialing === conn) {
+      entry.dialing = undefined;
+      if (conn.establishedAt === undefined) for (const w of entry.waiters.splice(0)) w();
+    }
+    if (wasActive) {
+      entry.conn = undefined;
+      if (!info.clean && info.code !== CloseCode.GOING_AWAY) entry.lastError = info.reason || `close ${info.code}`;
+      // what it may have missed: pending pulls and dropped updates are redone by the next round
+      for (const id of conn.engine?.pendingIds() ?? []) entry.changed.add(id);
+    } else if (info.code === CloseCode.DUPLICATE && entry.conn) return; // lost the tie-break: the other session stays
+    this.#scheduleRedial(entry, conn);
+  }
+
+  #scheduleRedial(e: PeerEntry, conn: PeerConnection): void {
+    if (this.#closing || e.removed || !e.url || e.conn || e.dialing || e.timer) return;
+    const outcome = classifyAttempt(conn.establishedAt, this.#clock(), this.#backoff);
+    const next = nextBackoff(e.backoff, outcome, this.#backoff, this.#random);
+    e.backoff = next.state;
+    e.nextRetryAt = this.#clock() + next.delayMs;
+    e.timer = setTimeout(() => {
+      e.timer = undefined;
+      this.#dial(e);
+    }, next.delayMs);
+    e.timer.unref?.();
+  }
+
+  async #syncPeer(e: PeerEntry, deadline: number): Promise<SyncReport['peers'][number]> {
+    const t0 = monoMs();
+    const result = (ok: boolean, code?: string, message?: string): SyncReport['peers'][number] => ({ id: e.id, ok, ...(code ? { code } : {}), ...(message ? { message } : {}), durationMillis: monoMs() - t0 });
+    if (!e.conn && e.url) {
+      if (!e.dialing) this.connect(e.id);
+      await this.#until(deadline, new Promise<void>((r) => e.waiters.push(r)));
+    }
+    const engine = e.conn?.engine;
+    if (!engine) return result(false, SyncErrorCode.NOT_CONNECTED, e.lastError ? `not connected (${e.lastError})` : 'not connected');
+    const req = engine.requestSync();
+    try {
+      const done = await this.#until(deadline, req.promise.then(() => true));
+      if (done !== true) {
+        req.cancel();
+        return result(false, SyncErrorCode.TIMEOUT, 'no converged digest round before the timeout');
+      }
+      return result(true);
+    } catch (err) {
+      return result(false, (err as { code?: string }).code ?? SyncErrorCode.INTERNAL, (err as Error).message);
+    }
+  }
+
+  /** Resolves with the promise's value, or undefined at the deadline (monotonic ms). */
+  async #until<T>(deadline: number, p: Promise<T>): Promise<T | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), Math.max(0, deadline - monoMs()))));
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function reject(socket: Duplex, status: number, code: string): void {
+  const body = JSON.stringify({ error: { code, message: 'the sync service is closed' } });
+  socket.end(`HTTP/1.1 ${status} Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+export function createSyncService(opts: SyncServiceOptions): SyncService {
+  return new SyncService(opts);
+}

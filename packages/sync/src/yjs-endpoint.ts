@@ -1,0 +1,346 @@
+/**
+ * /yjs/:profileId: the y-websocket protocol (sync 0, awareness 1, auth 2, query-awareness 3)
+ * for stock Yjs clients. Writes go through store.applyRemoteUpdate (validated, logged, audited);
+ * the room doc follows the store's change events, so peers' and API writes reach browsers too.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import * as Y from 'yjs';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { isProfileId, type ProfileStore, type WriteContext } from '@profilesync/core';
+import { codeOf, CloseCode, closeCodeFor, SyncErrorCode } from './errors.js';
+import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
+import type { SyncHub } from './hub.js';
+import { awarenessMessage, YAuth, YjsRoom, YMessage, YSync, type RoomMember } from './yjs-room.js';
+
+/** What `authenticate(token)` returns for a /yjs client (the server supplies it). */
+export interface YjsPrincipal {
+  actor: string;
+  role: 'admin' | 'editor' | 'viewer';
+  /** recorded as origin `yjs:<tokenId>` (default: the actor) */
+  tokenId?: string;
+  canRead(id: string): boolean;
+  canWrite(id: string): boolean;
+}
+
+/** Returns the principal, undefined (-> 4401) or throws a coded error (AUTH_UNAUTHORIZED, AUTH_FORBIDDEN, ...). */
+export type Authenticate = (token: string | undefined) => YjsPrincipal | undefined | Promise<YjsPrincipal | undefined>;
+
+export type AuditFn = (record: { action: string; actor: string; origin: string; outcome: 'ok' | 'denied' | 'rejected'; profile?: string; details?: Record<string, unknown> }) => void;
+
+export interface YjsLimits {
+  maxMessageBytes: number;
+  queueBytes: number;
+  authTimeoutMs: number;
+  pingIntervalMs: number;
+  /** messages held per client while authenticating / loading */
+  maxQueuedMessages: number;
+}
+
+export interface YjsEndpointOptions {
+  hub: SyncHub;
+  store: ProfileStore;
+  authenticate: Authenticate | undefined;
+  audit: AuditFn;
+  events: SyncEmitter;
+  logger: SyncLogger;
+  limits: YjsLimits;
+}
+
+export class YjsEndpoint {
+  readonly #o: YjsEndpointOptions;
+  readonly #wss: WebSocketServer;
+  readonly #rooms = new Map<string, YjsRoom>();
+  readonly #clients = new Set<YjsClient>();
+  readonly #unsubscribe: () => void;
+
+  constructor(opts: YjsEndpointOptions) {
+    this.#o = opts;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: opts.limits.maxMessageBytes, perMessageDeflate: false });
+    this.#unsubscribe = opts.hub.onChange((e) => this.#rooms.get(e.id)?.onChange(e));
+  }
+
+  get rooms(): ReadonlyMap<string, YjsRoom> {
+    return this.#rooms;
+  }
+
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer, rawId: string, token: string | undefined): void {
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const client = new YjsClient(ws, rawId, this.#o, (id) => this.#room(id), () => this.#clients.delete(client));
+      this.#clients.add(client);
+      client.begin(token);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#unsubscribe();
+    await Promise.all([...this.#clients].map((c) => c.shutdown()));
+    for (const r of [...this.#rooms.values()]) r.destroy();
+    this.#wss.close();
+  }
+
+  #room(id: string): YjsRoom {
+    let room = this.#rooms.get(id);
+    if (!room) {
+      room = new YjsRoom(id, this.#o.store, (r) => {
+        if (this.#rooms.get(r.id) === r) this.#rooms.delete(r.id);
+      });
+      this.#rooms.set(id, room);
+    }
+    return room;
+  }
+}
+
+class YjsClient implements RoomMember {
+  readonly controlled = new Set<number>();
+  readonly #ws: WebSocket;
+  readonly #rawId: string;
+  readonly #o: YjsEndpointOptions;
+  readonly #roomFor: (id: string) => YjsRoom;
+  readonly #onGone: () => void;
+  #id = '';
+  #principal: YjsPrincipal | undefined;
+  #ctx: WriteContext | undefined;
+  #readOnly = true;
+  #room: YjsRoom | undefined;
+  #ready = false;
+  #queue: Uint8Array[] = [];
+  #closing = false;
+  #dropped = 0;
+  #alive = true;
+  #awaitingAuthMessage = false;
+  readonly #timers: ReturnType<typeof setTimeout>[] = [];
+  readonly #started = monoMs();
+
+  constructor(ws: WebSocket, rawId: string, o: YjsEndpointOptions, roomFor: (id: string) => YjsRoom, onGone: () => void) {
+    this.#ws = ws;
+    this.#rawId = rawId;
+    this.#o = o;
+    this.#roomFor = roomFor;
+    this.#onGone = onGone;
+    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.#onClose(code, reason.toString('utf8')));
+    ws.on('error', () => undefined);
+    ws.on('pong', () => (this.#alive = true));
+  }
+
+  begin(token: string | undefined): void {
+    if (token !== undefined) {
+      void this.#authorize(token);
+      return;
+    }
+    this.#awaitingAuthMessage = true;
+    const t = setTimeout(() => this.#close(SyncErrorCode.YJS_AUTH_TIMEOUT), this.#o.limits.authTimeoutMs);
+    t.unref?.();
+    this.#timers.push(t);
+  }
+
+  send(message: Uint8Array): void {
+    if (this.#closing || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.#ws.bufferedAmount + message.length > this.#o.limits.queueBytes) return this.#close(SyncErrorCode.YJS_SLOW_CONSUMER);
+    this.#ws.send(message, { binary: true });
+  }
+
+  ready(): void {
+    if (this.#closing || this.#ready) return;
+    this.#ready = true;
+    const doc = this.#room!.doc;
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, YMessage.sync);
+    encoding.writeVarUint(e, YSync.step1);
+    encoding.writeVarUint8Array(e, Y.encodeStateVector(doc));
+    this.send(encoding.toUint8Array(e));
+    const states = [...this.#room!.awareness.getStates().keys()];
+    if (states.length > 0) this.send(awarenessMessage(this.#room!.awareness, states));
+    const ping = setInterval(() => {
+      if (!this.#alive) return this.#ws.terminate();
+      this.#alive = false;
+      this.#ws.ping();
+    }, this.#o.limits.pingIntervalMs);
+    ping.unref?.();
+    this.#timers.push(ping as unknown as ReturnType<typeof setTimeout>);
+    this.#o.events.emit('yjs-connected', { id: this.#id, actor: this.#principal!.actor, readOnly: this.#readOnly, durationMillis: monoMs() - this.#started });
+    for (const m of this.#queue.splice(0)) this.#handle(m);
+  }
+
+  failed(code: string): void {
+    this.#close(code);
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.#ws.readyState === this.#ws.CLOSED) return;
+    const closed = new Promise<void>((r) => this.#ws.once('close', () => r()));
+    this.#closeWith(CloseCode.GOING_AWAY, 'SHUTDOWN');
+    await closed;
+  }
+
+  async #authorize(token: string): Promise<void> {
+    for (const t of this.#timers.splice(0)) clearTimeout(t);
+    let principal: YjsPrincipal | undefined;
+    try {
+      if (!this.#o.authenticate) throw Object.assign(new Error('no authenticator'), { code: 'AUTH_UNAUTHORIZED' });
+      principal = await this.#o.authenticate(token);
+    } catch (err) {
+      const code = codeOf(err);
+      return this.#deny(code === 'AUTH_FORBIDDEN' ? code : 'AUTH_UNAUTHORIZED', undefined);
+    }
+    if (!principal) return this.#deny('AUTH_UNAUTHORIZED', undefined);
+    this.#principal = principal;
+    let id: string;
+    try {
+      id = decodeURIComponent(this.#rawId);
+    } catch {
+      return this.#close('PROFILE_NOT_FOUND');
+    }
+    if (!isProfileId(id)) return this.#close('PROFILE_NOT_FOUND');
+    this.#id = id;
+    if (!principal.canRead(id)) return this.#deny('AUTH_FORBIDDEN', principal);
+    try {
+      await this.#o.store.get(id); // PROFILE_NOT_FOUND / PROFILE_DELETED
+    } catch (err) {
+      return this.#close(codeOf(err));
+    }
+    if (this.#closing) return;
+    this.#readOnly = !principal.canWrite(id);
+    this.#ctx = { actor: principal.actor, origin: `yjs:${principal.tokenId ?? principal.actor}` };
+    this.#room = this.#roomFor(id);
+    this.#room.join(this);
+  }
+
+  #deny(code: 'AUTH_UNAUTHORIZED' | 'AUTH_FORBIDDEN', principal: YjsPrincipal | undefined): void {
+    this.#o.audit({
+      action: 'auth.denied',
+      actor: principal?.actor ?? 'anonymous',
+      origin: principal ? `yjs:${principal.tokenId ?? principal.actor}` : 'yjs',
+      outcome: 'denied',
+      ...(this.#id ? { profile: this.#id } : {}),
+      details: { reason: code, endpoint: '/yjs' },
+    });
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, YMessage.auth);
+    encoding.writeVarUint(e, YAuth.permissionDenied);
+    encoding.writeVarString(e, code);
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(encoding.toUint8Array(e));
+    this.#close(code);
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#closing) return;
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (!isBinary) return this.#close(SyncErrorCode.YJS_BAD_MESSAGE);
+    if (this.#ready) return this.#handle(bytes);
+    if (this.#awaitingAuthMessage) {
+      this.#awaitingAuthMessage = false;
+      return this.#firstMessageAuth(bytes);
+    }
+    if (this.#queue.length >= this.#o.limits.maxQueuedMessages) return this.#close(SyncErrorCode.YJS_SLOW_CONSUMER);
+    this.#queue.push(bytes);
+  }
+
+  #firstMessageAuth(bytes: Uint8Array): void {
+    try {
+      const d = decoding.createDecoder(bytes);
+      if (decoding.readVarUint(d) !== YMessage.auth || decoding.readVarUint(d) !== YAuth.token) throw new Error('not an auth message');
+      void this.#authorize(decoding.readVarString(d));
+    } catch {
+      this.#deny('AUTH_UNAUTHORIZED', undefined);
+    }
+  }
+
+  #handle(bytes: Uint8Array): void {
+    const room = this.#room!;
+    try {
+      const d = decoding.createDecoder(bytes);
+      const type = decoding.readVarUint(d);
+      if (type === YMessage.sync) {
+        const sub = decoding.readVarUint(d);
+        const payload = decoding.readVarUint8Array(d);
+        if (sub === YSync.step1) {
+          const e = encoding.createEncoder();
+          encoding.writeVarUint(e, YMessage.sync);
+          encoding.writeVarUint(e, YSync.step2);
+          encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(room.doc, payload));
+          this.send(encoding.toUint8Array(e));
+        } else if (sub === YSync.step2 || sub === YSync.update) {
+          this.#write(payload);
+        } else throw new Error('unknown sync message');
+      } else if (type === YMessage.awareness) {
+        awarenessProtocol.applyAwarenessUpdate(room.awareness, decoding.readVarUint8Array(d), this);
+      } else if (type === YMessage.queryAwareness) {
+        this.send(awarenessMessage(room.awareness, [...room.awareness.getStates().keys()]));
+      } else if (type !== YMessage.auth) {
+        throw new Error(`unknown message type ${type}`);
+      }
+    } catch (err) {
+      this.#o.logger.warn({ profile: this.#id, err: (err as Error).message }, 'yjs client sent a malformed message');
+      this.#close(SyncErrorCode.YJS_BAD_MESSAGE);
+    }
+  }
+
+  #write(update: Uint8Array): void {
+    const id = this.#id;
+    const t0 = monoMs();
+    if (this.#readOnly) {
+      // a viewer: drop anything that would change the profile (counted, audited once at close)
+      if (!Y.snapshotContainsUpdate(Y.snapshot(this.#room!.doc), update)) {
+        if (this.#dropped++ === 0) {
+          const e = encoding.createEncoder();
+          encoding.writeVarUint(e, YMessage.auth);
+          encoding.writeVarUint(e, YAuth.permissionDenied);
+          encoding.writeVarString(e, 'read-only: updates are dropped');
+          this.send(encoding.toUint8Array(e));
+        }
+      }
+      return;
+    }
+    this.#o.store.applyRemoteUpdate(id, update, this.#ctx!).then(
+      (r) => this.#o.events.emit('update-received', { source: 'yjs', from: this.#ctx!.origin, id, bytes: update.length, applied: r.applied, durationMillis: monoMs() - t0 }),
+      (err: unknown) => {
+        const code = codeOf(err);
+        this.#o.events.emit('update-rejected', { source: 'yjs', from: this.#ctx!.origin, id, code, durationMillis: monoMs() - t0 });
+        this.#o.logger.warn({ profile: id, code, origin: this.#ctx!.origin }, 'yjs update rejected');
+        this.#close(code);
+      },
+    );
+  }
+
+  #close(code: string): void {
+    this.#closeWith(closeCodeFor(code), code);
+  }
+
+  #closeWith(closeCode: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      this.#ws.close(closeCode, reason);
+    } catch {
+      this.#ws.terminate();
+    }
+    const t = setTimeout(() => this.#ws.terminate(), 2_000);
+    t.unref?.();
+    this.#timers.push(t);
+  }
+
+  #onClose(code: number, reason: string): void {
+    for (const t of this.#timers.splice(0)) clearTimeout(t);
+    this.#closing = true;
+    this.#room?.leave(this);
+    this.#onGone();
+    if (this.#dropped > 0 && this.#principal) {
+      this.#o.audit({
+        action: 'auth.denied',
+        actor: this.#principal.actor,
+        origin: this.#ctx!.origin,
+        outcome: 'denied',
+        profile: this.#id,
+        details: { reason: 'read-only', endpoint: '/yjs', droppedUpdates: this.#dropped },
+      });
+    }
+    if (this.#principal && this.#room) {
+      this.#o.events.emit('yjs-disconnected', { id: this.#id, actor: this.#principal.actor, code, reason, durationMillis: monoMs() - this.#started });
+    }
+  }
+}

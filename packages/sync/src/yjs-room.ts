@@ -1,0 +1,115 @@
+/**
+ * A /yjs room: the in-memory Y.Doc of one profile (loaded from the store's durable state,
+ * then kept equal to it by the store's change events), its awareness, and its clients.
+ * Clients are answered only once the room is loaded (y-websocket bug #81).
+ */
+import * as Y from 'yjs';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as encoding from 'lib0/encoding';
+import type { ChangeEvent, ProfileStore } from '@profilesync/core';
+
+export const YMessage = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const;
+export const YSync = { step1: 0, step2: 1, update: 2 } as const;
+/** auth sub-messages: 0 = permission denied (y-protocols/auth), 1 = token (profilesync: first-message auth) */
+export const YAuth = { permissionDenied: 0, token: 1 } as const;
+
+export interface RoomMember {
+  /** awareness client ids this member controls */
+  readonly controlled: Set<number>;
+  send(message: Uint8Array): void;
+  /** the room is loaded: send the opening messages, then handle what was queued */
+  ready(): void;
+  /** the room could not load */
+  failed(code: string): void;
+}
+
+export function syncUpdateMessage(update: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, YMessage.sync);
+  encoding.writeVarUint(e, YSync.update);
+  encoding.writeVarUint8Array(e, update);
+  return encoding.toUint8Array(e);
+}
+
+export function awarenessMessage(awareness: awarenessProtocol.Awareness, clients: number[]): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, YMessage.awareness);
+  encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(awareness, clients));
+  return encoding.toUint8Array(e);
+}
+
+export class YjsRoom {
+  readonly id: string;
+  readonly doc = new Y.Doc({ gc: false });
+  readonly awareness: awarenessProtocol.Awareness;
+  readonly members = new Set<RoomMember>();
+  #loaded = false;
+  #failed: string | undefined;
+  #buffered: ChangeEvent[] = [];
+  readonly #onEmpty: (room: YjsRoom) => void;
+
+  constructor(id: string, store: ProfileStore, onEmpty: (room: YjsRoom) => void) {
+    this.id = id;
+    this.#onEmpty = onEmpty;
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.awareness.setLocalState(null);
+    this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+      const changed = [...added, ...updated, ...removed];
+      const member = origin as RoomMember | null;
+      if (member && this.members.has(member)) {
+        for (const c of added) member.controlled.add(c);
+        for (const c of removed) member.controlled.delete(c);
+      }
+      const msg = awarenessMessage(this.awareness, changed);
+      for (const m of this.members) m.send(msg);
+    });
+    void this.#load(store);
+  }
+
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  join(member: RoomMember): void {
+    this.members.add(member);
+    if (this.#loaded) member.ready();
+    else if (this.#failed !== undefined) member.failed(this.#failed);
+  }
+
+  leave(member: RoomMember): void {
+    if (!this.members.delete(member)) return;
+    if (member.controlled.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...member.controlled], null);
+    if (this.members.size === 0) this.destroy();
+  }
+
+  /** A durable change of this profile: fold it into the room doc and broadcast it. */
+  onChange(e: ChangeEvent): void {
+    if (!this.#loaded) {
+      this.#buffered.push(e);
+      return;
+    }
+    Y.applyUpdate(this.doc, e.update, 'store');
+    const msg = syncUpdateMessage(e.update);
+    for (const m of this.members) m.send(msg);
+  }
+
+  destroy(): void {
+    this.awareness.destroy();
+    this.doc.destroy();
+    this.#onEmpty(this);
+  }
+
+  async #load(store: ProfileStore): Promise<void> {
+    try {
+      const state = await store.encodeStateAsUpdate(this.id);
+      Y.applyUpdate(this.doc, state, 'store');
+      for (const e of this.#buffered.splice(0)) Y.applyUpdate(this.doc, e.update, 'store');
+      this.#loaded = true;
+    } catch (err) {
+      this.#failed = (err as { code?: string }).code ?? 'SYNC_INTERNAL';
+      for (const m of [...this.members]) m.failed(this.#failed);
+      return;
+    }
+    for (const m of [...this.members]) m.ready();
+  }
+}
