@@ -140,7 +140,7 @@ export function isSizeIssue(issue: z.core.$ZodIssue): boolean {
 /** Turns a zod failure into PROFILE_TOO_LARGE or PROFILE_INVALID with {path, rule, issues}. */
 export function validationError(error: z.ZodError, prefix = ''): Error {
   const issues: ValidationIssue[] = error.issues.slice(0, 10).map((i) => ({
-    path: prefix + i.path.map(String).join('.'),
+    path: [prefix, ...i.path.map(String)].filter((x) => x !== '').join('.'),
     rule: issueRule(i),
     message: i.message,
   }));
@@ -160,4 +160,19 @@ export function validateContent(content: unknown): ProfileContent {
   const r = contentSchema.safeParse(content);
   if (!r.success) throw validationError(r.error);
   return content as ProfileContent;
+}
+
+const FIELD_SCHEMAS = contentSchema.shape;
+
+/**
+ * Validates only the listed top-level fields of content whose other fields are known valid
+ * (the fields are independent: no rule spans two fields). Same codes and details as
+ * validateContent; used on the local write path where a patch touches a few fields.
+ */
+export function validateFields(content: ProfileContent, keys: Iterable<keyof ProfileContent>): ProfileContent {
+  for (const k of keys) {
+    const r = FIELD_SCHEMAS[k].safeParse(content[k]);
+    if (!r.success) throw validationError(r.error, k);
+  }
+  return content;
 }

@@ -138,7 +138,7 @@ export class ProfileStoreImpl implements ProfileStore {
       throw err;
     }
     const update = Y.encodeStateAsUpdate(live.doc);
-    return this.#c.persist({ id, live, update, action, ctx, before: null, created: true });
+    return this.#c.persist({ id, live, update, action, ctx, before: null, created: true, content });
   }
 
   async update(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView> {
@@ -150,7 +150,7 @@ export class ProfileStoreImpl implements ProfileStore {
       const live = await this.#c.acquire(id);
       const before = this.#c.currentContent(id, live);
       if (before.deleted) throw deletedError(id);
-      const next = this.#c.checkContent(id, applyMergePatch(before, patch));
+      const next = this.#c.checkChanged(id, before, applyMergePatch(before, patch));
       return this.#c.writeContent(id, live, before, next, 'update', ctx);
     });
   }
@@ -207,7 +207,7 @@ export class ProfileStoreImpl implements ProfileStore {
       const before = this.#c.currentContent(id, live);
       if (before.deleted) throw deletedError(id);
       if (ref !== undefined) this.#requireVersion(id, live.doc, ref);
-      const next = this.#c.checkContent(id, { ...before, labels: change(before.labels) });
+      const next = this.#c.checkChanged(id, before, { ...before, labels: change(before.labels) });
       return this.#c.writeContent(id, live, before, next, action, ctx);
     });
   }

@@ -20,8 +20,8 @@ import { decodePersisted, frozenView, iso, materializeDoc, persistedBytes } from
 import { applyContent, canonicalContent, contentOf, makeView, newProfileDoc, readContent, skeletonUpdate, type ProfileContent } from './model.js';
 import { ProfileIndex } from './profile-index.js';
 import { ProfileQueues } from './queue.js';
-import { validateContent, DEFAULT_MAX_PROFILE_BYTES } from './schema.js';
-import { VersionTracker } from './version.js';
+import { validateContent, validateFields, DEFAULT_MAX_PROFILE_BYTES } from './schema.js';
+import { refFromBytes, VersionTracker } from './version.js';
 import type { ChangeEvent, ConflictRecord, ProfileView, WriteContext } from './types.js';
 
 export interface StoreCoreOptions {
@@ -73,6 +73,12 @@ interface PersistArgs {
   before: ProfileContent | null;
   created: boolean;
   conflicts?: RawConflict[];
+  /**
+   * The content the doc now holds, when the caller knows it (local writes: the validated target
+   * that applyContent wrote). Saves re-reading the doc; the rebuild-equality tests pin that it
+   * equals what materializeProfile reads from the log.
+   */
+  content?: ProfileContent;
 }
 
 /** Internal state and the write path; the public API is in ProfileStoreImpl (store-api.ts). */
@@ -177,6 +183,13 @@ export class StoreCore {
     return c;
   }
 
+  /** Validates only the fields that differ (by reference) from `before`, which is known valid. */
+  checkChanged(id: string, before: ProfileContent, next: ProfileContent): ProfileContent {
+    const changed = (Object.keys(next) as (keyof ProfileContent)[]).filter((k) => next[k] !== before[k]);
+    if (next.id !== id) throw coreError(CoreErrorCode.INVALID, 'id does not match the profile', { path: 'id', rule: 'id-mismatch', issues: [] });
+    return validateFields(next, changed);
+  }
+
   tooLarge(bytes: number): Error {
     return coreError(CoreErrorCode.TOO_LARGE, `profile view is ${bytes} bytes, the limit is ${this.maxProfileBytes}`, { path: '', rule: 'max-profile-bytes', bytes, limit: this.maxProfileBytes });
   }
@@ -196,7 +209,7 @@ export class StoreCore {
       throw err;
     }
     if (update === null) return this.viewOrLoad(id);
-    return this.persist({ id, live, update, action, ctx, before, created: false });
+    return this.persist({ id, live, update, action, ctx, before, created: false, content: next });
   }
 
   /** The current view (hot, else persisted); used inside the queue. */
@@ -253,7 +266,8 @@ export class StoreCore {
     let bytes: Uint8Array;
     let conflictInputs: AppendInput[] = [];
     try {
-      m = materializeDoc(live.doc, live.version.bytes());
+      const vb = live.version.bytes();
+      m = a.content !== undefined ? { content: a.content, version: refFromBytes(vb), versionBytes: vb } : materializeDoc(live.doc, vb);
       bytes = persistedBytes(m.content, m.version, ctx.actor);
       if (bytes.byteLength > this.maxProfileBytes) throw this.tooLarge(bytes.byteLength);
       if (a.conflicts && a.conflicts.length > 0) conflictInputs = await this.conflictEntries(id, a.conflicts, ctx);
