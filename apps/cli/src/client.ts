@@ -42,7 +42,8 @@ export class ApiClient {
     try {
       res = await fetch(u, { method, headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      const c = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+      const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).name;
       if (cause === 'TimeoutError') {
         throw new ProfileSyncError('SERVER_UNREACHABLE', `no answer from ${this.url} within ${opts.timeoutMs ?? this.#timeoutMs} ms`, { details: { url: this.url } });
       }

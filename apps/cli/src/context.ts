@@ -4,7 +4,8 @@
  */
 import { Command } from 'commander';
 import { ProfileSyncError, errorCode } from '@profilesync/errors';
-import { loadConfig, openNode, readAdminToken, type NodeHandle, type OpenNodeOptions, type PassphraseProvider, type ServerConfig } from '@profilesync/server';
+import { loadConfig, readAdminToken, type PassphraseProvider, type ServerConfig } from '@profilesync/server/local';
+import type { NodeHandle, OpenNodeOptions } from '@profilesync/server';
 import { ApiClient, localUrl } from './client.js';
 import { Output } from './output.js';
 import { getPassphrase } from './prompt.js';
@@ -88,6 +89,7 @@ export class Cli {
   /** Runs `fn` on the data dir opened in this process; explains LOG_LOCKED (a server holds it). */
   async offline<T>(opts: CommonOpts, fn: (node: NodeHandle, config: ServerConfig) => Promise<T>, extra: Partial<OpenNodeOptions> = {}): Promise<T> {
     const config = this.config(opts);
+    const { openNode } = await import('@profilesync/server');
     let node: NodeHandle;
     try {
       node = await openNode({

@@ -25,6 +25,8 @@ export interface ServerConfig {
   port: number;
   /** create an encrypted data dir on first start (an existing dir keeps its own mode) */
   encryption: boolean;
+  /** scrypt N = 2^scryptLogN when creating an encrypted dir */
+  scryptLogN: number;
   logLevel: LogLevel;
   bodyLimit: number;
   maxProfileBytes: number;
@@ -61,6 +63,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'host', path: ['host'], type: 'string', env: 'PROFILESYNC_HOST', flag: '--host', default: '127.0.0.1', doc: 'address to bind' },
   { key: 'port', path: ['port'], type: 'port', env: 'PROFILESYNC_PORT', flag: '--port', default: 7878, doc: 'TCP port (0 = any free port)' },
   { key: 'encryption', path: ['encryption'], type: 'bool', env: 'PROFILESYNC_ENCRYPTION', flag: '--encrypt', default: false, doc: 'create the data dir encrypted at rest on first start (needs PROFILESYNC_PASSPHRASE or a TTY)' },
+  { key: 'scrypt_log_n', path: ['scryptLogN'], type: 'int', min: 10, max: 22, env: 'PROFILESYNC_SCRYPT_LOG_N', default: 17, doc: 'passphrase KDF cost for NEW encrypted dirs: scrypt N = 2^value (r 8, p 1); each +1 doubles time and memory (17 = 128 MiB); lower values only for tests' },
   { key: 'log_level', path: ['logLevel'], type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], env: 'PROFILESYNC_LOG_LEVEL', flag: '--log-level', default: 'info', doc: 'structured log level (pino, JSON lines on stderr)' },
   { key: 'body_limit', path: ['bodyLimit'], type: 'int', min: 1024, max: 64 * MiB, env: 'PROFILESYNC_BODY_LIMIT', default: 2 * MiB, doc: 'largest accepted request body, bytes (413 REQUEST_TOO_LARGE above)' },
   { key: 'max_profile_bytes', path: ['maxProfileBytes'], type: 'int', min: 1024, max: 64 * MiB, env: 'PROFILESYNC_MAX_PROFILE_BYTES', default: 1 * MiB, doc: 'largest materialized profile, bytes (PROFILE_TOO_LARGE above)' },

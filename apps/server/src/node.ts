@@ -1,15 +1,9 @@
 /**
  * Opens (or creates) a node's data dir: keyring (encrypted dirs), node identity, event log,
  * profile store. Used by the server and by the CLI's offline commands, so both agree on the
- * layout:
- *   <data>/keyring.json         encrypted dirs only (crypto package)
- *   <data>/identity.json        plaintext dirs only (the identity lives in the keyring otherwise)
- *   <data>/log/                 the LevelDB event log
- *   <data>/admin.token          plaintext dirs: the first admin token, 0600
- *   <data>/admin.token.sealed   encrypted dirs: the same, sealed with the keyring
+ * layout (paths.ts).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { ProfileSyncError } from '@profilesync/errors';
 import { openLog, type EventLog, type LogCodec } from '@profilesync/log';
 import { openStore, type ProfileStoreImpl } from '@profilesync/core';
@@ -22,24 +16,9 @@ import {
   type Keyring,
   type NodeIdentity,
 } from '@profilesync/crypto';
+import { isNodeDir, nodePaths, type NodePaths, type PassphraseProvider } from './paths.js';
 
-export type PassphraseProvider = (purpose: { reason: 'unlock' | 'create'; dataDir: string }) => Promise<string>;
-
-export interface NodePaths {
-  dataDir: string;
-  logDir: string;
-  adminTokenFile: string;
-  sealedAdminTokenFile: string;
-}
-
-export function nodePaths(dataDir: string): NodePaths {
-  return {
-    dataDir,
-    logDir: join(dataDir, 'log'),
-    adminTokenFile: join(dataDir, 'admin.token'),
-    sealedAdminTokenFile: join(dataDir, 'admin.token.sealed'),
-  };
-}
+export { isNodeDir, nodePaths, type NodePaths, type PassphraseProvider };
 
 export interface StoreTuning {
   hotCacheBytes?: number;
@@ -73,12 +52,6 @@ export interface NodeHandle {
   log: EventLog;
   store: ProfileStoreImpl;
   close(): Promise<void>;
-}
-
-/** Whether `dataDir` already holds a node (a log or a keyring). */
-export function isNodeDir(dataDir: string): boolean {
-  const p = nodePaths(dataDir);
-  return existsSync(p.logDir) || existsSync(join(dataDir, 'keyring.json'));
 }
 
 async function needPassphrase(opts: OpenNodeOptions, reason: 'unlock' | 'create'): Promise<string> {

@@ -110,7 +110,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     maxDocs: config.cache.maxDocs,
     maxProfileBytes: config.maxProfileBytes,
     clock,
-    ...(opts.scrypt ? { scrypt: opts.scrypt } : {}),
+    scrypt: opts.scrypt ?? { N: 2 ** config.scryptLogN },
   });
   let closeRequested = false;
   try {

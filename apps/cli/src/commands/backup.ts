@@ -14,10 +14,9 @@ import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, 
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
-import { backupLog, plainCodec, restoreLog, type LogCodec } from '@profilesync/log';
-import { materializeProfile } from '@profilesync/core';
-import { AT_REST_CODEC_ID, IDENTITY_FILE, KEYRING_FILE, createAtRestCodec, unlockKeyring, type Keyring } from '@profilesync/crypto';
-import { TokenStore, isNodeDir, nodePaths, openNode, writeAdminTokenFile, writeSecretFile } from '@profilesync/server';
+import type { LogCodec } from '@profilesync/log';
+import type { Keyring } from '@profilesync/crypto';
+import { isNodeDir, nodePaths } from '@profilesync/server/local';
 import { addLocal, type Cli, type CommonOpts } from '../context.js';
 import { createProgress } from '../progress.js';
 
@@ -46,6 +45,8 @@ function fsyncFile(path: string): void {
 export function registerBackup(program: Command, cli: Cli): void {
   addLocal(program.command('backup <file>').description('write a verified, streamable backup of the data dir (the server must be stopped)')).action(async (file: string, o: CommonOpts) => {
     const partial = `${file}.partial`;
+    const { backupLog } = await import('@profilesync/log');
+    const { IDENTITY_FILE, KEYRING_FILE } = await import('@profilesync/crypto');
     const report = await cli.offline(o, async (node, config) => {
       const sections: Record<string, Uint8Array> = {};
       const sidecar = node.encrypted ? KEYRING_FILE : IDENTITY_FILE;
@@ -71,6 +72,10 @@ export function registerBackup(program: Command, cli: Cli): void {
     .option('--until <time|seq>', 'stop at this ISO-8601 time or lsn (per profile, a prefix of its history)')
     .action(async (file: string, o: CommonOpts & { until?: string }) => {
       const until = parseUntil(o.until);
+      const { plainCodec, restoreLog } = await import('@profilesync/log');
+      const { materializeProfile } = await import('@profilesync/core');
+      const { AT_REST_CODEC_ID, IDENTITY_FILE, KEYRING_FILE, createAtRestCodec, unlockKeyring } = await import('@profilesync/crypto');
+      const { TokenStore, openNode, writeAdminTokenFile, writeSecretFile } = await import('@profilesync/server');
       const config = cli.config(o);
       if (isNodeDir(config.dataDir)) throw new ProfileSyncError('LOG_RESTORE_NOT_EMPTY', `${config.dataDir} already holds a node; restore into a new --data dir`);
       if (!existsSync(file)) throw new ProfileSyncError('USAGE', `no backup file ${file}`);

@@ -3,8 +3,8 @@
  */
 import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
-import { fingerprint, isEncryptedDir, loadOrCreateIdentity, encodePublicKey, unlockKeyring } from '@profilesync/crypto';
-import { TokenStore, ensureAdminToken, isNodeDir, openNode, startServer, type AdminTokenResult } from '@profilesync/server';
+import type { AdminTokenResult } from '@profilesync/server';
+import { isNodeDir } from '@profilesync/server/local';
 import { addLocal, type Cli, type CommonOpts } from '../context.js';
 import { getPassphrase, promptHidden } from '../prompt.js';
 
@@ -21,6 +21,7 @@ export function registerNode(program: Command, cli: Cli): void {
     .option('--encrypt', 'create the data dir encrypted when it does not exist yet')
     .action(async (o: CommonOpts & { host?: string; port?: string; logLevel?: string; encrypt?: boolean }) => {
       const config = cli.config(o, { host: o.host, port: o.port, log_level: o.logLevel, ...(o.encrypt ? { encryption: true } : {}) });
+      const { startServer } = await import('@profilesync/server');
       const out = cli.output(o);
       let adminToken: AdminTokenResult | undefined;
       const server = await startServer(config, { passphrase: cli.passphrase(), env: cli.io.env, onAdminToken: (t) => (adminToken = t) });
@@ -67,7 +68,8 @@ export function registerNode(program: Command, cli: Cli): void {
     .action(async (o: CommonOpts & { encrypt?: boolean }) => {
       const config = cli.config(o);
       if (isNodeDir(config.dataDir)) throw new ProfileSyncError('NODE_EXISTS', `${config.dataDir} already holds a profilesync node`);
-      const node = await openNode({ dataDir: config.dataDir, create: true, encrypt: o.encrypt === true, passphrase: cli.passphrase() });
+      const { TokenStore, ensureAdminToken, openNode } = await import('@profilesync/server');
+      const node = await openNode({ dataDir: config.dataDir, create: true, encrypt: o.encrypt === true, passphrase: cli.passphrase(), scrypt: { N: 2 ** config.scryptLogN } });
       let admin: AdminTokenResult;
       try {
         const tokens = await TokenStore.open(node.log);
@@ -103,6 +105,7 @@ export function registerNode(program: Command, cli: Cli): void {
   addLocal(keys.command('show').description('print this node\'s public key (for `peer add` on the other node)')).action(async (o: CommonOpts) => {
     const config = cli.config(o);
     if (!isNodeDir(config.dataDir)) throw new ProfileSyncError('NODE_NOT_INITIALIZED', `no profilesync node in ${config.dataDir}`);
+    const { fingerprint, isEncryptedDir, loadOrCreateIdentity, encodePublicKey, unlockKeyring } = await import('@profilesync/crypto');
     let publicKey: Uint8Array;
     if (await isEncryptedDir(config.dataDir)) {
       const keyring = await unlockKeyring(config.dataDir, { passphrase: await getPassphrase({ env: cli.io.env }, { purpose: 'unlock the data dir' }) });
@@ -139,6 +142,7 @@ export function registerNode(program: Command, cli: Cli): void {
 
   addLocal(keys.command('recover').description('unlock with the recovery phrase and set a new passphrase (PROFILESYNC_RECOVERY_PHRASE / PROFILESYNC_NEW_PASSPHRASE, or prompts)')).action(async (o: CommonOpts) => {
     const config = cli.config(o);
+    const { isEncryptedDir, unlockKeyring } = await import('@profilesync/crypto');
     if (!(await isEncryptedDir(config.dataDir))) throw new ProfileSyncError('NODE_NOT_ENCRYPTED', `${config.dataDir} is not an encrypted data dir`);
     const env = cli.io.env;
     const phrase = env.PROFILESYNC_RECOVERY_PHRASE || (await promptHidden('Recovery phrase (24 words): '));

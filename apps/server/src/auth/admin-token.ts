@@ -6,11 +6,10 @@
  *   encrypted dirs: <data>/admin.token.sealed, AES-256-GCM under the keyring (invariant 7:
  *                   no token in plaintext on disk); the CLI unlocks it with the passphrase.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { ProfileSyncError } from '@profilesync/errors';
 import type { LogCodec, Place } from '@profilesync/log';
-import { createAtRestCodec, isEncryptedDir, unlockKeyring } from '@profilesync/crypto';
-import { nodePaths, type PassphraseProvider } from '../node.js';
+import { nodePaths, type PassphraseProvider } from '../paths.js';
 import type { TokenStore } from './tokens.js';
 
 /** Reserved codec place for the sealed admin token (never used by the log: stream 0xffffffff). */
@@ -75,7 +74,7 @@ export function writeAdminTokenFile(dataDir: string, codec: LogCodec | undefined
  */
 export async function readAdminToken(dataDir: string, passphrase?: PassphraseProvider): Promise<string | undefined> {
   const paths = nodePaths(dataDir);
-  if (await isEncryptedDir(dataDir)) {
+  if (existsSync(paths.keyringFile)) {
     let text: string;
     try {
       text = readFileSync(paths.sealedAdminTokenFile, 'utf8');
@@ -94,6 +93,7 @@ export async function readAdminToken(dataDir: string, passphrase?: PassphrasePro
     if (!passphrase) {
       throw new ProfileSyncError('CRYPTO_PASSPHRASE_REQUIRED', 'the admin token of an encrypted data dir is sealed: set PROFILESYNC_PASSPHRASE (or PROFILESYNC_TOKEN)');
     }
+    const { createAtRestCodec, unlockKeyring } = await import('@profilesync/crypto');
     const keyring = await unlockKeyring(dataDir, { passphrase: await passphrase({ reason: 'unlock', dataDir }) });
     try {
       const plain = createAtRestCodec(keyring).decode(ADMIN_TOKEN_PLACE, Buffer.from(parsed.sealed, 'base64'));
