@@ -13,6 +13,7 @@ import type { AppContext } from './context.js';
 import { registerProfileRoutes } from './routes/profiles.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerSystemRoutes } from './routes/system.js';
+import { registerWebUi, serveWebUi } from './web-ui.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -96,7 +97,9 @@ export function buildApp(ctx: AppContext): FastifyInstance {
     void reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e));
   });
 
+  registerWebUi(app);
   app.setNotFoundHandler((req, reply) => {
+    if (serveWebUi(req, reply)) return;
     void reply.code(404).send(errorBody({ status: 404, code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
   });
 
