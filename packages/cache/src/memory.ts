@@ -58,6 +58,8 @@ export function estimateSize(value: unknown, key: string): number {
   return Math.max(1, n);
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 export class MemoryCache<V = unknown> implements CacheInterface<V> {
   readonly #lru: LRUCache<string, { v: V }>;
   readonly #defaultTtl: number | null;
@@ -170,12 +172,23 @@ export class MemoryCache<V = unknown> implements CacheInterface<V> {
 
   // ---- CacheInterface ----
 
-  async get(key: string): Promise<V | undefined> {
-    return this.getSync(key);
+  // get/set are plain functions returning settled promises (not `async`): one promise
+  // per call instead of two, which is most of the async path's cost over getSync.
+  get(key: string): Promise<V | undefined> {
+    try {
+      return Promise.resolve(this.getSync(key));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  async set(key: string, value: V, options?: SetOptions): Promise<void> {
-    this.setSync(key, value, options);
+  set(key: string, value: V, options?: SetOptions): Promise<void> {
+    try {
+      this.setSync(key, value, options);
+      return RESOLVED;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async delete(key: string): Promise<boolean> {

@@ -28,12 +28,9 @@ export interface RawRedis {
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   ping(): Promise<string>;
+  sendCommand(args: string[], options?: object): Promise<unknown>;
 }
 
-/** The same client answering bulk strings as Buffers (for binary envelopes). */
-export interface BinaryRedis {
-  get(key: string): Promise<Buffer | null>;
-}
 
 export interface RedisConnectionEvents {
   /** connected and ready; `durationMillis` = time since start() or since the connection was lost */
@@ -55,6 +52,8 @@ export interface RedisConnectionOptions {
   random?: () => number;
 }
 
+const BUFFER_REPLIES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+
 const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY)\b/;
 
 /** Maps anything node-redis throws to a ProfileSyncError (CACHE_UNAVAILABLE / CACHE_COMMAND_FAILED / CACHE_CLOSED). */
@@ -74,7 +73,6 @@ export function toCacheError(err: unknown, op: string, closed: boolean): Error {
 
 export class RedisConnection extends TypedEmitter<RedisConnectionEvents> {
   readonly client: RawRedis;
-  readonly binary: BinaryRedis;
   readonly #opts: RedisConnectionOptions;
   readonly #clock: Clock;
   #started = false;
@@ -104,7 +102,14 @@ export class RedisConnection extends TypedEmitter<RedisConnectionEvents> {
     client.on('error', (err: Error) => this.#onError(err));
     client.on('ready', () => this.#onReady());
     this.client = client as unknown as RawRedis;
-    this.binary = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }) as unknown as BinaryRedis;
+  }
+
+  /**
+   * GET answering a Buffer (binary envelopes). Goes straight to sendCommand: one
+   * promise instead of the three of client.get() (command wrapper, executor, queue).
+   */
+  getBuffer(key: string): Promise<Buffer | null> {
+    return this.client.sendCommand(['GET', key], BUFFER_REPLIES) as Promise<Buffer | null>;
   }
 
   get ready(): boolean {

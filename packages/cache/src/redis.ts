@@ -70,6 +70,8 @@ export interface RedisCacheEvents extends RedisConnectionEvents {
 }
 
 export const DEFAULT_PREFIX = 'profilesync:cache:';
+/** stored values above this size are inflated/parsed off the hot synchronous path */
+const ASYNC_DECODE_BYTES = ASYNC_ZLIB_BYTES / 4;
 
 export interface RedisSubscription {
   readonly connection: RedisConnection;
@@ -206,11 +208,12 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
     const t = m === undefined ? -1 : m.begin('get');
     let buf: Buffer | null;
     try {
-      buf = await this.#conn.binary.get(this.prefix + key);
+      buf = await this.#conn.getBuffer(this.prefix + key);
     } catch (err) {
       throw this.#fail(err, 'get');
     }
-    const v = buf === null ? undefined : await this.#decode(key, buf);
+    // small values decode synchronously (no extra promise on the hot path)
+    const v = buf === null ? undefined : buf.byteLength > ASYNC_DECODE_BYTES ? await this.#decodeAsync(key, buf) : this.#decode(key, buf);
     if (v === undefined) this.#misses++;
     else this.#hits++;
     if (t >= 0) m?.end('get', t);
@@ -225,11 +228,11 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
     let buf: Buffer | null;
     let pttl: number;
     try {
-      [buf, pttl] = await Promise.all([this.#conn.binary.get(full), this.#conn.client.pTTL(full)]);
+      [buf, pttl] = await Promise.all([this.#conn.getBuffer(full), this.#conn.client.pTTL(full)]);
     } catch (err) {
       throw this.#fail(err, 'get');
     }
-    const v = buf === null || pttl === -2 ? undefined : await this.#decode(key, buf);
+    const v = buf === null || pttl === -2 ? undefined : buf.byteLength > ASYNC_DECODE_BYTES ? await this.#decodeAsync(key, buf) : this.#decode(key, buf);
     if (v === undefined) {
       this.#misses++;
       return undefined;
@@ -445,16 +448,26 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
     } while (cursor !== '0');
   }
 
-  async #decode(key: string, buf: Buffer): Promise<V | undefined> {
+  #decode(key: string, buf: Buffer): V | undefined {
     try {
-      return (buf.byteLength > ASYNC_ZLIB_BYTES / 4
-        ? await decodeEnvelopeAsync(buf, this.#o.maxValueBytes)
-        : decodeEnvelope(buf, this.#o.maxValueBytes)) as V;
+      return decodeEnvelope(buf, this.#o.maxValueBytes) as V;
     } catch (err) {
-      this.#corrupt++;
-      this.emit('corrupt-entry', { key, error: err as Error });
-      return undefined;
+      return this.#corruptEntry(key, err);
     }
+  }
+
+  async #decodeAsync(key: string, buf: Buffer): Promise<V | undefined> {
+    try {
+      return (await decodeEnvelopeAsync(buf, this.#o.maxValueBytes)) as V;
+    } catch (err) {
+      return this.#corruptEntry(key, err);
+    }
+  }
+
+  #corruptEntry(key: string, err: unknown): undefined {
+    this.#corrupt++;
+    this.emit('corrupt-entry', { key, error: err as Error });
+    return undefined;
   }
 
   #fail(err: unknown, op: string): Error {

@@ -12,6 +12,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createClient } from 'redis';
 import { join } from 'node:path';
 
 export interface RedisServer {
@@ -155,4 +156,19 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     },
   };
   return server;
+}
+
+/**
+ * A plain node-redis client (default options, offline queue on), for tests and the
+ * bench's bare-GET baseline. Lives here so callers outside this package (test/bench)
+ * resolve `redis` through this package's dependencies.
+ */
+const plainClient = (url: string) => createClient({ url });
+export type BareRedisClient = ReturnType<typeof plainClient>;
+
+export async function bareRedisClient(url: string): Promise<BareRedisClient> {
+  const client = plainClient(url);
+  client.on('error', () => {});
+  await client.connect();
+  return client;
 }
