@@ -1,9 +1,10 @@
 /** Public ProfileStore API over StoreCore: validation at the edge, then the per-profile queue. */
 import type { EventLog } from '@profilesync/log';
 import * as Y from 'yjs';
-import { auditEntryToRecord, AUDIT_STREAM, encodeAudit, entryToAudit, matchesAudit, parseAuditQuery, validateAuditInput } from './audit.js';
+import { AUDIT_STREAM, encodeAudit, parseAuditQuery, validateAuditInput } from './audit.js';
+import { listConflicts, queryAudit } from './audit-query.js';
+import { applyRemote, stateAsUpdate, stateVectorOf } from './remote.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
-import { detectConflicts, captureProbe } from './conflicts.js';
 import { diffContent } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';
 import type { StoreEventName, StoreEvents } from './events.js';
@@ -300,57 +301,7 @@ export class ProfileStoreImpl implements ProfileStore {
 
   async applyRemoteUpdate(id: string, update: Uint8Array, ctx: WriteContext): Promise<{ applied: boolean; view?: ProfileView }> {
     this.#c.assertOpen();
-    assertProfileId(id);
-    checkContext(ctx);
-    const t0 = monoMs();
-    if (!(update instanceof Uint8Array) || update.byteLength === 0) throw coreError(CoreErrorCode.BAD_UPDATE, 'update must be a non-empty Uint8Array', { id });
-    if (update.byteLength > this.#c.maxUpdateBytes) {
-      throw coreError(CoreErrorCode.TOO_LARGE, `update is ${update.byteLength} bytes, the limit is ${this.#c.maxUpdateBytes}`, { id, rule: 'max-update-bytes' });
-    }
-    try {
-      Y.decodeUpdate(update);
-    } catch (err) {
-      throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed Yjs update', { id }, err);
-    }
-    return this.#c.queues.run(id, async () => {
-      this.#c.assertOpen();
-      const exists = this.#c.exists(id);
-      const cached = this.#c.docs.peek(id);
-      // a profile not yet in the log may already have a doc holding pending (not integrated) structs
-      const live = exists ? await this.#c.acquire(id) : cached !== undefined && !cached.doc.isDestroyed ? cached : this.#c.emptyDoc(id);
-      const before = exists ? this.#c.currentContent(id, live) : null;
-      const probe = exists ? captureProbe(live.doc) : null;
-      const origin = { ctx };
-      let emitted: Uint8Array | null;
-      try {
-        emitted = captureUpdate(live.doc, origin, () => Y.applyUpdate(live.doc, update, origin));
-      } catch (err) {
-        this.#c.docs.drop(id);
-        throw coreError(CoreErrorCode.BAD_UPDATE, 'Yjs update could not be applied', { id }, err);
-      }
-      if (emitted === null) {
-        this.#c.events.emit('remote-applied', { id, applied: false, bytes: update.byteLength, durationMillis: monoMs() - t0 });
-        return { applied: false };
-      }
-      try {
-        this.#c.checkContent(id, readContent(live.doc));
-      } catch (err) {
-        this.#c.docs.drop(id);
-        await this.#recordRejected(id, ctx, err);
-        this.#c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: ctx.origin, durationMillis: monoMs() - t0 });
-        throw err;
-      }
-      const conflicts = probe === null ? [] : detectConflicts(live.doc, probe).filter((c) => !jsonEqual(c.winner.value, c.dropped.value));
-      let view: ProfileView;
-      try {
-        view = await this.#c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts });
-      } catch (err) {
-        if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) await this.#recordRejected(id, ctx, err);
-        throw err;
-      }
-      this.#c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
-      return { applied: true, view };
-    });
+    return applyRemote(this.#c, id, update, ctx, (err) => this.#recordRejected(id, ctx, err));
   }
 
   async #recordRejected(id: string, ctx: WriteContext, err: unknown): Promise<void> {
@@ -364,37 +315,12 @@ export class ProfileStoreImpl implements ProfileStore {
 
   async stateVector(id: string): Promise<Uint8Array> {
     this.#c.assertOpen();
-    assertProfileId(id);
-    return this.#c.queues.run(id, async () => {
-      if (!this.#c.exists(id)) return new Uint8Array([0]); // the empty state vector
-      const live = this.#c.docs.peek(id);
-      if (live !== undefined && !live.doc.isDestroyed) return Y.encodeStateVector(live.doc);
-      return Y.encodeStateVectorFromUpdate((await this.#c.log.loadState(id)).state);
-    });
+    return stateVectorOf(this.#c, id);
   }
 
   async encodeStateAsUpdate(id: string, stateVector?: Uint8Array): Promise<Uint8Array> {
     this.#c.assertOpen();
-    assertProfileId(id);
-    if (stateVector !== undefined) {
-      try {
-        if (!(stateVector instanceof Uint8Array)) throw new TypeError('not bytes');
-        Y.decodeStateVector(stateVector);
-      } catch (err) {
-        throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed state vector', { id }, err);
-      }
-    }
-    return this.#c.queues.run(id, async () => {
-      if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
-      const live = this.#c.docs.peek(id);
-      const store = live?.doc.store;
-      // durable content only: a doc holding pending (not integrated) structs is not used
-      if (live !== undefined && !live.doc.isDestroyed && store?.pendingStructs === null && store.pendingDs === null) {
-        return Y.encodeStateAsUpdate(live.doc, stateVector);
-      }
-      const state = (await this.#c.log.loadState(id)).state;
-      return stateVector === undefined ? state : Y.diffUpdate(state, stateVector);
-    });
+    return stateAsUpdate(this.#c, id, stateVector);
   }
 
   subscribe(listener: (event: ChangeEvent) => void): () => void {
@@ -411,44 +337,13 @@ export class ProfileStoreImpl implements ProfileStore {
 
   async audit(query?: AuditQuery): Promise<AuditRecord[]> {
     this.#c.assertOpen();
-    const q = parseAuditQuery(query);
-    const range = { reverse: true, ...(q.fromTs !== undefined ? { fromTs: q.fromTs } : {}), ...(q.toTs !== undefined ? { toTs: q.toTs } : {}) };
-    const found: { ts: number; lsn: number; r: AuditRecord }[] = [];
-    const take = async (stream: string, toRecord: typeof entryToAudit): Promise<void> => {
-      let n = 0;
-      for await (const e of this.#c.log.read(stream, range)) {
-        const r = toRecord(e);
-        if (!matchesAudit(r, q)) continue;
-        found.push({ ts: e.ts, lsn: e.lsn, r });
-        if (++n >= q.limit) break;
-      }
-    };
-    if (this.#c.log.head(AUDIT_STREAM) !== undefined) await take(AUDIT_STREAM, auditEntryToRecord);
-    const streams = q.profile !== undefined ? (this.#c.exists(q.profile) ? [q.profile] : []) : this.#c.log.streams().filter((s) => !s.startsWith('#'));
-    const byRecent = streams.map((s) => ({ s, ts: this.#c.log.head(s)?.ts ?? 0 })).sort((a, b) => b.ts - a.ts);
-    const kth = (): number => {
-      if (found.length < q.limit) return -Infinity;
-      return found.map((f) => f.ts).sort((a, b) => b - a)[q.limit - 1] as number;
-    };
-    for (const { s, ts } of byRecent) {
-      if (q.fromTs !== undefined && ts < q.fromTs) break;
-      if (ts < kth()) break; // no older stream can enter the newest `limit`
-      await take(s, entryToAudit);
-    }
-    found.sort((a, b) => b.ts - a.ts || b.lsn - a.lsn);
-    return found.slice(0, q.limit).map((f) => f.r);
+    return queryAudit(this.#c.log, parseAuditQuery(query));
   }
 
   async conflicts(id: string): Promise<ConflictRecord[]> {
     this.#c.assertOpen();
     assertProfileId(id);
-    const out: ConflictRecord[] = [];
-    if (this.#c.log.head(AUDIT_STREAM) === undefined) return out;
-    for await (const e of this.#c.log.read(AUDIT_STREAM, { reverse: true })) {
-      const r = auditEntryToRecord(e);
-      if (r.action === 'conflict' && r.profile === id && r.details) out.push(r.details as unknown as ConflictRecord);
-    }
-    return out;
+    return listConflicts(this.#c.log, id);
   }
 
   // --- import / export -------------------------------------------------------

@@ -10,7 +10,7 @@ import * as Y from 'yjs';
 import { AUDIT_STREAM, encodeAudit, validateAuditInput } from './audit.js';
 import { HotViews, LiveDocs, type LiveDoc } from './caches.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
-import { captureProbe, detectConflicts, type RawConflict } from './conflicts.js';
+import type { RawConflict } from './conflicts.js';
 import { changedPaths, summaryLine, type EntryAction } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';
 import { Emitter, monoMs } from './events.js';

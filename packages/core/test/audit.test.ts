@@ -35,6 +35,22 @@ describe('audit', () => {
     expect((await h.store.audit({ action: 'auth.denied' })).length).toBe(1);
   });
 
+  it('limit across many profiles returns exactly the newest records', async () => {
+    for (let i = 0; i < 30; i++) {
+      await h.store.create({ id: `m${i}`, ...sample() }, ctx);
+      clock.advance(10);
+      if (i % 3 === 0) {
+        await h.store.update(`m${i}`, { name: `n${i}` }, ctx);
+        clock.advance(10);
+      }
+    }
+    const five = await h.store.audit({ limit: 5 });
+    expect(five.map((r) => `${r.action}:${r.profile}`)).toEqual(['profile.create:m29', 'profile.create:m28', 'profile.update:m27', 'profile.create:m27', 'profile.create:m26']);
+    const all = await h.store.audit({ limit: 1000 });
+    expect(all).toHaveLength(40);
+    expect(all.slice(0, 5)).toEqual(five);
+  });
+
   it('the #audit stream is hash-chained by the log and append-only', async () => {
     await h.store.recordAudit({ actor: 'x', origin: 'cli', action: 'key.rotate', outcome: 'ok' });
     await h.store.recordAudit({ actor: 'x', origin: 'cli', action: 'key.rotate', outcome: 'ok' });

@@ -1,0 +1,54 @@
+/** audit() and conflicts(): merged, newest-first reads over profile entries and '#audit'. */
+import type { EventLog } from '@profilesync/log';
+import { AUDIT_STREAM, auditEntryToRecord, entryToAudit, matchesAudit, type ParsedAuditQuery } from './audit.js';
+import type { AuditRecord, ConflictRecord } from './types.js';
+
+interface Found {
+  ts: number;
+  lsn: number;
+  r: AuditRecord;
+}
+
+const newestFirst = (a: Found, b: Found): number => b.ts - a.ts || b.lsn - a.lsn;
+
+/**
+ * Reads '#audit', then profile streams in order of their last change, keeping the newest
+ * `limit` matches; stops at the first stream whose last change is older than the current
+ * limit-th record (no older stream can enter the result).
+ */
+export async function queryAudit(log: EventLog, q: ParsedAuditQuery): Promise<AuditRecord[]> {
+  const range = { reverse: true, ...(q.fromTs !== undefined ? { fromTs: q.fromTs } : {}), ...(q.toTs !== undefined ? { toTs: q.toTs } : {}) };
+  let found: Found[] = [];
+  const take = async (stream: string, toRecord: typeof entryToAudit): Promise<void> => {
+    let n = 0;
+    for await (const e of log.read(stream, range)) {
+      const r = toRecord(e);
+      if (!matchesAudit(r, q)) continue;
+      found.push({ ts: e.ts, lsn: e.lsn, r });
+      if (++n >= q.limit) break;
+    }
+    if (found.length > q.limit) found = found.sort(newestFirst).slice(0, q.limit);
+  };
+  if (log.head(AUDIT_STREAM) !== undefined) await take(AUDIT_STREAM, auditEntryToRecord);
+  const streams = q.profile !== undefined ? (log.head(q.profile) !== undefined ? [q.profile] : []) : log.streams().filter((s) => !s.startsWith('#'));
+  const byRecent = streams.map((s) => ({ s, ts: log.head(s)?.ts ?? 0 })).sort((a, b) => b.ts - a.ts);
+  for (const { s, ts } of byRecent) {
+    if (q.fromTs !== undefined && ts < q.fromTs) break;
+    if (found.length >= q.limit) {
+      const kth = found.sort(newestFirst)[q.limit - 1] as Found;
+      if (ts < kth.ts) break;
+    }
+    await take(s, entryToAudit);
+  }
+  return found.sort(newestFirst).slice(0, q.limit).map((f) => f.r);
+}
+
+export async function listConflicts(log: EventLog, id: string): Promise<ConflictRecord[]> {
+  const out: ConflictRecord[] = [];
+  if (log.head(AUDIT_STREAM) === undefined) return out;
+  for await (const e of log.read(AUDIT_STREAM, { reverse: true })) {
+    const r = auditEntryToRecord(e);
+    if (r.action === 'conflict' && r.profile === id && r.details) out.push(r.details as unknown as ConflictRecord);
+  }
+  return out;
+}

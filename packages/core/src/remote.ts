@@ -1,0 +1,113 @@
+/** Sync support: remote updates, state vectors and state diffs (DESIGN §2, docs/profile-model.md §9). */
+import * as Y from 'yjs';
+import { jsonEqual } from './canonical.js';
+import { captureProbe, detectConflicts } from './conflicts.js';
+import { CoreErrorCode, coreError } from './errors.js';
+import { monoMs } from './events.js';
+import { assertProfileId } from './ids.js';
+import { readContent } from './model.js';
+import { captureUpdate, checkContext, type StoreCore } from './store.js';
+import type { ProfileView, WriteContext } from './types.js';
+
+/**
+ * Applies a Yjs update from a peer or a Yjs client: decode-checked, applied to the live doc (a
+ * new one for an unknown profile), appended only when the doc's update event fires, validated
+ * (an invalid result drops the doc and is audited through `onRejected`), conflicts recorded.
+ */
+export async function applyRemote(
+  c: StoreCore,
+  id: string,
+  update: Uint8Array,
+  ctx: WriteContext,
+  onRejected: (err: unknown) => Promise<void>,
+): Promise<{ applied: boolean; view?: ProfileView }> {
+  assertProfileId(id);
+  checkContext(ctx);
+  const t0 = monoMs();
+  if (!(update instanceof Uint8Array) || update.byteLength === 0) throw coreError(CoreErrorCode.BAD_UPDATE, 'update must be a non-empty Uint8Array', { id });
+  if (update.byteLength > c.maxUpdateBytes) {
+    throw coreError(CoreErrorCode.TOO_LARGE, `update is ${update.byteLength} bytes, the limit is ${c.maxUpdateBytes}`, { id, rule: 'max-update-bytes' });
+  }
+  try {
+    Y.decodeUpdate(update);
+  } catch (err) {
+    throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed Yjs update', { id }, err);
+  }
+  return c.queues.run(id, async () => {
+    c.assertOpen();
+    const exists = c.exists(id);
+    const cached = c.docs.peek(id);
+    // a profile not yet in the log may already have a doc holding pending (not integrated) structs
+    const live = exists ? await c.acquire(id) : cached !== undefined && !cached.doc.isDestroyed ? cached : c.emptyDoc(id);
+    const before = exists ? c.currentContent(id, live) : null;
+    const probe = exists ? captureProbe(live.doc) : null;
+    const origin = { ctx };
+    let emitted: Uint8Array | null;
+    try {
+      emitted = captureUpdate(live.doc, origin, () => Y.applyUpdate(live.doc, update, origin));
+    } catch (err) {
+      c.docs.drop(id);
+      throw coreError(CoreErrorCode.BAD_UPDATE, 'Yjs update could not be applied', { id }, err);
+    }
+    if (emitted === null) {
+      c.events.emit('remote-applied', { id, applied: false, bytes: update.byteLength, durationMillis: monoMs() - t0 });
+      return { applied: false };
+    }
+    const reject = async (err: unknown): Promise<never> => {
+      c.docs.drop(id);
+      await onRejected(err);
+      c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: ctx.origin, durationMillis: monoMs() - t0 });
+      throw err;
+    };
+    try {
+      c.checkContent(id, readContent(live.doc));
+    } catch (err) {
+      return reject(err);
+    }
+    const conflicts = probe === null ? [] : detectConflicts(live.doc, probe).filter((x) => !jsonEqual(x.winner.value, x.dropped.value));
+    let view: ProfileView;
+    try {
+      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts });
+    } catch (err) {
+      if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) return reject(err);
+      throw err;
+    }
+    c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
+    return { applied: true, view };
+  });
+}
+
+/** Yjs state vector of a profile (sync step 1); the empty vector for an unknown profile. */
+export async function stateVectorOf(c: StoreCore, id: string): Promise<Uint8Array> {
+  assertProfileId(id);
+  return c.queues.run(id, async () => {
+    if (!c.exists(id)) return new Uint8Array([0]); // the empty state vector
+    const live = c.docs.peek(id);
+    if (live !== undefined && !live.doc.isDestroyed) return Y.encodeStateVector(live.doc);
+    return Y.encodeStateVectorFromUpdate((await c.log.loadState(id)).state);
+  });
+}
+
+/** Everything the holder of `stateVector` lacks (sync step 2); durable content only. */
+export async function stateAsUpdate(c: StoreCore, id: string, stateVector?: Uint8Array): Promise<Uint8Array> {
+  assertProfileId(id);
+  if (stateVector !== undefined) {
+    try {
+      if (!(stateVector instanceof Uint8Array)) throw new TypeError('not bytes');
+      Y.decodeStateVector(stateVector);
+    } catch (err) {
+      throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed state vector', { id }, err);
+    }
+  }
+  return c.queues.run(id, async () => {
+    if (!c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
+    const live = c.docs.peek(id);
+    const store = live?.doc.store;
+    // a doc holding pending (not integrated, not durable) structs is not used
+    if (live !== undefined && !live.doc.isDestroyed && store?.pendingStructs === null && store.pendingDs === null) {
+      return Y.encodeStateAsUpdate(live.doc, stateVector);
+    }
+    const state = (await c.log.loadState(id)).state;
+    return stateVector === undefined ? state : Y.diffUpdate(state, stateVector);
+  });
+}
