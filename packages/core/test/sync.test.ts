@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../src/canonical.js';
 import { contentOf } from '../src/model.js';
@@ -131,6 +132,26 @@ describe('two stores exchanging updates', () => {
     await b.store.update('c', { parameters: { temperature: 1 } }, ctx);
     await a.store.applyRemoteUpdate('c', fromB.splice(0).at(-1)!.update, peerB);
     expect(await a.store.conflicts('c')).toHaveLength(1);
+  });
+
+  it('a plain Yjs client (like /yjs/:id) edits the same text as an API patch: both edits survive', async () => {
+    const fromA = collect(a);
+    await a.store.create({ id: 'yjs', ...sample() }, ctx);
+    const client = new Y.Doc();
+    Y.applyUpdate(client, await a.store.encodeStateAsUpdate('yjs'));
+    const sv = Y.encodeStateVector(client);
+    const text = client.getMap('profile').get('systemMessage') as Y.Text;
+    text.insert(0, '[browser] ');
+    (client.getMap('profile').get('templates') as Y.Map<Y.Text>).get('greet')!.insert(0, 'Hi! ');
+    await a.store.update('yjs', { systemMessage: `${sample().systemMessage} [api]` }, ctx);
+    const r = await a.store.applyRemoteUpdate('yjs', Y.encodeStateAsUpdate(client, sv), { actor: 'carol', origin: 'yjs:tok3' });
+    expect(r.applied).toBe(true);
+    expect(r.view!.systemMessage).toBe(`[browser] ${sample().systemMessage} [api]`);
+    expect(r.view!.templates['greet']).toBe('Hi! Hello {{name}}, how can I help?');
+    // the client catches up from the store's durable state and converges
+    Y.applyUpdate(client, await a.store.encodeStateAsUpdate('yjs', Y.encodeStateVector(client)));
+    expect(text.toString()).toBe(r.view!.systemMessage);
+    expect(fromA.at(-1)!.origin).toBe('yjs:tok3');
   });
 
   it('labels sync: a label set on one node resolves on the other', async () => {
