@@ -236,12 +236,25 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
     const m = this.#monitor;
     const t = m === undefined ? -1 : m.begin('keys');
     const out = new Set<string>();
-    await this.#scan(glob.redisMatch, (batch) => {
-      for (const full of batch) {
-        const k = full.slice(this.prefix.length);
-        if (glob.test(k)) out.add(k);
+    if (glob.literal !== undefined) {
+      // no wildcard: one EXISTS instead of a SCAN of the keyspace (a key longer than the limit cannot exist)
+      if (glob.literal.length <= this.#o.maxKeyLength) {
+        let n: number;
+        try {
+          n = await this.#conn.client.exists(this.prefix + glob.literal);
+        } catch (err) {
+          throw this.#fail(err, 'keys');
+        }
+        if (n > 0) out.add(glob.literal);
       }
-    });
+    } else {
+      await this.#scan(glob.redisMatch, (batch) => {
+        for (const full of batch) {
+          const k = full.slice(this.prefix.length);
+          if (glob.test(k)) out.add(k);
+        }
+      });
+    }
     if (t >= 0) m?.end('keys', t);
     return [...out];
   }
