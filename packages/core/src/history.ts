@@ -1,13 +1,29 @@
-/** Lookups over a profile's entries (each carries the version ref bytes of the state after it). */
+/**
+ * Lookups over a profile's entries. Each entry carries the version ref bytes of the state after
+ * it when they fit MAX_INLINE_VERSION_BYTES; a larger version (long collaborative histories
+ * with many scattered deletions) is stored as empty bytes and recomputed here by replaying the
+ * entries forward, so the log stays compact and no write ever fails because a ref grew.
+ */
 import type { EntryRecord, EventLog } from '@profilesync/log';
 import * as Y from 'yjs';
 import { iso } from './materialize.js';
+import { newProfileDoc } from './model.js';
 import type { VersionInfo } from './types.js';
-import { refFromBytes, snapshotContains } from './version.js';
+import { refFromBytes, snapshotContains, VersionTracker } from './version.js';
 
-export function versionInfo(e: EntryRecord): VersionInfo {
+/** Versions up to this size are stored in the entry; larger ones are recomputed on demand. */
+export const MAX_INLINE_VERSION_BYTES = 1024;
+export const NOT_INLINE = new Uint8Array(0);
+
+export function inlineVersion(bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength <= MAX_INLINE_VERSION_BYTES ? bytes : NOT_INLINE;
+}
+
+const hasInline = (e: EntryRecord): boolean => e.version !== undefined && e.version.byteLength > 0;
+
+export function versionInfo(e: EntryRecord, version: Uint8Array | undefined = e.version): VersionInfo {
   return {
-    version: e.version ? refFromBytes(e.version) : '',
+    version: version !== undefined && version.byteLength > 0 ? refFromBytes(version) : '',
     seq: e.seq,
     at: iso(e.ts),
     actor: e.actor,
@@ -16,36 +32,98 @@ export function versionInfo(e: EntryRecord): VersionInfo {
   };
 }
 
+/**
+ * Version bytes after each of the entries with seq in [fromSeq, toSeq]: replays the state before
+ * fromSeq (log snapshot + tail), then applies the entries one by one with an incremental
+ * version tracker. Calls `visit` in seq order; stops early when it returns true.
+ */
+export async function replayVersions(
+  log: EventLog,
+  id: string,
+  fromSeq: number,
+  toSeq: number,
+  visit: (e: EntryRecord, version: Uint8Array) => boolean | void,
+): Promise<void> {
+  const doc = newProfileDoc();
+  try {
+    if (fromSeq > 1) {
+      const base = await log.loadState(id, { untilSeq: fromSeq - 1 });
+      doc.transact(() => {
+        for (const u of base.updates) Y.applyUpdate(doc, u);
+      });
+    }
+    const tracker = new VersionTracker(doc);
+    for await (const e of log.read(id, { fromSeq, toSeq })) {
+      Y.applyUpdate(doc, e.body);
+      if (visit(e, hasInline(e) ? (e.version as Uint8Array) : tracker.bytes())) return;
+    }
+  } finally {
+    doc.destroy();
+  }
+}
+
+/** history(): newest first; versions that are not inline are recomputed in one forward replay. */
+export async function historyOf(log: EventLog, id: string, limit: number | undefined): Promise<VersionInfo[]> {
+  const entries: EntryRecord[] = [];
+  for await (const e of log.read(id, limit === undefined ? { reverse: true } : { reverse: true, limit })) entries.push(e);
+  const missing = entries.filter((e) => !hasInline(e));
+  if (missing.length === 0) return entries.map((e) => versionInfo(e));
+  const bySeq = new Map<number, Uint8Array>();
+  const need = new Set(missing.map((e) => e.seq));
+  const from = Math.min(...need);
+  const to = Math.max(...need);
+  await replayVersions(log, id, from, to, (e, v) => {
+    if (need.has(e.seq)) bySeq.set(e.seq, v);
+  });
+  return entries.map((e) => versionInfo(e, bySeq.get(e.seq) ?? e.version));
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 }
 
 /**
- * The entry a version belongs to: the entry whose version is exactly `ref`, else the newest entry
- * whose state the ref contains (a ref built on another peer from a different batching of the
- * same updates). Undefined when no entry qualifies.
+ * The entry a version belongs to: the entry whose version is exactly `bytes`, else the newest
+ * entry whose state the ref contains (a ref built on another peer from a different batching of
+ * the same updates). Undefined when no entry qualifies.
  */
 export async function entryForVersion(log: EventLog, id: string, bytes: Uint8Array, snapshot: Y.Snapshot): Promise<EntryRecord | undefined> {
   let contained: EntryRecord | undefined;
+  let anyMissing = false;
   for await (const e of log.read(id, { reverse: true })) {
-    if (e.version === undefined) continue;
-    if (sameBytes(e.version, bytes)) return e;
-    if (contained === undefined && snapshotContains(snapshot, Y.decodeSnapshotV2(e.version))) contained = e;
+    if (!hasInline(e)) {
+      anyMissing = true;
+      continue;
+    }
+    if (sameBytes(e.version as Uint8Array, bytes)) return e;
+    if (contained === undefined && snapshotContains(snapshot, Y.decodeSnapshotV2(e.version as Uint8Array))) contained = e;
   }
-  return contained;
+  if (!anyMissing) return contained;
+  // some versions are not inline: one forward replay decides exactly
+  let exact: EntryRecord | undefined;
+  let lastContained: EntryRecord | undefined;
+  const head = log.head(id)?.seq ?? 0;
+  await replayVersions(log, id, 1, head, (e, v) => {
+    if (sameBytes(v, bytes)) {
+      exact = e;
+      return true;
+    }
+    if (snapshotContains(snapshot, Y.decodeSnapshotV2(v))) lastContained = e;
+    return false;
+  });
+  return exact ?? lastContained;
 }
 
 /**
- * Who wrote the struct `item` of this profile: the first entry whose state vector covers it.
- * Scans newest first and stops once an entry no longer covers it.
+ * Who wrote the struct `item` of this profile: the entry whose update added it (its update's
+ * clock range for that client covers the item). Scans newest first.
  */
 export async function attributeItem(log: EventLog, id: string, item: Y.ID): Promise<{ actor: string; origin: string } | undefined> {
-  let found: EntryRecord | undefined;
   for await (const e of log.read(id, { reverse: true })) {
-    if (e.version === undefined) continue;
-    const sv = Y.decodeSnapshotV2(e.version).sv;
-    if ((sv.get(item.client) ?? 0) > item.clock) found = e;
-    else break;
+    const meta = Y.parseUpdateMeta(e.body);
+    const from = meta.from.get(item.client);
+    const to = meta.to.get(item.client);
+    if (from !== undefined && to !== undefined && from <= item.clock && item.clock < to) return { actor: e.actor, origin: e.origin };
   }
-  return found ? { actor: found.actor, origin: found.origin } : undefined;
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { diffContent } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';
 import type { StoreEventName, StoreEvents } from './events.js';
 import { monoMs } from './events.js';
-import { entryForVersion, versionInfo } from './history.js';
+import { entryForVersion, historyOf } from './history.js';
 import { assertProfileId, generateProfileId } from './ids.js';
 import { iso } from './materialize.js';
 import { applyContent, canonicalContent, makeView, newProfileDoc, readContent, type ProfileContent } from './model.js';
@@ -236,10 +236,7 @@ export class ProfileStoreImpl implements ProfileStore {
     if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
     const limit = opts.limit;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw coreError(CoreErrorCode.INVALID, 'limit must be a positive integer', { path: 'limit', rule: 'limit' });
-    const out: VersionInfo[] = [];
-    const range = limit === undefined ? { reverse: true } : { reverse: true, limit };
-    for await (const e of this.#c.log.read(id, range)) out.push(versionInfo(e));
-    return out;
+    return historyOf(this.#c.log, id, limit);
   }
 
   #requireVersion(id: string, doc: Y.Doc, ref: ParsedRef): void {

@@ -14,7 +14,7 @@ import type { RawConflict } from './conflicts.js';
 import { changedPaths, summaryLine, type EntryAction } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';
 import { Emitter, monoMs } from './events.js';
-import { attributeItem } from './history.js';
+import { attributeItem, inlineVersion } from './history.js';
 import { assertProfileId } from './ids.js';
 import { decodePersisted, frozenView, iso, materializeDoc, persistedBytes } from './materialize.js';
 import { applyContent, canonicalContent, contentOf, makeView, newProfileDoc, readContent, skeletonUpdate, type ProfileContent } from './model.js';
@@ -282,7 +282,7 @@ export class StoreCore {
       actor: ctx.actor,
       origin: ctx.origin,
       summary: summaryLine(a.action, paths),
-      version: m.versionBytes,
+      version: inlineVersion(m.versionBytes),
       view: bytes,
     };
     let ack;
