@@ -8,6 +8,7 @@ import type { Role, SessionInfo } from './types.js';
 
 const TOKEN_KEY = 'profilesync.token';
 const NAME_KEY = 'profilesync.displayName';
+const INFO_KEY = 'profilesync.session';
 
 export function storedToken(): string | undefined {
   try {
@@ -24,6 +25,24 @@ export function storeToken(token: string): void {
 export function forgetToken(): void {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(NAME_KEY);
+  sessionStorage.removeItem(INFO_KEY);
+}
+
+export function storeSessionInfo(info: SessionInfo): void {
+  sessionStorage.setItem(INFO_KEY, JSON.stringify(info));
+}
+
+/** After a reload: the stored role is reused once the token is checked again (no new probing). */
+export async function restoreSession(api: Api): Promise<SessionInfo> {
+  let info: SessionInfo | undefined;
+  try {
+    info = JSON.parse(sessionStorage.getItem(INFO_KEY) ?? 'null') as SessionInfo | undefined;
+  } catch {
+    info = undefined;
+  }
+  if (!info || typeof info.name !== 'string') return resolveSession(api);
+  await api.listProfiles(); // AUTH_UNAUTHORIZED when revoked meanwhile
+  return info;
 }
 
 export function storedDisplayName(): string | undefined {
@@ -46,12 +65,20 @@ export async function resolveSession(api: Api): Promise<SessionInfo> {
     // an older node without /api/session: fall through to probing
     if (!(err instanceof ApiError) || err.code !== 'ROUTE_NOT_FOUND') throw err;
   }
+  // Probing costs at most one audited denial per sign-in (documented in apps/web/README.md):
+  // an empty POST is refused by role before its body is read (viewer: 403; others: 400, nothing written).
   await api.listProfiles(); // throws AUTH_UNAUTHORIZED for a bad token
+  try {
+    await api.request('POST', '/api/profiles', { body: {} });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'AUTH_FORBIDDEN') return { name: 'viewer', role: 'viewer' };
+    if (!(err instanceof ApiError) || err.status !== 400) throw err;
+  }
   try {
     await api.request('GET', '/api/tokens');
     return { name: 'admin', role: 'admin' };
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'AUTH_FORBIDDEN') return { name: 'user', role: undefined };
+    if (err instanceof ApiError && err.code === 'AUTH_FORBIDDEN') return { name: 'editor', role: 'editor' };
     throw err;
   }
 }

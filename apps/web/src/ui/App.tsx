@@ -3,7 +3,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Api } from '../lib/api.js';
-import { forgetToken, resolveSession, roleAllows, storeDisplayName, storedDisplayName, storedToken, storeToken } from '../lib/session.js';
+import { forgetToken, restoreSession, roleAllows, storeDisplayName, storedDisplayName, storedToken, storeSessionInfo, storeToken } from '../lib/session.js';
 import { href, useRoute, type Route } from '../lib/router.js';
 import type { SessionInfo } from '../lib/types.js';
 import { AppContext, type AppCtx } from './context.js';
@@ -95,6 +95,7 @@ export function App() {
   const signedIn = (api: Api, session: SessionInfo, displayName: string) => {
     storeToken(api.token);
     storeDisplayName(displayName);
+    storeSessionInfo(session);
     api.onUnauthorized = () => signOut('AUTH_UNAUTHORIZED: the token was refused by the node; sign in again.');
     setCtx({ api, session, displayName });
   };
@@ -103,7 +104,7 @@ export function App() {
     const t = storedToken();
     if (t === undefined) return;
     const api = new Api(t);
-    resolveSession(api)
+    restoreSession(api)
       .then((s) => signedIn(api, s, storedDisplayName() ?? s.name))
       .catch(() => forgetToken())
       .finally(() => setRestoring(false));

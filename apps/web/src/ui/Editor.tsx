@@ -8,7 +8,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as Y from 'yjs';
 import { describeError } from '../lib/api.js';
 import { CollabSession, type CollabStatus } from '../lib/collab.js';
-import { randomColor, shortRef, when } from '../lib/format.js';
+import { randomColor } from '../lib/format.js';
 import { TEMPLATE_NAME_RE } from '../lib/params.js';
 import { href } from '../lib/router.js';
 import { canWrite } from '../lib/session.js';
@@ -160,7 +160,7 @@ export function Editor({ id }: { id: string }) {
         <div>
           <h1 id="editor-title">{fields.name}</h1>
           <p class="muted">
-            <code>{id}</code> · {fields.modelId} · version <code title={view.version}>{shortRef(String(view.version))}</code> loaded {when(view.updatedAt)}
+            <code>{id}</code> · {fields.modelId}
             {Object.keys(labels ?? {}).length > 0 && <> · labels: {Object.keys(labels).map((l) => <span class="chip" key={l}>{l}</span>)}</>}
           </p>
         </div>

@@ -162,10 +162,10 @@ export function History({ id }: { id: string }) {
                   </div>
                   <div class="t-actions">
                     <label>
-                      <input type="radio" name="diff-from" checked={from === v.version} onChange={() => setFrom(v.version)} /> from
+                      <input type="radio" name="diff-from" aria-label={`Compare from version ${v.seq}`} checked={from === v.version} onChange={() => setFrom(v.version)} /> from
                     </label>
                     <label>
-                      <input type="radio" name="diff-to" checked={to === v.version} onChange={() => setTo(v.version)} /> to
+                      <input type="radio" name="diff-to" aria-label={`Compare to version ${v.seq}`} checked={to === v.version} onChange={() => setTo(v.version)} /> to
                     </label>
                     {canWrite && i > 0 && (
                       <button type="button" class="link" onClick={() => setReverting(v)} aria-label={`Revert to version ${v.seq}`}>

@@ -95,7 +95,7 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
   const input = (k: string) => ({ 'aria-invalid': errors[k] ? ('true' as const) : undefined, 'aria-describedby': errors[k] ? errId(k) : undefined, disabled: readOnly });
 
   return (
-    <form class="params" onSubmit={save} aria-labelledby="params-title" data-testid="params-form">
+    <form class="params" onSubmit={save} noValidate aria-labelledby="params-title" data-testid="params-form">
       <h2 id="params-title">Settings and parameters</h2>
       <fieldset disabled={readOnly || busy}>
         <legend class="sr-only">Profile settings</legend>

@@ -1,0 +1,153 @@
+/**
+ * Test support for the dashboard: a real node on 127.0.0.1 (temp data dir, known admin
+ * token, the sync package's /yjs endpoint mounted), the built UI (built once when missing or
+ * older than its sources), and Debian's Chromium driven by playwright-core (no downloads).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { defaultConfig, startServer, type RunningServer } from '@profilesync/server';
+import { createSyncMount } from '@profilesync/sync';
+
+export const ADMIN = 'web-test-admin-token-0123456789abcdef';
+export const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const REPO_ROOT = join(WEB_ROOT, '..', '..');
+export const SHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
+export const CHROMIUM = process.env.PROFILESYNC_CHROMIUM ?? '/usr/bin/chromium';
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let max = 0;
+  for (const name of readdirSync(path)) max = Math.max(max, newestMtime(join(path, name)));
+  return max;
+}
+
+/** Runs `vite build` when apps/web/dist is missing or older than the UI's sources. Throws on failure. */
+export function ensureBuilt(): void {
+  const index = join(WEB_ROOT, 'dist', 'index.html');
+  const sources = Math.max(newestMtime(join(WEB_ROOT, 'src')), ...['index.html', 'vite.config.ts', 'package.json'].map((f) => newestMtime(join(WEB_ROOT, f))));
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  const vite = join(WEB_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: WEB_ROOT, encoding: 'utf8', timeout: 240_000 });
+  if (r.status !== 0 || !existsSync(index)) {
+    throw new Error(`the web UI could not be built (vite build in ${WEB_ROOT} exited ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+export interface TestNode {
+  server: RunningServer;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startNode(): Promise<TestNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'ps-web-'));
+  const config = defaultConfig({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, logLevel: 'silent' });
+  const server = await startServer(config, { adminToken: ADMIN, env: {}, sync: (ctx) => createSyncMount(ctx) as never });
+  return {
+    server,
+    url: server.url,
+    async stop() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/ensure-system-deps.sh (apt-get install chromium) or set PROFILESYNC_CHROMIUM`);
+  }
+  // launch() gives every browser a fresh temporary --user-data-dir of its own (mkdtemp), and
+  // each newContext() is an isolated profile (own sessionStorage, cookies).
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+/** A fresh context + page with the token signed in through the sign-in screen. */
+export async function signedInPage(browser: Browser, url: string, token: string, name: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error(`[${name}] page error:`, err.message));
+  await page.goto(url);
+  await page.getByLabel('API token').fill(token);
+  await page.getByLabel('Your name (shown to others while editing)').fill(name);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  return { context, page };
+}
+
+export async function shot(page: Page, name: string): Promise<string> {
+  mkdirSync(SHOTS, { recursive: true });
+  const file = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: false });
+  return file;
+}
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+}
+
+export async function api<T = any>(base: string, method: string, path: string, body?: unknown, token = ADMIN): Promise<Res<T>> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+export async function createProfile(base: string, id: string, extra: Record<string, unknown> = {}): Promise<any> {
+  const r = await api(base, 'POST', '/api/profiles', {
+    id,
+    modelId: 'gpt-4o',
+    name: `Profile ${id}`,
+    description: 'A test profile',
+    systemMessage: 'You are a helpful assistant.',
+    templates: { greet: 'Hello {{name}}' },
+    parameters: { temperature: 0.7, max_tokens: 512 },
+    meta: { tags: ['test'] },
+    ...extra,
+  });
+  if (r.status !== 201) throw new Error(`create ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export async function createToken(base: string, role: 'admin' | 'editor' | 'viewer', name: string): Promise<string> {
+  const r = await api<{ token: string }>(base, 'POST', '/api/tokens', { role, name });
+  if (r.status !== 201) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}
+
+export { dirname };
+
+/** The text of a live CodeMirror editor (without remote caret labels). */
+export async function editorText(page: Page, testId: string): Promise<string> {
+  return page.locator(`[data-testid="${testId}"] .cm-content`).evaluate((el) => {
+    const c = el.cloneNode(true) as HTMLElement;
+    for (const x of c.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer')) x.remove();
+    return [...c.querySelectorAll('.cm-line')].map((l) => l.textContent ?? '').join('\n');
+  });
+}
+
+/** Waits until the editor's sync badge says one of `states`. */
+export async function waitForSync(page: Page, states: string[], timeout = 20_000): Promise<void> {
+  await page.waitForFunction((s) => s.includes(document.querySelector('[data-testid="sync-state"]')?.getAttribute('data-state') ?? ''), states, { timeout });
+}
+
+/** Polls `fn` until it returns true (or throws after `timeout` ms with `what`). */
+export async function eventually(fn: () => Promise<boolean> | boolean, what: string, timeout = 20_000): Promise<void> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * History from the UI: an edit, its diff side by side, a revert (confirmed), label moves
+ * (confirmed) reflected in GET ?label=, and parameters saved with typed inputs, including the
+ * node's validation error shown next to its field.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { api, createProfile, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, ADMIN, waitForSync, type TestNode } from './helpers.js';
+
+let node: TestNode;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  ensureBuilt();
+  node = await startNode();
+  browser = await launchBrowser();
+  page = (await signedInPage(browser, node.url, ADMIN, 'Operator')).page;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await node?.stop();
+});
+
+const timelineItem = (seq: number) => page.locator(`[data-testid="timeline"] li[data-seq="${seq}"]`);
+
+describe('history, diff, revert, labels', () => {
+  it('edit in the editor, see the diff, revert from the UI, move labels', async () => {
+    const id = 'hist-1';
+    await createProfile(node.url, id, { systemMessage: 'Answer briefly.' });
+    await page.goto(`${node.url}/#/profiles/${id}`);
+    await waitForSync(page, ['connected']);
+    await page.locator('[data-testid="text-systemMessage"] .cm-content').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(' Cite sources.');
+    await waitForSync(page, ['saved']);
+    expect(await editorText(page, 'text-systemMessage')).toBe('Answer briefly. Cite sources.');
+
+    await page.getByRole('link', { name: 'History' }).click();
+    await page.locator('[data-testid="timeline"] li').first().waitFor();
+    const versions = (await api(node.url, 'GET', `/api/profiles/${id}/history`)).body.versions as { version: string; seq: number; origin: string }[];
+    expect(await page.locator('[data-testid="timeline"] li').count()).toBe(versions.length);
+    const created = versions[versions.length - 1]!;
+    const edited = versions[0]!;
+    expect(edited.origin).toMatch(/^yjs:/);
+
+    // compare the creation with the edit: the insertion is marked on the "after" side
+    await page.getByLabel(`Compare from version ${created.seq}`, { exact: true }).check();
+    await page.getByLabel(`Compare to version ${edited.seq}`, { exact: true }).check();
+    const row = page.locator('[data-testid="diff"] tr[data-path="systemMessage"]');
+    await row.waitFor();
+    await expect(row.locator('td.after ins').innerText()).resolves.toBe(' Cite sources.');
+    await expect(row.locator('td.before').innerText()).resolves.toBe('Answer briefly.');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot(page, 'history-diff');
+
+    // label production -> the edited version (confirmation dialog, confirmed with Enter)
+    await timelineItem(edited.seq).getByRole('button', { name: `Move a label to version ${edited.seq}` }).click();
+    const dialog = page.getByTestId('label-dialog');
+    await dialog.waitFor();
+    await expect(dialog.innerText()).resolves.toContain('production');
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+    await eventually(async () => (await api(node.url, 'GET', `/api/profiles/${id}?label=production`)).status === 200, 'the production label');
+    expect((await api(node.url, 'GET', `/api/profiles/${id}?label=production`)).body.systemMessage).toBe('Answer briefly. Cite sources.');
+
+    // staging -> the creation; Escape first cancels and changes nothing
+    await timelineItem(created.seq).getByRole('button', { name: `Move a label to version ${created.seq}` }).click();
+    await dialog.waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect((await api(node.url, 'GET', `/api/profiles/${id}?label=staging`)).body.error.code).toBe('LABEL_NOT_FOUND');
+    await timelineItem(created.seq).getByRole('button', { name: `Move a label to version ${created.seq}` }).click();
+    await dialog.getByLabel('staging').check();
+    await dialog.getByRole('button', { name: 'Move label' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect((await api(node.url, 'GET', `/api/profiles/${id}?label=staging`)).body.systemMessage).toBe('Answer briefly.');
+    await expect(page.locator('[data-testid="timeline"] .chip.label').allInnerTexts()).resolves.toEqual(expect.arrayContaining(['staging']));
+
+    // revert to the creation (confirmation), as a new version
+    await timelineItem(created.seq).getByRole('button', { name: `Revert to version ${created.seq}` }).click();
+    const revert = page.getByTestId('revert-dialog');
+    await revert.waitFor();
+    await revert.getByRole('button', { name: 'Revert' }).click();
+    await revert.waitFor({ state: 'detached' });
+    await expect(page.getByTestId('status').innerText()).resolves.toContain('Reverted');
+    const after = (await api(node.url, 'GET', `/api/profiles/${id}/history`)).body.versions;
+    expect(after.length).toBe(versions.length + 3); // two label.set entries and the revert
+    expect(after[0].summary).toMatch(/^revert/);
+    expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.systemMessage).toBe('Answer briefly.');
+    // production still points at the edit (labels are pointers, not reverted)
+    expect((await api(node.url, 'GET', `/api/profiles/${id}?label=production`)).body.systemMessage).toBe('Answer briefly. Cite sources.');
+    // the default diff (previous -> current) now shows the revert's deletion
+    await eventually(async () => (await page.locator('[data-testid="diff"] tr[data-path="systemMessage"] td.before del').count()) > 0, 'the revert diff');
+    await expect(page.locator('[data-testid="diff"] tr[data-path="systemMessage"] td.before del').innerText()).resolves.toBe(' Cite sources.');
+    await page.getByRole('link', { name: 'Open editor' }).click();
+    await waitForSync(page, ['connected']);
+    expect(await editorText(page, 'text-systemMessage')).toBe('Answer briefly.');
+  });
+
+  it('parameters: typed inputs save through PATCH; client and node validation show next to the field', async () => {
+    const id = 'params-1';
+    await createProfile(node.url, id);
+    await page.goto(`${node.url}/#/profiles/${id}`);
+    await waitForSync(page, ['connected']);
+    const form = page.getByTestId('params-form');
+    await form.getByLabel('Temperature').fill('5');
+    await form.getByRole('button', { name: 'Save parameters' }).click();
+    await expect(form.locator('#err-parameters_temperature').innerText()).resolves.toContain('at most 2');
+    await expect(form.getByLabel('Temperature').getAttribute('aria-invalid')).resolves.toBe('true');
+    expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.parameters.temperature).toBe(0.7);
+
+    await form.getByLabel('Temperature').fill('1.25');
+    await form.getByLabel('Max tokens').fill('');
+    await form.getByLabel(/Stop sequences/).fill('###\nEND');
+    await form.getByLabel('Tags (comma separated)').fill('test, support');
+    await form.getByRole('button', { name: 'Save parameters' }).click();
+    await expect(page.getByTestId('status').innerText()).resolves.toContain('Parameters saved');
+    const v = (await api(node.url, 'GET', `/api/profiles/${id}`)).body;
+    expect(v.parameters).toEqual({ temperature: 1.25, stop: ['###', 'END'] });
+    expect(v.meta.tags).toEqual(['test', 'support']);
+
+    // the node's own rule (a tag longer than 64 characters): its code and message next to the field
+    await form.getByLabel('Tags (comma separated)').fill(`ok, ${'x'.repeat(65)}`);
+    await form.getByRole('button', { name: 'Save parameters' }).click();
+    const err = form.locator('#err-tags');
+    await err.waitFor();
+    await expect(err.innerText()).resolves.toMatch(/^⚠?\s*PROFILE_(INVALID|TOO_LARGE): /);
+    expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.meta.tags).toEqual(['test', 'support']);
+    await shot(page, 'editor-validation');
+  });
+});

@@ -1,0 +1,164 @@
+/** The dashboard's pure policies (no browser): parameter checks and patches, import merge, diff sides, chart, routes. */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { checkDelay, describeClose, sameTexts, textsOf } from '../src/lib/collab.js';
+import { groupChanges, splitSides } from '../src/lib/diffsides.js';
+import { importItems, mergeDiff, writable } from '../src/lib/merge.js';
+import { checkNumber, formFromParams, NUMBER_PARAMS, paramsPatch, parseExtra, parseStop } from '../src/lib/params.js';
+import { href, parseRoute } from '../src/lib/router.js';
+import { HitRateHistory, linePath, MAX_SAMPLES } from '../src/lib/series.js';
+import { globMatches } from '../src/lib/session.js';
+import { webUiTarget } from '../../server/src/web-ui.js';
+import { WEB_ROOT, ensureBuilt } from './helpers.js';
+import { join } from 'node:path';
+
+const spec = (k: string) => NUMBER_PARAMS.find((s) => s.key === k)!;
+
+describe('parameters', () => {
+  it('checks ranges and integers like core does', () => {
+    expect(checkNumber(spec('temperature'), '2').value).toBe(2);
+    expect(checkNumber(spec('temperature'), '2.01').error).toMatch(/at most 2/);
+    expect(checkNumber(spec('top_p'), '-0.1').error).toMatch(/at least 0/);
+    expect(checkNumber(spec('max_tokens'), '1.5').error).toMatch(/whole number/);
+    expect(checkNumber(spec('max_tokens'), '0').error).toMatch(/at least 1/);
+    expect(checkNumber(spec('seed'), '-7').value).toBe(-7);
+    expect(checkNumber(spec('temperature'), 'not a number').error).toMatch(/must be a number/);
+    expect(checkNumber(spec('temperature'), '  ')).toEqual({});
+  });
+
+  it('stop sequences: one per line, bounded', () => {
+    expect(parseStop('a\n\nb\r\n')).toEqual({ value: ['a', 'b'] });
+    expect(parseStop('')).toEqual({});
+    expect(parseStop(Array.from({ length: 17 }, (_, i) => `s${i}`).join('\n')).error).toMatch(/16/);
+    expect(parseStop('x'.repeat(257)).error).toMatch(/256/);
+  });
+
+  it('extra values: numbers, booleans, null and string lists parse; anything else stays text', () => {
+    expect(parseExtra('3')).toBe(3);
+    expect(parseExtra('true')).toBe(true);
+    expect(parseExtra('null')).toBe(null);
+    expect(parseExtra('["a","b"]')).toEqual(['a', 'b']);
+    expect(parseExtra('[1,2]')).toBe('[1,2]');
+    expect(parseExtra('hello')).toBe('hello');
+  });
+
+  it('the form becomes a minimal merge patch: changed keys set, emptied keys null, others absent', () => {
+    const current = { temperature: 0.7, max_tokens: 512, stop: ['###'], mode: 'fast' };
+    const form = formFromParams(current);
+    expect(paramsPatch(form, current)).toEqual({ patch: {}, errors: {} });
+    form.numbers.temperature = '1.1';
+    form.numbers.max_tokens = '';
+    form.stop = '###\nEND';
+    form.extra.mode = 'slow';
+    expect(paramsPatch(form, current)).toEqual({ patch: { temperature: 1.1, max_tokens: null, stop: ['###', 'END'], mode: 'slow' }, errors: {} });
+  });
+
+  it('invalid fields are reported by path and never removed', () => {
+    const current = { temperature: 0.7 };
+    const form = formFromParams(current);
+    form.numbers.temperature = '9';
+    const r = paramsPatch(form, current);
+    expect(r.errors['parameters.temperature']).toMatch(/at most 2/);
+    expect(r.patch).toEqual({});
+  });
+});
+
+describe('import merge', () => {
+  it('mergeDiff nulls removed nested keys and skips equal values', () => {
+    const cur = writable({ id: 'x', name: 'A', modelId: 'm', templates: { a: '1', b: '2' }, parameters: { temperature: 1 }, version: 'v1.x' });
+    const target = writable({ name: 'A', modelId: 'm2', templates: { a: '1', c: '3' }, parameters: { temperature: 1 } });
+    expect(mergeDiff(cur, target)).toEqual({ modelId: 'm2', templates: { c: '3', b: null } });
+  });
+  it('accepts an export file or a bare array, refuses anything else', () => {
+    expect(importItems({ format: 'profilesync-export/v1', profiles: [{ id: 'a' }] })).toEqual([{ id: 'a' }]);
+    expect(importItems([{ id: 'b' }])).toEqual([{ id: 'b' }]);
+    expect(() => importItems({ nope: 1 })).toThrow(/array of profiles/);
+    expect(() => importItems([1])).toThrow(/item 0/);
+  });
+});
+
+describe('diff sides', () => {
+  it('before = equal + deleted runs, after = equal + inserted runs', () => {
+    const { before, after } = splitSides([
+      { op: 'equal', text: 'Hello ' },
+      { op: 'delete', text: 'world' },
+      { op: 'insert', text: 'there' },
+    ]);
+    expect(before.map((r) => r.text).join('')).toBe('Hello world');
+    expect(after.map((r) => r.text).join('')).toBe('Hello there');
+    expect(before[1]!.mark).toBe('del');
+    expect(after[1]!.mark).toBe('ins');
+  });
+  it('groups changes by top-level field in order', () => {
+    const g = groupChanges([
+      { path: 'parameters.temperature', kind: 'changed' },
+      { path: 'parameters.top_p', kind: 'added' },
+      { path: 'systemMessage', kind: 'changed' },
+    ]);
+    expect(g.map((x) => [x.group, x.changes.length])).toEqual([
+      ['parameters', 2],
+      ['systemMessage', 1],
+    ]);
+  });
+});
+
+describe('hit-rate chart', () => {
+  it('keeps a bounded history and maps 0..1 to bottom..top', () => {
+    const h = new HitRateHistory();
+    for (let i = 0; i <= MAX_SAMPLES + 10; i++) h.add(i * 1000, [{ name: 'hot', hits: i, misses: 0, size: 1, hit_rate: i % 2, ttl: null, evictions: 0 }]);
+    expect(h.samples.length).toBe(MAX_SAMPLES);
+    const d = linePath(h.samples.slice(0, 2), 'hot', 100, 50);
+    expect(d).toBe('M0.0,0.0 L100.0,50.0');
+    expect(linePath(h.samples, 'missing', 100, 50)).toBe('');
+    expect(h.names()).toEqual(['hot']);
+  });
+});
+
+describe('routes, grants, sync state', () => {
+  it('hash routes round-trip, ids with odd characters included', () => {
+    for (const r of [{ name: 'profiles' }, { name: 'editor', id: 'a:b.c-1' }, { name: 'history', id: 'x/y' }, { name: 'audit', profile: 'p1' }, { name: 'cache' }, { name: 'peers' }] as const) {
+      expect(parseRoute(href(r))).toEqual(r);
+    }
+    expect(parseRoute('#/nowhere')).toEqual({ name: 'profiles' });
+  });
+  it('grant globs match like the server', () => {
+    expect(globMatches('team-*', 'team-a')).toBe(true);
+    expect(globMatches('team-?', 'team-ab')).toBe(false);
+    expect(globMatches('a.b', 'aXb')).toBe(false);
+  });
+  it('close reasons carry the stable code', () => {
+    expect(describeClose(4403, 'AUTH_FORBIDDEN')).toEqual({ code: 'AUTH_FORBIDDEN', message: expect.any(String) });
+    expect(describeClose(4404, '').code).toBe('PROFILE_NOT_FOUND');
+    expect(describeClose(4999, '').code).toBe('WS_CLOSE_4999');
+  });
+  it('"saved" compares every live text with the node view', () => {
+    const doc = new Y.Doc();
+    const p = doc.getMap('profile');
+    p.set('description', new Y.Text('d'));
+    p.set('systemMessage', new Y.Text('s'));
+    const t = new Y.Map<Y.Text>();
+    p.set('templates', t);
+    t.set('greet', new Y.Text('hi'));
+    const local = textsOf(p);
+    expect(sameTexts(local, { description: 'd', systemMessage: 's', templates: { greet: 'hi' } })).toBe(true);
+    expect(sameTexts(local, { description: 'd', systemMessage: 's!', templates: { greet: 'hi' } })).toBe(false);
+    expect(sameTexts(local, { description: 'd', systemMessage: 's', templates: { greet: 'hi', x: '' } })).toBe(false);
+    expect(checkDelay(400, 0)).toBe(400);
+    expect(checkDelay(400, 3)).toBe(3200);
+    expect(checkDelay(400, 50)).toBe(5000);
+  });
+});
+
+describe('serving the built UI (server side policy)', () => {
+  it('files, SPA pages and missing assets', () => {
+    ensureBuilt();
+    const dist = join(WEB_ROOT, 'dist');
+    expect(webUiTarget(dist, '/')).toBe('index.html');
+    expect(webUiTarget(dist, '/profiles/abc?x=1')).toBe('index.html');
+    expect(webUiTarget(dist, '/index.html')).toBe('index.html');
+    expect(webUiTarget(dist, '/assets/missing.js')).toBeUndefined();
+    expect(webUiTarget(dist, '/%2e%2e/%2e%2e/etc/passwd')).toBe('index.html');
+    expect(webUiTarget(dist, '/..%2f..%2fpackage.json')).toBeUndefined();
+    expect(webUiTarget(dist, '/%ZZ')).toBeUndefined();
+  });
+});
