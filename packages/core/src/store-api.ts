@@ -53,9 +53,12 @@ function deletedError(id: string): Error {
 
 export class ProfileStoreImpl implements ProfileStore {
   readonly #c: StoreCore;
+  /** the hot cache itself, one field load away on the hit path */
+  readonly #hot: StoreCore['hot'];
 
   constructor(log: EventLog, opts: StoreCoreOptions = {}) {
     this.#c = new StoreCore(log, opts);
+    this.#hot = this.#c.hot;
   }
 
   /** Builds the in-memory index from the persisted views (and warms the hot cache). */
@@ -80,7 +83,7 @@ export class ProfileStoreImpl implements ProfileStore {
   // --- reads -----------------------------------------------------------------
 
   get(id: string): ProfileView | Promise<ProfileView> {
-    const v = this.#c.hot.get(id);
+    const v = this.#hot.get(id);
     if (v !== undefined) return v.deleted ? reject(deletedError(id)) : v;
     return this.#coldGet(id);
   }
