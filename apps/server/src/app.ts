@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorBody, toHttpError } from './http-errors.js';
-import { bearerToken } from './auth/tokens.js';
+import { bearerToken, type Principal } from './auth/tokens.js';
 import { grantAllows, roleAllows } from './auth/policy.js';
 import { deny } from './auth/guard.js';
 import type { AppContext } from './context.js';
@@ -38,6 +38,8 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // one logger for all requests (no per-request child with serialized bindings); our lines carry reqId
+    childLoggerFactory: (logger) => logger,
     bodyLimit: ctx.config.bodyLimit,
     genReqId: pickRequestId,
     return503OnClosing: true,
@@ -59,35 +61,40 @@ export function buildApp(ctx: AppContext): FastifyInstance {
   };
   app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, parser);
 
-  app.addHook('onRequest', async (req, reply) => {
+  // callback-style hooks: no promise per request on the hot path
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;
-    if (!access || access.permission === null) return;
-    if (access.permission === 'metrics:read' && !ctx.metricsNeedToken) return;
+    if (!access || access.permission === null) return done();
+    if (access.permission === 'metrics:read' && !ctx.metricsNeedToken) return done();
+    const fail = (reason: Parameters<typeof deny>[2], principal?: Principal, id?: string) => void deny(ctx, req, reason, principal, id).catch(done);
     const raw = bearerToken(req.headers.authorization);
-    if (raw === undefined) return deny(ctx, req, 'missing-token');
+    if (raw === undefined) return fail('missing-token');
     const principal = ctx.tokens.authenticate(raw);
-    if (!principal) return deny(ctx, req, 'bad-token');
-    if (!roleAllows(principal.role, access.permission)) return deny(ctx, req, 'role', principal);
+    if (!principal) return fail('bad-token');
+    if (!roleAllows(principal.role, access.permission)) return fail('role', principal);
     if (access.profileParam) {
       const id = (req.params as { id?: string }).id;
-      if (id !== undefined && !grantAllows(principal.grants, id)) return deny(ctx, req, 'grant', principal, id);
+      if (id !== undefined && !grantAllows(principal.grants, id)) return fail('grant', principal, id);
     }
     req.principal = principal;
+    done();
   });
 
   // during shutdown, responses close their connection so keep-alive sockets do not hold it open
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (ctx.isClosing()) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (req, reply) => {
+  const logRequests = ctx.logger.isLevelEnabled('info');
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     ctx.metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
-    if (ctx.logger.isLevelEnabled('info')) {
+    if (logRequests) {
       ctx.logger.info({ reqId: req.id, method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: req.principal?.actor }, 'request');
     }
+    done();
   });
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {

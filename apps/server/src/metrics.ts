@@ -160,8 +160,16 @@ export class ServerMetrics {
     );
   }
 
+  #httpChildren = new Map<string, { observe(v: number): void }>();
+
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    this.#http.observe({ route, method, status: String(status) }, seconds);
+    const key = `${method} ${status} ${route}`;
+    let child = this.#httpChildren.get(key);
+    if (!child) {
+      child = this.#http.labels({ route, method, status: String(status) });
+      this.#httpChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   /** Subscribes to the log's typed events; detach() undoes it. */

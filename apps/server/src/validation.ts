@@ -89,3 +89,15 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'bo
   const label = field === '' ? where : `${where}.${field}`;
   throw new ProfileSyncError('REQUEST_INVALID', `${label}: ${what}`, { details: { field: field === '' ? where : field, in: where } });
 }
+
+/** Hot-path shortcuts: the common valid shape is checked by hand; anything else goes through zod for the error. */
+export function parseIdParam(params: unknown): string {
+  const id = (params as { id?: unknown } | null)?.id;
+  if (typeof id === 'string' && PROFILE_ID_RE.test(id) && Object.keys(params as object).length === 1) return id;
+  return parse(schemas.idParams, params, 'params').id;
+}
+
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown, empty: z.output<S>): z.output<S> {
+  for (const _k in query as object) return parse(schema, query, 'query');
+  return empty;
+}

@@ -41,6 +41,7 @@ export interface Principal {
 }
 
 export const TOKENS_AUX = 'auth/tokens';
+const VERIFIED_CACHE_MAX = 1024;
 const TOKEN_RE = /^ps_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** Preset tokens (PROFILESYNC_ADMIN_TOKEN) may take any printable form of 16..256 chars. */
 export const PRESET_TOKEN_RE = /^[\x21-\x7e]{16,256}$/;
@@ -69,11 +70,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m ? m[1] : undefined;
 }
 
-function digestEquals(hexA: string, hexB: string): boolean {
-  const a = Buffer.from(hexA, 'hex');
-  const b = Buffer.from(hexB, 'hex');
-  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
-}
+const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 function toPrincipal(r: TokenRecord): Principal {
   return {
@@ -97,6 +94,13 @@ export class TokenStore {
   #clock: () => number;
   #records = new Map<string, TokenRecord>();
   #principals = new Map<string, Principal>();
+  /** raw SHA-256 digests by token id (no hex decoding per request) */
+  #digests = new Map<string, Buffer>();
+  /**
+   * Tokens verified recently -> their id: skips the hash on the hot path. Bounded, and
+   * cleared whenever the table changes (a revoked token is never served from here).
+   */
+  #verified = new Map<string, string>();
   #lastUsed = new Map<string, number>();
   #writing: Promise<unknown> = Promise.resolve();
 
@@ -124,6 +128,7 @@ export class TokenStore {
   #index(r: TokenRecord): void {
     this.#records.set(r.id, r);
     this.#principals.set(r.id, toPrincipal(r));
+    this.#digests.set(r.id, Buffer.from(r.hash, 'hex'));
   }
 
   get size(): number {
@@ -133,12 +138,20 @@ export class TokenStore {
   /** Verifies a presented token; undefined when unknown or wrong. */
   authenticate(token: string | undefined): Principal | undefined {
     if (token === undefined) return undefined;
+    const known = this.#verified.get(token);
+    if (known !== undefined) {
+      this.#lastUsed.set(known, this.#clock());
+      return this.#principals.get(known);
+    }
     const parts = splitToken(token);
     if (!parts) return undefined;
-    const rec = this.#records.get(parts.id);
-    if (!rec || !digestEquals(sha256hex(parts.secret), rec.hash)) return undefined;
-    this.#lastUsed.set(rec.id, this.#clock());
-    return this.#principals.get(rec.id);
+    const want = this.#digests.get(parts.id);
+    if (want === undefined || want.length !== 32) return undefined;
+    if (!timingSafeEqual(sha256(parts.secret), want)) return undefined;
+    if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
+    this.#verified.set(token, parts.id);
+    this.#lastUsed.set(parts.id, this.#clock());
+    return this.#principals.get(parts.id);
   }
 
   list(): TokenInfo[] {
@@ -208,6 +221,8 @@ export class TokenStore {
       await this.#aux.putAux(TOKENS_AUX, bytes);
       this.#records.clear();
       this.#principals.clear();
+      this.#digests.clear();
+      this.#verified.clear();
       for (const r of next.values()) this.#index(r);
     });
     this.#writing = run.catch(() => undefined);

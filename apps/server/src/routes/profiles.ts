@@ -9,7 +9,7 @@ import { grantAllows } from '../auth/policy.js';
 import type { Principal } from '../auth/tokens.js';
 import { principalOf, type AppContext } from '../context.js';
 import { requireGrant } from '../auth/guard.js';
-import { parse, schemas } from '../validation.js';
+import { parse, parseIdParam, parseQuery, schemas } from '../validation.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -55,8 +55,8 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
   });
 
   app.get('/api/profiles/:id', { config: read }, async (req, reply) => {
-    const { id } = parse(schemas.idParams, req.params, 'params');
-    const q = parse(schemas.getQuery, req.query, 'query');
+    const id = parseIdParam(req.params);
+    const q = parseQuery(schemas.getQuery, req.query, {});
     let view: ProfileView;
     if (q.version !== undefined) view = await ctx.store.getAt(id, q.version);
     else if (q.label !== undefined) view = await ctx.store.getByLabel(id, q.label);
