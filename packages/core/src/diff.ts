@@ -29,13 +29,14 @@ export function diffContent(a: ProfileContent, b: ProfileContent, withText = tru
   scalar(out, 'deleted', a.deleted, b.deleted);
   text(out, 'description', a.description, b.description, withText);
   scalar(out, 'id', a.id, b.id);
-  for (const k of keys(a.labels, b.labels)) scalar(out, `labels.${k}`, a.labels[k], b.labels[k]);
-  for (const k of keys(a.meta, b.meta)) scalar(out, `meta.${k}`, a.meta[k], b.meta[k]);
+  // maps a write did not touch are the same objects: skip them without walking their keys
+  if (a.labels !== b.labels) for (const k of keys(a.labels, b.labels)) scalar(out, `labels.${k}`, a.labels[k], b.labels[k]);
+  if (a.meta !== b.meta) for (const k of keys(a.meta, b.meta)) scalar(out, `meta.${k}`, a.meta[k], b.meta[k]);
   scalar(out, 'modelId', a.modelId, b.modelId);
   scalar(out, 'name', a.name, b.name);
-  for (const k of keys(a.parameters, b.parameters)) scalar(out, `parameters.${k}`, a.parameters[k], b.parameters[k]);
+  if (a.parameters !== b.parameters) for (const k of keys(a.parameters, b.parameters)) scalar(out, `parameters.${k}`, a.parameters[k], b.parameters[k]);
   text(out, 'systemMessage', a.systemMessage, b.systemMessage, withText);
-  for (const k of keys(a.templates, b.templates)) text(out, `templates.${k}`, a.templates[k], b.templates[k], withText);
+  if (a.templates !== b.templates) for (const k of keys(a.templates, b.templates)) text(out, `templates.${k}`, a.templates[k], b.templates[k], withText);
   return out;
 }
 
