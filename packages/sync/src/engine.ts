@@ -170,6 +170,16 @@ export class SyncEngine {
     for (const w of this.#pullWaiters.splice(0)) w();
   }
 
+  /** Internal state for diagnostics (tests, debugging). */
+  debugState(): Record<string, unknown> {
+    return { round: this.#round, active: this.#active?.round, outstanding: [...this.#outstanding], waiters: this.#waiters.map((w) => w.minRound), autoLeft: this.#autoLeft, inflight: this.#inflight.size, running: this.#running, pullWaiters: this.#pullWaiters.length, closed: this.#closed };
+  }
+
+  /** Whether messages are queued or being handled, or applies are in flight. */
+  get busy(): boolean {
+    return !this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length);
+  }
+
   /** Resolves when nothing is queued, handled or applied (tests). */
   async idle(): Promise<void> {
     while (!this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length)) {
@@ -287,9 +297,8 @@ export class SyncEngine {
 
   #resolvePull(id: string): void {
     const n = this.#outstanding.get(id);
-    if (n === undefined) return;
-    if (n <= 1) this.#outstanding.delete(id);
-    else this.#outstanding.set(id, n - 1);
+    if (n !== undefined && n <= 1) this.#outstanding.delete(id);
+    else if (n !== undefined) this.#outstanding.set(id, n - 1);
     this.#checkPullWaiters();
   }
 
