@@ -14,7 +14,7 @@ import { History } from './History.js';
 import { Audit } from './Audit.js';
 import { CachePanel } from './CachePanel.js';
 import { Peers } from './Peers.js';
-import { announce, clearAnnouncement, useAnnouncement } from './status.js';
+import { announce, clearAnnouncement, clearStaleAnnouncement, useAnnouncement } from './status.js';
 
 function StatusRegion() {
   const a = useAnnouncement();
@@ -81,6 +81,7 @@ export function App() {
   const route = useRoute();
   const [ctx, setCtx] = useState<AppCtx | undefined>();
   const [restoring, setRestoring] = useState(() => storedToken() !== undefined);
+  useEffect(() => clearStaleAnnouncement(), [route]);
 
   const signOut = useMemo(
     () => (reason?: string) => {

@@ -142,7 +142,7 @@ export function Audit({ initialProfile }: { initialProfile?: string | undefined 
                     'ok'
                   ) : (
                     <strong class="badge-denied">
-                      <span aria-hidden="true">⛔ </span>
+                      <span aria-hidden="true">✖ </span>
                       {r.outcome.toUpperCase()}
                     </strong>
                   )}

@@ -35,6 +35,16 @@ function Chart({ tick }: { tick: number }) {
             </text>
           </g>
         ))}
+        {samples.length > 0 && (
+          <>
+            <text x={0} y={H + 18} class="axis">
+              {new Date(samples[0]!.at).toLocaleTimeString()}
+            </text>
+            <text x={W} y={H + 18} text-anchor="end" class="axis">
+              {new Date(samples[samples.length - 1]!.at).toLocaleTimeString()}
+            </text>
+          </>
+        )}
         {names.map((n, i) => (
           <path key={n} d={linePath(samples, n, W, H)} fill="none" stroke={colorFor(n).color} stroke-width={2} stroke-dasharray={i % 2 === 1 ? '6 3' : undefined} />
         ))}

@@ -114,7 +114,7 @@ export function ProfileList() {
     for (const item of items) {
       const id = typeof item.id === 'string' ? item.id : undefined;
       try {
-        if (id === undefined) throw new ApiError(0, 'PROFILE_INVALID_ID', 'an imported profile needs an id');
+        if (id === undefined || !PROFILE_ID_RE.test(id)) throw new ApiError(0, 'PROFILE_INVALID_ID', 'an imported profile needs a valid id');
         let current: ProfileView | undefined;
         try {
           current = await api.getProfile(id);

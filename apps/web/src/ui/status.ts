@@ -8,6 +8,7 @@ import { describeError } from '../lib/api.js';
 
 export interface Announcement {
   id: number;
+  at: number;
   kind: 'info' | 'error';
   text: string;
 }
@@ -17,13 +18,18 @@ let nextId = 1;
 const listeners = new Set<(a: Announcement | undefined) => void>();
 
 export function announce(text: string, kind: 'info' | 'error' = 'info'): void {
-  current = { id: nextId++, kind, text };
+  current = { id: nextId++, at: Date.now(), kind, text };
   for (const l of listeners) l(current);
 }
 
 export function announceError(err: unknown, what: string): void {
   const e = describeError(err);
   announce(`${what} failed: ${e.code}: ${e.message}`, 'error');
+}
+
+/** On navigation: drop a message that belongs to the previous screen (older than a moment). */
+export function clearStaleAnnouncement(maxAgeMillis = 1500): void {
+  if (current && Date.now() - current.at > maxAgeMillis) clearAnnouncement();
 }
 
 export function clearAnnouncement(): void {
