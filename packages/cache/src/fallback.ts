@@ -64,6 +64,8 @@ export class FallbackCache<V = unknown> extends TypedEmitter<FallbackCacheEvents
   readonly #o: FallbackCacheOptions<V>;
   readonly #clock: Clock;
   #primary: CacheInterface<V> | undefined;
+  #primaryPending: Promise<CacheInterface<V>> | undefined;
+  #started = false;
   #mode: FallbackMode = 'fallback';
   #journal: Journal = emptyJournal();
   #since: number;
@@ -88,11 +90,29 @@ export class FallbackCache<V = unknown> extends TypedEmitter<FallbackCacheEvents
   async start(timeoutMs: number): Promise<void> {
     try {
       await this.#o.redis.whenReady(timeoutMs);
-      this.#primary = await this.#o.makePrimary(this.#o.redis);
+      await this.#ensurePrimary();
       this.#mode = 'primary';
     } catch (err) {
       this.#enterFallback(err);
+    } finally {
+      this.#started = true;
     }
+  }
+
+  /** Builds the primary once (single flight; a failed attempt can be retried). */
+  async #ensurePrimary(): Promise<CacheInterface<V>> {
+    if (this.#primary) return this.#primary;
+    this.#primaryPending ??= this.#o.makePrimary(this.#o.redis).then(
+      (p) => {
+        this.#primary = p;
+        return p;
+      },
+      (err: unknown) => {
+        this.#primaryPending = undefined;
+        throw err;
+      },
+    );
+    return this.#primaryPending;
   }
 
   get mode(): FallbackMode {
@@ -184,7 +204,8 @@ export class FallbackCache<V = unknown> extends TypedEmitter<FallbackCacheEvents
     this.#offReady();
     if (this.#probeTimer) clearTimeout(this.#probeTimer);
     await this.#o.memory.close();
-    if (this.#primary) await this.#primary.close();
+    const primary = this.#primary ?? (await this.#primaryPending?.catch(() => undefined));
+    if (primary) await primary.close();
     await this.#o.redis.close();
   }
 
@@ -236,11 +257,11 @@ export class FallbackCache<V = unknown> extends TypedEmitter<FallbackCacheEvents
 
   /** One probe: PING, build the primary if needed, replay the journal, switch back. */
   async #probe(): Promise<void> {
-    if (this.#closed || this.#mode === 'primary' || this.#probing) return;
+    if (this.#closed || !this.#started || this.#mode === 'primary' || this.#probing) return;
     this.#probing = true;
     try {
       await this.#o.redis.ping();
-      if (!this.#primary) this.#primary = await this.#o.makePrimary(this.#o.redis);
+      const primary = await this.#ensurePrimary();
       let keys = 0;
       let patterns = 0;
       let cleared = false;
@@ -249,11 +270,11 @@ export class FallbackCache<V = unknown> extends TypedEmitter<FallbackCacheEvents
         if (!j.clear && j.keys.size === 0 && j.patterns.size === 0) break;
         this.#journal = emptyJournal();
         try {
-          if (j.clear) await this.#primary.clear();
+          if (j.clear) await primary.clear();
           else {
-            for (const p of j.patterns) await this.#primary.invalidatePattern(p);
+            for (const p of j.patterns) await primary.invalidatePattern(p);
             const list = [...j.keys];
-            for (let i = 0; i < list.length; i += 256) await Promise.all(list.slice(i, i + 256).map((k) => this.#primary!.delete(k)));
+            for (let i = 0; i < list.length; i += 256) await Promise.all(list.slice(i, i + 256).map((k) => primary.delete(k)));
           }
         } catch (err) {
           this.#merge(j);

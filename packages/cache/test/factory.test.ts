@@ -9,7 +9,7 @@ import {
   createCache,
   resolveCacheConfig,
 } from '../src/index.js';
-import { expectCode } from './contract.js';
+import { expectCode, manualClock } from './contract.js';
 import { freePort, startRedisServer } from './redis-server.js';
 
 function captureLogger(): CacheLogger & { lines: string[] } {
@@ -74,7 +74,8 @@ describe('createCache: backend selection', () => {
   });
 
   it('builds a MemoryCache with the configured bounds and ttl', async () => {
-    const cache = await createCache({ env: { PROFILESYNC_CACHE_MAX_ENTRIES: '2' }, defaultTtl: 1000 });
+    const clock = manualClock();
+    const cache = await createCache({ env: { PROFILESYNC_CACHE_MAX_ENTRIES: '2' }, defaultTtl: 1000, clock });
     expect(cache).toBeInstanceOf(MemoryCache);
     await cache.set('a', 1);
     await cache.set('b', 2);
@@ -83,7 +84,9 @@ describe('createCache: backend selection', () => {
     expect(s.size).toBe(2);
     expect(s.evictions).toBe(1);
     expect(s.defaultTtl).toBe(1000);
-    expect(await cache.getTtl('c')).toBeLessThanOrEqual(1000);
+    expect(await cache.getTtl('c')).toBe(1000);
+    clock.advance(1001);
+    expect(await cache.get('c')).toBeUndefined();
     await cache.close();
   });
 

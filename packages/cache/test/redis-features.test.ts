@@ -241,8 +241,9 @@ describe('RedisCache connection failures', () => {
       'CACHE_UNAVAILABLE',
     );
     expect(attempts).toBeGreaterThan(2);
+    await new Promise((r) => setTimeout(r, 100)); // an attempt already on the wire may still land
     const after = attempts;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 400)); // several backoff periods (20..40 ms)
     expect(attempts).toBe(after);
     await new Promise<void>((r) => hangup.close(() => r()));
   });
