@@ -15,9 +15,9 @@ import type { ViewJsonCache } from './view-cache.js';
 
 /** Every cache in the process (core's, the cache registry's, the server's own). */
 export interface CacheDirectory {
-  stats(): CacheStatsSnapshot[];
+  stats(): Promise<CacheStatsSnapshot[]>;
   /** clears one cache (or all): names cleared; CACHE_NOT_FOUND for an unknown name */
-  clear(name?: string): string[];
+  clear(name?: string): Promise<string[]>;
 }
 
 export interface SecurityEvent {

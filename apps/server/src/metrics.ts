@@ -24,7 +24,7 @@ export interface StoreEventSource {
 }
 
 export interface MetricsSources {
-  caches: () => CacheStatsSnapshot[];
+  caches: () => Promise<CacheStatsSnapshot[]>;
   peers: () => PeerStatus[] | undefined;
 }
 
@@ -57,9 +57,10 @@ export class ServerMetrics {
         help,
         labelNames: ['cache'],
         registers,
-        collect() {
+        async collect() {
+          const caches = await sources.caches();
           this.reset();
-          for (const c of sources.caches()) this.inc({ cache: c.name }, Math.max(0, pick(c)));
+          for (const c of caches) this.inc({ cache: c.name }, Math.max(0, pick(c)));
         },
       });
     const cacheGauge = (name: string, help: string, pick: (c: CacheStatsSnapshot) => number | undefined) =>
@@ -68,9 +69,10 @@ export class ServerMetrics {
         help,
         labelNames: ['cache'],
         registers,
-        collect() {
+        async collect() {
+          const caches = await sources.caches();
           this.reset();
-          for (const c of sources.caches()) {
+          for (const c of caches) {
             const v = pick(c);
             if (v !== undefined && Number.isFinite(v)) this.set({ cache: c.name }, v);
           }

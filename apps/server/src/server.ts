@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { ProfileSyncError } from '@profilesync/errors';
 import { fingerprint as keyFingerprint, parsePublicKey } from '@profilesync/crypto';
+import { CacheRegistry } from '@profilesync/cache';
 import type { CacheStatsSnapshot } from '@profilesync/core';
 import { buildApp, routesOf, type RouteInfo } from './app.js';
 import { isLoopbackHost, type ServerConfig } from './config.js';
@@ -21,9 +22,10 @@ import { PeerStore } from './peers.js';
 import { ViewJsonCache } from './view-cache.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
 
-/** Caches registered by other packages (the cache package's CacheRegistry fits). */
+/** Caches registered by other packages: the cache package's CacheRegistry fits. */
 export interface CacheRegistryLike {
-  stats(): CacheStatsSnapshot[];
+  names(): string[];
+  stats(): CacheStatsSnapshot[] | Promise<CacheStatsSnapshot[]>;
   clear(name?: string): string[] | Promise<string[]>;
 }
 
@@ -36,7 +38,8 @@ export interface StartServerOptions {
   onAdminToken?: (result: AdminTokenResult) => void;
   logger?: Logger;
   sync?: SyncFactory;
-  cacheRegistry?: CacheRegistryLike;
+  /** caches to list and clear beside core's (default: a new, empty CacheRegistry, see RunningServer.cacheRegistry) */
+  cacheRegistry?: CacheRegistry;
   clock?: () => number;
   env?: Record<string, string | undefined>;
   /** scrypt cost when creating an encrypted dir (tests) */
@@ -54,6 +57,8 @@ export interface RunningServer {
   publicKey: string;
   fingerprint: string;
   adminToken: AdminTokenResult;
+  /** register in-process caches here to have them listed, cleared and exported as metrics */
+  cacheRegistry: CacheRegistry;
   /** every HTTP route served (method + pattern) */
   routes: RouteInfo[];
   /** replaces the sync mount (the lead wires the sync package in through this or `sync`) */
@@ -71,24 +76,21 @@ function defaultPassphrase(env: Record<string, string | undefined>): PassphraseP
   };
 }
 
-function cacheDirectory(node: NodeHandle, registry: CacheRegistryLike | undefined, viewJsonCache: ViewJsonCache): CacheDirectory {
+function cacheDirectory(node: NodeHandle, registry: CacheRegistryLike, viewJsonCache: ViewJsonCache): CacheDirectory {
   return {
-    stats: () => [...node.store.cacheStats(), ...(registry?.stats() ?? []), viewJsonCache.stats()],
-    clear(name) {
-      const coreNames = node.store.cacheStats().map((c) => c.name);
-      const regNames = registry?.stats().map((c) => c.name) ?? [];
+    async stats() {
+      return [...node.store.cacheStats(), ...(await registry.stats()), viewJsonCache.stats()];
+    },
+    async clear(name) {
       if (name === undefined) {
-        const cleared = [...node.store.clearCache()];
-        if (registry) void Promise.resolve(registry.clear()).then((n) => n);
+        const cleared = node.store.clearCache();
+        const fromRegistry = await registry.clear();
         viewJsonCache.clear();
-        return [...cleared, ...regNames, 'http-views'];
+        return [...cleared, ...fromRegistry, viewJsonCache.name];
       }
-      if (coreNames.includes(name)) return node.store.clearCache(name);
-      if (regNames.includes(name)) {
-        void Promise.resolve(registry!.clear(name));
-        return [name];
-      }
-      if (name === 'http-views') {
+      if (node.store.cacheStats().some((c) => c.name === name)) return node.store.clearCache(name);
+      if (registry.names().includes(name)) return registry.clear(name);
+      if (name === viewJsonCache.name) {
         viewJsonCache.clear();
         return [name];
       }
@@ -128,7 +130,8 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
 
     let sync: SyncMount | undefined;
     const viewJson = new ViewJsonCache();
-    const caches = cacheDirectory(node, opts.cacheRegistry, viewJson);
+    const cacheRegistry = opts.cacheRegistry ?? new CacheRegistry();
+    const caches = cacheDirectory(node, cacheRegistry, viewJson);
     const metrics = new ServerMetrics({ caches: () => caches.stats(), peers: () => sync?.status() });
     metrics.attachLog(node.log);
     metrics.attachStore(node.store);
@@ -227,6 +230,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       publicKey: node.identity.publicKeyText,
       fingerprint: node.identity.fingerprint,
       adminToken,
+      cacheRegistry,
       routes: routesOf(app),
       mountSync(m) {
         sync = m;

@@ -318,6 +318,22 @@ describe('audit, caches, peers, sync', () => {
     expect((await req('GET', '/api/cache/stats')).body.caches.find((c: any) => c.name === 'http-views').size).toBe(0);
     const all = await req('POST', '/api/cache/clear');
     expect(all.body.cleared).toEqual(expect.arrayContaining(names));
+    // caches of the cache package registered in the node's registry are listed, cleared and exported
+    const { MemoryCache } = await import('@profilesync/cache');
+    const mem = new MemoryCache<string>({ maxEntries: 10 });
+    const unregister = t.server.cacheRegistry.register('llm-responses', mem);
+    await mem.set('k', 'v');
+    await mem.get('k');
+    await mem.get('missing');
+    const withMem = (await req('GET', '/api/cache/stats')).body.caches.find((c: any) => c.name === 'llm-responses');
+    expect(withMem).toMatchObject({ hits: 1, misses: 1, size: 1 });
+    expect((await req('GET', '/metrics')).text).toContain('profilesync_cache_hits_total{cache="llm-responses"} 1');
+    expect((await req('POST', '/api/cache/clear/llm-responses')).body).toEqual({ cleared: ['llm-responses'] });
+    expect(await mem.get('k')).toBeUndefined();
+    await mem.set('k2', 'v');
+    expect((await req('POST', '/api/cache/clear')).body.cleared).toContain('llm-responses');
+    expect(await mem.get('k2')).toBeUndefined();
+    unregister();
     const unknown = await req('POST', '/api/cache/clear/nope');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('CACHE_NOT_FOUND');

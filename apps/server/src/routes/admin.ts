@@ -25,11 +25,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
   // ---- caches -----------------------------------------------------------------------
   app.get('/api/cache/stats', { config: { access: { permission: 'cache:read' } } }, async (req) => {
     parse(schemas.emptyQuery, req.query, 'query');
-    return { caches: ctx.caches.stats() };
+    return { caches: await ctx.caches.stats() };
   });
 
   const clear = async (name: string | undefined, actor: { actor: string; origin: string }) => {
-    const cleared = ctx.caches.clear(name);
+    const cleared = await ctx.caches.clear(name);
     await ctx.audit({ action: 'cache.clear', ...actor, outcome: 'ok', details: { caches: cleared } });
     return { cleared };
   };
