@@ -1,0 +1,134 @@
+/** Pure pieces of the CLI: key=value patches, merge diffs, exit codes, tables/colors, progress math. */
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { assignmentsToPatch, editable, mergeDiff } from '../src/patch.js';
+import { EXIT, exitCodeFor } from '../src/exit-codes.js';
+import { colorEnabled, Output, renderTable } from '../src/output.js';
+import { createProgress, formatPlainLine, rateAndEta } from '../src/progress.js';
+import { parseUntil } from '../src/until.js';
+
+/** RFC 7396 reference: applies a merge patch. */
+function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMergePatch(out[k], v);
+  }
+  return out;
+}
+
+describe('key=value assignments', () => {
+  it('dotted keys nest; JSON values parse; text fields stay strings; null removes', () => {
+    expect(assignmentsToPatch(['parameters.temperature=0.7', 'parameters.stop=["a","b"]', 'name=42', 'templates.greet=true', 'meta.flag=true', 'meta.note=hello world', 'templates.old=null'])).toEqual({
+      parameters: { temperature: 0.7, stop: ['a', 'b'] },
+      name: '42',
+      templates: { greet: 'true', old: null },
+      meta: { flag: true, note: 'hello world' },
+    });
+    expect(assignmentsToPatch(['systemMessage=a=b=c'])).toEqual({ systemMessage: 'a=b=c' });
+  });
+
+  it('rejects malformed assignments with USAGE', () => {
+    for (const bad of [['novalue'], ['=x'], ['a..b=1'], ['__proto__.x=1'], ['a=1', 'a.b=2']]) {
+      expect(() => assignmentsToPatch(bad)).toThrowError(expect.objectContaining({ code: 'USAGE' }));
+    }
+  });
+});
+
+describe('mergeDiff', () => {
+  const json = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.boolean(), fc.array(fc.integer(), { maxLength: 3 }), tie('obj')),
+    obj: fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd'), tie('value'), { maxKeys: 4 }),
+  }));
+
+  it('applying the diff of (before, after) to before gives after (RFC 7396), for null-free documents', () => {
+    fc.assert(
+      fc.property(json.obj, json.obj, (before, after) => {
+        const patch = mergeDiff(before as Record<string, unknown>, after as Record<string, unknown>);
+        expect(applyMergePatch(before, patch)).toEqual(after);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('no change -> empty patch; computed fields are not editable', () => {
+    expect(mergeDiff({ a: { b: 1 } }, { a: { b: 1 } })).toEqual({});
+    expect(editable({ id: 'x', version: 'v', updatedAt: 't', updatedBy: 'u', deleted: false, labels: {}, name: 'n' })).toEqual({ name: 'n' });
+  });
+});
+
+describe('exit codes', () => {
+  it('maps error codes to the documented exit codes', () => {
+    expect(exitCodeFor(undefined)).toBe(EXIT.ERROR);
+    expect(exitCodeFor('USAGE')).toBe(EXIT.USAGE);
+    expect(exitCodeFor('CONFIG_INVALID')).toBe(EXIT.USAGE);
+    expect(exitCodeFor('VERIFY_DAMAGE')).toBe(EXIT.DAMAGE);
+    expect(exitCodeFor('LOG_BACKUP_CORRUPT')).toBe(EXIT.DAMAGE);
+    expect(exitCodeFor('PROFILE_NOT_FOUND')).toBe(EXIT.NOT_FOUND);
+    expect(exitCodeFor('AUTH_FORBIDDEN')).toBe(EXIT.AUTH);
+    expect(exitCodeFor('CRYPTO_BAD_PASSPHRASE')).toBe(EXIT.AUTH);
+    expect(exitCodeFor('PROFILE_EXISTS')).toBe(EXIT.CONFLICT);
+    expect(exitCodeFor('LOG_LOCKED')).toBe(EXIT.UNAVAILABLE);
+    expect(exitCodeFor('SERVER_UNREACHABLE')).toBe(EXIT.UNAVAILABLE);
+    expect(exitCodeFor('PROFILE_INVALID')).toBe(EXIT.INVALID);
+    expect(exitCodeFor('REQUEST_INVALID')).toBe(EXIT.INVALID);
+    expect(exitCodeFor('SOMETHING_ELSE')).toBe(EXIT.ERROR);
+  });
+});
+
+describe('output', () => {
+  it('colors only on a TTY, never with NO_COLOR, forced with FORCE_COLOR', () => {
+    expect(colorEnabled({ isTTY: true }, {})).toBe(true);
+    expect(colorEnabled({ isTTY: false }, {})).toBe(false);
+    expect(colorEnabled({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
+    expect(colorEnabled({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
+  });
+
+  it('tables align columns by visible width', () => {
+    expect(renderTable(['ID', 'NAME'], [['a', 'Alpha'], ['bbb', null]])).toBe('ID   NAME\na    Alpha\nbbb  -');
+  });
+
+  it('--json prints one document on stdout and errors as JSON on stderr', () => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const out = new Output({ json: true, stdout, stderr, env: {} });
+    out.result({ a: 1 }, () => out.line('human'));
+    out.error('PROFILE_NOT_FOUND', 'nope', 'try again');
+    expect(JSON.parse(String(stdout.read()))).toEqual({ a: 1 });
+    expect(JSON.parse(String(stderr.read()))).toEqual({ error: { code: 'PROFILE_NOT_FOUND', message: 'nope', hint: 'try again' } });
+  });
+});
+
+describe('progress', () => {
+  it('rate and ETA', () => {
+    expect(rateAndEta(0, 100, 1000)).toEqual({ rate: 0, etaSeconds: null });
+    expect(rateAndEta(50, 100, 1000)).toEqual({ rate: 50, etaSeconds: 1 });
+    expect(formatPlainLine('backup', 50, 200, 1000)).toBe('backup: 50/200 (25%) 50/s ETA 3s');
+  });
+
+  it('plain mode (not a TTY) prints at most one line per interval plus the final line', () => {
+    let now = 0;
+    const stream = new PassThrough();
+    const p = createProgress({ label: 'verify', stream, intervalMs: 1000, clock: () => now });
+    for (let i = 1; i <= 100; i++) {
+      now += 25;
+      p.update(i, 100);
+    }
+    p.stop();
+    const lines = String(stream.read()).trim().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(5);
+    expect(lines[lines.length - 1]).toMatch(/^verify: 100\/100 \(100%\)/);
+  });
+});
+
+describe('restore --until', () => {
+  it('digits are an lsn, ISO-8601 is a time, anything else is a usage error', () => {
+    expect(parseUntil(undefined)).toEqual({});
+    expect(parseUntil('42')).toEqual({ untilLsn: 42 });
+    expect(parseUntil('2024-05-01T10:00:00Z')).toEqual({ untilTs: Date.parse('2024-05-01T10:00:00Z') });
+    for (const bad of ['yesterday', '12abc', '', '99999999999999999999']) expect(() => parseUntil(bad)).toThrowError(expect.objectContaining({ code: 'USAGE' }));
+  });
+});
