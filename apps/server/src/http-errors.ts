@@ -49,6 +49,10 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   PEER_STORE_CORRUPT: 500,
   SYNC_UNAVAILABLE: 503,
   SYNC_TIMEOUT: 504,
+  SYNC_INVALID_ARGUMENT: 400,
+  SYNC_PEER_EXISTS: 409,
+  SYNC_PEER_NOT_FOUND: 404,
+  SYNC_CLOSED: 503,
   // storage (log)
   LOG_WRITE_FAILED: 503,
   LOG_CLOSED: 503,
@@ -59,6 +63,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   LOG_CORRUPT: 500,
   // crypto
   CRYPTO_AUTH_FAILED: 500,
+  CRYPTO_UNKNOWN_KEY: 500,
+  CRYPTO_KEYRING_CLOSED: 503,
   CRYPTO_BAD_PUBLIC_KEY: 400,
   // catch-all
   INTERNAL: 500,
