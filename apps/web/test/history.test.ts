@@ -84,7 +84,7 @@ describe('history, diff, revert, labels', () => {
     await revert.waitFor();
     await revert.getByRole('button', { name: 'Revert' }).click();
     await revert.waitFor({ state: 'detached' });
-    await expect(page.getByTestId('status').innerText()).resolves.toContain('Reverted');
+    await page.getByTestId('status').filter({ hasText: 'Reverted' }).waitFor();
     const after = (await api(node.url, 'GET', `/api/profiles/${id}/history`)).body.versions;
     expect(after.length).toBe(versions.length + 3); // two label.set entries and the revert
     expect(after[0].summary).toMatch(/^revert/);
@@ -116,7 +116,7 @@ describe('history, diff, revert, labels', () => {
     await form.getByLabel(/Stop sequences/).fill('###\nEND');
     await form.getByLabel('Tags (comma separated)').fill('test, support');
     await form.getByRole('button', { name: 'Save parameters' }).click();
-    await expect(page.getByTestId('status').innerText()).resolves.toContain('Parameters saved');
+    await page.getByTestId('status').filter({ hasText: 'Parameters saved' }).waitFor();
     const v = (await api(node.url, 'GET', `/api/profiles/${id}`)).body;
     expect(v.parameters).toEqual({ temperature: 1.25, stop: ['###', 'END'] });
     expect(v.meta.tags).toEqual(['test', 'support']);

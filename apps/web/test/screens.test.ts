@@ -185,7 +185,7 @@ describe('screens', () => {
     await expect(dialog.innerText()).resolves.toContain(target);
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'detached' });
-    await expect(page.getByTestId('status').innerText()).resolves.toContain(`Cleared: ${target}`);
+    await page.getByTestId('status').filter({ hasText: `Cleared: ${target}` }).waitFor();
     const audit = (await api(node.url, 'GET', '/api/audit?action=cache.clear')).body.records;
     expect(audit[0].details.caches).toEqual([target]);
     await shot(page, 'cache');

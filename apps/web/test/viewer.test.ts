@@ -50,6 +50,7 @@ describe('viewer tokens', () => {
     await expect(page.getByTestId('params-form').getByLabel('Temperature').isDisabled()).resolves.toBe(true);
     await expect(page.getByRole('button', { name: 'Save parameters' }).count()).resolves.toBe(0);
     await expect(page.getByRole('button', { name: 'Add template' }).count()).resolves.toBe(0);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, 'editor-viewer-readonly');
 
     // nothing reached the node

@@ -11,7 +11,7 @@ import { CollabSession, type CollabStatus } from '../lib/collab.js';
 import { randomColor } from '../lib/format.js';
 import { TEMPLATE_NAME_RE } from '../lib/params.js';
 import { href } from '../lib/router.js';
-import { canWrite } from '../lib/session.js';
+import { canWrite, roleAllows } from '../lib/session.js';
 import type { ParamValue, ProfileView } from '../lib/types.js';
 import { CollabText } from './CollabText.js';
 import { useApp } from './context.js';
@@ -168,9 +168,11 @@ export function Editor({ id }: { id: string }) {
           <a class="button" href={href({ name: 'history', id })}>
             History
           </a>
-          <a class="button" href={href({ name: 'audit', profile: id })}>
-            Audit
-          </a>
+          {roleAllows(who.role, 'operate') && (
+            <a class="button" href={href({ name: 'audit', profile: id })}>
+              Audit
+            </a>
+          )}
         </div>
       </div>
       <div class="editor-status">
