@@ -9,17 +9,19 @@
  *                        redis-server started here. Goal >= 0.8x bare. p50/p99 in extra.
  * cache-redis-get-p99    the same runs' per-operation p99 latency (us) vs the bare loop's.
  *
- * Variants alternate in many short rounds; each reports its best round (the machine is
- * shared, and best-of short interleaved rounds is what survives other processes' load).
+ * Variants alternate in many short chunks/rounds and each rate is total ops / total time
+ * over all of them, so load from other processes on this shared machine lands on the
+ * variant and its baseline alike (per-chunk spreads are in `extra`).
  */
 import { LRUCache } from 'lru-cache';
 import { MemoryCache, RedisCache } from '@profilesync/cache';
 import { bareRedisClient, startRedisServer } from '../../packages/cache/test/redis-server.js';
 import { type BenchCase, gc, percentile, result } from './harness.js';
 
+/** memory case: ROUNDS * OPS operations per variant, run in interleaved chunks */
 const ROUNDS = 12;
-/** the Redis case alternates more, shorter rounds: best-of is robust to load spikes from other processes */
-const REDIS_ROUNDS = 8;
+/** Redis case: interleaved rounds of OPS gets per variant */
+const REDIS_ROUNDS = 16;
 
 function memoryCase(): BenchCase {
   return {
@@ -37,40 +39,50 @@ function memoryCase(): BenchCase {
       });
       const mask = 8191; // 8192 of the 10 000 keys, all hits
       let sink = 0;
-      const rawRun = (): number => {
+      // returns elapsed ms for `ops` operations
+      const rawRun = (ops: number): number => {
         const t0 = performance.now();
-        for (let i = 0; i < OPS; i++) if (raw.get(keys[i & mask] as string) !== undefined) sink++;
-        return (OPS / (performance.now() - t0)) * 1000;
+        for (let i = 0; i < ops; i++) if (raw.get(keys[i & mask] as string) !== undefined) sink++;
+        return performance.now() - t0;
       };
-      const syncRun = (): number => {
+      const syncRun = (ops: number): number => {
         const t0 = performance.now();
-        for (let i = 0; i < OPS; i++) if (cache.getSync(keys[i & mask] as string) !== undefined) sink++;
-        return (OPS / (performance.now() - t0)) * 1000;
+        for (let i = 0; i < ops; i++) if (cache.getSync(keys[i & mask] as string) !== undefined) sink++;
+        return performance.now() - t0;
       };
-      const asyncRun = async (): Promise<number> => {
-        const ops = OPS / 4;
+      const asyncRun = async (ops: number): Promise<number> => {
         const t0 = performance.now();
         for (let i = 0; i < ops; i++) if ((await cache.get(keys[i & mask] as string)) !== undefined) sink++;
-        return (ops / (performance.now() - t0)) * 1000;
+        return performance.now() - t0;
       };
-      // warm up
-      rawRun();
-      syncRun();
-      await asyncRun();
-      const best = { raw: 0, sync: 0, async: 0 };
-      const all = { raw: [] as number[], sync: [] as number[], async: [] as number[] };
-      for (let r = 0; r < ROUNDS; r++) {
-        gc();
-        const c = await asyncRun();
-        const b = syncRun();
-        const a = rawRun();
-        all.raw.push(a);
-        all.sync.push(b);
-        all.async.push(c);
-        best.raw = Math.max(best.raw, a);
-        best.sync = Math.max(best.sync, b);
-        best.async = Math.max(best.async, c);
+      // warm up (JIT)
+      rawRun(OPS);
+      syncRun(OPS);
+      await asyncRun(OPS / 4);
+      // many short interleaved chunks; each variant's rate = its total ops / its total time,
+      // so load from other processes lands on all three alike
+      const CHUNK = 20_000;
+      const CHUNKS = Math.round((ROUNDS * OPS) / CHUNK);
+      const ms = { raw: 0, sync: 0, async: 0 };
+      const rates = { raw: [] as number[], sync: [] as number[], async: [] as number[] };
+      gc();
+      for (let c = 0; c < CHUNKS; c++) {
+        const a = rawRun(CHUNK);
+        const b = syncRun(CHUNK);
+        const d = await asyncRun(CHUNK / 4);
+        ms.raw += a;
+        ms.sync += b;
+        ms.async += d;
+        rates.raw.push((CHUNK / a) * 1000);
+        rates.sync.push((CHUNK / b) * 1000);
+        rates.async.push((CHUNK / 4 / d) * 1000);
       }
+      const best = {
+        raw: ((CHUNKS * CHUNK) / ms.raw) * 1000,
+        sync: ((CHUNKS * CHUNK) / ms.sync) * 1000,
+        async: ((CHUNKS * CHUNK) / 4 / ms.async) * 1000,
+      };
+      const all = rates;
       if (sink === 0) throw new Error('no hits');
       const spread = (xs: number[]): string => `${Math.round(Math.min(...xs))}..${Math.round(Math.max(...xs))}`;
       return [
@@ -82,7 +94,7 @@ function memoryCase(): BenchCase {
           baselineValue: best.raw,
           goal: '>= 0.5x raw lru-cache (async CacheInterface path)',
           met: best.async / best.raw >= 0.5,
-          extra: { keys: N, path: 'await cache.get(key)', rounds: ROUNDS, spread: spread(all.async), rawSpread: spread(all.raw) },
+          extra: { keys: N, path: 'await cache.get(key)', chunks: CHUNKS, chunkSpread: spread(all.async), rawChunkSpread: spread(all.raw) },
         }),
         result({
           name: 'cache-memory-get-sync',
@@ -92,14 +104,14 @@ function memoryCase(): BenchCase {
           baselineValue: best.raw,
           goal: '>= 0.5x raw lru-cache (sync fast path)',
           met: best.sync / best.raw >= 0.5,
-          extra: { keys: N, path: 'cache.getSync(key)', rounds: ROUNDS, spread: spread(all.sync), rawSpread: spread(all.raw) },
+          extra: { keys: N, path: 'cache.getSync(key)', chunks: CHUNKS, chunkSpread: spread(all.sync), rawChunkSpread: spread(all.raw) },
         }),
       ];
     },
   };
 }
 
-async function loop(concurrency: number, total: number, fn: (i: number) => Promise<unknown>): Promise<{ opsPerSec: number; lat: Float64Array }> {
+async function loop(concurrency: number, total: number, fn: (i: number) => Promise<unknown>): Promise<{ ms: number; lat: Float64Array }> {
   const lat = new Float64Array(total);
   let next = 0;
   const t0 = performance.now();
@@ -114,9 +126,7 @@ async function loop(concurrency: number, total: number, fn: (i: number) => Promi
       }
     }),
   );
-  const ms = performance.now() - t0;
-  lat.sort();
-  return { opsPerSec: (total / ms) * 1000, lat };
+  return { ms: performance.now() - t0, lat };
 }
 
 function redisCase(): BenchCase {
@@ -130,7 +140,7 @@ function redisCase(): BenchCase {
       try {
         const K = 1000;
         const CONCURRENCY = 32;
-        const OPS = 25_000;
+        const OPS = 10_000;
         const keys = Array.from({ length: K }, (_, i) => `profile:${i}`);
         const value = { id: 'profile', modelId: 'gpt-4o', name: 'support bot', parameters: { temperature: 0.2, max_tokens: 512 }, version: 'v1' };
         for (const k of keys) await cache.set(k, value);
@@ -144,21 +154,33 @@ function redisCase(): BenchCase {
         });
         await bareRun();
         await cacheRun();
-        type Run = { opsPerSec: number; lat: Float64Array };
-        let bestBare: Run = { opsPerSec: 0, lat: new Float64Array() };
-        let bestCache: Run = { opsPerSec: 0, lat: new Float64Array() };
-        const rates = { bare: [] as number[], cache: [] as number[] };
+        // interleaved rounds (order alternating); each variant's rate = its total ops / total
+        // time and its percentiles come from all its samples, so load spikes hit both alike
+        type Run = { ms: number; lat: Float64Array };
+        const runs = { bare: [] as Run[], cache: [] as Run[] };
         for (let r = 0; r < REDIS_ROUNDS; r++) {
           gc();
-          // alternate which variant goes first, so neither always runs on a warmer process
-          const first = r % 2 === 0 ? await bareRun() : await cacheRun();
-          const second = r % 2 === 0 ? await cacheRun() : await bareRun();
-          const [b, c] = r % 2 === 0 ? [first, second] : [second, first];
-          rates.bare.push(b.opsPerSec);
-          rates.cache.push(c.opsPerSec);
-          if (b.opsPerSec > bestBare.opsPerSec) bestBare = b;
-          if (c.opsPerSec > bestCache.opsPerSec) bestCache = c;
+          if (r % 2 === 0) {
+            runs.bare.push(await bareRun());
+            runs.cache.push(await cacheRun());
+          } else {
+            runs.cache.push(await cacheRun());
+            runs.bare.push(await bareRun());
+          }
         }
+        const merge = (rs: Run[]): { opsPerSec: number; lat: Float64Array } => {
+          const lat = new Float64Array(rs.reduce((n, x) => n + x.lat.length, 0));
+          let o = 0;
+          for (const x of rs) {
+            lat.set(x.lat, o);
+            o += x.lat.length;
+          }
+          lat.sort();
+          return { opsPerSec: (lat.length / rs.reduce((t, x) => t + x.ms, 0)) * 1000, lat };
+        };
+        const bestBare = merge(runs.bare);
+        const bestCache = merge(runs.cache);
+        const rates = { bare: runs.bare.map((x) => (x.lat.length / x.ms) * 1000), cache: runs.cache.map((x) => (x.lat.length / x.ms) * 1000) };
         if (sink === 0) throw new Error('no hits');
         const us = (lat: Float64Array, p: number): number => percentile(lat, p) * 1000;
         const spread = (xs: number[]): string => `${Math.round(Math.min(...xs))}..${Math.round(Math.max(...xs))}`;
@@ -179,8 +201,9 @@ function redisCase(): BenchCase {
               p99_us: Math.round(us(bestCache.lat, 99)),
               bare_p50_us: Math.round(us(bestBare.lat, 50)),
               bare_p99_us: Math.round(us(bestBare.lat, 99)),
-              spread: spread(rates.cache),
-              bareSpread: spread(rates.bare),
+              rounds: REDIS_ROUNDS,
+              roundSpread: spread(rates.cache),
+              bareRoundSpread: spread(rates.bare),
             },
           }),
           result({
