@@ -210,6 +210,10 @@ describe('profiles', () => {
     const ro = await req('PATCH', '/api/profiles/m1', { body: { version: 'v1.x' } });
     expect(ro.status).toBe(422);
     expect(ro.body.error.code).toBe('PROFILE_READONLY_FIELD');
+    const proto = await req('PATCH', '/api/profiles/m1', { raw: '{"__proto__":{"polluted":true}}', type: 'application/json' });
+    expect(proto.status).toBe(400);
+    expect(proto.body.error.code).toBe('REQUEST_MALFORMED_JSON');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const arr = await req('PATCH', '/api/profiles/m1', { body: [1, 2] });
     expect(arr.status).toBe(400);
     expect(arr.body.error.code).toBe('REQUEST_INVALID');
