@@ -77,7 +77,7 @@ function memoryCase(): BenchCase {
         rates.sync.push((CHUNK / b) * 1000);
         rates.async.push((CHUNK / 4 / d) * 1000);
       }
-      const best = {
+      const rate = {
         raw: ((CHUNKS * CHUNK) / ms.raw) * 1000,
         sync: ((CHUNKS * CHUNK) / ms.sync) * 1000,
         async: ((CHUNKS * CHUNK) / 4 / ms.async) * 1000,
@@ -89,21 +89,21 @@ function memoryCase(): BenchCase {
         result({
           name: 'cache-memory-get',
           unit: 'ops/s',
-          value: best.async,
+          value: rate.async,
           baseline: 'raw lru-cache get',
-          baselineValue: best.raw,
+          baselineValue: rate.raw,
           goal: '>= 0.5x raw lru-cache (async CacheInterface path)',
-          met: best.async / best.raw >= 0.5,
+          met: rate.async / rate.raw >= 0.5,
           extra: { keys: N, path: 'await cache.get(key)', chunks: CHUNKS, chunkSpread: spread(all.async), rawChunkSpread: spread(all.raw) },
         }),
         result({
           name: 'cache-memory-get-sync',
           unit: 'ops/s',
-          value: best.sync,
+          value: rate.sync,
           baseline: 'raw lru-cache get',
-          baselineValue: best.raw,
+          baselineValue: rate.raw,
           goal: '>= 0.5x raw lru-cache (sync fast path)',
-          met: best.sync / best.raw >= 0.5,
+          met: rate.sync / rate.raw >= 0.5,
           extra: { keys: N, path: 'cache.getSync(key)', chunks: CHUNKS, chunkSpread: spread(all.sync), rawChunkSpread: spread(all.raw) },
         }),
       ];
@@ -178,8 +178,8 @@ function redisCase(): BenchCase {
           lat.sort();
           return { opsPerSec: (lat.length / rs.reduce((t, x) => t + x.ms, 0)) * 1000, lat };
         };
-        const bestBare = merge(runs.bare);
-        const bestCache = merge(runs.cache);
+        const bareAgg = merge(runs.bare);
+        const cacheAgg = merge(runs.cache);
         const rates = { bare: runs.bare.map((x) => (x.lat.length / x.ms) * 1000), cache: runs.cache.map((x) => (x.lat.length / x.ms) * 1000) };
         if (sink === 0) throw new Error('no hits');
         const us = (lat: Float64Array, p: number): number => percentile(lat, p) * 1000;
@@ -188,19 +188,19 @@ function redisCase(): BenchCase {
           result({
             name: 'cache-redis-get',
             unit: 'ops/s',
-            value: bestCache.opsPerSec,
+            value: cacheAgg.opsPerSec,
             baseline: 'bare node-redis GET loop',
-            baselineValue: bestBare.opsPerSec,
+            baselineValue: bareAgg.opsPerSec,
             goal: '>= 0.8x bare node-redis',
-            met: bestCache.opsPerSec / bestBare.opsPerSec >= 0.8,
+            met: cacheAgg.opsPerSec / bareAgg.opsPerSec >= 0.8,
             extra: {
               concurrency: CONCURRENCY,
               keys: K,
               valueBytes: JSON.stringify(value).length,
-              p50_us: Math.round(us(bestCache.lat, 50)),
-              p99_us: Math.round(us(bestCache.lat, 99)),
-              bare_p50_us: Math.round(us(bestBare.lat, 50)),
-              bare_p99_us: Math.round(us(bestBare.lat, 99)),
+              p50_us: Math.round(us(cacheAgg.lat, 50)),
+              p99_us: Math.round(us(cacheAgg.lat, 99)),
+              bare_p50_us: Math.round(us(bareAgg.lat, 50)),
+              bare_p99_us: Math.round(us(bareAgg.lat, 99)),
               rounds: REDIS_ROUNDS,
               roundSpread: spread(rates.cache),
               bareRoundSpread: spread(rates.bare),
@@ -209,11 +209,11 @@ function redisCase(): BenchCase {
           result({
             name: 'cache-redis-get-p99',
             unit: 'us',
-            value: us(bestCache.lat, 99),
-            p50: us(bestCache.lat, 50),
-            p99: us(bestCache.lat, 99),
+            value: us(cacheAgg.lat, 99),
+            p50: us(cacheAgg.lat, 50),
+            p99: us(cacheAgg.lat, 99),
             baseline: 'bare node-redis GET loop p99',
-            baselineValue: us(bestBare.lat, 99),
+            baselineValue: us(bareAgg.lat, 99),
             extra: { concurrency: CONCURRENCY, note: 'latency under the throughput run above (32 in flight)' },
           }),
         ];
