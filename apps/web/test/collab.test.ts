@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { api, createProfile, createToken, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, waitForSync, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, createToken, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -92,5 +92,24 @@ describe('live collaborative editing', () => {
     await eventually(async () => (await editorText(alice.page, 'text-description')) === 'Changed through the API', 'API change to reach the browser');
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it('offline: the badge says so, edits are kept and reach the node when it is back', async () => {
+    const id = 'offline-1';
+    await createProfile(node.url, id, { systemMessage: 'Draft.' });
+    const { page, context } = await signedInPage(browser, node.url, ADMIN, 'Olga');
+    await page.goto(`${node.url}/#/profiles/${id}`);
+    await waitForSync(page, ['connected']);
+    await node.halt();
+    await waitForSync(page, ['offline']);
+    await expect(page.getByTestId('sync-state').innerText()).resolves.toContain('Offline');
+    await page.locator('[data-testid="text-systemMessage"] .cm-content').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(' Written offline.');
+    await shot(page, 'editor-offline');
+    await node.restart();
+    await waitForSync(page, ['saved'], 30_000);
+    expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.systemMessage).toBe('Draft. Written offline.');
+    await context.close();
   });
 });

@@ -41,21 +41,37 @@ export function ensureBuilt(): void {
 export interface TestNode {
   server: RunningServer;
   url: string;
+  /** closes the node but keeps its data dir (for restart) */
+  halt(): Promise<void>;
+  /** starts the node again on the same port with the same data dir */
+  restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+async function boot(dataDir: string, port: number): Promise<RunningServer> {
+  const config = defaultConfig({ dataDir, host: '127.0.0.1', port, logLevel: 'silent' });
+  return startServer(config, { adminToken: ADMIN, env: {}, sync: (ctx) => createSyncMount(ctx) as never });
 }
 
 export async function startNode(): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), 'ps-web-'));
-  const config = defaultConfig({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, logLevel: 'silent' });
-  const server = await startServer(config, { adminToken: ADMIN, env: {}, sync: (ctx) => createSyncMount(ctx) as never });
-  return {
-    server,
-    url: server.url,
+  const dataDir = join(dir, 'data');
+  const node: TestNode = {
+    server: await boot(dataDir, 0),
+    url: '',
+    async halt() {
+      await node.server.close();
+    },
+    async restart() {
+      node.server = await boot(dataDir, node.server.port);
+    },
     async stop() {
-      await server.close();
+      await node.server.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  node.url = node.server.url;
+  return node;
 }
 
 export async function launchBrowser(): Promise<Browser> {
