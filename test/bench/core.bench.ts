@@ -79,31 +79,34 @@ const hotGet: BenchCase = {
       for (const id of ids) raw.set(id, store.get(id) as ProfileView);
       const CALLS = 200;
       const SAMPLES = envInt('BENCH_CORE_SAMPLES', 3000);
-      const sample = (fn: (id: string) => unknown): number[] => {
-        const out: number[] = [];
-        let sink = 0;
-        for (let s = 0; s < SAMPLES; s++) {
-          const base = (s * 7919) % n;
-          const t0 = process.hrtime.bigint();
-          for (let c = 0; c < CALLS; c++) {
-            const v = fn(ids[(base + c * 31) % n] as string) as ProfileView;
-            sink += v.name.length;
-          }
-          out.push(Number(process.hrtime.bigint() - t0) / CALLS);
-        }
-        if (sink === 0) throw new Error('nothing read');
-        return out;
+      let sink = 0;
+      /** ns per call of `fn` over CALLS ids starting at `base` */
+      const time = (fn: (id: string) => unknown, base: number): number => {
+        const t0 = process.hrtime.bigint();
+        for (let c = 0; c < CALLS; c++) sink += (fn(ids[(base + c * 31) % n] as string) as ProfileView).name.length;
+        return Number(process.hrtime.bigint() - t0) / CALLS;
       };
+      const storeGet = (id: string) => store.get(id);
+      const rawGet = (id: string) => raw.get(id);
+      for (let s = 0; s < 500; s++) {
+        time(storeGet, s);
+        time(rawGet, s);
+      }
       gc();
-      // warm both paths, then interleave rounds so noise hits both alike
-      sample((id) => store.get(id));
-      sample((id) => raw.get(id));
+      // interleave sample by sample, so scheduling noise on this shared machine hits both alike
       const storeS: number[] = [];
       const rawS: number[] = [];
-      for (let r = 0; r < 3; r++) {
-        storeS.push(...sample((id) => store.get(id)));
-        rawS.push(...sample((id) => raw.get(id)));
+      for (let s = 0; s < 3 * SAMPLES; s++) {
+        const base = (s * 7919) % n;
+        if (s % 2 === 0) {
+          storeS.push(time(storeGet, base));
+          rawS.push(time(rawGet, base));
+        } else {
+          rawS.push(time(rawGet, base));
+          storeS.push(time(storeGet, base));
+        }
       }
+      if (sink === 0) throw new Error('nothing read');
       const a = summarize(storeS);
       const b = summarize(rawS);
       for (const id of ids.slice(0, 10)) if (store.get(id) instanceof Promise) throw new Error('expected a hit');
