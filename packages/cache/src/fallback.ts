@@ -190,7 +190,8 @@ export class FallbackCache<V = unknown> extends TypedEmitter<FallbackCacheEvents
       backend: this.#mode === 'primary' ? s.backend : `${s.backend}(fallback)`,
       fallback: {
         mode: this.#mode,
-        since: this.#since,
+        /** ms in the current mode */
+        forMillis: this.#clock.now() - this.#since,
         fallbacks: this.#fallbacks,
         restores: this.#restores,
         journal: { keys: this.#journal.keys.size, patterns: this.#journal.patterns.size, clear: this.#journal.clear },
