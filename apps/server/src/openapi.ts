@@ -138,6 +138,9 @@ export function openApiDocument(): Json {
       }),
       delete: op('Remove a label (extension)', { '200': ok(ref('ProfileView')), ...common, ...notFound }, { parameters: [ID, pathParam('label', 'label name')] }),
     },
+    '/api/session': {
+      get: op('The calling token: id, name, role, grants (extension; any role)', { '200': ok({ type: 'object', properties: { tokenId: str, name: str, role: { enum: ['admin', 'editor', 'viewer'] }, profiles: { type: ['array', 'null'], items: str }, actor: str } }), ...common }),
+    },
     '/api/audit': {
       get: op('Audit records, newest first (admin)', { '200': ok({ type: 'object', properties: { records: { type: 'array', items: ref('AuditRecord') } } }), ...common }, {
         parameters: [query('profile', 'profile id'), query('since', 'ISO-8601 or ms'), query('until', 'ISO-8601 or ms'), query('actor', 'actor'), query('action', 'action'), query('limit', 'max records', { type: 'integer' })],

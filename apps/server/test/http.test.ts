@@ -106,6 +106,10 @@ describe('authentication and authorization', () => {
     expect((await req('GET', '/api/profiles/team-b-one', { token: tok })).status).toBe(403);
     const list = await req('GET', '/api/profiles', { token: tok });
     expect(list.body.profiles.map((p: any) => p.id)).toEqual(['team-a-one']);
+    const session = await req('GET', '/api/session', { token: tok });
+    expect(session.body).toMatchObject({ name: 'team-a', role: 'editor', profiles: ['team-a-*'], actor: 'team-a' });
+    expect((await req('GET', '/api/session')).body).toMatchObject({ role: 'admin', profiles: null });
+    expect((await req('GET', '/api/session', { token: null })).status).toBe(401);
     expect((await req('POST', '/api/profiles', { token: tok, body: profileInput('team-a-two') })).status).toBe(201);
     expect((await req('POST', '/api/profiles', { token: tok, body: profileInput('team-c-two') })).status).toBe(403);
     const noId = profileInput('x') as Record<string, unknown>;

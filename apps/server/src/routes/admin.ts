@@ -1,7 +1,7 @@
 /**
- * Operator routes: audit, caches, tokens, peers, one-shot sync (DESIGN §6), plus two
- * extensions the CLI needs while a server holds the data dir: POST /api/peers and
- * DELETE /api/peers/:id (`profilesync peer add|remove`).
+ * Operator routes: audit, caches, tokens, peers, one-shot sync (DESIGN §6), plus extensions:
+ * POST /api/peers and DELETE /api/peers/:id (`profilesync peer add|remove` while a server
+ * holds the data dir) and GET /api/session (the caller's own token, for the dashboard).
  */
 import type { FastifyInstance } from 'fastify';
 import { ProfileSyncError } from '@profilesync/errors';
@@ -10,6 +10,14 @@ import { principalOf, type AppContext } from '../context.js';
 import { parse, schemas } from '../validation.js';
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void {
+  // extension: who am I (the dashboard adapts its UI to the role without probing, which would audit denials)
+  app.get('/api/session', { config: { access: { permission: 'profile:read' } } }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    const p = principalOf(req);
+    const info = ctx.tokens.get(p.tokenId);
+    return { tokenId: p.tokenId, name: p.name, role: p.role, profiles: info?.profiles ?? null, actor: p.actor };
+  });
+
   app.get('/api/audit', { config: { access: { permission: 'audit:read' } } }, async (req) => {
     const q = parse(schemas.auditQuery, req.query, 'query');
     const query: AuditQuery = {};
