@@ -167,3 +167,23 @@ export async function eventually(fn: () => Promise<boolean> | boolean, what: str
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Form controls on the page without an accessible name (label, aria-label or aria-labelledby). */
+export async function unlabeledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea, [contenteditable]')]
+      .filter((el) => {
+        const e = el as HTMLInputElement;
+        if (e.type === 'hidden') return false;
+        const labelled = (e.labels?.length ?? 0) > 0 || e.getAttribute('aria-label') || (e.getAttribute('aria-labelledby') ?? '').split(' ').some((id) => id && document.getElementById(id)?.textContent?.trim());
+        return !labelled;
+      })
+      .map((el) => `${el.tagName.toLowerCase()}#${el.id || '?'}.${[...el.classList].join('.')}`),
+  );
+}
+
+/** Waits until the dialog is open and holds the keyboard focus (so Enter / Escape go to it). */
+export async function dialogReady(page: Page, testId: string): Promise<void> {
+  await page.getByTestId(testId).waitFor();
+  await page.waitForFunction((id) => document.activeElement?.closest(`[data-testid="${id}"]`) != null, testId);
+}

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { api, createProfile, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, ADMIN, waitForSync, type TestNode } from './helpers.js';
+import { api, createProfile, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, ADMIN, unlabeledControls, dialogReady, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -54,11 +54,12 @@ describe('history, diff, revert, labels', () => {
     await expect(row.locator('td.before').innerText()).resolves.toBe('Answer briefly.');
     await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, 'history-diff');
+    expect(await unlabeledControls(page)).toEqual([]);
 
     // label production -> the edited version (confirmation dialog, confirmed with Enter)
     await timelineItem(edited.seq).getByRole('button', { name: `Move a label to version ${edited.seq}` }).click();
     const dialog = page.getByTestId('label-dialog');
-    await dialog.waitFor();
+    await dialogReady(page, 'label-dialog');
     await expect(dialog.innerText()).resolves.toContain('production');
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'detached' });
@@ -67,7 +68,7 @@ describe('history, diff, revert, labels', () => {
 
     // staging -> the creation; Escape first cancels and changes nothing
     await timelineItem(created.seq).getByRole('button', { name: `Move a label to version ${created.seq}` }).click();
-    await dialog.waitFor();
+    await dialogReady(page, 'label-dialog');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     expect((await api(node.url, 'GET', `/api/profiles/${id}?label=staging`)).body.error.code).toBe('LABEL_NOT_FOUND');
@@ -129,5 +130,6 @@ describe('history, diff, revert, labels', () => {
     await expect(err.innerText()).resolves.toMatch(/^⚠?\s*PROFILE_(INVALID|TOO_LARGE): /);
     expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.meta.tags).toEqual(['test', 'support']);
     await shot(page, 'editor-validation');
+    expect(await unlabeledControls(page)).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN, api, createProfile, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, unlabeledControls, dialogReady, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -40,6 +40,7 @@ describe('screens', () => {
     const p = await context.newPage();
     await p.goto(node.url);
     await shot(p, 'sign-in');
+    expect(await unlabeledControls(p)).toEqual([]);
     await p.getByLabel('API token').fill('not-a-valid-token-at-all');
     await p.keyboard.press('Enter');
     await expect(p.getByRole('alert').filter({ hasText: 'AUTH_UNAUTHORIZED' }).innerText()).resolves.toContain('not valid');
@@ -73,10 +74,12 @@ describe('screens', () => {
     await page.getByLabel('Label').selectOption('');
     await eventually(async () => (await rows(page)).length === 3, 'no filter');
     await shot(page, 'profiles');
+    expect(await unlabeledControls(page)).toEqual([]);
 
     // create: the dialog opens focused on its first field; Enter submits
     await page.getByRole('button', { name: 'New profile' }).click();
     const dialog = page.getByTestId('create-dialog');
+    await dialogReady(page, 'create-dialog');
     await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('new-name');
     await page.keyboard.type('Code reviewer');
     await page.keyboard.press('Tab');
@@ -95,6 +98,7 @@ describe('screens', () => {
     await dialog.getByLabel(/^Id/).fill('code-reviewer');
     await dialog.getByRole('button', { name: 'Create' }).click();
     await expect(dialog.getByRole('alert').innerText()).resolves.toContain('PROFILE_EXISTS');
+    await dialogReady(page, 'create-dialog');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
 
@@ -126,6 +130,7 @@ describe('screens', () => {
     expect((await api(node.url, 'GET', '/api/profiles/imported-1')).status).toBe(200);
     await page.getByRole('button', { name: 'Delete Imported' }).click();
     await shot(page, 'profiles-delete-confirm');
+    expect(await unlabeledControls(page)).toEqual([]);
     await del.getByRole('button', { name: 'Delete' }).click();
     await del.waitFor({ state: 'detached' });
     expect((await api(node.url, 'GET', '/api/profiles/imported-1')).body.error.code).toBe('PROFILE_DELETED');
@@ -167,6 +172,7 @@ describe('screens', () => {
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await table.locator('tr[data-outcome="denied"]').first().waitFor();
     await shot(page, 'audit');
+    expect(await unlabeledControls(page)).toEqual([]);
   });
 
   it('caches: stats, a hit-rate chart over time, clear one cache after a confirmation', async () => {
@@ -182,6 +188,7 @@ describe('screens', () => {
     const target = stats[0]!.name;
     await table.getByRole('button', { name: `Clear cache ${target}` }).click();
     const dialog = page.getByTestId('clear-dialog');
+    await dialogReady(page, 'clear-dialog');
     await expect(dialog.innerText()).resolves.toContain(target);
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'detached' });
@@ -189,6 +196,7 @@ describe('screens', () => {
     const audit = (await api(node.url, 'GET', '/api/audit?action=cache.clear')).body.records;
     expect(audit[0].details.caches).toEqual([target]);
     await shot(page, 'cache');
+    expect(await unlabeledControls(page)).toEqual([]);
   });
 
   it('peers: configured peers with fingerprint, state, last seen and pending', async () => {
@@ -203,5 +211,6 @@ describe('screens', () => {
     await expect(row.innerText()).resolves.toContain(added.body.fingerprint);
     await expect(row.innerText()).resolves.toMatch(/disconnected/);
     await shot(page, 'peers');
+    expect(await unlabeledControls(page)).toEqual([]);
   });
 });

@@ -30,6 +30,13 @@ export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, childr
     return () => d?.close();
   }, []);
 
+  // after a failure the buttons were disabled (focus fell out): bring it back to the first field
+  useEffect(() => {
+    if (!error || busy) return;
+    const first = ref.current?.querySelector<HTMLElement>('input:not([disabled]), select:not([disabled]), textarea:not([disabled]), button[type=submit]');
+    first?.focus();
+  }, [error, busy]);
+
   const submit = async (e: Event) => {
     e.preventDefault();
     if (busy) return;
