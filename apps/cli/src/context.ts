@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { ProfileSyncError, errorCode } from '@profilesync/errors';
-import { loadConfig, readAdminToken, type PassphraseProvider, type ServerConfig } from '@profilesync/server/local';
+import { isLoopbackHost, loadConfig, readAdminToken, type PassphraseProvider, type ServerConfig } from '@profilesync/server/local';
 import type { NodeHandle, OpenNodeOptions } from '@profilesync/server';
 import { ApiClient, localUrl } from './client.js';
 import { Output } from './output.js';
@@ -77,6 +77,10 @@ export class Cli {
     }
     let token = opts.token ?? (env.PROFILESYNC_TOKEN || undefined) ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
     if (token === undefined) {
+      // the local admin token never leaves this machine: only for the configured address or a loopback URL
+      if (config === undefined && !isLoopbackUrl(url)) {
+        throw new ProfileSyncError('AUTH_UNAUTHORIZED', `no token for ${url}: pass --token or set PROFILESYNC_TOKEN (the local admin token is only sent to a loopback address)`);
+      }
       config ??= this.config(opts);
       token = await readAdminToken(config.dataDir, this.passphrase(false));
       if (token === undefined) {
@@ -117,5 +121,13 @@ export class Cli {
   }
 }
 
-/** Wraps an action: output errors consistently and set the exit code. */
-export type Action<A extends unknown[]> = (...args: A) => Promise<void>;
+/** Whether a URL points at this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return isLoopbackHost(host);
+}

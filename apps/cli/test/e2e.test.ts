@@ -105,6 +105,9 @@ describe('profilesync (plaintext node)', () => {
     const denied = cli(['profile', 'set', 'support', 'name=x', '--json'], { ...env, PROFILESYNC_TOKEN: viewer.json.token });
     expect(denied.code).toBe(5);
     expect(denied.error?.code).toBe('AUTH_FORBIDDEN');
+    const foreign = cli(['profile', 'list', '--json', '--url', 'http://profilesync.example.invalid:7878'], { PROFILESYNC_DATA_DIR: data });
+    expect(foreign.code).toBe(5);
+    expect(foreign.error?.message).toContain('only sent to a loopback address');
     const down = cli(['profile', 'list', '--json', '--url', `http://127.0.0.1:${freePort}`], env);
     expect(down.code).toBe(7);
     expect(down.error?.code).toBe('SERVER_UNREACHABLE');
