@@ -192,7 +192,15 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       }
     });
 
-    await app.listen({ host: config.host, port: config.port });
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (err) {
+      await sync?.close().catch(() => undefined);
+      await app.close().catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new ProfileSyncError('SERVER_ADDRESS_IN_USE', `${config.host}:${config.port} is already in use (another node?); pick another --port`, { details: { key: 'port' }, cause: err });
+      throw new ProfileSyncError('SERVER_LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${code ?? (err as Error).message}`, { details: { key: 'host' }, cause: err });
+    }
     const addr = app.server.address() as AddressInfo;
     const host = config.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;

@@ -113,6 +113,16 @@ describe('first start', () => {
   });
 });
 
+describe('listen failures', () => {
+  it('a port in use -> SERVER_ADDRESS_IN_USE, and the data dir is released', async () => {
+    const first = await start(join(dir(), 'data'), { adminToken: ADMIN });
+    const data2 = join(dir(), 'data');
+    await expect(start(data2, { adminToken: ADMIN }, { port: first.port })).rejects.toMatchObject({ code: 'SERVER_ADDRESS_IN_USE' });
+    const again = await start(data2, { adminToken: ADMIN });
+    expect((await http(again.url, 'GET', '/healthz', { token: null })).status).toBe(200);
+  });
+});
+
 describe('policies', () => {
   it('metrics.auth = token requires a token even on loopback', async () => {
     const s = await start(join(dir(), 'data'), { adminToken: ADMIN }, { metrics: { auth: 'token' } });
