@@ -50,7 +50,7 @@ export interface TestNode {
 
 async function boot(dataDir: string, port: number): Promise<RunningServer> {
   const config = defaultConfig({ dataDir, host: '127.0.0.1', port, logLevel: 'silent' });
-  return startServer(config, { adminToken: ADMIN, env: {}, sync: (ctx) => createSyncMount(ctx) as never });
+  return startServer(config, { adminToken: ADMIN, env: {}, sync: (ctx) => createSyncMount(ctx) });
 }
 
 export async function startNode(): Promise<TestNode> {

@@ -2,9 +2,13 @@
  * A viewer token gets a read-only editor: typing changes nothing in the page or on the node,
  * inputs are disabled and the screen says so; an editor's live changes still reach the viewer.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig, startServer } from '@profilesync/server';
 import type { Browser } from 'playwright-core';
-import { api, createProfile, createToken, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, waitForSync, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, createToken, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -68,5 +72,23 @@ describe('viewer tokens', () => {
     await page.getByTestId('profile-table').waitFor();
     await expect(page.getByRole('button', { name: 'New profile' }).count()).resolves.toBe(0);
     await expect(page.getByRole('button', { name: /^Delete/ }).count()).resolves.toBe(0);
+  });
+});
+
+describe('a node without the live endpoint', () => {
+  it('the editor says /yjs is unreachable instead of connecting forever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ps-web-nosync-'));
+    const bare = await startServer(defaultConfig({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, logLevel: 'silent' }), { adminToken: ADMIN, env: {} });
+    try {
+      await createProfile(bare.url, 'no-sync');
+      const { page, context } = await signedInPage(browser, bare.url, ADMIN, 'Nobody');
+      await page.goto(`${bare.url}/#/profiles/no-sync`);
+      await page.getByTestId('sync-state').filter({ hasText: 'YJS_UNREACHABLE' }).waitFor({ timeout: 20_000 });
+      await expect(page.getByTestId('sync-state').getAttribute('data-state')).resolves.toBe('offline');
+      await context.close();
+    } finally {
+      await bare.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -73,6 +73,9 @@ export function sameTexts(local: ReturnType<typeof textsOf>, view: Pick<ProfileV
   return a.length === b.length && a.every((k) => view.templates[k] === local.templates[k]);
 }
 
+/** Failed connection attempts (never connected) before the badge says the endpoint is unreachable. */
+export const UNREACHABLE_AFTER = 3;
+
 /** Delay before the next "saved" check: the settle time, doubling per retry, at most 5 s. */
 export function checkDelay(settleMillis: number, retries: number): number {
   return Math.min(settleMillis * 2 ** Math.min(retries, 10), 5000);
@@ -100,7 +103,9 @@ export class CollabSession {
     });
     this.awareness.setLocalStateField('user', opts.user);
     this.provider.on('status', ({ status }) => {
-      if (status === 'connecting') this.#set({ state: this.#status.ready ? 'offline' : 'connecting' });
+      if (status === 'connecting') {
+        if (this.#status.error === undefined) this.#set({ state: this.#status.ready ? 'offline' : 'connecting' });
+      }
       else if (status === 'connected') this.#set({ state: 'syncing' });
       else if (this.#status.state !== 'closed') this.#set({ state: 'offline' });
     });
@@ -108,6 +113,12 @@ export class CollabSession {
       if (!synced) return;
       this.#set({ state: this.#dirty ? 'syncing' : 'connected', ready: true });
       if (this.#dirty) this.#scheduleCheck();
+    });
+    this.provider.on('connection-close', () => {
+      // never connected after a few tries: say so instead of "Connecting…" forever
+      if (!this.#status.ready && this.provider.wsUnsuccessfulReconnects >= UNREACHABLE_AFTER && this.#status.state !== 'closed') {
+        this.#set({ state: 'offline', error: { code: 'YJS_UNREACHABLE', message: 'the live endpoint /yjs does not answer (is peer sync enabled on this node?); retrying' } });
+      }
     });
     this.provider.on('closed', (e: { code: number; reason: string }) => {
       this.#set({ state: 'closed', error: describeClose(e.code, e.reason) });
@@ -161,7 +172,7 @@ export class CollabSession {
   #set(patch: Partial<CollabStatus>): void {
     if (this.#destroyed) return;
     const next = { ...this.#status, ...patch };
-    if (patch.state !== undefined && patch.state !== 'closed') delete next.error;
+    if (patch.state !== undefined && patch.state !== 'closed' && patch.error === undefined) delete next.error;
     this.#status = next;
     for (const fn of this.#listeners) fn(next);
   }

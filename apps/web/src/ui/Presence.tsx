@@ -55,7 +55,7 @@ const LABELS: Record<SyncState, string> = {
 };
 
 export function SyncBadge({ status }: { status: CollabStatus }) {
-  const text = status.state === 'closed' && status.error ? `Disconnected · ${status.error.code}: ${status.error.message}` : LABELS[status.state];
+  const text = status.error ? `${status.state === 'closed' ? 'Disconnected' : 'Offline'} · ${status.error.code}: ${status.error.message}` : LABELS[status.state];
   return (
     <p class={`sync-badge state-${status.state}`} role="status" aria-live="polite" data-testid="sync-state" data-state={status.state}>
       <span class="dot" aria-hidden="true" />
