@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { AUDIT_STREAM, encodeAudit, parseAuditQuery, validateAuditInput } from './audit.js';
 import { listConflicts, queryAudit } from './audit-query.js';
 import { applyRemote, stateAsUpdate, stateVectorOf } from './remote.js';
+import { PatchBatcher } from './batch.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
 import { diffContent } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';
@@ -13,7 +14,7 @@ import { entryForVersion, historyOf } from './history.js';
 import { assertProfileId, generateProfileId } from './ids.js';
 import { iso } from './materialize.js';
 import { applyContent, canonicalContent, makeView, newProfileDoc, readContent, type ProfileContent } from './model.js';
-import { applyMergePatch, contentFromInput, isPlainObject } from './patch.js';
+import { contentFromInput, isPlainObject } from './patch.js';
 import { LABEL_PATTERN, RESERVED_LABELS, validateContent } from './schema.js';
 import { captureUpdate, checkContext, emptyContent, StoreCore, type StoreCoreOptions } from './store.js';
 import { exportProfileLog, importProfileLog, importJsonProfiles } from './transfer.js';
@@ -55,10 +56,12 @@ export class ProfileStoreImpl implements ProfileStore {
   readonly #c: StoreCore;
   /** the hot cache itself, one field load away on the hit path */
   readonly #hot: StoreCore['hot'];
+  readonly #batcher: PatchBatcher;
 
   constructor(log: EventLog, opts: StoreCoreOptions = {}) {
     this.#c = new StoreCore(log, opts);
     this.#hot = this.#c.hot;
+    this.#batcher = new PatchBatcher(this.#c);
   }
 
   /** Builds the in-memory index from the persisted views (and warms the hot cache). */
@@ -149,14 +152,7 @@ export class ProfileStoreImpl implements ProfileStore {
     this.#c.assertOpen();
     assertProfileId(id);
     checkContext(ctx);
-    return this.#c.queues.run(id, async () => {
-      this.#c.assertOpen();
-      const live = await this.#c.acquire(id);
-      const before = this.#c.currentContent(id, live);
-      if (before.deleted) throw deletedError(id);
-      const next = this.#c.checkChanged(id, before, applyMergePatch(before, patch));
-      return this.#c.writeContent(id, live, before, next, 'update', ctx);
-    });
+    return this.#batcher.submit(id, patch, ctx);
   }
 
   async delete(id: string, ctx: WriteContext): Promise<void> {

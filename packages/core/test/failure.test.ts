@@ -77,4 +77,21 @@ describe('append failure', () => {
     // q can be created now (the refused create left nothing behind)
     expect((await h.store.create({ id: 'q', ...sample() }, ctx)).id).toBe('q');
   });
+
+  it('a failed batch of coalesced patches rejects every patch in it and leaves nothing behind', async () => {
+    const v1 = await h.store.create({ id: 'b', ...sample() }, ctx);
+    const events: ChangeEvent[] = [];
+    h.store.subscribe((e) => events.push(e));
+    // concurrent patches coalesce into one or a few batches; every batch write fails
+    state.failing = true;
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => h.store.update('b', { systemMessage: `refused ${i}` }, ctx)));
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'LOG_WRITE_FAILED')).toBe(true);
+    expect(events).toEqual([]);
+    expect(h.store.get('b')).toBe(v1);
+    expect(h.store.log.head('b')!.seq).toBe(1);
+    state.failing = false;
+    const ok = await Promise.all(Array.from({ length: 5 }, (_, i) => h.store.update('b', { description: `ok ${i}` }, ctx)));
+    expect(ok[4]!.systemMessage).toBe(v1.systemMessage);
+    expect((await h.store.history('b')).length).toBe(6);
+  });
 });

@@ -1,0 +1,208 @@
+/**
+ * Coalesced patches. Patches to one profile that arrive while an operation on it is running
+ * wait together; when their turn comes they are applied one after the other (each its own
+ * transaction, exact update, version and summary: one history entry per patch) and appended
+ * with ONE log.appendMany, i.e. one durable batch. A profile then sustains many patches per
+ * group commit instead of one, with the same guarantees:
+ * - a patch that fails validation is rejected alone and touches nothing;
+ * - if the append fails, every patch of the batch is rejected, nothing is fanned out, and the
+ *   live doc is dropped (memory never holds what the log refused);
+ * - a patch whose result is too large was already applied to the doc: it is rejected, the
+ *   patches before it are still appended, the doc is dropped after the append, and the
+ *   patches after it are queued again behind it (they never saw its change).
+ */
+import type { AppendAck, AppendInput } from '@profilesync/log';
+import type { LiveDoc } from './caches.js';
+import { canonicalContent, makeView, applyContent, type ProfileContent } from './model.js';
+import { deepFreeze, jsonEqual } from './canonical.js';
+import { changedPaths, summaryLine } from './diff.js';
+import { CoreErrorCode, coreError } from './errors.js';
+import { monoMs } from './events.js';
+import { inlineVersion } from './history.js';
+import { iso, persistedBytes } from './materialize.js';
+import { applyMergePatch } from './patch.js';
+import { captureUpdate, type StoreCore } from './store.js';
+import type { ProfilePatch, ProfileView, WriteContext } from './types.js';
+import { refFromBytes } from './version.js';
+
+interface Item {
+  patch: ProfilePatch;
+  ctx: WriteContext;
+  settled: boolean;
+  /** the batch that currently owns the item (a requeued item belongs to the later batch) */
+  owner: Item[] | null;
+  resolve(view: ProfileView): void;
+  reject(err: unknown): void;
+}
+
+interface Step {
+  item: Item;
+  /** absent for a patch that changed nothing */
+  input?: AppendInput;
+  content: ProfileContent;
+  version: string;
+  viewBytes: number;
+}
+
+export class PatchBatcher {
+  readonly #c: StoreCore;
+  /** the batch of each profile that has not started yet (new patches join it) */
+  readonly #open = new Map<string, Item[]>();
+
+  constructor(core: StoreCore) {
+    this.#c = core;
+  }
+
+  submit(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView> {
+    return new Promise<ProfileView>((resolve, reject) => {
+      const item: Item = {
+        patch,
+        ctx,
+        settled: false,
+        owner: null,
+        resolve: (v) => {
+          item.settled = true;
+          resolve(v);
+        },
+        reject: (e) => {
+          item.settled = true;
+          reject(e);
+        },
+      };
+      this.#enqueue(id, [item]);
+    });
+  }
+
+  #enqueue(id: string, items: Item[]): void {
+    const open = this.#open.get(id);
+    if (open !== undefined) {
+      for (const it of items) it.owner = open;
+      open.push(...items);
+      return;
+    }
+    const batch = [...items];
+    for (const it of items) it.owner = batch;
+    this.#open.set(id, batch);
+    void this.#c.queues
+      .run(id, async () => {
+        if (this.#open.get(id) === batch) this.#open.delete(id);
+        await this.#run(id, batch);
+      })
+      .catch((err: unknown) => {
+        for (const it of batch) if (it.owner === batch && !it.settled) it.reject(err);
+      });
+  }
+
+  async #run(id: string, items: Item[]): Promise<void> {
+    const c = this.#c;
+    c.assertOpen();
+    const live = await c.acquire(id);
+    let before = c.currentContent(id, live);
+    const steps: Step[] = [];
+    let polluted = false;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as Item;
+      let next: ProfileContent;
+      try {
+        if (before.deleted) throw coreError(CoreErrorCode.DELETED, `profile ${id} is deleted`, { id });
+        next = c.checkChanged(id, before, applyMergePatch(before, item.patch));
+      } catch (err) {
+        item.reject(err); // validation: nothing touched the doc
+        continue;
+      }
+      const last = steps.at(-1);
+      const noop = (): Step => ({ item, content: before, version: last?.version ?? '', viewBytes: last?.viewBytes ?? 0 });
+      if (jsonEqual(before, next)) {
+        steps.push(noop());
+        continue;
+      }
+      let update: Uint8Array | null;
+      try {
+        update = captureUpdate(live.doc, { ctx: item.ctx }, () => applyContent(live.doc, before, next));
+      } catch (err) {
+        polluted = true;
+        item.reject(err);
+        this.#requeue(id, items.slice(i + 1));
+        break;
+      }
+      if (update === null) {
+        steps.push(noop());
+        continue;
+      }
+      const vb = live.version.bytes();
+      const version = refFromBytes(vb);
+      const bytes = persistedBytes(next, version, item.ctx.actor);
+      if (bytes.byteLength > c.maxProfileBytes) {
+        polluted = true; // the doc holds this change: drop it after appending the steps before
+        item.reject(c.tooLarge(bytes.byteLength));
+        this.#requeue(id, items.slice(i + 1));
+        break;
+      }
+      const input: AppendInput = {
+        stream: id,
+        body: update,
+        actor: item.ctx.actor,
+        origin: item.ctx.origin,
+        summary: summaryLine('update', changedPaths(before, next)),
+        version: inlineVersion(vb),
+        view: bytes,
+      };
+      steps.push({ item, input, content: next, version, viewBytes: bytes.byteLength });
+      before = next;
+    }
+    await this.#commit(id, live, steps, polluted);
+  }
+
+  #requeue(id: string, rest: Item[]): void {
+    if (rest.length > 0) this.#enqueue(id, rest);
+  }
+
+  async #commit(id: string, live: LiveDoc, steps: Step[], polluted: boolean): Promise<void> {
+    const c = this.#c;
+    const t0 = monoMs();
+    const writes = steps.filter((s) => s.input !== undefined);
+    if (writes.length === 0) {
+      if (polluted) c.docs.drop(id);
+      if (steps.length > 0) {
+        const view = await c.viewOrLoad(id);
+        for (const s of steps) s.item.resolve(view);
+      }
+      return;
+    }
+    // the log writes only the last view of a stream per batch: send only that one
+    const inputs = writes.map((s, i) => (i === writes.length - 1 ? (s.input as AppendInput) : { ...(s.input as AppendInput), view: undefined }));
+    let acks: AppendAck[];
+    try {
+      acks = inputs.length === 1 ? [await c.log.append(inputs[0] as AppendInput)] : await c.log.appendMany(inputs);
+    } catch (err) {
+      c.docs.drop(id);
+      for (const s of writes) c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: s.item.ctx.origin, durationMillis: monoMs() - t0 });
+      for (const s of steps) s.item.reject(err);
+      return;
+    }
+    if (polluted) c.docs.drop(id);
+    else {
+      live.bytes += writes.reduce((n, s) => n + (s.input as AppendInput).body.byteLength, 0);
+      c.docs.resize(id, live);
+    }
+    const before = c.hot.peek(id);
+    let current: ProfileView | undefined = before;
+    let w = 0;
+    for (const s of steps) {
+      if (s.input === undefined) {
+        if (current !== undefined) s.item.resolve(current);
+        else s.item.resolve(await c.viewOrLoad(id));
+        continue;
+      }
+      const ack = acks[w++] as AppendAck;
+      const input = s.input;
+      const view = deepFreeze(makeView(canonicalContent(s.content), s.version, iso(ack.ts), input.actor));
+      current = view;
+      c.hot.set(id, view, s.viewBytes);
+      c.index.put(view);
+      c.events.emit('profile-written', { id, seq: ack.seq, bytes: input.body.byteLength, action: 'update', origin: input.origin, durationMillis: monoMs() - t0 });
+      c.notify({ id, update: input.body, origin: input.origin, actor: input.actor, view, seq: ack.seq, created: false });
+      s.item.resolve(view);
+    }
+  }
+}
