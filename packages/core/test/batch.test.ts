@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChangeEvent, ProfileView } from '../src/types.js';
-import { codeOf, ctx, harness, sample, type Harness } from './helpers.js';
+import { ctx, harness, sample, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
