@@ -14,7 +14,7 @@ import { buildApp, routesOf, type RouteInfo } from './app.js';
 import { isLoopbackHost, type ServerConfig } from './config.js';
 import type { AppContext, CacheDirectory, SecurityEvent } from './context.js';
 import { ensureAdminToken, type AdminTokenResult } from './auth/admin-token.js';
-import { newBucket, takeAuditSlot, type BucketState } from './auth/policy.js';
+import { grantAllows, newBucket, roleAllows, takeAuditSlot, type BucketState } from './auth/policy.js';
 import { TokenStore } from './auth/tokens.js';
 import { ServerMetrics } from './metrics.js';
 import { openNode, type NodeHandle, type PassphraseProvider } from './node.js';
@@ -174,7 +174,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         ...(node.keyring ? { keyring: node.keyring } : {}),
         peers: peers.list(),
         authenticate: (t) => tokens.authenticate(t),
-        authorize: (p, id, access) => (access === 'read' || p.role !== 'viewer') && (p.grants === null || p.grants.some((g) => g.test(id))),
+        authorize: (p, id, access) => roleAllows(p.role, access === 'read' ? 'profile:read' : 'profile:write') && grantAllows(p.grants, id),
         audit: (e) => void audit(e).catch((err: unknown) => logger.warn({ err }, 'audit failed')),
       });
     }
