@@ -74,6 +74,8 @@ describe('authentication and authorization', () => {
     const c = await req('GET', '/api/profiles', { headers: { authorization: 'Basic Zm9vOmJhcg==' }, token: null });
     expect(c.status).toBe(401);
     const denied = await denialsSince(3);
+    // HEAD routes (exposed for every GET) enforce the same access rules
+    expect((await req('HEAD', '/api/tokens', { token: null })).status).toBe(401);
     expect(denied.map((d) => d.details.reason)).toEqual(['missing-token', 'bad-token', 'missing-token']);
     expect(denied.every((d) => d.outcome === 'denied')).toBe(true);
   });
