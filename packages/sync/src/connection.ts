@@ -52,6 +52,8 @@ export class PeerConnection implements EngineLink {
   establishedMono: number | undefined;
   lastSeen: number | undefined;
   engine: SyncEngine | undefined;
+  /** set by the service once the session is attached to a configured peer */
+  peerId: string | undefined;
   readonly #o: ConnectionOptions;
   readonly #ws: WebSocket;
   #state: ConnectionState = 'handshake';
@@ -134,7 +136,16 @@ export class PeerConnection implements EngineLink {
     return new Promise((resolve) => this.#bufferWaiters.push({ bytes, resolve }));
   }
 
-  fail(code: string, _message: string): void {
+  /** Stops reading from the socket (TCP backpressure on the peer); resumeReading() undoes it. */
+  pauseReading(): void {
+    this.#ws.pause();
+  }
+
+  resumeReading(): void {
+    this.#ws.resume();
+  }
+
+    fail(code: string, _message: string): void {
     this.close(closeCodeFor(code), code);
   }
 

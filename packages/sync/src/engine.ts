@@ -23,7 +23,13 @@ export interface EngineLink {
   waitBuffered(bytes: number): Promise<void>;
   /** ends the session because of `code` (a stable error code; the close code follows from it) */
   fail(code: string, message: string): void;
+  /** optional inbound flow control: stop / restart reading from the peer */
+  pauseReading?(): void;
+  resumeReading?(): void;
 }
+
+/** Inbound messages held before the engine stops reading from the socket (resumes at half). */
+export const MAX_INBOX_MESSAGES = 4096;
 
 export interface EngineLimits {
   /** per-connection send queue limit in bytes (live updates over it are dropped -> resync) */
@@ -86,6 +92,7 @@ export class SyncEngine {
   #autoLeft = 0;
   #waiters: Waiter[] = [];
   #lastConverged: number | undefined;
+  #readPaused = false;
 
   constructor(opts: EngineOptions) {
     this.#o = opts;
@@ -121,6 +128,10 @@ export class SyncEngine {
     this.stats.messagesReceived++;
     this.stats.bytesReceived += bytes.length;
     this.#inbox.push(bytes);
+    if (!this.#readPaused && this.#inbox.length - this.#inboxHead > MAX_INBOX_MESSAGES && this.#o.link.pauseReading) {
+      this.#readPaused = true;
+      this.#o.link.pauseReading();
+    }
     if (!this.#running) void this.#drain();
   }
 
@@ -128,7 +139,7 @@ export class SyncEngine {
   pushUpdate(id: string, update: Uint8Array): void {
     if (this.#closed) return;
     const link = this.#o.link;
-    if (link.bufferedBytes() + update.length > this.#o.limits.queueBytes) {
+    if (link.bufferedBytes() > this.#o.limits.queueBytes) {
       this.#dropped.add(id);
       this.#droppedAt = this.#round;
       if (!this.#resyncing) {
@@ -195,6 +206,10 @@ export class SyncEngine {
     try {
       while (!this.#closed && this.#inboxHead < this.#inbox.length) {
         const bytes = this.#inbox[this.#inboxHead++] as Uint8Array;
+        if (this.#readPaused && this.#inbox.length - this.#inboxHead < MAX_INBOX_MESSAGES / 2) {
+          this.#readPaused = false;
+          this.#o.link.resumeReading?.();
+        }
         if (this.#inboxHead > 1024 && this.#inboxHead * 2 > this.#inbox.length) {
           this.#inbox = this.#inbox.slice(this.#inboxHead);
           this.#inboxHead = 0;

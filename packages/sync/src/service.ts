@@ -344,6 +344,7 @@ export class SyncService {
       audit: this.#audit,
     });
     conn.engine = engine;
+    conn.peerId = entry.id;
     this.hub.attach(engine);
     this.#events.emit('peer-connected', { peerId: entry.id, fingerprint: entry.fingerprint, direction: conn.direction, session: conn.sessionId ?? '', durationMillis: conn.handshakeMillis });
     // the accepting side opens the first digest round (its first frame also confirms the dialer)
@@ -378,8 +379,8 @@ export class SyncService {
     if (conn.engine) this.hub.detach(conn.engine);
     const entry = conn.peerPublicKey ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url')) : [...this.#peers.values()].find((e) => e.dialing === conn);
     const wasActive = entry?.conn === conn;
-    if (conn.establishedAt !== undefined && entry) {
-      this.#events.emit('peer-disconnected', { peerId: entry.id, direction: conn.direction, code: info.code, reason: info.reason, clean: info.clean, durationMillis: conn.establishedMono === undefined ? 0 : monoMs() - conn.establishedMono });
+    if (conn.establishedAt !== undefined && conn.peerId !== undefined) {
+      this.#events.emit('peer-disconnected', { peerId: conn.peerId, direction: conn.direction, code: info.code, reason: info.reason, clean: info.clean, durationMillis: conn.establishedMono === undefined ? 0 : monoMs() - conn.establishedMono });
     }
     if (!entry) return;
     if (conn.lastSeen !== undefined) entry.lastSeen = Math.max(entry.lastSeen ?? 0, conn.lastSeen);
