@@ -14,6 +14,8 @@ export interface DerivedEntry {
   seq: number;
   hash: Uint8Array;
   body: Uint8Array;
+  /** size of the stored (encoded) payload: what the snapshot policy counts */
+  storedBytes: number;
   info: LastEntryInfo;
 }
 
@@ -52,7 +54,7 @@ export class DerivedBuilder {
     this.#last = e.info;
     if (this.#opaque) return undefined;
     this.#tail.push(e.body);
-    if (!policyStep(this.#policy, this.#counters, e.seq, e.body.byteLength)) return undefined;
+    if (!policyStep(this.#policy, this.#counters, e.seq, e.storedBytes)) return undefined;
     this.#prev = buildChecked(this.#prev, this.#tail, e.seq);
     this.#tail = [];
     return frame(e.hash, this.#codec.encode({ kind: 'snapshot', stream: this.#no, seq: e.seq }, this.#prev));

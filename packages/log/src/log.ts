@@ -18,6 +18,7 @@ import { decodeAuxPlain, encodeAuxPlain, frame, readViewSeq, unframe, VIEW_HEADE
 import { SnapshotWorker } from './snapshot-worker.js';
 import { loadState } from './snapshots.js';
 import { StreamTable } from './table.js';
+import { checkTables, type TableDamage } from './tables.js';
 import type {
   AppendAck, AppendInput, EntryRecord, EventLog, LoadedState, LogCodec, LogEventName, LogEvents, LogInfo, Materializer,
   OpenLogOptions, ReadRange, SnapshotPolicy, StreamHead, VerifyReport,
@@ -48,19 +49,46 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
   const opts = checkOptions(options);
   const codec = opts.codec ?? plainCodec;
   const clock = opts.clock ?? Date.now;
+  const damage = opts.checkTables === false ? [] : await tableDamage(opts.dir);
   const db = await openLevel(opts.dir, opts.wrapDb);
   try {
     const { formatVersion, createdAt } = await prepareFormat(db, opts.dir, codec, clock, opts.migrations ?? new Map());
     const table = new StreamTable();
     await table.load(db, codec);
-    return new Log(opts, new DbHolder(opts.dir, db, opts.wrapDb), table, codec, clock, formatVersion, createdAt);
+    const log = new Log(opts, new DbHolder(opts.dir, db, opts.wrapDb), table, codec, clock, formatVersion, createdAt);
+    log.tableDamage = damage;
+    return log;
   } catch (err) {
     await db.close().catch(() => undefined);
     throw readFailure(err, `the catalog and heads in ${opts.dir}`, { dir: opts.dir });
   }
 }
 
+/**
+ * Checks the table files before LevelDB reads them (see tables.ts). Unsafe damage refuses the
+ * open with LOG_CORRUPT; safe damage (altered values in readable blocks) is returned for
+ * verify() to report. Damage must show twice: a compaction in another process may be moving
+ * files while we read.
+ */
+async function tableDamage(dir: string): Promise<TableDamage[]> {
+  let damage = await checkTables(dir);
+  if (damage.length > 0) {
+    const again = new Set((await checkTables(dir)).map((d) => `${d.file}@${d.offset}:${d.safe}`));
+    damage = damage.filter((d) => again.has(`${d.file}@${d.offset}:${d.safe}`));
+  }
+  const unsafe = damage.filter((d) => !d.safe);
+  if (unsafe.length > 0) {
+    const first = unsafe[0] as TableDamage;
+    throw logError('LOG_CORRUPT', `the log in ${dir} is damaged (${first.message}); LevelDB cannot read it safely: restore from a backup`, {
+      details: { dir, file: first.file, offset: first.offset, damage: unsafe.map((d) => d.message) },
+    });
+  }
+  return damage;
+}
+
 class Log implements EventLog {
+  /** damage found by the table check at open that LevelDB can still read (reported by verify) */
+  tableDamage: TableDamage[] = [];
   readonly dir: string;
   readonly formatVersion: number;
   readonly #createdAt: number;
@@ -266,6 +294,7 @@ class Log implements EventLog {
       this.#emitter.emit('verify-progress', p);
       opts?.onProgress?.(p);
     });
+    for (const d of this.tableDamage) report.broken.push({ stream: '', seq: 0, kind: 'checksum', message: d.message });
     const known = new Set(report.broken.map((b) => `${b.stream}|${b.seq}|${b.kind}`));
     for (const p of this.#table.problems) {
       if (p.kind === 'head' && this.#table.broken.has(p.streamNo) && !known.has(`${p.stream}|${p.seq}|${p.kind}`)) report.broken.push(p);

@@ -27,7 +27,7 @@ export async function rebuildStream(d: RebuildDeps, no: number, name: string, ma
   const keep = new Set<number>();
   for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, 1, head.seq)) {
     const e = decodeEntry(ctx, no, name, seq, parsed);
-    const snap = builder.add({ seq, hash: parsed.hash, body: e.body, info: { seq, lsn: e.lsn, ts: e.ts, actor: e.actor, origin: e.origin } });
+    const snap = builder.add({ seq, hash: parsed.hash, body: e.body, storedBytes: parsed.stored.byteLength, info: { seq, lsn: e.lsn, ts: e.ts, actor: e.actor, origin: e.origin } });
     if (snap !== undefined) {
       ops.push({ type: 'put', key: snapshotKey(no, seq), value: snap });
       keep.add(seq);

@@ -197,7 +197,7 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, start: numb
           if (!equalBytes(e.prevHash, s.hash)) throw corrupt(`entry ${no}/${seq} does not link to its predecessor`);
           const c = codec as LogCodec;
           const fields = decodePayload(c.decode({ kind: 'entry', stream: no, seq }, e.stored));
-          const snap = s.builder.add({ seq, hash: e.hash, body: fields.body, info: { seq, lsn: e.lsn, ts: e.ts, actor: fields.actor, origin: fields.origin } });
+          const snap = s.builder.add({ seq, hash: e.hash, body: fields.body, storedBytes: e.stored.byteLength, info: { seq, lsn: e.lsn, ts: e.ts, actor: fields.actor, origin: fields.origin } });
           ops.push({ type: 'put', key: entryKey(no, seq), value });
           if (snap !== undefined) ops.push({ type: 'put', key: snapshotKey(no, seq), value: snap });
           Object.assign(s, { seq, hash: e.hash, lsn: e.lsn, ts: e.ts });

@@ -135,8 +135,8 @@ export class SnapshotWorker {
         const head = this.#table.head(no);
         if (head === undefined || head.seq <= st.scannedSeq) break;
         for await (const { seq, parsed } of iterateRaw(this.#ctx, no, name, head, st.scannedSeq + 1, head.seq)) {
-          const bytes = decodeEntry(this.#ctx, no, name, seq, parsed).body.byteLength;
-          if (policyStep(this.#policy, st, seq, bytes)) st.points.push(seq);
+          // the policy counts stored payload bytes: no decoding (decrypting) just to count
+          if (policyStep(this.#policy, st, seq, parsed.stored.byteLength)) st.points.push(seq);
           st.scannedSeq = seq;
         }
       } finally {

@@ -125,7 +125,11 @@ export interface LoadedState {
 export interface SnapshotPolicyInput {
   /** entries appended to the stream since its last snapshot */
   entriesSince: number;
-  /** bytes of entry bodies appended since the last snapshot */
+  /**
+   * bytes of stored entry payloads appended since the last snapshot (the codec's output:
+   * body + actor/origin/summary/version; counted without decoding, so encrypted logs pay no
+   * decryption for it)
+   */
   bytesSince: number;
   /** seq of the last snapshot, 0 when none */
   lastSnapshotSeq: number;
@@ -259,6 +263,13 @@ export interface OpenLogOptions {
   wrapDb?: (db: unknown) => unknown;
   /** Upper bound of entries per group-commit batch (default 4096; an appendMany is never split). */
   maxBatchEntries?: number;
+  /**
+   * Check the crc32c of every block of every live LevelDB table file before opening (default
+   * true). LevelDB does not verify blocks on read and aborts the process on some malformed keys;
+   * with the check, damage is a LOG_CORRUPT at open (or a verify() report) instead. Costs one
+   * read of the table files per open (~150+ MB/s).
+   */
+  checkTables?: boolean;
 }
 
 export interface LogInfo {

@@ -6,7 +6,8 @@ import type { AppendInput, ReadRange } from './types.js';
 export const STREAM_NAME_RE = /^#?[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const MAX_VIEW_BYTES = 16 * 1024 * 1024;
-export const MAX_VERSION_BYTES = 1024;
+/** core stores a Yjs snapshot (state vector + delete set) here; long histories reach KBs */
+export const MAX_VERSION_BYTES = 64 * 1024;
 export const MAX_ACTOR_CHARS = 1024;
 export const MAX_SUMMARY_CHARS = 4096;
 export const MAX_AUX_NAME_CHARS = 1024;

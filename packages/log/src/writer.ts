@@ -22,7 +22,6 @@ interface Item {
   stream: string;
   /** plaintext payload (a copy: callers may reuse their buffers after append returns) */
   payload: Uint8Array;
-  bodyBytes: number;
   view: Uint8Array | undefined;
 }
 
@@ -75,7 +74,6 @@ export class GroupCommitWriter {
     const items = inputs.map((i) => ({
       stream: i.stream,
       payload: encodePayload(i),
-      bodyBytes: i.body.byteLength,
       view: i.view === undefined ? undefined : i.view.slice(),
     }));
     return new Promise<AppendAck[]>((resolve, reject) => {
@@ -204,7 +202,7 @@ export class GroupCommitWriter {
           ops.push({ type: 'put', key: entryKey(no, seq), value });
           bytes += value.byteLength;
           w.head = { seq, lsn, ts, hash };
-          w.entries.push({ seq, bytes: item.bodyBytes });
+          w.entries.push({ seq, bytes: stored.byteLength });
           if (item.view !== undefined) {
             w.view = item.view;
             w.viewSeq = seq;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openLog, type AppendAck, type EventLog, type LogEvents } from '../src/index.js';
-import { bytes, childPath, collect, DocWriter, input, spawnTs, tempDir, track, viewOf } from './helpers.js';
+import { bytes, childPath, codeOf, collect, DocWriter, input, spawnTs, tempDir, track, viewOf } from './helpers.js';
 
 interface Chained {
   put(k: Uint8Array, v: Uint8Array): unknown;
@@ -147,6 +147,23 @@ describe('write failures (a failing layer injected under the log)', () => {
       expect(entries.map((e) => [e.seq, Buffer.from(e.hash).toString('hex')])).toEqual(mine.map((a) => [a.seq, Buffer.from(a.hash).toString('hex')]));
     }
     expect((await log.verify()).ok).toBe(true);
+  });
+
+  it('a read in progress survives the reopen that follows a failed batch', async () => {
+    const { state, wrapDb } = failingLayer();
+    const log = track(await openLog({ dir: await tempDir(), wrapDb }));
+    await log.appendMany(Array.from({ length: 700 }, (_, i) => input('big', bytes(i & 0xff, i >> 8))));
+    const it = log.read('big')[Symbol.asyncIterator]();
+    const seen = [(await it.next()).value?.seq];
+    state.plan = [true];
+    state.writes = 0;
+    expect(await codeOf(log.append(input('big', bytes(1))))).toBe('LOG_WRITE_FAILED');
+    const reopened = new Promise((r) => log.on('reopened', r));
+    const ack = log.append(input('other', bytes(2)));
+    await reopened;
+    for (let r = await it.next(); !r.done; r = await it.next()) seen.push(r.value.seq);
+    expect(seen).toEqual(Array.from({ length: 700 }, (_, i) => i + 1));
+    expect((await ack).seq).toBe(1);
   });
 
   it('a second process opening the same dir gets LOG_LOCKED naming the dir', async () => {

@@ -1,0 +1,364 @@
+/**
+ * Table-file check, run before LevelDB opens a dir. LevelDB (as bundled by classic-level, built
+ * with assertions) reads table blocks without verifying their crc32c and ABORTS the process on
+ * some malformed keys (e.g. an internal key shorter than 8 bytes). So before opening, every live
+ * table file (from CURRENT -> MANIFEST) is read and every block's crc32c checked:
+ *   - a damaged data block whose entries still parse with sane keys is "safe": LevelDB will hand
+ *     back altered values, which the log's own hashes and crcs detect precisely (verify reports
+ *     the stream and seq);
+ *   - any other damage (index, filter, meta index, footer, unparseable data block) is "unsafe":
+ *     openLog refuses with LOG_CORRUPT naming the file and offset, instead of letting LevelDB
+ *     crash the process.
+ * Formats: leveldb-1.20 table/format.cc, table/block.cc, db/log_format.h, db/version_edit.cc.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface TableDamage {
+  file: string;
+  offset: number;
+  block: 'data' | 'index' | 'metaindex' | 'filter' | 'footer' | 'file';
+  safe: boolean;
+  message: string;
+}
+
+/** Slicing-by-8 tables of CRC-32C (Castagnoli, reflected polynomial 0x82f63b78). */
+const CRC_TABLES = (() => {
+  const t = Array.from({ length: 8 }, () => new Int32Array(256));
+  const t0 = t[0] as Int32Array;
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    t0[i] = c;
+  }
+  for (let k = 1; k < 8; k++) {
+    const prev = t[k - 1] as Int32Array;
+    const cur = t[k] as Int32Array;
+    for (let i = 0; i < 256; i++) cur[i] = (prev[i] as number) >>> 8 ^ (t0[(prev[i] as number) & 0xff] as number);
+  }
+  return t;
+})();
+const [T0, T1, T2, T3, T4, T5, T6, T7] = CRC_TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+
+/** CRC-32C (Castagnoli), as LevelDB uses for blocks and log records. */
+export function crc32c(b: Uint8Array, start = 0, end = b.byteLength): number {
+  let c = -1;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    c ^= (b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24);
+    c = (T7[c & 0xff] as number) ^ (T6[(c >>> 8) & 0xff] as number) ^ (T5[(c >>> 16) & 0xff] as number) ^ (T4[c >>> 24] as number)
+      ^ (T3[b[i + 4] as number] as number) ^ (T2[b[i + 5] as number] as number) ^ (T1[b[i + 6] as number] as number) ^ (T0[b[i + 7] as number] as number);
+  }
+  for (; i < end; i++) c = (T0[(c ^ (b[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+function unmask(masked: number): number {
+  const rot = (masked - 0xa282ead8) >>> 0;
+  return ((rot >>> 17) | (rot << 15)) >>> 0;
+}
+
+const u32le = (b: Uint8Array, o: number): number =>
+  ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
+
+/** Varint (LEB128) at c.o; throws when truncated. Up to 64 bits, as a Number. */
+function varint(b: Uint8Array, c: { o: number }, limit = b.byteLength): number {
+  let n = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (c.o >= limit) throw new RangeError('truncated varint');
+    const byte = b[c.o++] as number;
+    n += (byte & 0x7f) * mul;
+    if (byte < 0x80) return n;
+    mul *= 128;
+  }
+  throw new RangeError('varint too long');
+}
+
+/** Snappy raw decompression (for compressed index blocks); throws on malformed input. */
+export function snappyDecompress(src: Uint8Array): Uint8Array {
+  const c = { o: 0 };
+  const len = varint(src, c);
+  if (len > 64 * 1024 * 1024) throw new RangeError('snappy length too large');
+  const out = new Uint8Array(len);
+  let o = 0;
+  while (c.o < src.byteLength) {
+    const tag = src[c.o++] as number;
+    const kind = tag & 3;
+    if (kind === 0) {
+      let n = tag >>> 2;
+      if (n >= 60) {
+        const bytes = n - 59;
+        if (c.o + bytes > src.byteLength) throw new RangeError('truncated literal length');
+        n = 0;
+        for (let i = 0; i < bytes; i++) n |= (src[c.o + i] as number) << (8 * i);
+        n >>>= 0;
+        c.o += bytes;
+      }
+      n += 1;
+      if (c.o + n > src.byteLength || o + n > len) throw new RangeError('literal out of bounds');
+      out.set(src.subarray(c.o, c.o + n), o);
+      c.o += n;
+      o += n;
+      continue;
+    }
+    let n: number;
+    let off: number;
+    if (kind === 1) {
+      if (c.o >= src.byteLength) throw new RangeError('truncated copy');
+      n = ((tag >>> 2) & 7) + 4;
+      off = ((tag >>> 5) << 8) | (src[c.o++] as number);
+    } else {
+      const bytes = kind === 2 ? 2 : 4;
+      if (c.o + bytes > src.byteLength) throw new RangeError('truncated copy');
+      n = (tag >>> 2) + 1;
+      off = 0;
+      for (let i = 0; i < bytes; i++) off += (src[c.o + i] as number) * 2 ** (8 * i);
+      c.o += bytes;
+    }
+    if (off === 0 || off > o || o + n > len) throw new RangeError('copy out of bounds');
+    for (let i = 0; i < n; i++, o++) out[o] = out[o - off] as number;
+  }
+  if (o !== len) throw new RangeError('snappy length mismatch');
+  return out;
+}
+
+interface Handle {
+  offset: number;
+  size: number;
+}
+
+/** Block contents (decompressed) and whether its crc32c matches. */
+function readBlock(file: Uint8Array, h: Handle): { ok: boolean; contents: Uint8Array | undefined } {
+  const end = h.offset + h.size;
+  if (h.offset < 0 || end + 5 > file.byteLength) return { ok: false, contents: undefined };
+  const ok = unmask(u32le(file, end + 1)) === crc32c(file, h.offset, end + 1);
+  const type = file[end] as number;
+  const raw = file.subarray(h.offset, end);
+  try {
+    if (type === 0) return { ok, contents: raw };
+    if (type === 1) return { ok, contents: snappyDecompress(raw) };
+  } catch {
+    // falls through: unreadable contents
+  }
+  return { ok: false, contents: undefined };
+}
+
+/**
+ * Walks a block the way LevelDB's Block::Iter does from each restart point, and calls `onEntry`
+ * for each entry. Returns false when some key LevelDB would compare is shorter than `minKey`
+ * bytes (LevelDB asserts on those); decode errors stop a walk (LevelDB reports Corruption).
+ */
+function walkBlock(b: Uint8Array, minKey: number, onEntry?: (key: Uint8Array, value: Uint8Array) => void): boolean {
+  if (b.byteLength < 4) return true; // LevelDB: error iterator
+  const num = u32le(b, b.byteLength - 4);
+  if (num > (b.byteLength - 4) / 4) return true; // LevelDB: error iterator
+  if (num === 0) return true; // LevelDB: empty iterator
+  const limit = b.byteLength - (1 + num) * 4;
+  const starts = new Set<number>();
+  for (let i = 0; i < num; i++) starts.add(u32le(b, limit + i * 4));
+  let first = true;
+  for (const start of starts) {
+    const c = { o: start };
+    let key = new Uint8Array(0);
+    while (c.o < limit) {
+      let shared: number;
+      let nonShared: number;
+      let valueLen: number;
+      try {
+        shared = varint(b, c, limit);
+        nonShared = varint(b, c, limit);
+        valueLen = varint(b, c, limit);
+      } catch {
+        break;
+      }
+      if (limit - c.o < nonShared + valueLen || shared > key.byteLength) break;
+      const next = new Uint8Array(shared + nonShared);
+      next.set(key.subarray(0, shared), 0);
+      next.set(b.subarray(c.o, c.o + nonShared), shared);
+      if (next.byteLength < minKey) return false;
+      key = next;
+      c.o += nonShared;
+      if (first) onEntry?.(key, b.subarray(c.o, c.o + valueLen));
+      c.o += valueLen;
+    }
+    first = false; // entries are reported once, from the first restart's sequential walk
+  }
+  return true;
+}
+
+function decodeHandle(v: Uint8Array): Handle {
+  const c = { o: 0 };
+  return { offset: varint(v, c), size: varint(v, c) };
+}
+
+/** Checks one table file; returns its damage (empty when intact). */
+export function checkTable(name: string, file: Uint8Array, expectedSize?: number): TableDamage[] {
+  const out: TableDamage[] = [];
+  const bad = (offset: number, block: TableDamage['block'], safe: boolean, message: string) =>
+    out.push({ file: name, offset, block, safe, message: `table ${name}: ${message}` });
+  if (expectedSize !== undefined && file.byteLength !== expectedSize) {
+    bad(0, 'file', false, `size ${file.byteLength}, the manifest says ${expectedSize}`);
+    return out;
+  }
+  if (file.byteLength < 48) {
+    bad(0, 'footer', false, 'shorter than a footer');
+    return out;
+  }
+  const foot = file.byteLength - 48;
+  const magic = [0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb];
+  if (magic.some((m, i) => file[foot + 40 + i] !== m)) {
+    bad(foot, 'footer', false, 'bad magic number');
+    return out;
+  }
+  let meta: Handle;
+  let index: Handle;
+  try {
+    const c = { o: foot };
+    meta = { offset: varint(file, c, foot + 40), size: varint(file, c, foot + 40) };
+    index = { offset: varint(file, c, foot + 40), size: varint(file, c, foot + 40) };
+  } catch {
+    bad(foot, 'footer', false, 'unreadable block handles');
+    return out;
+  }
+  const idx = readBlock(file, index);
+  if (!idx.ok || idx.contents === undefined) {
+    bad(index.offset, 'index', false, `index block at ${index.offset} fails its crc32c`);
+    return out;
+  }
+  const dataBlocks: Handle[] = [];
+  walkBlock(idx.contents, 8, (_k, v) => {
+    try {
+      dataBlocks.push(decodeHandle(v));
+    } catch {
+      bad(index.offset, 'index', false, 'unreadable data block handle');
+    }
+  });
+  for (const h of dataBlocks) {
+    const blk = readBlock(file, h);
+    if (blk.ok) continue;
+    const safe = blk.contents !== undefined && walkBlock(blk.contents, 8);
+    bad(h.offset, 'data', safe, `data block at ${h.offset} fails its crc32c${safe ? '' : ' and cannot be read safely'}`);
+  }
+  const mi = readBlock(file, meta);
+  if (!mi.ok || mi.contents === undefined) {
+    bad(meta.offset, 'metaindex', false, `meta index block at ${meta.offset} fails its crc32c`);
+    return out;
+  }
+  walkBlock(mi.contents, 0, (k, v) => {
+    if (!Buffer.from(k).toString('latin1').startsWith('filter.')) return;
+    let h: Handle;
+    try {
+      h = decodeHandle(v);
+    } catch {
+      bad(meta.offset, 'metaindex', false, 'unreadable filter handle');
+      return;
+    }
+    if (!readBlock(file, h).ok) bad(h.offset, 'filter', false, `filter block at ${h.offset} fails its crc32c`);
+  });
+  return out;
+}
+
+/** Records of a LevelDB log-format file (the MANIFEST); stops at the first damaged record. */
+function logRecords(b: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let pending: Uint8Array[] = [];
+  for (let block = 0; block < b.byteLength; block += 32768) {
+    const end = Math.min(block + 32768, b.byteLength);
+    let o = block;
+    while (end - o >= 7) {
+      const len = (b[o + 4] as number) | ((b[o + 5] as number) << 8);
+      const type = b[o + 6] as number;
+      if (type === 0 && len === 0) break; // zero padding
+      if (o + 7 + len > end || unmask(u32le(b, o)) !== crc32c(b, o + 6, o + 7 + len)) return out;
+      const payload = b.subarray(o + 7, o + 7 + len);
+      if (type === 1) out.push(payload);
+      else if (type === 2) pending = [payload];
+      else if (type === 3) pending.push(payload);
+      else if (type === 4) {
+        pending.push(payload);
+        out.push(Buffer.concat(pending));
+        pending = [];
+      }
+      o += 7 + len;
+    }
+  }
+  return out;
+}
+
+/** Live table files (number -> size) from the MANIFEST's version edits. */
+function liveTables(manifest: Uint8Array): Map<number, number> {
+  const live = new Map<number, number>();
+  const key = (level: number, n: number) => level * 2 ** 40 + n;
+  const files = new Map<number, { n: number; size: number }>();
+  for (const rec of logRecords(manifest)) {
+    const c = { o: 0 };
+    const skipSlice = (): void => {
+      const n = varint(rec, c);
+      c.o += n;
+      if (c.o > rec.byteLength) throw new RangeError('slice beyond record');
+    };
+    while (c.o < rec.byteLength) {
+      const tag = varint(rec, c);
+      if (tag === 1) skipSlice();
+      else if (tag === 2 || tag === 3 || tag === 4 || tag === 9) varint(rec, c);
+      else if (tag === 5) {
+        varint(rec, c);
+        skipSlice();
+      } else if (tag === 6) {
+        const level = varint(rec, c);
+        files.delete(key(level, varint(rec, c)));
+      } else if (tag === 7) {
+        const level = varint(rec, c);
+        const n = varint(rec, c);
+        const size = varint(rec, c);
+        skipSlice();
+        skipSlice();
+        files.set(key(level, n), { n, size });
+      } else throw new RangeError(`unknown version edit tag ${tag}`);
+    }
+  }
+  for (const f of files.values()) live.set(f.n, f.size);
+  return live;
+}
+
+/**
+ * Checks every live table file of a closed LevelDB dir. Returns [] for a dir without a DB;
+ * when CURRENT or the MANIFEST cannot be read it returns [] too (LevelDB itself reports a
+ * damaged MANIFEST as Corruption when it opens).
+ */
+export async function checkTables(dir: string): Promise<TableDamage[]> {
+  let manifest: Uint8Array;
+  try {
+    const current = (await readFile(join(dir, 'CURRENT'), 'utf8')).trim();
+    if (!/^MANIFEST-\d+$/.test(current)) return [];
+    manifest = await readFile(join(dir, current));
+  } catch {
+    return [];
+  }
+  let live: Map<number, number>;
+  try {
+    live = liveTables(manifest);
+  } catch {
+    return [];
+  }
+  const damage: TableDamage[] = [];
+  for (const [n, size] of live) {
+    const base = String(n).padStart(6, '0');
+    let name = `${base}.ldb`;
+    let file: Uint8Array;
+    try {
+      file = await readFile(join(dir, name));
+    } catch {
+      try {
+        name = `${base}.sst`;
+        file = await readFile(join(dir, name));
+      } catch {
+        damage.push({ file: `${base}.ldb`, offset: 0, block: 'file', safe: false, message: `table ${base}.ldb is missing` });
+        continue;
+      }
+    }
+    damage.push(...checkTable(name, file, size));
+  }
+  return damage;
+}

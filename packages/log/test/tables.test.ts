@@ -1,0 +1,116 @@
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { openLog } from '../src/index.js';
+import { checkTables, crc32c, snappyDecompress } from '../src/tables.js';
+import { codeOf, collect, DocWriter, input, tempDir, track, viewOf, withRawDb } from './helpers.js';
+
+const MARKER = 'MARKER-kq3vZ8pXw2LmN7tRb5Yc';
+
+/** A closed, compacted log (its data in one .ldb table); entry s1/51 carries MARKER literally. */
+async function compacted(): Promise<{ dir: string; table: string }> {
+  const dir = await tempDir();
+  const log = await openLog({ dir });
+  const w = new DocWriter();
+  for (let i = 0; i < 300; i++) {
+    const body = i === 151 ? markerUpdate() : w.edit();
+    await log.append(input(`s${i % 3}`, body, { view: viewOf(w.doc) }));
+  }
+  await log.close();
+  await withRawDb(dir, (db) => (db as unknown as { compactRange(a: Uint8Array, b: Uint8Array): Promise<void> }).compactRange(Uint8Array.of(0), Uint8Array.of(0xff)));
+  const [table] = (await readdir(dir)).filter((f) => f.endsWith('.ldb'));
+  return { dir, table: join(dir, table as string) };
+}
+
+function markerUpdate(): Uint8Array {
+  const d = new Y.Doc();
+  d.getText('note').insert(0, MARKER);
+  return Y.encodeStateAsUpdate(d);
+}
+
+/** Flips a bit in the middle of MARKER inside the table file (a literal, even in snappy blocks). */
+async function flipMarker(table: string): Promise<void> {
+  const data = await readFile(table);
+  const at = data.indexOf(Buffer.from(MARKER));
+  expect(at).toBeGreaterThan(0);
+  data[at + 12] = (data[at + 12] as number) ^ 0x01;
+  await writeFile(table, data);
+}
+
+/** The index block handle from a table's footer. */
+function indexHandle(file: Uint8Array): { offset: number; size: number } {
+  const c = { o: file.byteLength - 48 };
+  const v = () => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = file[c.o++] as number;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  v();
+  v();
+  return { offset: v(), size: v() };
+}
+
+describe('table-file check (before LevelDB opens a dir)', () => {
+  it('crc32c and snappy match their reference vectors', () => {
+    expect(crc32c(new TextEncoder().encode('123456789')).toString(16)).toBe('e3069283');
+    expect(crc32c(new Uint8Array(32)).toString(16)).toBe('8a9136aa');
+    expect(new TextDecoder().decode(snappyDecompress(Uint8Array.from([5, 0x10, 0x68, 0x65, 0x6c, 0x6c, 0x6f])))).toBe('hello');
+    expect(new TextDecoder().decode(snappyDecompress(Uint8Array.from([12, 0x08, 0x61, 0x62, 0x63, 0x15, 0x03])))).toBe('abcabcabcabc');
+    expect(() => snappyDecompress(Uint8Array.from([12, 0x08, 0x61, 0x62, 0x63, 0x15, 0x09]))).toThrow();
+    expect(() => snappyDecompress(Uint8Array.from([9, 0x10, 0x68]))).toThrow();
+  });
+
+  it('an intact DB has no damage; a flipped value byte is safe damage, reported by verify', async () => {
+    const { dir, table } = await compacted();
+    expect(await checkTables(dir)).toEqual([]);
+    await flipMarker(table);
+    const damage = await checkTables(dir);
+    expect(damage).toHaveLength(1);
+    expect(damage[0]).toMatchObject({ block: 'data', safe: true });
+    const log = track(await openLog({ dir }));
+    const report = await log.verify();
+    expect(report.ok).toBe(false);
+    expect(report.broken.filter((b) => b.kind === 'checksum').map((b) => b.stream || b.message)).toEqual([
+      's1', damage[0]?.message,
+    ]);
+    expect(await codeOf(collect(log.read('s1')))).toBe('LOG_CHECKSUM_MISMATCH');
+  });
+
+  it('a damaged index block refuses the open with LOG_CORRUPT naming the file (instead of a LevelDB abort)', async () => {
+    const { dir, table } = await compacted();
+    const data = await readFile(table);
+    const h = indexHandle(data);
+    data[h.offset + 1] = (data[h.offset + 1] as number) ^ 0x04;
+    await writeFile(table, data);
+    const err = await openLog({ dir }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'LOG_CORRUPT' });
+    expect((err as Error).message).toContain('.ldb');
+    expect((err as { details: { offset: number } }).details.offset).toBe(h.offset);
+  });
+
+  it('a truncated or missing table refuses the open with LOG_CORRUPT', async () => {
+    const a = await compacted();
+    const data = await readFile(a.table);
+    await writeFile(a.table, data.subarray(0, data.byteLength - 10));
+    expect(await codeOf(openLog({ dir: a.dir }))).toBe('LOG_CORRUPT');
+    const b = await compacted();
+    await rm(b.table);
+    expect(await codeOf(openLog({ dir: b.dir }))).toBe('LOG_CORRUPT');
+  });
+
+  it('checkTables: false skips the check', async () => {
+    const { dir, table } = await compacted();
+    await flipMarker(table);
+    const log = track(await openLog({ dir, checkTables: false }));
+    const report = await log.verify();
+    // only the record-level check sees the altered value
+    expect(report.broken.map((b) => `${b.stream}/${b.kind}`)).toEqual(['s1/checksum']);
+    expect(await codeOf(collect(log.read('s1')))).toBe('LOG_CHECKSUM_MISMATCH');
+  });
+});
