@@ -131,5 +131,20 @@ describe('history, diff, revert, labels', () => {
     expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.meta.tags).toEqual(['test', 'support']);
     await shot(page, 'editor-validation');
     expect(await unlabeledControls(page)).toEqual([]);
+
+    // templates: a bad name is refused next to the field; a good one becomes a live editor; removal is confirmed
+    await page.getByLabel('New template name').fill('bad name');
+    await page.getByRole('button', { name: 'Add template' }).click();
+    await page.locator('#new-template-error').filter({ hasText: 'Template names use' }).waitFor();
+    await page.getByLabel('New template name').fill('farewell');
+    await page.getByRole('button', { name: 'Add template' }).click();
+    await page.locator('[data-testid="text-template-farewell"] .cm-content').click();
+    await page.keyboard.type('Goodbye {{name}}');
+    await waitForSync(page, ['saved']);
+    expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.templates.farewell).toBe('Goodbye {{name}}');
+    await page.getByRole('button', { name: 'Remove template farewell' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+    await page.locator('[data-testid="text-template-farewell"]').waitFor({ state: 'detached' });
+    expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.templates).toEqual({ greet: 'Hello {{name}}' });
   });
 });

@@ -20,15 +20,47 @@ import { ParamsForm, type EditableFields } from './ParamsForm.js';
 import { Presence, SyncBadge } from './Presence.js';
 import { announce } from './status.js';
 
-/** Re-renders on every change of the doc; returns the plain JSON of the profile map. */
+/**
+ * The profile's non-text fields (name, model, parameters, meta, labels, template names) as
+ * plain JSON, re-read only when one of them changes: typing in a text does not re-render the
+ * page (Y.Map observers fire for key changes, not for edits inside a nested Y.Text).
+ */
 function useProfileJson(session: CollabSession | undefined): Record<string, unknown> | undefined {
   const [json, setJson] = useState<Record<string, unknown> | undefined>();
   useEffect(() => {
     if (!session) return;
-    const on = () => setJson(session.profile.toJSON() as Record<string, unknown>);
-    session.profile.observeDeep(on);
-    on();
-    return () => session.profile.unobserveDeep(on);
+    const p = session.profile;
+    const read = () => {
+      const out: Record<string, unknown> = { name: p.get('name'), modelId: p.get('modelId') };
+      for (const k of ['parameters', 'meta', 'labels']) {
+        const m = p.get(k);
+        out[k] = m instanceof Y.Map ? m.toJSON() : undefined;
+      }
+      const t = p.get('templates');
+      out.templateNames = t instanceof Y.Map ? [...t.keys()].sort() : [];
+      setJson(out);
+    };
+    const maps: Y.Map<unknown>[] = [];
+    const watch = () => {
+      for (const m of maps.splice(0)) m.unobserve(read);
+      for (const k of ['parameters', 'meta', 'labels', 'templates']) {
+        const m = p.get(k);
+        if (m instanceof Y.Map) {
+          m.observe(read);
+          maps.push(m);
+        }
+      }
+    };
+    const onTop = () => {
+      watch(); // a top-level key may have been replaced (e.g. the first sync)
+      read();
+    };
+    p.observe(onTop);
+    onTop();
+    return () => {
+      p.unobserve(onTop);
+      for (const m of maps.splice(0)) m.unobserve(read);
+    };
   }, [session]);
   return json;
 }
@@ -139,8 +171,7 @@ export function Editor({ id }: { id: string }) {
 
   const readOnly = !writable || status.state === 'closed';
   const ready = status.ready;
-  const templatesMap = session.profile.get('templates');
-  const templateNames = templatesMap instanceof Y.Map ? [...templatesMap.keys()].sort() : [];
+  const templateNames = (json?.templateNames as string[] | undefined) ?? [];
   const fields = editableFrom(json, view);
   const labels = (json?.labels ?? view.labels) as Record<string, string>;
 
