@@ -6,7 +6,7 @@ import { groupChanges, splitSides } from '../src/lib/diffsides.js';
 import { importItems, mergeDiff, writable } from '../src/lib/merge.js';
 import { checkNumber, formFromParams, NUMBER_PARAMS, paramsPatch, parseExtra, parseStop } from '../src/lib/params.js';
 import { href, parseRoute } from '../src/lib/router.js';
-import { HitRateHistory, linePath, MAX_SAMPLES } from '../src/lib/series.js';
+import { HitRateHistory, intervalRate, linePath, MAX_SAMPLES } from '../src/lib/series.js';
 import { globMatches } from '../src/lib/session.js';
 import { webUiTarget } from '../../server/src/web-ui.js';
 import { WEB_ROOT, ensureBuilt } from './helpers.js';
@@ -103,12 +103,21 @@ describe('diff sides', () => {
 });
 
 describe('hit-rate chart', () => {
+  const stats = (hits: number, misses: number, hit_rate = 0) => ({ name: 'hot', hits, misses, size: 1, hit_rate, ttl: null, evictions: 0 });
+  it('rates per interval: deltas, carried over when idle, cumulative after a counter reset', () => {
+    expect(intervalRate(undefined, stats(9, 1, 0.9))).toBe(0.9);
+    expect(intervalRate({ hits: 9, misses: 1, rate: 0.9 }, stats(10, 4))).toBe(0.25);
+    expect(intervalRate({ hits: 10, misses: 4, rate: 0.25 }, stats(10, 4))).toBe(0.25);
+    expect(intervalRate({ hits: 10, misses: 4, rate: 0.25 }, stats(2, 0, 1))).toBe(1);
+  });
   it('keeps a bounded history and maps 0..1 to bottom..top', () => {
     const h = new HitRateHistory();
-    for (let i = 0; i <= MAX_SAMPLES + 10; i++) h.add(i * 1000, [{ name: 'hot', hits: i, misses: 0, size: 1, hit_rate: i % 2, ttl: null, evictions: 0 }]);
+    h.add(0, [stats(0, 0, 1)]);
+    h.add(1000, [stats(0, 4)]);
+    expect(linePath(h.samples, 'hot', 100, 50)).toBe('M0.0,0.0 L100.0,50.0');
+    for (let i = 2; i <= MAX_SAMPLES + 10; i++) h.add(i * 1000, [stats(i, 4)]);
     expect(h.samples.length).toBe(MAX_SAMPLES);
-    const d = linePath(h.samples.slice(0, 2), 'hot', 100, 50);
-    expect(d).toBe('M0.0,0.0 L100.0,50.0');
+    expect(h.samples[h.samples.length - 1]!.rates.hot).toBe(1);
     expect(linePath(h.samples, 'missing', 100, 50)).toBe('');
     expect(h.names()).toEqual(['hot']);
   });

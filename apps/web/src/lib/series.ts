@@ -7,16 +7,38 @@ import type { CacheStats } from './types.js';
 
 export interface Sample {
   at: number;
+  /** hit rate per cache over the interval since the previous sample (0..1) */
   rates: Record<string, number>;
 }
 
 export const MAX_SAMPLES = 240;
 
+/**
+ * The hit rate of one interval: hits / lookups between two polls. With no lookups in the
+ * interval the previous rate carries on (nothing changed); the first sample, or counters that
+ * went backwards (a node restart), use the node's cumulative hit_rate.
+ */
+export function intervalRate(prev: { hits: number; misses: number; rate: number } | undefined, now: CacheStats): number {
+  if (!prev) return now.hit_rate;
+  const dh = now.hits - prev.hits;
+  const dm = now.misses - prev.misses;
+  if (dh < 0 || dm < 0) return now.hit_rate;
+  if (dh + dm === 0) return prev.rate;
+  return dh / (dh + dm);
+}
+
 export class HitRateHistory {
   readonly #samples: Sample[] = [];
+  readonly #last = new Map<string, { hits: number; misses: number; rate: number }>();
   add(at: number, caches: readonly CacheStats[]): void {
     const rates: Record<string, number> = {};
-    for (const c of caches) if (Number.isFinite(c.hit_rate)) rates[c.name] = c.hit_rate;
+    for (const c of caches) {
+      if (!Number.isFinite(c.hits) || !Number.isFinite(c.misses)) continue;
+      const rate = intervalRate(this.#last.get(c.name), c);
+      if (!Number.isFinite(rate)) continue;
+      rates[c.name] = rate;
+      this.#last.set(c.name, { hits: c.hits, misses: c.misses, rate });
+    }
     this.#samples.push({ at, rates });
     if (this.#samples.length > MAX_SAMPLES) this.#samples.splice(0, this.#samples.length - MAX_SAMPLES);
   }

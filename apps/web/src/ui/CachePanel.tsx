@@ -60,7 +60,7 @@ function Chart({ tick }: { tick: number }) {
             </li>
           ))}
         </ul>
-        <span class="muted">Polled every {POLL_MS / 1000} s while this panel is open; kept in this tab's memory.</span>
+        <span class="muted">Hit rate of each {POLL_MS / 1000} s interval (hits ÷ lookups since the previous poll; unchanged when idle), while this panel is open; kept in this tab's memory.</span>
       </figcaption>
     </figure>
   );
