@@ -3,13 +3,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 // Workspace packages resolve to their TypeScript sources, so tests never need a build.
-const alias = Object.fromEntries(
-  ['errors', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => [
-    `@profilesync/${p}`,
-    `${root}packages/${p}/src/index.ts`,
-  ]),
-);
-alias['@profilesync/server'] = `${root}apps/server/src/index.ts`;
+// Exact-match aliases, so subpath exports (e.g. @profilesync/server/local) resolve too.
+const alias: { find: RegExp; replacement: string }[] = [
+  ...['errors', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => ({
+    find: new RegExp(`^@profilesync/${p}$`),
+    replacement: `${root}packages/${p}/src/index.ts`,
+  })),
+  { find: /^@profilesync\/server$/, replacement: `${root}apps/server/src/index.ts` },
+  { find: /^@profilesync\/server\/local$/, replacement: `${root}apps/server/src/local.ts` },
+];
 
 const project = (name: string, dir: string, extra: Record<string, unknown> = {}) => ({
   resolve: { alias },
