@@ -125,8 +125,10 @@ describe('screens', () => {
     // delete: Cancel keeps it, Delete tombstones it
     await page.getByRole('button', { name: 'Delete Imported' }).click();
     const del = page.getByTestId('delete-dialog');
-    await del.getByRole('button', { name: 'Cancel' }).click();
+    await dialogReady(page, 'delete-dialog');
+    await page.keyboard.press('Escape');
     await del.waitFor({ state: 'detached' });
+    await expect(page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).resolves.toBe('Delete Imported'); // focus back on the opener
     expect((await api(node.url, 'GET', '/api/profiles/imported-1')).status).toBe(200);
     await page.getByRole('button', { name: 'Delete Imported' }).click();
     await shot(page, 'profiles-delete-confirm');

@@ -26,8 +26,12 @@ export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, childr
 
   useEffect(() => {
     const d = ref.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (d && !d.open) d.showModal();
-    return () => d?.close();
+    return () => {
+      d?.close();
+      if (opener?.isConnected) opener.focus(); // keyboard users continue where they were
+    };
   }, []);
 
   // after a failure the buttons were disabled (focus fell out): bring it back to the first field
