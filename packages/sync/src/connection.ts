@@ -35,7 +35,8 @@ export interface ConnectionOptions {
   /** the session is authenticated both ways; return false to refuse it (already closed) */
   onEstablished(conn: PeerConnection): void;
   onHandshakeFailed(conn: PeerConnection, code: string, peerFingerprint?: string): void;
-  onClosed(conn: PeerConnection, info: { code: number; reason: string; clean: boolean }): void;
+  /** local: this side closed it (then reason is our error code) */
+  onClosed(conn: PeerConnection, info: { code: number; reason: string; clean: boolean; local: boolean }): void;
 }
 
 export type ConnectionState = 'handshake' | 'confirming' | 'open' | 'closed';
@@ -320,7 +321,7 @@ export class PeerConnection implements EngineLink {
       // closed during the handshake by the other side (e.g. it refused our key), or never connected
       this.#o.onHandshakeFailed(this, reason || SyncErrorCode.CONNECTION_LOST, this.peerFingerprint);
     }
-    this.#o.onClosed(this, { code: finalCode, reason: finalReason, clean: this.#gotGoodbye });
+    this.#o.onClosed(this, { code: finalCode, reason: finalReason, clean: this.#gotGoodbye, local: this.#closeCode !== undefined });
   }
 
   get sinceStartMillis(): number {

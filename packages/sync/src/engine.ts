@@ -51,7 +51,6 @@ export interface EngineOptions {
   events: SyncEmitter;
   logger: SyncLogger;
   limits: EngineLimits;
-  audit?: (record: { action: string; actor: string; origin: string; outcome: 'rejected'; profile?: string; details?: Record<string, unknown> }) => void;
 }
 
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc());
@@ -437,8 +436,8 @@ export class SyncEngine {
     const code = codeOf(err);
     const message = err instanceof Error ? err.message : String(err);
     if (code === SyncErrorCode.BAD_MESSAGE || code === SyncErrorCode.BAD_UPDATE) {
+      // logged and audited by the service when the session closes with this code
       this.#o.logger.warn({ peerId: this.peerId, code, profile }, 'peer sent garbage: disconnecting');
-      this.#o.audit?.({ action: 'sync.rejected', actor: this.#ctx.actor, origin: this.#ctx.origin, outcome: 'rejected', ...(profile ? { profile } : {}), details: { code, peerId: this.peerId } });
     } else if (code !== 'STORE_CLOSED') {
       this.#o.logger.error({ peerId: this.peerId, code, err: message }, 'sync session failed');
     }

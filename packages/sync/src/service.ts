@@ -341,7 +341,6 @@ export class SyncService {
       events: this.#events,
       logger: this.#logger,
       limits: { queueBytes: this.limits.queueBytes, maxInflightApplies: this.limits.maxInflightApplies, roundTimeoutMs: this.limits.roundTimeoutMs, autoRounds: this.limits.autoRounds },
-      audit: this.#audit,
     });
     conn.engine = engine;
     conn.peerId = entry.id;
@@ -360,20 +359,30 @@ export class SyncService {
     this.#events.emit('handshake-failed', { remote: conn.remote, direction: conn.direction, code, ...(peerFingerprint ? { peerFingerprint } : {}), durationMillis: conn.sinceStartMillis });
     this.#logger.warn({ remote: conn.remote, direction: conn.direction, code, peerFingerprint }, 'peer handshake failed');
     if (conn.direction !== 'inbound' || code === SyncErrorCode.CONNECTION_LOST) return;
-    const take = takeAuditToken(this.#auditBucket, this.#clock(), 5, 20);
-    const suppressed = this.#auditBucket.suppressed;
-    this.#auditBucket = take.bucket;
-    if (!take.allowed) return;
-    this.#audit({
+    this.#auditLimited({
       action: 'auth.denied',
       actor: peerFingerprint ? `peer:${peerFingerprint}` : 'unknown-peer',
       origin: `sync:${conn.remote}`,
       outcome: 'denied',
-      details: { reason: code, endpoint: '/sync', ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}) },
+      details: { reason: code, endpoint: '/sync' },
     });
   }
 
-  #closed(conn: PeerConnection, info: { code: number; reason: string; clean: boolean }): void {
+  /** Audits through a token bucket (5/s, burst 20): a misbehaving node may retry forever. */
+  #auditLimited(record: Parameters<AuditFn>[0]): void {
+    const take = takeAuditToken(this.#auditBucket, this.#clock(), 5, 20);
+    const suppressed = this.#auditBucket.suppressed;
+    this.#auditBucket = take.bucket;
+    if (!take.allowed) return;
+    this.#audit(suppressed > 0 ? { ...record, details: { ...record.details, suppressedBefore: suppressed } } : record);
+  }
+
+  #closed(conn: PeerConnection, info: { code: number; reason: string; clean: boolean; local: boolean }): void {
+    if (info.local && conn.peerPublicKey && isGarbageClose(info.code)) {
+      // an authenticated peer sent something we refused: log and audit (rate limited like refused handshakes)
+      this.#logger.warn({ peerId: conn.peerId, peerFingerprint: conn.peerFingerprint, code: info.reason }, 'peer session closed: bad frame or message');
+      this.#auditLimited({ action: 'sync.rejected', actor: `peer:${conn.peerFingerprint}`, origin: `peer:${conn.peerId ?? conn.remote}`, outcome: 'rejected', details: { code: info.reason, closeCode: info.code } });
+    }
     this.#all.delete(conn);
     this.#handshaking.delete(conn);
     if (conn.engine) this.hub.detach(conn.engine);
@@ -442,6 +451,11 @@ export class SyncService {
       clearTimeout(timer);
     }
   }
+}
+
+/** Close codes that mean the peer sent a bad frame or message (not a transport or local failure). */
+function isGarbageClose(code: number): boolean {
+  return code === CloseCode.BAD_MESSAGE || code === CloseCode.UNPROCESSABLE || code === CloseCode.FRAME_REJECTED || code === CloseCode.TOO_LARGE;
 }
 
 function reject(socket: Duplex, status: number, code: string): void {

@@ -1,0 +1,196 @@
+/**
+ * /yjs/:profileId with the stock y-websocket WebsocketProvider (Node, `ws` as the polyfill):
+ * live edits go through the store (view, log, origin yjs:<token>), other writers reach the
+ * browser side, viewers are read-only (dropped + audited), bad access closes with 44xx codes.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { WebsocketProvider } from 'y-websocket';
+import type { YjsPrincipal } from '../src/index.js';
+import { ctx, node, sample, until, type Store, type TestNode } from './helpers.js';
+
+const SYSTEM = 'You are a helpful support agent. Answer briefly.';
+const principal = (actor: string, tokenId: string, write: boolean, read: (id: string) => boolean = () => true): YjsPrincipal => ({
+  actor,
+  tokenId,
+  role: write ? 'editor' : 'viewer',
+  canRead: read,
+  canWrite: (id) => write && read(id),
+});
+const TOKENS: Record<string, YjsPrincipal> = {
+  'editor-token': principal('erin', 'tok-ed', true),
+  'viewer-token': principal('vic', 'tok-view', false),
+  'scoped-token': principal('sam', 'tok-scoped', true, (id) => id.startsWith('other')),
+};
+
+let a: TestNode;
+const providers: WebsocketProvider[] = [];
+
+function startSync(store?: Store): void {
+  a.start({
+    ...(store ? { store } : {}),
+    authenticate: (token) => (token === undefined ? undefined : TOKENS[token]),
+    limits: { yjsAuthTimeoutMs: 300 },
+  });
+}
+
+beforeEach(async () => {
+  a = await node('a');
+  await a.store.create({ id: 'bot', ...sample({ systemMessage: SYSTEM }) }, ctx);
+  startSync();
+});
+afterEach(async () => {
+  for (const p of providers.splice(0)) p.destroy();
+  await a.close();
+});
+
+function provider(room: string, token: string, doc = new Y.Doc()): { doc: Y.Doc; p: WebsocketProvider; synced: Promise<void>; closed: Promise<{ code: number; reason: string }> } {
+  const p = new WebsocketProvider(`${a.url}/yjs`, room, doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, params: { token }, disableBc: true });
+  providers.push(p);
+  const synced = new Promise<void>((r) => p.on('sync', (s: boolean) => s && r()));
+  const closed = new Promise<{ code: number; reason: string }>((r) => p.on('closed', (e: { code: number; reason: string }) => r(e)));
+  return { doc, p, synced, closed };
+}
+
+const text = (doc: Y.Doc, field: string): Y.Text => doc.getMap('profile').get(field) as Y.Text;
+
+describe('stock WebsocketProvider', () => {
+  it('edits systemMessage live; the change is in the view and in the log with origin yjs:<token>', async () => {
+    const { doc, synced } = provider('bot', 'editor-token');
+    await synced;
+    expect(text(doc, 'systemMessage').toString()).toBe(SYSTEM);
+    text(doc, 'systemMessage').insert(0, 'Hi! ');
+    await until(async () => (await a.store.get('bot')).systemMessage === `Hi! ${SYSTEM}`, 10_000, 'store view');
+    const [latest] = await a.store.history('bot', { limit: 1 });
+    expect(latest).toMatchObject({ actor: 'erin', origin: 'yjs:tok-ed' });
+    // another writer (the API) reaches the client through the room
+    await a.store.update('bot', { name: 'Renamed bot' }, ctx);
+    await until(() => doc.getMap('profile').get('name') === 'Renamed bot', 10_000, 'client sees the API write');
+  });
+
+  it('two clients in a room see each other edits and awareness', async () => {
+    const one = provider('bot', 'editor-token');
+    const two = provider('bot', 'editor-token');
+    await Promise.all([one.synced, two.synced]);
+    one.p.awareness.setLocalStateField('user', { name: 'one' });
+    await until(() => [...two.p.awareness.getStates().values()].some((s) => (s as { user?: { name: string } }).user?.name === 'one'), 10_000, 'awareness');
+    text(one.doc, 'description').insert(0, '[one] ');
+    await until(() => text(two.doc, 'description').toString().startsWith('[one] '), 10_000, 'edit relayed');
+  });
+
+  it('a viewer token is read-only: its edits are dropped, the store is unchanged, the audit shows it', async () => {
+    const before = a.store.versionHashes().get('bot');
+    const { doc, p, synced } = provider('bot', 'viewer-token');
+    await synced;
+    const denied = new Promise<string>((resolve) =>
+      p.ws!.addEventListener('message', (ev: { data: unknown }) => {
+        const d = decoding.createDecoder(new Uint8Array(ev.data as ArrayBuffer));
+        if (decoding.readVarUint(d) === 2 && decoding.readVarUint(d) === 0) resolve(decoding.readVarString(d));
+      }),
+    );
+    text(doc, 'systemMessage').insert(0, 'HACKED ');
+    text(doc, 'systemMessage').insert(0, 'AGAIN ');
+    expect(await denied).toContain('read-only');
+    p.destroy();
+    await until(async () => (await a.store.audit({ action: 'auth.denied', profile: 'bot' })).length > 0, 10_000, 'audit');
+    const [record] = await a.store.audit({ action: 'auth.denied', profile: 'bot' });
+    expect(record).toMatchObject({ actor: 'vic', origin: 'yjs:tok-view', outcome: 'denied', details: { reason: 'read-only', droppedUpdates: 2 } });
+    expect(a.store.versionHashes().get('bot')).toBe(before);
+    expect((await a.store.get('bot')).systemMessage).toBe(SYSTEM);
+  });
+
+  it('an update that breaks validation closes with 4422 PROFILE_INVALID and changes nothing', async () => {
+    const before = a.store.versionHashes().get('bot');
+    const { doc, synced, closed } = provider('bot', 'editor-token');
+    await synced;
+    doc.getMap('profile').set('name', 42);
+    expect(await closed).toEqual({ code: 4422, reason: 'PROFILE_INVALID' });
+    expect(a.store.versionHashes().get('bot')).toBe(before);
+    expect((await a.store.audit({ action: 'sync.rejected' }))[0]).toMatchObject({ origin: 'yjs:tok-ed', profile: 'bot' });
+  });
+
+  it('no grant, unknown and deleted profiles, bad tokens: 4403, 4404, 4410, 4401 (the provider stops reconnecting)', async () => {
+    await a.store.create({ id: 'gone', ...sample() }, ctx);
+    await a.store.delete('gone', ctx);
+    expect(await provider('bot', 'scoped-token').closed).toEqual({ code: 4403, reason: 'AUTH_FORBIDDEN' });
+    expect(await provider('nope', 'editor-token').closed).toEqual({ code: 4404, reason: 'PROFILE_NOT_FOUND' });
+    expect(await provider('gone', 'editor-token').closed).toEqual({ code: 4410, reason: 'PROFILE_DELETED' });
+    expect(await provider('bot', 'wrong-token').closed).toEqual({ code: 4401, reason: 'AUTH_UNAUTHORIZED' });
+    const reasons = async (): Promise<unknown[]> => (await a.store.audit({ action: 'auth.denied' })).map((d) => d.details?.['reason']).sort();
+    await until(async () => (await reasons()).length === 2, 5_000, 'audit');
+    expect(await reasons()).toEqual(['AUTH_FORBIDDEN', 'AUTH_UNAUTHORIZED']);
+  });
+});
+
+describe('raw protocol', () => {
+  function connect(path: string): { ws: WebSocket; messages: Uint8Array[]; closed: Promise<{ code: number; reason: string }>; opened: Promise<void> } {
+    const ws = new WebSocket(`${a.url}${path}`);
+    const messages: Uint8Array[] = [];
+    ws.on('message', (d: Buffer) => messages.push(new Uint8Array(d)));
+    ws.on('error', () => undefined);
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const opened = new Promise<void>((r) => ws.once('open', () => r()));
+    return { ws, messages, closed, opened };
+  }
+  const step1 = (sv: Uint8Array): Uint8Array => {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint8Array(e, sv);
+    return encoding.toUint8Array(e);
+  };
+
+  it('token in a first auth message instead of ?token=; no auth at all times out (4401)', async () => {
+    const c = connect('/yjs/bot');
+    await c.opened;
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 2);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarString(e, 'editor-token');
+    c.ws.send(encoding.toUint8Array(e));
+    await until(() => c.messages.length > 0, 5_000, 'server step 1');
+    expect([...c.messages[0]!.slice(0, 2)]).toEqual([0, 0]);
+    c.ws.close();
+    const silent = connect('/yjs/bot');
+    expect(await silent.closed).toEqual({ code: 4401, reason: 'YJS_AUTH_TIMEOUT' });
+    const garbage = connect('/yjs/bot?token=editor-token');
+    await garbage.opened;
+    garbage.ws.send(new Uint8Array([0, 9, 1, 1]));
+    expect(await garbage.closed).toEqual({ code: 4400, reason: 'YJS_BAD_MESSAGE' });
+  });
+
+  it('does not answer sync before the profile is loaded from disk (y-websocket #81)', async () => {
+    await a.stopSync();
+    let loads = 0;
+    // the real store, with its disk read held back for 300 ms
+    const slow = new Proxy(a.store, {
+      get(target, prop) {
+        if (prop === 'encodeStateAsUpdate') {
+          return async (...args: Parameters<Store['encodeStateAsUpdate']>) => {
+            loads++;
+            await new Promise((r) => setTimeout(r, 300));
+            return target.encodeStateAsUpdate(...args);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    startSync(slow);
+    const c = connect('/yjs/bot?token=editor-token');
+    await c.opened;
+    c.ws.send(step1(Y.encodeStateVector(new Y.Doc())));
+    await until(() => c.messages.length >= 2, 5_000, 'answers');
+    expect(loads).toBe(1);
+    // first the server's step 1, then the answer to ours: step 2 with the whole profile
+    const d = decoding.createDecoder(c.messages[1]!);
+    expect([decoding.readVarUint(d), decoding.readVarUint(d)]).toEqual([0, 1]);
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, decoding.readVarUint8Array(d));
+    expect(text(doc, 'systemMessage').toString()).toBe(SYSTEM);
+    c.ws.close();
+  });
+});
