@@ -54,6 +54,9 @@ export interface EngineOptions {
 }
 
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc());
+/** store reads started together when answering or preparing step 1s */
+const PARALLEL_READS = 64;
+type Step1 = Extract<Message, { type: typeof MessageType.STEP1 }>;
 const EMPTY = new Uint8Array(0);
 
 interface ActiveRound {
@@ -92,6 +95,7 @@ export class SyncEngine {
   #waiters: Waiter[] = [];
   #lastConverged: number | undefined;
   #readPaused = false;
+  #ahead: Message | undefined;
 
   constructor(opts: EngineOptions) {
     this.#o = opts;
@@ -187,7 +191,7 @@ export class SyncEngine {
 
   /** Whether messages are queued or being handled, or applies are in flight. */
   get busy(): boolean {
-    return !this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length);
+    return !this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length || this.#ahead !== undefined);
   }
 
   /** Resolves when nothing is queued, handled or applied (tests). */
@@ -203,23 +207,49 @@ export class SyncEngine {
   async #drain(): Promise<void> {
     this.#running = true;
     try {
-      while (!this.#closed && this.#inboxHead < this.#inbox.length) {
-        const bytes = this.#inbox[this.#inboxHead++] as Uint8Array;
-        if (this.#readPaused && this.#inbox.length - this.#inboxHead < MAX_INBOX_MESSAGES / 2) {
-          this.#readPaused = false;
-          this.#o.link.resumeReading?.();
+      for (let m = this.#next(); m !== undefined && !this.#closed; m = this.#next()) {
+        if (m.type !== MessageType.STEP1) {
+          await this.#handle(m);
+          continue;
         }
-        if (this.#inboxHead > 1024 && this.#inboxHead * 2 > this.#inbox.length) {
-          this.#inbox = this.#inbox.slice(this.#inboxHead);
-          this.#inboxHead = 0;
+        // consecutive step 1s are answered concurrently (the store reads run in parallel), replies stay in order
+        const batch: Step1[] = [m];
+        while (batch.length < PARALLEL_READS) {
+          const more = this.#next();
+          if (more === undefined) break;
+          if (more.type !== MessageType.STEP1) {
+            this.#ahead = more;
+            break;
+          }
+          batch.push(more);
         }
-        await this.#handle(decodeMessage(bytes));
+        await this.#answerStep1s(batch);
       }
     } catch (err) {
       this.#failWith(err);
     } finally {
       this.#running = false;
     }
+  }
+
+  /** The next inbound message (decoded), or undefined when the inbox is empty. */
+  #next(): Message | undefined {
+    if (this.#ahead !== undefined) {
+      const m = this.#ahead;
+      this.#ahead = undefined;
+      return m;
+    }
+    if (this.#inboxHead >= this.#inbox.length) return undefined;
+    const bytes = this.#inbox[this.#inboxHead++] as Uint8Array;
+    if (this.#readPaused && this.#inbox.length - this.#inboxHead < MAX_INBOX_MESSAGES / 2) {
+      this.#readPaused = false;
+      this.#o.link.resumeReading?.();
+    }
+    if (this.#inboxHead > 1024 && this.#inboxHead * 2 > this.#inbox.length) {
+      this.#inbox = this.#inbox.slice(this.#inboxHead);
+      this.#inboxHead = 0;
+    }
+    return decodeMessage(bytes);
   }
 
   async #handle(m: Message): Promise<void> {
@@ -230,7 +260,7 @@ export class SyncEngine {
         if (m.update.length === 0) return this.#resolvePull(m.id);
         return this.#apply(m.id, m.update, true);
       case MessageType.STEP1:
-        return this.#answerStep1(m.id, m.stateVector, m.hash, m.flags);
+        return this.#answerStep1s([m]);
       case MessageType.ROOT: {
         await this.#barrier();
         const mine = this.#o.digest.root();
@@ -269,38 +299,52 @@ export class SyncEngine {
   async #reconcile(round: number, buckets: { bucket: number; entries: [string, string][] }[]): Promise<void> {
     await this.#barrier();
     const digest = this.#o.digest;
+    const pulls: [string, string | undefined][] = [];
+    const pushes: string[] = [];
     for (const { bucket, entries } of buckets) {
       const theirs = new Map(entries);
       const mine = new Map(digest.entries(bucket));
-      for (const [id, th] of theirs) {
-        const mh = mine.get(id);
-        if (mh === th) continue;
-        const sv = mh === undefined ? EMPTY_SV : await this.#o.store.stateVector(id);
-        this.#pull(id, sv, mh ?? '', 0);
-      }
-      for (const [id] of mine) {
-        if (theirs.has(id)) continue;
-        await this.#sendReply({ type: MessageType.STEP2, id, update: await this.#o.store.encodeStateAsUpdate(id) });
-      }
+      for (const [id, th] of theirs) if (mine.get(id) !== th) pulls.push([id, mine.get(id)]);
+      for (const [id] of mine) if (!theirs.has(id)) pushes.push(id);
+    }
+    for (let i = 0; i < pulls.length; i += PARALLEL_READS) {
+      const chunk = pulls.slice(i, i + PARALLEL_READS);
+      const svs = await Promise.all(chunk.map(([id, mh]) => (mh === undefined ? EMPTY_SV : this.#o.store.stateVector(id))));
+      chunk.forEach(([id, mh], j) => this.#pull(id, svs[j] as Uint8Array, mh ?? '', 0));
+    }
+    for (let i = 0; i < pushes.length; i += PARALLEL_READS) {
+      const chunk = pushes.slice(i, i + PARALLEL_READS);
+      const states = await Promise.all(chunk.map((id) => this.#o.store.encodeStateAsUpdate(id)));
+      for (let j = 0; j < chunk.length; j++) await this.#sendReply({ type: MessageType.STEP2, id: chunk[j] as string, update: states[j] as Uint8Array });
     }
     this.#send({ type: MessageType.ROUND_END, round });
   }
 
-  async #answerStep1(id: string, sv: Uint8Array, theirHash: string, flags: number): Promise<void> {
+  /** Answers step 1s: STEP2 with what the peer lacks (empty when the versions match), then pulls back if we may lack something. */
+  async #answerStep1s(batch: Step1[]): Promise<void> {
+    const prepared = await Promise.all(batch.map((m) => this.#prepareStep1(m)));
+    for (const p of prepared) {
+      await this.#sendReply({ type: MessageType.STEP2, id: p.id, update: p.update });
+      if (p.pullBack) this.#pull(p.id, p.pullBack.sv, p.pullBack.hash, STEP1_REPLY);
+    }
+  }
+
+  async #prepareStep1(m: Step1): Promise<{ id: string; update: Uint8Array; pullBack?: { sv: Uint8Array; hash: string } }> {
+    const { id, stateVector, hash: theirHash, flags } = m;
     const mine = this.#o.digest.hash(id);
+    const wantBack = (flags & STEP1_REPLY) === 0 && theirHash !== '' && mine !== theirHash;
+    const svP = wantBack && mine !== undefined ? this.#o.store.stateVector(id) : Promise.resolve(EMPTY_SV);
     let update: Uint8Array = EMPTY;
     if (mine !== undefined && mine !== theirHash) {
       try {
-        update = await this.#o.store.encodeStateAsUpdate(id, sv);
+        update = await this.#o.store.encodeStateAsUpdate(id, stateVector);
       } catch (err) {
         if (codeOf(err) === 'PROFILE_BAD_UPDATE') throw syncError(SyncErrorCode.BAD_UPDATE, 'peer sent a malformed state vector', { id }, err);
         if (codeOf(err) !== 'PROFILE_NOT_FOUND') throw err;
       }
     }
-    await this.#sendReply({ type: MessageType.STEP2, id, update });
-    if ((flags & STEP1_REPLY) === 0 && theirHash !== '' && mine !== theirHash) {
-      this.#pull(id, mine === undefined ? EMPTY_SV : await this.#o.store.stateVector(id), mine ?? '', STEP1_REPLY);
-    }
+    const sv = await svP;
+    return wantBack ? { id, update, pullBack: { sv, hash: mine ?? '' } } : { id, update };
   }
 
   #pull(id: string, stateVector: Uint8Array, hash: string, flags: number): void {

@@ -1,0 +1,267 @@
+/**
+ * @profilesync/sync benchmarks: real stores in temp dirs, real http + ws servers on 127.0.0.1,
+ * encrypted sessions (handshake + secretbox frames).
+ *   sync-initial:        A holds 1000 profiles x 100 updates, B is empty: B dials, time until the
+ *                        first converged digest round (B has applied everything durably). Goal < 1 s.
+ *   sync-live-latency:   store.update on A until B's durable change event for it (two fsyncs on
+ *                        the path: A's append, then B's). p50/p99 over 300 edits. Goal p99 < 3 ms.
+ *   sync-reconnect-noop: 10,000 profiles on both, nothing changed: the session drops, then
+ *                        connect() -> converged round (TCP + ws upgrade + handshake + ROOT/MATCH).
+ *                        Goal < 50 ms and a constant message count (the same run at 1,000 is in extra).
+ * Sizes: SYNC_BENCH_PROFILES, SYNC_BENCH_UPDATES, SYNC_BENCH_NOOP_PROFILES.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '@profilesync/core';
+import { NodeIdentity } from '@profilesync/crypto';
+import { createSyncService, peerIdFor, type SyncService, type SyncServiceOptions } from '@profilesync/sync';
+import { nowMs, result, summarize, type BenchCase } from './harness.js';
+
+type Store = Awaited<ReturnType<typeof openStore>>;
+const ctx = { actor: 'bench', origin: 'local' };
+const envInt = (name: string, dflt: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : dflt;
+};
+
+interface Node {
+  dir: string;
+  store: Store;
+  identity: NodeIdentity;
+  server: Server;
+  url: string;
+  sync?: SyncService;
+  start(opts: Partial<SyncServiceOptions>): SyncService;
+  close(): Promise<void>;
+}
+
+async function benchNode(name: string): Promise<Node> {
+  const dir = await mkdtemp(join(tmpdir(), `bench-sync-${name}-`));
+  const store = await openStore({ dir });
+  const { identity } = NodeIdentity.generate();
+  const server = createServer((_q, r) => r.writeHead(404).end());
+  const n: Node = {
+    dir,
+    store,
+    identity,
+    server,
+    url: '',
+    start(opts) {
+      n.sync = createSyncService({ store, identity, ...opts });
+      return n.sync;
+    },
+    async close() {
+      await n.sync?.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  server.on('upgrade', (req, socket, head) => {
+    if (!n.sync?.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  n.url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return n;
+}
+
+const peer = (n: Node, withUrl: boolean) => ({ ...(withUrl ? { url: n.url } : {}), publicKey: n.identity.publicKeyText });
+
+function firstRound(svc: SyncService, peerId: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const off = svc.on('sync-round', (r) => {
+      if (r.peerId !== peerId) return;
+      if (r.converged) {
+        off();
+        resolve(true);
+      }
+    });
+  });
+}
+
+async function populate(store: Store, profiles: number, updates: number, prefix = 'p'): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= profiles) return;
+      const id = `${prefix}${i}`;
+      await store.create({ id, modelId: 'gpt-4o', name: `Profile ${i}`, systemMessage: 'You are a helpful assistant.', parameters: { temperature: 0.5 } }, ctx);
+      let desc = '';
+      for (let u = 1; u < updates; u++) {
+        desc += u % 10 === 0 ? '\n' : ` w${u}`;
+        await store.update(id, u % 7 === 0 ? { parameters: { temperature: (u % 20) / 10 } } : { description: desc }, ctx);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+}
+
+const syncInitial: BenchCase = {
+  name: 'sync-initial',
+  async run() {
+    const profiles = envInt('SYNC_BENCH_PROFILES', 1000);
+    const updates = envInt('SYNC_BENCH_UPDATES', 100);
+    const a = await benchNode('a');
+    const b = await benchNode('b');
+    try {
+      const t0 = nowMs();
+      await populate(a.store, profiles, updates);
+      const setupMs = nowMs() - t0;
+      const sa = a.start({ peers: [peer(b, false)] });
+      const done = firstRound(sa, peerIdFor(b.identity.publicKey));
+      const start = nowMs();
+      b.start({ peers: [peer(a, true)] });
+      await done;
+      const ms = nowMs() - start;
+      const ok = b.store.versionHashes().size === profiles && [...a.store.versionHashes()].every(([id, h]) => b.store.versionHashes().get(id) === h);
+      if (!ok) throw new Error('sync-initial: B did not converge');
+      const stats = sa.connectionOf(peerIdFor(b.identity.publicKey))!.stats;
+      return result({
+        name: 'sync-initial',
+        unit: 'ms',
+        value: ms,
+        goal: '< 1000 ms',
+        met: ms < 1000,
+        extra: { profiles, updatesPerProfile: updates, messages: stats.wsSent + stats.wsReceived, populateMs: Math.round(setupMs) },
+      });
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  },
+};
+
+const syncLiveLatency: BenchCase = {
+  name: 'sync-live-latency',
+  async run() {
+    const a = await benchNode('a');
+    const b = await benchNode('b');
+    try {
+      a.start({ peers: [peer(b, false)] });
+      const sb = b.start({ peers: [peer(a, true)] });
+      await a.store.create({ id: 'live', modelId: 'gpt-4o', name: 'Live', systemMessage: 'Start.' }, ctx);
+      for (;;) {
+        const r = await sb.syncNow({ timeoutMs: 10_000 });
+        if (r.converged && b.store.versionHashes().has('live')) break;
+      }
+      let waiting: { version: string; resolve: () => void } | undefined;
+      b.store.subscribe((e) => {
+        if (waiting && e.view.version === waiting.version) waiting.resolve();
+      });
+      const samples: number[] = [];
+      const appendOnly: number[] = [];
+      let text = 'Start.';
+      for (let i = 0; i < 320; i++) {
+        text += ` ${i}`;
+        let arrived!: () => void;
+        const seen = new Promise<void>((r) => (arrived = r));
+        const t0 = nowMs();
+        const view = await a.store.update('live', { systemMessage: text }, ctx);
+        const t1 = nowMs();
+        if (b.store.versionHashes().get('live') !== a.store.versionHashes().get('live')) {
+          waiting = { version: view.version, resolve: arrived };
+          await seen;
+        }
+        const t2 = nowMs();
+        waiting = undefined;
+        if (i >= 20) {
+          samples.push(t2 - t0);
+          appendOnly.push(t1 - t0);
+        }
+      }
+      const s = summarize(samples);
+      const local = summarize(appendOnly);
+      return result({
+        name: 'sync-live-latency',
+        unit: 'ms',
+        value: s.p99,
+        p50: s.p50,
+        p99: s.p99,
+        goal: 'p99 < 3 ms',
+        met: s.p99 < 3,
+        extra: { samples: samples.length, localAppendP50: Number(local.p50.toFixed(3)), localAppendP99: Number(local.p99.toFixed(3)), mean: Number(s.mean.toFixed(3)), note: 'two fsyncs on the path: A append + B append' },
+      });
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  },
+};
+
+async function reconnectNoop(profiles: number): Promise<{ ms: number[]; messages: number[]; digestBuildMs: number }> {
+  const a = await benchNode('a');
+  const b = await benchNode('b');
+  try {
+    await populate(a.store, profiles, 1, 'n');
+    const sa = a.start({ peers: [peer(b, false)] });
+    const t0 = nowMs();
+    const sb = b.start({ peers: [peer(a, true)] });
+    const digestBuildMs = nowMs() - t0;
+    const bid = peerIdFor(b.identity.publicKey);
+    const aid = peerIdFor(a.identity.publicKey);
+    for (;;) {
+      const r = await sb.syncNow({ timeoutMs: 120_000 });
+      if (r.converged && b.store.versionHashes().size === profiles) break;
+    }
+    const ms: number[] = [];
+    const messages: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const gone = new Promise<void>((r) => {
+        const off = sb.on('peer-disconnected', () => {
+          off();
+          r();
+        });
+      });
+      sb.connectionOf(aid)!.close(1001, 'BENCH');
+      await gone;
+      const converged = firstRound(sa, bid);
+      const start = nowMs();
+      sb.connect(aid);
+      await converged;
+      ms.push(nowMs() - start);
+      const st = sa.connectionOf(bid)!.stats;
+      messages.push(st.wsSent + st.wsReceived);
+    }
+    return { ms, messages, digestBuildMs };
+  } finally {
+    await b.close();
+    await a.close();
+  }
+}
+
+const syncReconnectNoop: BenchCase = {
+  name: 'sync-reconnect-noop',
+  async run() {
+    const big = envInt('SYNC_BENCH_NOOP_PROFILES', 10_000);
+    const small = Math.max(1, Math.round(big / 10));
+    const rs = await reconnectNoop(small);
+    const rb = await reconnectNoop(big);
+    const sb = summarize(rb.ms.slice(1));
+    const ss = summarize(rs.ms.slice(1));
+    const constant = new Set([...rb.messages, ...rs.messages]).size === 1;
+    return result({
+      name: 'sync-reconnect-noop',
+      unit: 'ms',
+      value: sb.p50,
+      p50: sb.p50,
+      p99: sb.p99,
+      goal: '< 50 ms and a constant message count',
+      met: sb.p50 < 50 && constant,
+      extra: {
+        profiles: big,
+        messages: rb.messages[0] ?? -1,
+        [`messagesAt${small}`]: rs.messages[0] ?? -1,
+        [`p50At${small}`]: Number(ss.p50.toFixed(3)),
+        coldStartDigestBuildMs: Number(rb.digestBuildMs.toFixed(1)),
+        runs: rb.ms.length - 1,
+      },
+    });
+  },
+};
+
+export default [syncInitial, syncLiveLatency, syncReconnectNoop];
