@@ -49,8 +49,15 @@ export class PatchBatcher {
   /** the batch of each profile that has not started yet (new patches join it) */
   readonly #open = new Map<string, Item[]>();
 
+  #enqueuing = false;
+
   constructor(core: StoreCore) {
     this.#c = core;
+    // any other operation queued for a profile closes its open batch, so a patch submitted after
+    // that operation runs after it (call order per profile is kept)
+    core.queues.beforeEnqueue = (id) => {
+      if (!this.#enqueuing) this.#open.delete(id);
+    };
   }
 
   submit(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView> {
@@ -83,14 +90,19 @@ export class PatchBatcher {
     const batch = [...items];
     for (const it of items) it.owner = batch;
     this.#open.set(id, batch);
-    void this.#c.queues
-      .run(id, async () => {
+    this.#enqueuing = true;
+    let queued: Promise<void>;
+    try {
+      queued = this.#c.queues.run(id, async () => {
         if (this.#open.get(id) === batch) this.#open.delete(id);
         await this.#run(id, batch);
-      })
-      .catch((err: unknown) => {
-        for (const it of batch) if (it.owner === batch && !it.settled) it.reject(err);
       });
+    } finally {
+      this.#enqueuing = false;
+    }
+    queued.catch((err: unknown) => {
+      for (const it of batch) if (it.owner === batch && !it.settled) it.reject(err);
+    });
   }
 
   async #run(id: string, items: Item[]): Promise<void> {

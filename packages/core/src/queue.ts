@@ -6,6 +6,8 @@
 export class ProfileQueues {
   readonly #tails = new Map<string, Promise<void>>();
   readonly #active = new Map<string, number>();
+  /** called before an operation is queued (the patch batcher closes its open batch: call order holds) */
+  beforeEnqueue: ((id: string) => void) | undefined;
 
   /** Whether an operation on `id` is running right now (it holds the live doc). */
   busy(id: string): boolean {
@@ -17,6 +19,7 @@ export class ProfileQueues {
   }
 
   run<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    this.beforeEnqueue?.(id);
     const start = async (): Promise<T> => {
       this.#active.set(id, (this.#active.get(id) ?? 0) + 1);
       try {

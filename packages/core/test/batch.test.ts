@@ -66,4 +66,18 @@ describe('coalesced patches to one profile', () => {
     h.store.clearCache();
     expect(await h.store.get('p')).toEqual(v);
   });
+
+  it('call order holds across other operations: a patch after a delete fails', async () => {
+    h = await harness();
+    await h.store.create({ id: 'p', ...sample() }, ctx);
+    const busy = h.store.update('p', { name: 'zero' }, ctx); // runs now: the next patch waits in an open batch
+    const first = h.store.update('p', { name: 'first' }, ctx);
+    const del = h.store.delete('p', ctx);
+    const after = h.store.update('p', { name: 'after' }, ctx);
+    await busy;
+    expect((await first).name).toBe('first');
+    await del;
+    await expect(after).rejects.toMatchObject({ code: 'PROFILE_DELETED' });
+    expect((await h.store.history('p')).map((v) => v.summary.split(':')[0])).toEqual(['delete', 'update', 'update', 'create']);
+  });
 });
