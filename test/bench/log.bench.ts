@@ -237,4 +237,51 @@ const restoreReplay: BenchCase = {
   },
 };
 
-export default [appendDurable, coldLoad, restoreReplay];
+const openCase: BenchCase = {
+  name: 'log-open',
+  async run(): Promise<BenchResult[]> {
+    const streams = Number(process.env.BENCH_OPEN_STREAMS ?? 10_000);
+    const perStream = 5;
+    const iterations = Number(process.env.BENCH_OPEN_ITERATIONS ?? 20);
+    const edits = editProfile(perStream, 3, { phrase: true, views: true });
+    const dir = await tempDir('bench-log-open-');
+    let log = await openLog({ dir });
+    for (let s = 0; s < streams; s += 200) {
+      const batch = [];
+      for (let k = s; k < Math.min(s + 200, streams); k++) {
+        for (let i = 0; i < perStream; i++) batch.push({ stream: `profile-${k}`, body: edits.updates[i] as Uint8Array, actor: 'bench', origin: 'local', view: edits.views[i] as Uint8Array });
+      }
+      await log.appendMany(batch);
+    }
+    await log.close();
+    const sample = async (checkTables: boolean): Promise<number[]> => {
+      const out: number[] = [];
+      for (let i = 0; i < iterations; i++) {
+        gc();
+        const t = nowMs();
+        log = await openLog({ dir, checkTables });
+        out.push(nowMs() - t);
+        if (log.streams().length !== streams) throw new Error('open lost streams');
+        await log.close();
+      }
+      return out;
+    };
+    const without = summarize(await sample(false));
+    const withCheck = summarize(await sample(true));
+    const dbBytes = await dirBytes(dir);
+    await rm(dir, { recursive: true, force: true });
+    return [
+      result({
+        name: 'log-open', unit: 'ms', value: withCheck.p99, p50: withCheck.p50, p99: withCheck.p99,
+        goal: '10k streams open well under 100 ms', met: withCheck.p99 < 100,
+        extra: {
+          streams, entries: streams * perStream, dbMB: Math.round(dbBytes / 1e5) / 10,
+          withoutTableCheckP50: Math.round(without.p50 * 100) / 100, withoutTableCheckP99: Math.round(without.p99 * 100) / 100,
+          what: 'openLog: table-file crc32c check + LevelDB open + format check + catalog and heads into memory',
+        },
+      }),
+    ];
+  },
+};
+
+export default [appendDurable, coldLoad, openCase, restoreReplay];

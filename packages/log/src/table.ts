@@ -14,6 +14,26 @@ export interface TableProblem extends BrokenRecord {
   streamNo: number;
 }
 
+async function scan(db: Db, prefix: number): Promise<[Uint8Array, Uint8Array][]> {
+  const it = db.iterator({ ...prefixRange(prefix) });
+  try {
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (let batch = await it.nextv(4096); batch.length > 0; batch = await it.nextv(4096)) out.push(...batch);
+    return out;
+  } finally {
+    await it.close();
+  }
+}
+
+async function lastKey(db: Db, prefix: number): Promise<Uint8Array | undefined> {
+  const it = db.keys({ ...prefixRange(prefix), reverse: true, limit: 1 });
+  try {
+    return await it.next();
+  } finally {
+    await it.close();
+  }
+}
+
 export class StreamTable {
   readonly #byName = new Map<string, number>();
   readonly #names = new Map<number, string>();
@@ -77,68 +97,52 @@ export class StreamTable {
     this.problems = [];
     let maxNo = 0;
     let lastLsn = 0;
-    const catalog = db.iterator({ ...prefixRange(P_CATALOG) });
-    try {
-      for (let batch = await catalog.nextv(1024); batch.length > 0; batch = await catalog.nextv(1024)) {
-        for (const [k, v] of batch) {
-          const no = parseStreamKey(k, P_CATALOG);
-          if (no === undefined) {
-            this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed catalog key' });
-            continue;
-          }
-          maxNo = Math.max(maxNo, no);
-          try {
-            const { stored } = unframe(v, 0, `catalog record ${no}`, { stream: no });
-            const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, stored));
-            if (!isValidStreamName(name) || this.#byName.has(name)) throw new Error(`invalid or duplicate name`);
-            this.#names.set(no, name);
-            this.#byName.set(name, no);
-          } catch (err) {
-            this.problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
-          }
-        }
+    // the three scans are independent: run them concurrently (open time is mostly I/O waits)
+    const [catalog, heads, lastEntryKey] = await Promise.all([
+      scan(db, P_CATALOG), scan(db, P_HEAD), lastKey(db, P_ENTRY),
+    ]);
+    for (const [k, v] of catalog) {
+      const no = parseStreamKey(k, P_CATALOG);
+      if (no === undefined) {
+        this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed catalog key' });
+        continue;
       }
-    } finally {
-      await catalog.close();
+      if (no > maxNo) maxNo = no;
+      try {
+        const { stored } = unframe(v, 0, `catalog record ${no}`, { stream: no });
+        const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, stored));
+        if (!isValidStreamName(name) || this.#byName.has(name)) throw new Error(`invalid or duplicate name`);
+        this.#names.set(no, name);
+        this.#byName.set(name, no);
+      } catch (err) {
+        this.problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
+      }
     }
-    const heads = db.iterator({ ...prefixRange(P_HEAD) });
-    try {
-      for (let batch = await heads.nextv(1024); batch.length > 0; batch = await heads.nextv(1024)) {
-        for (const [k, v] of batch) {
-          const no = parseStreamKey(k, P_HEAD);
-          if (no === undefined) {
-            this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed head key' });
-            continue;
-          }
-          maxNo = Math.max(maxNo, no);
-          try {
-            const h = decodeHead(no, v);
-            this.#heads.set(no, h);
-            lastLsn = Math.max(lastLsn, h.lsn);
-          } catch (err) {
-            const name = this.#names.get(no) ?? `#${no}`;
-            this.problems.push({ streamNo: no, stream: name, seq: 0, kind: 'head', message: (err as Error).message });
-            const recovered = await this.#headFromEntries(db, no);
-            if (recovered === undefined) this.broken.add(no);
-            else if (recovered !== null) {
-              this.#heads.set(no, recovered);
-              lastLsn = Math.max(lastLsn, recovered.lsn);
-            }
-          }
+    for (const [k, v] of heads) {
+      const no = parseStreamKey(k, P_HEAD);
+      if (no === undefined) {
+        this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed head key' });
+        continue;
+      }
+      if (no > maxNo) maxNo = no;
+      try {
+        const h = decodeHead(no, v);
+        this.#heads.set(no, h);
+        if (h.lsn > lastLsn) lastLsn = h.lsn;
+      } catch (err) {
+        const name = this.#names.get(no) ?? `#${no}`;
+        this.problems.push({ streamNo: no, stream: name, seq: 0, kind: 'head', message: (err as Error).message });
+        const recovered = await this.#headFromEntries(db, no);
+        if (recovered === undefined) this.broken.add(no);
+        else if (recovered !== null) {
+          this.#heads.set(no, recovered);
+          lastLsn = Math.max(lastLsn, recovered.lsn);
         }
       }
-    } finally {
-      await heads.close();
     }
     // a stream number used by entries only (a lost catalog/head) must never be reused
-    const lastEntry = db.keys({ ...prefixRange(P_ENTRY), reverse: true, limit: 1 });
-    try {
-      const k = await lastEntry.next();
-      const parsed = k === undefined ? undefined : parseSeqKey(k, P_ENTRY);
-      if (parsed !== undefined) maxNo = Math.max(maxNo, parsed.stream);
-    } finally {
-      await lastEntry.close();
-    }
+    const parsed = lastEntryKey === undefined ? undefined : parseSeqKey(lastEntryKey, P_ENTRY);
+    if (parsed !== undefined) maxNo = Math.max(maxNo, parsed.stream);
     this.#nextNo = maxNo + 1;
     this.#lastLsn = lastLsn;
   }
