@@ -7,7 +7,8 @@
  */
 import type { Emitter } from './emitter.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
-import { buildSnapshot, findSnapshot, policyStep, type PolicyCounters, writeSnapshot } from './snapshots.js';
+import { SnapshotThread } from './snapshot-thread.js';
+import { findSnapshot, policyStep, type PolicyCounters, writeSnapshot } from './snapshots.js';
 import type { StreamTable } from './table.js';
 import type { LogEvents, SnapshotPolicy } from './types.js';
 import { isOpaqueStream } from './validate.js';
@@ -36,6 +37,7 @@ export class SnapshotWorker {
   #running: Promise<void> | undefined;
   #paused = 0;
   #stopped = false;
+  readonly #thread = new SnapshotThread();
 
   constructor(ctx: ReadContext, table: StreamTable, policy: SnapshotPolicy) {
     this.#ctx = ctx;
@@ -92,6 +94,7 @@ export class SnapshotWorker {
     await this.drain();
     this.#stopped = true;
     this.#pending.clear();
+    await this.#thread.close();
   }
 
   #kick(): void {
@@ -169,7 +172,7 @@ export class SnapshotWorker {
       hash = parsed.hash;
     }
     if (hash === undefined) return;
-    const state = buildSnapshot(prev, bodies);
+    const state = await this.#thread.build(prev, bodies);
     const bytes = await writeSnapshot(this.#ctx, no, target, hash, state);
     this.#emitter.emit('snapshot-written', { stream: name, seq: target, bytes, durationMillis: performance.now() - start });
   }

@@ -5,6 +5,8 @@ import { entryKey, seqKey, streamKey, P_HEAD } from '../src/keys.js';
 import { decodeHead, decodePayload, encodeEntry, encodeHead, encodePayload, frame, unframe, verifyEntry } from '../src/records.js';
 import { policyStep } from '../src/snapshots.js';
 import { Emitter } from '../src/emitter.js';
+import { SnapshotThread } from '../src/snapshot-thread.js';
+import { buildSnapshot } from '../src/snapshots.js';
 import { bytes, codeOf, DocWriter, input, rawEntries, tempDir, testCodec, viewOf } from './helpers.js';
 
 describe('snapshot policy (pure)', () => {
@@ -135,5 +137,23 @@ describe('emitter', () => {
     off();
     e.emit('x', 2);
     expect([got, e.has('x')]).toEqual([[1], false]);
+  });
+});
+
+describe('snapshot thread', () => {
+  it('builds the same bytes as the in-thread buildSnapshot', async () => {
+    const thread = new SnapshotThread();
+    try {
+      const w = new DocWriter();
+      const bodies = Array.from({ length: 300 }, () => w.edit());
+      const first = buildSnapshot(undefined, bodies.slice(0, 150));
+      expect(await thread.build(undefined, bodies.slice(0, 150))).toEqual(first);
+      expect(thread.onThread).toBe(true);
+      expect(await thread.build(first, bodies.slice(150))).toEqual(buildSnapshot(first, bodies.slice(150)));
+      await expect(thread.build(undefined, [bytes(1, 2, 3)])).rejects.toThrow();
+      expect(await thread.build(undefined, bodies.slice(0, 10))).toEqual(buildSnapshot(undefined, bodies.slice(0, 10)));
+    } finally {
+      await thread.close();
+    }
   });
 });
