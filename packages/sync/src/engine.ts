@@ -314,16 +314,19 @@ export class SyncEngine {
     }
     for (let i = 0; i < pushes.length; i += PARALLEL_READS) {
       const chunk = pushes.slice(i, i + PARALLEL_READS);
-      const states = await Promise.all(chunk.map((id) => this.#o.store.encodeStateAsUpdate(id)));
-      for (let j = 0; j < chunk.length; j++) await this.#sendReply({ type: MessageType.STEP2, id: chunk[j] as string, update: states[j] as Uint8Array });
+      const states = chunk.map((id) => this.#o.store.encodeStateAsUpdate(id));
+      states.forEach((p) => p.catch(() => undefined));
+      for (let j = 0; j < chunk.length; j++) await this.#sendReply({ type: MessageType.STEP2, id: chunk[j] as string, update: await (states[j] as Promise<Uint8Array>) });
     }
     this.#send({ type: MessageType.ROUND_END, round });
   }
 
   /** Answers step 1s: STEP2 with what the peer lacks (empty when the versions match), then pulls back if we may lack something. */
   async #answerStep1s(batch: Step1[]): Promise<void> {
-    const prepared = await Promise.all(batch.map((m) => this.#prepareStep1(m)));
-    for (const p of prepared) {
+    const prepared = batch.map((m) => this.#prepareStep1(m));
+    prepared.forEach((p) => p.catch(() => undefined)); // rejections surface below, in order
+    for (const pending of prepared) {
+      const p = await pending;
       await this.#sendReply({ type: MessageType.STEP2, id: p.id, update: p.update });
       if (p.pullBack) this.#pull(p.id, p.pullBack.sv, p.pullBack.hash, STEP1_REPLY);
     }

@@ -122,7 +122,7 @@ export class SyncService {
     });
     this.#wss = new WebSocketServer({
       noServer: true,
-      maxPayload: this.limits.maxFrameBytes + FRAME_OVERHEAD_BYTES + 1,
+      maxPayload: this.limits.maxFrameBytes + FRAME_OVERHEAD_BYTES,
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SYNC_SUBPROTOCOL) ? SYNC_SUBPROTOCOL : false),
     });
@@ -277,7 +277,7 @@ export class SyncService {
 
   #dial(e: PeerEntry): void {
     if (this.#closing || e.removed || !e.url || e.conn || e.dialing) return;
-    const ws = new WebSocket(e.url, [SYNC_SUBPROTOCOL], { perMessageDeflate: false, maxPayload: this.limits.maxFrameBytes + FRAME_OVERHEAD_BYTES + 1, handshakeTimeout: this.limits.handshakeTimeoutMs });
+    const ws = new WebSocket(e.url, [SYNC_SUBPROTOCOL], { perMessageDeflate: false, maxPayload: this.limits.maxFrameBytes + FRAME_OVERHEAD_BYTES, handshakeTimeout: this.limits.handshakeTimeoutMs });
     e.dialing = this.#connection(ws, 'outbound', e.url, (key) => compareKeys(key, e.publicKey) === 0);
   }
 

@@ -19,7 +19,8 @@ import {
   syncUrl,
   type Message,
 } from '../src/index.js';
-import { takeAuditToken } from '../src/limits.js';
+import { resolveLimits, takeAuditToken } from '../src/limits.js';
+import { createSyncMount } from '../src/mount.js';
 import { codeOf } from './helpers.js';
 
 const id = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,20}$/);
@@ -220,6 +221,14 @@ describe('small policies', () => {
     expect(closeCodeFor('AUTH_UNAUTHORIZED')).toBe(4401);
     expect(closeCodeFor('PROFILE_INVALID')).toBe(4422);
     expect(closeCodeFor('SOMETHING_ELSE')).toBe(4500);
+  });
+
+  it('the server mount adapter needs a NodeIdentity; bad limits are refused', async () => {
+    const ctxLike = { store: {} as never, identity: {}, peers: [], authenticate: () => undefined, authorize: () => false, audit: () => undefined };
+    expect(await codeOf(() => createSyncMount(ctxLike))).toBe('SYNC_INVALID_ARGUMENT');
+    expect(await codeOf(() => resolveLimits({ queueBytes: -1 }))).toBe('SYNC_INVALID_ARGUMENT');
+    expect(await codeOf(() => resolveLimits({ maxFrameBytes: 10 }))).toBe('SYNC_INVALID_ARGUMENT');
+    expect(resolveLimits({ antiEntropyMs: 0 }).antiEntropyMs).toBe(0);
   });
 
   it('audit token bucket refills with time and counts suppressed records', () => {
