@@ -143,7 +143,8 @@ export class PatchBatcher {
       }
       const vb = live.version.bytes();
       const version = refFromBytes(vb);
-      const bytes = persistedBytes(next, version, item.ctx.actor);
+      const canonical = canonicalContent(next);
+      const bytes = persistedBytes(canonical, version, item.ctx.actor, true);
       if (bytes.byteLength > c.maxProfileBytes) {
         polluted = true; // the doc holds this change: drop it after appending the steps before
         item.reject(c.tooLarge(bytes.byteLength));
@@ -159,7 +160,7 @@ export class PatchBatcher {
         version: inlineVersion(vb),
         view: bytes,
       };
-      steps.push({ item, input, content: next, version, viewBytes: bytes.byteLength });
+      steps.push({ item, input, content: canonical, version, viewBytes: bytes.byteLength });
       before = next;
     }
     await this.#commit(id, live, steps, polluted);
@@ -208,7 +209,7 @@ export class PatchBatcher {
       }
       const ack = acks[w++] as AppendAck;
       const input = s.input;
-      const view = deepFreeze(makeView(canonicalContent(s.content), s.version, iso(ack.ts), input.actor));
+      const view = deepFreeze(makeView(s.content, s.version, iso(ack.ts), input.actor));
       current = view;
       c.hot.set(id, view, s.viewBytes);
       c.index.put(view);

@@ -29,8 +29,8 @@ export function materializeDoc(doc: Y.Doc, vbytes?: Uint8Array): Materialized {
   return { content: readContent(doc) as unknown as ProfileContent, version: refFromBytes(vb), versionBytes: vb };
 }
 
-export function persistedBytes(content: ProfileContent, version: string, updatedBy: string): Uint8Array {
-  return encoder.encode(encodePersisted(content, version, updatedBy));
+export function persistedBytes(content: ProfileContent, version: string, updatedBy: string, alreadyCanonical = false): Uint8Array {
+  return encoder.encode(encodePersisted(content, version, updatedBy, alreadyCanonical));
 }
 
 /** The Materializer core hands to log.rebuild()/restoreLog(): deterministic, undefined for '#' streams. */

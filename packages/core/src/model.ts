@@ -169,8 +169,8 @@ export interface PersistedView extends ProfileContent {
   version: VersionRef;
 }
 
-export function encodePersisted(content: ProfileContent, version: VersionRef, updatedBy: string): string {
-  const c = canonicalContent(content);
+export function encodePersisted(content: ProfileContent, version: VersionRef, updatedBy: string, alreadyCanonical = false): string {
+  const c = alreadyCanonical ? content : canonicalContent(content);
   const p: PersistedView = { ...c, updatedBy, version };
   return JSON.stringify(p);
 }

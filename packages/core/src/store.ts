@@ -268,7 +268,8 @@ export class StoreCore {
     try {
       const vb = live.version.bytes();
       m = a.content !== undefined ? { content: a.content, version: refFromBytes(vb), versionBytes: vb } : materializeDoc(live.doc, vb);
-      bytes = persistedBytes(m.content, m.version, ctx.actor);
+      m.content = canonicalContent(m.content); // once, for the persisted bytes and the view
+      bytes = persistedBytes(m.content, m.version, ctx.actor, true);
       if (bytes.byteLength > this.maxProfileBytes) throw this.tooLarge(bytes.byteLength);
       if (a.conflicts && a.conflicts.length > 0) conflictInputs = await this.conflictEntries(id, a.conflicts, ctx);
     } catch (err) {
@@ -295,7 +296,7 @@ export class StoreCore {
     }
     live.bytes += update.byteLength;
     this.docs.resize(id, live);
-    const view = deepFreeze(makeView(canonicalContent(m.content), m.version, iso(ack.ts), ctx.actor));
+    const view = deepFreeze(makeView(m.content, m.version, iso(ack.ts), ctx.actor));
     this.hot.set(id, view, bytes.byteLength);
     this.index.put(view);
     this.events.emit('profile-written', { id, seq: ack.seq, bytes: update.byteLength, action: a.action, origin: ctx.origin, durationMillis: monoMs() - t0 });
