@@ -118,6 +118,20 @@ export function serializeIdentityFile(identity: NodeIdentity, seed: Uint8Array):
 
 /** Parses identity.json; the stored public key must match the seed. Returns the seed (caller zeroes it). */
 export function parseIdentityFile(text: string): Uint8Array {
+  return parseIdentity(text).seed;
+}
+
+/**
+ * The public key of identity.json, after the same checks as parseIdentityFile (format,
+ * and that the stored key matches the seed). The seed is zeroed before returning.
+ */
+export function parseIdentityPublicKey(text: string): Uint8Array {
+  const { seed, publicKey } = parseIdentity(text);
+  wipe(seed);
+  return publicKey;
+}
+
+function parseIdentity(text: string): { seed: Uint8Array; publicKey: Uint8Array } {
   const bad = (field: string): Error =>
     cryptoError(CryptoErrorCode.IDENTITY_CORRUPT, `identity file is malformed: ${field}`, { field });
   let raw: unknown;
@@ -140,5 +154,5 @@ export function parseIdentityFile(text: string): Uint8Array {
     wipe(seed);
     throw bad('publicKey');
   }
-  return seed;
+  return { seed, publicKey };
 }

@@ -23,7 +23,8 @@ export {
   type AtRestCodec,
 } from './codec.js';
 export { IDENTITY_FILE, NodeIdentity, encodePublicKey, fingerprint, parsePublicKey, verifySignature } from './identity.js';
-export { loadOrCreateIdentity } from './identity-store.js';
+export { loadOrCreateIdentity, readPublicIdentity, type PublicIdentity } from './identity-store.js';
+export { BLOB_OVERHEAD_BYTES, BLOB_VERSION, MAX_BLOB_PURPOSE_BYTES } from './blob.js';
 export {
   DEFAULT_NETWORK_KEY,
   FINISH_BYTES,

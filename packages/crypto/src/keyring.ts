@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { unwrapSecret, wrapSecret } from './aead.js';
+import { blobKeyOf, openBlobWith, sealBlobWith } from './blob.js';
 import { bytesEqual, utf8, wipe } from './bytes.js';
 import { CryptoErrorCode, cryptoError } from './errors.js';
 import { TypedEvents } from './events.js';
@@ -61,6 +62,7 @@ export class Keyring {
   #data: KeyringFileData;
   #masterKey: Buffer;
   #macKey: Buffer;
+  #blobKey: Buffer;
   #material: KeyMaterial;
   #identitySeed: Buffer | undefined;
   #clock: () => number;
@@ -81,6 +83,7 @@ export class Keyring {
     this.#data = data;
     this.#masterKey = masterKey;
     this.#macKey = macKeyOf(masterKey);
+    this.#blobKey = blobKeyOf(masterKey);
     this.#material = material;
     this.#identitySeed = identitySeed;
     this.unlockedWith = via;
@@ -176,6 +179,13 @@ export class Keyring {
     for (const k of data.dataKeys) dataKeys.set(k.id, open(k.wrapped, aadDataKey(k.id), `dataKeys.${k.id}`));
     const nameKey = open(data.nameKey, AAD_NAME_KEY, 'nameKey');
     const identitySeed = data.identity ? open(data.identity.wrapped, AAD_IDENTITY, 'identity') : undefined;
+    if (data.identity && !seedMatchesPublicKey(identitySeed!, data.identity.publicKey)) {
+      // the MAC covers the clear public key, so only a writer holding MK (or a bug) gets here
+      wipe(mk, ...unwrapped);
+      throw cryptoError(CryptoErrorCode.KEYRING_CORRUPT, 'the identity public key in the keyring does not match its wrapped seed', {
+        field: 'identity.publicKey',
+      });
+    }
     const material: KeyMaterial = { activeKeyId: data.activeKeyId, dataKeys, nameKey, closed: false };
     return new Keyring(dir, data, mk, material, identitySeed, via, opts.clock ?? Date.now, started);
   }
@@ -293,13 +303,32 @@ export class Keyring {
     return this.#data.identity?.publicKey;
   }
 
+  /**
+   * Seals a small secret for a file outside the log: AES-256-GCM under a key derived from
+   * the master key (HKDF, label "profilesync/keyring/v1/blob"), `purpose` as AAD. Layout and
+   * guarantees: blob.ts and docs/security.md §2.6.
+   */
+  sealBlob(purpose: string, bytes: Uint8Array): Uint8Array {
+    if (this.#material.closed) throw closedError();
+    return sealBlobWith(this.#blobKey, purpose, bytes);
+  }
+
+  /**
+   * Opens a blob from sealBlob. CRYPTO_AUTH_FAILED when it was altered, truncated, sealed
+   * for another purpose or by another keyring; CRYPTO_UNSUPPORTED_FORMAT for an unknown version.
+   */
+  openBlob(purpose: string, sealed: Uint8Array): Uint8Array {
+    if (this.#material.closed) throw closedError();
+    return openBlobWith(this.#blobKey, purpose, sealed);
+  }
+
   /** Waits for in-flight changes, then zeroes every key buffer. Idempotent. */
   async close(): Promise<void> {
     if (this.#material.closed) return;
     const started = performance.now();
     this.#material.closed = true;
     await this.#queue.catch(() => undefined);
-    wipe(this.#masterKey, this.#macKey, this.#material.nameKey, this.#identitySeed, ...this.#material.dataKeys.values());
+    wipe(this.#masterKey, this.#macKey, this.#blobKey, this.#material.nameKey, this.#identitySeed, ...this.#material.dataKeys.values());
     this.#material.dataKeys.clear();
     this.#identitySeed = undefined;
     this.#events.emit('closed', { durationMillis: performance.now() - started });
@@ -333,6 +362,14 @@ export class Keyring {
     this.#queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Whether an Ed25519 seed yields `publicKey` (the derived secret key is zeroed). */
+function seedMatchesPublicKey(seed: Uint8Array, publicKey: Uint8Array): boolean {
+  const identity = NodeIdentity.fromSeed(seed);
+  const ok = bytesEqual(identity.publicKey, publicKey);
+  identity.close();
+  return ok;
 }
 
 const closedError = (): Error => cryptoError(CryptoErrorCode.KEYRING_CLOSED, 'the keyring was closed');

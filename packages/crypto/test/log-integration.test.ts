@@ -193,7 +193,7 @@ describe('encrypted event log', () => {
     expect(await wrong.getAux('n')).toBeUndefined();
     const report = await wrong.verify();
     expect(report.ok).toBe(false);
-    expect(new Set(report.broken.map((b) => b.kind))).toEqual(new Set(['catalog', 'view', 'decode']));
+    expect(new Set(report.broken.map((b) => b.kind))).toEqual(new Set(['catalog', 'view', 'decode', 'aux']));
     expect(report.broken.some((b) => b.message.includes('secret'))).toBe(false);
   });
 });
