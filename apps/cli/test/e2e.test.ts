@@ -3,7 +3,7 @@
  * backup (refused while served, then after stop), restore into a fresh dir with --until,
  * verify, export/import, keys, peers, tokens, caches; --json outputs and exit codes.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +133,14 @@ describe('profilesync (plaintext node)', () => {
     expect(audit.json.records.length).toBeGreaterThan(0);
     const keys = cli(['keys', 'show', '--data', data, '--json']);
     expect(keys.json).toEqual({ publicKey: init.publicKey, fingerprint: init.fingerprint });
+    // a node dir without an identity file: reported, nothing created
+    const bare = join(dir, 'bare');
+    mkdirSync(join(bare, 'log'), { recursive: true });
+    const none = cli(['keys', 'show', '--data', bare, '--json']);
+    expect(none.code).toBe(4);
+    expect(none.error?.code).toBe('NODE_IDENTITY_NOT_FOUND');
+    expect(none.error?.hint).toContain('profilesync serve');
+    expect(cli(['keys', 'show', '--data', join(dir, 'nothing'), '--json']).error?.code).toBe('NODE_NOT_INITIALIZED');
     const sync = cli(['sync', '--json'], env);
     expect(sync.code).toBe(7);
     expect(sync.error?.code).toBe('SYNC_UNAVAILABLE');
@@ -226,6 +234,10 @@ describe('profilesync (encrypted node)', () => {
     expect(phrase.split(' ')).toHaveLength(24);
     expect(r.json.adminTokenFile).toBe(join(enc, 'admin.token.sealed'));
     expect(readFileSync(r.json.adminTokenFile, 'utf8')).not.toContain(r.json.adminToken);
+    // the public key needs no passphrase (none is set here, and stdin is not a terminal)
+    const shown = cli(['keys', 'show', '--data', enc, '--json']);
+    expect(shown.code).toBe(0);
+    expect(shown.json).toEqual({ publicKey: r.json.publicKey, fingerprint: r.json.fingerprint });
     expect(cli(['init', '--encrypt', '--data', join(dir, 'enc2'), '--json']).error?.code).toBe('CRYPTO_PASSPHRASE_REQUIRED');
   });
 
@@ -237,6 +249,11 @@ describe('profilesync (encrypted node)', () => {
     expect(served.info.encrypted).toBe(true);
     const env = { ...pass, PROFILESYNC_URL: served.info.url, PROFILESYNC_DATA_DIR: enc };
     expect(cli(['profile', 'create', '--id', 'secret', '--model', 'm', '--name', 'n', '--json'], env).code).toBe(0);
+    // keys show while the server holds the dir, without the passphrase
+    const shown = cli(['keys', 'show', '--data', enc]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout.split('\n')[0]).toBe(served.info.publicKey);
+    expect(shown.stdout).toContain(`fingerprint ${served.info.fingerprint}`);
     expect(await served.stop()).toBe(0);
     served = undefined;
   });
@@ -256,6 +273,6 @@ describe('profilesync (encrypted node)', () => {
     const r = cli(['restore', bak, '--data', restored, '--json'], next);
     expect(r.code).toBe(0);
     expect(cli(['export', '--data', restored, '--json'], next).json.profiles.map((p: any) => p.id)).toEqual(['secret']);
-    expect(cli(['keys', 'show', '--data', restored, '--json'], next).json.publicKey).toBe(cli(['keys', 'show', '--data', enc, '--json'], next).json.publicKey);
+    expect(cli(['keys', 'show', '--data', restored, '--json']).json.publicKey).toBe(cli(['keys', 'show', '--data', enc, '--json']).json.publicKey);
   });
 });

@@ -7,7 +7,7 @@
 export { startServer, type StartServerOptions, type RunningServer, type CacheRegistryLike } from './server.js';
 export { loadConfig, defaultConfig, isLoopbackHost, CONFIG_KEYS, DEFAULT_PORT, type ServerConfig, type PeerConfig, type LoadConfigOptions, type ConfigKey, type LogLevel, type MetricsAuth } from './config.js';
 export { openNode, isNodeDir, nodePaths, unlockNodeKeyring, type NodeHandle, type NodePaths, type OpenNodeOptions, type PassphraseProvider } from './node.js';
-export { ensureAdminToken, readAdminToken, writeAdminTokenFile, writeSecretFile, ADMIN_TOKEN_PLACE, type AdminTokenResult } from './auth/admin-token.js';
+export { ensureAdminToken, readAdminToken, writeAdminTokenFile, writeSecretFile, ADMIN_TOKEN_PURPOSE, type AdminTokenResult, type SecretSealer } from './auth/admin-token.js';
 export { TokenStore, splitToken, bearerToken, type Principal, type TokenInfo, type TokenRecord } from './auth/tokens.js';
 export { ROLES, roleAllows, compileGlob, grantAllows, type Role, type Permission } from './auth/policy.js';
 export { PeerStore, peerIdFor, type PeerRecord } from './peers.js';

@@ -122,7 +122,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     const tokens = await TokenStore.open(node.log, clock);
     const peers = await PeerStore.open(node.log, config.peers, { fingerprint: (k) => keyFingerprint(parsePublicKey(k)), clock });
     const preset = opts.adminToken ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
-    const adminToken = await ensureAdminToken(tokens, config.dataDir, node.codec, preset);
+    const adminToken = await ensureAdminToken(tokens, config.dataDir, node.keyring, preset);
     if (adminToken.created) {
       await node.store.recordAudit({ action: 'token.create', actor: 'bootstrap', origin: 'local', outcome: 'ok', details: { id: adminToken.tokenId, name: 'admin', role: 'admin', preset: preset !== undefined } });
       if (adminToken.token) (opts.onAdminToken ?? ((r) => process.stdout.write(`admin token (shown once, also in ${r.file}):\n  ${r.token}\n`)))(adminToken);

@@ -3,10 +3,11 @@
  * and peers surviving restarts, wrong passphrase, metrics auth policy, denial audit bounds,
  * graceful shutdown finishing in-flight writes.
  */
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultConfig, readAdminToken, startServer, type RunningServer } from '../src/index.js';
+import { initKeyring } from '@profilesync/crypto';
+import { ADMIN_TOKEN_PURPOSE, defaultConfig, readAdminToken, startServer, writeAdminTokenFile, type RunningServer } from '../src/index.js';
 import { ADMIN, http, profileInput, tempDir } from './helpers.js';
 
 const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -103,6 +104,34 @@ describe('first start', () => {
     await expect(start(data)).rejects.toMatchObject({ code: 'CRYPTO_PASSPHRASE_REQUIRED' });
     const again = await start(data, { passphrase: async () => passphrase });
     expect((await http(again.url, 'GET', '/api/profiles/enc-1', { token: token! })).body.systemMessage).toBe(marker);
+  });
+
+  it('sealed admin token file: a keyring blob for the admin-token purpose only; damage -> ADMIN_TOKEN_UNAVAILABLE', async () => {
+    const data = dir();
+    const passphrase = 'sealed token passphrase';
+    const { keyring } = await initKeyring(data, { passphrase, scrypt: FAST_SCRYPT });
+    const token = 'ps_0123456789abcdef_sealed-admin-token-value-0123456789';
+    const file = writeAdminTokenFile(data, keyring, token);
+    expect(file).toBe(join(data, 'admin.token.sealed'));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    expect(json.format).toBe('profilesync-sealed-admin-token/v2');
+    const sealed = Buffer.from(json.sealed, 'base64');
+    expect(readFileSync(file).includes(Buffer.from(token))).toBe(false);
+    expect(Buffer.from(keyring.openBlob(ADMIN_TOKEN_PURPOSE, sealed)).toString('utf8')).toBe(token);
+    expect(() => keyring.openBlob('another-purpose', sealed)).toThrow(expect.objectContaining({ code: 'CRYPTO_AUTH_FAILED' }));
+    await keyring.close();
+    expect(await readAdminToken(data, async () => passphrase)).toBe(token);
+    // a flipped ciphertext byte, and the never-shipped v1 (codec at a reserved place) format
+    const flipped = Buffer.from(sealed);
+    flipped[flipped.length - 20]! ^= 1;
+    writeFileSync(file, JSON.stringify({ ...json, sealed: flipped.toString('base64') }));
+    await expect(readAdminToken(data, async () => passphrase)).rejects.toMatchObject({ code: 'ADMIN_TOKEN_UNAVAILABLE' });
+    writeFileSync(file, JSON.stringify({ format: 'profilesync-sealed-admin-token/v1', codec: 'aes-256-gcm/v1', sealed: json.sealed }));
+    await expect(readAdminToken(data, async () => passphrase)).rejects.toMatchObject({ code: 'ADMIN_TOKEN_UNAVAILABLE' });
+    writeFileSync(file, JSON.stringify(json));
+    await expect(readAdminToken(data, async () => 'wrong passphrase')).rejects.toMatchObject({ code: 'CRYPTO_BAD_PASSPHRASE' });
+    expect(await readAdminToken(data, async () => passphrase)).toBe(token);
   });
 
   it('encryption on in config but a plaintext dir -> CONFIG_INVALID naming the key', async () => {

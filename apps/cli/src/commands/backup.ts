@@ -107,7 +107,7 @@ export function registerBackup(program: Command, cli: Cli): void {
           const suffix = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
           const { info, token } = await tokens.create({ name: `admin-restore-${suffix}`, role: 'admin', profiles: null }, 'restore');
           await node.store.recordAudit({ action: 'token.create', actor: 'restore', origin: 'cli', outcome: 'ok', details: { id: info.id, role: 'admin', reason: 'restore' } });
-          return { token, file: writeAdminTokenFile(config.dataDir, node.codec, token), id: info.id };
+          return { token, file: writeAdminTokenFile(config.dataDir, node.keyring, token), id: info.id };
         } finally {
           await node.close();
         }

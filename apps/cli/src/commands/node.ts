@@ -74,7 +74,7 @@ export function registerNode(program: Command, cli: Cli): void {
       try {
         const tokens = await TokenStore.open(node.log);
         const preset = cli.io.env.PROFILESYNC_ADMIN_TOKEN || undefined;
-        admin = await ensureAdminToken(tokens, config.dataDir, node.codec, preset);
+        admin = await ensureAdminToken(tokens, config.dataDir, node.keyring, preset);
         if (admin.created) await node.store.recordAudit({ action: 'token.create', actor: 'bootstrap', origin: 'cli', outcome: 'ok', details: { id: admin.tokenId, name: 'admin', role: 'admin', preset: preset !== undefined } });
       } finally {
         await node.close();
@@ -102,26 +102,18 @@ export function registerNode(program: Command, cli: Cli): void {
     });
 
   const keys = program.command('keys').description('node identity and at-rest keys');
-  addLocal(keys.command('show').description('print this node\'s public key (for `peer add` on the other node)')).action(async (o: CommonOpts) => {
+  addLocal(keys.command('show').description('print this node\'s public key (for `peer add` on the other node); needs no passphrase, works while the node runs')).action(async (o: CommonOpts) => {
     const config = cli.config(o);
     if (!isNodeDir(config.dataDir)) throw new ProfileSyncError('NODE_NOT_INITIALIZED', `no profilesync node in ${config.dataDir}`);
-    const { fingerprint, isEncryptedDir, loadOrCreateIdentity, encodePublicKey, unlockKeyring } = await import('@profilesync/crypto');
-    let publicKey: Uint8Array;
-    if (await isEncryptedDir(config.dataDir)) {
-      const keyring = await unlockKeyring(config.dataDir, { passphrase: await getPassphrase({ env: cli.io.env }, { purpose: 'unlock the data dir' }) });
-      try {
-        const id = await loadOrCreateIdentity(config.dataDir, keyring);
-        publicKey = id.publicKey;
-        id.close();
-      } finally {
-        await keyring.close();
-      }
-    } else {
-      const id = await loadOrCreateIdentity(config.dataDir);
-      publicKey = id.publicKey;
-      id.close();
+    const { readPublicIdentity } = await import('@profilesync/crypto');
+    // public data only: keyring.json's clear public key (encrypted dirs) or identity.json; no unlock, no log lock
+    const identity = await readPublicIdentity(config.dataDir);
+    if (!identity) {
+      throw new ProfileSyncError('NODE_IDENTITY_NOT_FOUND', `${config.dataDir} has no node identity yet`, {
+        details: { hint: 'start the node once (`profilesync serve`); it creates the identity' },
+      });
     }
-    const info = { publicKey: encodePublicKey(publicKey), fingerprint: fingerprint(publicKey) };
+    const info = { publicKey: identity.publicKeyText, fingerprint: identity.fingerprint };
     const out = cli.output(o);
     out.result(info, () => {
       out.line(info.publicKey);

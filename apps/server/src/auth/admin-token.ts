@@ -3,18 +3,28 @@
  * PROFILESYNC_ADMIN_TOKEN if set (then no file is written: the operator already holds it),
  * otherwise a generated token that is printed once and written for the local CLI:
  *   plaintext dirs: <data>/admin.token, mode 0600
- *   encrypted dirs: <data>/admin.token.sealed, AES-256-GCM under the keyring (invariant 7:
- *                   no token in plaintext on disk); the CLI unlocks it with the passphrase.
+ *   encrypted dirs: <data>/admin.token.sealed, `keyring.sealBlob(ADMIN_TOKEN_PURPOSE, token)`
+ *                   (AES-256-GCM, invariant 7: no token in plaintext on disk); the CLI
+ *                   unlocks the keyring with the passphrase to open it.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { ProfileSyncError } from '@profilesync/errors';
-import type { LogCodec, Place } from '@profilesync/log';
+import { ProfileSyncError, errorCode } from '@profilesync/errors';
 import { nodePaths, type PassphraseProvider } from '../paths.js';
 import type { TokenStore } from './tokens.js';
 
-/** Reserved codec place for the sealed admin token (never used by the log: stream 0xffffffff). */
-export const ADMIN_TOKEN_PLACE: Place = Object.freeze({ kind: 'aux', stream: 0xffff_ffff, seq: 1 });
-const SEALED_FORMAT = 'profilesync-sealed-admin-token/v1';
+/** The blob purpose (AAD) of the sealed admin token: it opens as nothing else. */
+export const ADMIN_TOKEN_PURPOSE = 'profilesync/server/admin-token';
+/**
+ * v2: a keyring sealed blob. (v1, sealed with the at-rest codec at a reserved place, never
+ * shipped; such a file is reported as an unknown format.)
+ */
+const SEALED_FORMAT = 'profilesync-sealed-admin-token/v2';
+
+/** What sealing the token needs from an unlocked keyring (`Keyring` fits). */
+export interface SecretSealer {
+  sealBlob(purpose: string, bytes: Uint8Array): Uint8Array;
+  openBlob(purpose: string, sealed: Uint8Array): Uint8Array;
+}
 
 /** Writes `bytes` to `path` atomically (temp file, fsync, rename) with mode 0600. */
 export function writeSecretFile(path: string, bytes: Uint8Array | string): void {
@@ -40,27 +50,27 @@ export interface AdminTokenResult {
 }
 
 /**
- * Creates the first admin token when the node has none. `codec` is the at-rest codec of an
- * encrypted dir (undefined for plaintext dirs).
+ * Creates the first admin token when the node has none. `keyring` is the unlocked keyring of
+ * an encrypted dir (undefined for plaintext dirs).
  */
 export async function ensureAdminToken(
   tokens: TokenStore,
   dataDir: string,
-  codec: LogCodec | undefined,
+  keyring: SecretSealer | undefined,
   preset: string | undefined,
 ): Promise<AdminTokenResult> {
   if (tokens.size > 0) return { created: false };
   const { info, token } = await tokens.create({ name: 'admin', role: 'admin', profiles: null }, 'bootstrap', preset);
   if (preset !== undefined) return { created: true, tokenId: info.id };
-  return { created: true, token, file: writeAdminTokenFile(dataDir, codec, token), tokenId: info.id };
+  return { created: true, token, file: writeAdminTokenFile(dataDir, keyring, token), tokenId: info.id };
 }
 
-/** Writes the local admin token file: plaintext 0600, or sealed with the codec of an encrypted dir. */
-export function writeAdminTokenFile(dataDir: string, codec: LogCodec | undefined, token: string): string {
+/** Writes the local admin token file: plaintext 0600, or sealed with the keyring of an encrypted dir. */
+export function writeAdminTokenFile(dataDir: string, keyring: SecretSealer | undefined, token: string): string {
   const paths = nodePaths(dataDir);
-  if (codec) {
-    const sealed = codec.encode(ADMIN_TOKEN_PLACE, Buffer.from(token, 'utf8'));
-    writeSecretFile(paths.sealedAdminTokenFile, JSON.stringify({ format: SEALED_FORMAT, codec: codec.id, sealed: Buffer.from(sealed).toString('base64') }));
+  if (keyring) {
+    const sealed = keyring.sealBlob(ADMIN_TOKEN_PURPOSE, Buffer.from(token, 'utf8'));
+    writeSecretFile(paths.sealedAdminTokenFile, JSON.stringify({ format: SEALED_FORMAT, sealed: Buffer.from(sealed).toString('base64') }));
     rmSync(paths.adminTokenFile, { force: true });
     return paths.sealedAdminTokenFile;
   }
@@ -93,11 +103,16 @@ export async function readAdminToken(dataDir: string, passphrase?: PassphrasePro
     if (!passphrase) {
       throw new ProfileSyncError('CRYPTO_PASSPHRASE_REQUIRED', 'the admin token of an encrypted data dir is sealed: set PROFILESYNC_PASSPHRASE (or PROFILESYNC_TOKEN)');
     }
-    const { createAtRestCodec, unlockKeyring } = await import('@profilesync/crypto');
+    const { unlockKeyring } = await import('@profilesync/crypto');
     const keyring = await unlockKeyring(dataDir, { passphrase: await passphrase({ reason: 'unlock', dataDir }) });
     try {
-      const plain = createAtRestCodec(keyring).decode(ADMIN_TOKEN_PLACE, Buffer.from(parsed.sealed, 'base64'));
-      return Buffer.from(plain).toString('utf8');
+      return Buffer.from(keyring.openBlob(ADMIN_TOKEN_PURPOSE, Buffer.from(parsed.sealed, 'base64'))).toString('utf8');
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'CRYPTO_AUTH_FAILED' || code === 'CRYPTO_UNSUPPORTED_FORMAT') {
+        throw new ProfileSyncError('ADMIN_TOKEN_UNAVAILABLE', `${paths.sealedAdminTokenFile} does not open with this keyring (damaged or from another data dir)`, { cause: err });
+      }
+      throw err;
     } finally {
       await keyring.close();
     }
