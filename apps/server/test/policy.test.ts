@@ -4,6 +4,8 @@ import { compileGlob, grantAllows, newBucket, roleAllows, takeAuditSlot } from '
 import { bearerToken, splitToken, newTokenString } from '../src/auth/tokens.js';
 import { ERROR_STATUS, errorBody, toHttpError } from '../src/http-errors.js';
 import { ProfileSyncError } from '@profilesync/errors';
+import { CacheErrorCode } from '@profilesync/cache';
+import { readFileSync } from 'node:fs';
 
 describe('roles', () => {
   it('viewer reads, editor writes, admin manages', () => {
@@ -102,6 +104,33 @@ describe('error table', () => {
     for (const [code, status] of Object.entries(ERROR_STATUS)) {
       expect(toHttpError(new ProfileSyncError(code, 'm')).status).toBe(status);
     }
+  });
+
+  it('every cache code (the package enum and its README table) has a status', () => {
+    const readme = readFileSync(new URL('../../../packages/cache/README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## Error codes'));
+    const documented = [...table.matchAll(/^\| `(CACHE_[A-Z_]+)` \|/gmu)].map((m) => m[1]!);
+    const exported = Object.values(CacheErrorCode);
+    expect(documented.length).toBeGreaterThanOrEqual(14);
+    expect(new Set(documented)).toEqual(new Set(exported));
+    for (const code of exported) expect(ERROR_STATUS[code], code).toBeTypeOf('number');
+    const expected: Record<string, number> = {
+      CACHE_INVALID_KEY: 400,
+      CACHE_INVALID_PATTERN: 400,
+      CACHE_INVALID_TTL: 400,
+      CACHE_INVALID_VALUE: 400,
+      CACHE_SERIALIZATION_FAILED: 400,
+      CACHE_INVALID_REQUEST: 400,
+      CACHE_VALUE_TOO_LARGE: 413,
+      CACHE_NOT_FOUND: 404,
+      CACHE_ALREADY_REGISTERED: 409,
+      CACHE_UNAVAILABLE: 503,
+      CACHE_COMMAND_FAILED: 503,
+      CACHE_CLOSED: 503,
+      CACHE_INVALID_CONFIG: 500,
+      CACHE_CORRUPT_ENTRY: 500,
+    };
+    for (const code of exported) expect(toHttpError(new ProfileSyncError(code, 'm')).status, code).toBe(expected[code]);
   });
 
   it('unknown errors are 500 INTERNAL with no message or stack leak', () => {
