@@ -35,6 +35,8 @@ interface Node {
   url: string;
   sync?: SyncService;
   start(opts: Partial<SyncServiceOptions>): SyncService;
+  /** closes and reopens the store (cold caches); only while no sync service runs */
+  reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,14 +52,18 @@ async function benchNode(name: string): Promise<Node> {
     server,
     url: '',
     start(opts) {
-      n.sync = createSyncService({ store, identity, ...opts });
+      n.sync = createSyncService({ store: n.store, identity, ...opts });
       return n.sync;
+    },
+    async reopen() {
+      await n.store.close();
+      n.store = await openStore({ dir });
     },
     async close() {
       await n.sync?.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await store.close();
+      await n.store.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -101,6 +107,25 @@ async function populate(store: Store, profiles: number, updates: number, prefix 
   await Promise.all(Array.from({ length: 64 }, worker));
 }
 
+/** The same copy without network, crypto or protocol: 64 workers, each encodeStateAsUpdate on A then applyRemoteUpdate on C. */
+async function coreOnlyCopy(from: Store, to: Store): Promise<number> {
+  const ids = [...from.versionHashes().keys()];
+  const peerCtx = { actor: 'peer:bench', origin: 'peer:bench' };
+  let next = 0;
+  const t0 = nowMs();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= ids.length) return;
+        const id = ids[i] as string;
+        await to.applyRemoteUpdate(id, await from.encodeStateAsUpdate(id), peerCtx);
+      }
+    }),
+  );
+  return nowMs() - t0;
+}
+
 const syncInitial: BenchCase = {
   name: 'sync-initial',
   async run() {
@@ -108,10 +133,15 @@ const syncInitial: BenchCase = {
     const updates = envInt('SYNC_BENCH_UPDATES', 100);
     const a = await benchNode('a');
     const b = await benchNode('b');
+    const c = await benchNode('c');
     try {
       const t0 = nowMs();
       await populate(a.store, profiles, updates);
       const setupMs = nowMs() - t0;
+      // anchor first, each run from a freshly opened (cold) store on A
+      await a.reopen();
+      const anchorMs = await coreOnlyCopy(a.store, c.store);
+      await a.reopen();
       const sa = a.start({ peers: [peer(b, false)] });
       const done = firstRound(sa, peerIdFor(b.identity.publicKey));
       const start = nowMs();
@@ -125,11 +155,14 @@ const syncInitial: BenchCase = {
         name: 'sync-initial',
         unit: 'ms',
         value: ms,
+        baseline: 'core only: encodeStateAsUpdate on A + applyRemoteUpdate on C, 64 workers, no network/crypto',
+        baselineValue: anchorMs,
         goal: '< 1000 ms',
         met: ms < 1000,
         extra: { profiles, updatesPerProfile: updates, messages: stats.wsSent + stats.wsReceived, populateMs: Math.round(setupMs) },
       });
     } finally {
+      await c.close();
       await b.close();
       await a.close();
     }
@@ -155,6 +188,8 @@ const syncLiveLatency: BenchCase = {
       });
       const samples: number[] = [];
       const appendOnly: number[] = [];
+      const remoteApply: number[] = [];
+      b.store.on('remote-applied', (e) => e.applied && remoteApply.push(e.durationMillis));
       let text = 'Start.';
       for (let i = 0; i < 320; i++) {
         text += ` ${i}`;
@@ -176,6 +211,7 @@ const syncLiveLatency: BenchCase = {
       }
       const s = summarize(samples);
       const local = summarize(appendOnly);
+      const remote = summarize(remoteApply.slice(-samples.length));
       return result({
         name: 'sync-live-latency',
         unit: 'ms',
@@ -184,7 +220,7 @@ const syncLiveLatency: BenchCase = {
         p99: s.p99,
         goal: 'p99 < 3 ms',
         met: s.p99 < 3,
-        extra: { samples: samples.length, localAppendP50: Number(local.p50.toFixed(3)), localAppendP99: Number(local.p99.toFixed(3)), mean: Number(s.mean.toFixed(3)), note: 'two fsyncs on the path: A append + B append' },
+        extra: { samples: samples.length, localAppendP50: Number(local.p50.toFixed(3)), localAppendP99: Number(local.p99.toFixed(3)), remoteApplyP50: Number(remote.p50.toFixed(3)), remoteApplyP99: Number(remote.p99.toFixed(3)), mean: Number(s.mean.toFixed(3)), note: 'two fsyncs on the path: A append + B append' },
       });
     } finally {
       await b.close();
@@ -193,7 +229,7 @@ const syncLiveLatency: BenchCase = {
   },
 };
 
-async function reconnectNoop(profiles: number): Promise<{ ms: number[]; messages: number[]; digestBuildMs: number }> {
+async function reconnectNoop(profiles: number): Promise<{ ms: number[]; messages: number[]; handshakeMs: number[]; digestBuildMs: number }> {
   const a = await benchNode('a');
   const b = await benchNode('b');
   try {
@@ -210,6 +246,8 @@ async function reconnectNoop(profiles: number): Promise<{ ms: number[]; messages
     }
     const ms: number[] = [];
     const messages: number[] = [];
+    const handshakeMs: number[] = [];
+    sb.on('peer-connected', (e) => handshakeMs.push(e.durationMillis));
     for (let i = 0; i < 7; i++) {
       const gone = new Promise<void>((r) => {
         const off = sb.on('peer-disconnected', () => {
@@ -227,7 +265,7 @@ async function reconnectNoop(profiles: number): Promise<{ ms: number[]; messages
       const st = sa.connectionOf(bid)!.stats;
       messages.push(st.wsSent + st.wsReceived);
     }
-    return { ms, messages, digestBuildMs };
+    return { ms, messages, handshakeMs: handshakeMs.slice(-ms.length), digestBuildMs };
   } finally {
     await b.close();
     await a.close();
@@ -257,6 +295,7 @@ const syncReconnectNoop: BenchCase = {
         messages: rb.messages[0] ?? -1,
         [`messagesAt${small}`]: rs.messages[0] ?? -1,
         [`p50At${small}`]: Number(ss.p50.toFixed(3)),
+        handshakeP50: Number(summarize(rb.handshakeMs.slice(1)).p50.toFixed(3)),
         coldStartDigestBuildMs: Number(rb.digestBuildMs.toFixed(1)),
         runs: rb.ms.length - 1,
       },

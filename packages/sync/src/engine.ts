@@ -54,7 +54,7 @@ export interface EngineOptions {
 }
 
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc());
-/** store reads started together when answering or preparing step 1s */
+/** store reads in flight when answering step 1s / preparing pulls and pushes */
 const PARALLEL_READS = 64;
 type Step1 = Extract<Message, { type: typeof MessageType.STEP1 }>;
 const EMPTY = new Uint8Array(0);
@@ -95,7 +95,9 @@ export class SyncEngine {
   #waiters: Waiter[] = [];
   #lastConverged: number | undefined;
   #readPaused = false;
-  #ahead: Message | undefined;
+  /** completion of queued step 2 replies (oldest first) */
+  #replies: Promise<void>[] = [];
+  #replyChain: Promise<void> = Promise.resolve();
 
   constructor(opts: EngineOptions) {
     this.#o = opts;
@@ -191,7 +193,7 @@ export class SyncEngine {
 
   /** Whether messages are queued or being handled, or applies are in flight. */
   get busy(): boolean {
-    return !this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length || this.#ahead !== undefined);
+    return !this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length || this.#replies.length > 0);
   }
 
   /** Resolves when nothing is queued, handled or applied (tests). */
@@ -207,23 +209,23 @@ export class SyncEngine {
   async #drain(): Promise<void> {
     this.#running = true;
     try {
-      for (let m = this.#next(); m !== undefined && !this.#closed; m = this.#next()) {
-        if (m.type !== MessageType.STEP1) {
-          await this.#handle(m);
+      while (!this.#closed) {
+        const m = this.#next();
+        if (m === undefined) {
+          // nothing left to read: finish the pending replies (new messages may arrive meanwhile)
+          if (this.#replies.length === 0) break;
+          await this.#replies.shift();
           continue;
         }
-        // consecutive step 1s are answered concurrently (the store reads run in parallel), replies stay in order
-        const batch: Step1[] = [m];
-        while (batch.length < PARALLEL_READS) {
-          const more = this.#next();
-          if (more === undefined) break;
-          if (more.type !== MessageType.STEP1) {
-            this.#ahead = more;
-            break;
-          }
-          batch.push(more);
+        if (m.type === MessageType.STEP1) {
+          // answered with parallel store reads (a sliding window); replies leave in STEP1 order
+          if (this.#replies.length >= PARALLEL_READS) await this.#replies.shift();
+          this.#replies.push(this.#queueStep1Answer(m));
+          continue;
         }
-        await this.#answerStep1s(batch);
+        // anything else is sent after the pending step 2 replies (order on the wire)
+        while (this.#replies.length > 0) await this.#replies.shift();
+        await this.#handle(m);
       }
     } catch (err) {
       this.#failWith(err);
@@ -232,13 +234,25 @@ export class SyncEngine {
     }
   }
 
+  /** Starts the store reads for a STEP1 now; chains its sending after the previous replies. Resolves when sent. */
+  #queueStep1Answer(m: Step1): Promise<void> {
+    const prepared = this.#prepareStep1(m);
+    prepared.catch(() => undefined); // surfaces below, in order
+    this.#replyChain = this.#replyChain.then(async () => {
+      if (this.#closed) return;
+      try {
+        const p = await prepared;
+        await this.#sendReply({ type: MessageType.STEP2, id: p.id, update: p.update });
+        if (p.pullBack) this.#pull(p.id, p.pullBack.sv, p.pullBack.hash, STEP1_REPLY);
+      } catch (err) {
+        this.#failWith(err);
+      }
+    });
+    return this.#replyChain;
+  }
+
   /** The next inbound message (decoded), or undefined when the inbox is empty. */
   #next(): Message | undefined {
-    if (this.#ahead !== undefined) {
-      const m = this.#ahead;
-      this.#ahead = undefined;
-      return m;
-    }
     if (this.#inboxHead >= this.#inbox.length) return undefined;
     const bytes = this.#inbox[this.#inboxHead++] as Uint8Array;
     if (this.#readPaused && this.#inbox.length - this.#inboxHead < MAX_INBOX_MESSAGES / 2) {
@@ -260,7 +274,7 @@ export class SyncEngine {
         if (m.update.length === 0) return this.#resolvePull(m.id);
         return this.#apply(m.id, m.update, true);
       case MessageType.STEP1:
-        return this.#answerStep1s([m]);
+        return this.#queueStep1Answer(m);
       case MessageType.ROOT: {
         await this.#barrier();
         const mine = this.#o.digest.root();
@@ -319,17 +333,6 @@ export class SyncEngine {
       for (let j = 0; j < chunk.length; j++) await this.#sendReply({ type: MessageType.STEP2, id: chunk[j] as string, update: await (states[j] as Promise<Uint8Array>) });
     }
     this.#send({ type: MessageType.ROUND_END, round });
-  }
-
-  /** Answers step 1s: STEP2 with what the peer lacks (empty when the versions match), then pulls back if we may lack something. */
-  async #answerStep1s(batch: Step1[]): Promise<void> {
-    const prepared = batch.map((m) => this.#prepareStep1(m));
-    prepared.forEach((p) => p.catch(() => undefined)); // rejections surface below, in order
-    for (const pending of prepared) {
-      const p = await pending;
-      await this.#sendReply({ type: MessageType.STEP2, id: p.id, update: p.update });
-      if (p.pullBack) this.#pull(p.id, p.pullBack.sv, p.pullBack.hash, STEP1_REPLY);
-    }
   }
 
   async #prepareStep1(m: Step1): Promise<{ id: string; update: Uint8Array; pullBack?: { sv: Uint8Array; hash: string } }> {

@@ -353,6 +353,7 @@ export class SyncService {
 
   #handshakeFailed(conn: PeerConnection, code: string, peerFingerprint?: string): void {
     this.#handshaking.delete(conn);
+    if (code === SyncErrorCode.DUPLICATE_CONNECTION) return; // the other node kept its own session to us
     const entry = conn.peerPublicKey ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url')) : undefined;
     if (entry) entry.lastError = code;
     else if (conn.direction === 'outbound') for (const e of this.#peers.values()) if (e.dialing === conn) e.lastError = code;
