@@ -123,7 +123,7 @@ export class SyncEngine {
     return new Set<string>([...this.#outstanding.keys(), ...this.#unflushed.keys(), ...this.#dropped]);
   }
 
-  /** Starts automatic digest rounds (the dialing side calls this once connected). */
+  /** Starts automatic digest rounds (the accepting side calls this once a session opens; also anti-entropy). */
   start(): void {
     this.#kick(this.#o.limits.autoRounds);
   }

@@ -345,6 +345,7 @@ export class SyncService {
     conn.engine = engine;
     conn.peerId = entry.id;
     this.hub.attach(engine);
+    this.#logger.info?.({ peerId: entry.id, fingerprint: entry.fingerprint, direction: conn.direction, session: conn.sessionId }, 'peer connected');
     this.#events.emit('peer-connected', { peerId: entry.id, fingerprint: entry.fingerprint, direction: conn.direction, session: conn.sessionId ?? '', durationMillis: conn.handshakeMillis });
     // the accepting side opens the first digest round (its first frame also confirms the dialer)
     if (conn.direction === 'inbound') engine.start();
@@ -390,6 +391,7 @@ export class SyncService {
     const entry = conn.peerPublicKey ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url')) : [...this.#peers.values()].find((e) => e.dialing === conn);
     const wasActive = entry?.conn === conn;
     if (conn.establishedAt !== undefined && conn.peerId !== undefined) {
+      this.#logger.info?.({ peerId: conn.peerId, code: info.code, reason: info.reason, clean: info.clean }, 'peer disconnected');
       this.#events.emit('peer-disconnected', { peerId: conn.peerId, direction: conn.direction, code: info.code, reason: info.reason, clean: info.clean, durationMillis: conn.establishedMono === undefined ? 0 : monoMs() - conn.establishedMono });
     }
     if (!entry) return;
