@@ -234,10 +234,10 @@ async function reconnectNoop(profiles: number): Promise<{ ms: number[]; messages
   const b = await benchNode('b');
   try {
     await populate(a.store, profiles, 1, 'n');
-    const sa = a.start({ peers: [peer(b, false)] });
     const t0 = nowMs();
-    const sb = b.start({ peers: [peer(a, true)] });
+    const sa = a.start({ peers: [peer(b, false)] }); // builds A's digest over every profile
     const digestBuildMs = nowMs() - t0;
+    const sb = b.start({ peers: [peer(a, true)] });
     const bid = peerIdFor(b.identity.publicKey);
     const aid = peerIdFor(a.identity.publicKey);
     for (;;) {
