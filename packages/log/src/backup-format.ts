@@ -141,12 +141,14 @@ export class RecordReader {
     return new Uint8Array(this.#hash.copy().digest());
   }
 
-  async *records(input: AsyncIterable<Uint8Array>): AsyncGenerator<{ type: number; payload: Uint8Array }> {
+  /** Records in batches (one batch per input chunk: no per-record await). */
+  async *batches(input: AsyncIterable<Uint8Array>): AsyncGenerator<{ type: number; payload: Uint8Array }[]> {
     try {
       for await (const chunk of input) {
         if (!(chunk instanceof Uint8Array)) throw corrupt('input yields non-binary chunks');
         this.#append(chunk);
-        yield* this.#drain();
+        const batch = [...this.#drain()];
+        if (batch.length > 0) yield batch;
       }
     } catch (err) {
       if ((err as { code?: string }).code === 'LOG_BACKUP_CORRUPT') throw err;

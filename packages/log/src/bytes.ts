@@ -21,9 +21,9 @@ export function crc32(b: Uint8Array): number {
   return zlibCrc32(b) >>> 0;
 }
 
-/** One-shot sha-256 of a contiguous buffer. */
+/** One-shot sha-256 of a contiguous buffer (a Buffer: callers handing it out wrap it with asU8). */
 export function sha256(data: Uint8Array): Uint8Array {
-  return asU8(hash('sha256', data, 'buffer'));
+  return hash('sha256', data, 'buffer');
 }
 
 /** A plain Uint8Array view over the same memory (Buffers become Uint8Arrays for callers). */
@@ -32,9 +32,7 @@ export function asU8(b: Uint8Array): Uint8Array {
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 }
 
 export function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -2,13 +2,19 @@
  * Builds a stream's derived records (snapshots and view) from its entries in seq order. The one
  * implementation behind rebuild() and restore, and the same steps the background worker takes,
  * so derived bytes never depend on who built them (invariant 5).
+ *
+ * Snapshot k is build(snapshot k-1, bodies in between); the state handed to the materializer
+ * is build(last snapshot, tail) (or the last snapshot itself when the tail is empty). `build`
+ * may run on a worker thread: add() never waits for it, the chain is kept with promises.
  */
-import * as Y from 'yjs';
-import { frame, viewHeader } from './records.js';
-import { buildSnapshot, policyStep, type PolicyCounters } from './snapshots.js';
 import { logError } from './errors.js';
-import { isOpaqueStream } from './validate.js';
+import { frame, viewHeader } from './records.js';
+import { policyStep, type PolicyCounters } from './snapshots.js';
 import type { LastEntryInfo, LogCodec, Materializer, SnapshotPolicy } from './types.js';
+import { isOpaqueStream } from './validate.js';
+
+/** buildSnapshot, possibly off-thread (SnapshotThread.build). */
+export type BuildFn = (prev: Uint8Array | undefined, bodies: readonly Uint8Array[]) => Promise<Uint8Array>;
 
 export interface DerivedEntry {
   seq: number;
@@ -16,64 +22,74 @@ export interface DerivedEntry {
   body: Uint8Array;
   /** size of the stored (encoded) payload: what the snapshot policy counts */
   storedBytes: number;
-  info: LastEntryInfo;
-}
-
-function buildChecked(prev: Uint8Array | undefined, tail: Uint8Array[], seq: number): Uint8Array {
-  try {
-    return buildSnapshot(prev, tail);
-  } catch (err) {
-    throw logError('LOG_CORRUPT', `entries up to seq ${seq} are not valid Yjs updates`, { cause: err, details: { seq } });
-  }
 }
 
 export class DerivedBuilder {
   readonly #policy: SnapshotPolicy;
   readonly #codec: LogCodec;
+  readonly #build: BuildFn;
   readonly #no: number;
-  readonly #counters: PolicyCounters = { lastSnapshotSeq: 0, entriesSince: 0, bytesSince: 0 };
-  #prev: Uint8Array | undefined;
-  #tail: Uint8Array[] = [];
-  #last: LastEntryInfo | undefined;
-
+  readonly #name: string;
   readonly #opaque: boolean;
+  readonly #counters: PolicyCounters = { lastSnapshotSeq: 0, entriesSince: 0, bytesSince: 0 };
+  #prev: Promise<Uint8Array> | undefined;
+  #tail: Uint8Array[] = [];
+  #lastSeq = 0;
 
-  constructor(policy: SnapshotPolicy, codec: LogCodec, no: number, name: string) {
-    this.#opaque = isOpaqueStream(name);
+  constructor(policy: SnapshotPolicy, codec: LogCodec, build: BuildFn, no: number, name: string) {
     this.#policy = policy;
     this.#codec = codec;
+    this.#build = build;
     this.#no = no;
+    this.#name = name;
+    this.#opaque = isOpaqueStream(name);
   }
 
-  get last(): LastEntryInfo | undefined {
-    return this.#last;
+  /** Reserved '#' streams: bodies are opaque, nothing is derived (callers may skip decoding). */
+  get opaque(): boolean {
+    return this.#opaque;
   }
 
-  /** Feeds the next entry; returns the stored snapshot value when its seq is a snapshot point. */
-  add(e: DerivedEntry): Uint8Array | undefined {
-    this.#last = e.info;
+  #chain(bodies: Uint8Array[], seq: number): Promise<Uint8Array> {
+    const prev = this.#prev;
+    const p = (async () => {
+      try {
+        return await this.#build(prev === undefined ? undefined : await prev, bodies);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'LOG_CORRUPT') throw err;
+        throw logError('LOG_CORRUPT', `entries of ${this.#name} up to seq ${seq} are not valid Yjs updates`, {
+          cause: err, details: { stream: this.#name, seq },
+        });
+      }
+    })();
+    p.catch(() => undefined); // observed by whoever awaits the record or the view
+    return p;
+  }
+
+  /** Feeds the next entry; returns the stored snapshot value (pending) when its seq is a snapshot point. */
+  add(e: DerivedEntry): Promise<{ seq: number; value: Uint8Array }> | undefined {
+    this.#lastSeq = e.seq;
     if (this.#opaque) return undefined;
     this.#tail.push(e.body);
     if (!policyStep(this.#policy, this.#counters, e.seq, e.storedBytes)) return undefined;
-    this.#prev = buildChecked(this.#prev, this.#tail, e.seq);
+    const state = this.#chain(this.#tail, e.seq);
+    this.#prev = state;
     this.#tail = [];
-    return frame(e.hash, this.#codec.encode({ kind: 'snapshot', stream: this.#no, seq: e.seq }, this.#prev));
+    const { seq, hash } = e;
+    return state.then((s) => ({ seq, value: frame(hash, this.#codec.encode({ kind: 'snapshot', stream: this.#no, seq }, s)) }));
   }
 
-  /** The stored view value after the last entry (undefined when the materializer gives none). */
-  view(name: string, materialize: Materializer): Uint8Array | undefined {
-    const last = this.#last;
-    if (last === undefined || this.#opaque) return undefined;
-    const parts = this.#prev === undefined ? this.#tail : [this.#prev, ...this.#tail];
-    let state: Uint8Array;
-    try {
-      state = parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts);
-    } catch (err) {
-      throw logError('LOG_CORRUPT', `entries of ${name} are not valid Yjs updates`, { cause: err, details: { stream: name } });
-    }
-    const view = materialize(name, state, last);
+  /**
+   * The stored view value after the last entry (undefined when the materializer gives none);
+   * `last` describes that entry (actor/origin are decoded by the caller only here).
+   */
+  async view(materialize: Materializer, last: () => LastEntryInfo): Promise<Uint8Array | undefined> {
+    if (this.#lastSeq === 0 || this.#opaque) return undefined;
+    const state = this.#tail.length === 0 && this.#prev !== undefined ? await this.#prev : await this.#chain(this.#tail, this.#lastSeq);
+    const view = materialize(this.#name, state, last());
     if (view === undefined) return undefined;
     if (!(view instanceof Uint8Array)) throw new TypeError('materialize must return a Uint8Array or undefined');
-    return frame(viewHeader(last.seq), this.#codec.encode({ kind: 'view', stream: this.#no, seq: last.seq }, view));
+    const seq = this.#lastSeq;
+    return frame(viewHeader(seq), this.#codec.encode({ kind: 'view', stream: this.#no, seq }, view));
   }
 }

@@ -15,6 +15,7 @@ import { defaultSnapshotPolicy } from './policy.js';
 import { decodeEntry, iterateRaw, type ReadContext, resolveRange } from './reader.js';
 import { rebuildStream } from './rebuild.js';
 import { decodeAuxPlain, encodeAuxPlain, frame, readViewSeq, unframe, VIEW_HEADER_BYTES } from './records.js';
+import { SnapshotThread } from './snapshot-thread.js';
 import { SnapshotWorker } from './snapshot-worker.js';
 import { loadState } from './snapshots.js';
 import { StreamTable } from './table.js';
@@ -99,6 +100,8 @@ class Log implements EventLog {
   readonly #ctx: ReadContext;
   readonly #writer: GroupCommitWriter;
   readonly #snapshots: SnapshotWorker;
+  /** builds snapshots (background work and rebuild) off the main thread */
+  readonly #thread = new SnapshotThread();
   readonly #policy: SnapshotPolicy;
   readonly #clock: () => number;
   #closed = false;
@@ -114,7 +117,7 @@ class Log implements EventLog {
     this.#clock = clock;
     this.#policy = opts.snapshotPolicy ?? defaultSnapshotPolicy;
     this.#ctx = { holder, codec, emitter: this.#emitter };
-    this.#snapshots = new SnapshotWorker(this.#ctx, table, this.#policy);
+    this.#snapshots = new SnapshotWorker(this.#ctx, table, this.#policy, this.#thread);
     this.#writer = new GroupCommitWriter({
       holder, table, codec, clock, emitter: this.#emitter, maxBatchEntries: opts.maxBatchEntries ?? 4096,
       onCommitted: (streams) => this.#snapshots.notify(streams),
@@ -165,7 +168,7 @@ class Log implements EventLog {
     this.#open();
     const no = this.#table.numberOf(checkStream(stream));
     const h = no === undefined ? undefined : this.#table.head(no);
-    return h === undefined ? undefined : { seq: h.seq, lsn: h.lsn, ts: h.ts, hash: h.hash.slice() };
+    return h === undefined ? undefined : { seq: h.seq, lsn: h.lsn, ts: h.ts, hash: new Uint8Array(h.hash) };
   }
 
   read(stream: string, range?: ReadRange): AsyncIterable<EntryRecord> {
@@ -313,7 +316,8 @@ class Log implements EventLog {
       let done = 0;
       for (const no of numbers) {
         const name = this.#table.nameOf(no) as string;
-        await this.#writer.exclusive(() => rebuildStream({ ctx: this.#ctx, table: this.#table, policy: this.#policy }, no, name, materialize));
+        const build = (prev: Uint8Array | undefined, bodies: readonly Uint8Array[]) => this.#thread.build(prev, bodies);
+        await this.#writer.exclusive(() => rebuildStream({ ctx: this.#ctx, table: this.#table, policy: this.#policy, build }, no, name, materialize));
         this.#snapshots.reset(no);
         const p = { done: ++done, total: numbers.length, stream: name };
         this.#emitter.emit('rebuild-progress', p);
@@ -375,6 +379,7 @@ class Log implements EventLog {
     this.#closing = (async () => {
       await this.#writer.drain();
       await this.#snapshots.stop();
+      await this.#thread.close();
       await this.#holder.close();
     })();
     return this.#closing;

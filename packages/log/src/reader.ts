@@ -4,7 +4,7 @@
  * the entry at the head must match the head (LOG_CORRUPT). Bad bytes are never returned.
  */
 import { ProfileSyncError } from '@profilesync/errors';
-import { equalBytes } from './bytes.js';
+import { asU8, equalBytes } from './bytes.js';
 import type { DbHolder } from './db.js';
 import type { Emitter } from './emitter.js';
 import { isNotOpenError, logError, readFailure } from './errors.js';
@@ -41,7 +41,7 @@ export function decodeEntry(ctx: ReadContext, no: number, name: string, seq: num
     const f = decodePayload(plain);
     return {
       stream: name, seq, lsn: p.lsn, ts: p.ts, actor: f.actor, origin: f.origin, summary: f.summary,
-      version: f.version, body: f.body, prevHash: p.prevHash, hash: p.hash,
+      version: f.version, body: f.body, prevHash: asU8(p.prevHash), hash: asU8(p.hash),
     };
   } catch (err) {
     report(ctx, name, seq, 'decode', err);

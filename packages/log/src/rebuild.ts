@@ -4,17 +4,18 @@
  * Each stream is rebuilt with no batch in flight (writer.exclusive); new records are written
  * before stale ones are deleted.
  */
-import { DerivedBuilder } from './derived.js';
+import { type BuildFn, DerivedBuilder } from './derived.js';
 import { type Op, writeOps } from './db.js';
 import { P_SNAPSHOT, P_VIEW, parseSeqKey, seqRange, snapshotKey, streamKey } from './keys.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
 import type { StreamTable } from './table.js';
-import type { Materializer, SnapshotPolicy } from './types.js';
+import type { LastEntryInfo, Materializer, SnapshotPolicy } from './types.js';
 
 export interface RebuildDeps {
   ctx: ReadContext;
   table: StreamTable;
   policy: SnapshotPolicy;
+  build: BuildFn;
 }
 
 /** Rebuilds one stream; returns the number of snapshots written. Call with no batch in flight. */
@@ -22,19 +23,24 @@ export async function rebuildStream(d: RebuildDeps, no: number, name: string, ma
   const { ctx, table, policy } = d;
   const head = table.head(no);
   if (head === undefined) return 0;
-  const builder = new DerivedBuilder(policy, ctx.codec, no, name);
-  const ops: Op[] = [];
-  const keep = new Set<number>();
+  const builder = new DerivedBuilder(policy, ctx.codec, d.build, no, name);
+  const pending: Promise<{ seq: number; value: Uint8Array }>[] = [];
+  let last: LastEntryInfo | undefined;
   for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, 1, head.seq)) {
     const e = decodeEntry(ctx, no, name, seq, parsed);
-    const snap = builder.add({ seq, hash: parsed.hash, body: e.body, storedBytes: parsed.stored.byteLength, info: { seq, lsn: e.lsn, ts: e.ts, actor: e.actor, origin: e.origin } });
-    if (snap !== undefined) {
-      ops.push({ type: 'put', key: snapshotKey(no, seq), value: snap });
-      keep.add(seq);
-    }
+    const snap = builder.add({ seq, hash: e.hash, body: e.body, storedBytes: parsed.stored.byteLength });
+    if (snap !== undefined) pending.push(snap);
+    last = { seq, lsn: e.lsn, ts: e.ts, actor: e.actor, origin: e.origin };
   }
-  if (materialize !== undefined) {
-    const view = builder.view(name, materialize);
+  const ops: Op[] = [];
+  const keep = new Set<number>();
+  for (const s of await Promise.all(pending)) {
+    ops.push({ type: 'put', key: snapshotKey(no, s.seq), value: s.value });
+    keep.add(s.seq);
+  }
+  if (materialize !== undefined && last !== undefined) {
+    const info = last;
+    const view = await builder.view(materialize, () => info);
     ops.push(view === undefined ? { type: 'del', key: streamKey(P_VIEW, no) } : { type: 'put', key: streamKey(P_VIEW, no), value: view });
   }
   const db = ctx.holder.db;

@@ -9,7 +9,7 @@
  * framed value = u8 version(1) | u32 crc32(rest) | kind header | stored payload   (catalog, view, snapshot, aux)
  */
 import {
-  asU8, crc32, equalBytes, fromUtf8, readBytes, readU32, readU64, sha256, utf8, varuintSize, writeU32, writeU64,
+  asU8, crc32, equalBytes, fromUtf8, readBytes, readU32, readU64, readVaruint, sha256, utf8, varuintSize, writeU32, writeU64,
   writeVaruint,
 } from './bytes.js';
 import { logError } from './errors.js';
@@ -51,6 +51,18 @@ export function encodePayload(f: { actor: string; origin: string; summary?: stri
   }
   out.set(f.body, o);
   return out;
+}
+
+/** The body of a plaintext payload, skipping the metadata without decoding it (restore's hot path). */
+export function payloadBody(p: Uint8Array): Uint8Array {
+  if (p.byteLength < 2 || p[0] !== PAYLOAD_VERSION || ((p[1] as number) & ~1) !== 0) throw new RangeError('malformed payload');
+  const c = { o: 2 };
+  for (let i = (p[1] as number) & 1 ? 4 : 3; i > 0; i--) {
+    const len = readVaruint(p, c);
+    c.o += len;
+    if (c.o > p.byteLength) throw new RangeError('truncated field');
+  }
+  return p.subarray(c.o);
 }
 
 /** Parses a plaintext payload; throws a RangeError/TypeError when malformed. */
@@ -113,9 +125,9 @@ export function parseEntry(value: Uint8Array): ParsedEntry {
   return {
     lsn: readU64(value, 2),
     ts: readU64(value, 10),
-    prevHash: asU8(value.subarray(18, 50)),
-    hash: asU8(value.subarray(50, 82)),
-    stored: asU8(value.subarray(ENTRY_HEADER_BYTES)),
+    prevHash: value.subarray(18, 50),
+    hash: value.subarray(50, 82),
+    stored: value.subarray(ENTRY_HEADER_BYTES),
   };
 }
 

@@ -7,22 +7,24 @@
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { equalBytes, fromUtf8, readU32, readU64, ZERO_HASH } from './bytes.js';
+import { EMPTY, equalBytes, fromUtf8, readU32, readU64, ZERO_HASH } from './bytes.js';
 import {
   corrupt, parseCounts, parseHeader, parseNamed, RecordReader, R_AUX, R_CATALOG, R_ENTRY, R_HEADER, R_SECTION, R_TRAILER,
   type BackupHeader,
 } from './backup-format.js';
 import { plainCodec } from './codec.js';
 import { type Db, type Op, openLevel, writeOps } from './db.js';
-import { DerivedBuilder } from './derived.js';
+import { type BuildFn, DerivedBuilder } from './derived.js';
+import { SnapshotThread } from './snapshot-thread.js';
 import { invalid, logError } from './errors.js';
 import { FORMAT_VERSION, newMetaOps } from './format.js';
 import { auxKey, entryKey, P_CATALOG, P_HEAD, P_VIEW, snapshotKey, streamKey } from './keys.js';
 import { defaultSnapshotPolicy } from './policy.js';
-import { decodePayload, encodeHead, type HeadRecord, unframe, verifyEntry } from './records.js';
-import type { LogCodec, RestoreOptions, RestoreReport } from './types.js';
+import { decodePayload, encodeHead, type HeadRecord, payloadBody, unframe, verifyEntry } from './records.js';
+import type { LastEntryInfo, LogCodec, RestoreOptions, RestoreReport } from './types.js';
 
 const FLUSH_OPS = 16_384;
+const MAX_DERIVED_IN_FLIGHT = 64;
 
 async function prepareDir(dir: string): Promise<boolean> {
   try {
@@ -68,6 +70,8 @@ interface StreamState {
   ts: number;
   stopped: boolean;
   builder: DerivedBuilder;
+  /** plaintext payload of the last restored entry (actor/origin for the materializer) */
+  lastPlain: Uint8Array;
 }
 
 /** Restores a backup into `dir` (which must be missing or empty). */
@@ -76,8 +80,10 @@ export async function restoreLog(opts: RestoreOptions): Promise<RestoreReport> {
   checkOptions(opts);
   const existed = await prepareDir(opts.dir);
   let db: Db | undefined;
+  const thread = new SnapshotThread();
   try {
-    const report = await replay(opts, async () => (db = await openLevel(opts.dir)), start);
+    const build: BuildFn = (prev, bodies) => thread.build(prev, bodies);
+    const report = await replay(opts, async () => (db = await openLevel(opts.dir)), build, start);
     await db?.close();
     db = undefined;
     return report;
@@ -85,10 +91,12 @@ export async function restoreLog(opts: RestoreOptions): Promise<RestoreReport> {
     await db?.close().catch(() => undefined);
     await resetDir(opts.dir, existed);
     throw err;
+  } finally {
+    await thread.close();
   }
 }
 
-async function replay(opts: RestoreOptions, open: () => Promise<Db>, start: number): Promise<RestoreReport> {
+async function replay(opts: RestoreOptions, open: () => Promise<Db>, build: BuildFn, start: number): Promise<RestoreReport> {
   const reader = new RecordReader();
   const policy = opts.snapshotPolicy ?? defaultSnapshotPolicy;
   const sections = new Map<string, Uint8Array>();
@@ -125,10 +133,24 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, start: numb
     db = await open();
     return db;
   };
-  const finishStream = (s: StreamState | undefined, name: string | undefined): void => {
-    if (s === undefined || s.seq === 0 || opts.materialize === undefined) return;
-    const view = s.builder.view(name ?? '', opts.materialize);
-    if (view !== undefined) ops.push({ type: 'put', key: streamKey(P_VIEW, s.no), value: view });
+  // derived records are built on a worker thread while the replay goes on; at most
+  // MAX_DERIVED_IN_FLIGHT results are outstanding (bounded memory)
+  const inFlight: Promise<void>[] = [];
+  const derived = async (p: Promise<void>): Promise<void> => {
+    inFlight.push(p);
+    if (inFlight.length > MAX_DERIVED_IN_FLIGHT) await inFlight.shift();
+  };
+  const finishStream = async (s: StreamState | undefined): Promise<void> => {
+    const materialize = opts.materialize;
+    if (s === undefined || s.seq === 0 || materialize === undefined) return;
+    const { no, seq, lsn, ts, lastPlain } = s;
+    const info = (): LastEntryInfo => {
+      const f = decodePayload(lastPlain);
+      return { seq, lsn, ts, actor: f.actor, origin: f.origin };
+    };
+    await derived(s.builder.view(materialize, info).then((view) => {
+      if (view !== undefined) ops.push({ type: 'put', key: streamKey(P_VIEW, no), value: view });
+    }));
   };
   const nameOf = (no: number): string => {
     const v = catalog.get(no);
@@ -140,92 +162,110 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, start: numb
     }
   };
 
-  for await (const { type, payload } of reader.records(opts.input)) {
-    try {
-      if (type === R_HEADER) {
-        if (header !== undefined) throw corrupt('two headers');
-        header = parseHeader(payload);
-        if (header.logFormat !== FORMAT_VERSION) {
-          throw logError('LOG_FORMAT_UNSUPPORTED', `the backup holds storage format ${header.logFormat}; this code restores format ${FORMAT_VERSION}`, {
-            details: { format: header.logFormat },
-          });
-        }
-      } else if (type === R_SECTION) {
-        if (header === undefined || db !== undefined) throw corrupt('section out of place');
-        const { name, rest } = parseNamed(payload);
-        sections.set(fromUtf8(name), new Uint8Array(rest));
-      } else if (type === R_AUX) {
-        await ready();
-        const { name, rest } = parseNamed(payload);
-        unframe(rest, 0, 'aux record', {});
-        ops.push({ type: 'put', key: auxKey(name), value: rest });
-        aux++;
-        if (ops.length >= FLUSH_OPS) await flush();
-      } else if (type === R_CATALOG) {
-        await ready();
-        if (payload.byteLength < 5) throw corrupt('short catalog record');
-        const no = readU32(payload, 0);
-        const value = payload.subarray(4);
-        unframe(value, 0, `catalog record ${no}`, {});
-        if (catalog.has(no)) throw corrupt(`stream ${no} listed twice`);
-        catalog.set(no, value);
-      } else if (type === R_ENTRY) {
-        await ready();
-        if (payload.byteLength < 12) throw corrupt('short entry record');
-        const no = readU32(payload, 0);
-        const seq = readU64(payload, 4);
-        const value = payload.subarray(12);
-        seen++;
-        if (current?.no !== no) {
-          if (streams.has(no)) throw corrupt(`entries of stream ${no} are not contiguous`);
-          if (current !== undefined) finishStream(current, nameOf(current.no));
-          current = { no, seq: 0, hash: ZERO_HASH, lsn: 0, ts: 0, stopped: false, builder: new DerivedBuilder(policy, codec as LogCodec, no, nameOf(no)) };
-          streams.set(no, current);
-        }
-        const s = current;
-        if (seq !== s.seq + 1 && !s.stopped) throw corrupt(`stream ${no} jumps from seq ${s.seq} to ${seq}`);
-        let e;
-        try {
-          e = verifyEntry(no, seq, value);
-        } catch (err) {
-          throw corrupt(`entry ${no}/${seq} does not match its hash`, err);
-        }
-        if (s.stopped || (opts.untilLsn !== undefined && e.lsn > opts.untilLsn) || (opts.untilTs !== undefined && e.ts > opts.untilTs)) {
-          s.stopped = true;
-          skipped++;
+  for await (const batch of reader.batches(opts.input)) {
+    for (const { type, payload } of batch) {
+      try {
+        if (type === R_HEADER) {
+          if (header !== undefined) throw corrupt('two headers');
+          header = parseHeader(payload);
+          if (header.logFormat !== FORMAT_VERSION) {
+            throw logError('LOG_FORMAT_UNSUPPORTED', `the backup holds storage format ${header.logFormat}; this code restores format ${FORMAT_VERSION}`, {
+              details: { format: header.logFormat },
+            });
+          }
+        } else if (type === R_SECTION) {
+          if (header === undefined || db !== undefined) throw corrupt('section out of place');
+          const { name, rest } = parseNamed(payload);
+          sections.set(fromUtf8(name), new Uint8Array(rest));
+        } else if (type === R_AUX) {
+          if (db === undefined) await ready();
+          const { name, rest } = parseNamed(payload);
+          unframe(rest, 0, 'aux record', {});
+          ops.push({ type: 'put', key: auxKey(name), value: rest });
+          aux++;
+          if (ops.length >= FLUSH_OPS) await flush();
+        } else if (type === R_CATALOG) {
+          if (db === undefined) await ready();
+          if (payload.byteLength < 5) throw corrupt('short catalog record');
+          const no = readU32(payload, 0);
+          const value = payload.subarray(4);
+          unframe(value, 0, `catalog record ${no}`, {});
+          if (catalog.has(no)) throw corrupt(`stream ${no} listed twice`);
+          catalog.set(no, value);
+        } else if (type === R_ENTRY) {
+          if (db === undefined) await ready();
+          if (payload.byteLength < 12) throw corrupt('short entry record');
+          const no = readU32(payload, 0);
+          const seq = readU64(payload, 4);
+          const value = payload.subarray(12);
+          seen++;
+          if (current?.no !== no) {
+            if (streams.has(no)) throw corrupt(`entries of stream ${no} are not contiguous`);
+            if (current !== undefined) await finishStream(current);
+            current = { no, seq: 0, hash: ZERO_HASH, lsn: 0, ts: 0, stopped: false, lastPlain: EMPTY, builder: new DerivedBuilder(policy, codec as LogCodec, build, no, nameOf(no)) };
+            streams.set(no, current);
+          }
+          const s = current;
+          if (seq !== s.seq + 1 && !s.stopped) throw corrupt(`stream ${no} jumps from seq ${s.seq} to ${seq}`);
+          let e;
+          try {
+            e = verifyEntry(no, seq, value);
+          } catch (err) {
+            throw corrupt(`entry ${no}/${seq} does not match its hash`, err);
+          }
+          if (s.stopped || (opts.untilLsn !== undefined && e.lsn > opts.untilLsn) || (opts.untilTs !== undefined && e.ts > opts.untilTs)) {
+            s.stopped = true;
+            skipped++;
+          } else {
+            if (!equalBytes(e.prevHash, s.hash)) throw corrupt(`entry ${no}/${seq} does not link to its predecessor`);
+            // decode only what derived records need: the body (not for opaque '#' streams); the
+            // actor/origin strings only for the last entry, when the view is materialized
+            const plain = s.builder.opaque ? EMPTY : (codec as LogCodec).decode({ kind: 'entry', stream: no, seq }, e.stored);
+            const body = s.builder.opaque ? EMPTY : payloadBody(plain);
+            const snap = s.builder.add({ seq, hash: e.hash, body, storedBytes: e.stored.byteLength });
+            s.lastPlain = plain;
+            ops.push({ type: 'put', key: entryKey(no, seq), value });
+            if (snap !== undefined) {
+              await derived(snap.then((r) => {
+                ops.push({ type: 'put', key: snapshotKey(no, r.seq), value: r.value });
+              }));
+            }
+            s.seq = seq;
+            s.hash = e.hash;
+            s.lsn = e.lsn;
+            s.ts = e.ts;
+            entries++;
+          }
+          if (seen % every === 0) opts.onProgress?.({ done: seen, total: header?.entries ?? seen });
+          if (ops.length >= FLUSH_OPS) await flush();
+        } else if (type === R_TRAILER) {
+          if (header === undefined) throw corrupt('trailer before the header');
+          const { counts, digest } = parseCounts(payload);
+          if (!equalBytes(digest, reader.digest())) throw corrupt('sha-256 mismatch');
+          if (counts.entries !== seen || counts.aux !== aux || counts.sections !== sections.size || counts.streams !== catalog.size) {
+            throw corrupt('record counts do not match the trailer');
+          }
+          trailer = true;
         } else {
-          if (!equalBytes(e.prevHash, s.hash)) throw corrupt(`entry ${no}/${seq} does not link to its predecessor`);
-          const c = codec as LogCodec;
-          const fields = decodePayload(c.decode({ kind: 'entry', stream: no, seq }, e.stored));
-          const snap = s.builder.add({ seq, hash: e.hash, body: fields.body, storedBytes: e.stored.byteLength, info: { seq, lsn: e.lsn, ts: e.ts, actor: fields.actor, origin: fields.origin } });
-          ops.push({ type: 'put', key: entryKey(no, seq), value });
-          if (snap !== undefined) ops.push({ type: 'put', key: snapshotKey(no, seq), value: snap });
-          Object.assign(s, { seq, hash: e.hash, lsn: e.lsn, ts: e.ts });
-          entries++;
+          throw corrupt(`unknown record type ${type}`);
         }
-        if (seen % every === 0) opts.onProgress?.({ done: seen, total: header?.entries ?? seen });
-        if (ops.length >= FLUSH_OPS) await flush();
-      } else if (type === R_TRAILER) {
-        if (header === undefined) throw corrupt('trailer before the header');
-        const { counts, digest } = parseCounts(payload);
-        if (!equalBytes(digest, reader.digest())) throw corrupt('sha-256 mismatch');
-        if (counts.entries !== seen || counts.aux !== aux || counts.sections !== sections.size || counts.streams !== catalog.size) {
-          throw corrupt('record counts do not match the trailer');
-        }
-        trailer = true;
-      } else {
-        throw corrupt(`unknown record type ${type}`);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (typeof code === 'string' && code.startsWith('LOG_') && code !== 'LOG_CORRUPT') throw err;
+        // a codec decode failure or a malformed payload inside an intact record
+        throw corrupt(String((err as Error)?.message ?? err), err);
       }
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (typeof code === 'string' && code.startsWith('LOG_')) throw err;
-      // a codec decode failure or a malformed payload inside an intact record
-      throw corrupt(String((err as Error)?.message ?? err), err);
     }
   }
   if (!trailer || header === undefined) throw corrupt('truncated (no trailer)');
   const d = await ready();
-  if (current !== undefined) finishStream(current, nameOf(current.no));
+  if (current !== undefined) await finishStream(current);
+  try {
+    await Promise.all(inFlight);
+  } catch (err) {
+    // entries that hash-check but are not Yjs updates: the backup is not a profilesync log
+    throw corrupt(String((err as Error)?.message ?? err), err);
+  }
   const c = codec as LogCodec;
   let lastLsn = 0;
   let restoredStreams = 0;

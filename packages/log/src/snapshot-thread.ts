@@ -12,11 +12,17 @@ import { buildSnapshot } from './snapshots.js';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Y = require(workerData.yjs);
-parentPort.on('message', ({ id, prev, bodies }) => {
+parentPort.on('message', ({ id, packed, lengths }) => {
   const doc = new Y.Doc({ gc: false });
   try {
-    if (prev) Y.applyUpdate(doc, prev);
-    for (const b of bodies) Y.applyUpdate(doc, b);
+    doc.transact(() => {
+      let o = 0;
+      for (let i = 0; i < lengths.length; i++) {
+        const part = packed.subarray(o, o + lengths[i]);
+        o += lengths[i];
+        Y.applyUpdate(doc, part);
+      }
+    });
     const out = Y.encodeStateAsUpdate(doc);
     parentPort.postMessage({ id, out }, [out.buffer]);
   } catch (err) {
@@ -48,10 +54,21 @@ export class SnapshotThread {
     const w = this.#start();
     if (w === undefined) return buildSnapshot(prev, bodies);
     const id = this.#next++;
+    // one contiguous copy, transferred: posting views would clone their whole backing buffers
+    const parts = prev === undefined ? bodies : [prev, ...bodies];
+    const lengths = new Uint32Array(parts.length);
+    let size = 0;
+    for (let i = 0; i < parts.length; i++) size += lengths[i] = (parts[i] as Uint8Array).byteLength;
+    const packed = new Uint8Array(size);
+    let o = 0;
+    for (const p of parts) {
+      packed.set(p, o);
+      o += p.byteLength;
+    }
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) w.ref();
-      w.postMessage({ id, prev, bodies });
+      w.postMessage({ id, packed, lengths }, [packed.buffer, lengths.buffer]);
     });
   }
 

@@ -7,7 +7,7 @@
  */
 import type { Emitter } from './emitter.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
-import { SnapshotThread } from './snapshot-thread.js';
+import type { SnapshotThread } from './snapshot-thread.js';
 import { findSnapshot, policyStep, type PolicyCounters, writeSnapshot } from './snapshots.js';
 import type { StreamTable } from './table.js';
 import type { LogEvents, SnapshotPolicy } from './types.js';
@@ -37,9 +37,11 @@ export class SnapshotWorker {
   #running: Promise<void> | undefined;
   #paused = 0;
   #stopped = false;
-  readonly #thread = new SnapshotThread();
 
-  constructor(ctx: ReadContext, table: StreamTable, policy: SnapshotPolicy) {
+  readonly #thread: SnapshotThread;
+
+  constructor(ctx: ReadContext, table: StreamTable, policy: SnapshotPolicy, thread: SnapshotThread) {
+    this.#thread = thread;
     this.#ctx = ctx;
     this.#table = table;
     this.#policy = policy;
@@ -94,7 +96,6 @@ export class SnapshotWorker {
     await this.drain();
     this.#stopped = true;
     this.#pending.clear();
-    await this.#thread.close();
   }
 
   #kick(): void {

@@ -7,7 +7,7 @@
  * its appends (LOG_WRITE_FAILED) and leaves the in-memory heads at the durable state; the DB is
  * reopened (and heads reloaded from it) before the next batch.
  */
-import { ZERO_HASH, utf8 } from './bytes.js';
+import { asU8, ZERO_HASH, utf8 } from './bytes.js';
 import { type DbHolder, type Op, writeOps } from './db.js';
 import type { Emitter } from './emitter.js';
 import { logError } from './errors.js';
@@ -74,7 +74,7 @@ export class GroupCommitWriter {
     const items = inputs.map((i) => ({
       stream: i.stream,
       payload: encodePayload(i),
-      view: i.view === undefined ? undefined : i.view.slice(),
+      view: i.view === undefined ? undefined : new Uint8Array(i.view), // a copy (Buffer#slice would share)
     }));
     return new Promise<AppendAck[]>((resolve, reject) => {
       this.#queue.push({ items, enqueuedAt: performance.now(), resolve, reject });
@@ -207,7 +207,7 @@ export class GroupCommitWriter {
             w.view = item.view;
             w.viewSeq = seq;
           }
-          jobAcks.push({ stream: item.stream, seq, lsn, ts, hash });
+          jobAcks.push({ stream: item.stream, seq, lsn, ts, hash: asU8(hash) });
         }
         acks.push(jobAcks);
       }

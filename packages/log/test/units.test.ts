@@ -49,7 +49,7 @@ describe('byte layouts', () => {
     expect(Buffer.from(value.subarray(2, 10)).readBigUInt64BE()).toBe(9n);
     expect(Buffer.from(value.subarray(10, 18)).readBigUInt64BE()).toBe(1_700_000_000_123n);
     expect(value.subarray(18, 50)).toEqual(prev);
-    expect(value.subarray(50, 82)).toEqual(hash);
+    expect(Buffer.from(value.subarray(50, 82))).toEqual(Buffer.from(hash));
     const h = Buffer.alloc(58);
     h[0] = 1;
     h.writeBigUInt64BE(5n, 2);
