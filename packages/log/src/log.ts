@@ -5,16 +5,17 @@
  */
 import type { BackupSource } from './backup.js';
 import { asU8 } from './bytes.js';
-import { auxNameKey, plainCodec } from './codec.js';
+import * as aux from './aux.js';
+import { plainCodec } from './codec.js';
 import { DbHolder, openLevel } from './db.js';
 import { Emitter } from './emitter.js';
 import { invalid, logError, readFailure } from './errors.js';
 import { META_REBUILT, prepareFormat, u64Bytes } from './format.js';
-import { auxKey, metaKey, P_AUX, P_VIEW, prefixRange, streamKey } from './keys.js';
+import { metaKey, P_VIEW, streamKey } from './keys.js';
 import { defaultSnapshotPolicy } from './policy.js';
 import { decodeEntry, iterateRaw, type ReadContext, resolveRange } from './reader.js';
 import { rebuildStream } from './rebuild.js';
-import { decodeAuxPlain, encodeAuxPlain, frame, readViewSeq, unframe, VIEW_HEADER_BYTES } from './records.js';
+import { readViewSeq, unframe, VIEW_HEADER_BYTES } from './records.js';
 import { SnapshotThread } from './snapshot-thread.js';
 import { SnapshotWorker } from './snapshot-worker.js';
 import { loadState } from './snapshots.js';
@@ -28,7 +29,6 @@ import { checkAppendInput, checkAuxName, checkAuxValue, checkRange, checkStream,
 import { verifyLog } from './verify.js';
 import { GroupCommitWriter } from './writer.js';
 
-const EMPTY_HEADER = new Uint8Array(0);
 
 function checkOptions(o: unknown): OpenLogOptions {
   if (typeof o !== 'object' || o === null) throw invalid('options must be an object');
@@ -223,72 +223,22 @@ class Log implements EventLog {
 
   async getAux(name: string): Promise<Uint8Array | undefined> {
     this.#open();
-    checkAuxName(name);
-    const key = auxKey(auxNameKey(this.#codec, name));
-    let v: Uint8Array | undefined;
-    try {
-      v = await this.#holder.run((db) => db.get(key));
-    } catch (err) {
-      throw readFailure(err, `aux record ${name}`, { name });
-    }
-    if (v === undefined) return undefined;
-    const rec = this.#decodeAux(v);
-    if (rec.name !== name) throw logError('LOG_CHECKSUM_MISMATCH', `aux record ${name} holds another record`, { details: { name } });
-    return rec.value;
-  }
-
-  #decodeAux(v: Uint8Array): { name: string; value: Uint8Array } {
-    const { stored } = unframe(v, 0, 'aux record', {});
-    const plain = this.#codec.decode({ kind: 'aux', stream: 0, seq: 0 }, stored);
-    try {
-      return decodeAuxPlain(plain);
-    } catch (err) {
-      throw logError('LOG_CORRUPT', 'aux record is malformed', { cause: err });
-    }
+    return aux.getAux(this.#holder, this.#codec, checkAuxName(name));
   }
 
   async putAux(name: string, value: Uint8Array): Promise<void> {
     this.#open();
-    checkAuxName(name);
-    checkAuxValue(value);
-    const key = auxKey(auxNameKey(this.#codec, name));
-    const v = frame(EMPTY_HEADER, this.#codec.encode({ kind: 'aux', stream: 0, seq: 0 }, encodeAuxPlain(name, value)));
-    try {
-      await this.#holder.run((db) => db.put(key, v, { sync: true }));
-    } catch (err) {
-      throw logError('LOG_WRITE_FAILED', `aux record ${name} was not written`, { cause: err, details: { name } });
-    }
+    return aux.putAux(this.#holder, this.#codec, checkAuxName(name), checkAuxValue(value));
   }
 
   async deleteAux(name: string): Promise<void> {
     this.#open();
-    checkAuxName(name);
-    const key = auxKey(auxNameKey(this.#codec, name));
-    try {
-      await this.#holder.run((db) => db.del(key, { sync: true }));
-    } catch (err) {
-      throw logError('LOG_WRITE_FAILED', `aux record ${name} was not deleted`, { cause: err, details: { name } });
-    }
+    return aux.deleteAux(this.#holder, this.#codec, checkAuxName(name));
   }
 
   async listAux(prefix: string): Promise<string[]> {
     this.#open();
-    checkAuxName(prefix, true);
-    // with keyFor the keys are opaque, so every aux record is decoded; plain keys allow a range
-    const range = this.#codec.keyFor === undefined && prefix.length > 0 ? auxPrefixRange(prefix) : prefixRange(P_AUX);
-    const names: string[] = [];
-    try {
-      await this.#holder.run(async (db) => {
-        names.length = 0;
-        for await (const v of db.values(range)) {
-          const rec = this.#decodeAux(v);
-          if (rec.name.startsWith(prefix)) names.push(rec.name);
-        }
-      });
-    } catch (err) {
-      throw readFailure(err, 'aux records', { prefix });
-    }
-    return names.sort();
+    return aux.listAux(this.#holder, this.#codec, checkAuxName(prefix, true));
   }
 
   async verify(opts?: { onProgress?: (p: LogEvents['verify-progress']) => void }): Promise<VerifyReport> {
@@ -385,17 +335,3 @@ class Log implements EventLog {
     return this.#closing;
   }
 }
-
-function auxPrefixRange(prefix: string): { gte: Uint8Array; lt: Uint8Array } | { gte: Uint8Array } {
-  const p = auxKey(new TextEncoder().encode(prefix));
-  // the smallest key greater than every key starting with p: increment the last byte below 0xff
-  const end = p.slice();
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] as number) < 0xff) {
-      end[i] = (end[i] as number) + 1;
-      return { gte: p, lt: end.subarray(0, i + 1) };
-    }
-  }
-  return { gte: p };
-}
-

@@ -116,8 +116,9 @@ export interface LoadedState {
   tailEntries: number;
   /**
    * The parts `state` is merged from: the snapshot (when one was used) followed by the tail
-   * bodies in seq order. Applying them one by one to a fresh Y.Doc gives the same document as
-   * applying `state`, and is usually faster (`state` is computed lazily on first access).
+   * bodies in seq order. Applying them in order to a fresh Y.Doc (inside one doc.transact)
+   * gives the same document as applying `state`, and is faster (`state` is computed lazily on
+   * first access).
    */
   updates: Uint8Array[];
 }
