@@ -8,50 +8,17 @@
  * docs/protocol.md describes the state machine.
  */
 import * as Y from 'yjs';
-import type { ProfileStore, WriteContext } from '@profilesync/core';
+import type { WriteContext } from '@profilesync/core';
 import { decodeMessage, encodeMessage, MessageType, STEP1_REPLY, type Message } from './codec.js';
-import { bytesEqual, differingBuckets, type StateDigest } from './digest.js';
+import { bytesEqual, differingBuckets } from './digest.js';
 import { codeOf, SyncErrorCode, syncError } from './errors.js';
-import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
+import { monoMs } from './events.js';
+import { Inbox } from './inbox.js';
+import { PullTracker } from './pulls.js';
+import { Rounds, type ActiveRound } from './rounds.js';
+import { MAX_INBOX_MESSAGES, type EngineOptions } from './link.js';
 
-export interface EngineLink {
-  /** sends one message (ordered, reliable on a real link); `onFlushed` runs once it left the process */
-  send(message: Uint8Array, onFlushed?: () => void): void;
-  /** bytes accepted by send() and not yet written to the network */
-  bufferedBytes(): number;
-  /** resolves once bufferedBytes() <= bytes, or the link closed */
-  waitBuffered(bytes: number): Promise<void>;
-  /** ends the session because of `code` (a stable error code; the close code follows from it) */
-  fail(code: string, message: string): void;
-  /** optional inbound flow control: stop / restart reading from the peer */
-  pauseReading?(): void;
-  resumeReading?(): void;
-}
-
-/** Inbound messages held before the engine stops reading from the socket (resumes at half). */
-export const MAX_INBOX_MESSAGES = 4096;
-
-export interface EngineLimits {
-  /** per-connection send queue limit in bytes (live updates over it are dropped -> resync) */
-  queueBytes: number;
-  /** concurrent store applies per connection */
-  maxInflightApplies: number;
-  /** a digest round that takes longer is abandoned (a new one may start) */
-  roundTimeoutMs: number;
-  /** rounds run automatically after connect / overflow before giving up until the next trigger */
-  autoRounds: number;
-}
-
-export interface EngineOptions {
-  store: ProfileStore;
-  digest: StateDigest;
-  peerId: string;
-  fingerprint: string;
-  link: EngineLink;
-  events: SyncEmitter;
-  logger: SyncLogger;
-  limits: EngineLimits;
-}
+export { MAX_INBOX_MESSAGES, type EngineLink, type EngineLimits, type EngineOptions } from './link.js';
 
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc());
 /** store reads in flight when answering step 1s / preparing pulls and pushes */
@@ -59,42 +26,22 @@ const PARALLEL_READS = 64;
 type Step1 = Extract<Message, { type: typeof MessageType.STEP1 }>;
 const EMPTY = new Uint8Array(0);
 
-interface ActiveRound {
-  round: number;
-  started: number;
-  differing: number;
-  pulled: number;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-interface Waiter {
-  minRound: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 export class SyncEngine {
   readonly peerId: string;
   readonly stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, rounds: 0 };
   readonly #o: EngineOptions;
   readonly #ctx: WriteContext;
-  #inbox: Uint8Array[] = [];
-  #inboxHead = 0;
+  readonly #inbox: Inbox;
   #running = false;
   #closed = false;
   readonly #inflight = new Set<Promise<void>>();
-  readonly #outstanding = new Map<string, number>();
-  #pullWaiters: (() => void)[] = [];
+  readonly #pulls: PullTracker;
+  readonly #rounds: Rounds;
+  #lastConverged: number | undefined;
   readonly #unflushed = new Map<string, number>();
   readonly #dropped = new Set<string>();
   #droppedAt = 0;
   #resyncing = false;
-  #round = 0;
-  #active: ActiveRound | undefined;
-  #autoLeft = 0;
-  #waiters: Waiter[] = [];
-  #lastConverged: number | undefined;
-  #readPaused = false;
   /** completion of queued step 2 replies (oldest first) */
   #replies: Promise<void>[] = [];
   #replyChain: Promise<void> = Promise.resolve();
@@ -103,6 +50,9 @@ export class SyncEngine {
     this.#o = opts;
     this.peerId = opts.peerId;
     this.#ctx = { actor: `peer:${opts.fingerprint}`, origin: `peer:${opts.peerId}` };
+    this.#inbox = new Inbox(MAX_INBOX_MESSAGES, opts.link.pauseReading?.bind(opts.link), opts.link.resumeReading?.bind(opts.link));
+    this.#pulls = new PullTracker(() => this.#inflight.size > 0);
+    this.#rounds = new Rounds({ open: (round) => this.#openRound(round), ended: (a, converged, timedOut) => this.#roundEnded(a, converged, timedOut), timeoutMs: opts.limits.roundTimeoutMs });
   }
 
   get closed(): boolean {
@@ -120,12 +70,12 @@ export class SyncEngine {
   }
 
   pendingIds(): Set<string> {
-    return new Set<string>([...this.#outstanding.keys(), ...this.#unflushed.keys(), ...this.#dropped]);
+    return new Set<string>([...this.#pulls.ids(), ...this.#unflushed.keys(), ...this.#dropped]);
   }
 
   /** Starts automatic digest rounds (the accepting side calls this once a session opens; also anti-entropy). */
   start(): void {
-    this.#kick(this.#o.limits.autoRounds);
+    this.#rounds.kick(this.#o.limits.autoRounds);
   }
 
   receive(bytes: Uint8Array): void {
@@ -133,10 +83,6 @@ export class SyncEngine {
     this.stats.messagesReceived++;
     this.stats.bytesReceived += bytes.length;
     this.#inbox.push(bytes);
-    if (!this.#readPaused && this.#inbox.length - this.#inboxHead > MAX_INBOX_MESSAGES && this.#o.link.pauseReading) {
-      this.#readPaused = true;
-      this.#o.link.pauseReading();
-    }
     if (!this.#running) void this.#drain();
   }
 
@@ -146,7 +92,7 @@ export class SyncEngine {
     const link = this.#o.link;
     if (link.bufferedBytes() > this.#o.limits.queueBytes) {
       this.#dropped.add(id);
-      this.#droppedAt = this.#round;
+      this.#droppedAt = this.#rounds.current;
       if (!this.#resyncing) {
         this.#resyncing = true;
         this.#o.events.emit('queue-overflow', { peerId: this.peerId, droppedBytes: update.length, bufferedBytes: link.bufferedBytes(), durationMillis: 0 });
@@ -165,40 +111,31 @@ export class SyncEngine {
   /** Runs digest rounds until one converges (roots equal); rejects with SYNC_NOT_CONNECTED if the session ends. */
   requestSync(): { promise: Promise<void>; cancel: () => void } {
     if (this.#closed) return { promise: Promise.reject(syncError(SyncErrorCode.NOT_CONNECTED, 'peer session closed')), cancel: () => undefined };
-    let waiter!: Waiter;
-    const promise = new Promise<void>((resolve, reject) => {
-      waiter = { minRound: (this.#active ? this.#active.round : this.#round) + 1, resolve, reject };
-    });
-    this.#waiters.push(waiter);
-    if (!this.#active) void this.#startRound();
-    return { promise, cancel: () => (this.#waiters = this.#waiters.filter((w) => w !== waiter)) };
+    return this.#rounds.request();
   }
 
   /** Called when the transport is gone. */
   stop(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#active) clearTimeout(this.#active.timer);
-    this.#active = undefined;
-    this.#inbox = [];
-    const err = syncError(SyncErrorCode.NOT_CONNECTED, 'peer session closed', { peerId: this.peerId });
-    for (const w of this.#waiters.splice(0)) w.reject(err);
-    for (const w of this.#pullWaiters.splice(0)) w();
+    this.#inbox.clear();
+    this.#rounds.stop(syncError(SyncErrorCode.NOT_CONNECTED, 'peer session closed', { peerId: this.peerId }));
+    this.#pulls.releaseAll();
   }
 
   /** Internal state for diagnostics (tests, debugging). */
   debugState(): Record<string, unknown> {
-    return { round: this.#round, active: this.#active?.round, outstanding: [...this.#outstanding], waiters: this.#waiters.map((w) => w.minRound), autoLeft: this.#autoLeft, inflight: this.#inflight.size, running: this.#running, pullWaiters: this.#pullWaiters.length, closed: this.#closed };
+    return { ...this.#rounds.debug(), outstanding: [...this.#pulls.ids()], inflight: this.#inflight.size, running: this.#running, pullWaiters: this.#pulls.waiting, closed: this.#closed };
   }
 
   /** Whether messages are queued or being handled, or applies are in flight. */
   get busy(): boolean {
-    return !this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length || this.#replies.length > 0);
+    return !this.#closed && (this.#running || this.#inflight.size > 0 || this.#inbox.size > 0 || this.#replies.length > 0);
   }
 
   /** Resolves when nothing is queued, handled or applied (tests). */
   async idle(): Promise<void> {
-    while (!this.#closed && (this.#running || this.#inflight.size > 0 || this.#inboxHead < this.#inbox.length)) {
+    while (this.busy) {
       await Promise.allSettled([...this.#inflight]);
       await new Promise((r) => setImmediate(r));
     }
@@ -253,16 +190,8 @@ export class SyncEngine {
 
   /** The next inbound message (decoded), or undefined when the inbox is empty. */
   #next(): Message | undefined {
-    if (this.#inboxHead >= this.#inbox.length) return undefined;
-    const bytes = this.#inbox[this.#inboxHead++] as Uint8Array;
-    if (this.#readPaused && this.#inbox.length - this.#inboxHead < MAX_INBOX_MESSAGES / 2) {
-      this.#readPaused = false;
-      this.#o.link.resumeReading?.();
-    }
-    if (this.#inboxHead > 1024 && this.#inboxHead * 2 > this.#inbox.length) {
-      this.#inbox = this.#inbox.slice(this.#inboxHead);
-      this.#inboxHead = 0;
-    }
+    const bytes = this.#inbox.shift();
+    if (bytes === undefined) return undefined;
     return decodeMessage(bytes);
   }
 
@@ -271,7 +200,7 @@ export class SyncEngine {
       case MessageType.UPDATE:
         return this.#apply(m.id, m.update, false);
       case MessageType.STEP2:
-        if (m.update.length === 0) return this.#resolvePull(m.id);
+        if (m.update.length === 0) return this.#pulls.resolve(m.id);
         return this.#apply(m.id, m.update, true);
       case MessageType.STEP1:
         return this.#queueStep1Answer(m);
@@ -283,8 +212,8 @@ export class SyncEngine {
         return;
       }
       case MessageType.BUCKETS: {
-        const a = this.#active;
-        if (!a || a.round !== m.round) return; // stale or duplicated
+        const a = this.#rounds.activeIf(m.round);
+        if (!a) return; // stale or duplicated
         await this.#barrier();
         const diff = differingBuckets(this.#o.digest.buckets(), m.buckets);
         a.differing = diff.length;
@@ -294,16 +223,15 @@ export class SyncEngine {
       case MessageType.ENTRIES:
         return this.#reconcile(m.round, m.buckets);
       case MessageType.ROUND_END: {
-        const a = this.#active;
-        if (!a || a.round !== m.round) return;
+        const a = this.#rounds.activeIf(m.round);
+        if (!a) return;
         // not awaited here: the answers to our pulls arrive through this same inbox
-        void this.#pullsDone().then(() => this.#endRound(a, false));
+        void this.#pulls.done().then(() => this.#rounds.end(a, false));
         return;
       }
       case MessageType.MATCH: {
-        const a = this.#active;
-        if (!a || a.round !== m.round) return;
-        this.#endRound(a, true);
+        const a = this.#rounds.activeIf(m.round);
+        if (a) this.#rounds.end(a, true);
         return;
       }
     }
@@ -354,26 +282,9 @@ export class SyncEngine {
   }
 
   #pull(id: string, stateVector: Uint8Array, hash: string, flags: number): void {
-    this.#outstanding.set(id, (this.#outstanding.get(id) ?? 0) + 1);
-    if (this.#active) this.#active.pulled++;
+    this.#pulls.add(id);
+    if (this.#rounds.active) this.#rounds.active.pulled++;
     this.#send({ type: MessageType.STEP1, id, stateVector, hash, flags });
-  }
-
-  #resolvePull(id: string): void {
-    const n = this.#outstanding.get(id);
-    if (n !== undefined && n <= 1) this.#outstanding.delete(id);
-    else if (n !== undefined) this.#outstanding.set(id, n - 1);
-    this.#checkPullWaiters();
-  }
-
-  #checkPullWaiters(): void {
-    if (this.#outstanding.size > 0 || this.#inflight.size > 0) return;
-    for (const w of this.#pullWaiters.splice(0)) w();
-  }
-
-  #pullsDone(): Promise<void> {
-    if (this.#closed || (this.#outstanding.size === 0 && this.#inflight.size === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.#pullWaiters.push(resolve));
   }
 
   async #apply(id: string, update: Uint8Array, answersPull: boolean): Promise<void> {
@@ -386,8 +297,8 @@ export class SyncEngine {
       )
       .finally(() => {
         this.#inflight.delete(p);
-        if (answersPull) this.#resolvePull(id);
-        else this.#checkPullWaiters();
+        if (answersPull) this.#pulls.resolve(id);
+        else this.#pulls.check();
       });
     this.#inflight.add(p);
     if (this.#inflight.size >= this.#o.limits.maxInflightApplies) await Promise.race(this.#inflight);
@@ -434,23 +345,12 @@ export class SyncEngine {
   async #resyncWhenDrained(): Promise<void> {
     await this.#o.link.waitBuffered(this.#o.limits.queueBytes / 2);
     this.#resyncing = false;
-    if (!this.#closed) this.#kick(this.#o.limits.autoRounds);
+    if (!this.#closed) this.#rounds.kick(this.#o.limits.autoRounds);
   }
 
-  // --- rounds (ours) -----------------------------------------------------------
+  // --- rounds (ours; bookkeeping in rounds.ts) -----------------------------------
 
-  /** Allows `rounds` more automatic rounds and starts one unless a round runs. */
-  #kick(rounds: number): void {
-    this.#autoLeft = Math.max(this.#autoLeft, rounds);
-    if (!this.#active) void this.#startRound();
-  }
-
-  async #startRound(): Promise<void> {
-    if (this.#closed || this.#active) return;
-    const round = ++this.#round;
-    const a: ActiveRound = { round, started: monoMs(), differing: 0, pulled: 0, timer: setTimeout(() => this.#endRound(a, false, true), this.#o.limits.roundTimeoutMs) };
-    a.timer.unref?.();
-    this.#active = a;
+  async #openRound(round: number): Promise<void> {
     this.stats.rounds++;
     try {
       await this.#barrier();
@@ -461,24 +361,12 @@ export class SyncEngine {
     }
   }
 
-  #endRound(a: ActiveRound, converged: boolean, timedOut = false): void {
-    if (this.#active !== a) return;
-    clearTimeout(a.timer);
-    this.#active = undefined;
-    if (this.#closed) return;
+  #roundEnded(a: ActiveRound, converged: boolean, timedOut: boolean): void {
     this.#o.events.emit('sync-round', { peerId: this.peerId, round: a.round, converged, differing: a.differing, pulled: a.pulled, durationMillis: monoMs() - a.started });
     if (timedOut) this.#o.logger.warn({ peerId: this.peerId, round: a.round }, 'sync round timed out');
-    if (converged) {
-      this.#lastConverged = monoMs();
-      this.#autoLeft = 0;
-      if (a.round > this.#droppedAt) this.#dropped.clear();
-      const done = this.#waiters.filter((w) => w.minRound <= a.round);
-      this.#waiters = this.#waiters.filter((w) => w.minRound > a.round);
-      for (const w of done) w.resolve();
-    } else if (this.#autoLeft > 0) {
-      this.#autoLeft--;
-    }
-    if (this.#waiters.length > 0 || (!converged && this.#autoLeft > 0)) void this.#startRound();
+    if (!converged) return;
+    this.#lastConverged = monoMs();
+    if (a.round > this.#droppedAt) this.#dropped.clear();
   }
 
   #failWith(err: unknown, profile?: string): void {

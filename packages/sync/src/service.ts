@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FRAME_OVERHEAD_BYTES, HandshakeReplayGuard, type NodeIdentity } from '@profilesync/crypto';
 import type { ProfileStore } from '@profilesync/core';
-import { classifyAttempt, DEFAULT_BACKOFF, INITIAL_BACKOFF, nextBackoff, type BackoffPolicy, type BackoffState } from './backoff.js';
+import { classifyAttempt, DEFAULT_BACKOFF, nextBackoff, type BackoffPolicy } from './backoff.js';
 import { PeerConnection } from './connection.js';
 import { SyncEngine } from './engine.js';
 import { CloseCode, SyncErrorCode, syncError } from './errors.js';
@@ -16,6 +16,9 @@ import { monoMs, silentLogger, SyncEmitter, type SyncEventName, type SyncEvents,
 import { originPeer, SyncHub } from './hub.js';
 import { resolveLimits, takeAuditToken, type AuditBucket, type SyncLimits } from './limits.js';
 import { compareKeys, keepSession, validatePeer, type PeerConfig, type PeerInfo } from './peers.js';
+import { isGarbageClose, newPeerEntry, peerStatus, rejectUpgrade, type PeerEntry, type PeerStatus } from './peer-entry.js';
+
+export type { PeerStatus } from './peer-entry.js';
 import { YjsEndpoint, type AuditFn, type Authenticate } from './yjs-endpoint.js';
 
 export const SYNC_SUBPROTOCOL = 'profilesync-sync.v1';
@@ -38,23 +41,6 @@ export interface SyncServiceOptions {
   dial?: boolean;
 }
 
-export type PeerStatus = {
-  id: string;
-  url: string | null;
-  name: string | null;
-  publicKey: string;
-  fingerprint: string;
-  connected: boolean;
-  direction: 'inbound' | 'outbound' | null;
-  state: 'connected' | 'connecting' | 'backoff' | 'idle';
-  /** ISO-8601 time of the last frame or pong from the peer; null when never seen */
-  lastSeen: string | null;
-  /** profiles with work outstanding for this peer (changed here while it was away, pulls, queued or dropped updates) */
-  pending: number;
-  lastError: string | null;
-  nextRetryAt: string | null;
-  session: string | null;
-};
 
 export type SyncReport = {
   converged: boolean;
@@ -62,18 +48,6 @@ export type SyncReport = {
   durationMillis: number;
 };
 
-interface PeerEntry extends PeerInfo {
-  conn: PeerConnection | undefined;
-  dialing: PeerConnection | undefined;
-  backoff: BackoffState;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  nextRetryAt: number | undefined;
-  lastSeen: number | undefined;
-  lastError: string | undefined;
-  changed: Set<string>;
-  waiters: (() => void)[];
-  removed: boolean;
-}
 
 export class SyncService {
   readonly hub: SyncHub;
@@ -157,13 +131,13 @@ export class SyncService {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, _path?: string): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/sync') {
-      if (this.#closing) return reject(socket, 503, 'SYNC_CLOSED'), true;
+      if (this.#closing) return rejectUpgrade(socket, 503, 'SYNC_CLOSED'), true;
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
       return true;
     }
     const m = /^\/yjs\/([^/]+)$/.exec(url.pathname);
     if (m) {
-      if (this.#closing) return reject(socket, 503, 'SYNC_CLOSED'), true;
+      if (this.#closing) return rejectUpgrade(socket, 503, 'SYNC_CLOSED'), true;
       this.#yjs.handle(req, socket, head, m[1] as string, url.searchParams.get('token') ?? undefined);
       return true;
     }
@@ -171,27 +145,7 @@ export class SyncService {
   }
 
   status(): PeerStatus[] {
-    return [...this.#peers.values()].map((e) => {
-      const c = e.conn;
-      const pending = new Set<string>(e.changed);
-      if (c?.engine) for (const id of c.engine.pendingIds()) pending.add(id);
-      const seen = c?.lastSeen ?? e.lastSeen;
-      return {
-        id: e.id,
-        url: e.url ?? null,
-        name: e.name,
-        publicKey: e.publicKeyText,
-        fingerprint: e.fingerprint,
-        connected: c !== undefined,
-        direction: c?.direction ?? null,
-        state: c ? 'connected' : e.dialing ? 'connecting' : e.timer ? 'backoff' : 'idle',
-        lastSeen: seen === undefined ? null : new Date(seen).toISOString(),
-        pending: pending.size,
-        lastError: e.lastError ?? null,
-        nextRetryAt: e.timer && e.nextRetryAt !== undefined ? new Date(e.nextRetryAt).toISOString() : null,
-        session: c?.sessionId ?? null,
-      };
-    });
+    return [...this.#peers.values()].map(peerStatus);
   }
 
   /** One-shot sync with every peer: dials disconnected ones, then runs digest rounds until roots match or the timeout. */
@@ -269,7 +223,7 @@ export class SyncService {
   #addEntry(info: PeerInfo): PeerEntry {
     if (this.#peers.has(info.id) || this.#byKey.has(info.publicKeyText)) throw syncError(SyncErrorCode.PEER_EXISTS, `peer ${info.id} (or its key) is already configured`, { id: info.id });
     if (compareKeys(info.publicKey, this.#o.identity.publicKey) === 0) throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'a node cannot peer with itself', { field: 'publicKey' });
-    const entry: PeerEntry = { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), waiters: [], removed: false };
+    const entry = newPeerEntry(info);
     this.#peers.set(info.id, entry);
     this.#byKey.set(info.publicKeyText, entry);
     return entry;
@@ -454,16 +408,6 @@ export class SyncService {
       clearTimeout(timer);
     }
   }
-}
-
-/** Close codes that mean the peer sent a bad frame or message (not a transport or local failure). */
-function isGarbageClose(code: number): boolean {
-  return code === CloseCode.BAD_MESSAGE || code === CloseCode.UNPROCESSABLE || code === CloseCode.FRAME_REJECTED || code === CloseCode.TOO_LARGE;
-}
-
-function reject(socket: Duplex, status: number, code: string): void {
-  const body = JSON.stringify({ error: { code, message: 'the sync service is closed' } });
-  socket.end(`HTTP/1.1 ${status} Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 export function createSyncService(opts: SyncServiceOptions): SyncService {

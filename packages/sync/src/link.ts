@@ -1,0 +1,44 @@
+/** The port between a protocol engine and its transport, and the engine's options. */
+import type { ProfileStore } from '@profilesync/core';
+import type { StateDigest } from './digest.js';
+import type { SyncEmitter, SyncLogger } from './events.js';
+
+export interface EngineLink {
+  /** sends one message (ordered, reliable on a real link); `onFlushed` runs once it left the process */
+  send(message: Uint8Array, onFlushed?: () => void): void;
+  /** bytes accepted by send() and not yet written to the network */
+  bufferedBytes(): number;
+  /** resolves once bufferedBytes() <= bytes, or the link closed */
+  waitBuffered(bytes: number): Promise<void>;
+  /** ends the session because of `code` (a stable error code; the close code follows from it) */
+  fail(code: string, message: string): void;
+  /** optional inbound flow control: stop / restart reading from the peer */
+  pauseReading?(): void;
+  resumeReading?(): void;
+}
+
+/** Inbound messages held before the engine stops reading from the socket (resumes at half). */
+export const MAX_INBOX_MESSAGES = 4096;
+
+export interface EngineLimits {
+  /** per-connection send queue limit in bytes (live updates over it are dropped -> resync) */
+  queueBytes: number;
+  /** concurrent store applies per connection */
+  maxInflightApplies: number;
+  /** a digest round that takes longer is abandoned (a new one may start) */
+  roundTimeoutMs: number;
+  /** rounds run automatically after connect / overflow before giving up until the next trigger */
+  autoRounds: number;
+}
+
+export interface EngineOptions {
+  store: ProfileStore;
+  digest: StateDigest;
+  peerId: string;
+  fingerprint: string;
+  link: EngineLink;
+  events: SyncEmitter;
+  logger: SyncLogger;
+  limits: EngineLimits;
+}
+

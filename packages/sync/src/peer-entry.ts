@@ -1,0 +1,75 @@
+/** A configured peer's runtime state in the service, its status view, and small helpers. */
+import type { Duplex } from 'node:stream';
+import { INITIAL_BACKOFF, type BackoffState } from './backoff.js';
+import type { PeerConnection } from './connection.js';
+import { CloseCode } from './errors.js';
+import type { PeerInfo } from './peers.js';
+
+export type PeerStatus = {
+  id: string;
+  url: string | null;
+  name: string | null;
+  publicKey: string;
+  fingerprint: string;
+  connected: boolean;
+  direction: 'inbound' | 'outbound' | null;
+  state: 'connected' | 'connecting' | 'backoff' | 'idle';
+  /** ISO-8601 time of the last frame or pong from the peer; null when never seen */
+  lastSeen: string | null;
+  /** profiles with work outstanding for this peer (changed here while it was away, pulls, queued or dropped updates) */
+  pending: number;
+  lastError: string | null;
+  nextRetryAt: string | null;
+  session: string | null;
+};
+
+export interface PeerEntry extends PeerInfo {
+  /** the open session (undefined while disconnected) */
+  conn: PeerConnection | undefined;
+  dialing: PeerConnection | undefined;
+  backoff: BackoffState;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  nextRetryAt: number | undefined;
+  lastSeen: number | undefined;
+  lastError: string | undefined;
+  changed: Set<string>;
+  waiters: (() => void)[];
+  removed: boolean;
+}
+
+export function newPeerEntry(info: PeerInfo): PeerEntry {
+  return { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), waiters: [], removed: false };
+}
+
+export function peerStatus(e: PeerEntry): PeerStatus {
+  const c = e.conn;
+  const pending = new Set<string>(e.changed);
+  if (c?.engine) for (const id of c.engine.pendingIds()) pending.add(id);
+  const seen = c?.lastSeen ?? e.lastSeen;
+  return {
+    id: e.id,
+    url: e.url ?? null,
+    name: e.name,
+    publicKey: e.publicKeyText,
+    fingerprint: e.fingerprint,
+    connected: c !== undefined,
+    direction: c?.direction ?? null,
+    state: c ? 'connected' : e.dialing ? 'connecting' : e.timer ? 'backoff' : 'idle',
+    lastSeen: seen === undefined ? null : new Date(seen).toISOString(),
+    pending: pending.size,
+    lastError: e.lastError ?? null,
+    nextRetryAt: e.timer && e.nextRetryAt !== undefined ? new Date(e.nextRetryAt).toISOString() : null,
+    session: c?.sessionId ?? null,
+  };
+}
+
+/** Close codes that mean the peer sent a bad frame or message (not a transport or local failure). */
+export function isGarbageClose(code: number): boolean {
+  return code === CloseCode.BAD_MESSAGE || code === CloseCode.UNPROCESSABLE || code === CloseCode.FRAME_REJECTED || code === CloseCode.TOO_LARGE;
+}
+
+export function rejectUpgrade(socket: Duplex, status: number, code: string): void {
+  const body = JSON.stringify({ error: { code, message: 'the sync service is closed' } });
+  socket.end(`HTTP/1.1 ${status} Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
