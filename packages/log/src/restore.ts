@@ -16,6 +16,7 @@ import { plainCodec } from './codec.js';
 import { type Db, type Op, openLevel, writeOps } from './db.js';
 import { type BuildFn, DerivedBuilder } from './derived.js';
 import { SnapshotThread } from './snapshot-thread.js';
+import { isValidStreamName } from './validate.js';
 import { invalid, logError } from './errors.js';
 import { FORMAT_VERSION, newMetaOps } from './format.js';
 import { auxKey, entryKey, P_CATALOG, P_HEAD, P_VIEW, snapshotKey, streamKey } from './keys.js';
@@ -156,7 +157,9 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, build: Buil
     const v = catalog.get(no);
     if (v === undefined || codec === undefined) throw corrupt(`entries of stream ${no} come without its catalog record`);
     try {
-      return fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, unframe(v, 0, 'catalog', {}).stored));
+      const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, unframe(v, 0, 'catalog', {}).stored));
+      if (!isValidStreamName(name)) throw new Error('invalid stream name');
+      return name;
     } catch (err) {
       throw corrupt(`catalog record ${no} is unreadable`, err);
     }

@@ -35,11 +35,11 @@ async function lastKey(db: Db, prefix: number): Promise<Uint8Array | undefined> 
 }
 
 export class StreamTable {
-  readonly #byName = new Map<string, number>();
-  readonly #names = new Map<number, string>();
-  readonly #heads = new Map<number, HeadRecord>();
+  #byName = new Map<string, number>();
+  #names = new Map<number, string>();
+  #heads = new Map<number, HeadRecord>();
   /** streams whose head could not be established; appends to them are refused */
-  readonly broken = new Set<number>();
+  broken = new Set<number>();
   /** problems found while loading (reported again by verify) */
   problems: TableProblem[] = [];
   #nextNo = 1;
@@ -90,52 +90,53 @@ export class StreamTable {
 
   /** Reads catalog and heads from the DB, replacing the in-memory state. */
   async load(db: Db, codec: LogCodec): Promise<void> {
-    this.#byName.clear();
-    this.#names.clear();
-    this.#heads.clear();
-    this.broken.clear();
-    this.problems = [];
+    // built aside and swapped in at the end: readers never see a half-loaded table
+    const byName = new Map<string, number>();
+    const names = new Map<number, string>();
+    const heads = new Map<number, HeadRecord>();
+    const broken = new Set<number>();
+    const problems: TableProblem[] = [];
     let maxNo = 0;
     let lastLsn = 0;
     // the three scans are independent: run them concurrently (open time is mostly I/O waits)
-    const [catalog, heads, lastEntryKey] = await Promise.all([
+    const [catalogRecords, headRecords, lastEntryKey] = await Promise.all([
       scan(db, P_CATALOG), scan(db, P_HEAD), lastKey(db, P_ENTRY),
     ]);
-    for (const [k, v] of catalog) {
+    for (const [k, v] of catalogRecords) {
       const no = parseStreamKey(k, P_CATALOG);
       if (no === undefined) {
-        this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed catalog key' });
+        problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed catalog key' });
         continue;
       }
       if (no > maxNo) maxNo = no;
       try {
         const { stored } = unframe(v, 0, `catalog record ${no}`, { stream: no });
         const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, stored));
-        if (!isValidStreamName(name) || this.#byName.has(name)) throw new Error(`invalid or duplicate name`);
-        this.#names.set(no, name);
-        this.#byName.set(name, no);
+        if (!isValidStreamName(name) || byName.has(name)) throw new Error(`invalid or duplicate name`);
+        names.set(no, name);
+        byName.set(name, no);
       } catch (err) {
-        this.problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
+        problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
       }
     }
-    for (const [k, v] of heads) {
+    for (const [k, v] of headRecords) {
       const no = parseStreamKey(k, P_HEAD);
       if (no === undefined) {
-        this.problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed head key' });
+        problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed head key' });
         continue;
       }
       if (no > maxNo) maxNo = no;
       try {
         const h = decodeHead(no, v);
-        this.#heads.set(no, h);
+        heads.set(no, h);
         if (h.lsn > lastLsn) lastLsn = h.lsn;
       } catch (err) {
-        const name = this.#names.get(no) ?? `#${no}`;
-        this.problems.push({ streamNo: no, stream: name, seq: 0, kind: 'head', message: (err as Error).message });
+        const name = names.get(no) ?? `#${no}`;
+        problems.push({ streamNo: no, stream: name, seq: 0, kind: 'head', message: (err as Error).message });
         const recovered = await this.#headFromEntries(db, no);
-        if (recovered === undefined) this.broken.add(no);
+        if (recovered === undefined) broken.add(no);
         else if (recovered !== null) {
-          this.#heads.set(no, recovered);
+          heads.set(no, recovered);
           lastLsn = Math.max(lastLsn, recovered.lsn);
         }
       }
@@ -143,6 +144,11 @@ export class StreamTable {
     // a stream number used by entries only (a lost catalog/head) must never be reused
     const parsed = lastEntryKey === undefined ? undefined : parseSeqKey(lastEntryKey, P_ENTRY);
     if (parsed !== undefined) maxNo = Math.max(maxNo, parsed.stream);
+    this.#byName = byName;
+    this.#names = names;
+    this.#heads = heads;
+    this.broken = broken;
+    this.problems = problems;
     this.#nextNo = maxNo + 1;
     this.#lastLsn = lastLsn;
   }

@@ -178,7 +178,7 @@ export class GroupCommitWriter {
     let bytes = 0;
     const ops: Op[] = [];
     try {
-      const now = this.#d.clock();
+      const now = Math.floor(this.#d.clock());
       if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`clock returned ${now}`);
       for (const job of jobs) {
         const jobAcks: AppendAck[] = [];
