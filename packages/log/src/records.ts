@@ -31,11 +31,23 @@ export interface EntryFields {
   body: Uint8Array;
 }
 
+/** Actors, origins and summaries repeat: their utf8 bytes are cached (bounded). */
+const utf8Cache = new Map<string, Uint8Array>();
+function cachedUtf8(s: string): Uint8Array {
+  let b = utf8Cache.get(s);
+  if (b === undefined) {
+    if (utf8Cache.size >= 4096) utf8Cache.clear();
+    b = utf8(s);
+    if (s.length <= 256) utf8Cache.set(s, b);
+  }
+  return b;
+}
+
 /** Plaintext payload of an entry (before the codec). Copies the body. */
 export function encodePayload(f: { actor: string; origin: string; summary?: string; version?: Uint8Array | undefined; body: Uint8Array }): Uint8Array {
-  const actor = utf8(f.actor);
-  const origin = utf8(f.origin);
-  const summary = utf8(f.summary ?? '');
+  const actor = cachedUtf8(f.actor);
+  const origin = cachedUtf8(f.origin);
+  const summary = cachedUtf8(f.summary ?? '');
   const version = f.version;
   let size = 2 + varuintSize(actor.byteLength) + actor.byteLength + varuintSize(origin.byteLength) + origin.byteLength
     + varuintSize(summary.byteLength) + summary.byteLength + f.body.byteLength;
@@ -43,14 +55,18 @@ export function encodePayload(f: { actor: string; origin: string; summary?: stri
   const out = new Uint8Array(size);
   out[0] = PAYLOAD_VERSION;
   out[1] = version === undefined ? 0 : 1;
-  let o = 2;
-  for (const field of version === undefined ? [actor, origin, summary] : [actor, origin, summary, version]) {
-    o = writeVaruint(out, o, field.byteLength);
-    out.set(field, o);
-    o += field.byteLength;
-  }
+  let o = writeField(out, 2, actor);
+  o = writeField(out, o, origin);
+  o = writeField(out, o, summary);
+  if (version !== undefined) o = writeField(out, o, version);
   out.set(f.body, o);
   return out;
+}
+
+function writeField(out: Uint8Array, o: number, field: Uint8Array): number {
+  const at = writeVaruint(out, o, field.byteLength);
+  out.set(field, at);
+  return at + field.byteLength;
 }
 
 /** The body of a plaintext payload, skipping the metadata without decoding it (restore's hot path). */

@@ -82,6 +82,15 @@ export class GroupCommitWriter {
     });
   }
 
+  /** Queues one already-validated input (the common case, without an array of acks). */
+  submitOne(input: AppendInput): Promise<AppendAck> {
+    const item: Item = { stream: input.stream, payload: encodePayload(input), view: input.view === undefined ? undefined : new Uint8Array(input.view) };
+    return new Promise<AppendAck>((resolve, reject) => {
+      this.#queue.push({ items: [item], enqueuedAt: performance.now(), resolve: (acks) => resolve(acks[0] as AppendAck), reject });
+      this.#schedule();
+    });
+  }
+
   /** Runs `fn` between batches, with no batch in flight (rebuild uses it per stream). */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
