@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { FORMAT_VERSION, openLog, snapshotEvery, type AppendInput, type LogEvents } from '../src/index.js';
@@ -310,6 +312,19 @@ describe('bad input and lifecycle errors', () => {
     expect(await codeOf(log.verify())).toBe('LOG_CLOSED');
     expect(codeOf(() => log.streams())).toBe('LOG_CLOSED');
     await log.close(); // idempotent
+  });
+
+  it('LOG_OPEN_FAILED when the dir cannot hold a DB (a file is in the way)', async () => {
+    const file = join(await tempDir(), 'not-a-dir');
+    await writeFile(file, 'x');
+    const err = await openLog({ dir: file }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'LOG_OPEN_FAILED', details: { dir: file } });
+  });
+
+  it('reserved # streams are opaque: loadState refuses them', async () => {
+    const log = track(await openLog({ dir: await tempDir() }));
+    await log.append({ stream: '#audit', body: bytes(1), actor: 'a', origin: 'local' });
+    expect(await codeOf(log.loadState('#audit'))).toBe('LOG_INVALID_ARGUMENT');
   });
 
   it('LOG_LOCKED names the dir when the same dir is opened twice', async () => {
