@@ -271,7 +271,9 @@ export class SyncEngine {
     let update: Uint8Array = EMPTY;
     if (mine !== undefined && mine !== theirHash) {
       try {
-        update = await this.#o.store.encodeStateAsUpdate(id, stateVector);
+        // an empty state vector (the peer has nothing): the full state, without a diff pass
+        const empty = stateVector.length === 1 && stateVector[0] === 0;
+        update = await (empty ? this.#o.store.encodeStateAsUpdate(id) : this.#o.store.encodeStateAsUpdate(id, stateVector));
       } catch (err) {
         if (codeOf(err) === 'PROFILE_BAD_UPDATE') throw syncError(SyncErrorCode.BAD_UPDATE, 'peer sent a malformed state vector', { id }, err);
         if (codeOf(err) !== 'PROFILE_NOT_FOUND') throw err;
