@@ -10,6 +10,8 @@ import { decodeHead, type HeadRecord, unframe, verifyEntry } from './records.js'
 import type { BrokenRecord, LogCodec } from './types.js';
 import { isValidStreamName } from './validate.js';
 
+const NO_DETAILS = Object.freeze({});
+
 export interface TableProblem extends BrokenRecord {
   streamNo: number;
 }
@@ -110,7 +112,7 @@ export class StreamTable {
       }
       if (no > maxNo) maxNo = no;
       try {
-        const { stored } = unframe(v, 0, `catalog record ${no}`, { stream: no });
+        const { stored } = unframe(v, 0, 'catalog record', NO_DETAILS); // the catch below names the stream
         const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, stored));
         if (!isValidStreamName(name) || byName.has(name)) throw new Error(`invalid or duplicate name`);
         names.set(no, name);
