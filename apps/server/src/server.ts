@@ -37,7 +37,8 @@ export interface StartServerOptions {
   /** called once when the first admin token was generated (default: printed on stdout) */
   onAdminToken?: (result: AdminTokenResult) => void;
   logger?: Logger;
-  sync?: SyncFactory;
+  /** the /sync + /yjs mount; default: the sync package's createSyncMount; false: none (503 SYNC_UNAVAILABLE) */
+  sync?: SyncFactory | false;
   /** caches to list and clear beside core's (default: a new, empty CacheRegistry, see RunningServer.cacheRegistry) */
   cacheRegistry?: CacheRegistry;
   clock?: () => number;
@@ -67,6 +68,12 @@ export interface RunningServer {
 }
 
 const DENIAL_AUDIT = { perSecond: 5, burst: 50 };
+
+/** Peer sync (/sync) and live editing (/yjs/:profileId) are on by default. */
+const defaultSyncFactory: SyncFactory = async (ctx) => {
+  const { createSyncMount } = await import('@profilesync/sync');
+  return createSyncMount(ctx);
+};
 
 function defaultPassphrase(env: Record<string, string | undefined>): PassphraseProvider {
   return async () => {
@@ -167,8 +174,9 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     };
     const app = buildApp(ctx);
 
-    if (opts.sync) {
-      sync = await opts.sync({
+    const syncFactory = opts.sync === undefined ? defaultSyncFactory : opts.sync;
+    if (syncFactory) {
+      sync = await syncFactory({
         store: node.store,
         identity: node.identity,
         ...(node.keyring ? { keyring: node.keyring } : {}),

@@ -1,8 +1,8 @@
 /**
  * The mount point for the sync package. The server listens for HTTP `upgrade` on its own
  * port and hands `/sync` and `/yjs/:profileId` to a SyncMount; every other upgrade path is
- * answered 404. Until a SyncMount is supplied, /sync and /yjs answer 503 and GET /api/peers
- * and POST /api/sync report SYNC_UNAVAILABLE for the sync-specific parts.
+ * answered 404. startServer mounts the sync package by default; with `sync: false`, /sync and
+ * /yjs answer 503 and GET /api/peers and POST /api/sync report SYNC_UNAVAILABLE.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';

@@ -10,7 +10,8 @@ let t: TestServer;
 const req = <T = any>(method: string, path: string, opts: Parameters<typeof http>[3] = {}) => http<T>(t.url, method, path, opts);
 
 beforeAll(async () => {
-  t = await startTestServer();
+  // sync: false pins the node-without-sync contract (503 SYNC_UNAVAILABLE); sync-mount.test.ts covers the default mount
+  t = await startTestServer({}, { sync: false });
 });
 afterAll(async () => {
   await t?.stop();
@@ -369,7 +370,7 @@ describe('audit, caches, peers, sync', () => {
     expect(sync.body.error.code).toBe('SYNC_UNAVAILABLE');
   });
 
-  it('WebSocket upgrades: unknown path 404, sync paths 503 until sync is wired', async () => {
+  it('WebSocket upgrades: unknown path 404, sync paths 503 on a node without sync', async () => {
     const { request } = await import('node:http');
     const upgrade = (path: string) =>
       new Promise<number>((resolve, reject) => {

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createSyncMount } from '@profilesync/sync';
 import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
 import { ADMIN, http, profileInput, tempDir } from './helpers.js';
 
@@ -19,7 +18,7 @@ afterAll(async () => {
 });
 
 async function node(name: string): Promise<RunningServer> {
-  const s = await startServer(defaultConfig({ dataDir: join(dir, name), port: 0, logLevel: 'silent' }), { env: {}, adminToken: ADMIN, sync: (ctx) => createSyncMount(ctx) });
+  const s = await startServer(defaultConfig({ dataDir: join(dir, name), port: 0, logLevel: 'silent' }), { env: {}, adminToken: ADMIN });
   servers.push(s);
   return s;
 }
