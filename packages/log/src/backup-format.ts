@@ -147,7 +147,7 @@ export class RecordReader {
       for await (const chunk of input) {
         if (!(chunk instanceof Uint8Array)) throw corrupt('input yields non-binary chunks');
         this.#append(chunk);
-        const batch = [...this.#drain()];
+        const batch = this.#drain();
         if (batch.length > 0) yield batch;
       }
     } catch (err) {
@@ -172,10 +172,12 @@ export class RecordReader {
     this.#pos = 0;
   }
 
-  *#drain(): Generator<{ type: number; payload: Uint8Array }> {
+  /** Parses the complete records in the buffer; the digest is fed once per pass, not per record. */
+  #drain(): { type: number; payload: Uint8Array }[] {
+    const out: { type: number; payload: Uint8Array }[] = [];
     const b = this.#buf;
     if (!this.#preamble) {
-      if (b.byteLength - this.#pos < PREAMBLE_BYTES) return;
+      if (b.byteLength - this.#pos < PREAMBLE_BYTES) return out;
       for (let i = 0; i < 8; i++) if (b[this.#pos + i] !== BACKUP_MAGIC[i]) throw corrupt('not a profilesync backup (bad magic)');
       const version = ((b[this.#pos + 8] as number) << 8) | (b[this.#pos + 9] as number);
       if (version !== BACKUP_VERSION) throw corrupt(`unsupported backup version ${version}`);
@@ -183,21 +185,28 @@ export class RecordReader {
       this.#pos += PREAMBLE_BYTES;
       this.#preamble = true;
     }
+    const hashFrom = this.#pos;
+    let hashTo = this.#sawTrailer ? hashFrom : -1;
     for (;;) {
       const avail = b.byteLength - this.#pos;
-      if (avail < 5) return;
+      if (avail < 5) break;
       const len = readU32(b, this.#pos + 1);
       if (len > MAX_RECORD_BYTES) throw corrupt(`record of ${len} bytes`);
-      if (avail < 9 + len) return;
+      if (avail < 9 + len) break;
       if (this.#sawTrailer) throw corrupt('records after the trailer');
       const start = this.#pos;
       const end = start + 5 + len;
       if (readU32(b, end) !== crc32(b.subarray(start, end))) throw corrupt(`record crc mismatch at record type ${b[start]}`);
       const type = b[start] as number;
-      if (type === R_TRAILER) this.#sawTrailer = true;
-      else this.#hash.update(b.subarray(start, end + 4));
+      if (type === R_TRAILER) {
+        this.#sawTrailer = true;
+        hashTo = start; // the digest covers everything before the trailer record
+      }
       this.#pos = end + 4;
-      yield { type, payload: b.subarray(start + 5, end) };
+      out.push({ type, payload: b.subarray(start + 5, end) });
     }
+    if (hashTo < 0) hashTo = this.#pos;
+    if (hashTo > hashFrom) this.#hash.update(b.subarray(hashFrom, hashTo));
+    return out;
   }
 }

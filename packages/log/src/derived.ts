@@ -3,9 +3,10 @@
  * implementation behind rebuild() and restore, and the same steps the background worker takes,
  * so derived bytes never depend on who built them (invariant 5).
  *
- * Snapshot k is build(snapshot k-1, bodies in between); the state handed to the materializer
- * is build(last snapshot, tail) (or the last snapshot itself when the tail is empty). `build`
- * may run on a worker thread: add() never waits for it, the chain is kept with promises.
+ * Snapshot k is the doc after entries 1..s_k, each span between snapshot points applied in one
+ * transaction (the same bytes as build(snapshot k-1, span): see snapshot-thread.ts); the state
+ * handed to the materializer is the doc after the tail (or the last snapshot itself when the
+ * tail is empty). The live doc may sit on a worker thread: add() never waits for it.
  */
 import { logError } from './errors.js';
 import { frame, viewHeader } from './records.js';
@@ -13,8 +14,7 @@ import { policyStep, type PolicyCounters } from './snapshots.js';
 import type { LastEntryInfo, LogCodec, Materializer, SnapshotPolicy } from './types.js';
 import { isOpaqueStream } from './validate.js';
 
-/** buildSnapshot, possibly off-thread (SnapshotThread.build). */
-export type BuildFn = (prev: Uint8Array | undefined, bodies: readonly Uint8Array[]) => Promise<Uint8Array>;
+import type { SnapshotChain } from './snapshot-thread.js';
 
 export interface DerivedEntry {
   seq: number;
@@ -27,7 +27,8 @@ export interface DerivedEntry {
 export class DerivedBuilder {
   readonly #policy: SnapshotPolicy;
   readonly #codec: LogCodec;
-  readonly #build: BuildFn;
+  readonly #newChain: () => SnapshotChain;
+  #live: SnapshotChain | undefined;
   readonly #no: number;
   readonly #name: string;
   readonly #opaque: boolean;
@@ -36,10 +37,10 @@ export class DerivedBuilder {
   #tail: Uint8Array[] = [];
   #lastSeq = 0;
 
-  constructor(policy: SnapshotPolicy, codec: LogCodec, build: BuildFn, no: number, name: string) {
+  constructor(policy: SnapshotPolicy, codec: LogCodec, newChain: () => SnapshotChain, no: number, name: string) {
     this.#policy = policy;
     this.#codec = codec;
-    this.#build = build;
+    this.#newChain = newChain;
     this.#no = no;
     this.#name = name;
     this.#opaque = isOpaqueStream(name);
@@ -51,10 +52,11 @@ export class DerivedBuilder {
   }
 
   #chain(bodies: Uint8Array[], seq: number): Promise<Uint8Array> {
-    const prev = this.#prev;
+    this.#live ??= this.#newChain();
+    const live = this.#live;
     const p = (async () => {
       try {
-        return await this.#build(prev === undefined ? undefined : await prev, bodies);
+        return await live.next(bodies);
       } catch (err) {
         if ((err as { code?: string }).code === 'LOG_CORRUPT') throw err;
         throw logError('LOG_CORRUPT', `entries of ${this.#name} up to seq ${seq} are not valid Yjs updates`, {
@@ -64,6 +66,12 @@ export class DerivedBuilder {
     })();
     p.catch(() => undefined); // observed by whoever awaits the record or the view
     return p;
+  }
+
+  /** Frees the live doc (call when the stream is done; view() does it). */
+  end(): void {
+    this.#live?.end();
+    this.#live = undefined;
   }
 
   /** Feeds the next entry; returns the stored snapshot value (pending) when its seq is a snapshot point. */
@@ -85,7 +93,9 @@ export class DerivedBuilder {
    */
   async view(materialize: Materializer, last: () => LastEntryInfo): Promise<Uint8Array | undefined> {
     if (this.#lastSeq === 0 || this.#opaque) return undefined;
-    const state = this.#tail.length === 0 && this.#prev !== undefined ? await this.#prev : await this.#chain(this.#tail, this.#lastSeq);
+    const pending = this.#tail.length === 0 && this.#prev !== undefined ? this.#prev : this.#chain(this.#tail, this.#lastSeq);
+    this.end();
+    const state = await pending;
     const view = materialize(this.#name, state, last());
     if (view === undefined) return undefined;
     if (!(view instanceof Uint8Array)) throw new TypeError('materialize must return a Uint8Array or undefined');

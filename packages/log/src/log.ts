@@ -270,8 +270,8 @@ class Log implements EventLog {
       let done = 0;
       for (const no of numbers) {
         const name = this.#table.nameOf(no) as string;
-        const build = (prev: Uint8Array | undefined, bodies: readonly Uint8Array[]) => this.#thread.build(prev, bodies);
-        await this.#writer.exclusive(() => rebuildStream({ ctx: this.#ctx, table: this.#table, policy: this.#policy, build }, no, name, materialize));
+        const newChain = () => this.#thread.chain();
+        await this.#writer.exclusive(() => rebuildStream({ ctx: this.#ctx, table: this.#table, policy: this.#policy, newChain }, no, name, materialize));
         this.#snapshots.reset(no);
         const p = { done: ++done, total: numbers.length, stream: name };
         this.#emitter.emit('rebuild-progress', p);

@@ -4,7 +4,8 @@
  * Each stream is rebuilt with no batch in flight (writer.exclusive); new records are written
  * before stale ones are deleted.
  */
-import { type BuildFn, DerivedBuilder } from './derived.js';
+import { DerivedBuilder } from './derived.js';
+import type { SnapshotChain } from './snapshot-thread.js';
 import { type Op, writeOps } from './db.js';
 import { P_SNAPSHOT, P_VIEW, parseSeqKey, seqRange, snapshotKey, streamKey } from './keys.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
@@ -15,7 +16,7 @@ export interface RebuildDeps {
   ctx: ReadContext;
   table: StreamTable;
   policy: SnapshotPolicy;
-  build: BuildFn;
+  newChain: () => SnapshotChain;
 }
 
 /** Rebuilds one stream; returns the number of snapshots written. Call with no batch in flight. */
@@ -23,7 +24,18 @@ export async function rebuildStream(d: RebuildDeps, no: number, name: string, ma
   const { ctx, table, policy } = d;
   const head = table.head(no);
   if (head === undefined) return 0;
-  const builder = new DerivedBuilder(policy, ctx.codec, d.build, no, name);
+  const builder = new DerivedBuilder(policy, ctx.codec, d.newChain, no, name);
+  try {
+    return await rebuildWith(d, builder, no, name, materialize);
+  } finally {
+    builder.end();
+  }
+}
+
+async function rebuildWith(d: RebuildDeps, builder: DerivedBuilder, no: number, name: string, materialize: Materializer | undefined): Promise<number> {
+  const { ctx, table } = d;
+  const head = table.head(no);
+  if (head === undefined) return 0;
   const pending: Promise<{ seq: number; value: Uint8Array }>[] = [];
   let last: LastEntryInfo | undefined;
   for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, 1, head.seq)) {

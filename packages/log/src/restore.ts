@@ -14,14 +14,15 @@ import {
 } from './backup-format.js';
 import { plainCodec } from './codec.js';
 import { type Db, type Op, openLevel, writeOps } from './db.js';
-import { type BuildFn, DerivedBuilder } from './derived.js';
-import { SnapshotThread } from './snapshot-thread.js';
+import { DerivedBuilder } from './derived.js';
+import { HashVerifier } from './hash-thread.js';
+import { type SnapshotChain, SnapshotThread } from './snapshot-thread.js';
 import { isValidStreamName } from './validate.js';
 import { invalid, logError } from './errors.js';
 import { FORMAT_VERSION, newMetaOps } from './format.js';
 import { auxKey, entryKey, P_CATALOG, P_HEAD, P_VIEW, snapshotKey, streamKey } from './keys.js';
 import { defaultSnapshotPolicy } from './policy.js';
-import { decodePayload, encodeHead, type HeadRecord, payloadBody, unframe, verifyEntry } from './records.js';
+import { decodePayload, encodeHead, type HeadRecord, parseEntry, payloadBody, unframe } from './records.js';
 import type { LastEntryInfo, LogCodec, RestoreOptions, RestoreReport } from './types.js';
 
 const FLUSH_OPS = 16_384;
@@ -82,9 +83,9 @@ export async function restoreLog(opts: RestoreOptions): Promise<RestoreReport> {
   const existed = await prepareDir(opts.dir);
   let db: Db | undefined;
   const thread = new SnapshotThread();
+  const hashes = new HashVerifier(({ stream, seq }) => corrupt(`entry ${stream}/${seq} does not match its hash`));
   try {
-    const build: BuildFn = (prev, bodies) => thread.build(prev, bodies);
-    const report = await replay(opts, async () => (db = await openLevel(opts.dir)), build, start);
+    const report = await replay(opts, async () => (db = await openLevel(opts.dir)), () => thread.chain(), hashes, start);
     await db?.close();
     db = undefined;
     return report;
@@ -94,10 +95,11 @@ export async function restoreLog(opts: RestoreOptions): Promise<RestoreReport> {
     throw err;
   } finally {
     await thread.close();
+    await hashes.close();
   }
 }
 
-async function replay(opts: RestoreOptions, open: () => Promise<Db>, build: BuildFn, start: number): Promise<RestoreReport> {
+async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: () => SnapshotChain, hashes: HashVerifier, start: number): Promise<RestoreReport> {
   const reader = new RecordReader();
   const policy = opts.snapshotPolicy ?? defaultSnapshotPolicy;
   const sections = new Map<string, Uint8Array>();
@@ -115,11 +117,15 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, build: Buil
   let current: StreamState | undefined;
   const every = 10_000;
 
+  // one write in flight while the next batch is parsed (LevelDB serializes writes anyway)
+  let writing: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     if (ops.length === 0 || db === undefined) return;
     const batch = ops;
     ops = [];
-    await writeOps(db, batch, false);
+    await writing;
+    writing = writeOps(db, batch, false);
+    writing.catch(() => undefined); // surfaced by the next flush or the final await
   };
   const ready = async (): Promise<Db> => {
     if (db !== undefined) return db;
@@ -143,7 +149,11 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, build: Buil
   };
   const finishStream = async (s: StreamState | undefined): Promise<void> => {
     const materialize = opts.materialize;
-    if (s === undefined || s.seq === 0 || materialize === undefined) return;
+    if (s === undefined) return;
+    if (s.seq === 0 || materialize === undefined) {
+      s.builder.end();
+      return;
+    }
     const { no, seq, lsn, ts, lastPlain } = s;
     const info = (): LastEntryInfo => {
       const f = decodePayload(lastPlain);
@@ -205,17 +215,20 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, build: Buil
           if (current?.no !== no) {
             if (streams.has(no)) throw corrupt(`entries of stream ${no} are not contiguous`);
             if (current !== undefined) await finishStream(current);
-            current = { no, seq: 0, hash: ZERO_HASH, lsn: 0, ts: 0, stopped: false, lastPlain: EMPTY, builder: new DerivedBuilder(policy, codec as LogCodec, build, no, nameOf(no)) };
+            current = { no, seq: 0, hash: ZERO_HASH, lsn: 0, ts: 0, stopped: false, lastPlain: EMPTY, builder: new DerivedBuilder(policy, codec as LogCodec, newChain, no, nameOf(no)) };
             streams.set(no, current);
           }
           const s = current;
           if (seq !== s.seq + 1 && !s.stopped) throw corrupt(`stream ${no} jumps from seq ${s.seq} to ${seq}`);
           let e;
           try {
-            e = verifyEntry(no, seq, value);
+            e = parseEntry(value);
           } catch (err) {
-            throw corrupt(`entry ${no}/${seq} does not match its hash`, err);
+            throw corrupt(`entry ${no}/${seq} is malformed`, err);
           }
+          // the hash itself is recomputed on the hash thread (awaited before the final write)
+          const wait = hashes.add(no, seq, value);
+          if (wait !== undefined) await wait;
           if (s.stopped || (opts.untilLsn !== undefined && e.lsn > opts.untilLsn) || (opts.untilTs !== undefined && e.ts > opts.untilTs)) {
             s.stopped = true;
             skipped++;
@@ -280,7 +293,9 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, build: Buil
     ops.push({ type: 'put', key: streamKey(P_HEAD, s.no), value: encodeHead(head) });
     ops.push({ type: 'put', key: streamKey(P_CATALOG, s.no), value: catalog.get(s.no) as Uint8Array });
   }
+  await hashes.finish();
   await flush();
+  await writing;
   // the meta records go last, in the one synced write: a dir without them is not a log
   await writeOps(d, newMetaOps(FORMAT_VERSION, c.id, header.createdAt).map((o) => ({ type: 'put' as const, ...o })), true);
   opts.onProgress?.({ done: seen, total: seen });

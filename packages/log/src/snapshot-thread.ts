@@ -1,19 +1,34 @@
 /**
- * Builds background snapshots on a worker thread, so the Yjs work (load the previous snapshot,
- * apply the tail, encode) does not delay group commits on the main thread. The worker runs the
- * same steps as buildSnapshot() with the same yjs version (its CommonJS build, loaded by
- * absolute path so the worker needs no TypeScript loader); the bytes are identical (tested).
- * If the thread cannot start, snapshots are built in-thread.
+ * Builds snapshots on a worker thread, so the Yjs work does not delay group commits (or a
+ * restore's replay) on the main thread. The worker runs the same steps as buildSnapshot() with
+ * the same yjs version (its CommonJS build, loaded by absolute path so the worker needs no
+ * TypeScript loader); the bytes are identical (tested). Two forms:
+ *   build(prev, bodies)  a fresh doc from the previous snapshot's bytes (background work);
+ *   chain().next(bodies) a live doc per stream kept between calls (rebuild/restore walk a
+ *                        stream from seq 1): the same bytes as the build() chain (Yjs encodes
+ *                        a doc the same whether it was loaded from its encoding or not; pinned
+ *                        by tests comparing restored/rebuilt snapshots with the originals),
+ *                        without re-loading the growing previous snapshot each time.
+ * If the thread cannot start, the same work runs in-thread.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import * as Y from 'yjs';
 import { buildSnapshot } from './snapshots.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Y = require(workerData.yjs);
-parentPort.on('message', ({ id, packed, lengths }) => {
-  const doc = new Y.Doc({ gc: false });
+const chains = new Map();
+parentPort.on('message', ({ id, op, chain, packed, lengths }) => {
+  if (op === 'end') {
+    chains.get(chain)?.destroy();
+    chains.delete(chain);
+    return;
+  }
+  let doc = op === 'chain' ? chains.get(chain) : undefined;
+  if (doc === undefined) doc = new Y.Doc({ gc: false });
+  if (op === 'chain') chains.set(chain, doc);
   try {
     doc.transact(() => {
       let o = 0;
@@ -27,11 +42,39 @@ parentPort.on('message', ({ id, packed, lengths }) => {
     parentPort.postMessage({ id, out }, [out.buffer]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.message || err) });
+    if (op === 'chain') chains.delete(chain);
+    if (op === 'chain') doc.destroy();
   } finally {
-    doc.destroy();
+    if (op !== 'chain') doc.destroy();
   }
 });
 `;
+
+/** A live per-stream doc: each next() applies bodies (one transaction) and returns the encoding. */
+export interface SnapshotChain {
+  next(bodies: readonly Uint8Array[]): Promise<Uint8Array>;
+  /** frees the doc (always call it, also after a failure) */
+  end(): void;
+}
+
+/** In-thread chain (no worker). */
+class LocalChain implements SnapshotChain {
+  #doc: Y.Doc | undefined = new Y.Doc({ gc: false });
+
+  async next(bodies: readonly Uint8Array[]): Promise<Uint8Array> {
+    const doc = this.#doc;
+    if (doc === undefined) throw new Error('snapshot chain ended');
+    doc.transact(() => {
+      for (const b of bodies) Y.applyUpdate(doc, b);
+    });
+    return Y.encodeStateAsUpdate(doc);
+  }
+
+  end(): void {
+    this.#doc?.destroy();
+    this.#doc = undefined;
+  }
+}
 
 interface Pending {
   resolve: (b: Uint8Array) => void;
@@ -53,9 +96,28 @@ export class SnapshotThread {
   async build(prev: Uint8Array | undefined, bodies: readonly Uint8Array[]): Promise<Uint8Array> {
     const w = this.#start();
     if (w === undefined) return buildSnapshot(prev, bodies);
+    return this.#post(w, { op: 'build' }, prev === undefined ? bodies : [prev, ...bodies]);
+  }
+
+  /** A live chain for one stream, starting from an empty doc. */
+  chain(): SnapshotChain {
+    const w = this.#start();
+    if (w === undefined) return new LocalChain();
+    const chain = this.#next++;
+    let ended = false;
+    return {
+      next: (bodies) => (ended ? Promise.reject(new Error('snapshot chain ended')) : this.#post(w, { op: 'chain', chain }, bodies)),
+      end: () => {
+        if (ended) return;
+        ended = true;
+        if (this.#worker === w) w.postMessage({ op: 'end', chain });
+      },
+    };
+  }
+
+  #post(w: Worker, head: { op: string; chain?: number }, parts: readonly Uint8Array[]): Promise<Uint8Array> {
     const id = this.#next++;
     // one contiguous copy, transferred: posting views would clone their whole backing buffers
-    const parts = prev === undefined ? bodies : [prev, ...bodies];
     const lengths = new Uint32Array(parts.length);
     let size = 0;
     for (let i = 0; i < parts.length; i++) size += lengths[i] = (parts[i] as Uint8Array).byteLength;
@@ -68,7 +130,7 @@ export class SnapshotThread {
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) w.ref();
-      w.postMessage({ id, packed, lengths }, [packed.buffer, lengths.buffer]);
+      w.postMessage({ id, ...head, packed, lengths }, [packed.buffer, lengths.buffer]);
     });
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { backupLog, openLog, restoreLog, snapshotEvery, type EventLog, type LogCodec } from '../src/index.js';
+import { countsPayload, parseCounts, preamble, R_ENTRY, R_TRAILER, record, RecordReader } from '../src/backup-format.js';
 import {
   bytes, codeOf, collect, DocWriter, input, manualClock, materialize, rawEntries, tempDir, testCodec, track, viewOf,
 } from './helpers.js';
@@ -172,6 +174,44 @@ describe('backup / restore', () => {
       },
     });
     expect(await codeOf(restoreLog({ dir: join(base, 'io'), input: failing }))).toBe('LOG_BACKUP_CORRUPT');
+  });
+
+  it('a forged backup (valid record crcs and file digest, but an altered entry) is rejected', async () => {
+    const { log } = await sampleLog(await tempDir());
+    const b = await backupToBuffer(log);
+    // re-frame every record, flipping one payload byte of the 20th entry, then re-digest
+    const reader = new RecordReader();
+    const parts: Uint8Array[] = [preamble()];
+    let entries = 0;
+    let trailer: Uint8Array | undefined;
+    for await (const batch of reader.batches(source(b))) {
+      for (const { type, payload } of batch) {
+        if (type === R_TRAILER) {
+          trailer = payload;
+          continue;
+        }
+        const p = payload.slice();
+        if (type === R_ENTRY && ++entries === 20) p[p.byteLength - 1] = (p[p.byteLength - 1] as number) ^ 0x01;
+        parts.push(record(type, p));
+      }
+    }
+    const body = Buffer.concat(parts);
+    const { counts } = parseCounts(trailer as Uint8Array);
+    const digest = new Uint8Array(createHash('sha256').update(body).digest());
+    const forged = new Uint8Array(Buffer.concat([body, record(R_TRAILER, countsPayload(counts, digest))]));
+    const dir = join(await tempDir(), 'forged');
+    const err = await restoreLog({ dir, input: source(forged) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'LOG_BACKUP_CORRUPT' });
+    expect((err as Error).message).toContain('does not match its hash');
+    await expect(readdir(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    // the same file re-framed without the flip restores fine (the forging itself is sound)
+    const honestParts: Uint8Array[] = [preamble()];
+    for await (const batch of new RecordReader().batches(source(b))) {
+      for (const { type, payload } of batch) if (type !== R_TRAILER) honestParts.push(record(type, payload.slice()));
+    }
+    const honestBody = Buffer.concat(honestParts);
+    const honest = Buffer.concat([honestBody, record(R_TRAILER, countsPayload(counts, new Uint8Array(createHash('sha256').update(honestBody).digest())))]);
+    await restoreLog({ dir: join(await tempDir(), 'honest'), input: source(new Uint8Array(honest)) });
   });
 
   it('refuses a non-empty target dir, changing nothing', async () => {

@@ -152,6 +152,13 @@ describe('snapshot thread', () => {
       expect(await thread.build(first, bodies.slice(150))).toEqual(buildSnapshot(first, bodies.slice(150)));
       await expect(thread.build(undefined, [bytes(1, 2, 3)])).rejects.toThrow();
       expect(await thread.build(undefined, bodies.slice(0, 10))).toEqual(buildSnapshot(undefined, bodies.slice(0, 10)));
+      // a live chain gives the same bytes as re-loading each previous snapshot
+      const chain = thread.chain();
+      const viaChain = [await chain.next(bodies.slice(0, 100)), await chain.next(bodies.slice(100, 220)), await chain.next(bodies.slice(220))];
+      chain.end();
+      const s1 = buildSnapshot(undefined, bodies.slice(0, 100));
+      const s2 = buildSnapshot(s1, bodies.slice(100, 220));
+      expect(viaChain).toEqual([s1, s2, buildSnapshot(s2, bodies.slice(220))]);
     } finally {
       await thread.close();
     }
