@@ -132,7 +132,7 @@ export function openApiDocument(): Json {
       post: op('Revert the content to a version (a new version; labels stay)', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, { parameters: [ID], requestBody: jsonBody(ref('VersionBody')) }),
     },
     '/api/profiles/{id}/labels/{label}': {
-      put: op('Point a label at a version', { '200': ok(ref('ProfileView')), ...withBody, ...notFound, '409': errorRef('LABEL_RESERVED / LABEL_CONFLICT') }, {
+      put: op('Point a label at a version', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, {
         parameters: [ID, pathParam('label', 'label name')],
         requestBody: jsonBody(ref('VersionBody')),
       }),
