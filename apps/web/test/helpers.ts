@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { defaultConfig, startServer, type RunningServer } from '@profilesync/server';
-import { createSyncMount } from '@profilesync/sync';
 
 export const ADMIN = 'web-test-admin-token-0123456789abcdef';
 export const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -50,7 +49,7 @@ export interface TestNode {
 
 async function boot(dataDir: string, port: number): Promise<RunningServer> {
   const config = defaultConfig({ dataDir, host: '127.0.0.1', port, logLevel: 'silent' });
-  return startServer(config, { adminToken: ADMIN, env: {}, sync: (ctx) => createSyncMount(ctx) });
+  return startServer(config, { adminToken: ADMIN, env: {} });
 }
 
 export async function startNode(): Promise<TestNode> {

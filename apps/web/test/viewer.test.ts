@@ -76,9 +76,9 @@ describe('viewer tokens', () => {
 });
 
 describe('a node without the live endpoint', () => {
-  it('the editor says /yjs is unreachable instead of connecting forever', async () => {
+  it('the editor says /yjs is unreachable instead of connecting forever (node started with sync: false)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ps-web-nosync-'));
-    const bare = await startServer(defaultConfig({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, logLevel: 'silent' }), { adminToken: ADMIN, env: {} });
+    const bare = await startServer(defaultConfig({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, logLevel: 'silent' }), { adminToken: ADMIN, env: {}, sync: false });
     try {
       await createProfile(bare.url, 'no-sync');
       const { page, context } = await signedInPage(browser, bare.url, ADMIN, 'Nobody');
