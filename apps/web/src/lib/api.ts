@@ -3,7 +3,8 @@
  * token and turns every error body `{ error: { code, message, details? } }` into an ApiError
  * with the same stable code, so screens can show "CODE: message" next to the right field.
  */
-import type { AuditRecord, CacheStats, PeerInfo, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from './types.js';
+import type { AuditRecord, CacheStatsSnapshot, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
+import type { PeerInfo } from './types.js';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -124,8 +125,8 @@ export class Api {
   async audit(q: { profile?: string; actor?: string; action?: string; since?: string; until?: string; limit?: number }): Promise<AuditRecord[]> {
     return (await this.request<{ records: AuditRecord[] }>('GET', '/api/audit', { query: q })).records;
   }
-  async cacheStats(): Promise<CacheStats[]> {
-    return (await this.request<{ caches: CacheStats[] }>('GET', '/api/cache/stats')).caches;
+  async cacheStats(): Promise<CacheStatsSnapshot[]> {
+    return (await this.request<{ caches: CacheStatsSnapshot[] }>('GET', '/api/cache/stats')).caches;
   }
   async clearCache(name?: string): Promise<string[]> {
     const path = name === undefined ? '/api/cache/clear' : `/api/cache/clear/${enc(name)}`;

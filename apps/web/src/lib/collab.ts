@@ -13,7 +13,7 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import type { Awareness } from 'y-protocols/awareness';
-import type { ProfileView } from './types.js';
+import type { ProfileView } from '@profilesync/core';
 
 export type SyncState = 'connecting' | 'syncing' | 'connected' | 'saved' | 'offline' | 'closed';
 

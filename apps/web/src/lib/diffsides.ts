@@ -3,7 +3,7 @@
  * character diff split into a "before" side (equal + deleted runs) and an "after" side
  * (equal + inserted runs); other values shown as JSON.
  */
-import type { FieldChange, TextDiffPart } from './types.js';
+import type { FieldChange, TextDiffPart } from '@profilesync/core';
 
 export type Run = { text: string; mark: 'same' | 'del' | 'ins' };
 

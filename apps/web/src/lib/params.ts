@@ -4,7 +4,7 @@
  * sees the problem before saving, and the merge patch a form edit turns into.
  * The node stays the judge: its PROFILE_INVALID / PROFILE_TOO_LARGE answer is shown too.
  */
-import type { ParamValue } from './types.js';
+import type { ParamValue } from '@profilesync/core';
 
 export interface NumberSpec {
   key: string;

@@ -3,7 +3,7 @@
  * GET /api/cache/stats, kept in memory for the life of the tab (bounded), and the pure
  * geometry of an SVG line chart.
  */
-import type { CacheStats } from './types.js';
+import type { CacheStatsSnapshot } from '@profilesync/core';
 
 export interface Sample {
   at: number;
@@ -18,7 +18,7 @@ export const MAX_SAMPLES = 240;
  * interval the previous rate carries on (nothing changed); the first sample, or counters that
  * went backwards (a node restart), use the node's cumulative hit_rate.
  */
-export function intervalRate(prev: { hits: number; misses: number; rate: number } | undefined, now: CacheStats): number {
+export function intervalRate(prev: { hits: number; misses: number; rate: number } | undefined, now: CacheStatsSnapshot): number {
   if (!prev) return now.hit_rate;
   const dh = now.hits - prev.hits;
   const dm = now.misses - prev.misses;
@@ -30,7 +30,7 @@ export function intervalRate(prev: { hits: number; misses: number; rate: number 
 export class HitRateHistory {
   readonly #samples: Sample[] = [];
   readonly #last = new Map<string, { hits: number; misses: number; rate: number }>();
-  add(at: number, caches: readonly CacheStats[]): void {
+  add(at: number, caches: readonly CacheStatsSnapshot[]): void {
     const rates: Record<string, number> = {};
     for (const c of caches) {
       if (!Number.isFinite(c.hits) || !Number.isFinite(c.misses)) continue;

@@ -1,106 +1,17 @@
 /**
- * The shapes the dashboard reads from the node (DESIGN §6). They mirror
- * @profilesync/core's public types; the UI keeps its own copy so the browser bundle
- * never pulls server code in.
+ * Shapes only the dashboard has. The node's own shapes (ProfileView, ProfileSummary,
+ * VersionInfo, ProfileDiff, AuditRecord, CacheStatsSnapshot, ParamValue, ...) come from
+ * @profilesync/core as `import type`: esbuild erases type imports, so no core code enters
+ * the browser bundle.
  */
-export type ParamValue = string | number | boolean | null | string[];
 
-export interface ProfileView {
-  id: string;
-  modelId: string;
-  name: string;
-  description: string;
-  systemMessage: string;
-  templates: Record<string, string>;
-  parameters: Record<string, ParamValue>;
-  labels: Record<string, string>;
-  meta: Record<string, ParamValue>;
-  deleted?: boolean;
-  version: string;
-  updatedAt: string;
-  updatedBy: string;
-}
-
-export interface ProfileSummary {
-  id: string;
-  modelId: string;
-  name: string;
-  version: string;
-  updatedAt: string;
-  labels?: string[];
-  tags?: string[];
-  deleted?: boolean;
-}
-
-export interface ProfileInput {
-  id?: string;
-  modelId: string;
-  name: string;
-  description?: string;
-  systemMessage?: string;
-  templates?: Record<string, string>;
-  parameters?: Record<string, ParamValue>;
-  meta?: Record<string, ParamValue>;
-}
-
-export interface VersionInfo {
-  version: string;
-  seq: number;
-  at: string;
-  actor: string;
-  origin: string;
-  summary: string;
-}
-
-export interface TextDiffPart {
-  op: 'equal' | 'insert' | 'delete';
-  text: string;
-}
-
-export interface FieldChange {
-  path: string;
-  kind: 'added' | 'removed' | 'changed';
-  before?: unknown;
-  after?: unknown;
-  text?: TextDiffPart[];
-}
-
-export interface ProfileDiff {
-  from: string;
-  to: string;
-  changes: FieldChange[];
-}
-
-export interface AuditRecord {
-  at: string;
-  actor: string;
-  origin: string;
-  action: string;
-  profile?: string;
-  fields?: string[];
-  outcome: 'ok' | 'denied' | 'rejected';
-  details?: Record<string, unknown>;
-}
-
-export interface CacheStats {
-  name: string;
-  hits: number;
-  misses: number;
-  size: number;
-  hit_rate: number;
-  ttl: number | null;
-  evictions: number;
-  bytes?: number;
-  maxBytes?: number;
-  [extra: string]: unknown;
-}
-
+/** One row of GET /api/peers: the server joins a configured peer with its live sync status. */
 export interface PeerInfo {
   id: string;
   url: string;
   fingerprint: string;
-  name?: string;
-  source?: string;
+  name: string | null;
+  source: 'config' | 'added';
   connected: boolean;
   lastSeen: string | null;
   pending: number;

@@ -3,9 +3,9 @@
  * out by text ("DENIED"), an icon and style, not by color alone.
  */
 import { useEffect, useState } from 'preact/hooks';
+import type { AuditRecord } from '@profilesync/core';
 import { describeError } from '../lib/api.js';
 import { when } from '../lib/format.js';
-import type { AuditRecord } from '../lib/types.js';
 import { useApp } from './context.js';
 
 interface Filter {

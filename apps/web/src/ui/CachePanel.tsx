@@ -4,11 +4,11 @@
  * and clear buttons (all caches or one) after a confirmation.
  */
 import { useEffect, useState } from 'preact/hooks';
+import type { CacheStatsSnapshot } from '@profilesync/core';
 import { describeError } from '../lib/api.js';
 import { colorFor, percent } from '../lib/format.js';
 import { roleAllows } from '../lib/session.js';
 import { HitRateHistory, linePath } from '../lib/series.js';
-import type { CacheStats } from '../lib/types.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { announce } from './status.js';
@@ -68,7 +68,7 @@ function Chart({ tick }: { tick: number }) {
 
 export function CachePanel() {
   const { api, session } = useApp();
-  const [caches, setCaches] = useState<CacheStats[] | undefined>();
+  const [caches, setCaches] = useState<CacheStatsSnapshot[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [tick, setTick] = useState(0);
   const [clearing, setClearing] = useState<{ name?: string } | undefined>();

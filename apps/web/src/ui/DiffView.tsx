@@ -1,6 +1,6 @@
 /** Side-by-side diff of two versions: text fields with marked deletions/insertions, values as JSON. */
+import type { ProfileDiff } from '@profilesync/core';
 import { groupChanges, showValue, splitSides, type Run } from '../lib/diffsides.js';
-import type { ProfileDiff } from '../lib/types.js';
 
 function Runs({ runs }: { runs: Run[] }) {
   return (

@@ -6,13 +6,13 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as Y from 'yjs';
+import type { ParamValue, ProfileView } from '@profilesync/core';
 import { describeError } from '../lib/api.js';
 import { CollabSession, type CollabStatus } from '../lib/collab.js';
 import { randomColor } from '../lib/format.js';
 import { TEMPLATE_NAME_RE } from '../lib/params.js';
 import { href } from '../lib/router.js';
 import { canWrite, roleAllows } from '../lib/session.js';
-import type { ParamValue, ProfileView } from '../lib/types.js';
 import { CollabText } from './CollabText.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';

@@ -4,11 +4,11 @@
  * a confirmation.
  */
 import { useEffect, useState } from 'preact/hooks';
+import type { ProfileDiff, ProfileView, VersionInfo } from '@profilesync/core';
 import { ApiError, describeError } from '../lib/api.js';
 import { shortRef, when } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { roleAllows } from '../lib/session.js';
-import type { ProfileDiff, ProfileView, VersionInfo } from '../lib/types.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { DiffView } from './DiffView.js';

@@ -5,9 +5,9 @@
  * field it names (details.path), or above the buttons.
  */
 import { useEffect, useState } from 'preact/hooks';
+import type { ParamValue } from '@profilesync/core';
 import { ApiError, describeError } from '../lib/api.js';
 import { formFromParams, NUMBER_PARAMS, PARAM_NAME_RE, paramsPatch, type ParamForm } from '../lib/params.js';
-import type { ParamValue } from '../lib/types.js';
 import { useApp } from './context.js';
 import { announce } from './status.js';
 

@@ -3,13 +3,13 @@
  * GET /api/profiles query), create (form), delete (confirmation), import / export JSON.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { ProfileSummary, ProfileView } from '@profilesync/core';
 import { ApiError } from '../lib/api.js';
 import { when } from '../lib/format.js';
 import { EXPORT_FORMAT, importItems, mergeDiff, writable } from '../lib/merge.js';
 import { PROFILE_ID_RE } from '../lib/params.js';
 import { href, navigate } from '../lib/router.js';
 import { roleAllows } from '../lib/session.js';
-import type { ProfileSummary, ProfileView } from '../lib/types.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { announce, announceError } from './status.js';
@@ -82,8 +82,8 @@ export function ProfileList() {
     const tags = new Set<string>();
     for (const p of everything) {
       models.add(p.modelId);
-      for (const l of p.labels ?? []) labels.add(l);
-      for (const t of p.tags ?? []) tags.add(t);
+      for (const l of p.labels) labels.add(l);
+      for (const t of p.tags) tags.add(t);
     }
     return { models: [...models].sort(), labels: [...labels].sort(), tags: [...tags].sort() };
   }, [everything]);
@@ -248,8 +248,8 @@ export function ProfileList() {
                   <code>{p.id}</code>
                 </td>
                 <td>{p.modelId}</td>
-                <td>{(p.labels ?? []).map((l) => <span class="chip" key={l}>{l}</span>)}</td>
-                <td>{(p.tags ?? []).map((t) => <span class="chip tag" key={t}>{t}</span>)}</td>
+                <td>{p.labels.map((l) => <span class="chip" key={l}>{l}</span>)}</td>
+                <td>{p.tags.map((t) => <span class="chip tag" key={t}>{t}</span>)}</td>
                 <td>{when(p.updatedAt)}</td>
                 <td class="row-actions">
                   <a href={href({ name: 'history', id: p.id })}>History</a>
