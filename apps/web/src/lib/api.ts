@@ -33,6 +33,12 @@ export function describeError(err: unknown): { code: string; message: string } {
   return { code: 'UI_ERROR', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** Any thrown value as one "CODE: message" line. */
+export function errorText(err: unknown): string {
+  const d = describeError(err);
+  return `${d.code}: ${d.message}`;
+}
+
 export const enc = encodeURIComponent;
 
 export interface ListFilter {

@@ -4,9 +4,10 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { AuditRecord } from '@profilesync/core';
-import { describeError } from '../lib/api.js';
+import { errorText } from '../lib/api.js';
 import { when } from '../lib/format.js';
 import { useApp } from './context.js';
+import { ErrorAlert, Grid } from './parts.js';
 
 interface Filter {
   profile: string;
@@ -57,9 +58,7 @@ export function Audit({ initialProfile }: { initialProfile?: string | undefined 
       })
       .then((r) => !cancelled && setRecords(r))
       .catch((err: unknown) => {
-        if (cancelled) return;
-        const d = describeError(err);
-        setError(`${d.code}: ${d.message}`);
+        if (!cancelled) setError(errorText(err));
       });
     return () => {
       cancelled = true;
@@ -110,57 +109,39 @@ export function Audit({ initialProfile }: { initialProfile?: string | undefined 
           </button>
         </div>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {records && (
         <p class="muted" role="status">
           {shown.length} records{deniedCount > 0 ? `, ${deniedCount} denied or rejected` : ''}.
         </p>
       )}
       {records && (
-        <table class="grid audit" data-testid="audit-table">
-          <caption class="sr-only">Audit records, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Outcome</th>
-              <th scope="col">When</th>
-              <th scope="col">Action</th>
-              <th scope="col">Profile</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Origin</th>
-              <th scope="col">Details</th>
+        <Grid testId="audit-table" class="audit" caption="Audit records, newest first" columns={['Outcome', 'When', 'Action', 'Profile', 'Actor', 'Origin', 'Details']}>
+          {shown.map((r, i) => (
+            <tr key={`${r.at}-${i}`} class={r.outcome === 'ok' ? undefined : 'denied'} data-outcome={r.outcome}>
+              <td>
+                {r.outcome === 'ok' ? (
+                  'ok'
+                ) : (
+                  <strong class="badge-denied">
+                    <span aria-hidden="true">✖ </span>
+                    {r.outcome.toUpperCase()}
+                  </strong>
+                )}
+              </td>
+              <td>{when(r.at)}</td>
+              <td>
+                <code>{r.action}</code>
+              </td>
+              <td>{r.profile ? <code>{r.profile}</code> : ''}</td>
+              <td>{r.actor}</td>
+              <td>
+                <code>{r.origin}</code>
+              </td>
+              <td class="details">{detailsText(r)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {shown.map((r, i) => (
-              <tr key={`${r.at}-${i}`} class={r.outcome === 'ok' ? undefined : 'denied'} data-outcome={r.outcome}>
-                <td>
-                  {r.outcome === 'ok' ? (
-                    'ok'
-                  ) : (
-                    <strong class="badge-denied">
-                      <span aria-hidden="true">✖ </span>
-                      {r.outcome.toUpperCase()}
-                    </strong>
-                  )}
-                </td>
-                <td>{when(r.at)}</td>
-                <td>
-                  <code>{r.action}</code>
-                </td>
-                <td>{r.profile ? <code>{r.profile}</code> : ''}</td>
-                <td>{r.actor}</td>
-                <td>
-                  <code>{r.origin}</code>
-                </td>
-                <td class="details">{detailsText(r)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Grid>
       )}
     </section>
   );

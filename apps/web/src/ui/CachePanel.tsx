@@ -3,14 +3,15 @@
  * every few seconds), a hit-rate chart over time (samples kept in memory for the tab's life),
  * and clear buttons (all caches or one) after a confirmation.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { CacheStatsSnapshot } from '@profilesync/core';
-import { describeError } from '../lib/api.js';
+import { errorText } from '../lib/api.js';
 import { colorFor, percent } from '../lib/format.js';
 import { roleAllows } from '../lib/session.js';
 import { HitRateHistory, linePath } from '../lib/series.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
+import { ErrorAlert, Grid, usePolling } from './parts.js';
 import { announce } from './status.js';
 
 const POLL_MS = 3000;
@@ -82,15 +83,10 @@ export function CachePanel() {
       setError(undefined);
       setTick((t) => t + 1);
     } catch (err) {
-      const d = describeError(err);
-      setError(`${d.code}: ${d.message}`);
+      setError(errorText(err));
     }
   };
-  useEffect(() => {
-    void poll();
-    const t = setInterval(() => void poll(), POLL_MS);
-    return () => clearInterval(t);
-  }, []);
+  usePolling(poll, POLL_MS);
 
   return (
     <section aria-labelledby="cache-title">
@@ -107,56 +103,33 @@ export function CachePanel() {
           )}
         </div>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {caches && (
-        <table class="grid numbers" data-testid="cache-table">
-          <caption class="sr-only">Cache statistics</caption>
-          <thead>
-            <tr>
-              <th scope="col">Cache</th>
-              <th scope="col">Hits</th>
-              <th scope="col">Misses</th>
-              <th scope="col">Hit rate</th>
-              <th scope="col">Size</th>
-              <th scope="col">Evictions</th>
-              <th scope="col">TTL</th>
+        <Grid testId="cache-table" class="numbers" caption="Cache statistics" columns={['Cache', 'Hits', 'Misses', 'Hit rate', 'Size', 'Evictions', 'TTL']} actions={canClear}>
+          {caches.map((c) => (
+            <tr key={c.name} data-cache={c.name}>
+              <th scope="row">
+                <code>{c.name}</code>
+              </th>
+              <td>{c.hits.toLocaleString()}</td>
+              <td>{c.misses.toLocaleString()}</td>
+              <td>{percent(c.hit_rate)}</td>
+              <td>
+                {c.size.toLocaleString()}
+                {typeof c.bytes === 'number' ? ` (${(c.bytes / 1024).toFixed(1)} KiB${typeof c.maxBytes === 'number' ? ` of ${(c.maxBytes / 1048576).toFixed(0)} MiB` : ''})` : ''}
+              </td>
+              <td>{c.evictions.toLocaleString()}</td>
+              <td>{c.ttl === null ? 'none' : `${c.ttl} ms`}</td>
               {canClear && (
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
+                <td>
+                  <button type="button" class="link danger" onClick={() => setClearing({ name: c.name })} aria-label={`Clear cache ${c.name}`}>
+                    Clear
+                  </button>
+                </td>
               )}
             </tr>
-          </thead>
-          <tbody>
-            {caches.map((c) => (
-              <tr key={c.name} data-cache={c.name}>
-                <th scope="row">
-                  <code>{c.name}</code>
-                </th>
-                <td>{c.hits.toLocaleString()}</td>
-                <td>{c.misses.toLocaleString()}</td>
-                <td>{percent(c.hit_rate)}</td>
-                <td>
-                  {c.size.toLocaleString()}
-                  {typeof c.bytes === 'number' ? ` (${(c.bytes / 1024).toFixed(1)} KiB${typeof c.maxBytes === 'number' ? ` of ${(c.maxBytes / 1048576).toFixed(0)} MiB` : ''})` : ''}
-                </td>
-                <td>{c.evictions.toLocaleString()}</td>
-                <td>{c.ttl === null ? 'none' : `${c.ttl} ms`}</td>
-                {canClear && (
-                  <td>
-                    <button type="button" class="link danger" onClick={() => setClearing({ name: c.name })} aria-label={`Clear cache ${c.name}`}>
-                      Clear
-                    </button>
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Grid>
       )}
       <h2>Hit rate over time</h2>
       <Chart tick={tick} />

@@ -5,7 +5,8 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { describeError } from '../lib/api.js';
+import { errorText } from '../lib/api.js';
+import { ErrorAlert } from './parts.js';
 
 export interface DialogProps {
   title: string;
@@ -50,8 +51,7 @@ export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, childr
       await onConfirm();
       onClose();
     } catch (err) {
-      const d = describeError(err);
-      setError(`${d.code}: ${d.message}`);
+      setError(errorText(err));
       setBusy(false);
     }
   };
@@ -70,11 +70,7 @@ export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, childr
       <form onSubmit={submit}>
         <h2 id={titleId}>{title}</h2>
         <div class="dialog-body">{children}</div>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert message={error} />
         <div class="dialog-actions">
           <button type="button" onClick={onClose} disabled={busy}>
             Cancel

@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as Y from 'yjs';
 import type { ParamValue, ProfileView } from '@profilesync/core';
-import { describeError } from '../lib/api.js';
+import { describeError, errorText } from '../lib/api.js';
 import { CollabSession, type CollabStatus } from '../lib/collab.js';
 import { randomColor } from '../lib/format.js';
 import { TEMPLATE_NAME_RE } from '../lib/params.js';
@@ -17,6 +17,7 @@ import { CollabText } from './CollabText.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { ParamsForm, type EditableFields } from './ParamsForm.js';
+import { ErrorAlert } from './parts.js';
 import { Presence, SyncBadge } from './Presence.js';
 import { announce } from './status.js';
 
@@ -90,8 +91,7 @@ function TemplateAdder({ profileId, existing }: { profileId: string; existing: s
       setError(undefined);
       announce(`Template ${n} added.`);
     } catch (err) {
-      const d = describeError(err);
-      setError(`${d.code}: ${d.message}`);
+      setError(errorText(err));
     }
   };
   return (
@@ -153,9 +153,7 @@ export function Editor({ id }: { id: string }) {
     return (
       <section>
         <h1>{id}</h1>
-        <p class="error" role="alert">
-          {loadError.code}: {loadError.message}
-        </p>
+        <ErrorAlert message={`${loadError.code}: ${loadError.message}`} />
         {loadError.code === 'PROFILE_DELETED' && (
           <p>
             This profile is deleted. <a href={href({ name: 'history', id })}>Open its history</a> to revert to a live version.

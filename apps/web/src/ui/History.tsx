@@ -5,13 +5,14 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { ProfileDiff, ProfileView, VersionInfo } from '@profilesync/core';
-import { ApiError, describeError } from '../lib/api.js';
+import { ApiError, errorText } from '../lib/api.js';
 import { shortRef, when } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { roleAllows } from '../lib/session.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { DiffView } from './DiffView.js';
+import { ErrorAlert } from './parts.js';
 import { announce } from './status.js';
 
 const LABEL_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -89,8 +90,7 @@ export function History({ id }: { id: string }) {
         setFrom(h[1]?.version ?? h[0]?.version);
       }
     } catch (err) {
-      const d = describeError(err);
-      setError(`${d.code}: ${d.message}`);
+      setError(errorText(err));
     }
   };
   useEffect(() => void load(), [id]);
@@ -104,9 +104,8 @@ export function History({ id }: { id: string }) {
       .then((d) => !cancelled && setDiff(d))
       .catch((err: unknown) => {
         if (cancelled) return;
-        const d = describeError(err);
         setDiff(undefined);
-        setDiffError(`${d.code}: ${d.message}`);
+        setDiffError(errorText(err));
       });
     return () => {
       cancelled = true;
@@ -132,11 +131,7 @@ export function History({ id }: { id: string }) {
         </div>
       </div>
       {!view && versions && <p class="note">This profile is deleted; reverting to a live version restores it.</p>}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {!versions && !error && <p>Loading…</p>}
       {versions && (
         <div class="history-grid">
@@ -186,11 +181,7 @@ export function History({ id }: { id: string }) {
             <h2>
               Diff #{seqOf(from) ?? '?'} → #{seqOf(to) ?? '?'}
             </h2>
-            {diffError && (
-              <p class="error" role="alert">
-                {diffError}
-              </p>
-            )}
+            <ErrorAlert message={diffError} />
             {diff && <DiffView diff={diff} fromLabel={`#${seqOf(from) ?? '?'}`} toLabel={`#${seqOf(to) ?? '?'}`} />}
           </div>
         </div>

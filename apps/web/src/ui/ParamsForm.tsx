@@ -6,9 +6,10 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { ParamValue } from '@profilesync/core';
-import { ApiError, describeError } from '../lib/api.js';
+import { ApiError, errorText } from '../lib/api.js';
 import { formFromParams, NUMBER_PARAMS, PARAM_NAME_RE, paramsPatch, type ParamForm } from '../lib/params.js';
 import { useApp } from './context.js';
+import { ErrorAlert } from './parts.js';
 import { announce } from './status.js';
 
 export interface EditableFields {
@@ -81,11 +82,11 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
       setDirty(false);
       announce('Parameters saved.');
     } catch (err) {
-      const d = describeError(err);
+      const text = errorText(err);
       const field = err instanceof ApiError ? err.field : undefined;
       const key = field && (field.startsWith('parameters.') || field === 'name' || field === 'modelId' || field.startsWith('meta')) ? (field.startsWith('meta') ? 'tags' : field) : '_form';
-      setErrors({ [key]: `${d.code}: ${d.message}` });
-      announce(`Not saved: ${d.code}: ${d.message}`, 'error');
+      setErrors({ [key]: text });
+      announce(`Not saved: ${text}`, 'error');
     } finally {
       setBusy(false);
     }
@@ -186,11 +187,7 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
             <FieldError id="err-new" error={errors._new || undefined} />
           </div>
         )}
-        {errors._form && (
-          <p class="error" role="alert">
-            {errors._form}
-          </p>
-        )}
+        <ErrorAlert message={errors._form} />
         {!readOnly && (
           <div class="dialog-actions">
             <button

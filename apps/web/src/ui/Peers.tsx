@@ -1,10 +1,11 @@
 /** Peers panel: connected peers, key fingerprints, last seen, pending updates; one-shot sync. */
-import { useEffect, useState } from 'preact/hooks';
-import { describeError } from '../lib/api.js';
+import { useState } from 'preact/hooks';
+import { errorText } from '../lib/api.js';
 import { when } from '../lib/format.js';
 import type { PeerInfo } from '../lib/types.js';
 import { useApp } from './context.js';
-import { announce } from './status.js';
+import { ErrorAlert, Grid, usePolling } from './parts.js';
+import { announce, announceError } from './status.js';
 
 const POLL_MS = 5000;
 
@@ -19,15 +20,10 @@ export function Peers() {
       setData(await api.peers());
       setError(undefined);
     } catch (err) {
-      const d = describeError(err);
-      setError(`${d.code}: ${d.message}`);
+      setError(errorText(err));
     }
   };
-  useEffect(() => {
-    void poll();
-    const t = setInterval(() => void poll(), POLL_MS);
-    return () => clearInterval(t);
-  }, []);
+  usePolling(poll, POLL_MS);
 
   const syncNow = async () => {
     setSyncing(true);
@@ -37,8 +33,7 @@ export function Peers() {
       announce(r.converged ? `Sync converged with ${r.peers.length} peer(s) in ${Math.round(r.durationMillis)} ms.` : `Sync did not converge: ${failed.map((p) => `${p.id} ${p.code ?? ''}`).join(', ')}`, r.converged ? 'info' : 'error');
       await poll();
     } catch (err) {
-      const d = describeError(err);
-      announce(`Sync failed: ${d.code}: ${d.message}`, 'error');
+      announceError(err, 'Sync');
     } finally {
       setSyncing(false);
     }
@@ -57,53 +52,36 @@ export function Peers() {
           </button>
         </div>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {data?.sync === 'unavailable' && <p class="note">Peer sync is not running on this node (SYNC_UNAVAILABLE): peers are listed from its configuration only.</p>}
       {data && data.peers.length === 0 && <p>No peers configured. Add one with <code>profilesync peer add URL --key PUBKEY</code>.</p>}
       {data && data.peers.length > 0 && (
-        <table class="grid" data-testid="peers-table">
-          <caption class="sr-only">Peers</caption>
-          <thead>
-            <tr>
-              <th scope="col">Peer</th>
-              <th scope="col">State</th>
-              <th scope="col">Fingerprint</th>
-              <th scope="col">URL</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">Pending</th>
+        <Grid testId="peers-table" caption="Peers" columns={['Peer', 'State', 'Fingerprint', 'URL', 'Last seen', 'Pending']}>
+          {data.peers.map((p) => (
+            <tr key={p.id}>
+              <th scope="row">
+                {p.name ?? p.id} <span class="muted">({p.id})</span>
+              </th>
+              <td>
+                <span class={p.connected ? 'state-ok' : 'state-off'}>
+                  <span aria-hidden="true">{p.connected ? '● ' : '○ '}</span>
+                  {p.connected ? 'connected' : 'disconnected'}
+                </span>
+              </td>
+              <td>
+                <code>{p.fingerprint}</code>
+              </td>
+              <td>
+                <code>{p.url}</code>
+              </td>
+              <td>{when(p.lastSeen)}</td>
+              <td>
+                {p.pending}
+                {p.lagMillis !== undefined ? ` (${Math.round(p.lagMillis)} ms behind)` : ''}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.peers.map((p) => (
-              <tr key={p.id}>
-                <th scope="row">
-                  {p.name ?? p.id} <span class="muted">({p.id})</span>
-                </th>
-                <td>
-                  <span class={p.connected ? 'state-ok' : 'state-off'}>
-                    <span aria-hidden="true">{p.connected ? '● ' : '○ '}</span>
-                    {p.connected ? 'connected' : 'disconnected'}
-                  </span>
-                </td>
-                <td>
-                  <code>{p.fingerprint}</code>
-                </td>
-                <td>
-                  <code>{p.url}</code>
-                </td>
-                <td>{when(p.lastSeen)}</td>
-                <td>
-                  {p.pending}
-                  {p.lagMillis !== undefined ? ` (${Math.round(p.lagMillis)} ms behind)` : ''}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Grid>
       )}
     </section>
   );

@@ -12,6 +12,7 @@ import { href, navigate } from '../lib/router.js';
 import { roleAllows } from '../lib/session.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
+import { ErrorAlert, Grid } from './parts.js';
 import { announce, announceError } from './status.js';
 
 function download(name: string, text: string): void {
@@ -23,6 +24,23 @@ function download(name: string, text: string): void {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** One filter of the list: "any" or one of the values the node's profiles use. */
+function FilterSelect({ id, label, value, options, onChange }: { id: string; label: string; value: string; options: string[]; onChange: (value: string) => void }) {
+  return (
+    <div>
+      <label for={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">any</option>
+        {options.map((m) => (
+          <option key={m} value={m}>
+            {m}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
 }
 
 function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (v: ProfileView) => void }) {
@@ -177,92 +195,42 @@ export function ProfileList() {
           <label for="search">Search</label>
           <input id="search" type="search" value={search} placeholder="id, name or model" onInput={(e) => setSearch(e.currentTarget.value)} />
         </div>
-        <div>
-          <label for="f-model">Model</label>
-          <select id="f-model" value={filter.modelId} onChange={(e) => setFilter({ ...filter, modelId: e.currentTarget.value })}>
-            <option value="">any</option>
-            {options.models.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label for="f-label">Label</label>
-          <select id="f-label" value={filter.label} onChange={(e) => setFilter({ ...filter, label: e.currentTarget.value })}>
-            <option value="">any</option>
-            {options.labels.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label for="f-tag">Tag</label>
-          <select id="f-tag" value={filter.tag} onChange={(e) => setFilter({ ...filter, tag: e.currentTarget.value })}>
-            <option value="">any</option>
-            {options.tags.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect id="f-model" label="Model" value={filter.modelId} options={options.models} onChange={(modelId) => setFilter({ ...filter, modelId })} />
+        <FilterSelect id="f-label" label="Label" value={filter.label} options={options.labels} onChange={(label) => setFilter({ ...filter, label })} />
+        <FilterSelect id="f-tag" label="Tag" value={filter.tag} options={options.tags} onChange={(tag) => setFilter({ ...filter, tag })} />
       </form>
-      {loadError && (
-        <p class="error" role="alert">
-          {loadError}
-        </p>
-      )}
+      <ErrorAlert message={loadError} />
       {!all && !loadError && <p>Loading…</p>}
       {all && (
-        <table class="grid" data-testid="profile-table">
-          <caption class="sr-only">Profiles ({shown.length})</caption>
-          <thead>
+        <Grid testId="profile-table" caption={`Profiles (${shown.length})`} columns={['Name', 'Id', 'Model', 'Labels', 'Tags', 'Updated']} actions>
+          {shown.length === 0 && (
             <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Id</th>
-              <th scope="col">Model</th>
-              <th scope="col">Labels</th>
-              <th scope="col">Tags</th>
-              <th scope="col">Updated</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+              <td colSpan={7}>No profiles match.</td>
             </tr>
-          </thead>
-          <tbody>
-            {shown.length === 0 && (
-              <tr>
-                <td colSpan={7}>No profiles match.</td>
-              </tr>
-            )}
-            {shown.map((p) => (
-              <tr key={p.id}>
-                <td>
-                  <a href={href({ name: 'editor', id: p.id })}>{p.name}</a>
-                </td>
-                <td>
-                  <code>{p.id}</code>
-                </td>
-                <td>{p.modelId}</td>
-                <td>{p.labels.map((l) => <span class="chip" key={l}>{l}</span>)}</td>
-                <td>{p.tags.map((t) => <span class="chip tag" key={t}>{t}</span>)}</td>
-                <td>{when(p.updatedAt)}</td>
-                <td class="row-actions">
-                  <a href={href({ name: 'history', id: p.id })}>History</a>
-                  {canWrite && (
-                    <button type="button" class="link danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          )}
+          {shown.map((p) => (
+            <tr key={p.id}>
+              <td>
+                <a href={href({ name: 'editor', id: p.id })}>{p.name}</a>
+              </td>
+              <td>
+                <code>{p.id}</code>
+              </td>
+              <td>{p.modelId}</td>
+              <td>{p.labels.map((l) => <span class="chip" key={l}>{l}</span>)}</td>
+              <td>{p.tags.map((t) => <span class="chip tag" key={t}>{t}</span>)}</td>
+              <td>{when(p.updatedAt)}</td>
+              <td class="row-actions">
+                <a href={href({ name: 'history', id: p.id })}>History</a>
+                {canWrite && (
+                  <button type="button" class="link danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>
+                    Delete
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Grid>
       )}
       {creating && (
         <CreateDialog

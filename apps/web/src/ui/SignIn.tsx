@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { Api, describeError } from '../lib/api.js';
 import { resolveSession } from '../lib/session.js';
 import type { SessionInfo } from '../lib/types.js';
+import { ErrorAlert } from './parts.js';
 
 export function SignIn({ onSignedIn }: { onSignedIn: (api: Api, session: SessionInfo, displayName: string) => void }) {
   const [token, setToken] = useState('');
@@ -39,11 +40,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (api: Api, session: Session
         <input id="token" name="token" type="password" autocomplete="off" value={token} onInput={(e) => setToken(e.currentTarget.value)} aria-invalid={error ? 'true' : undefined} aria-describedby={error ? 'signin-error' : undefined} autofocus />
         <label for="display-name">Your name (shown to others while editing)</label>
         <input id="display-name" name="display-name" type="text" value={name} placeholder="optional" onInput={(e) => setName(e.currentTarget.value)} />
-        {error && (
-          <p class="error" role="alert" id="signin-error">
-            {error}
-          </p>
-        )}
+        <ErrorAlert message={error} id="signin-error" />
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

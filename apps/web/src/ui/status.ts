@@ -4,7 +4,7 @@
  * readers hear results of actions and everyone sees them.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { describeError } from '../lib/api.js';
+import { errorText } from '../lib/api.js';
 
 export interface Announcement {
   id: number;
@@ -23,8 +23,7 @@ export function announce(text: string, kind: 'info' | 'error' = 'info'): void {
 }
 
 export function announceError(err: unknown, what: string): void {
-  const e = describeError(err);
-  announce(`${what} failed: ${e.code}: ${e.message}`, 'error');
+  announce(`${what} failed: ${errorText(err)}`, 'error');
 }
 
 /** On navigation: drop a message that belongs to the previous screen (older than a moment). */

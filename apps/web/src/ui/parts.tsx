@@ -1,0 +1,61 @@
+/**
+ * Pieces every screen draws the same way: the inline error line, the data table (visually
+ * hidden caption, column headers, an optional unlabeled actions column), and polling.
+ */
+import type { ComponentChildren } from 'preact';
+import { useEffect } from 'preact/hooks';
+
+/** A failure shown where it happened (role=alert); renders nothing without a message. */
+export function ErrorAlert({ message, id }: { message: string | undefined; id?: string }) {
+  if (!message) return null;
+  return (
+    <p class="error" role="alert" id={id}>
+      {message}
+    </p>
+  );
+}
+
+export interface GridProps {
+  testId: string;
+  /** read by screen readers only */
+  caption: string;
+  columns: string[];
+  /** appends a last column headed "Actions" for screen readers only */
+  actions?: boolean;
+  /** extra classes besides `grid` */
+  class?: string;
+  /** the body rows */
+  children: ComponentChildren;
+}
+
+export function Grid({ testId, caption, columns, actions = false, class: extra, children }: GridProps) {
+  return (
+    <table class={extra ? `grid ${extra}` : 'grid'} data-testid={testId}>
+      <caption class="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+          {actions && (
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
+          )}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}
+
+/** Runs `poll` now and every `intervalMillis` while the component is mounted. */
+export function usePolling(poll: () => Promise<void>, intervalMillis: number): void {
+  useEffect(() => {
+    void poll();
+    const t = setInterval(() => void poll(), intervalMillis);
+    return () => clearInterval(t);
+  }, []);
+}
