@@ -3,23 +3,14 @@
  * systemMessage at the same time through the stock y-websocket provider; both end with the
  * same merged text holding both edits, and the node's view and history show it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { ADMIN, api, createProfile, createToken, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, waitForSync, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, createToken, editorText, eventually, nodeAndBrowser, shot, signedInPage, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
 
-beforeAll(async () => {
-  ensureBuilt();
-  node = await startNode();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await node?.stop();
-});
+nodeAndBrowser((env) => ({ node, browser } = env));
 
 describe('live collaborative editing', () => {
   it('concurrent typing into systemMessage merges, both browsers converge, the node stores it', async () => {

@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { defaultConfig, startServer, type RunningServer } from '@profilesync/server';
+import { defaultConfig, startServer, type RunningServer, type StartServerOptions } from '@profilesync/server';
 
 export const ADMIN = 'web-test-admin-token-0123456789abcdef';
 export const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -47,22 +48,23 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-async function boot(dataDir: string, port: number): Promise<RunningServer> {
+async function boot(dataDir: string, port: number, opts: StartServerOptions): Promise<RunningServer> {
   const config = defaultConfig({ dataDir, host: '127.0.0.1', port, logLevel: 'silent' });
-  return startServer(config, { adminToken: ADMIN, env: {} });
+  return startServer(config, { adminToken: ADMIN, env: {}, ...opts });
 }
 
-export async function startNode(): Promise<TestNode> {
+/** A node in a fresh temp data dir; `opts` go to startServer (e.g. `{ sync: false }`). */
+export async function startNode(opts: StartServerOptions = {}): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), 'ps-web-'));
   const dataDir = join(dir, 'data');
   const node: TestNode = {
-    server: await boot(dataDir, 0),
+    server: await boot(dataDir, 0, opts),
     url: '',
     async halt() {
       await node.server.close();
     },
     async restart() {
-      node.server = await boot(dataDir, node.server.port);
+      node.server = await boot(dataDir, node.server.port, opts);
     },
     async stop() {
       await node.server.close();
@@ -83,6 +85,26 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+/**
+ * The setup every browser test file shares: before its tests, build the UI when stale, start
+ * one node and one Chromium, and hand both to `ready`; after them, close both. A file's own
+ * beforeAll, registered after this call, runs once both are up.
+ */
+export function nodeAndBrowser(ready: (env: { node: TestNode; browser: Browser }) => void): void {
+  let node: TestNode | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    ensureBuilt();
+    node = await startNode();
+    browser = await launchBrowser();
+    ready({ node, browser });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await node?.stop();
   });
 }
 

@@ -3,24 +3,18 @@
  * (confirmed) reflected in GET ?label=, and parameters saved with typed inputs, including the
  * node's validation error shown next to its field.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { api, createProfile, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, ADMIN, unlabeledControls, dialogReady, waitForSync, type TestNode } from './helpers.js';
+import { api, createProfile, editorText, eventually, nodeAndBrowser, shot, signedInPage, ADMIN, unlabeledControls, dialogReady, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
 let page: Page;
 
-beforeAll(async () => {
-  ensureBuilt();
-  node = await startNode();
-  browser = await launchBrowser();
-  page = (await signedInPage(browser, node.url, ADMIN, 'Operator')).page;
-});
+nodeAndBrowser((env) => ({ node, browser } = env));
 
-afterAll(async () => {
-  await browser?.close();
-  await node?.stop();
+beforeAll(async () => {
+  page = (await signedInPage(browser, node.url, ADMIN, 'Operator')).page;
 });
 
 const timelineItem = (seq: number) => page.locator(`[data-testid="timeline"] li[data-seq="${seq}"]`);

@@ -8,28 +8,22 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN, api, createProfile, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, unlabeledControls, dialogReady, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, eventually, nodeAndBrowser, shot, signedInPage, unlabeledControls, dialogReady, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
 let page: Page;
 
+nodeAndBrowser((env) => ({ node, browser } = env));
+
 beforeAll(async () => {
-  ensureBuilt();
-  node = await startNode();
-  browser = await launchBrowser();
   await createProfile(node.url, 'support-bot', { name: 'Support bot', modelId: 'gpt-4o', meta: { tags: ['support'] } });
   await createProfile(node.url, 'summarizer', { name: 'Summarizer', modelId: 'claude-3-haiku', meta: { tags: ['batch'] } });
   await createProfile(node.url, 'translator', { name: 'Translator', modelId: 'gpt-4o', meta: { tags: ['batch', 'i18n'] } });
   const v = (await api(node.url, 'GET', '/api/profiles/support-bot')).body.version;
   await api(node.url, 'PUT', '/api/profiles/support-bot/labels/production', { version: v });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await node?.stop();
 });
 
 const rows = async (p: Page) => (await p.locator('[data-testid="profile-table"] tbody tr').allInnerTexts()).filter((t) => !t.startsWith('No profiles'));

@@ -2,27 +2,14 @@
  * A viewer token gets a read-only editor: typing changes nothing in the page or on the node,
  * inputs are disabled and the screen says so; an editor's live changes still reach the viewer.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig, startServer } from '@profilesync/server';
+import { describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { ADMIN, api, createProfile, createToken, editorText, ensureBuilt, eventually, launchBrowser, shot, signedInPage, startNode, waitForSync, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, createToken, editorText, eventually, nodeAndBrowser, shot, signedInPage, startNode, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
 
-beforeAll(async () => {
-  ensureBuilt();
-  node = await startNode();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await node?.stop();
-});
+nodeAndBrowser((env) => ({ node, browser } = env));
 
 describe('viewer tokens', () => {
   it('cannot type: editor content and the node view stay unchanged', async () => {
@@ -77,8 +64,7 @@ describe('viewer tokens', () => {
 
 describe('a node without the live endpoint', () => {
   it('the editor says /yjs is unreachable instead of connecting forever (node started with sync: false)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ps-web-nosync-'));
-    const bare = await startServer(defaultConfig({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, logLevel: 'silent' }), { adminToken: ADMIN, env: {}, sync: false });
+    const bare = await startNode({ sync: false });
     try {
       await createProfile(bare.url, 'no-sync');
       const { page, context } = await signedInPage(browser, bare.url, ADMIN, 'Nobody');
@@ -87,8 +73,7 @@ describe('a node without the live endpoint', () => {
       await expect(page.getByTestId('sync-state').getAttribute('data-state')).resolves.toBe('offline');
       await context.close();
     } finally {
-      await bare.close();
-      rmSync(dir, { recursive: true, force: true });
+      await bare.stop();
     }
   });
 });
