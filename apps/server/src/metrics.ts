@@ -28,6 +28,21 @@ export interface MetricsSources {
   peers: () => PeerStatus[] | undefined;
 }
 
+/** Buckets of durable-write latencies (an fsync batch, one profile change). */
+const WRITE_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/**
+ * The `collect` of a metric read at scrape time: fetch the data, reset the metric, then
+ * `fill` it (nothing is filled while `read` gives undefined, e.g. sync not available).
+ */
+function atScrape<M extends { reset(): void }, D>(read: () => D | undefined | Promise<D | undefined>, fill: (metric: M, data: D) => void) {
+  return async function collect(this: M): Promise<void> {
+    const data = await read();
+    this.reset();
+    if (data !== undefined) fill(this, data);
+  };
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly contentType: string;
@@ -57,11 +72,9 @@ export class ServerMetrics {
         help,
         labelNames: ['cache'],
         registers,
-        async collect() {
-          const caches = await sources.caches();
-          this.reset();
-          for (const c of caches) this.inc({ cache: c.name }, Math.max(0, pick(c)));
-        },
+        collect: atScrape(sources.caches, (m: Counter<'cache'>, caches) => {
+          for (const c of caches) m.inc({ cache: c.name }, Math.max(0, pick(c)));
+        }),
       });
     const cacheGauge = (name: string, help: string, pick: (c: CacheStatsSnapshot) => number | undefined) =>
       new Gauge({
@@ -69,14 +82,12 @@ export class ServerMetrics {
         help,
         labelNames: ['cache'],
         registers,
-        async collect() {
-          const caches = await sources.caches();
-          this.reset();
+        collect: atScrape(sources.caches, (m: Gauge<'cache'>, caches) => {
           for (const c of caches) {
             const v = pick(c);
-            if (v !== undefined && Number.isFinite(v)) this.set({ cache: c.name }, v);
+            if (v !== undefined && Number.isFinite(v)) m.set({ cache: c.name }, v);
           }
-        },
+        }),
       });
     cacheCounter('profilesync_cache_hits_total', 'cache hits', (c) => c.hits);
     cacheCounter('profilesync_cache_misses_total', 'cache misses', (c) => c.misses);
@@ -95,50 +106,20 @@ export class ServerMetrics {
     this.#batchSeconds = new Histogram({
       name: 'profilesync_log_batch_duration_seconds',
       help: 'time to write and fsync one batch',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: WRITE_SECONDS_BUCKETS,
       registers,
     });
     this.#batchFailures = new Counter({ name: 'profilesync_log_batch_failures_total', help: 'batches the log failed to write', labelNames: ['code'], registers });
 
-    new Gauge({
-      name: 'profilesync_sync_peers_connected',
-      help: 'peers with an open sync session (absent until sync is available)',
-      registers,
-      collect() {
-        this.reset();
-        const peers = sources.peers();
-        if (peers) this.set(peers.filter((p) => p.connected).length);
-      },
+    const peerGauge = (name: string, help: string, labelNames: 'peer'[], fill: (g: Gauge<'peer'>, peers: PeerStatus[]) => void) =>
+      new Gauge({ name, help, labelNames, registers, collect: atScrape(sources.peers, fill) });
+    peerGauge('profilesync_sync_peers_connected', 'peers with an open sync session (absent until sync is available)', [], (g, peers) => g.set(peers.filter((p) => p.connected).length));
+    peerGauge('profilesync_sync_peers_configured', 'peers this node syncs with', [], (g, peers) => g.set(peers.length));
+    peerGauge('profilesync_sync_peer_pending_updates', 'updates queued for a peer', ['peer'], (g, peers) => {
+      for (const p of peers) g.set({ peer: p.id }, p.pending);
     });
-    new Gauge({
-      name: 'profilesync_sync_peers_configured',
-      help: 'peers this node syncs with',
-      registers,
-      collect() {
-        this.reset();
-        const peers = sources.peers();
-        if (peers) this.set(peers.length);
-      },
-    });
-    new Gauge({
-      name: 'profilesync_sync_peer_pending_updates',
-      help: 'updates queued for a peer',
-      labelNames: ['peer'],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of sources.peers() ?? []) this.set({ peer: p.id }, p.pending);
-      },
-    });
-    new Gauge({
-      name: 'profilesync_sync_peer_lag_seconds',
-      help: 'how far behind a peer is (when known)',
-      labelNames: ['peer'],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of sources.peers() ?? []) if (typeof p.lagMillis === 'number') this.set({ peer: p.id }, p.lagMillis / 1000);
-      },
+    peerGauge('profilesync_sync_peer_lag_seconds', 'how far behind a peer is (when known)', ['peer'], (g, peers) => {
+      for (const p of peers) if (typeof p.lagMillis === 'number') g.set({ peer: p.id }, p.lagMillis / 1000);
     });
   }
 
@@ -146,7 +127,7 @@ export class ServerMetrics {
   attachStore(store: StoreEventSource): void {
     const registers = [this.registry];
     const writes = new Counter({ name: 'profilesync_profile_writes_total', help: 'durable profile changes by action', labelNames: ['action'], registers });
-    const writeSeconds = new Histogram({ name: 'profilesync_profile_write_duration_seconds', help: 'validate + apply + durable append of one change', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
+    const writeSeconds = new Histogram({ name: 'profilesync_profile_write_duration_seconds', help: 'validate + apply + durable append of one change', buckets: WRITE_SECONDS_BUCKETS, registers });
     const rejected = new Counter({ name: 'profilesync_profile_writes_rejected_total', help: 'changes refused (nothing written) by code', labelNames: ['code'], registers });
     const loads = new Histogram({ name: 'profilesync_profile_cold_load_seconds', help: 'cold loads: a view into the hot cache (kind=view) or a live Y.Doc (kind=doc)', labelNames: ['kind'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25], registers });
     const conflicts = new Counter({ name: 'profilesync_profile_conflicts_total', help: 'concurrent scalar changes where one value was dropped', registers });
