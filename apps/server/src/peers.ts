@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ProfileSyncError } from '@profilesync/errors';
 import { validatePeer, type PeerConfig } from './config.js';
-import type { AuxStore } from './auth/tokens.js';
+import { AuxTable, type AuxStore } from './aux-table.js';
 
 export interface PeerRecord {
   id: string;
@@ -34,15 +34,14 @@ export function peerIdFor(key: string): string {
 }
 
 export class PeerStore {
-  #aux: AuxStore;
+  #table: AuxTable<PeerRecord>;
   #clock: () => number;
   #fingerprint: (key: string) => string;
   #config: PeerRecord[];
   #added = new Map<string, PeerRecord>();
-  #writing: Promise<unknown> = Promise.resolve();
 
   private constructor(aux: AuxStore, config: PeerConfig[], fingerprint: (key: string) => string, clock: () => number) {
-    this.#aux = aux;
+    this.#table = new AuxTable(aux, PEERS_AUX);
     this.#clock = clock;
     this.#fingerprint = fingerprint;
     this.#config = config.map((p) => ({
@@ -58,17 +57,8 @@ export class PeerStore {
 
   static async open(aux: AuxStore, config: PeerConfig[], opts: { fingerprint?: (key: string) => string; clock?: () => number } = {}): Promise<PeerStore> {
     const store = new PeerStore(aux, config, opts.fingerprint ?? defaultFingerprint, opts.clock ?? Date.now);
-    const raw = await aux.getAux(PEERS_AUX);
-    if (raw) {
-      let list: PeerRecord[];
-      try {
-        list = JSON.parse(Buffer.from(raw).toString('utf8')) as PeerRecord[];
-        if (!Array.isArray(list)) throw new Error('not an array');
-      } catch (err) {
-        throw new ProfileSyncError('PEER_STORE_CORRUPT', 'the peer record in the data dir is unreadable', { cause: err });
-      }
-      for (const p of list) store.#added.set(p.id, p);
-    }
+    const list = await store.#table.load((cause) => new ProfileSyncError('PEER_STORE_CORRUPT', 'the peer record in the data dir is unreadable', { cause }));
+    for (const p of list) store.#added.set(p.id, p);
     return store;
   }
 
@@ -122,14 +112,13 @@ export class PeerStore {
     return rec;
   }
 
-  async #persist(change: (m: Map<string, PeerRecord>) => void): Promise<void> {
-    const run = this.#writing.then(async () => {
-      const next = new Map(this.#added);
-      change(next);
-      await this.#aux.putAux(PEERS_AUX, Buffer.from(JSON.stringify([...next.values()]), 'utf8'));
-      this.#added = next;
-    });
-    this.#writing = run.catch(() => undefined);
-    return run;
+  #persist(change: (m: Map<string, PeerRecord>) => void): Promise<void> {
+    return this.#table.write(
+      () => this.#added,
+      change,
+      (next) => {
+        this.#added = next;
+      },
+    );
   }
 }

@@ -6,13 +6,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ProfileSyncError } from '@profilesync/errors';
+import { AuxTable, type AuxStore } from '../aux-table.js';
 import { compileGlob, ROLES, type Role } from './policy.js';
-
-/** The slice of the event log the token store needs. */
-export interface AuxStore {
-  getAux(name: string): Promise<Uint8Array | undefined>;
-  putAux(name: string, value: Uint8Array): Promise<void>;
-}
 
 export interface TokenRecord {
   id: string;
@@ -90,7 +85,7 @@ export interface CreateTokenInput {
 }
 
 export class TokenStore {
-  #aux: AuxStore;
+  #table: AuxTable<TokenRecord>;
   #clock: () => number;
   #records = new Map<string, TokenRecord>();
   #principals = new Map<string, Principal>();
@@ -102,26 +97,16 @@ export class TokenStore {
    */
   #verified = new Map<string, string>();
   #lastUsed = new Map<string, number>();
-  #writing: Promise<unknown> = Promise.resolve();
 
   private constructor(aux: AuxStore, clock: () => number) {
-    this.#aux = aux;
+    this.#table = new AuxTable(aux, TOKENS_AUX);
     this.#clock = clock;
   }
 
   static async open(aux: AuxStore, clock: () => number = Date.now): Promise<TokenStore> {
     const store = new TokenStore(aux, clock);
-    const raw = await aux.getAux(TOKENS_AUX);
-    if (raw) {
-      let list: TokenRecord[];
-      try {
-        list = JSON.parse(Buffer.from(raw).toString('utf8')) as TokenRecord[];
-        if (!Array.isArray(list)) throw new Error('not an array');
-      } catch (err) {
-        throw new ProfileSyncError('TOKEN_STORE_CORRUPT', 'the token record in the data dir is unreadable', { cause: err });
-      }
-      for (const r of list) store.#index(r);
-    }
+    const list = await store.#table.load((cause) => new ProfileSyncError('TOKEN_STORE_CORRUPT', 'the token record in the data dir is unreadable', { cause }));
+    for (const r of list) store.#index(r);
     return store;
   }
 
@@ -213,19 +198,17 @@ export class TokenStore {
   }
 
   /** Writes the whole table (serialized writers); memory changes only after the durable write. */
-  async #persist(change: (m: Map<string, TokenRecord>) => void): Promise<void> {
-    const run = this.#writing.then(async () => {
-      const next = new Map(this.#records);
-      change(next);
-      const bytes = Buffer.from(JSON.stringify([...next.values()]), 'utf8');
-      await this.#aux.putAux(TOKENS_AUX, bytes);
-      this.#records.clear();
-      this.#principals.clear();
-      this.#digests.clear();
-      this.#verified.clear();
-      for (const r of next.values()) this.#index(r);
-    });
-    this.#writing = run.catch(() => undefined);
-    return run;
+  #persist(change: (m: Map<string, TokenRecord>) => void): Promise<void> {
+    return this.#table.write(
+      () => this.#records,
+      change,
+      (next) => {
+        this.#records.clear();
+        this.#principals.clear();
+        this.#digests.clear();
+        this.#verified.clear();
+        for (const r of next.values()) this.#index(r);
+      },
+    );
   }
 }
