@@ -41,6 +41,19 @@ export function addRemote(cmd: Command): Command {
     .option('--token <token>', 'API token (or PROFILESYNC_TOKEN; default: the data dir\'s admin token)');
 }
 
+/**
+ * The action of a `... <id>` command that DELETEs one thing on the node: prints `{ [key]: id }`
+ * with --json, else `line(id)`.
+ */
+export function deleteAction(cli: Cli, path: (id: string) => string, key: string, line: (id: string) => string): (id: string, o: CommonOpts) => Promise<void> {
+  return async (id, o) => {
+    const api = await cli.client(o);
+    await api.delete(path(id));
+    const out = cli.output(o);
+    out.result({ [key]: id }, () => out.line(line(id)));
+  };
+}
+
 export class Cli {
   readonly io: CliIO;
 

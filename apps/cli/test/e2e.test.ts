@@ -147,6 +147,25 @@ describe('profilesync (plaintext node)', () => {
     expect(sync.json).toMatchObject({ converged: true, peers: [] });
   });
 
+  it('delete commands (profile delete, token revoke, peer remove) print what they removed', () => {
+    const env = remote();
+    expect(cli(['profile', 'create', '--id', 'doomed', '--model', 'm', '--name', 'Doomed', '--json'], env).code).toBe(0);
+    expect(cli(['profile', 'delete', 'doomed', '--json'], env).json).toEqual({ deleted: 'doomed' });
+    expect(cli(['profile', 'get', 'doomed', '--json'], env).error?.code).toBe('PROFILE_DELETED');
+    const gone = cli(['profile', 'delete', 'never-was'], env);
+    expect(gone.code).toBe(4);
+    expect(gone.stdout).toBe('');
+    const t1 = cli(['token', 'create', 'temp-1', '--role', 'viewer', '--json'], env).json;
+    const t2 = cli(['token', 'create', 'temp-2', '--role', 'viewer', '--json'], env).json;
+    expect(cli(['token', 'revoke', t1.id, '--json'], env).json).toEqual({ revoked: t1.id });
+    expect(cli(['token', 'revoke', t2.id], env).stdout).toBe(`revoked ${t2.id}\n`);
+    expect(cli(['token', 'list', '--json'], env).json.tokens.map((t: any) => t.name)).not.toContain('temp-1');
+    expect(cli(['token', 'revoke', t1.id, '--json'], env).error?.code).toBe('TOKEN_NOT_FOUND');
+    const peer = cli(['peer', 'add', 'ws://127.0.0.1:2/sync', '--key', Buffer.alloc(32, 6).toString('base64url'), '--json'], env).json;
+    expect(cli(['peer', 'remove', peer.id], env).stdout).toBe(`removed peer ${peer.id}\n`);
+    expect(cli(['peer', 'list', '--json'], env).json.peers).toEqual([]);
+  });
+
   it('offline commands refuse a served dir clearly (LOG_LOCKED, exit 7)', () => {
     const r = cli(['backup', join(dir, 'x.bak'), '--data', data, '--json']);
     expect(r.code).toBe(7);

@@ -7,7 +7,7 @@ import { ProfileSyncError } from '@profilesync/errors';
 import type { AuditRecord, CacheStatsSnapshot } from '@profilesync/core';
 import type { PeerRecord, SyncNowResult, TokenInfo } from '@profilesync/server';
 import { enc } from '../client.js';
-import { addRemote, type Cli, type CommonOpts } from '../context.js';
+import { addRemote, deleteAction, type Cli, type CommonOpts } from '../context.js';
 
 interface PeerRow extends PeerRecord {
   connected: boolean;
@@ -37,12 +37,7 @@ export function registerAdmin(program: Command, cli: Cli): void {
       if (r.sync !== 'available') out.line(out.style('dim', '(peer sync is not available on this node yet)'));
     });
   });
-  addRemote(peer.command('remove <id>').description('stop syncing with a peer added at run time')).action(async (id: string, o: CommonOpts) => {
-    const api = await cli.client(o);
-    await api.delete(`/api/peers/${enc(id)}`);
-    const out = cli.output(o);
-    out.result({ removed: id }, () => out.line(`removed peer ${id}`));
-  });
+  addRemote(peer.command('remove <id>').description('stop syncing with a peer added at run time')).action(deleteAction(cli, (id) => `/api/peers/${enc(id)}`, 'removed', (id) => `removed peer ${id}`));
 
   addRemote(program.command('sync').description('one-shot sync with every peer; waits until converged or the timeout'))
     .option('--timeout <ms>', 'give up after this many ms')
@@ -93,12 +88,7 @@ export function registerAdmin(program: Command, cli: Cli): void {
     const out = cli.output(o);
     out.result({ tokens }, () => out.table(['ID', 'NAME', 'ROLE', 'PROFILES', 'CREATED', 'LAST USED'], tokens.map((t) => [t.id, t.name, t.role, t.profiles?.join(',') ?? '*', t.createdAt, t.lastUsedAt])));
   });
-  addRemote(token.command('revoke <id>').description('revoke a token')).action(async (id: string, o: CommonOpts) => {
-    const api = await cli.client(o);
-    await api.delete(`/api/tokens/${enc(id)}`);
-    const out = cli.output(o);
-    out.result({ revoked: id }, () => out.line(`revoked ${id}`));
-  });
+  addRemote(token.command('revoke <id>').description('revoke a token')).action(deleteAction(cli, (id) => `/api/tokens/${enc(id)}`, 'revoked', (id) => `revoked ${id}`));
 
   addRemote(program.command('audit').description('audit records, newest first (admin)'))
     .option('--profile <id>', 'one profile')

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
 import type { ProfileDiff, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
 import { enc, type ApiClient } from '../client.js';
-import { addRemote, type Cli, type CommonOpts } from '../context.js';
+import { addRemote, deleteAction, type Cli, type CommonOpts } from '../context.js';
 import type { Output } from '../output.js';
 import { assignmentsToPatch, editable, mergeDiff } from '../patch.js';
 
@@ -153,12 +153,7 @@ export function registerProfile(program: Command, cli: Cli): void {
     }
   });
 
-  addRemote(profile.command('delete <id>').description('tombstone a profile (history stays)')).action(async (id: string, o: CommonOpts) => {
-    const api = await cli.client(o);
-    await api.delete(`/api/profiles/${enc(id)}`);
-    const out = cli.output(o);
-    out.result({ deleted: id }, () => out.line(`deleted ${id}`));
-  });
+  addRemote(profile.command('delete <id>').description('tombstone a profile (history stays)')).action(deleteAction(cli, (id) => `/api/profiles/${enc(id)}`, 'deleted', (id) => `deleted ${id}`));
 
   addRemote(profile.command('history <id>').description('versions, newest first'))
     .option('--limit <n>', 'at most n versions')
