@@ -103,7 +103,7 @@ export class DbHolder {
 
 export type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
-interface Chained {
+export interface Chained {
   put(key: Uint8Array, value: Uint8Array): unknown;
   del(key: Uint8Array): unknown;
   write(options: { sync: boolean }): Promise<void>;
@@ -111,17 +111,25 @@ interface Chained {
 }
 
 /**
- * Writes ops atomically through the chained batch API (`db.batch()` -> put/del -> write): in
- * abstract-level 3 it costs a third of the array form per op. A wrapper (wrapDb) may make
- * `batch()` throw or return a rejected promise, or make `write()` reject: the batch then fails.
+ * A chained batch (`db.batch()` with no arguments): in abstract-level 3 it costs a third of the
+ * array form per op. A wrapper (wrapDb) may make `batch()` throw or return a rejected promise:
+ * the returned promise then rejects.
  */
-export async function writeOps(db: Db, ops: readonly Op[], sync: boolean): Promise<void> {
+export async function startBatch(db: Db): Promise<Chained> {
   const b = (db.batch as () => unknown).call(db) as Chained | PromiseLike<unknown>;
   if (typeof (b as Chained)?.put !== 'function' || typeof (b as Chained).write !== 'function') {
     await b;
     throw new Error('db.batch() did not return a chained batch');
   }
-  const chained = b as Chained;
+  return b as Chained;
+}
+
+/**
+ * Writes ops atomically through one chained batch. A wrapper (wrapDb) may also make `write()`
+ * reject: the batch then fails.
+ */
+export async function writeOps(db: Db, ops: readonly Op[], sync: boolean): Promise<void> {
+  const chained = await startBatch(db);
   try {
     for (const op of ops) {
       if (op.type === 'put') chained.put(op.key, op.value);

@@ -48,6 +48,21 @@ export function seqKey(prefix: number, stream: number, seq: number): Uint8Array 
   return k;
 }
 
+/** Writes a 5-byte stream key into `out` (e.g. a range of an Arena) and returns it. */
+export function putStreamKey(out: Uint8Array, prefix: number, stream: number): Uint8Array {
+  out[0] = prefix;
+  writeU32(out, 1, stream);
+  return out;
+}
+
+/** Writes a 13-byte seq key into `out` and returns it. */
+export function putSeqKey(out: Uint8Array, prefix: number, stream: number, seq: number): Uint8Array {
+  out[0] = prefix;
+  writeU32(out, 1, stream);
+  writeU64(out, 5, seq);
+  return out;
+}
+
 export function entryKey(stream: number, seq: number): Uint8Array {
   return seqKey(P_ENTRY, stream, seq);
 }

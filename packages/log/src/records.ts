@@ -43,8 +43,12 @@ function cachedUtf8(s: string): Uint8Array {
   return b;
 }
 
-/** Plaintext payload of an entry (before the codec). Copies the body. */
-export function encodePayload(f: { actor: string; origin: string; summary?: string; version?: Uint8Array | undefined; body: Uint8Array }): Uint8Array {
+/**
+ * Plaintext payload of an entry (before the codec). Copies the body. With `headroom`, the
+ * payload starts at that offset of the returned buffer (the writer reserves the entry header
+ * there, so a plain-codec entry value needs no second copy).
+ */
+export function encodePayload(f: { actor: string; origin: string; summary?: string; version?: Uint8Array | undefined; body: Uint8Array }, headroom = 0): Uint8Array {
   const actor = cachedUtf8(f.actor);
   const origin = cachedUtf8(f.origin);
   const summary = cachedUtf8(f.summary ?? '');
@@ -52,10 +56,10 @@ export function encodePayload(f: { actor: string; origin: string; summary?: stri
   let size = 2 + varuintSize(actor.byteLength) + actor.byteLength + varuintSize(origin.byteLength) + origin.byteLength
     + varuintSize(summary.byteLength) + summary.byteLength + f.body.byteLength;
   if (version !== undefined) size += varuintSize(version.byteLength) + version.byteLength;
-  const out = new Uint8Array(size);
-  out[0] = PAYLOAD_VERSION;
-  out[1] = version === undefined ? 0 : 1;
-  let o = writeField(out, 2, actor);
+  const out = new Uint8Array(headroom + size);
+  out[headroom] = PAYLOAD_VERSION;
+  out[headroom + 1] = version === undefined ? 0 : 1;
+  let o = writeField(out, headroom + 2, actor);
   o = writeField(out, o, origin);
   o = writeField(out, o, summary);
   if (version !== undefined) o = writeField(out, o, version);
@@ -119,18 +123,38 @@ function computeHash(seq: number, lsn: number, ts: number, prevHash: Uint8Array,
   return sha256(h.subarray(0, n));
 }
 
-/** Builds a stored entry value and its chain hash. */
-export function encodeEntry(seq: number, lsn: number, ts: number, prevHash: Uint8Array, stored: Uint8Array): { value: Uint8Array; hash: Uint8Array } {
-  const hash = computeHash(seq, lsn, ts, prevHash, stored);
-  const value = new Uint8Array(ENTRY_HEADER_BYTES + stored.byteLength);
+/** Where the 58-byte hash-input header fits right before the stored payload of an entry value. */
+const HASH_INPUT_AT = ENTRY_HEADER_BYTES - 58;
+
+/**
+ * Fills the header of an entry value whose stored payload already sits at ENTRY_HEADER_BYTES
+ * and returns its chain hash (the writer's path: no copy of the payload). The hash input is
+ * laid out contiguously in the header space first, hashed, then overwritten by the header.
+ * Same bytes as encodeEntry.
+ */
+export function sealEntryInPlace(value: Uint8Array, seq: number, lsn: number, ts: number, prevHash: Uint8Array): Uint8Array {
+  const o = HASH_INPUT_AT;
+  value[o] = ENTRY_VERSION;
+  value[o + 1] = 0;
+  writeU64(value, o + 2, seq);
+  writeU64(value, o + 10, lsn);
+  writeU64(value, o + 18, ts);
+  value.set(prevHash, o + 26);
+  const hash = sha256(value.subarray(o));
   value[0] = ENTRY_VERSION;
   value[1] = 0;
   writeU64(value, 2, lsn);
   writeU64(value, 10, ts);
   value.set(prevHash, 18);
   value.set(hash, 50);
+  return hash;
+}
+
+/** Builds a stored entry value and its chain hash. */
+export function encodeEntry(seq: number, lsn: number, ts: number, prevHash: Uint8Array, stored: Uint8Array): { value: Uint8Array; hash: Uint8Array } {
+  const value = new Uint8Array(ENTRY_HEADER_BYTES + stored.byteLength);
   value.set(stored, ENTRY_HEADER_BYTES);
-  return { value, hash };
+  return { value, hash: sealEntryInPlace(value, seq, lsn, ts, prevHash) };
 }
 
 /** Parses an entry value's header; throws a RangeError when malformed. */
@@ -174,8 +198,7 @@ export interface HeadRecord {
   hash: Uint8Array;
 }
 
-export function encodeHead(h: HeadRecord): Uint8Array {
-  const out = new Uint8Array(HEAD_BYTES);
+export function encodeHead(h: HeadRecord, out: Uint8Array = new Uint8Array(HEAD_BYTES)): Uint8Array {
   out[0] = HEAD_VERSION;
   writeU64(out, 1, h.seq);
   writeU64(out, 9, h.lsn);
@@ -213,6 +236,20 @@ export function unframe(v: Uint8Array, headerBytes: number, what: string, detail
     throw logError('LOG_CHECKSUM_MISMATCH', `${what} is corrupt`, { details });
   }
   return { header: asU8(v.subarray(5, 5 + headerBytes)), stored: asU8(v.subarray(5 + headerBytes)) };
+}
+
+/** Bytes a framed view has before its stored payload: frame version + crc32 + u64 seq. */
+export const VIEW_FRAME_HEADROOM = 5 + VIEW_HEADER_BYTES;
+
+/**
+ * Frames a view whose stored payload already sits at VIEW_FRAME_HEADROOM (the writer's path:
+ * no copy). Same bytes as frame(viewHeader(seq), stored).
+ */
+export function frameViewInPlace(v: Uint8Array, seq: number): Uint8Array {
+  v[0] = FRAME_VERSION;
+  writeU64(v, 5, seq);
+  writeU32(v, 1, crc32(v.subarray(5)));
+  return v;
 }
 
 export function viewHeader(seq: number): Uint8Array {

@@ -23,9 +23,28 @@ interface StreamState extends PolicyCounters {
   baseSeq: number;
   scanning: boolean;
   needsScan: boolean;
+  /**
+   * Bodies the writer committed, for seqs memFrom .. memFrom + memBodies.length - 1 (a
+   * contiguous run), with their chain hashes: a snapshot whose span is in memory is built
+   * without reading (verifying, decoding) its entries back from disk.
+   */
+  memFrom: number;
+  memBodies: Uint8Array[];
+  memHashes: Uint8Array[];
+  memBytes: number;
 }
 
+/** Bytes of committed bodies kept in memory for the next snapshots (all streams; least recently appended dropped first). */
+export const SNAPSHOT_MEMORY_BYTES = 32 * 1024 * 1024;
+
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function newState(base: number): StreamState {
+  return {
+    lastSnapshotSeq: base, entriesSince: 0, bytesSince: 0, scannedSeq: base, points: [], baseSeq: base, scanning: false, needsScan: false,
+    memFrom: base + 1, memBodies: [], memHashes: [], memBytes: 0,
+  };
+}
 
 export class SnapshotWorker {
   readonly #ctx: ReadContext;
@@ -34,44 +53,111 @@ export class SnapshotWorker {
   readonly #emitter: Emitter<LogEvents>;
   readonly #states = new Map<number, StreamState>();
   readonly #pending = new Set<number>();
+  /** streams holding bodies in memory, least recently appended first */
+  readonly #withMem = new Map<number, StreamState>();
+  #memBytes = 0;
+  readonly #memBudget: number;
   #running: Promise<void> | undefined;
   #paused = 0;
   #stopped = false;
 
   readonly #thread: SnapshotThread;
 
-  constructor(ctx: ReadContext, table: StreamTable, policy: SnapshotPolicy, thread: SnapshotThread) {
+  constructor(ctx: ReadContext, table: StreamTable, policy: SnapshotPolicy, thread: SnapshotThread, memBudget = SNAPSHOT_MEMORY_BYTES) {
     this.#thread = thread;
     this.#ctx = ctx;
     this.#table = table;
     this.#policy = policy;
     this.#emitter = ctx.emitter;
+    this.#memBudget = memBudget;
   }
 
   /** Called after every committed batch (synchronously, cheap). */
   notify(streams: readonly CommittedStream[]): void {
     if (this.#stopped) return;
     for (const s of streams) {
-      const st = this.#states.get(s.no);
+      if (isOpaqueStream(s.name)) continue; // no snapshots of reserved streams
+      let st = this.#states.get(s.no);
       if (st === undefined) {
-        this.#pending.add(s.no);
-        continue;
+        if (s.firstSeq !== 1) {
+          // a stream not seen since open: its counters come from disk first
+          this.#pending.add(s.no);
+          continue;
+        }
+        st = newState(0);
+        this.#states.set(s.no, st);
       }
-      const first = s.entries[0];
-      if (st.scanning || first === undefined || first.seq !== st.scannedSeq + 1) {
+      this.#remember(s.no, st, s);
+      if (st.scanning || s.firstSeq !== st.scannedSeq + 1) {
         st.needsScan = true;
       } else {
-        for (const e of s.entries) if (policyStep(this.#policy, st, e.seq, e.bytes)) st.points.push(e.seq);
-        st.scannedSeq = (s.entries[s.entries.length - 1] as { seq: number }).seq;
+        const n = s.storedBytes.length;
+        for (let i = 0; i < n; i++) if (policyStep(this.#policy, st, s.firstSeq + i, s.storedBytes[i] as number)) st.points.push(s.firstSeq + i);
+        st.scannedSeq = s.firstSeq + n - 1;
       }
       if (st.needsScan || st.points.length > 0) this.#pending.add(s.no);
     }
     this.#kick();
   }
 
+  /** Keeps the batch's bodies of one stream in memory (within the budget). */
+  #remember(no: number, st: StreamState, s: CommittedStream): void {
+    if (st.memFrom + st.memBodies.length !== s.firstSeq) this.#dropMem(no, st, s.firstSeq);
+    const n = s.payloads.length;
+    for (let i = 0; i < n; i++) {
+      const p = s.payloads[i] as Uint8Array;
+      const body = p.subarray(s.bodyAt[i] as number);
+      st.memBodies.push(body);
+      st.memHashes.push(s.hashes[i] as Uint8Array);
+      st.memBytes += body.byteLength;
+      this.#memBytes += body.byteLength;
+    }
+    this.#withMem.delete(no);
+    this.#withMem.set(no, st);
+    if (this.#memBytes > this.#memBudget) {
+      for (const [other, o] of this.#withMem) {
+        if (this.#memBytes <= this.#memBudget) break;
+        this.#dropMem(other, o, o.memFrom + o.memBodies.length);
+      }
+    }
+  }
+
+  /** Forgets the in-memory bodies of a stream; the next ones start at `from`. */
+  #dropMem(no: number, st: StreamState, from: number): void {
+    this.#memBytes -= st.memBytes;
+    st.memBytes = 0;
+    st.memBodies = [];
+    st.memHashes = [];
+    st.memFrom = from;
+    this.#withMem.delete(no);
+  }
+
+  /** Drops in-memory bodies up to `seq` (a snapshot now covers them). */
+  #trimMem(no: number, st: StreamState, seq: number): void {
+    const n = Math.min(seq - st.memFrom + 1, st.memBodies.length);
+    if (n <= 0) return;
+    if (n === st.memBodies.length) {
+      this.#dropMem(no, st, seq + 1);
+      return;
+    }
+    let freed = 0;
+    for (let i = 0; i < n; i++) freed += (st.memBodies[i] as Uint8Array).byteLength;
+    st.memBodies = st.memBodies.slice(n);
+    st.memHashes = st.memHashes.slice(n);
+    st.memFrom += n;
+    st.memBytes -= freed;
+    this.#memBytes -= freed;
+  }
+
+  #forget(no: number): void {
+    const st = this.#states.get(no);
+    if (st !== undefined) this.#dropMem(no, st, 0);
+    this.#states.delete(no);
+  }
+
   /** Forgets what it knows of a stream (after rebuild rewrote its snapshots). */
   reset(no: number): void {
-    this.#states.delete(no);
+    this.#forget(no);
     this.#pending.delete(no);
   }
 
@@ -114,7 +200,7 @@ export class SnapshotWorker {
         await this.#process(no);
       } catch (err) {
         // derived data only: forget the stream and let the next commit retry from disk
-        this.#states.delete(no);
+        this.#forget(no);
         const name = this.#table.nameOf(no) ?? `#${no}`;
         this.#emitter.emit('corruption', { stream: name, seq: 0, kind: 'snapshot', message: `snapshot work failed: ${String((err as Error)?.message ?? err)}` });
       }
@@ -129,7 +215,8 @@ export class SnapshotWorker {
     if (st === undefined) {
       const snap = await findSnapshot(this.#ctx, no, name, this.#table.head(no)?.seq ?? 0);
       const base = snap?.seq ?? 0;
-      st = { lastSnapshotSeq: base, entriesSince: 0, bytesSince: 0, scannedSeq: base, points: [], baseSeq: base, scanning: false, needsScan: true };
+      st = newState(base);
+      st.needsScan = true;
       this.#states.set(no, st);
     }
     while (st.needsScan) {
@@ -166,15 +253,24 @@ export class SnapshotWorker {
       if (snap === undefined || snap.seq !== st.baseSeq) throw new Error(`base snapshot ${st.baseSeq} is gone`);
       prev = snap.state;
     }
-    const bodies: Uint8Array[] = [];
+    let bodies: Uint8Array[] = [];
     let hash: Uint8Array | undefined;
-    for await (const { seq, parsed } of iterateRaw(this.#ctx, no, name, head, st.baseSeq + 1, target)) {
-      bodies.push(decodeEntry(this.#ctx, no, name, seq, parsed).body);
-      hash = parsed.hash;
+    const first = st.baseSeq + 1 - st.memFrom;
+    const last = target - st.memFrom;
+    if (first >= 0 && first <= last && last < st.memBodies.length) {
+      // the span is still in memory: exactly the bodies the writer committed
+      bodies = st.memBodies.slice(first, last + 1);
+      hash = st.memHashes[last];
+    } else {
+      for await (const { seq, parsed } of iterateRaw(this.#ctx, no, name, head, st.baseSeq + 1, target)) {
+        bodies.push(decodeEntry(this.#ctx, no, name, seq, parsed).body);
+        hash = parsed.hash;
+      }
     }
     if (hash === undefined) return;
     const state = await this.#thread.build(prev, bodies);
     const bytes = await writeSnapshot(this.#ctx, no, target, hash, state);
+    this.#trimMem(no, st, target);
     this.#emitter.emit('snapshot-written', { stream: name, seq: target, bytes, durationMillis: performance.now() - start });
   }
 }

@@ -6,29 +6,45 @@
  * While a batch is in flight new appends wait for the next one. A failed batch rejects exactly
  * its appends (LOG_WRITE_FAILED) and leaves the in-memory heads at the durable state; the DB is
  * reopened (and heads reloaded from it) before the next batch.
+ *
+ * Hot path (measured, see docs/storage-format.md "Group commit"): each append is encoded once
+ * at submit into a buffer that already has room for the entry header, and its view is copied
+ * once into a buffer with room for the view frame; with the plain codec the batch writes those
+ * buffers as they are (header and crc filled in place), so a committed append costs one sha-256,
+ * one crc32 per stream and three chained-batch puts per stream, and no other copies.
  */
-import { asU8, ZERO_HASH, utf8 } from './bytes.js';
-import { type DbHolder, type Op, writeOps } from './db.js';
+import { Arena, asU8, ZERO_HASH, utf8 } from './bytes.js';
+import { plainCodec } from './codec.js';
+import { type Chained, type DbHolder, startBatch } from './db.js';
 import type { Emitter } from './emitter.js';
 import { logError } from './errors.js';
-import { MAX_STREAM_NO, P_CATALOG, P_HEAD, P_VIEW, entryKey, streamKey } from './keys.js';
-import { encodeEntry, encodeHead, encodePayload, frame, type HeadRecord, viewHeader } from './records.js';
+import { MAX_STREAM_NO, P_CATALOG, P_ENTRY, P_HEAD, P_VIEW, putSeqKey, putStreamKey } from './keys.js';
+import {
+  ENTRY_HEADER_BYTES, encodeEntry, encodeHead, encodePayload, frame, frameViewInPlace, HEAD_BYTES, type HeadRecord, sealEntryInPlace,
+  VIEW_FRAME_HEADROOM, viewHeader,
+} from './records.js';
 import type { StreamTable } from './table.js';
 import type { AppendAck, AppendInput, LogCodec, LogEvents } from './types.js';
 
 const EMPTY_HEADER = new Uint8Array(0);
 
+/** One queued append, encoded at submit (a copy: callers may reuse their buffers afterwards). */
 interface Item {
   stream: string;
-  /** plaintext payload (a copy: callers may reuse their buffers after append returns) */
-  payload: Uint8Array;
+  /** ENTRY_HEADER_BYTES of room for the entry header, then the plaintext payload */
+  entry: Uint8Array;
+  /** offset of the body inside `entry` */
+  bodyAt: number;
+  /** VIEW_FRAME_HEADROOM bytes of room for the frame, then the view bytes */
   view: Uint8Array | undefined;
 }
 
 interface Job {
   items: Item[];
+  /** a single append() resolves with its ack, an appendMany with the array */
+  single: boolean;
   enqueuedAt: number;
-  resolve: (acks: AppendAck[]) => void;
+  resolve: (acks: never) => void;
   reject: (err: unknown) => void;
 }
 
@@ -36,13 +52,23 @@ interface Work {
   head: HeadRecord;
   view: Uint8Array | undefined;
   viewSeq: number;
-  entries: { seq: number; bytes: number }[];
+  committed: CommittedStream;
 }
 
-/** What the snapshot worker learns after each commit. */
+/**
+ * What the snapshot worker learns after each commit: per stream, the entries of the batch
+ * (consecutive seqs from firstSeq) with their stored payload sizes (what the policy counts),
+ * their plaintext bodies (`payloads[i].subarray(bodyAt[i])`, so the worker never reads them
+ * back from disk) and their chain hashes.
+ */
 export interface CommittedStream {
   no: number;
-  entries: { seq: number; bytes: number }[];
+  name: string;
+  firstSeq: number;
+  storedBytes: number[];
+  payloads: Uint8Array[];
+  bodyAt: number[];
+  hashes: Uint8Array[];
 }
 
 export interface WriterDeps {
@@ -57,8 +83,27 @@ export interface WriterDeps {
 
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Views, keys and heads live only until the batch holding them is written (LevelDB copies them):
+ * they are carved from an arena. Entries get their own buffers (the snapshot worker may keep
+ * their bodies until the next snapshot; an arena range would keep a whole chunk alive).
+ */
+const transient = new Arena();
+
+function toItem(i: AppendInput): Item {
+  const entry = encodePayload(i, ENTRY_HEADER_BYTES);
+  let view: Uint8Array | undefined;
+  if (i.view !== undefined) {
+    view = transient.take(VIEW_FRAME_HEADROOM + i.view.byteLength);
+    view.set(i.view, VIEW_FRAME_HEADROOM);
+  }
+  return { stream: i.stream, entry, bodyAt: entry.byteLength - i.body.byteLength, view };
+}
+
 export class GroupCommitWriter {
   readonly #d: WriterDeps;
+  /** the plain codec stores payloads as they are: entries and views are written in place */
+  readonly #inPlace: boolean;
   #queue: Job[] = [];
   #exclusive: { fn: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   #running = false;
@@ -67,26 +112,23 @@ export class GroupCommitWriter {
 
   constructor(deps: WriterDeps) {
     this.#d = deps;
+    this.#inPlace = deps.codec === plainCodec;
   }
 
   /** Queues already-validated inputs as one all-or-nothing job. */
   submit(inputs: readonly AppendInput[]): Promise<AppendAck[]> {
-    const items = inputs.map((i) => ({
-      stream: i.stream,
-      payload: encodePayload(i),
-      view: i.view === undefined ? undefined : new Uint8Array(i.view), // a copy (Buffer#slice would share)
-    }));
+    const items = inputs.map(toItem);
     return new Promise<AppendAck[]>((resolve, reject) => {
-      this.#queue.push({ items, enqueuedAt: performance.now(), resolve, reject });
+      this.#queue.push({ items, single: false, enqueuedAt: performance.now(), resolve: resolve as (acks: never) => void, reject });
       this.#schedule();
     });
   }
 
-  /** Queues one already-validated input (the common case, without an array of acks). */
+  /** Queues one already-validated input (the common case: no array of acks). */
   submitOne(input: AppendInput): Promise<AppendAck> {
-    const item: Item = { stream: input.stream, payload: encodePayload(input), view: input.view === undefined ? undefined : new Uint8Array(input.view) };
+    const items = [toItem(input)];
     return new Promise<AppendAck>((resolve, reject) => {
-      this.#queue.push({ items: [item], enqueuedAt: performance.now(), resolve: (acks) => resolve(acks[0] as AppendAck), reject });
+      this.#queue.push({ items, single: true, enqueuedAt: performance.now(), resolve: resolve as (acks: never) => void, reject });
       this.#schedule();
     });
   }
@@ -156,15 +198,20 @@ export class GroupCommitWriter {
   }
 
   #cut(): Job[] {
+    const queue = this.#queue;
     let n = 0;
     let i = 0;
-    while (i < this.#queue.length) {
-      const size = (this.#queue[i] as Job).items.length;
+    while (i < queue.length) {
+      const size = (queue[i] as Job).items.length;
       if (i > 0 && n + size > this.#d.maxBatchEntries) break;
       n += size;
       i++;
     }
-    return this.#queue.splice(0, i);
+    if (i === queue.length) {
+      this.#queue = [];
+      return queue;
+    }
+    return queue.splice(0, i);
   }
 
   #fail(jobs: Job[], cause: unknown, start: number): void {
@@ -179,94 +226,125 @@ export class GroupCommitWriter {
   async #commit(jobs: Job[]): Promise<void> {
     const start = performance.now();
     const { table, codec, holder } = this.#d;
+    const inPlace = this.#inPlace;
     const work = new Map<number, Work>();
-    const newStreams = new Map<string, number>();
-    const acks: AppendAck[][] = [];
+    let newStreams: Map<string, number> | undefined;
+    const acks: AppendAck[] = [];
     let nextNo = table.nextNo;
     let lsn = table.lastLsn;
     let bytes = 0;
-    const ops: Op[] = [];
+    let batch: Chained;
     try {
-      const now = Math.floor(this.#d.clock());
-      if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`clock returned ${now}`);
-      for (const job of jobs) {
-        const jobAcks: AppendAck[] = [];
-        for (const item of job.items) {
-          let no = table.numberOf(item.stream) ?? newStreams.get(item.stream);
-          if (no === undefined) {
-            if (nextNo > MAX_STREAM_NO) throw new RangeError('stream numbers exhausted');
-            no = nextNo++;
-            newStreams.set(item.stream, no);
-          }
-          let w = work.get(no);
-          if (w === undefined) {
-            w = { head: table.head(no) ?? { seq: 0, lsn: 0, ts: 0, hash: ZERO_HASH }, view: undefined, viewSeq: 0, entries: [] };
-            work.set(no, w);
-          }
-          const seq = w.head.seq + 1;
-          const ts = Math.max(now, w.head.ts);
-          lsn++;
-          const stored = codec.encode({ kind: 'entry', stream: no, seq }, item.payload);
-          const { value, hash } = encodeEntry(seq, lsn, ts, w.head.hash, stored);
-          ops.push({ type: 'put', key: entryKey(no, seq), value });
-          bytes += value.byteLength;
-          w.head = { seq, lsn, ts, hash };
-          w.entries.push({ seq, bytes: stored.byteLength });
-          if (item.view !== undefined) {
-            w.view = item.view;
-            w.viewSeq = seq;
-          }
-          jobAcks.push({ stream: item.stream, seq, lsn, ts, hash: asU8(hash) });
-        }
-        acks.push(jobAcks);
-      }
-      for (const [no, w] of work) {
-        ops.push({ type: 'put', key: streamKey(P_HEAD, no), value: encodeHead(w.head) });
-        if (w.view !== undefined) {
-          const stored = codec.encode({ kind: 'view', stream: no, seq: w.viewSeq }, w.view);
-          const v = frame(viewHeader(w.viewSeq), stored);
-          ops.push({ type: 'put', key: streamKey(P_VIEW, no), value: v });
-          bytes += v.byteLength;
-        }
-      }
-      for (const [name, no] of newStreams) {
-        const stored = codec.encode({ kind: 'catalog', stream: no, seq: 0 }, utf8(name));
-        ops.push({ type: 'put', key: streamKey(P_CATALOG, no), value: frame(EMPTY_HEADER, stored) });
-      }
-    } catch (err) {
-      this.#fail(jobs, err, start);
-      return;
-    }
-    try {
-      await writeOps(holder.db, ops, true);
+      batch = await startBatch(holder.db);
     } catch (err) {
       this.#needsReopen = true;
       this.#fail(jobs, err, start);
       return;
     }
+    try {
+      const now = Math.floor(this.#d.clock());
+      if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`clock returned ${now}`);
+      for (const job of jobs) {
+        for (const item of job.items) {
+          let no = table.numberOf(item.stream) ?? newStreams?.get(item.stream);
+          if (no === undefined) {
+            if (nextNo > MAX_STREAM_NO) throw new RangeError('stream numbers exhausted');
+            no = nextNo++;
+            (newStreams ??= new Map()).set(item.stream, no);
+          }
+          let w = work.get(no);
+          if (w === undefined) {
+            const head = table.head(no) ?? { seq: 0, lsn: 0, ts: 0, hash: ZERO_HASH };
+            w = { head, view: undefined, viewSeq: 0, committed: { no, name: item.stream, firstSeq: head.seq + 1, storedBytes: [], payloads: [], bodyAt: [], hashes: [] } };
+            work.set(no, w);
+          }
+          const seq = w.head.seq + 1;
+          const ts = Math.max(now, w.head.ts);
+          lsn++;
+          let value: Uint8Array;
+          let hash: Uint8Array;
+          let storedBytes: number;
+          if (inPlace) {
+            value = item.entry;
+            hash = sealEntryInPlace(value, seq, lsn, ts, w.head.hash);
+            storedBytes = value.byteLength - ENTRY_HEADER_BYTES;
+          } else {
+            const stored = codec.encode({ kind: 'entry', stream: no, seq }, item.entry.subarray(ENTRY_HEADER_BYTES));
+            ({ value, hash } = encodeEntry(seq, lsn, ts, w.head.hash, stored));
+            storedBytes = stored.byteLength;
+          }
+          batch.put(putSeqKey(transient.take(13), P_ENTRY, no, seq), value);
+          bytes += value.byteLength;
+          w.head = { seq, lsn, ts, hash };
+          const c = w.committed;
+          c.storedBytes.push(storedBytes);
+          c.payloads.push(item.entry);
+          c.bodyAt.push(item.bodyAt);
+          c.hashes.push(hash);
+          if (item.view !== undefined) {
+            w.view = item.view;
+            w.viewSeq = seq;
+          }
+          acks.push({ stream: item.stream, seq, lsn, ts, hash: asU8(hash) });
+        }
+      }
+      for (const [no, w] of work) {
+        batch.put(putStreamKey(transient.take(5), P_HEAD, no), encodeHead(w.head, transient.take(HEAD_BYTES)));
+        if (w.view !== undefined) {
+          const v = inPlace
+            ? frameViewInPlace(w.view, w.viewSeq)
+            : frame(viewHeader(w.viewSeq), codec.encode({ kind: 'view', stream: no, seq: w.viewSeq }, w.view.subarray(VIEW_FRAME_HEADROOM)));
+          batch.put(putStreamKey(transient.take(5), P_VIEW, no), v);
+          bytes += v.byteLength;
+        }
+      }
+      if (newStreams !== undefined) {
+        for (const [name, no] of newStreams) {
+          const stored = codec.encode({ kind: 'catalog', stream: no, seq: 0 }, utf8(name));
+          batch.put(putStreamKey(transient.take(5), P_CATALOG, no), frame(EMPTY_HEADER, stored));
+        }
+      }
+    } catch (err) {
+      await batch.close().catch(() => undefined);
+      this.#fail(jobs, err, start);
+      return;
+    }
+    try {
+      await batch.write({ sync: true });
+    } catch (err) {
+      this.#needsReopen = true;
+      this.#fail(jobs, err, start);
+      return;
+    }
+    const committed: CommittedStream[] = [];
     const heads: [number, HeadRecord][] = [];
-    for (const [no, w] of work) heads.push([no, w.head]);
-    table.commit(heads, [...newStreams].map(([name, no]) => [no, name] as [number, string]), lsn, nextNo);
+    for (const [no, w] of work) {
+      heads.push([no, w.head]);
+      committed.push(w.committed);
+    }
+    table.commit(heads, newStreams === undefined ? [] : [...newStreams].map(([name, no]) => [no, name] as [number, string]), lsn, nextNo);
     const end = performance.now();
     const emitter = this.#d.emitter;
     const perAppend = emitter.has('appended');
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i] as Job;
-      const jobAcks = acks[i] as AppendAck[];
-      job.resolve(jobAcks);
+    let k = 0;
+    for (const job of jobs) {
+      if (job.single) {
+        job.resolve(acks[k] as never);
+      } else {
+        job.resolve(acks.slice(k, k + job.items.length) as never);
+      }
       if (perAppend) {
-        for (let k = 0; k < jobAcks.length; k++) {
-          const a = jobAcks[k] as AppendAck;
-          const item = job.items[k] as Item;
-          emitter.emit('appended', { stream: a.stream, seq: a.seq, lsn: a.lsn, bytes: item.payload.byteLength, durationMillis: end - job.enqueuedAt });
+        for (let i = 0; i < job.items.length; i++) {
+          const a = acks[k + i] as AppendAck;
+          const item = job.items[i] as Item;
+          emitter.emit('appended', { stream: a.stream, seq: a.seq, lsn: a.lsn, bytes: item.entry.byteLength - ENTRY_HEADER_BYTES, durationMillis: end - job.enqueuedAt });
         }
       }
+      k += job.items.length;
     }
-    let entries = 0;
-    for (const a of acks) entries += a.length;
-    emitter.emit('batch-committed', { entries, streams: work.size, bytes, durationMillis: end - start });
-    const committed: CommittedStream[] = [];
-    for (const [no, w] of work) committed.push({ no, entries: w.entries });
+    if (emitter.has('batch-committed')) {
+      emitter.emit('batch-committed', { entries: acks.length, streams: work.size, bytes, durationMillis: end - start });
+    }
     this.#d.onCommitted(committed);
   }
 }
