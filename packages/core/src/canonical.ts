@@ -18,6 +18,42 @@ export function sortDeep<T>(value: T): T {
   return value;
 }
 
+/** Objects known to be sortDeep output, deep-frozen (so their key order and JSON text never change). */
+const CANONICAL = new WeakSet<object>();
+/** JSON text of canonical objects, computed once per object. */
+const JSON_TEXT = new WeakMap<object, string>();
+
+/**
+ * sortDeep for a map of the content, memoized: the result is deep-frozen and remembered, so a
+ * map a write did not touch (the same frozen object as in the previous view) is neither sorted
+ * nor serialized again.
+ */
+export function canonicalObject<T extends object>(value: T): T {
+  if (CANONICAL.has(value)) return value;
+  const out = deepFreeze(sortDeep(value));
+  if (out !== null && typeof out === 'object') CANONICAL.add(out);
+  return out;
+}
+
+/** JSON.stringify(value), cached for canonical (frozen) objects. */
+export function objectJson(value: object): string {
+  if (!CANONICAL.has(value)) return JSON.stringify(value);
+  let text = JSON_TEXT.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    JSON_TEXT.set(value, text);
+  }
+  return text;
+}
+
+/** Characters JSON.stringify escapes (and, conservatively, every surrogate). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON.stringify(s) for a string, without the per-character escaping pass when nothing needs escaping. */
+export function stringJson(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortDeep(value));
 }

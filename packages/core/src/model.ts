@@ -6,7 +6,7 @@
  * and its materialization into plain JSON.
  */
 import * as Y from 'yjs';
-import { jsonEqual, sortDeep } from './canonical.js';
+import { canonicalObject, jsonEqual, objectJson, stringJson } from './canonical.js';
 import { applyTextDiff } from './textdiff.js';
 import type { MetaValue, ParamValue, ProfileParameters, ProfileView, VersionRef } from './types.js';
 
@@ -147,19 +147,24 @@ export function applyContent(doc: Y.Doc, before: ProfileContent, after: ProfileC
   applyPlainMap(root.get('labels') as Y.Map<unknown>, before.labels, after.labels);
 }
 
-/** Content with every nested map's keys in sorted order (canonical form). */
+const canonMap = <T>(m: T): T => (m !== null && typeof m === 'object' ? canonicalObject(m) : m);
+
+/**
+ * Content with every nested map's keys in sorted order (canonical form). The maps are deep-frozen
+ * and memoized (canonicalObject): a map shared with the previous content is reused as is.
+ */
 export function canonicalContent(c: ProfileContent): ProfileContent {
   return {
     deleted: c.deleted,
     description: c.description,
     id: c.id,
-    labels: sortDeep(c.labels),
-    meta: sortDeep(c.meta),
+    labels: canonMap(c.labels),
+    meta: canonMap(c.meta),
     modelId: c.modelId,
     name: c.name,
-    parameters: sortDeep(c.parameters),
+    parameters: canonMap(c.parameters),
     systemMessage: c.systemMessage,
-    templates: sortDeep(c.templates),
+    templates: canonMap(c.templates),
   };
 }
 
@@ -169,10 +174,32 @@ export interface PersistedView extends ProfileContent {
   version: VersionRef;
 }
 
+const isObj = (v: unknown): v is object => v !== null && typeof v === 'object';
+
+/**
+ * Canonical JSON of the persisted view: exactly JSON.stringify({ ...canonical content, updatedBy,
+ * version }). When every field has its proper type the text is assembled from per-field JSON
+ * (maps memoized per frozen canonical object, strings without an escaping pass when they need
+ * none), which is what a write costs instead of re-serializing the whole profile; anything
+ * unusual (a rebuild of an invalid doc) takes JSON.stringify of the whole object.
+ */
 export function encodePersisted(content: ProfileContent, version: VersionRef, updatedBy: string, alreadyCanonical = false): string {
   const c = alreadyCanonical ? content : canonicalContent(content);
-  const p: PersistedView = { ...c, updatedBy, version };
-  return JSON.stringify(p);
+  const s = (v: unknown): v is string => typeof v === 'string';
+  if (
+    typeof c.deleted !== 'boolean' ||
+    !s(c.description) || !s(c.id) || !s(c.modelId) || !s(c.name) || !s(c.systemMessage) || !s(updatedBy) || !s(version) ||
+    !isObj(c.labels) || !isObj(c.meta) || !isObj(c.parameters) || !isObj(c.templates)
+  ) {
+    const p: PersistedView = { ...c, updatedBy, version };
+    return JSON.stringify(p);
+  }
+  return (
+    `{"deleted":${c.deleted ? 'true' : 'false'},"description":${stringJson(c.description)},"id":${stringJson(c.id)},` +
+    `"labels":${objectJson(c.labels)},"meta":${objectJson(c.meta)},"modelId":${stringJson(c.modelId)},"name":${stringJson(c.name)},` +
+    `"parameters":${objectJson(c.parameters)},"systemMessage":${stringJson(c.systemMessage)},"templates":${objectJson(c.templates)},` +
+    `"updatedBy":${stringJson(updatedBy)},"version":${stringJson(version)}}`
+  );
 }
 
 /** Builds a view (top-level keys in sorted order) from canonical parts; not frozen. */

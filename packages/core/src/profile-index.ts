@@ -7,12 +7,64 @@ import { versionHash } from './version.js';
 
 interface IndexEntry {
   summary: ProfileSummary;
-  hash: string;
+}
+
+/**
+ * id -> versionHash(version), hashed on first read and then remembered: a write only records
+ * its version (no SHA-256 per write); the sync digest hashes what it reads.
+ */
+class LazyVersionHashes implements ReadonlyMap<string, string> {
+  readonly #versions = new Map<string, string>();
+  readonly #hashes = new Map<string, string>();
+
+  set(id: string, version: string): void {
+    if (this.#versions.get(id) === version) return;
+    this.#versions.set(id, version);
+    this.#hashes.delete(id);
+  }
+
+  get(id: string): string | undefined {
+    let h = this.#hashes.get(id);
+    if (h !== undefined) return h;
+    const v = this.#versions.get(id);
+    if (v === undefined) return undefined;
+    h = versionHash(v);
+    this.#hashes.set(id, h);
+    return h;
+  }
+
+  has(id: string): boolean {
+    return this.#versions.has(id);
+  }
+
+  get size(): number {
+    return this.#versions.size;
+  }
+
+  *entries(): MapIterator<[string, string]> {
+    for (const id of this.#versions.keys()) yield [id, this.get(id) as string];
+  }
+
+  keys(): MapIterator<string> {
+    return this.#versions.keys();
+  }
+
+  *values(): MapIterator<string> {
+    for (const id of this.#versions.keys()) yield this.get(id) as string;
+  }
+
+  forEach(fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void, thisArg?: unknown): void {
+    for (const [id, h] of this.entries()) fn.call(thisArg, h, id, this);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.entries();
+  }
 }
 
 export class ProfileIndex {
   readonly #entries = new Map<string, IndexEntry>();
-  readonly #hashes = new Map<string, string>();
+  readonly #hashes = new LazyVersionHashes();
 
   put(view: ProfileView): void {
     const tags = view.meta['tags'];
@@ -26,9 +78,8 @@ export class ProfileIndex {
       tags: Array.isArray(tags) ? tags.slice() : [],
       deleted: view.deleted,
     });
-    const hash = versionHash(view.version);
-    this.#entries.set(view.id, { summary, hash });
-    this.#hashes.set(view.id, hash);
+    this.#entries.set(view.id, { summary });
+    this.#hashes.set(view.id, view.version);
   }
 
   has(id: string): boolean {

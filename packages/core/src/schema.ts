@@ -1,38 +1,17 @@
 /**
  * Validation of profile content (zod 4), applied at the edge of every write: create, patch,
  * remote update, import. One schema for every path, so a remote peer cannot store what a
- * local caller could not.
+ * local caller could not. A conservative pre-check (fast-valid.ts) skips zod for values it
+ * surely accepts; zod still decides (and words the error) for everything else.
  */
 import { z } from 'zod';
 import { CoreErrorCode, coreError } from './errors.js';
 import { PROFILE_ID_PATTERN } from './ids.js';
 import type { ProfileContent } from './model.js';
+import { DEFAULT_MAX_PROFILE_BYTES, FIELD_LIMITS, KEY_PATTERN, LABEL_PATTERN, RESERVED_LABELS, TEMPLATE_NAME_PATTERN } from './schema-limits.js';
+import { fastContent, fastField } from './fast-valid.js';
 
-/** Per-field limits (fixed) and the whole-profile limit (configurable, see StoreLimits). */
-export const FIELD_LIMITS = {
-  modelIdChars: 256,
-  nameChars: 256,
-  descriptionChars: 64 * 1024,
-  systemMessageChars: 512 * 1024,
-  templateChars: 512 * 1024,
-  templates: 100,
-  parameters: 64,
-  paramStringChars: 4096,
-  paramArrayItems: 64,
-  stopItems: 16,
-  stopChars: 256,
-  maxTokens: 10_000_000,
-  metaKeys: 64,
-  labels: 64,
-} as const;
-
-export const DEFAULT_MAX_PROFILE_BYTES = 1024 * 1024;
-
-export const TEMPLATE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-export const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
-/** Label names, Langfuse-like: lower-case; 'latest' is reserved (automatic). */
-export const LABEL_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-export const RESERVED_LABELS: ReadonlySet<string> = new Set(['latest']);
+export { DEFAULT_MAX_PROFILE_BYTES, FIELD_LIMITS, KEY_PATTERN, LABEL_PATTERN, RESERVED_LABELS, TEMPLATE_NAME_PATTERN };
 
 const L = FIELD_LIMITS;
 
@@ -157,6 +136,7 @@ export function validationError(error: z.ZodError, prefix = ''): Error {
 
 /** Validates full content; throws the coded error. */
 export function validateContent(content: unknown): ProfileContent {
+  if (fastContent(content)) return content as ProfileContent;
   const r = contentSchema.safeParse(content);
   if (!r.success) throw validationError(r.error);
   return content as ProfileContent;
@@ -171,6 +151,7 @@ const FIELD_SCHEMAS = contentSchema.shape;
  */
 export function validateFields(content: ProfileContent, keys: Iterable<keyof ProfileContent>): ProfileContent {
   for (const k of keys) {
+    if (fastField(k, content[k])) continue;
     const r = FIELD_SCHEMAS[k].safeParse(content[k]);
     if (!r.success) throw validationError(r.error, k);
   }

@@ -49,19 +49,38 @@ export function checkContext(ctx: unknown): WriteContext {
   return c as WriteContext;
 }
 
+interface Capture {
+  origin: object | null;
+  out: Uint8Array | null;
+}
+/** One permanent 'update' listener per doc that captureUpdate used (no on/off per write). */
+const CAPTURES = new WeakMap<Y.Doc, Capture>();
+
+function captureOf(doc: Y.Doc): Capture {
+  let cap = CAPTURES.get(doc);
+  if (cap === undefined) {
+    const c: Capture = { origin: null, out: null };
+    doc.on('update', (u: Uint8Array, o: unknown) => {
+      if (c.origin !== null && o === c.origin) c.out = c.out === null ? u : Y.mergeUpdates([c.out, u]);
+    });
+    CAPTURES.set(doc, c);
+    cap = c;
+  }
+  return cap;
+}
+
 /** Runs `fn` in one transaction and returns the exact update it emitted (null when nothing changed). */
 export function captureUpdate(doc: Y.Doc, origin: object, fn: () => void): Uint8Array | null {
-  let out: Uint8Array | null = null;
-  const onUpdate = (u: Uint8Array, o: unknown): void => {
-    if (o === origin) out = out === null ? u : Y.mergeUpdates([out, u]);
-  };
-  doc.on('update', onUpdate);
+  const cap = captureOf(doc);
+  cap.origin = origin;
+  cap.out = null;
   try {
     doc.transact(fn, origin);
+    return cap.out;
   } finally {
-    doc.off('update', onUpdate);
+    cap.origin = null;
+    cap.out = null;
   }
-  return out;
 }
 
 interface PersistArgs {

@@ -1,0 +1,101 @@
+/** Pure pieces of the write hot path, pinned against their straightforward definitions. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { canonicalJson, sortDeep } from '../src/canonical.js';
+import { canonicalContent, encodePersisted, newProfileDoc, type ProfileContent } from '../src/model.js';
+import { applyTextDiff, commonEnds, textEdits } from '../src/textdiff.js';
+
+/** Strings over a small alphabet with surrogate pairs, lone surrogates, quotes and control characters. */
+const unit = fc.constantFrom('a', 'b', ' ', '😀', '😃', '\ud83d', '\ude00', '"', '\\', '\n', '\u0001', 'é', '\u2028');
+const str = fc.array(unit, { maxLength: 30 }).map((a) => a.join(''));
+/** Well-formed text (no lone surrogates: Yjs itself replaces a split or lone surrogate with U+FFFD). */
+const wellFormed = fc.array(fc.constantFrom('a', 'b', ' ', '😀', '😃', '👍🏽', '"', '\n', 'é'), { maxLength: 30 }).map((a) => a.join(''));
+
+describe('textEdits', () => {
+  it('turns before into after on a Y.Text', () => {
+    fc.assert(
+      fc.property(wellFormed, wellFormed, (before, after) => {
+        const doc = newProfileDoc();
+        const t = doc.getText('t');
+        t.insert(0, before);
+        doc.transact(() => applyTextDiff(t, before, after));
+        expect(t.toString()).toBe(after);
+      }),
+      { numRuns: 2000, seed: 42 },
+    );
+  });
+
+  it('edits reassemble both strings (fast-diff itself needs well-formed text for that)', () => {
+    fc.assert(
+      fc.property(wellFormed, wellFormed, (before, after) => {
+        const ops = textEdits(before, after);
+        expect(ops.filter(([op]) => op !== 1).map(([, s]) => s).join('')).toBe(before);
+        expect(ops.filter(([op]) => op !== -1).map(([, s]) => s).join('')).toBe(after);
+      }),
+      { numRuns: 2000, seed: 42 },
+    );
+  });
+
+  it('never cuts a surrogate pair at the ends', () => {
+    expect(commonEnds('a😀b', 'a😃b')).toEqual({ prefix: 1, suffix: 1 });
+    expect(commonEnds('😀x', '😀y')).toEqual({ prefix: 2, suffix: 0 });
+  });
+
+  it('touches only the changed run of a long text (a concurrent edit elsewhere survives)', () => {
+    const base = 'x'.repeat(500) + ' (rev 19)';
+    const a = newProfileDoc();
+    a.getText('t').insert(0, base);
+    const b = newProfileDoc();
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    a.transact(() => applyTextDiff(a.getText('t'), base, 'x'.repeat(500) + ' (rev 20)'));
+    b.transact(() => applyTextDiff(b.getText('t'), base, 'START ' + base));
+    Y.applyUpdate(a, Y.encodeStateAsUpdate(b));
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    expect(a.getText('t').toString()).toBe('START ' + 'x'.repeat(500) + ' (rev 20)');
+    expect(b.getText('t').toString()).toBe(a.getText('t').toString());
+  });
+});
+
+describe('encodePersisted', () => {
+  const map = fc.dictionary(fc.oneof(fc.constantFrom('b', 'a', '10', '2', 'z_1', 'Tag'), str), fc.oneof(str, fc.double(), fc.boolean(), fc.constant(null), fc.array(str, { maxLength: 3 })), { maxKeys: 5 });
+  const content = fc.record({
+    id: str,
+    modelId: str,
+    name: str,
+    description: str,
+    systemMessage: str,
+    templates: fc.dictionary(str, str, { maxKeys: 4 }),
+    parameters: map,
+    labels: fc.dictionary(str, str, { maxKeys: 3 }),
+    meta: map,
+    deleted: fc.boolean(),
+  });
+
+  it('is exactly JSON.stringify of the canonical view object', () => {
+    fc.assert(
+      fc.property(content, str, str, (c, by, version) => {
+        const reference = canonicalJson({ ...c, updatedBy: by, version });
+        expect(encodePersisted(c as ProfileContent, version, by)).toBe(reference);
+        // again from canonical content whose maps are memoized (second call hits the caches)
+        const canon = canonicalContent(c as ProfileContent);
+        expect(encodePersisted(canon, version, by, true)).toBe(reference);
+        expect(encodePersisted(canonicalContent(canon), version, by, true)).toBe(reference);
+      }),
+      { numRuns: 1000, seed: 3 },
+    );
+  });
+
+  it('falls back to JSON.stringify for content with wrong kinds (rebuild of an invalid doc)', () => {
+    const odd = { id: 'p', modelId: 'm', name: 'n', description: undefined, systemMessage: Symbol('x'), templates: [], parameters: {}, labels: {}, meta: {}, deleted: 1 } as unknown as ProfileContent;
+    expect(encodePersisted(odd, 'v1.x', 'a')).toBe(JSON.stringify({ ...sortDeep(canonicalContent(odd)), updatedBy: 'a', version: 'v1.x' }));
+  });
+
+  it('canonical maps are frozen and reused, so an untouched map is not sorted again', () => {
+    const c1 = canonicalContent({ id: 'p', modelId: 'm', name: 'n', description: '', systemMessage: '', templates: { b: '1', a: '2' }, parameters: {}, labels: {}, meta: {}, deleted: false });
+    expect(Object.isFrozen(c1.templates)).toBe(true);
+    expect(Object.keys(c1.templates)).toEqual(['a', 'b']);
+    const c2 = canonicalContent({ ...c1, systemMessage: 'changed' });
+    expect(c2.templates).toBe(c1.templates);
+  });
+});
