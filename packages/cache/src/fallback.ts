@@ -16,7 +16,7 @@
  *   back and the memory copy is dropped.
  */
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '@profilesync/errors';
 import { serializeJson } from './envelope.js';
 import { CacheErrorCode } from './errors.js';
 import { compileGlob } from './glob.js';
@@ -78,7 +78,7 @@ export class FallbackCache<V = unknown> extends TypedEmitter<FallbackCacheEvents
   #offReady: () => void;
 
   constructor(options: FallbackCacheOptions<V>) {
-    super();
+    super('@profilesync/cache');
     this.#o = options;
     this.name = options.name;
     this.#clock = options.clock ?? systemClock;

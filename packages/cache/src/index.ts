@@ -2,7 +2,7 @@ export * from './errors.js';
 export * from './types.js';
 export { validateKey, DEFAULT_MAX_KEY_LENGTH } from './validate.js';
 export { compileGlob, escapeGlob, type CompiledGlob } from './glob.js';
-export { TypedEmitter, type Listener } from './emitter.js';
+export { TypedEmitter, type Listener } from '@profilesync/errors';
 export * from './monitor.js';
 export { MemoryCache, estimateSize, type MemoryCacheOptions } from './memory.js';
 export { backoffDelay, backoffPolicy, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';

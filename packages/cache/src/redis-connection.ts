@@ -6,7 +6,7 @@
  */
 import { createClient, RESP_TYPES } from 'redis';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '@profilesync/errors';
 import { CacheErrorCode, cacheError } from './errors.js';
 import { type CacheLogger, type Clock, systemClock } from './types.js';
 
@@ -84,7 +84,7 @@ export class RedisConnection extends TypedEmitter<RedisConnectionEvents> {
   #lastError = '';
 
   constructor(opts: RedisConnectionOptions) {
-    super();
+    super('@profilesync/cache');
     this.#opts = opts;
     this.#clock = opts.clock ?? systemClock;
     this.#downSince = this.#clock.now();

@@ -13,7 +13,7 @@
  *   while reconnecting), CACHE_COMMAND_FAILED, CACHE_CLOSED.
  */
 import { backoffPolicy } from './backoff.js';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '@profilesync/errors';
 import { decodeEnvelope, decodeEnvelopeAsync, encodeEnvelope, ASYNC_ZLIB_BYTES } from './envelope.js';
 import { CacheErrorCode, cacheError } from './errors.js';
 import { compileGlob, escapeGlob } from './glob.js';
@@ -54,7 +54,7 @@ export class RedisCache<V = unknown> extends TypedEmitter<RedisCacheEvents> impl
 
   /** Creates the cache without connecting; call start() / whenReady(), or use RedisCache.connect(). */
   constructor(options: RedisCacheOptions = {}) {
-    super();
+    super('@profilesync/cache');
     this.#o = resolveRedisOptions(options);
     this.prefix = this.#o.prefix;
     this.#scanPrefix = escapeGlob(this.prefix);

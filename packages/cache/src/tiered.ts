@@ -14,7 +14,7 @@
  * - Keys, ttls, sizes and existence are answered by L2 (the authority).
  */
 import { randomUUID } from 'node:crypto';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '@profilesync/errors';
 import { compileGlob } from './glob.js';
 import { MemoryCache, type MemoryCacheOptions } from './memory.js';
 import type { RedisCache, RedisSubscription } from './redis.js';
@@ -88,7 +88,7 @@ export class TieredCache<V = unknown> extends TypedEmitter<TieredCacheEvents> im
   #resyncs = 0;
 
   private constructor(options: TieredCacheOptions) {
-    super();
+    super('@profilesync/cache');
     this.#l2 = options.l2 as RedisCache<V>;
     this.#l1 = new MemoryCache<V>({ ...options.l1, maxKeyLength: options.l1?.maxKeyLength ?? this.#l2.maxKeyLength });
     this.#l1Ttl = optPositiveInt('tiered.l1Ttl', options.l1Ttl, 60_000);

@@ -39,3 +39,5 @@ export function errorCode(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+export { Emitter, TypedEmitter, type Listener } from './emitter.js';

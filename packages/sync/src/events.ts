@@ -1,3 +1,5 @@
+import { Emitter } from '@profilesync/errors';
+
 /** Typed events of the sync service, each with durationMillis; metrics and logs subscribe. */
 export interface SyncEvents {
   /** a peer session finished its handshake (durationMillis: handshake time) */
@@ -19,29 +21,10 @@ export interface SyncEvents {
 }
 
 export type SyncEventName = keyof SyncEvents;
-type Listener<E extends SyncEventName> = (payload: SyncEvents[E]) => void;
-
-export class SyncEmitter {
-  readonly #listeners = new Map<SyncEventName, Set<Listener<never>>>();
-
-  on<E extends SyncEventName>(event: E, listener: Listener<E>): () => void {
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(listener as Listener<never>);
-    return () => set.delete(listener as Listener<never>);
-  }
-
-  /** Listener errors are swallowed: observers must not break sync. */
-  emit<E extends SyncEventName>(event: E, payload: SyncEvents[E]): void {
-    const set = this.#listeners.get(event);
-    if (!set) return;
-    for (const l of set) {
-      try {
-        (l as Listener<E>)(payload);
-      } catch {
-        /* observer failure ignored */
-      }
-    }
+/** The sync service's emitter (the shared typed emitter; throwing listeners become warnings, never break sync). */
+export class SyncEmitter extends Emitter<SyncEvents> {
+  constructor() {
+    super('@profilesync/sync');
   }
 }
 
