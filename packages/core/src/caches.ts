@@ -61,21 +61,7 @@ export class HotViews {
   }
 
   stats(name: string): CacheStatsSnapshot {
-    const c = this.counters;
-    return {
-      name,
-      hits: c.hits,
-      misses: c.misses,
-      size: this.#lru.size,
-      hit_rate: c.hitRate(),
-      ttl: null,
-      evictions: c.evictions,
-      bytes: this.#lru.calculatedSize,
-      maxBytes: this.#maxBytes,
-      cold_loads: c.coldLoads.count,
-      cold_load_p50_ms: c.coldLoads.percentile(50),
-      cold_load_p99_ms: c.coldLoads.percentile(99),
-    };
+    return this.counters.snapshot(name, this.#lru, { maxBytes: this.#maxBytes });
   }
 }
 
@@ -148,21 +134,6 @@ export class LiveDocs {
   }
 
   stats(name: string): CacheStatsSnapshot {
-    const c = this.counters;
-    return {
-      name,
-      hits: c.hits,
-      misses: c.misses,
-      size: this.#lru.size,
-      hit_rate: c.hitRate(),
-      ttl: null,
-      evictions: c.evictions,
-      bytes: this.#lru.calculatedSize,
-      maxBytes: this.#maxBytes,
-      maxEntries: this.#maxDocs,
-      cold_loads: c.coldLoads.count,
-      cold_load_p50_ms: c.coldLoads.percentile(50),
-      cold_load_p99_ms: c.coldLoads.percentile(99),
-    };
+    return this.counters.snapshot(name, this.#lru, { maxBytes: this.#maxBytes, maxEntries: this.#maxDocs });
   }
 }

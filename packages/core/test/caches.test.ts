@@ -65,7 +65,10 @@ describe('caches and stats', () => {
     expect(r.percentile(99)).toBe(0);
     for (const x of [5, 1, 3, 2, 100]) r.record(x);
     expect(r.count).toBe(4);
+    expect(r.total).toBe(5); // cold_loads counts every load, not just the retained window
     expect(r.percentile(50)).toBe(2);
     expect(r.percentile(99)).toBe(100);
+    r.clear();
+    expect([r.count, r.total, r.percentile(50)]).toEqual([0, 0, 0]);
   });
 });
