@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { LogCodec, Place, RecordKind } from '@profilesync/log';
 import { GCM_NONCE_BYTES, GCM_TAG_BYTES, NoncePool, gcmOpen, gcmSealInto } from './aead.js';
 import { readU32, writeU32, writeU64 } from './bytes.js';
@@ -33,6 +33,11 @@ export interface AtRestCodec extends LogCodec {
  * version(1) | key id(4, BE) | kind code(1) | stream(4, BE) | seq(8, BE).
  */
 export function recordAad(version: number, keyId: number, place: Place): Uint8Array {
+  return recordAadInto(new Uint8Array(18), version, keyId, place);
+}
+
+/** recordAad written into `aad` (18 bytes; the codec reuses one buffer: setAAD copies it). */
+function recordAadInto(aad: Uint8Array, version: number, keyId: number, place: Place): Uint8Array {
   const kind = KIND_CODES[place?.kind];
   const { stream, seq } = place ?? {};
   if (kind === undefined || !Number.isInteger(stream) || stream < 0 || stream > 0xffff_ffff || !Number.isSafeInteger(seq) || seq < 0) {
@@ -40,7 +45,6 @@ export function recordAad(version: number, keyId: number, place: Place): Uint8Ar
       kind: String(place?.kind),
     });
   }
-  const aad = new Uint8Array(18);
   aad[0] = version;
   writeU32(aad, 1, keyId);
   aad[5] = kind;
@@ -59,27 +63,62 @@ export function createAtRestCodec(keyring: Keyring): AtRestCodec {
   const material = materialOf(keyring);
   if (!material) throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'createAtRestCodec needs a Keyring from initKeyring/unlockKeyring');
   const nonces = new NoncePool();
+  const aad = new Uint8Array(18);
+  /**
+   * KeyObjects of the data keys, made once per key buffer (createCipheriv with a KeyObject skips
+   * re-importing the raw key on every record). Dropped as soon as the keyring is seen closed.
+   */
+  let keyObjects = new WeakMap<Buffer, KeyObject>();
   const live = (): KeyMaterial => {
-    if (material.closed) throw cryptoError(CryptoErrorCode.KEYRING_CLOSED, 'the keyring was closed');
+    if (material.closed) {
+      keyObjects = new WeakMap();
+      throw cryptoError(CryptoErrorCode.KEYRING_CLOSED, 'the keyring was closed');
+    }
     return material;
+  };
+  const keyObject = (m: KeyMaterial, keyId: number): KeyObject | undefined => {
+    // looked up through the keyring's own map each time: a key it no longer holds is gone here too
+    const raw = m.dataKeys.get(keyId);
+    if (raw === undefined) return undefined;
+    let k = keyObjects.get(raw);
+    if (k === undefined) {
+      k = createSecretKey(raw);
+      keyObjects.set(raw, k);
+    }
+    return k;
+  };
+  const sealInto = (place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number): void => {
+    const m = live();
+    if (!(plaintext instanceof Uint8Array)) throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'plaintext must be a Uint8Array');
+    if (!(out instanceof Uint8Array) || !Number.isSafeInteger(offset) || offset < 0 || out.length - offset < RECORD_OVERHEAD_BYTES + plaintext.length) {
+      throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'out needs plaintext.length + 33 bytes from offset');
+    }
+    const keyId = m.activeKeyId;
+    const key = keyObject(m, keyId) as KeyObject;
+    recordAadInto(aad, RECORD_VERSION, keyId, place);
+    out[offset] = RECORD_VERSION;
+    writeU32(out, offset + 1, keyId);
+    const nonce = out.subarray(offset + 5, offset + RECORD_HEADER_BYTES);
+    nonce.set(nonces.next());
+    gcmSealInto(key, nonce, aad, plaintext, out, offset + RECORD_HEADER_BYTES);
   };
 
   return {
     id: AT_REST_CODEC_ID,
 
+    overhead: RECORD_OVERHEAD_BYTES,
+
     encode(place: Place, plaintext: Uint8Array): Uint8Array {
-      const m = live();
-      if (!(plaintext instanceof Uint8Array)) throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'plaintext must be a Uint8Array');
-      const keyId = m.activeKeyId;
-      const key = m.dataKeys.get(keyId) as Buffer;
-      const aad = recordAad(RECORD_VERSION, keyId, place);
+      if (!(plaintext instanceof Uint8Array)) {
+        live();
+        throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'plaintext must be a Uint8Array');
+      }
       const out = new Uint8Array(RECORD_OVERHEAD_BYTES + plaintext.length);
-      out[0] = RECORD_VERSION;
-      writeU32(out, 1, keyId);
-      out.set(nonces.next(), 5);
-      gcmSealInto(key, out.subarray(5, RECORD_HEADER_BYTES), aad, plaintext, out, RECORD_HEADER_BYTES);
+      sealInto(place, plaintext, out, 0);
       return out;
     },
+
+    encodeInto: sealInto,
 
     decode(place: Place, stored: Uint8Array): Uint8Array {
       const m = live();
@@ -91,9 +130,9 @@ export function createAtRestCodec(keyring: Keyring): AtRestCodec {
         throw cryptoError(CryptoErrorCode.UNSUPPORTED_FORMAT, `unknown encrypted record version ${stored[0]}`, where);
       }
       const keyId = readU32(stored, 1);
-      const key = m.dataKeys.get(keyId);
+      const key = keyObject(m, keyId);
       if (!key) throw cryptoError(CryptoErrorCode.UNKNOWN_KEY, `record needs data key ${keyId}, which this keyring does not hold`, { ...where, keyId });
-      const aad = recordAad(RECORD_VERSION, keyId, place);
+      recordAadInto(aad, RECORD_VERSION, keyId, place);
       const plaintext = gcmOpen(key, stored.subarray(5, RECORD_HEADER_BYTES), aad, stored.subarray(RECORD_HEADER_BYTES));
       if (!plaintext) throw cryptoError(CryptoErrorCode.AUTH_FAILED, 'encrypted record failed authentication (tampered or moved)', where);
       return plaintext;

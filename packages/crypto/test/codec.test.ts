@@ -97,6 +97,34 @@ describe('at-rest codec', () => {
     expect(text(codec.decode({ ...place }, sealed))).toBe('bound');
   });
 
+  it('encodeInto seals in place: same layout as encode, neighbours untouched, place bound, bad room and closed keyring coded', async () => {
+    const { codec, keyring } = await setup();
+    expect(codec.overhead).toBe(RECORD_OVERHEAD_BYTES);
+    const place: Place = { kind: 'view', stream: 7, seq: 300 };
+    const payload = bytes('sealed in place');
+    const out = new Uint8Array(10 + payload.length + RECORD_OVERHEAD_BYTES + 3).fill(0xee);
+    codec.encodeInto!(place, payload, out, 10);
+    expect([...out.subarray(0, 10), ...out.subarray(out.length - 3)].every((b) => b === 0xee)).toBe(true);
+    const sealed = out.subarray(10, out.length - 3);
+    expect(sealed[0]).toBe(codec.encode(place, payload)[0]);
+    expect(text(codec.decode(place, sealed))).toBe('sealed in place');
+    expect(codeOfSync(() => codec.decode({ ...place, seq: 301 }, sealed))).toBe('CRYPTO_AUTH_FAILED');
+    expect(codeOfSync(() => codec.decode({ ...place, kind: 'entry' }, sealed))).toBe('CRYPTO_AUTH_FAILED');
+    // two seals of the same input into the same room differ (fresh nonce each time)
+    const again = out.slice();
+    codec.encodeInto!(place, payload, again, 10);
+    expect(Buffer.from(again).equals(Buffer.from(out))).toBe(false);
+    const before = out.slice();
+    // from offset 14 there are payload + 32 bytes: one short
+    expect(codeOfSync(() => codec.encodeInto!(place, payload, out, 14))).toBe('CRYPTO_INVALID_ARGUMENT');
+    expect(codeOfSync(() => codec.encodeInto!(place, payload, out, -1))).toBe('CRYPTO_INVALID_ARGUMENT');
+    expect(codeOfSync(() => codec.encodeInto!({ kind: 'nope' } as unknown as Place, payload, out, 10))).toBe('CRYPTO_INVALID_ARGUMENT');
+    expect(Buffer.from(out).equals(Buffer.from(before))).toBe(true);
+    await keyring.close();
+    expect(codeOfSync(() => codec.encodeInto!(place, payload, out, 10))).toBe('CRYPTO_KEYRING_CLOSED');
+    expect(codeOfSync(() => codec.decode(place, sealed))).toBe('CRYPTO_KEYRING_CLOSED');
+  });
+
   it('the AAD layout is fixed: version, key id, kind code, stream, seq', () => {
     const aad = recordAad(1, 0x0a0b0c0d, { kind: 'snapshot', stream: 0x01020304, seq: 0x0506070809 });
     expect(Buffer.from(aad).toString('hex')).toBe('01' + '0a0b0c0d' + '03' + '01020304' + '0000000506070809');

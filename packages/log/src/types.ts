@@ -41,6 +41,16 @@ export interface LogCodec {
    * inside the encoded aux value and checked on read (a record moved to another key is rejected).
    */
   keyFor?(name: string): Uint8Array;
+  /**
+   * Optional fast path, used by the writer when both members are present: every encode
+   * output is exactly `overhead` bytes longer than its plaintext, and
+   * `encodeInto(place, plaintext, out, offset)` writes what `encode(place, plaintext)` would
+   * return (same layout, same checks; a fresh nonce is still a fresh nonce) into
+   * `out[offset, offset + plaintext.length + overhead)`, so the log seals straight into the
+   * buffer that already holds room for its own header (no copy, no re-framing).
+   */
+  readonly overhead?: number;
+  encodeInto?(place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number): void;
 }
 
 export interface AppendInput {

@@ -24,7 +24,7 @@ import {
   VIEW_FRAME_HEADROOM, viewHeader,
 } from './records.js';
 import type { StreamTable } from './table.js';
-import type { AppendAck, AppendInput, LogCodec, LogEvents } from './types.js';
+import type { AppendAck, AppendInput, LogCodec, LogEvents, Place } from './types.js';
 
 const EMPTY_HEADER = new Uint8Array(0);
 
@@ -104,6 +104,9 @@ export class GroupCommitWriter {
   readonly #d: WriterDeps;
   /** the plain codec stores payloads as they are: entries and views are written in place */
   readonly #inPlace: boolean;
+  /** a codec with encodeInto seals straight into the entry/view value (its fixed overhead), else undefined */
+  readonly #sealInto: ((place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number) => void) | undefined;
+  readonly #overhead: number;
   #queue: Job[] = [];
   #exclusive: { fn: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   #running = false;
@@ -113,6 +116,9 @@ export class GroupCommitWriter {
   constructor(deps: WriterDeps) {
     this.#d = deps;
     this.#inPlace = deps.codec === plainCodec;
+    const c = deps.codec;
+    this.#sealInto = !this.#inPlace && c.encodeInto !== undefined ? c.encodeInto.bind(c) : undefined;
+    this.#overhead = c.overhead ?? 0;
   }
 
   /** Queues already-validated inputs as one all-or-nothing job. */
@@ -227,6 +233,8 @@ export class GroupCommitWriter {
     const start = performance.now();
     const { table, codec, holder } = this.#d;
     const inPlace = this.#inPlace;
+    const sealInto = this.#sealInto;
+    const overhead = this.#overhead;
     const work = new Map<number, Work>();
     let newStreams: Map<string, number> | undefined;
     const acks: AppendAck[] = [];
@@ -268,6 +276,13 @@ export class GroupCommitWriter {
             value = item.entry;
             hash = sealEntryInPlace(value, seq, lsn, ts, w.head.hash);
             storedBytes = value.byteLength - ENTRY_HEADER_BYTES;
+          } else if (sealInto !== undefined) {
+            // sealed straight behind the room for the entry header: no copy, no re-framing
+            const plain = item.entry.subarray(ENTRY_HEADER_BYTES);
+            storedBytes = plain.byteLength + overhead;
+            value = new Uint8Array(ENTRY_HEADER_BYTES + storedBytes);
+            sealInto({ kind: 'entry', stream: no, seq }, plain, value, ENTRY_HEADER_BYTES);
+            hash = sealEntryInPlace(value, seq, lsn, ts, w.head.hash);
           } else {
             const stored = codec.encode({ kind: 'entry', stream: no, seq }, item.entry.subarray(ENTRY_HEADER_BYTES));
             ({ value, hash } = encodeEntry(seq, lsn, ts, w.head.hash, stored));
@@ -291,9 +306,18 @@ export class GroupCommitWriter {
       for (const [no, w] of work) {
         batch.put(putStreamKey(transient.take(5), P_HEAD, no), encodeHead(w.head, transient.take(HEAD_BYTES)));
         if (w.view !== undefined) {
-          const v = inPlace
-            ? frameViewInPlace(w.view, w.viewSeq)
-            : frame(viewHeader(w.viewSeq), codec.encode({ kind: 'view', stream: no, seq: w.viewSeq }, w.view.subarray(VIEW_FRAME_HEADROOM)));
+          // only the stream's last view in the batch is sealed (earlier ones are never written)
+          let v: Uint8Array;
+          if (inPlace) {
+            v = frameViewInPlace(w.view, w.viewSeq);
+          } else if (sealInto !== undefined) {
+            const plain = w.view.subarray(VIEW_FRAME_HEADROOM);
+            v = transient.take(VIEW_FRAME_HEADROOM + overhead + plain.byteLength);
+            sealInto({ kind: 'view', stream: no, seq: w.viewSeq }, plain, v, VIEW_FRAME_HEADROOM);
+            frameViewInPlace(v, w.viewSeq);
+          } else {
+            v = frame(viewHeader(w.viewSeq), codec.encode({ kind: 'view', stream: no, seq: w.viewSeq }, w.view.subarray(VIEW_FRAME_HEADROOM)));
+          }
           batch.put(putStreamKey(transient.take(5), P_VIEW, no), v);
           bytes += v.byteLength;
         }

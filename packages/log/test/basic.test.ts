@@ -291,6 +291,10 @@ describe('bad input and lifecycle errors', () => {
     expect(await codeOf(openLog({ dir: '' }))).toBe('LOG_INVALID_ARGUMENT');
     expect(await codeOf(openLog({ dir: await tempDir(), maxBatchEntries: 0 }))).toBe('LOG_INVALID_ARGUMENT');
     expect(await codeOf(openLog({ dir: await tempDir(), codec: { id: '' } as never }))).toBe('LOG_INVALID_ARGUMENT');
+    // encodeInto needs a fixed, non-negative overhead
+    const half = { id: 'half', encode: (_p: unknown, b: Uint8Array) => b, decode: (_p: unknown, b: Uint8Array) => b, encodeInto: () => undefined };
+    expect(await codeOf(openLog({ dir: await tempDir(), codec: half as never }))).toBe('LOG_INVALID_ARGUMENT');
+    expect(await codeOf(openLog({ dir: await tempDir(), codec: { ...half, overhead: -1 } as never }))).toBe('LOG_INVALID_ARGUMENT');
   });
 
   it('LOG_STREAM_NOT_FOUND for unknown streams; head() is undefined', async () => {
