@@ -7,4 +7,4 @@ export { FIELD_LIMITS, DEFAULT_MAX_PROFILE_BYTES, LABEL_PATTERN, TEMPLATE_NAME_P
 export { PROFILE_ID_PATTERN, isProfileId, generateProfileId } from './ids.js';
 export { REF_PREFIX, parseRef, versionHash } from './version.js';
 export { skeletonUpdate, ROOT as PROFILE_ROOT } from './model.js';
-export { openStore, type OpenStoreOptions } from './open.js';
+export { openStore, PROFILE_SNAPSHOT_POLICY, type OpenStoreOptions } from './open.js';

@@ -1,5 +1,5 @@
 /** openStore: opens the log (or takes a provided EventLog) and builds the store's index. */
-import { openLog, type EventLog, type LogCodec, type OpenLogOptions, type SnapshotPolicy } from '@profilesync/log';
+import { openLog, snapshotEvery, type EventLog, type LogCodec, type OpenLogOptions, type SnapshotPolicy } from '@profilesync/log';
 import { CoreErrorCode, coreError } from './errors.js';
 import { ProfileStoreImpl } from './store-api.js';
 import type { StoreCoreOptions } from './store.js';
@@ -15,6 +15,14 @@ export interface OpenStoreOptions extends Omit<StoreCoreOptions, 'ownsLog'> {
   wrapDb?: OpenLogOptions['wrapDb'];
 }
 
+/**
+ * Snapshot after 32 entries or 64 KiB of entry bodies (the log's default is 256 / 256 KiB).
+ * Profiles are small and mostly read whole (sync's full state, cold doc loads, replays): with a
+ * short tail, loadState reads and verifies a few entries and merges a few updates instead of up
+ * to 256. Snapshots are built on the log's worker thread from bodies still in memory.
+ */
+export const PROFILE_SNAPSHOT_POLICY: SnapshotPolicy = snapshotEvery(32, 64 * 1024);
+
 export async function openStore(opts: OpenStoreOptions): Promise<ProfileStoreImpl> {
   let log = opts.log;
   const owns = log === undefined;
@@ -23,7 +31,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<ProfileStoreImp
     const logOpts: OpenLogOptions = { dir: opts.dir };
     if (opts.codec) logOpts.codec = opts.codec;
     if (opts.clock) logOpts.clock = opts.clock;
-    if (opts.snapshotPolicy) logOpts.snapshotPolicy = opts.snapshotPolicy;
+    logOpts.snapshotPolicy = opts.snapshotPolicy ?? PROFILE_SNAPSHOT_POLICY;
     if (opts.wrapDb) logOpts.wrapDb = opts.wrapDb;
     log = await openLog(logOpts);
   }

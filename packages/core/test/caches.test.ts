@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { PROFILE_SNAPSHOT_POLICY } from '../src/open.js';
 import { LatencyRing } from '../src/stats.js';
 import type { StoreEvents } from '../src/events.js';
 import { ctx, harness, sample, type Harness } from './helpers.js';
@@ -37,6 +38,22 @@ describe('caches and stats', () => {
     expect(v.name).toBe('reloaded');
     expect(loaded.map((e) => e.id)).toEqual(['d0']);
     expect(loaded[0]!.durationMillis).toBeGreaterThanOrEqual(0);
+  });
+
+  it('the default snapshot policy snapshots after 32 entries or 64 KiB, so cold loads merge a short tail', async () => {
+    const at = (entriesSince: number, bytesSince: number): boolean => PROFILE_SNAPSHOT_POLICY({ entriesSince, bytesSince, lastSnapshotSeq: 0, headSeq: entriesSince });
+    expect([at(31, 65_535), at(32, 0), at(1, 65_536)]).toEqual([false, true, true]);
+    h = await harness();
+    await h.store.create({ id: 's', ...sample() }, ctx);
+    for (let i = 1; i < 70; i++) await h.store.update('s', { description: `edit ${i}` }, ctx);
+    await h.store.log.idle();
+    const loaded = await h.store.log.loadState('s');
+    expect([loaded.seq, loaded.snapshotSeq, loaded.tailEntries]).toEqual([70, 64, 6]);
+    await h.reopen();
+    const events: StoreEvents['document-loaded'][] = [];
+    h.store.on('document-loaded', (e) => events.push(e));
+    expect((await h.store.update('s', { name: 'after reopen' }, ctx)).description).toBe('edit 69');
+    expect(events.map((e) => [e.snapshotSeq, e.tailEntries])).toEqual([[64, 6]]);
   });
 
   it('clearCache clears by name or all, and correctness holds after it', async () => {
