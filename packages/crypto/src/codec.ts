@@ -26,6 +26,10 @@ export const KIND_CODES: Readonly<Record<RecordKind, number>> = Object.freeze({
 export interface AtRestCodec extends LogCodec {
   /** HMAC-SHA-256 of `name` under the keyring's name key: a stable, opaque LevelDB key part. */
   keyFor(name: string): Uint8Array;
+  /** RECORD_OVERHEAD_BYTES: every record is its plaintext + 33 bytes */
+  readonly overhead: number;
+  /** encode() written into out[offset, offset + plaintext.length + 33) (the log seals in place) */
+  encodeInto(place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number): void;
 }
 
 /**
