@@ -7,6 +7,7 @@ import { monoMs } from './events.js';
 import { assertProfileId } from './ids.js';
 import { readContent } from './model.js';
 import { captureUpdate, checkContext, type StoreCore } from './store.js';
+import type { ProfileContent } from './model.js';
 import type { ProfileView, WriteContext } from './types.js';
 
 /**
@@ -38,13 +39,19 @@ export async function applyRemote(
     const exists = c.exists(id);
     const cached = c.docs.peek(id);
     // a profile not yet in the log may already have a doc holding pending (not integrated) structs
-    const live = exists ? await c.acquire(id) : cached !== undefined && !cached.doc.isDestroyed ? cached : c.emptyDoc(id);
+    const reuse = !exists && cached !== undefined && !cached.doc.isDestroyed;
+    let live = exists ? await c.acquire(id) : reuse ? cached : c.emptyDoc(id);
     const before = exists ? c.currentContent(id, live) : null;
     const probe = exists ? captureProbe(live.doc) : null;
     const origin = { ctx };
-    let emitted: Uint8Array | null;
+    let emitted: Uint8Array | null | undefined;
     try {
-      emitted = captureUpdate(live.doc, origin, () => Y.applyUpdate(live.doc, update, origin));
+      if (!exists && !reuse) emitted = applyToFresh(live.doc, update, origin);
+      if (emitted === undefined) {
+        // something stayed pending: start over on a doc that captures the transaction's exact update
+        if (!exists && !reuse) live = c.emptyDoc(id);
+        emitted = captureUpdate(live.doc, origin, () => Y.applyUpdate(live.doc, update, origin));
+      }
     } catch (err) {
       c.docs.drop(id);
       throw coreError(CoreErrorCode.BAD_UPDATE, 'Yjs update could not be applied', { id }, err);
@@ -59,15 +66,16 @@ export async function applyRemote(
       c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: ctx.origin, durationMillis: monoMs() - t0 });
       throw err;
     };
+    const content = readContent(live.doc);
     try {
-      c.checkContent(id, readContent(live.doc));
+      c.checkContent(id, content);
     } catch (err) {
       return reject(err);
     }
     const conflicts = probe === null ? [] : detectConflicts(live.doc, probe).filter((x) => !jsonEqual(x.winner.value, x.dropped.value));
     let view: ProfileView;
     try {
-      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts });
+      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts, content: content as unknown as ProfileContent });
     } catch (err) {
       if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) return reject(err);
       throw err;
@@ -75,6 +83,18 @@ export async function applyRemote(
     c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
     return { applied: true, view };
   });
+}
+
+/**
+ * Applies `update` to a brand-new empty doc with no 'update' listener (so Yjs does not encode
+ * the transaction). When nothing is left pending, an empty doc has integrated every struct and
+ * delete of `update`, so `update` itself is the change to append. Undefined when something is
+ * pending (the caller redoes the apply with captureUpdate on a new doc).
+ */
+function applyToFresh(doc: Y.Doc, update: Uint8Array, origin: object): Uint8Array | undefined {
+  doc.transact(() => Y.applyUpdate(doc, update, origin), origin);
+  const store = doc.store;
+  return store.pendingStructs === null && store.pendingDs === null && store.clients.size > 0 ? update : undefined;
 }
 
 /** Yjs state vector of a profile (sync step 1); the empty vector for an unknown profile. */

@@ -83,6 +83,37 @@ describe('two stores exchanging updates', () => {
     expect(b.store.versionHashes().get('x')).toBe(a.store.versionHashes().get('x'));
   });
 
+  it('a new profile\'s full state is appended as received; one that leaves structs pending goes through the capture path', async () => {
+    const fromA = collect(a);
+    await a.store.create({ id: 'f', ...sample() }, ctx);
+    for (let i = 0; i < 5; i++) await a.store.update('f', { description: `d${i}`, parameters: { temperature: i / 10 } }, ctx);
+    const full = await a.store.encodeStateAsUpdate('f');
+    const r = await b.store.applyRemoteUpdate('f', full, peerA);
+    expect(r.applied).toBe(true);
+    expect(portable(r.view!)).toBe(portable(await a.store.get('f')));
+    const entries = [];
+    for await (const e of b.store.log.read('f')) entries.push(e);
+    expect(entries.map((e) => Buffer.from(e.body).equals(Buffer.from(full)))).toEqual([true]);
+    // unknown profile, update whose dependencies are missing: nothing is appended, then the rest integrates it
+    await a.store.create({ id: 'g', ...sample() }, ctx);
+    for (let i = 0; i < 5; i++) await a.store.update('g', { description: `d${i}` }, ctx);
+    const ofG = fromA.filter((e) => e.id === 'g').map((e) => e.update);
+    const late = ofG[5]!;
+    expect((await b.store.applyRemoteUpdate('g', late, peerA)).applied).toBe(false);
+    expect(b.store.log.head('g')).toBeUndefined();
+    const early = Y.mergeUpdates(ofG.slice(0, 5));
+    const r2 = await b.store.applyRemoteUpdate('g', early, peerA);
+    expect(r2.applied).toBe(true);
+    expect(r2.view!.description).toBe('d4');
+    expect(b.store.log.head('g')!.seq).toBe(1);
+    const bodies = [];
+    for await (const e of b.store.log.read('g')) bodies.push(e.body);
+    const replay = new Y.Doc();
+    Y.applyUpdate(replay, bodies[0]!);
+    expect(Y.encodeStateVector(replay)).toEqual(Y.encodeStateVectorFromUpdate(await a.store.encodeStateAsUpdate('g')));
+    expect(portable(r2.view!)).toBe(portable(await a.store.get('g')));
+  });
+
   it('an update with missing dependencies stays pending and is appended when it integrates', async () => {
     const fromA = collect(a);
     await a.store.create({ id: 'y', ...sample() }, ctx);
