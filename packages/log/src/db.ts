@@ -101,6 +101,19 @@ export class DbHolder {
   }
 }
 
+/**
+ * One point read. Uses abstract-level 3's getSync when the handle offers it (a wrapper may
+ * not): a small value from LevelDB's block cache or the page cache takes ~0.1 ms on the main
+ * thread, while the async get's two thread hops (libuv pool, then back to the loop) were the
+ * multi-ms tail of a cold getView on a loaded 2-core machine (docs/storage-format.md).
+ * Errors come back as a rejected promise either way (DbHolder.run retries not-open ones).
+ */
+export async function getPoint(db: Db, key: Uint8Array): Promise<Uint8Array | undefined> {
+  const sync = (db as { getSync?: unknown }).getSync;
+  if (typeof sync === 'function' && db.status === 'open') return (sync as (k: Uint8Array) => Uint8Array | undefined).call(db, key);
+  return db.get(key);
+}
+
 export type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 export interface Chained {

@@ -7,7 +7,7 @@ import type { BackupSource } from './backup.js';
 import { asU8 } from './bytes.js';
 import * as aux from './aux.js';
 import { plainCodec } from './codec.js';
-import { DbHolder, openLevel } from './db.js';
+import { DbHolder, getPoint, openLevel } from './db.js';
 import { Emitter } from './emitter.js';
 import { invalid, logError, readFailure } from './errors.js';
 import { META_REBUILT, prepareFormat, u64Bytes } from './format.js';
@@ -202,7 +202,7 @@ class Log implements EventLog {
     const { no, name } = this.#stream(stream);
     let v: Uint8Array | undefined;
     try {
-      v = await this.#holder.run((db) => db.get(streamKey(P_VIEW, no)));
+      v = await this.#holder.run((db) => getPoint(db, streamKey(P_VIEW, no)));
     } catch (err) {
       throw readFailure(err, `the view of ${name}`, { stream: name });
     }

@@ -6,6 +6,7 @@ import { decodeHead, decodePayload, encodeEntry, encodeHead, encodePayload, fram
 import { policyStep } from '../src/snapshots.js';
 import { Emitter } from '../src/emitter.js';
 import { SnapshotThread } from '../src/snapshot-thread.js';
+import { getPoint, openLevel } from '../src/db.js';
 import { buildSnapshot } from '../src/snapshots.js';
 import { bytes, codeOf, DocWriter, input, rawEntries, tempDir, testCodec, viewOf } from './helpers.js';
 
@@ -161,6 +162,37 @@ describe('snapshot thread', () => {
       expect(viaChain).toEqual([s1, s2, buildSnapshot(s2, bodies.slice(220))]);
     } finally {
       await thread.close();
+    }
+  });
+});
+
+describe('getPoint (db.ts)', () => {
+  const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+  it('reads synchronously when the handle has getSync, falls back to get through a wrapper without it; same values, undefined when missing', async () => {
+    const db = await openLevel(await tempDir());
+    try {
+      await db.put(utf8('k'), utf8('value'));
+      let asyncGets = 0;
+      const wrapped = new Proxy(db, {
+        get(target, prop) {
+          if (prop === 'getSync') return undefined;
+          if (prop === 'get') return (k: Uint8Array) => (asyncGets++, target.get(k));
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      for (const handle of [db, wrapped]) {
+        expect(Buffer.from((await getPoint(handle, utf8('k')))!).toString()).toBe('value');
+        expect(await getPoint(handle, utf8('missing'))).toBeUndefined();
+      }
+      expect(asyncGets).toBe(2);
+      await db.close();
+      // a closed handle rejects (DbHolder.run decides whether to retry), it does not throw synchronously
+      const p = getPoint(db, utf8('k'));
+      expect(p).toBeInstanceOf(Promise);
+      expect(await p.then(() => 'resolved', () => 'rejected')).toBe('rejected');
+    } finally {
+      if (db.status === 'open') await db.close();
     }
   });
 });
