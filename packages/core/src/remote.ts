@@ -12,7 +12,7 @@ import type { ProfileView, WriteContext } from './types.js';
 
 /**
  * Applies a Yjs update from a peer or a Yjs client: decode-checked, applied to the live doc (a
- * new one for an unknown profile), appended only when the doc's update event fires, validated
+ * new one for an unknown profile: applied once, no separate decode pass), appended only when the doc's update event fires, validated
  * (an invalid result drops the doc and is audited through `onRejected`), conflicts recorded.
  */
 export async function applyRemote(
@@ -29,17 +29,21 @@ export async function applyRemote(
   if (update.byteLength > c.maxUpdateBytes) {
     throw coreError(CoreErrorCode.TOO_LARGE, `update is ${update.byteLength} bytes, the limit is ${c.maxUpdateBytes}`, { id, rule: 'max-update-bytes' });
   }
-  try {
-    Y.decodeUpdate(update);
-  } catch (err) {
-    throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed Yjs update', { id }, err);
-  }
   return c.queues.run(id, async () => {
     c.assertOpen();
     const exists = c.exists(id);
     const cached = c.docs.peek(id);
     // a profile not yet in the log may already have a doc holding pending (not integrated) structs
     const reuse = !exists && cached !== undefined && !cached.doc.isDestroyed;
+    // a doc that holds state is not exposed to a malformed update (decode-checked first); a fresh
+    // doc is: applying throws on whatever decoding would refuse, and the fresh doc is dropped
+    if (exists || reuse) {
+      try {
+        Y.decodeUpdate(update);
+      } catch (err) {
+        throw coreError(CoreErrorCode.BAD_UPDATE, 'malformed Yjs update', { id }, err);
+      }
+    }
     let live = exists ? await c.acquire(id) : reuse ? cached : c.emptyDoc(id);
     const before = exists ? c.currentContent(id, live) : null;
     const probe = exists ? captureProbe(live.doc) : null;

@@ -80,6 +80,12 @@ describe('every validation rule: coded error, log unchanged, view unchanged', ()
     await refused('PROFILE_BAD_UPDATE', () => h.store.applyRemoteUpdate('p', new Uint8Array([1, 2, 3, 250, 250]), ctx));
     await refused('PROFILE_BAD_UPDATE', () => h.store.applyRemoteUpdate('p', new Uint8Array(0), ctx));
     await refused('PROFILE_INVALID_ID', () => h.store.applyRemoteUpdate('bad id', new Uint8Array([0, 0]), ctx));
+    // an unknown profile (applied to a fresh doc without a separate decode pass): refused the same way
+    const good = await h.store.encodeStateAsUpdate('p');
+    for (const bad of [new Uint8Array([1, 2, 3, 250, 250]), good.subarray(0, good.length >> 1)]) {
+      await refused('PROFILE_BAD_UPDATE', () => h.store.applyRemoteUpdate('fresh', bad, ctx));
+      expect(h.store.log.head('fresh')).toBeUndefined();
+    }
   });
 
   it('applyRemoteUpdate: an update making the profile invalid is rejected, audited, and the doc reloaded', async () => {
