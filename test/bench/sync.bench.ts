@@ -5,6 +5,8 @@
  *                        first converged digest round (B has applied everything durably). Goal < 1 s.
  *   sync-live-latency:   store.update on A until B's durable change event for it (two fsyncs on
  *                        the path: A's append, then B's). p50/p99 over 300 edits. Goal p99 < 3 ms.
+ *                        Anchor in the same run: two raw LevelDB batches one after the other
+ *                        (entry + head + view sized like an edit's, sync: true), no other JS.
  *   sync-reconnect-noop: 10,000 profiles on both, nothing changed: the session drops, then
  *                        connect() -> converged round (TCP + ws upgrade + handshake + ROOT/MATCH).
  *                        Goal < 50 ms and a constant message count (the same run at 1,000 is in extra).
@@ -15,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Level } from 'level';
 import { openStore } from '@profilesync/core';
 import { NodeIdentity } from '@profilesync/crypto';
 import { createSyncService, peerIdFor, type SyncService, type SyncServiceOptions } from '@profilesync/sync';
@@ -169,6 +172,31 @@ const syncInitial: BenchCase = {
   },
 };
 
+/** The disk floor of the live path: two sequential sync'd raw LevelDB batches (A's append, then B's) per sample. */
+async function rawTwoSyncWrites(samples: number): Promise<number[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-sync-raw-'));
+  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  try {
+    const entry = new Uint8Array(150).fill(1);
+    const head = new Uint8Array(60).fill(2);
+    const view = new Uint8Array(400).fill(3);
+    const key = (tag: number, i: number): Uint8Array => Uint8Array.of(tag, i >>> 24, (i >>> 16) & 255, (i >>> 8) & 255, i & 255);
+    const out: number[] = [];
+    for (let i = 0; i < samples + 20; i++) {
+      const t0 = nowMs();
+      for (let side = 0; side < 2; side++) {
+        await db.batch().put(key(1, 2 * i + side), entry).put(key(2, side), head).put(key(3, side), view).write({ sync: true });
+      }
+      if (i >= 20) out.push(nowMs() - t0);
+    }
+    return out;
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const syncLiveLatency: BenchCase = {
   name: 'sync-live-latency',
   async run() {
@@ -210,6 +238,7 @@ const syncLiveLatency: BenchCase = {
         }
       }
       const s = summarize(samples);
+      const raw = summarize(await rawTwoSyncWrites(samples.length));
       const local = summarize(appendOnly);
       const remote = summarize(remoteApply.slice(-samples.length));
       return result({
@@ -220,7 +249,9 @@ const syncLiveLatency: BenchCase = {
         p99: s.p99,
         goal: 'p99 < 3 ms',
         met: s.p99 < 3,
-        extra: { samples: samples.length, localAppendP50: Number(local.p50.toFixed(3)), localAppendP99: Number(local.p99.toFixed(3)), remoteApplyP50: Number(remote.p50.toFixed(3)), remoteApplyP99: Number(remote.p99.toFixed(3)), mean: Number(s.mean.toFixed(3)), note: 'two fsyncs on the path: A append + B append' },
+        baseline: 'two sequential raw LevelDB sync batches (entry + head + view), p99',
+        baselineValue: raw.p99,
+        extra: { samples: samples.length, rawTwoSyncWritesP50: Number(raw.p50.toFixed(3)), localAppendP50: Number(local.p50.toFixed(3)), localAppendP99: Number(local.p99.toFixed(3)), remoteApplyP50: Number(remote.p50.toFixed(3)), remoteApplyP99: Number(remote.p99.toFixed(3)), mean: Number(s.mean.toFixed(3)), note: 'two fsyncs on the path: A append + B append' },
       });
     } finally {
       await b.close();
