@@ -101,6 +101,9 @@ export async function resolveRange(ctx: ReadContext, no: number, name: string, h
   return { from, to };
 }
 
+/** Forward ranges up to this many entries are read with getSync point reads (~10-20 us each). */
+export const SYNC_POINT_READS = 64;
+
 /**
  * Verified raw entries of one stream for seq in [from, to], forward or reverse, with gap and
  * chain checks (and the head check when the range reaches the head). Survives a DB reopen.
@@ -111,6 +114,59 @@ export async function* iterateRaw(
   let next = reverse ? to : from;
   let neighbor: ParsedEntry | undefined;
   const done = (): boolean => (reverse ? next < from : next > to);
+  const missing = (): never => {
+    report(ctx, name, next, 'gap', 'missing');
+    throw logError('LOG_CORRUPT', `entry ${name}/${next} is missing`, { details: { stream: name, seq: next } });
+  };
+  /** the checks of entry `next`: hash, link to its neighbour, head; then it becomes the neighbour */
+  const accept = (v: Uint8Array): ParsedEntry => {
+    let e: ParsedEntry;
+    try {
+      e = verifyEntry(no, next, v);
+    } catch (err) {
+      report(ctx, name, next, 'checksum', err);
+      throw err;
+    }
+    if (neighbor !== undefined) {
+      const linked = reverse ? equalBytes(neighbor.prevHash, e.hash) : equalBytes(e.prevHash, neighbor.hash);
+      if (!linked) {
+        const seq = reverse ? next + 1 : next;
+        report(ctx, name, seq, 'chain', 'broken link');
+        throw logError('LOG_CORRUPT', `entry ${name}/${seq} does not link to its predecessor`, { details: { stream: name, seq } });
+      }
+    }
+    if (next === head.seq && !equalBytes(e.hash, head.hash)) {
+      report(ctx, name, next, 'head', 'head mismatch');
+      throw logError('LOG_CORRUPT', `the head of ${name} does not match entry ${next}`, { details: { stream: name, seq: next } });
+    }
+    neighbor = e;
+    return e;
+  };
+  // a short forward range (a snapshot's tail) as point reads on the main thread: no iterator,
+  // no thread hops (their scheduling was the cold loadState tail); same checks, same errors
+  if (!reverse && to - from < SYNC_POINT_READS) {
+    const db = await ctx.holder.current();
+    const getSync = (db as { getSync?: (k: Uint8Array) => Uint8Array | undefined }).getSync;
+    if (typeof getSync === 'function' && db.status === 'open') {
+      const values: Uint8Array[] = [];
+      try {
+        for (let seq = from; seq <= to; seq++) {
+          const v = getSync.call(db, entryKey(no, seq));
+          if (v === undefined) break;
+          values.push(v);
+        }
+      } catch (err) {
+        throw readFailure(err, `entries of ${name}`, { stream: name, seq: from + values.length });
+      }
+      for (const v of values) {
+        const parsed = accept(v);
+        yield { seq: next, parsed };
+        next++;
+      }
+      if (!done()) missing();
+      return;
+    }
+  }
   while (!done()) {
     const db = await ctx.holder.current();
     const gen = ctx.holder.generation;
@@ -129,38 +185,13 @@ export async function* iterateRaw(
           throw readFailure(err, `entries of ${name}`, { stream: name, seq: next });
         }
         if (items.length === 0) {
-          if (!done()) {
-            report(ctx, name, next, 'gap', 'missing');
-            throw logError('LOG_CORRUPT', `entry ${name}/${next} is missing`, { details: { stream: name, seq: next } });
-          }
+          if (!done()) missing();
           return;
         }
         for (const [k, v] of items) {
           const key = parseSeqKey(k, P_ENTRY);
-          if (key === undefined || key.stream !== no || key.seq !== next) {
-            report(ctx, name, next, 'gap', 'missing');
-            throw logError('LOG_CORRUPT', `entry ${name}/${next} is missing`, { details: { stream: name, seq: next } });
-          }
-          let e: ParsedEntry;
-          try {
-            e = verifyEntry(no, next, v);
-          } catch (err) {
-            report(ctx, name, next, 'checksum', err);
-            throw err;
-          }
-          if (neighbor !== undefined) {
-            const linked = reverse ? equalBytes(neighbor.prevHash, e.hash) : equalBytes(e.prevHash, neighbor.hash);
-            if (!linked) {
-              const seq = reverse ? next + 1 : next;
-              report(ctx, name, seq, 'chain', 'broken link');
-              throw logError('LOG_CORRUPT', `entry ${name}/${seq} does not link to its predecessor`, { details: { stream: name, seq } });
-            }
-          }
-          if (next === head.seq && !equalBytes(e.hash, head.hash)) {
-            report(ctx, name, next, 'head', 'head mismatch');
-            throw logError('LOG_CORRUPT', `the head of ${name} does not match entry ${next}`, { details: { stream: name, seq: next } });
-          }
-          neighbor = e;
+          if (key === undefined || key.stream !== no || key.seq !== next) missing();
+          const e = accept(v);
           yield { seq: next, parsed: e };
           next += reverse ? -1 : 1;
         }

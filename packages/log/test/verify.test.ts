@@ -110,6 +110,38 @@ describe('verify', () => {
     expect((await collect(log.read('b', { toSeq: 9 }))).length).toBe(9);
   });
 
+  it('short ranges fail the same way with getSync point reads and with iterators (a handle without getSync)', async () => {
+    const dir = await makeLog();
+    await withRawDb(dir, async (db) => {
+      await db.del(key('E', 1, 5));
+      await db.del(key('E', 2, 10));
+    });
+    await flip(dir, key('E', 2, 3));
+    const noSync = (db: unknown): unknown => new Proxy(db as object, {
+      get(target, prop) {
+        if (prop === 'getSync') return undefined;
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const outcomes: string[][] = [];
+    for (const wrapDb of [undefined, noSync]) {
+      const log = track(await openLog({ dir, snapshotPolicy: policy, ...(wrapDb ? { wrapDb } : {}) }));
+      const seen: string[] = [];
+      log.on('corruption', (c) => seen.push(`${c.stream}/${c.seq}/${c.kind}`));
+      const got = [
+        await codeOf(collect(log.read('a'))),
+        (await collect(log.read('a', { toSeq: 4 }))).length,
+        await codeOf(collect(log.read('b', { fromSeq: 2, toSeq: 9 }))),
+        (await collect(log.read('b', { fromSeq: 4, toSeq: 2 }))).length,
+      ].map(String);
+      outcomes.push([...got, ...seen]);
+      await log.close();
+    }
+    expect(outcomes[0]).toEqual(['LOG_CORRUPT', '4', 'LOG_CHECKSUM_MISMATCH', '0', 'a/5/gap', 'b/3/checksum']);
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  });
+
   it('a corrupt head is reported; open recovers it from the last entry and appends continue the chain', async () => {
     const dir = await makeLog();
     await flip(dir, key('H', 1));
