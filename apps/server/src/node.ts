@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { ProfileSyncError } from '@profilesync/errors';
 import { openLog, type EventLog, type LogCodec } from '@profilesync/log';
-import { openStore, type ProfileStoreImpl } from '@profilesync/core';
+import { openStore, PROFILE_SNAPSHOT_POLICY, type ProfileStoreImpl } from '@profilesync/core';
 import {
   createAtRestCodec,
   initKeyring,
@@ -95,7 +95,7 @@ export async function openNode(opts: OpenNodeOptions): Promise<NodeHandle> {
     const codec = keyring ? createAtRestCodec(keyring) : undefined;
     const identity = await loadOrCreateIdentity(opts.dataDir, keyring);
     cleanup.push(() => identity.close());
-    const log = await openLog({ dir: paths.logDir, ...(codec ? { codec } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+    const log = await openLog({ dir: paths.logDir, snapshotPolicy: PROFILE_SNAPSHOT_POLICY, ...(codec ? { codec } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     cleanup.push(() => log.close().catch(() => undefined));
     const store = await openStore({
       log,

@@ -1,8 +1,11 @@
 /** openStore: opens the log (or takes a provided EventLog) and builds the store's index. */
-import { openLog, snapshotEvery, type EventLog, type LogCodec, type OpenLogOptions, type SnapshotPolicy } from '@profilesync/log';
+import { openLog, type EventLog, type LogCodec, type OpenLogOptions, type SnapshotPolicy } from '@profilesync/log';
 import { CoreErrorCode, coreError } from './errors.js';
 import { ProfileStoreImpl } from './store-api.js';
 import type { StoreCoreOptions } from './store.js';
+
+/** Head seq up to which PROFILE_SNAPSHOT_POLICY uses the short spacing. */
+export const YOUNG_PROFILE_SEQ = 1024;
 
 export interface OpenStoreOptions extends Omit<StoreCoreOptions, 'ownsLog'> {
   /** data dir of the log (ignored when `log` is given) */
@@ -16,12 +19,16 @@ export interface OpenStoreOptions extends Omit<StoreCoreOptions, 'ownsLog'> {
 }
 
 /**
- * Snapshot after 32 entries or 64 KiB of entry bodies (the log's default is 256 / 256 KiB).
- * Profiles are small and mostly read whole (sync's full state, cold doc loads, replays): with a
- * short tail, loadState reads and verifies a few entries and merges a few updates instead of up
- * to 256. Snapshots are built on the log's worker thread from bodies still in memory.
+ * Profiles are small and mostly read whole (sync's full state, cold doc loads, replays): while a
+ * profile is young (head seq <= 1024) it is snapshotted after every 32 entries or 64 KiB of
+ * bodies, so loadState reads and merges a short tail instead of up to 256 entries. Old
+ * snapshots are kept and each holds the whole history (gc off), so a long history goes back to
+ * the log's default spacing (256 entries / 256 KiB): the short spacing costs at most 32 extra
+ * snapshots of a young profile, not 8x the snapshot bytes of every long one.
+ * A pure function of its input, like every policy (rebuild gives the same positions).
  */
-export const PROFILE_SNAPSHOT_POLICY: SnapshotPolicy = snapshotEvery(32, 64 * 1024);
+export const PROFILE_SNAPSHOT_POLICY: SnapshotPolicy = (c) =>
+  c.headSeq <= YOUNG_PROFILE_SEQ ? c.entriesSince >= 32 || c.bytesSince >= 64 * 1024 : c.entriesSince >= 256 || c.bytesSince >= 256 * 1024;
 
 export async function openStore(opts: OpenStoreOptions): Promise<ProfileStoreImpl> {
   let log = opts.log;

@@ -40,9 +40,10 @@ describe('caches and stats', () => {
     expect(loaded[0]!.durationMillis).toBeGreaterThanOrEqual(0);
   });
 
-  it('the default snapshot policy snapshots after 32 entries or 64 KiB, so cold loads merge a short tail', async () => {
-    const at = (entriesSince: number, bytesSince: number): boolean => PROFILE_SNAPSHOT_POLICY({ entriesSince, bytesSince, lastSnapshotSeq: 0, headSeq: entriesSince });
+  it('the default snapshot policy snapshots a young profile after 32 entries or 64 KiB (cold loads merge a short tail), a long history every 256 entries or 256 KiB', async () => {
+    const at = (entriesSince: number, bytesSince: number, headSeq = entriesSince): boolean => PROFILE_SNAPSHOT_POLICY({ entriesSince, bytesSince, lastSnapshotSeq: headSeq - entriesSince, headSeq });
     expect([at(31, 65_535), at(32, 0), at(1, 65_536)]).toEqual([false, true, true]);
+    expect([at(32, 0, 1024), at(32, 0, 1025), at(255, 262_143, 5000), at(256, 0, 5000), at(1, 262_144, 5000)]).toEqual([true, false, false, true, true]);
     h = await harness();
     await h.store.create({ id: 's', ...sample() }, ctx);
     for (let i = 1; i < 70; i++) await h.store.update('s', { description: `edit ${i}` }, ctx);

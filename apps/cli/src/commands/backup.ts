@@ -61,7 +61,7 @@ export function registerBackup(program: Command, cli: Cli): void {
     .action(async (file: string, o: CommonOpts & { until?: string }) => {
       const until = parseUntil(o.until);
       const { plainCodec, restoreLog } = await import('@profilesync/log');
-      const { materializeProfile } = await import('@profilesync/core');
+      const { PROFILE_SNAPSHOT_POLICY, materializeProfile } = await import('@profilesync/core');
       const { AT_REST_CODEC_ID, IDENTITY_FILE, KEYRING_FILE, createAtRestCodec, unlockKeyring } = await import('@profilesync/crypto');
       const { TokenStore, openNode, writeAdminTokenFile, writeSecretFile } = await import('@profilesync/server');
       const config = cli.config(o);
@@ -91,7 +91,7 @@ export function registerBackup(program: Command, cli: Cli): void {
           return createAtRestCodec(keyring);
         };
         mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-        report = await restoreLog({ dir: paths.logDir, input: createReadStream(file), codec, materialize: materializeProfile, onProgress: (p) => progress.update(p.done, p.total), ...until });
+        report = await restoreLog({ dir: paths.logDir, input: createReadStream(file), codec, materialize: materializeProfile, snapshotPolicy: PROFILE_SNAPSHOT_POLICY, onProgress: (p) => progress.update(p.done, p.total), ...until });
       } catch (err) {
         for (const f of written) rmSync(f, { force: true });
         throw err;
