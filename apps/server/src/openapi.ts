@@ -92,7 +92,7 @@ const schemas: Json = {
   },
   Peer: {
     type: 'object',
-    properties: { id: str, url: str, fingerprint: str, name: { type: ['string', 'null'] }, source: { enum: ['config', 'added'] }, connected: { type: 'boolean' }, lastSeen: { type: ['string', 'null'] }, pending: { type: 'integer' } },
+    properties: { id: str, url: str, fingerprint: str, name: { type: ['string', 'null'] }, source: { enum: ['config', 'added'] }, connected: { type: 'boolean' }, lastSeen: { type: ['string', 'null'] }, pending: { type: 'integer' }, lagMillis: { type: 'number' } },
   },
   PeerCreate: { type: 'object', required: ['url', 'key'], additionalProperties: false, properties: { url: str, key: str, name: str } },
 };

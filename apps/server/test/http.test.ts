@@ -355,14 +355,14 @@ describe('audit, caches, peers, sync', () => {
     const key = Buffer.alloc(32, 9).toString('base64url');
     const empty = await req('GET', '/api/peers');
     expect(empty.body).toEqual({ sync: 'unavailable', peers: [] });
-    const add = await req('POST', '/api/peers', { body: { url: 'ws://10.9.9.9:7878/sync', key } });
+    const add = await req('POST', '/api/peers', { body: { url: 'ws://127.0.0.1:9/sync', key } });
     expect(add.status).toBe(201);
-    expect(add.body).toMatchObject({ url: 'ws://10.9.9.9:7878/sync', key, source: 'added' });
-    expect((await req('POST', '/api/peers', { body: { url: 'ws://10.9.9.9:7878/sync', key } })).status).toBe(409);
+    expect(add.body).toMatchObject({ url: 'ws://127.0.0.1:9/sync', key, source: 'added' });
+    expect((await req('POST', '/api/peers', { body: { url: 'ws://127.0.0.1:9/sync', key } })).status).toBe(409);
     expect((await req('POST', '/api/peers', { body: { url: 'http://x', key } })).body.error.code).toBe('PEER_INVALID');
     expect((await req('POST', '/api/peers', { body: { url: 'ws://x/sync', key: 'nope' } })).body.error.code).toBe('PEER_INVALID');
     const list = await req('GET', '/api/peers');
-    expect(list.body.peers).toEqual([expect.objectContaining({ id: add.body.id, url: 'ws://10.9.9.9:7878/sync', fingerprint: add.body.fingerprint, connected: false, lastSeen: null, pending: 0 })]);
+    expect(list.body.peers).toEqual([expect.objectContaining({ id: add.body.id, url: 'ws://127.0.0.1:9/sync', fingerprint: add.body.fingerprint, connected: false, lastSeen: null, pending: 0 })]);
     expect((await req('DELETE', `/api/peers/${add.body.id}`)).status).toBe(204);
     expect((await req('DELETE', `/api/peers/${add.body.id}`)).status).toBe(404);
     const sync = await req('POST', '/api/sync', { body: {} });

@@ -40,8 +40,10 @@ describe('sync mount', () => {
     expect(onB.body.systemMessage).toBe('from A');
     const peers = await http(a.url, 'GET', '/api/peers');
     expect(peers.body.sync).toBe('available');
-    expect(peers.body.peers).toEqual([expect.objectContaining({ name: 'b', connected: true, fingerprint: b.fingerprint })]);
-    expect((await http(a.url, 'GET', '/metrics')).text).toMatch(/profilesync_sync_peers_connected 1/);
+    expect(peers.body.peers).toEqual([expect.objectContaining({ name: 'b', connected: true, fingerprint: b.fingerprint, lagMillis: 0 })]);
+    const metrics = (await http(a.url, 'GET', '/metrics')).text;
+    expect(metrics).toMatch(/profilesync_sync_peers_connected 1/);
+    expect(metrics).toContain(`profilesync_sync_peer_lag_seconds{peer="${peers.body.peers[0].id}"} 0`);
 
     const refused = await new Promise<number>((resolve) => {
       const ws = new WebSocket(wsUrl(a, '/yjs/shared?token=wrong-token-value-123456'));

@@ -18,6 +18,11 @@ export type PeerStatus = {
   lastSeen: string | null;
   /** profiles with work outstanding for this peer (changed here while it was away, pulls, queued or dropped updates) */
   pending: number;
+  /**
+   * How far behind this node the peer is, in ms: the age of the oldest change here that the
+   * peer has not confirmed yet (by a converged digest round); 0 when none is outstanding.
+   */
+  lagMillis: number;
   lastError: string | null;
   nextRetryAt: string | null;
   session: string | null;
@@ -33,15 +38,29 @@ export interface PeerEntry extends PeerInfo {
   lastSeen: number | undefined;
   lastError: string | undefined;
   changed: Set<string>;
+  /** clock time of the oldest entry of `changed` (undefined while it is empty) */
+  behindSince: number | undefined;
   waiters: (() => void)[];
   removed: boolean;
 }
 
 export function newPeerEntry(info: PeerInfo): PeerEntry {
-  return { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), waiters: [], removed: false };
+  return { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), behindSince: undefined, waiters: [], removed: false };
 }
 
-export function peerStatus(e: PeerEntry): PeerStatus {
+/** Records that the peer has not seen profile `id` as it is here now. */
+export function markChanged(e: PeerEntry, id: string, now: number): void {
+  if (e.changed.size === 0) e.behindSince = now;
+  e.changed.add(id);
+}
+
+/** A converged round: the peer holds everything this node had when the round began. */
+export function markCaughtUp(e: PeerEntry): void {
+  e.changed.clear();
+  e.behindSince = undefined;
+}
+
+export function peerStatus(e: PeerEntry, now: number): PeerStatus {
   const c = e.conn;
   const pending = new Set<string>(e.changed);
   if (c?.engine) for (const id of c.engine.pendingIds()) pending.add(id);
@@ -57,6 +76,7 @@ export function peerStatus(e: PeerEntry): PeerStatus {
     state: c ? 'connected' : e.dialing ? 'connecting' : e.timer ? 'backoff' : 'idle',
     lastSeen: seen === undefined ? null : new Date(seen).toISOString(),
     pending: pending.size,
+    lagMillis: e.behindSince === undefined ? 0 : Math.max(0, now - e.behindSince),
     lastError: e.lastError ?? null,
     nextRetryAt: e.timer && e.nextRetryAt !== undefined ? new Date(e.nextRetryAt).toISOString() : null,
     session: c?.sessionId ?? null,

@@ -16,7 +16,7 @@ import { monoMs, silentLogger, SyncEmitter, type SyncEventName, type SyncEvents,
 import { originPeer, SyncHub } from './hub.js';
 import { resolveLimits, takeAuditToken, type AuditBucket, type SyncLimits } from './limits.js';
 import { compareKeys, keepSession, validatePeer, type PeerConfig, type PeerInfo } from './peers.js';
-import { isGarbageClose, newPeerEntry, peerStatus, rejectUpgrade, type PeerEntry, type PeerStatus } from './peer-entry.js';
+import { isGarbageClose, markCaughtUp, markChanged, newPeerEntry, peerStatus, rejectUpgrade, type PeerEntry, type PeerStatus } from './peer-entry.js';
 
 export type { PeerStatus } from './peer-entry.js';
 import { YjsEndpoint, type AuditFn, type Authenticate } from './yjs-endpoint.js';
@@ -89,10 +89,11 @@ export class SyncService {
     this.hub = new SyncHub(opts.store);
     this.#unsubscribe = this.hub.onChange((e) => {
       const from = originPeer(e.origin);
-      for (const entry of this.#peers.values()) if (!entry.conn && entry.id !== from) entry.changed.add(e.id);
+      for (const entry of this.#peers.values()) if (!entry.conn && entry.id !== from) markChanged(entry, e.id, this.#clock());
     });
     this.#events.on('sync-round', (r) => {
-      if (r.converged) this.#peers.get(r.peerId)?.changed.clear();
+      const entry = r.converged ? this.#peers.get(r.peerId) : undefined;
+      if (entry) markCaughtUp(entry);
     });
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -145,7 +146,8 @@ export class SyncService {
   }
 
   status(): PeerStatus[] {
-    return [...this.#peers.values()].map(peerStatus);
+    const now = this.#clock();
+    return [...this.#peers.values()].map((e) => peerStatus(e, now));
   }
 
   /** One-shot sync with every peer: dials disconnected ones, then runs digest rounds until roots match or the timeout. */
@@ -358,7 +360,7 @@ export class SyncService {
       entry.conn = undefined;
       if (!info.clean && info.code !== CloseCode.GOING_AWAY) entry.lastError = info.reason || `close ${info.code}`;
       // what it may have missed: pending pulls and dropped updates are redone by the next round
-      for (const id of conn.engine?.pendingIds() ?? []) entry.changed.add(id);
+      for (const id of conn.engine?.pendingIds() ?? []) markChanged(entry, id, this.#clock());
     } else if (info.code === CloseCode.DUPLICATE && entry.conn) return; // lost the tie-break: the other session stays
     this.#scheduleRedial(entry, conn);
   }

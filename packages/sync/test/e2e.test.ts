@@ -37,10 +37,17 @@ describe('two nodes, then a third', () => {
     // link down: B's sync stops; both edit the same text
     await b.stopSync();
     await until(() => a.sync!.status()[0]!.connected === false, 5_000, 'A sees B gone');
+    expect(a.sync!.status()[0]!.lagMillis).toBe(0); // gone, but it has everything A has
+    const firstOfflineEdit = Date.now();
     await a.store.update('bot', { systemMessage: 'A: You are a helpful support agent. Answer briefly.' }, ctx);
     await b.store.update('bot', { systemMessage: 'You are a helpful support agent. Answer briefly. B', parameters: { top_p: 0.5 } }, ctx);
     await a.store.create({ id: 'only-a', ...sample({ name: 'Only on A' }) }, ctx);
     expect(a.sync!.status()[0]).toMatchObject({ connected: false, pending: 2 });
+    await new Promise((r) => setTimeout(r, 30));
+    // lag: the age of A's oldest change B has not confirmed
+    const lag = a.sync!.status()[0]!.lagMillis;
+    expect(lag).toBeGreaterThanOrEqual(30);
+    expect(lag).toBeLessThanOrEqual(Date.now() - firstOfflineEdit);
 
     // reconnect: both edits merge on both nodes without user action
     b.start({ peers: [peerOf(a)], backoff: fastRedial });
@@ -51,7 +58,7 @@ describe('two nodes, then a third', () => {
     expect(va.systemMessage).toBe('A: You are a helpful support agent. Answer briefly. B');
     expect(va.parameters.top_p).toBe(0.5);
     expect(portable(await b.store.get('bot'))).toBe(portable(va));
-    expect(a.sync!.status()[0]).toMatchObject({ connected: true, pending: 0 });
+    expect(a.sync!.status()[0]).toMatchObject({ connected: true, pending: 0, lagMillis: 0 });
 
     // a third node joins later and catches up with everything
     a.sync!.addPeer(peerOf(c, false));

@@ -77,7 +77,7 @@ export function Peers() {
               <td>{when(p.lastSeen)}</td>
               <td>
                 {p.pending}
-                {p.lagMillis !== undefined ? ` (${Math.round(p.lagMillis)} ms behind)` : ''}
+                {p.lagMillis !== undefined && p.lagMillis > 0 ? ` (${Math.round(p.lagMillis)} ms behind)` : ''}
               </td>
             </tr>
           ))}
