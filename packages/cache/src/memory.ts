@@ -59,9 +59,19 @@ export function estimateSize(value: unknown, key: string): number {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * What the LRU holds per key: the value, and the settled promise `get` hands out for it
+ * (made on the first async read, reused after: no promise per hit). A set stores a new Entry.
+ */
+interface Entry<V> {
+  v: V;
+  p?: Promise<V>;
+}
 
 export class MemoryCache<V = unknown> implements CacheInterface<V> {
-  readonly #lru: LRUCache<string, { v: V }>;
+  readonly #lru: LRUCache<string, Entry<V>>;
   readonly #defaultTtl: number | null;
   readonly #maxKeyLength: number;
   readonly #maxBytes: number | undefined;
@@ -93,7 +103,7 @@ export class MemoryCache<V = unknown> implements CacheInterface<V> {
     }
     this.#monitor = options.monitor;
     const sizeOf = options.sizeOf ?? estimateSize;
-    const lruOptions: LRUCache.OptionsBase<string, { v: V }, unknown> = {
+    const lruOptions: LRUCache.OptionsBase<string, Entry<V>, unknown> = {
       ttlResolution: options.clock ? 0 : 1,
       dispose: (_value, _key, reason) => {
         if (reason === 'evict') this.#evictions++;
@@ -106,20 +116,25 @@ export class MemoryCache<V = unknown> implements CacheInterface<V> {
       lruOptions.sizeCalculation = (entry, key) => Math.max(1, Math.ceil(sizeOf(entry.v, key)));
     }
     if (options.clock) lruOptions.perf = options.clock;
-    this.#lru = new LRUCache(lruOptions as LRUCache.Options<string, { v: V }, unknown>);
+    this.#lru = new LRUCache(lruOptions as LRUCache.Options<string, Entry<V>, unknown>);
   }
 
   // ---- synchronous fast path ----
 
   /** The value or undefined. Throws CACHE_INVALID_KEY for a bad key. */
   getSync(key: string): V | undefined {
+    return this.#entry(key)?.v;
+  }
+
+  /** The live entry (counted as a hit) or undefined (a miss); validates the key only on a miss. */
+  #entry(key: string): Entry<V> | undefined {
     const m = this.#monitor;
     const t = m === undefined ? -1 : m.begin('get');
     const e = this.#lru.get(key);
     if (e !== undefined) {
       this.#hits++;
       if (t >= 0) m?.end('get', t);
-      return e.v;
+      return e;
     }
     this.#checkOpen();
     validateKey(key, this.#maxKeyLength);
@@ -137,7 +152,7 @@ export class MemoryCache<V = unknown> implements CacheInterface<V> {
     const t = m === undefined ? -1 : m.begin('set');
     this.#sets++;
     // lru-cache treats ttl 0 as "no ttl"; a positive fraction below 1 ms rounds up to 1
-    const status: LRUCache.Status<string, { v: V }> = {};
+    const status: LRUCache.Status<string, Entry<V>> = {};
     this.#lru.set(key, { v: value }, { ttl: ttl === undefined ? 0 : Math.max(1, Math.ceil(ttl)), status });
     if (status.maxEntrySizeExceeded) this.#oversize++;
     if (t >= 0) m?.end('set', t);
@@ -172,14 +187,17 @@ export class MemoryCache<V = unknown> implements CacheInterface<V> {
 
   // ---- CacheInterface ----
 
-  // get/set are plain functions returning settled promises (not `async`): one promise
-  // per call instead of two, which is most of the async path's cost over getSync.
+  // get/set are plain functions returning settled promises (not `async`). A hit returns the
+  // entry's own settled promise, made once per stored value: awaiting it costs a microtask but
+  // no allocation, which was most of the async path's cost over getSync.
   get(key: string): Promise<V | undefined> {
+    let e: Entry<V> | undefined;
     try {
-      return Promise.resolve(this.getSync(key));
+      e = this.#entry(key);
     } catch (err) {
       return Promise.reject(err);
     }
+    return e === undefined ? RESOLVED_UNDEFINED : (e.p ??= Promise.resolve(e.v));
   }
 
   set(key: string, value: V, options?: SetOptions): Promise<void> {
