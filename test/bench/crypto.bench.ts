@@ -2,7 +2,7 @@
  * @profilesync/crypto benchmarks.
  *   crypto-frame-throughput-1k / -64k: SecureSession seal + open of one frame, payload MB/s
  *     (MB = 2^20 bytes), anchor: raw tweetnacl nacl.secretbox + secretbox.open on the same
- *     payloads in the same run. Frames use libsodium's byte-identical secretbox (WebAssembly),
+ *     payloads in the same run. Frames use libsodium's byte-identical secretbox (sodium-native),
  *     so the ratio is the speed-up over pure-JS tweetnacl net of framing. Goal >= 60 MB/s.
  *   crypto-at-rest-overhead: durable appends/s of the event log with 64 concurrent writers,
  *     encrypted (createAtRestCodec) vs plain codec, same updates, same run, alternating

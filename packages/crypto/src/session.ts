@@ -1,12 +1,12 @@
 import { readU64, wipe, writeU64 } from './bytes.js';
 import { CryptoErrorCode, cryptoError, type CryptoErrorCodeValue } from './errors.js';
-import { SECRETBOX_MAC_BYTES, SECRETBOX_NONCE_BYTES, secretboxOpen, secretboxSeal } from './secretbox.js';
+import { SECRETBOX_MAC_BYTES, SECRETBOX_NONCE_BYTES, secretboxOpen, secretboxSealInto } from './secretbox.js';
 
 /**
  * Frame cipher of a peer session (after the handshake).
  *
  * Frame: type(1) | counter(8, BE) | secretbox(payload) (MAC 16 + ciphertext); secretbox is
- * nacl.secretbox's XSalsa20-Poly1305, computed by libsodium (./secretbox.ts).
+ * nacl.secretbox's XSalsa20-Poly1305, computed by libsodium via sodium-native (./secretbox.ts).
  * Nonce (24): direction(1) | type(1) | 14 zero bytes | counter(8, BE). Type and counter
  * are not secret but are authenticated through the nonce: changing either breaks the MAC.
  * Each direction has its own key and its own counter, starting at 0 and rising by one per
@@ -176,11 +176,10 @@ export class SecureSession {
 
   #sealFrame(type: number, data: Uint8Array): Uint8Array {
     const counter = this.#sendCounter++;
-    const box = secretboxSeal(data, frameNonce(this.#sendDirection, type, counter), this.#sendKey);
-    const frame = new Uint8Array(FRAME_HEADER_BYTES + box.length);
+    const frame = new Uint8Array(FRAME_HEADER_BYTES + SECRETBOX_MAC_BYTES + data.length);
     frame[0] = type;
     writeU64(frame, 1, counter);
-    frame.set(box, FRAME_HEADER_BYTES);
+    secretboxSealInto(frame, FRAME_HEADER_BYTES, data, frameNonce(this.#sendDirection, type, counter), this.#sendKey);
     return frame;
   }
 
