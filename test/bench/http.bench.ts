@@ -1,7 +1,7 @@
 /**
- * http-get-profile: autocannon (in this process) against GET /api/profiles/:id of a real
- * node listening in a CHILD process (so the load generator and the server do not share a
- * thread). Anchor, same run: a bare Fastify route in a child process returning a constant
+ * http-get-profile: autocannon (its CLI, in its own process) against GET /api/profiles/:id of
+ * a real node listening in a CHILD process (load generator, server and this bench process do
+ * not share a thread or a heap). Anchor, same run: a bare Fastify route in a child process returning a constant
  * JSON body of the same bytes; the ratio is the cost of auth + store + serialization.
  *
  * Knobs: BENCH_HTTP_SECONDS (default 10), BENCH_HTTP_CONNECTIONS (default 16).
@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { result, type BenchCase, type BenchResult } from './harness.js';
@@ -84,8 +84,8 @@ interface AutocannonResult {
   timeouts: number;
   duration: number;
 }
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const SELF = fileURLToPath(import.meta.url);
+const require = createRequire(import.meta.url);
 
 function spawnChild(kind: 'node' | 'bare', extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; info: { url: string; bytes: number; body?: string } }> {
   const child = spawn(process.execPath, ['--conditions=@profilesync/source', '--import', 'tsx', SELF], {
@@ -108,17 +108,34 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function load(autocannon: Autocannon, url: string, seconds: number, connections: number, headers: Record<string, string>): Promise<AutocannonResult> {
-  const r = await autocannon({ url, connections, duration: seconds, headers, pipelining: 1 });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return r;
+/**
+ * Runs autocannon in its own process (its CLI with --json), so the load generator's GC and
+ * event loop are neither the server's nor this bench process's (which holds earlier cases' heaps).
+ */
+function load(url: string, seconds: number, connections: number, headers: Record<string, string>): Promise<AutocannonResult> {
+  const cli = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+  const args = [cli, '--json', '-c', String(connections), '-d', String(seconds), '-p', '1'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  args.push(url);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited with ${code}: ${err.slice(-500)}`));
+      const r = JSON.parse(out) as AutocannonResult;
+      if (r.non2xx > 0 || r.errors > 0) return reject(new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`));
+      resolve(r);
+    });
+  });
 }
 
 const cases: BenchCase[] = [
   {
     name: 'http-get-profile',
     async run(): Promise<BenchResult> {
-      const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
       const seconds = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
       const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 16);
       const node = await spawnChild('node');
@@ -128,10 +145,10 @@ const cases: BenchCase[] = [
         const headers = { authorization: `Bearer ${TOKEN}` };
         const target = `${node.info.url}/api/profiles/${PROFILE_ID}`;
         const anchor = `${bare.info.url}/api/profiles/${PROFILE_ID}`;
-        await load(autocannon, target, 2, connections, headers); // warm-up (JIT, caches)
-        await load(autocannon, anchor, 2, connections, {});
-        const a = await load(autocannon, anchor, seconds, connections, {});
-        const r = await load(autocannon, target, seconds, connections, headers);
+        await load(target, 2, connections, headers); // warm-up (JIT, caches)
+        await load(anchor, 2, connections, {});
+        const a = await load(anchor, seconds, connections, {});
+        const r = await load(target, seconds, connections, headers);
         const p99 = r.latency.p99;
         return result({
           name: 'http-get-profile',
