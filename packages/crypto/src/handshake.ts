@@ -1,10 +1,11 @@
 import { createHash, createHmac } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import nacl from 'tweetnacl';
 import { bytesEqual, concatBytes, toBase64Url, utf8, wipe } from './bytes.js';
 import { CryptoErrorCode, cryptoError, type CryptoErrorCodeValue } from './errors.js';
 import { encodePublicKey, fingerprint, parsePublicKey, verifySignature, type NodeIdentity } from './identity.js';
 import { hkdf } from './kdf.js';
+import { x25519, x25519KeyPair } from './nacl.js';
+import { SECRETBOX_MAC_BYTES, SECRETBOX_NONCE_BYTES, secretboxOpen, secretboxSeal } from './secretbox.js';
 import { SecureSession, type Role, type SessionOptions } from './session.js';
 
 /**
@@ -21,14 +22,14 @@ import { SecureSession, type Role, type SessionOptions } from './session.js';
  */
 export const HANDSHAKE_VERSION = 1;
 export const HELLO_BYTES = 2 + 32 + 32;
-export const REPLY_BYTES = 2 + 32 + 32 + 64 + nacl.secretbox.overheadLength;
-export const FINISH_BYTES = 2 + 32 + 64 + nacl.secretbox.overheadLength;
+export const REPLY_BYTES = 2 + 32 + 32 + 64 + SECRETBOX_MAC_BYTES;
+export const FINISH_BYTES = 2 + 32 + 64 + SECRETBOX_MAC_BYTES;
 
 const LABEL = 'profilesync/handshake/v1';
 const MSG_HELLO = 1;
 const MSG_REPLY = 2;
 const MSG_FINISH = 3;
-const ZERO_NONCE = new Uint8Array(nacl.secretbox.nonceLength);
+const ZERO_NONCE = new Uint8Array(SECRETBOX_NONCE_BYTES);
 
 /** Derives a 32-byte network key from a deployment name; peers with different keys cannot talk. */
 export function networkKeyFor(name: string): Uint8Array {
@@ -109,7 +110,7 @@ abstract class HandshakeBase {
   protected readonly isAllowed: AllowPolicy;
   protected readonly networkKey: Uint8Array;
   protected readonly sessionOptions: SessionOptions;
-  protected readonly ephemeral = nacl.box.keyPair();
+  protected readonly ephemeral = x25519KeyPair();
   protected ee: Uint8Array | undefined;
   protected step = 0;
   protected failed = false;
@@ -148,9 +149,9 @@ abstract class HandshakeBase {
   }
 
   protected computeShared(peerEphemeral: Uint8Array): void {
-    const ee = nacl.scalarMult(this.ephemeral.secretKey, peerEphemeral);
+    const ee = x25519(this.ephemeral.secretKey, peerEphemeral);
     wipe(this.ephemeral.secretKey);
-    if (ee.every((b) => b === 0)) this.fail(CryptoErrorCode.HANDSHAKE_FAILED, 'peer ephemeral key is a low-order point');
+    if (ee === null) this.fail(CryptoErrorCode.HANDSHAKE_FAILED, 'peer ephemeral key is a low-order point');
     this.ee = ee;
   }
 
@@ -223,7 +224,7 @@ export class HandshakeInitiator extends HandshakeBase {
     this.computeShared(peerEphemeral);
     const h1 = transcriptHash(utf8(LABEL), this.networkKey, hello, peerEphemeral);
     const k2 = this.key(h1, 'k2');
-    const opened = nacl.secretbox.open(reply.subarray(34), ZERO_NONCE, k2);
+    const opened = secretboxOpen(reply.subarray(34), ZERO_NONCE, k2);
     wipe(k2);
     if (!opened) this.fail(CryptoErrorCode.HANDSHAKE_FAILED, 'handshake reply failed authentication');
     const responderKey = opened.subarray(0, 32);
@@ -232,7 +233,7 @@ export class HandshakeInitiator extends HandshakeBase {
     const h2 = transcriptHash(h1, reply);
     const signature = this.identity.sign(concatBytes(utf8(`${LABEL}/initiator`), h2, responderKey));
     const k3 = this.key(h2, 'k3');
-    const box = nacl.secretbox(concatBytes(this.identity.publicKey, signature), ZERO_NONCE, k3);
+    const box = secretboxSeal(concatBytes(this.identity.publicKey, signature), ZERO_NONCE, k3);
     wipe(k3);
     const message = concatBytes(new Uint8Array([HANDSHAKE_VERSION, MSG_FINISH]), box);
     const h3 = transcriptHash(h2, message);
@@ -265,7 +266,7 @@ export class HandshakeResponder extends HandshakeBase {
     const h1 = transcriptHash(utf8(LABEL), this.networkKey, hello, this.ephemeral.publicKey);
     const signature = this.identity.sign(concatBytes(utf8(`${LABEL}/responder`), h1));
     const k2 = this.key(h1, 'k2');
-    const box = nacl.secretbox(concatBytes(this.identity.publicKey, signature), ZERO_NONCE, k2);
+    const box = secretboxSeal(concatBytes(this.identity.publicKey, signature), ZERO_NONCE, k2);
     wipe(k2);
     const message = concatBytes(new Uint8Array([HANDSHAKE_VERSION, MSG_REPLY]), this.ephemeral.publicKey, box);
     this.#h2 = transcriptHash(h1, message);
@@ -279,7 +280,7 @@ export class HandshakeResponder extends HandshakeBase {
     this.checkMessage(message, MSG_FINISH, FINISH_BYTES);
     const h2 = this.#h2 as Uint8Array;
     const k3 = this.key(h2, 'k3');
-    const opened = nacl.secretbox.open(message.subarray(2), ZERO_NONCE, k3);
+    const opened = secretboxOpen(message.subarray(2), ZERO_NONCE, k3);
     wipe(k3);
     if (!opened) this.fail(CryptoErrorCode.HANDSHAKE_FAILED, 'handshake finish failed authentication');
     const initiatorKey = opened.subarray(0, 32);

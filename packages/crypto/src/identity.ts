@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import nacl from 'tweetnacl';
 import { fromBase64, fromBase64Url, toBase32, toBase64, toBase64Url, wipe } from './bytes.js';
 import { CryptoErrorCode, cryptoError } from './errors.js';
+import { SIGNATURE_BYTES, signDetached, signKeyPairFromSeed, verifyDetached } from './nacl.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SEED_BYTES = 32;
 
 /**
- * The node's long-term Ed25519 identity (tweetnacl). Signs only during handshakes.
+ * The node's long-term Ed25519 identity (libsodium via sodium-native; the bytes of tweetnacl's nacl.sign). Signs only during handshakes.
  * The secret key lives in a private Buffer and is zeroed by close().
  */
 export class NodeIdentity {
@@ -24,7 +24,7 @@ export class NodeIdentity {
     if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES) {
       throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'an identity seed is 32 bytes');
     }
-    const pair = nacl.sign.keyPair.fromSeed(seed);
+    const pair = signKeyPairFromSeed(seed);
     return new NodeIdentity(pair.publicKey, pair.secretKey);
   }
 
@@ -50,7 +50,7 @@ export class NodeIdentity {
   /** Ed25519 detached signature (64 bytes). */
   sign(message: Uint8Array): Uint8Array {
     if (this.#secretKey === undefined) throw cryptoError(CryptoErrorCode.IDENTITY_CLOSED, 'the node identity was closed');
-    return nacl.sign.detached(message, this.#secretKey);
+    return signDetached(message, this.#secretKey);
   }
 
   /** Zeroes the secret key; later sign() calls fail with CRYPTO_IDENTITY_CLOSED. */
@@ -66,9 +66,12 @@ export class NodeIdentity {
 
 export function verifySignature(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   return (
-    signature.length === nacl.sign.signatureLength &&
+    signature instanceof Uint8Array &&
+    publicKey instanceof Uint8Array &&
+    message instanceof Uint8Array &&
+    signature.length === SIGNATURE_BYTES &&
     publicKey.length === PUBLIC_KEY_BYTES &&
-    nacl.sign.detached.verify(message, signature, publicKey)
+    verifyDetached(message, signature, publicKey)
   );
 }
 
@@ -147,7 +150,7 @@ function parseIdentity(text: string): { seed: Uint8Array; publicKey: Uint8Array 
   const publicKey = fromBase64Url(r.publicKey, PUBLIC_KEY_BYTES);
   if (!seed) throw bad('seed');
   if (!publicKey) throw bad('publicKey');
-  const derived = nacl.sign.keyPair.fromSeed(seed);
+  const derived = signKeyPairFromSeed(seed);
   const matches = Buffer.from(derived.publicKey).equals(publicKey);
   wipe(derived.secretKey);
   if (!matches) {
