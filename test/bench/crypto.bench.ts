@@ -21,7 +21,7 @@ import { openLog, type LogCodec } from '@profilesync/log';
 import { SecureSession, createAtRestCodec, initKeyring } from '@profilesync/crypto';
 import { concurrentRate, gc, nowMs, result, type BenchCase, type BenchResult } from './harness.js';
 
-// tweetnacl as the crypto package resolves it (the same copy SecureSession uses)
+// tweetnacl as the crypto package resolves it (its dev dependency: the reference its tests compare against)
 interface Secretbox {
   (msg: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
   open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
