@@ -122,7 +122,8 @@ describe('screens', () => {
     await dialogReady(page, 'delete-dialog');
     await page.keyboard.press('Escape');
     await del.waitFor({ state: 'detached' });
-    await expect(page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).resolves.toBe('Delete Imported'); // focus back on the opener
+    // focus back on the opener (the dialog's unmount effect runs after the DOM is gone: wait for it)
+    await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Delete Imported', undefined, { timeout: 5000 });
     expect((await api(node.url, 'GET', '/api/profiles/imported-1')).status).toBe(200);
     await page.getByRole('button', { name: 'Delete Imported' }).click();
     await shot(page, 'profiles-delete-confirm');
