@@ -62,6 +62,16 @@ export async function http<T = any>(
   return { status: res.status, body: parsed as T, headers: res.headers, text };
 }
 
+/**
+ * The secret part of a `ps_<id>_<secret>` token (43 base64url characters, which may contain
+ * '_' themselves, so `split('_')` would cut it, sometimes to an empty string).
+ */
+export function tokenSecret(token: string): string {
+  const m = /^ps_[0-9a-f]{16}_([A-Za-z0-9_-]{43})$/.exec(token);
+  if (!m) throw new Error(`not a ps_ token: ${token.slice(0, 24)}...`);
+  return m[1] as string;
+}
+
 export const profileInput = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
   modelId: 'gpt-4o',

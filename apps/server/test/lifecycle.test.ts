@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initKeyring } from '@profilesync/crypto';
 import { ADMIN_TOKEN_PURPOSE, defaultConfig, readAdminToken, startServer, writeAdminTokenFile, type RunningServer } from '../src/index.js';
-import { ADMIN, http, profileInput, tempDir } from './helpers.js';
+import { ADMIN, http, profileInput, tempDir, tokenSecret } from './helpers.js';
 
 const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
 const dirs: string[] = [];
@@ -89,7 +89,7 @@ describe('first start', () => {
     expect(readdirSync(data)).toContain('admin.token.sealed');
     expect(readdirSync(data)).not.toContain('admin.token');
     expect(readdirSync(data)).not.toContain('identity.json');
-    const needles = [token!, token!.split('_')[2]!, extra.body.token, marker];
+    const needles = [token!, tokenSecret(token!), extra.body.token, marker];
     for (const f of files(data)) {
       const bytes = readFileSync(f);
       for (const n of needles) {
