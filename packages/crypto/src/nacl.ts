@@ -6,12 +6,12 @@
  * and there is no JIT warm-up on a freshly started node's first reconnects.
  */
 import sodium from 'sodium-native';
+import { buf } from './secretbox.js';
 
 export const SIGN_PUBLIC_KEY_BYTES = 32;
 export const SIGN_SECRET_KEY_BYTES = 64;
 export const SIGNATURE_BYTES = 64;
 
-const buf = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
 
 /** Ed25519 key pair from a 32-byte seed; the secret key is seed | public key (as tweetnacl's). */
 export function signKeyPairFromSeed(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {

@@ -6,6 +6,9 @@ import sodium from 'sodium-native';
  * secretbox runs at a fraction of its speed (see docs/benchmarks.md, crypto-frame-throughput),
  * and frames are the hot path of peer sync. Keys and signatures stay on tweetnacl (handshake only).
  */
+/** sodium-native takes any Uint8Array (no copy); its types say Buffer. */
+export const buf = (u: Uint8Array): Buffer => u as Buffer;
+
 export const SECRETBOX_KEY_BYTES = 32;
 export const SECRETBOX_NONCE_BYTES = 24;
 export const SECRETBOX_MAC_BYTES = 16;
@@ -15,7 +18,7 @@ export const SECRETBOX_MAC_BYTES = 16;
  * nacl.secretbox(message, nonce, key). `out` needs message.length + 16 bytes from `offset`.
  */
 export function secretboxSealInto(out: Uint8Array, offset: number, message: Uint8Array, nonce: Uint8Array, key: Uint8Array): void {
-  sodium.crypto_secretbox_easy(out.subarray(offset, offset + message.length + SECRETBOX_MAC_BYTES) as Buffer, message as Buffer, nonce as Buffer, key as Buffer);
+  sodium.crypto_secretbox_easy(buf(out.subarray(offset, offset + message.length + SECRETBOX_MAC_BYTES)), buf(message), buf(nonce), buf(key));
 }
 
 /** Seals `message`: MAC(16) | ciphertext, identical to nacl.secretbox(message, nonce, key). */
@@ -29,5 +32,5 @@ export function secretboxSeal(message: Uint8Array, nonce: Uint8Array, key: Uint8
 export function secretboxOpen(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null {
   if (box.length < SECRETBOX_MAC_BYTES) return null;
   const out = new Uint8Array(box.length - SECRETBOX_MAC_BYTES);
-  return sodium.crypto_secretbox_open_easy(out as Buffer, box as Buffer, nonce as Buffer, key as Buffer) ? out : null;
+  return sodium.crypto_secretbox_open_easy(buf(out), buf(box), buf(nonce), buf(key)) ? out : null;
 }
