@@ -49,7 +49,7 @@ interface Node {
   close(): Promise<void>;
 }
 
-async function benchNode(name: string): Promise<Node> {
+export async function benchNode(name: string): Promise<Node> {
   const dir = await mkdtemp(join(tmpdir(), `bench-sync-${name}-`));
   const store = await openStore({ dir });
   const { identity } = NodeIdentity.generate();
