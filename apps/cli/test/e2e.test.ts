@@ -85,6 +85,11 @@ describe('profilesync (plaintext node)', () => {
     expect(cli(['profile', 'get', 'support', '--label', 'production', '--json'], env).json.parameters.temperature).toBe(0.9);
     const list = cli(['profile', 'list', '--json'], env);
     expect(list.json.profiles.map((p: any) => p.id)).toEqual(['support']);
+    const found = cli(['profile', 'list', '--search', 'SUPPORT bot', '--sort', 'updated', '--limit', '5', '--json'], env);
+    expect(found.json).toMatchObject({ total: 1, nextCursor: null, profiles: [{ id: 'support', match: { field: 'name' } }] });
+    expect(cli(['profile', 'list', '--search', 'no-such-words-anywhere', '--json'], env).json.total).toBe(0);
+    const badCursor = cli(['profile', 'list', '--cursor', 'junk', '--json'], env);
+    expect([badCursor.code, badCursor.error?.code]).toEqual([8, 'PROFILE_LIST_INVALID']);
   });
 
   it('errors map to exit codes with JSON on stderr', () => {

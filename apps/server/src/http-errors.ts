@@ -36,6 +36,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   LABEL_INVALID: 400,
   AUDIT_INVALID: 400,
   IMPORT_INVALID: 400,
+  PROFILE_LIST_INVALID: 400,
   STORE_CLOSED: 503,
   // caches (every code of @profilesync/cache; a test checks the package's code list)
   CACHE_INVALID_KEY: 400,

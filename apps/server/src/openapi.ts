@@ -65,6 +65,18 @@ const schemas: Json = {
     type: 'object',
     properties: { id: str, modelId: str, name: str, version: str, updatedAt: str, labels: { type: 'array', items: str }, tags: { type: 'array', items: str }, deleted: { type: 'boolean' } },
   },
+  ProfilePage: {
+    type: 'object',
+    required: ['profiles', 'total', 'nextCursor'],
+    properties: {
+      profiles: {
+        type: 'array',
+        items: { allOf: [ref('ProfileSummary'), { type: 'object', properties: { match: { type: 'object', description: 'with ?q=: where the first word matched', properties: { field: { type: 'string', description: 'name, id, modelId, description, systemMessage, templates.NAME or messages.N' }, snippet: str } } } }] },
+      },
+      total: { type: 'integer', description: 'how many profiles match (all pages)' },
+      nextCursor: { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' },
+    },
+  },
   VersionInfo: { type: 'object', properties: { version: str, seq: { type: 'integer' }, at: str, actor: str, origin: str, summary: str } },
   ProfileDiff: {
     type: 'object',
@@ -103,8 +115,18 @@ export function openApiDocument(): Json {
     '/openapi.json': { get: op('This document (no auth)', { '200': ok({ type: 'object' }) }, {}, false) },
     '/metrics': { get: op('Prometheus text format; token needed unless metrics.auth allows (see docs/operations.md)', { '200': { description: 'text/plain; version=0.0.4' }, '401': common['401'] }) },
     '/api/profiles': {
-      get: op('List profiles', { '200': ok({ type: 'object', properties: { profiles: { type: 'array', items: ref('ProfileSummary') } } }), ...common }, {
-        parameters: [query('modelId', 'filter by model id'), query('label', 'only profiles with this label'), query('tag', 'only profiles with meta.tags containing this'), query('includeDeleted', 'true to include tombstones', { enum: ['true', 'false'] })],
+      get: op('List or search profiles, optionally a page at a time', { '200': ok(ref('ProfilePage')), ...common }, {
+        parameters: [
+          query('modelId', 'filter by model id'),
+          query('label', 'only profiles with this label'),
+          query('tag', 'only profiles with meta.tags containing this'),
+          query('includeDeleted', 'true to include tombstones', { enum: ['true', 'false'] }),
+          query('q', 'search: every word (case-insensitive) must occur in the id, name, model, description, system message, a template or a message; each row gets `match`', { type: 'string', maxLength: 256 }),
+          query('sort', 'order of the rows (ties by id); default id', { enum: ['name', 'updated', 'model', 'id'] }),
+          query('order', 'default desc for updated, asc otherwise', { enum: ['asc', 'desc'] }),
+          query('limit', 'page size; absent = every match', { type: 'integer', minimum: 1, maximum: 1000 }),
+          query('cursor', 'nextCursor of the previous page (same sort and order); a bad one is 400 PROFILE_LIST_INVALID', { type: 'string', maxLength: 2048 }),
+        ],
       }),
       post: op('Create a profile', { '201': ok(ref('ProfileView'), 'created'), ...withBody, '409': errorRef('PROFILE_EXISTS'), '422': errorRef('PROFILE_INVALID / PROFILE_TOO_LARGE') }, { requestBody: jsonBody(ref('ProfileInput')) }),
     },

@@ -35,6 +35,11 @@ export const schemas = {
     label: shortText.optional(),
     tag: shortText.optional(),
     includeDeleted: boolString.optional(),
+    q: z.string().max(256).optional(),
+    sort: z.enum(['name', 'updated', 'model', 'id']).optional(),
+    order: z.enum(['asc', 'desc']).optional(),
+    limit: intString(1, 1000).optional(),
+    cursor: z.string().min(1).max(2048).optional(),
   }),
   getQuery: z
     .strictObject({ version: versionRef.optional(), label: z.string().min(1).max(64).optional() })

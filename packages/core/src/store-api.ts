@@ -26,6 +26,8 @@ import type {
   ConflictRecord,
   ImportReport,
   ListFilter,
+  ListPage,
+  ListQuery,
   ProfileDiff,
   ProfileInput,
   ProfilePatch,
@@ -109,6 +111,11 @@ export class ProfileStoreImpl implements ProfileStore {
   async list(filter: ListFilter = {}): Promise<ProfileSummary[]> {
     this.#c.assertOpen();
     return this.#c.index.list(filter);
+  }
+
+  async search(query: ListQuery = {}): Promise<ListPage> {
+    this.#c.assertOpen();
+    return this.#c.index.search(query);
   }
 
   versionHashes(): ReadonlyMap<string, string> {

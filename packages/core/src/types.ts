@@ -82,6 +82,44 @@ export interface ListFilter {
   includeDeleted?: boolean;
 }
 
+/** Orders of the list: name (A-Z), updated (newest first), model (then name), id. Ties: by id. */
+export type ListSort = 'name' | 'updated' | 'model' | 'id';
+
+/**
+ * One page of the list (`ProfileStore.search`): the ListFilter, a text search over the
+ * profile's id, name, model and prompt text (description, system message, templates,
+ * messages; every word must occur, case-insensitive), a sort, and keyset pagination.
+ */
+export interface ListQuery extends ListFilter {
+  /** words; a profile matches when each occurs in one of its fields */
+  q?: string;
+  /** default `id` (the order of list()) */
+  sort?: ListSort;
+  /** default: desc for `updated`, asc otherwise */
+  order?: 'asc' | 'desc';
+  /** page size 1..1000; absent = every match */
+  limit?: number;
+  /** `nextCursor` of the previous page (same sort and order) */
+  cursor?: string;
+  /** only ids this returns true for are listed and counted (a token's grants) */
+  allow?: (id: string) => boolean;
+}
+
+/** Where a search matched first: the dotted field and a one-line snippet around the match. */
+export interface ListMatch {
+  /** 'name' | 'id' | 'modelId' | 'description' | 'systemMessage' | 'templates.NAME' | 'messages.N' */
+  field: string;
+  snippet: string;
+}
+
+export interface ListPage {
+  profiles: (ProfileSummary & { match?: ListMatch })[];
+  /** how many profiles match (every page, not only this one) */
+  total: number;
+  /** pass as `cursor` for the next page; null on the last page */
+  nextCursor: string | null;
+}
+
 /** Who is writing and from where; recorded in the log and the audit. */
 export interface WriteContext {
   actor: string;
@@ -212,6 +250,8 @@ export interface ProfileStore {
   /** Hot path: returns the frozen view synchronously on an LRU hit (no I/O, no Yjs); a promise on a miss. */
   get(id: string): ProfileView | Promise<ProfileView>;
   list(filter?: ListFilter): Promise<ProfileSummary[]>;
+  /** A page of the list: filters, text search over prompt text, sort, keyset pagination (in memory, no I/O). */
+  search(query?: ListQuery): Promise<ListPage>;
   update(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView>;
   /** Tombstone; history stays. */
   delete(id: string, ctx: WriteContext): Promise<void>;

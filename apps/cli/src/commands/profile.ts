@@ -83,11 +83,30 @@ export function registerProfile(program: Command, cli: Cli): void {
     .option('--label <label>', 'only profiles with this label')
     .option('--tag <tag>', 'only profiles tagged so (meta.tags)')
     .option('--all', 'include deleted profiles')
-    .action(async (o: CommonOpts & { model?: string; label?: string; tag?: string; all?: boolean }) => {
+    .option('--search <words>', 'only profiles whose id, name, model or prompt text (system message, templates, messages) holds every word')
+    .option('--sort <key>', 'name, updated (newest first), model or id (default)')
+    .option('--limit <n>', 'one page of at most n rows (1..1000); prints the cursor of the next page')
+    .option('--cursor <cursor>', 'the next page (the cursor the previous page printed; same --sort)')
+    .action(async (o: CommonOpts & { model?: string; label?: string; tag?: string; all?: boolean; search?: string; sort?: string; limit?: string; cursor?: string }) => {
       const api = await cli.client(o);
-      const { profiles } = await api.get<{ profiles: ProfileSummary[] }>('/api/profiles', { modelId: o.model, label: o.label, tag: o.tag, includeDeleted: o.all ? 'true' : undefined });
+      const page = await api.get<{ profiles: (ProfileSummary & { match?: { field: string; snippet: string } })[]; total?: number; nextCursor?: string | null }>('/api/profiles', {
+        modelId: o.model,
+        label: o.label,
+        tag: o.tag,
+        includeDeleted: o.all ? 'true' : undefined,
+        q: o.search,
+        sort: o.sort,
+        limit: o.limit,
+        cursor: o.cursor,
+      });
+      const { profiles } = page;
       const out = cli.output(o);
-      out.result({ profiles }, () => out.table(['ID', 'MODEL', 'NAME', 'UPDATED', 'LABELS'], profiles.map((p) => [p.id + (p.deleted ? ' (deleted)' : ''), p.modelId, p.name, p.updatedAt, p.labels.join(',')])));
+      const paged = o.limit !== undefined || o.cursor !== undefined;
+      out.result(paged || o.search !== undefined ? page : { profiles }, () => {
+        const head = ['ID', 'MODEL', 'NAME', 'UPDATED', 'LABELS', ...(o.search !== undefined ? ['MATCH'] : [])];
+        out.table(head, profiles.map((p) => [p.id + (p.deleted ? ' (deleted)' : ''), p.modelId, p.name, p.updatedAt, p.labels.join(','), ...(o.search !== undefined ? [p.match ? `${p.match.field}: ${p.match.snippet}` : ''] : [])]));
+        if (paged) out.line(`${profiles.length} of ${page.total ?? profiles.length}${page.nextCursor ? `; next page: --cursor ${page.nextCursor}` : ''}`);
+      });
     });
 
   addRemote(profile.command('get <id>').description('show a profile (current, or --version / --label)'))

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ProfileSyncError } from '@profilesync/errors';
-import type { ProfileInput, ProfileView, WriteContext } from '@profilesync/core';
+import type { ListQuery, ProfileInput, ProfileView, WriteContext } from '@profilesync/core';
 import { grantAllows } from '../auth/policy.js';
 import type { Principal } from '../auth/tokens.js';
 import { principalOf, type AppContext } from '../context.js';
@@ -29,14 +29,13 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
   app.get('/api/profiles', { config: { access: { permission: 'profile:read' } } }, async (req) => {
     parse(schemas.emptyBody, req.body, 'body');
     const q = parse(schemas.listQuery, req.query, 'query');
-    const filter: Parameters<typeof ctx.store.list>[0] = {};
-    if (q.modelId !== undefined) filter.modelId = q.modelId;
-    if (q.label !== undefined) filter.label = q.label;
-    if (q.tag !== undefined) filter.tag = q.tag;
-    if (q.includeDeleted !== undefined) filter.includeDeleted = q.includeDeleted;
+    const query: ListQuery = {};
+    for (const k of ['modelId', 'label', 'tag', 'includeDeleted', 'q', 'sort', 'order', 'limit', 'cursor'] as const) {
+      if (q[k] !== undefined) (query as Record<string, unknown>)[k] = q[k];
+    }
     const p = principalOf(req);
-    const all = await ctx.store.list(filter);
-    return { profiles: p.grants === null ? all : all.filter((s) => grantAllows(p.grants, s.id)) };
+    if (p.grants !== null) query.allow = (id) => grantAllows(p.grants, id);
+    return ctx.store.search(query);
   });
 
   app.post('/api/profiles', { config: { access: { permission: 'profile:write' } } }, async (req, reply) => {
