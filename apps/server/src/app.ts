@@ -4,6 +4,7 @@
  * handler (http-errors.ts is the only status table), request metrics and logs.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorBody, toHttpError } from './http-errors.js';
 import { bearerToken, type Principal } from './auth/tokens.js';
@@ -34,8 +35,14 @@ export function routesOf(app: FastifyInstance): RouteInfo[] {
   return [...(ROUTES.get(app) ?? [])];
 }
 
-export function buildApp(ctx: AppContext): FastifyInstance {
+export interface BuildAppOptions {
+  /** the HTTP server to serve on (startServer binds its port before the node opens); default: Fastify's own */
+  serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
+}
+
+export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyInstance {
   const app = Fastify({
+    ...(opts.serverFactory ? { serverFactory: opts.serverFactory } : {}),
     loggerInstance: ctx.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // one logger for all requests (no per-request child with serialized bindings); our lines carry reqId

@@ -12,6 +12,7 @@ import type { PeerStore } from './peers.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SyncMount } from './sync-mount.js';
 import type { ViewJsonCache } from './view-cache.js';
+import type { Readiness } from './readiness.js';
 
 /** Every cache in the process (core's, the cache registry's, the server's own). */
 export interface CacheDirectory {
@@ -48,6 +49,8 @@ export interface AppContext {
   clock: () => number;
   /** true once shutdown began */
   isClosing(): boolean;
+  /** readiness checks behind /readyz (register yours with ctx.readiness.register) */
+  readiness: Readiness;
 }
 
 /** Per-route access rule, set in each route's `config`. */

@@ -13,6 +13,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   REQUEST_UNSUPPORTED_MEDIA_TYPE: 415,
   ROUTE_NOT_FOUND: 404,
   SERVER_SHUTTING_DOWN: 503,
+  SERVER_STARTING: 503,
   WEB_UI_NOT_BUILT: 503,
   // auth and tokens
   AUTH_UNAUTHORIZED: 401,

@@ -16,3 +16,4 @@ export { openApiDocument } from './openapi.js';
 export { buildApp, routesOf, type RouteInfo } from './app.js';
 export type { SyncMount, SyncFactory, SyncMountContext, PeerStatus, SyncNowResult } from './sync-mount.js';
 export type { AppContext, CacheDirectory } from './context.js';
+export { Readiness, type ReadinessCheck, type ReadinessReason, type ReadinessReport, type ReadinessStatus } from './readiness.js';

@@ -42,6 +42,18 @@ const profileFields: Json = {
 };
 
 const schemas: Json = {
+  ReadyStatus: {
+    type: 'object',
+    required: ['ready'],
+    properties: {
+      ready: { type: 'boolean' },
+      reasons: {
+        type: 'array',
+        description: 'present when not ready: one per check that is not ready',
+        items: { type: 'object', required: ['check', 'code', 'message'], properties: { check: { ...str, description: 'the check (store, shutdown, bus, ...)' }, code: { ...str, description: 'stable, e.g. STORE_OPENING, STORE_CLOSED, SERVER_SHUTTING_DOWN' }, message: str } },
+      },
+    },
+  },
   Error: {
     type: 'object',
     required: ['error'],
@@ -111,7 +123,15 @@ const schemas: Json = {
 
 export function openApiDocument(): Json {
   const paths: Json = {
-    '/healthz': { get: op('Liveness (no auth)', { '200': ok({ type: 'object', properties: { status: str } }), '503': ok({ type: 'object' }, 'shutting down') }, {}, false) },
+    '/healthz': { get: op('Liveness (no auth): 200 { status: "ok" } (or "starting" while the data dir opens)', { '200': ok({ type: 'object', properties: { status: { enum: ['ok', 'starting'] } } }), '503': ok({ type: 'object' }, 'shutting down') }, {}, false) },
+    '/readyz': {
+      get: op(
+        'Readiness (no auth): 200 once the store is open and every readiness check passes (a bus caught up, ...); 503 with the reasons before and while shutting down. Never the dashboard.',
+        { '200': ok(ref('ReadyStatus')), '503': ok(ref('ReadyStatus'), 'not ready: reasons lists each check that is not ready') },
+        {},
+        false,
+      ),
+    },
     '/openapi.json': { get: op('This document (no auth)', { '200': ok({ type: 'object' }) }, {}, false) },
     '/metrics': { get: op('Prometheus text format; token needed unless metrics.auth allows (see docs/operations.md)', { '200': { description: 'text/plain; version=0.0.4' }, '401': common['401'] }) },
     '/api/profiles': {

@@ -1,9 +1,13 @@
 /**
- * startServer(config): opens the node, builds the app, listens, mounts WebSockets, and
- * returns { url, close() }. close() is the graceful shutdown: stop accepting, let in-flight
+ * startServer(config): listens, opens the node, builds the app, mounts WebSockets, and
+ * returns { url, close() }. The port is bound first: while the data dir opens (a passphrase
+ * prompt, a long log open) the node answers /readyz 503 STORE_OPENING, /healthz 200
+ * `starting`, and every other request 503 SERVER_STARTING, so a probe never sees a refused
+ * connection or a half-built app. close() is the graceful shutdown: stop accepting, let in-flight
  * requests (and so in-flight writes) finish, close WebSockets with 1001 (sync mount), close
  * the store and the log, zero the keys.
  */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { ProfileSyncError } from '@profilesync/errors';
@@ -20,6 +24,8 @@ import { ServerMetrics } from './metrics.js';
 import { openNode, type NodeHandle, type PassphraseProvider } from './node.js';
 import { PeerStore } from './peers.js';
 import { ViewJsonCache } from './view-cache.js';
+import { Readiness } from './readiness.js';
+import { errorBody } from './http-errors.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
 
 /** Caches registered by other packages: the cache package's CacheRegistry fits. */
@@ -47,6 +53,10 @@ export interface StartServerOptions {
   scrypt?: { N?: number; r?: number; p?: number };
   /** audit at most `burst` denials at once, refilled at `perSecond` */
   denialAudit?: { perSecond: number; burst: number };
+  /** readiness registry behind /readyz: pass one to register checks before the node listens (default: a new one) */
+  readiness?: Readiness;
+  /** called once the port is bound, before the data dir is opened (probes get 503 until startServer resolves) */
+  onListening?: (info: { url: string; port: number }) => void;
 }
 
 export interface RunningServer {
@@ -62,6 +72,8 @@ export interface RunningServer {
   cacheRegistry: CacheRegistry;
   /** every HTTP route served (method + pattern) */
   routes: RouteInfo[];
+  /** the checks behind /readyz: `readiness.register(name, check)` */
+  readiness: Readiness;
   /** replaces the sync mount (the lead wires the sync package in through this or `sync`) */
   mountSync(mount: SyncMount | undefined): void;
   close(): Promise<void>;
@@ -106,42 +118,122 @@ function cacheDirectory(node: NodeHandle, registry: CacheRegistryLike, viewJsonC
   };
 }
 
+/** Keep-alive idle timeout (Fastify's default, which applies to servers it creates itself). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (err.code === 'EADDRINUSE') reject(new ProfileSyncError('SERVER_ADDRESS_IN_USE', `${host}:${port} is already in use (another node?); pick another --port`, { details: { key: 'port' }, cause: err }));
+      else reject(new ProfileSyncError('SERVER_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { details: { key: 'host' }, cause: err }));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port });
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
+
 export async function startServer(config: ServerConfig, opts: StartServerOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
   const clock = opts.clock ?? Date.now;
   const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: 'profilesync' } }, pino.destination({ fd: 2, sync: false }));
-  const node = await openNode({
-    dataDir: config.dataDir,
-    create: true,
-    encrypt: config.encryption,
-    passphrase: opts.passphrase ?? defaultPassphrase(env),
-    hotCacheBytes: config.cache.hotBytes,
-    maxDocs: config.cache.maxDocs,
-    maxProfileBytes: config.maxProfileBytes,
-    clock,
-    scrypt: opts.scrypt ?? { N: 2 ** config.scryptLogN },
-  });
+  let node: NodeHandle | undefined;
   let closeRequested = false;
+  let storeClosed = false;
+  const readiness = opts.readiness ?? new Readiness();
+  const offChecks = [
+    readiness.register('shutdown', () => (closeRequested ? { code: 'SERVER_SHUTTING_DOWN', message: 'the node is shutting down' } : undefined)),
+    readiness.register('store', () => {
+      if (!node) return { code: 'STORE_OPENING', message: 'the node is opening its data dir' };
+      if (storeClosed) return { code: 'STORE_CLOSED', message: 'the profile store is closed' };
+      return undefined;
+    }),
+  ];
+
+  // Bind first: until the app is ready, a small handler answers probes and refuses the rest.
+  let appHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let upgradeHandler: ((req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void) | undefined;
+  const httpServer = createServer();
+  httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (appHandler) return appHandler(req, res);
+    const path = (req.url ?? '/').split('?')[0];
+    res.setHeader('connection', 'close');
+    if (path === '/readyz') return sendJson(res, 503, readiness.status());
+    if (path === '/healthz') return sendJson(res, closeRequested ? 503 : 200, { status: closeRequested ? 'shutting-down' : 'starting' });
+    sendJson(res, 503, errorBody({ status: 503, code: 'SERVER_STARTING', message: 'the node is starting (opening its data dir); retry shortly' }), { 'retry-after': '1' });
+  });
+  httpServer.on('upgrade', (req, socket, head) => {
+    if (upgradeHandler) return upgradeHandler(req, socket, head);
+    rejectUpgrade(socket, 503, 'SERVER_STARTING', 'the node is starting; retry shortly');
+  });
+  const dropChecks = () => {
+    for (const off of offChecks) off();
+  };
   try {
-    if (config.encryption && !node.encrypted) {
+    await listenOn(httpServer, config.host, config.port);
+  } catch (err) {
+    dropChecks();
+    throw err;
+  }
+  const addr = httpServer.address() as AddressInfo;
+  const host = config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+  const stopListening = () => new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  logger.debug({ url }, 'bound; opening the data dir');
+  opts.onListening?.({ url, port: addr.port });
+
+  try {
+    node = await openNode({
+      dataDir: config.dataDir,
+      create: true,
+      encrypt: config.encryption,
+      passphrase: opts.passphrase ?? defaultPassphrase(env),
+      hotCacheBytes: config.cache.hotBytes,
+      maxDocs: config.cache.maxDocs,
+      maxProfileBytes: config.maxProfileBytes,
+      clock,
+      scrypt: opts.scrypt ?? { N: 2 ** config.scryptLogN },
+    });
+  } catch (err) {
+    closeRequested = true;
+    httpServer.closeAllConnections();
+    await stopListening();
+    dropChecks();
+    throw err;
+  }
+  const opened = node;
+  try {
+    if (config.encryption && !opened.encrypted) {
       throw new ProfileSyncError('CONFIG_INVALID', `config encryption (true): the data dir ${config.dataDir} was created without encryption; encryption applies when a dir is created (init --encrypt, then restore a backup into it)`, { details: { key: 'encryption' } });
     }
-    const tokens = await TokenStore.open(node.log, clock);
-    const peers = await PeerStore.open(node.log, config.peers, { fingerprint: (k) => keyFingerprint(parsePublicKey(k)), clock });
+    const tokens = await TokenStore.open(opened.log, clock);
+    const peers = await PeerStore.open(opened.log, config.peers, { fingerprint: (k) => keyFingerprint(parsePublicKey(k)), clock });
     const preset = opts.adminToken ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
-    const adminToken = await ensureAdminToken(tokens, config.dataDir, node.keyring, preset);
+    const adminToken = await ensureAdminToken(tokens, config.dataDir, opened.keyring, preset);
     if (adminToken.created) {
-      await node.store.recordAudit({ action: 'token.create', actor: 'bootstrap', origin: 'local', outcome: 'ok', details: { id: adminToken.tokenId, name: 'admin', role: 'admin', preset: preset !== undefined } });
+      await opened.store.recordAudit({ action: 'token.create', actor: 'bootstrap', origin: 'local', outcome: 'ok', details: { id: adminToken.tokenId, name: 'admin', role: 'admin', preset: preset !== undefined } });
       if (adminToken.token) (opts.onAdminToken ?? ((r) => process.stdout.write(`admin token (shown once, also in ${r.file}):\n  ${r.token}\n`)))(adminToken);
     }
 
     let sync: SyncMount | undefined;
     const viewJson = new ViewJsonCache();
     const cacheRegistry = opts.cacheRegistry ?? new CacheRegistry();
-    const caches = cacheDirectory(node, cacheRegistry, viewJson);
+    const caches = cacheDirectory(opened, cacheRegistry, viewJson);
     const metrics = new ServerMetrics({ caches: () => caches.stats(), peers: () => sync?.status() });
-    metrics.attachLog(node.log);
-    metrics.attachStore(node.store);
+    metrics.attachLog(opened.log);
+    metrics.attachStore(opened.store);
 
     const denial = opts.denialAudit ?? DENIAL_AUDIT;
     let bucket: BucketState = newBucket(denial.burst, clock());
@@ -154,12 +246,12 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         if (!slot.allowed) return;
         if (suppressed > 0) details = { ...details, suppressedBefore: suppressed };
       }
-      await node.store.recordAudit({ ...e, ...(details ? { details } : {}) });
+      await opened.store.recordAudit({ ...e, ...(details ? { details } : {}) });
     };
 
     const ctx: AppContext = {
       config,
-      store: node.store,
+      store: opened.store,
       tokens,
       peers,
       caches,
@@ -171,15 +263,22 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       metricsNeedToken: config.metrics.auth === 'token' || (config.metrics.auth === 'auto' && !isLoopbackHost(config.host)),
       clock,
       isClosing: () => closeRequested,
+      readiness,
     };
-    const app = buildApp(ctx);
+    let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    const app = buildApp(ctx, {
+      serverFactory: (handler) => {
+        fastifyHandler = handler;
+        return httpServer;
+      },
+    });
 
     const syncFactory = opts.sync === undefined ? defaultSyncFactory : opts.sync;
     if (syncFactory) {
       sync = await syncFactory({
-        store: node.store,
-        identity: node.identity,
-        ...(node.keyring ? { keyring: node.keyring } : {}),
+        store: opened.store,
+        identity: opened.identity,
+        ...(opened.keyring ? { keyring: opened.keyring } : {}),
         peers: peers.list(),
         authenticate: (t) => tokens.authenticate(t),
         authorize: (p, id, access) => roleAllows(p.role, access === 'read' ? 'profile:read' : 'profile:write') && grantAllows(p.grants, id),
@@ -187,7 +286,14 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       });
     }
 
-    app.server.on('upgrade', (req, socket, head) => {
+    try {
+      await app.ready();
+    } catch (err) {
+      await sync?.close().catch(() => undefined);
+      await app.close().catch(() => undefined);
+      throw err;
+    }
+    upgradeHandler = (req, socket, head) => {
       const { kind, path } = classifyUpgradePath(req.url);
       if (closeRequested) return rejectUpgrade(socket, 503, 'SERVER_SHUTTING_DOWN', 'the node is shutting down');
       if (kind === 'unknown') return rejectUpgrade(socket, 404, 'ROUTE_NOT_FOUND', `no WebSocket endpoint at ${path}`);
@@ -198,40 +304,34 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         logger.error({ err }, 'upgrade failed');
         rejectUpgrade(socket, 500, 'INTERNAL', 'internal error');
       }
-    });
-
-    try {
-      await app.listen({ host: config.host, port: config.port });
-    } catch (err) {
-      await sync?.close().catch(() => undefined);
-      await app.close().catch(() => undefined);
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new ProfileSyncError('SERVER_ADDRESS_IN_USE', `${config.host}:${config.port} is already in use (another node?); pick another --port`, { details: { key: 'port' }, cause: err });
-      throw new ProfileSyncError('SERVER_LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${code ?? (err as Error).message}`, { details: { key: 'host' }, cause: err });
-    }
-    const addr = app.server.address() as AddressInfo;
-    const host = config.host;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
-    logger.info({ url, dataDir: config.dataDir, encrypted: node.encrypted, fingerprint: node.identity.fingerprint }, 'listening');
+    };
+    appHandler = fastifyHandler;
+    logger.info({ url, dataDir: config.dataDir, encrypted: opened.encrypted, fingerprint: opened.identity.fingerprint }, 'listening');
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
         closeRequested = true;
         const started = clock();
+        // stop accepting; idle keep-alive sockets go now, busy ones after their response (onSend sets Connection: close)
+        const stopped = stopListening();
+        httpServer.closeIdleConnections();
         const force = setTimeout(() => {
           logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
-          app.server.closeAllConnections();
+          httpServer.closeAllConnections();
         }, config.shutdownTimeoutMs);
         force.unref();
         try {
           if (sync) await sync.close().catch((err: unknown) => logger.error({ err }, 'sync close failed'));
           await app.close();
+          await stopped;
         } finally {
           clearTimeout(force);
         }
         metrics.detach();
-        await node.close();
+        storeClosed = true;
+        await opened.close();
+        dropChecks();
         logger.info({ durationMillis: clock() - started }, 'closed');
         logger.flush?.();
       })();
@@ -242,19 +342,24 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       url,
       host,
       port: addr.port,
-      node,
-      publicKey: node.identity.publicKeyText,
-      fingerprint: node.identity.fingerprint,
+      node: opened,
+      publicKey: opened.identity.publicKeyText,
+      fingerprint: opened.identity.fingerprint,
       adminToken,
       cacheRegistry,
       routes: routesOf(app),
+      readiness,
       mountSync(m) {
         sync = m;
       },
       close,
     };
   } catch (err) {
-    await node.close().catch(() => undefined);
+    closeRequested = true;
+    httpServer.closeAllConnections();
+    await stopListening();
+    await opened.close().catch(() => undefined);
+    dropChecks();
     throw err;
   }
 }

@@ -2,8 +2,10 @@
  * Serves the built dashboard (apps/web/dist) at `/`. No routes are added (the route list
  * stays the API's, as the OpenAPI document describes it): the not-found handler asks
  * `serveWebUi` first. GET/HEAD paths outside the API prefixes get the file when it exists,
- * `index.html` for page paths (SPA fallback), a JSON 404 for missing assets, and 503
- * WEB_UI_NOT_BUILT with a clear message when the UI was never built.
+ * `index.html` for page paths (SPA fallback) — only for HTML navigations (`Accept: text/html`
+ * or `Sec-Fetch-Mode: navigate`), so a script, probe or API client asking for a path that does
+ * not exist gets a JSON 404, never the dashboard's HTML with 200 — a JSON 404 for missing
+ * assets, and 503 WEB_UI_NOT_BUILT with a clear message when the UI was never built.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -16,7 +18,7 @@ import { ProfileSyncError } from '@profilesync/errors';
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 /** Paths the UI never shadows. */
-const RESERVED = /^\/(api|healthz|metrics|openapi\.json|yjs|sync)(\/|$)/;
+const RESERVED = /^\/(api|healthz|readyz|metrics|openapi\.json|yjs|sync)(\/|$)/;
 
 const UI_HEADERS: Record<string, string> = {
   'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -50,16 +52,27 @@ export function webUiTarget(dir: string, url: string): string | undefined {
   return 'index.html';
 }
 
+/** Whether a request is a browser page navigation (it may get the SPA's index.html for any page path). */
+export function isHtmlNavigation(headers: Record<string, string | string[] | undefined>): boolean {
+  if (headers['sec-fetch-mode'] === 'navigate') return true;
+  const accept = headers.accept;
+  return typeof accept === 'string' && /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
+}
+
 /** true when the request was answered as a UI request. */
 export function serveWebUi(req: FastifyRequest, reply: FastifyReply, dir: string = DEFAULT_WEB_DIR): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const path = req.url.split('?')[0]!;
   if (RESERVED.test(path)) return false;
-  if (!existsSync(join(dir, 'index.html'))) {
-    throw new ProfileSyncError('WEB_UI_NOT_BUILT', `the web UI is not built (${dir} has no index.html): run \`pnpm build\` or \`pnpm --filter @profilesync/web build\`, then reload`);
-  }
+  const built = existsSync(join(dir, 'index.html'));
   const file = webUiTarget(dir, req.url);
   if (file === undefined) return false;
+  // the SPA fallback (a page path that is no file) is for page navigations only; `/` is the UI's own page
+  const isRoot = path === '/' || path === '/index.html';
+  if (file === 'index.html' && !isRoot && !isHtmlNavigation(req.headers)) return false;
+  if (!built) {
+    throw new ProfileSyncError('WEB_UI_NOT_BUILT', `the web UI is not built (${dir} has no index.html): run \`pnpm build\` or \`pnpm --filter @profilesync/web build\`, then reload`);
+  }
   void reply.code(200).headers(UI_HEADERS);
   if (file === 'index.html') void reply.header('cache-control', 'no-cache').sendFile(file, { cacheControl: false });
   else if (file.startsWith('assets/')) void reply.sendFile(file, { maxAge: '365d', immutable: true });

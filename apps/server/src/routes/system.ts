@@ -1,5 +1,6 @@
 /**
- * /healthz (no auth, minimal), /metrics (policy: metrics.auth), /openapi.json (no auth).
+ * /healthz (no auth, minimal: the process answers), /readyz (no auth: 200 once every readiness
+ * check passes, 503 with the reasons before), /metrics (policy: metrics.auth), /openapi.json (no auth).
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
@@ -13,6 +14,12 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: AppContext): voi
     parse(schemas.emptyQuery, req.query, 'query');
     if (ctx.isClosing()) return reply.code(503).send({ status: 'shutting-down' });
     return { status: 'ok' };
+  });
+
+  app.get('/readyz', { config: publicRoute }, async (req, reply) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    const status = ctx.readiness.status();
+    return reply.code(status.ready ? 200 : 503).header('cache-control', 'no-store').send(status.ready ? { ready: true } : status);
   });
 
   app.get('/metrics', { config: { access: { permission: 'metrics:read' } } }, async (req, reply) => {
