@@ -5,7 +5,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 // Workspace packages resolve to their TypeScript sources, so tests never need a build.
 // Exact-match aliases, so subpath exports (e.g. @profilesync/server/local) resolve too.
 const alias: { find: RegExp; replacement: string }[] = [
-  ...['errors', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => ({
+  ...['errors', 'model', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => ({
     find: new RegExp(`^@profilesync/${p}$`),
     replacement: `${root}packages/${p}/src/index.ts`,
   })),
@@ -29,7 +29,7 @@ const project = (name: string, dir: string, extra: Record<string, unknown> = {})
 export default defineConfig({
   test: {
     projects: [
-      ...['errors', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => project(p, `packages/${p}`)),
+      ...['errors', 'model', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => project(p, `packages/${p}`)),
       project('server', 'apps/server'),
       project('cli', 'apps/cli'),
       // real Chromium (Debian's package) driven by playwright-core against a real node

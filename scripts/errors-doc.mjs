@@ -14,6 +14,7 @@ const read = (p) => readFileSync(`${root}${p}`, 'utf8');
 
 export const SOURCES = [
   { title: 'Log (storage)', readme: 'packages/log/README.md' },
+  { title: 'Model (schema, render, refs)', readme: 'packages/model/README.md' },
   { title: 'Core (profiles, versions, labels, audit)', readme: 'packages/core/README.md' },
   { title: 'Crypto (keys, at-rest encryption, handshake, frames)', readme: 'packages/crypto/README.md' },
   { title: 'Sync (peer protocol and /yjs endpoint)', readme: 'packages/sync/README.md' },
