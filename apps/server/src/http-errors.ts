@@ -76,6 +76,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   LOG_INVALID_ARGUMENT: 400,
   LOG_CHECKSUM_MISMATCH: 500,
   LOG_CORRUPT: 500,
+  LOG_BACKUP_WRITE_FAILED: 503,
   // crypto
   CRYPTO_AUTH_FAILED: 500,
   CRYPTO_UNKNOWN_KEY: 500,

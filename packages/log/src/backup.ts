@@ -35,6 +35,11 @@ const CHUNK = 1 << 20;
 
 class Sink {
   readonly #out: Writable;
+  /** the first 'error' the output emitted (a missing dir, EACCES, a full disk): every later push fails with it */
+  #failure: unknown;
+  readonly #onError = (err: unknown): void => {
+    this.#failure ??= err;
+  };
   readonly #hash = createHash('sha256');
   #parts: Uint8Array[] = [];
   #size = 0;
@@ -42,9 +47,35 @@ class Sink {
 
   constructor(out: Writable) {
     this.#out = out;
+    out.on('error', this.#onError);
+  }
+
+  /** Throws LOG_BACKUP_WRITE_FAILED when the output failed. */
+  check(): void {
+    if (this.#failure === undefined) return;
+    const err = this.#failure as NodeJS.ErrnoException;
+    throw logError('LOG_BACKUP_WRITE_FAILED', `the backup could not be written: ${err?.code ?? ''} ${err?.message ?? String(err)}`.trim(), {
+      cause: err, details: { errno: err?.code },
+    });
+  }
+
+  detach(): void {
+    this.#out.off('error', this.#onError);
+  }
+
+  /** Waits for `event` or the first error, whichever comes first. */
+  async wait(event: 'drain' | 'finish'): Promise<void> {
+    this.check();
+    try {
+      await once(this.#out, event);
+    } catch (err) {
+      this.#onError(err);
+    }
+    this.check();
   }
 
   async push(b: Uint8Array, hashed = true): Promise<void> {
+    this.check();
     if (hashed) this.#hash.update(b);
     this.#parts.push(b);
     this.#size += b.byteLength;
@@ -61,7 +92,9 @@ class Sink {
     const chunk = Buffer.concat(this.#parts, this.#size);
     this.#parts = [];
     this.#size = 0;
-    if (!this.#out.write(chunk)) await once(this.#out, 'drain');
+    this.check();
+    if (!this.#out.write(chunk)) await this.wait('drain');
+    this.check();
   }
 }
 
@@ -84,9 +117,9 @@ export async function backupLog(log: EventLog, output: Writable, opts: BackupOpt
     if (n < 1 || n > 255 || !(bytes instanceof Uint8Array)) throw invalid(`section ${JSON.stringify(name)} needs a 1-255 byte name and Uint8Array bytes`);
   }
   const view = await source.backupView();
+  const sink = new Sink(output);
   try {
     const { db, options } = view;
-    const sink = new Sink(output);
     const total = view.streams.reduce((n, s) => n + s.seq, 0);
     const lastLsn = view.streams.reduce((n, s) => Math.max(n, s.lsn), 0);
     await sink.push(preamble());
@@ -145,10 +178,12 @@ export async function backupLog(log: EventLog, output: Writable, opts: BackupOpt
     opts.onProgress?.({ done, total });
     if (opts.end !== false) {
       output.end();
-      if (!output.writableFinished) await once(output, 'finish');
+      if (!output.writableFinished) await sink.wait('finish');
     }
+    sink.check();
     return { ...counts, bytes: sink.bytes, sha256: Buffer.from(digest).toString('hex'), lastLsn, durationMillis: performance.now() - start };
   } finally {
+    sink.detach();
     await view.release();
   }
 }

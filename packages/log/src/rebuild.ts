@@ -41,7 +41,10 @@ async function rebuildWith(d: RebuildDeps, builder: DerivedBuilder, no: number, 
   for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, 1, head.seq)) {
     const e = decodeEntry(ctx, no, name, seq, parsed);
     const snap = builder.add({ seq, hash: e.hash, body: e.body, storedBytes: parsed.stored.byteLength });
-    if (snap !== undefined) pending.push(snap);
+    if (snap !== undefined) {
+      snap.catch(() => undefined); // observed: a failure below leaves it unawaited
+      pending.push(snap);
+    }
     last = { seq, lsn: e.lsn, ts: e.ts, actor: e.actor, origin: e.origin };
   }
   const ops: Op[] = [];

@@ -26,6 +26,13 @@ import { decodePayload, encodeHead, type HeadRecord, parseEntry, payloadBody, un
 import type { LastEntryInfo, LogCodec, RestoreOptions, RestoreReport } from './types.js';
 
 const FLUSH_OPS = 16_384;
+
+/** Wraps what the caller's codec factory threw, so it passes the replay's "anything else is corrupt" rule. */
+class CodecFactoryError extends Error {
+  constructor(readonly inner: unknown) {
+    super('codec factory failed');
+  }
+}
 const MAX_DERIVED_IN_FLIGHT = 64;
 
 async function prepareDir(dir: string): Promise<boolean> {
@@ -131,7 +138,12 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
     if (db !== undefined) return db;
     if (header === undefined) throw corrupt('records before the header');
     const given = opts.codec;
-    codec = typeof given === 'function' ? await given({ codecId: header.codecId, sections }) : given ?? plainCodec;
+    try {
+      codec = typeof given === 'function' ? await given({ codecId: header.codecId, sections }) : given ?? plainCodec;
+    } catch (err) {
+      // the caller's own failure (a wrong passphrase, a missing key): its code, not "corrupt"
+      throw new CodecFactoryError(err);
+    }
     if (codec?.id !== header.codecId) {
       throw logError('LOG_CODEC_MISMATCH', `the backup was written with codec '${header.codecId}', restore was given '${codec?.id}'`, {
         details: { stored: header.codecId, given: codec?.id },
@@ -144,6 +156,9 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
   // MAX_DERIVED_IN_FLIGHT results are outstanding (bounded memory)
   const inFlight: Promise<void>[] = [];
   const derived = async (p: Promise<void>): Promise<void> => {
+    // observed now: when the replay fails early nobody awaits it, and the snapshot thread's
+    // close then rejects it (it must not become an unhandled rejection that kills the process)
+    p.catch(() => undefined);
     inFlight.push(p);
     if (inFlight.length > MAX_DERIVED_IN_FLIGHT) await inFlight.shift();
   };
@@ -266,6 +281,7 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
           throw corrupt(`unknown record type ${type}`);
         }
       } catch (err) {
+        if (err instanceof CodecFactoryError) throw err.inner;
         const code = (err as { code?: string }).code;
         if (typeof code === 'string' && code.startsWith('LOG_') && code !== 'LOG_CORRUPT') throw err;
         // a codec decode failure or a malformed payload inside an intact record
@@ -274,7 +290,12 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
     }
   }
   if (!trailer || header === undefined) throw corrupt('truncated (no trailer)');
-  const d = await ready();
+  let d: Db;
+  try {
+    d = await ready();
+  } catch (err) {
+    throw err instanceof CodecFactoryError ? err.inner : err;
+  }
   if (current !== undefined) await finishStream(current);
   try {
     await Promise.all(inFlight);

@@ -253,3 +253,50 @@ describe('backup / restore', () => {
     }
   });
 });
+
+describe('backup / restore failures (issue 11.5)', () => {
+  it('an output that fails (a missing dir) is LOG_BACKUP_WRITE_FAILED, never an unhandled stream error', async () => {
+    const { log } = await sampleLog(await tempDir());
+    const file = join(await tempDir(), 'no', 'such', 'dir', 'x.bak');
+    const err = await backupLog(log, createWriteStream(file)).then(() => undefined, (e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('LOG_BACKUP_WRITE_FAILED');
+    expect((err as { details?: { errno?: string } }).details?.errno).toBe('ENOENT');
+    // the log is still usable
+    expect((await log.verify()).ok).toBe(true);
+  });
+
+  it('a codec factory that refuses (a wrong passphrase) keeps its own code; nothing is left in the target', async () => {
+    const { log } = await sampleLog(await tempDir(), testCodec());
+    const b = await backupToBuffer(log);
+    const target = join(await tempDir(), 'r');
+    const refuse = async (): Promise<LogCodec> => {
+      const { ProfileSyncError } = await import('@profilesync/errors');
+      throw new ProfileSyncError('CRYPTO_BAD_PASSPHRASE', 'wrong passphrase');
+    };
+    expect(await codeOf(restoreLog({ dir: target, input: source(b), codec: refuse }))).toBe('CRYPTO_BAD_PASSPHRASE');
+    await expect(stat(target)).rejects.toThrow();
+  });
+
+  it('a truncated backup with snapshot work in flight fails cleanly (no unhandled rejection from the snapshot thread)', async () => {
+    const { log } = await sampleLog(await tempDir());
+    const b = await backupToBuffer(log);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => {
+      unhandled.push(e);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const pct of [0.3, 0.6, 0.9]) {
+        const target = join(await tempDir(), `cut-${pct}`);
+        const cut = b.subarray(0, Math.floor(b.byteLength * pct));
+        expect(await codeOf(restoreLog({ dir: target, input: source(cut, 64), materialize, snapshotPolicy: snapshotEvery(1) }))).toBe('LOG_BACKUP_CORRUPT');
+        await expect(stat(target)).rejects.toThrow();
+      }
+      // let the closed snapshot threads' rejections surface (Node reports unobserved ones after the microtask queue drains)
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+});

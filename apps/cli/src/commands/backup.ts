@@ -10,8 +10,8 @@
  * lsn: the SEQ of `restore --until`), rebuilds the views, then issues a NEW admin token for
  * the operator (old tokens keep working; the old admin.token file is not part of a backup).
  */
-import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
 import type { LogCodec } from '@profilesync/log';
@@ -30,8 +30,33 @@ function fsyncFile(path: string): void {
   }
 }
 
+/** The backup file's directory must exist (checked before the data dir is opened: a clean USAGE error, not a stream crash). */
+function checkBackupTarget(file: string): void {
+  const dir = dirname(resolve(file));
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new ProfileSyncError('USAGE', `cannot write the backup ${file}: the directory ${dir} does not exist`, { details: { file, dir } });
+  if (existsSync(file) && statSync(file).isDirectory()) throw new ProfileSyncError('USAGE', `cannot write the backup ${file}: it is a directory`, { details: { file } });
+}
+
+/** Entries of `dir` (none when it does not exist). */
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return [dir];
+    throw err;
+  }
+}
+
 export function registerBackup(program: Command, cli: Cli): void {
   addLocal(program.command('backup <file>').description('write a verified, streamable backup of the data dir (the server must be stopped)')).action(async (file: string, o: CommonOpts) => {
+    checkBackupTarget(file);
     const partial = `${file}.partial`;
     const { backupLog } = await import('@profilesync/log');
     const { IDENTITY_FILE, KEYRING_FILE } = await import('@profilesync/crypto');
@@ -66,7 +91,12 @@ export function registerBackup(program: Command, cli: Cli): void {
       const { TokenStore, openNode, writeAdminTokenFile, writeSecretFile } = await import('@profilesync/server');
       const config = cli.config(o);
       if (isNodeDir(config.dataDir)) throw new ProfileSyncError('LOG_RESTORE_NOT_EMPTY', `${config.dataDir} already holds a node; restore into a new --data dir`);
-      if (!existsSync(file)) throw new ProfileSyncError('USAGE', `no backup file ${file}`);
+      const foreign = entriesOf(config.dataDir);
+      if (foreign.length > 0) {
+        throw new ProfileSyncError('LOG_RESTORE_NOT_EMPTY', `${config.dataDir} is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); restore into a new or empty --data dir`, { details: { dir: config.dataDir } });
+      }
+      if (!existsSync(file) || !statSync(file).isFile()) throw new ProfileSyncError('USAGE', `no backup file ${file}`);
+      const existed = existsSync(config.dataDir);
       const paths = nodePaths(config.dataDir);
       const written: string[] = [];
       let keyring: Keyring | undefined;
@@ -93,7 +123,12 @@ export function registerBackup(program: Command, cli: Cli): void {
         mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
         report = await restoreLog({ dir: paths.logDir, input: createReadStream(file), codec, materialize: materializeProfile, snapshotPolicy: PROFILE_SNAPSHOT_POLICY, onProgress: (p) => progress.update(p.done, p.total), ...until });
       } catch (err) {
+        // nothing of a failed restore stays behind: the files written here, and the dir if this run made it
+        await keyring?.close();
+        keyring = undefined;
         for (const f of written) rmSync(f, { force: true });
+        if (existed) for (const name of entriesOf(config.dataDir)) rmSync(join(config.dataDir, name), { recursive: true, force: true });
+        else rmSync(config.dataDir, { recursive: true, force: true });
         throw err;
       } finally {
         progress.stop();
