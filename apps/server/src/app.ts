@@ -14,6 +14,7 @@ import type { AppContext } from './context.js';
 import { registerProfileRoutes } from './routes/profiles.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerSystemRoutes } from './routes/system.js';
+import { registerChangeRoutes } from './routes/changes.js';
 import { registerWebUi, serveWebUi } from './web-ui.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -126,5 +127,6 @@ export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyIn
   registerSystemRoutes(app, ctx);
   registerProfileRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerChangeRoutes(app, ctx);
   return app;
 }

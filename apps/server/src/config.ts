@@ -34,6 +34,7 @@ export interface ServerConfig {
   cache: { hotBytes: number; maxDocs: number };
   metrics: { auth: MetricsAuth };
   sync: { timeoutMs: number };
+  changes: { heartbeatMs: number; maxConnections: number };
   peers: PeerConfig[];
   /** where the config file was read from, if any */
   configFile?: string;
@@ -71,6 +72,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'cache.hot_bytes', path: ['cache', 'hotBytes'], type: 'int', min: 65536, max: 64 * 1024 * MiB, env: 'PROFILESYNC_CACHE_HOT_BYTES', default: 64 * MiB, doc: 'bytes of materialized views kept in the hot LRU' },
   { key: 'cache.max_docs', path: ['cache', 'maxDocs'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CACHE_MAX_DOCS', default: 1000, doc: 'live Y.Docs kept in memory' },
   { key: 'metrics.auth', path: ['metrics', 'auth'], type: 'enum', values: ['auto', 'token', 'none'], env: 'PROFILESYNC_METRICS_AUTH', default: 'auto', doc: '/metrics access: auto = open on a loopback bind, token otherwise; token = always a token; none = always open' },
+  { key: 'changes.heartbeat_ms', path: ['changes', 'heartbeatMs'], type: 'int', min: 100, max: 3_600_000, env: 'PROFILESYNC_CHANGES_HEARTBEAT_MS', default: 15_000, doc: 'GET /api/changes: a comment line is sent this often on an idle stream (keeps proxies and clients from timing out)' },
+  { key: 'changes.max_connections', path: ['changes', 'maxConnections'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CHANGES_MAX_CONNECTIONS', default: 10_000, doc: 'GET /api/changes: most open change feed streams (503 CHANGES_TOO_MANY_CONNECTIONS above)' },
   { key: 'sync.timeout_ms', path: ['sync', 'timeoutMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_SYNC_TIMEOUT_MS', default: 30_000, doc: 'default timeout of POST /api/sync and `profilesync sync`' },
 ];
 

@@ -13,6 +13,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { SyncMount } from './sync-mount.js';
 import type { ViewJsonCache } from './view-cache.js';
 import type { Readiness } from './readiness.js';
+import type { ChangeFeed } from './changes/feed.js';
 
 /** Every cache in the process (core's, the cache registry's, the server's own). */
 export interface CacheDirectory {
@@ -42,6 +43,8 @@ export interface AppContext {
   logger: Logger;
   /** the sync mount, once the sync package is wired in */
   sync(): SyncMount | undefined;
+  /** the change feed (GET /api/changes); undefined once shutdown began */
+  changes(): ChangeFeed | undefined;
   /** writes a security event to the audit chain */
   audit(event: SecurityEvent): Promise<void>;
   /** whether /metrics needs a token under the configured policy and bind address */

@@ -23,6 +23,12 @@ export interface StoreEventSource {
   on(event: 'conflict-recorded', listener: (e: { path: string }) => void): () => void;
 }
 
+/** What the change feed exposes to metrics. */
+export interface ChangeFeedSource {
+  stats(): { connections: number; opened: number; events: number; dropped: number } | undefined;
+  pending(): number;
+}
+
 export interface MetricsSources {
   caches: () => Promise<CacheStatsSnapshot[]>;
   peers: () => PeerStatus[] | undefined;
@@ -153,6 +159,17 @@ export class ServerMetrics {
       this.#httpChildren.set(key, child);
     }
     child.observe(seconds);
+  }
+
+  /** Change feed series, read at scrape time (GET /api/changes). */
+  attachChangeFeed(source: ChangeFeedSource): void {
+    const registers = [this.registry];
+    const read = () => source.stats();
+    new Gauge({ name: 'profilesync_changes_connections', help: 'open change feed streams (GET /api/changes)', registers, collect: atScrape(read, (g: Gauge, s) => g.set(s.connections)) });
+    new Counter({ name: 'profilesync_changes_events_total', help: 'change events written to change feed streams (catch-up and live)', registers, collect: atScrape(read, (c: Counter, s) => c.inc(s.events)) });
+    new Counter({ name: 'profilesync_changes_streams_opened_total', help: 'change feed streams opened', registers, collect: atScrape(read, (c: Counter, s) => c.inc(s.opened)) });
+    new Counter({ name: 'profilesync_changes_slow_disconnects_total', help: 'change feed streams closed because the client did not keep up (it resumes)', registers, collect: atScrape(read, (c: Counter, s) => c.inc(s.dropped)) });
+    new Gauge({ name: 'profilesync_changes_pending', help: 'committed changes waiting for an earlier one before release', registers, collect: atScrape(() => source.pending(), (g: Gauge, n) => g.set(n)) });
   }
 
   /** Subscribes to the log's typed events; detach() undoes it. */

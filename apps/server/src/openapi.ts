@@ -118,6 +118,13 @@ const schemas: Json = {
     type: 'object',
     properties: { id: str, url: str, fingerprint: str, name: { type: ['string', 'null'] }, source: { enum: ['config', 'added'] }, connected: { type: 'boolean' }, lastSeen: { type: ['string', 'null'] }, pending: { type: 'integer' }, lagMillis: { type: 'number' } },
   },
+  ChangeEvent: {
+    type: 'object',
+    description: 'data of a `change` event of GET /api/changes',
+    required: ['id', 'version', 'labels', 'deleted'],
+    additionalProperties: false,
+    properties: { id: str, version: str, labels: { type: 'object', additionalProperties: str }, deleted: { type: 'boolean' } },
+  },
   PeerCreate: { type: 'object', required: ['url', 'key'], additionalProperties: false, properties: { url: str, key: str, name: str } },
 };
 
@@ -206,6 +213,27 @@ export function openApiDocument(): Json {
     },
     '/api/peers/{id}': {
       delete: op('Remove a peer added at run time (extension, admin)', { '204': { description: 'removed' }, ...common, '404': errorRef('PEER_NOT_FOUND') }, { parameters: [pathParam('id', 'peer id')] }),
+    },
+    '/api/changes': {
+      get: op(
+        'Change feed (Server-Sent Events): one `change` event per committed change, label move and deletion; resume with Last-Event-ID',
+        {
+          '200': {
+            description:
+              'text/event-stream. Events: `change` (id EPOCH-LSN, data ChangeEvent), then after the catch-up one `ready` (no id, data { heartbeatMs, position }); `: hb` comment lines keep idle streams open',
+            content: { 'text/event-stream': { schema: { type: 'string' }, itemSchema: ref('ChangeEvent') } },
+          },
+          ...common,
+          '503': errorRef('CHANGES_TOO_MANY_CONNECTIONS'),
+        },
+        {
+          parameters: [
+            query('ids', 'comma-separated profile ids to follow (each must be granted); default: every profile the token may read', { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9._:-]{0,127})*$' }),
+            query('since', 'resume after this event id (EPOCH-LSN); 0 = from the beginning. The Last-Event-ID header wins', { type: 'string', pattern: '^(0|[0-9a-z]{1,13}-[0-9]{1,16})$' }),
+            { name: 'Last-Event-ID', in: 'header', required: false, description: 'the id of the last event received (EventSource sends it when it reconnects); 0 = from the beginning', schema: { type: 'string', pattern: '^(0|[0-9a-z]{1,13}-[0-9]{1,16})$' } },
+          ],
+        },
+      ),
     },
     '/api/sync': {
       post: op('One-shot sync with all peers; resolves when converged or timed out (admin)', { '200': ok({ type: 'object', properties: { converged: { type: 'boolean' }, peers: { type: 'array' }, durationMillis: { type: 'number' } } }), ...withBody, '503': errorRef('SYNC_UNAVAILABLE') }, {

@@ -27,6 +27,8 @@ import { ViewJsonCache } from './view-cache.js';
 import { Readiness } from './readiness.js';
 import { errorBody } from './http-errors.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
+import { ChangeHub } from './changes/hub.js';
+import { ChangeFeed } from './changes/feed.js';
 
 /** Caches registered by other packages: the cache package's CacheRegistry fits. */
 export interface CacheRegistryLike {
@@ -74,6 +76,8 @@ export interface RunningServer {
   routes: RouteInfo[];
   /** the checks behind /readyz: `readiness.register(name, check)` */
   readiness: Readiness;
+  /** ordered profile changes with log positions (the change feed and webhooks read it) */
+  changes: ChangeHub;
   /** replaces the sync mount (the lead wires the sync package in through this or `sync`) */
   mountSync(mount: SyncMount | undefined): void;
   close(): Promise<void>;
@@ -150,6 +154,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: 'profilesync' } }, pino.destination({ fd: 2, sync: false }));
   let node: NodeHandle | undefined;
   let closeRequested = false;
+  const cleanups: (() => void)[] = [];
   let storeClosed = false;
   const readiness = opts.readiness ?? new Readiness();
   const offChecks = [
@@ -234,6 +239,12 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     const metrics = new ServerMetrics({ caches: () => caches.stats(), peers: () => sync?.status() });
     metrics.attachLog(opened.log);
     metrics.attachStore(opened.store);
+    // before anything can write (the app, sync): the hub sees every change with its log position
+    const hub = await ChangeHub.open(opened.log, opened.store, { clock });
+    cleanups.push(() => hub.close());
+    hub.events.on('stalled-change', (e) => logger.warn(e, 'change feed: a committed change had no notification; read from the store'));
+    let feed: ChangeFeed | undefined = new ChangeFeed(hub, { heartbeatMs: config.changes.heartbeatMs, retryMs: 1000, maxConnections: config.changes.maxConnections, maxBufferedBytes: 1024 * 1024 }, logger, clock);
+    metrics.attachChangeFeed({ stats: () => feed?.stats(), pending: () => hub.pending });
 
     const denial = opts.denialAudit ?? DENIAL_AUDIT;
     let bucket: BucketState = newBucket(denial.burst, clock());
@@ -259,6 +270,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       viewJson,
       logger,
       sync: () => sync,
+      changes: () => feed,
       audit,
       metricsNeedToken: config.metrics.auth === 'token' || (config.metrics.auth === 'auto' && !isLoopbackHost(config.host)),
       clock,
@@ -323,12 +335,15 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         force.unref();
         try {
           if (sync) await sync.close().catch((err: unknown) => logger.error({ err }, 'sync close failed'));
+          feed?.close();
+          feed = undefined;
           await app.close();
           await stopped;
         } finally {
           clearTimeout(force);
         }
         metrics.detach();
+        hub.close();
         storeClosed = true;
         await opened.close();
         dropChecks();
@@ -349,6 +364,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       cacheRegistry,
       routes: routesOf(app),
       readiness,
+      changes: hub,
       mountSync(m) {
         sync = m;
       },
@@ -356,6 +372,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     };
   } catch (err) {
     closeRequested = true;
+    for (const c of cleanups.splice(0)) c();
     httpServer.closeAllConnections();
     await stopListening();
     await opened.close().catch(() => undefined);

@@ -55,6 +55,7 @@ export const schemas = {
     limit: intString(1, 100_000).optional(),
   }),
   emptyQuery: z.strictObject({}),
+  changesQuery: z.strictObject({ ids: z.string().min(1).max(140_000).optional(), since: z.string().min(1).max(64).optional() }),
 
   createBody: z.strictObject({
     id: z.string().max(256).optional(),

@@ -68,6 +68,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     const p = principalOf(req);
     const { id } = parse(schemas.tokenParams, req.params, 'params');
     const info = await ctx.tokens.revoke(id);
+    ctx.changes()?.closeToken(id);
     await ctx.audit({ action: 'token.revoke', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id, name: info.name, role: info.role } });
     return reply.code(204).send();
   });
