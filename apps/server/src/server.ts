@@ -171,9 +171,18 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   let upgradeHandler: ((req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void) | undefined;
   const httpServer = createServer();
   httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  // Change feed streams that arrive while starting wait for the app instead of getting a 503: an
+  // EventSource gives up for good on a non-200 answer (it only retries after network errors),
+  // so a client resuming across a restart must not see one. Failed starts close them (a network
+  // error: the client retries).
+  const parked: { req: IncomingMessage; res: ServerResponse }[] = [];
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (appHandler) return appHandler(req, res);
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/api/changes' && req.method === 'GET' && !closeRequested && parked.length < config.changes.maxConnections) {
+      parked.push({ req, res });
+      return;
+    }
     res.setHeader('connection', 'close');
     if (path === '/readyz') return sendJson(res, 503, readiness.status());
     if (path === '/healthz') return sendJson(res, closeRequested ? 503 : 200, { status: closeRequested ? 'shutting-down' : 'starting' });
@@ -318,6 +327,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       }
     };
     appHandler = fastifyHandler;
+    for (const p of parked.splice(0)) if (!p.res.destroyed) appHandler?.(p.req, p.res);
     logger.info({ url, dataDir: config.dataDir, encrypted: opened.encrypted, fingerprint: opened.identity.fingerprint }, 'listening');
 
     let closing: Promise<void> | undefined;

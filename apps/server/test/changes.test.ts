@@ -116,6 +116,25 @@ describe('change feed', () => {
     expect(ids.map(lsnOf)).toEqual([...ids.map(lsnOf)].sort((a, b) => a - b));
   });
 
+  it('a stream opened while the node is still starting waits for it instead of getting a 503', async () => {
+    let release!: (p: string) => void;
+    const passphrase = new Promise<string>((r) => (release = r));
+    let bound!: (url: string) => void;
+    const listening = new Promise<string>((r) => (bound = r));
+    const starting = startTestServer({ encryption: true }, { sync: false, scrypt: { N: 2 ** 10 }, passphrase: () => passphrase, onListening: ({ url }) => bound(url) });
+    const url = await listening;
+    const r = rec(url, { lastEventId: '0' });
+    // the node is bound but blocked on its passphrase: the stream is held, not refused
+    expect((await http(url, 'GET', '/readyz', { token: null })).status).toBe(503);
+    release('correct horse battery staple');
+    const t = await starting;
+    servers.push(t);
+    await r.until((x) => x.readies.length === 1, 'ready after start');
+    expect(r.errors).toBe(0);
+    await http(t.url, 'POST', '/api/profiles', { body: profileInput('held') });
+    await r.until((x) => x.changes.length === 1, 'live change');
+  });
+
   it('filters by ?ids= and by the token\'s grants', async () => {
     const t = await start();
     const tok = await http(t.url, 'POST', '/api/tokens', { body: { name: 'team', role: 'viewer', profiles: ['team-*'] } });

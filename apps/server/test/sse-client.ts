@@ -70,7 +70,8 @@ export function record(url: string, opts: { token?: string; lastEventId?: string
     r.readies.push(JSON.parse(e.data));
     notify();
   });
-  es.addEventListener('error', () => {
+  es.addEventListener('error', (e) => {
+    if (process.env.SSE_DEBUG) console.log('sse error', (e as any).code, (e as any).message);
     r.errors++;
     notify();
   });

@@ -103,7 +103,9 @@ export class ChangeFeed {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // the socket goes with the stream: a reconnect (after a shutdown or revocation) opens a new
+      // connection instead of reusing this one on a node that is closing
+      connection: 'close',
       'x-accel-buffering': 'no',
       'x-request-id': info.requestId,
     });
