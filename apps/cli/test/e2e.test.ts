@@ -162,6 +162,9 @@ describe('profilesync (plaintext node)', () => {
     expect(gone.stdout).toBe('');
     const t1 = cli(['token', 'create', 'temp-1', '--role', 'viewer', '--json'], env).json;
     const t2 = cli(['token', 'create', 'temp-2', '--role', 'viewer', '--json'], env).json;
+    expect(cli(['token', 'set', t1.id, '--role', 'editor', '--profiles', 'a-*,b', '--json'], env).json).toMatchObject({ id: t1.id, role: 'editor', profiles: ['a-*', 'b'] });
+    expect(cli(['token', 'set', t1.id, '--all-profiles'], env).stdout).toBe(`token ${t1.id}: editor, profiles *\n`);
+    expect(cli(['token', 'set', t1.id], env).code).toBe(2);
     expect(cli(['token', 'revoke', t1.id, '--json'], env).json).toEqual({ revoked: t1.id });
     expect(cli(['token', 'revoke', t2.id], env).stdout).toBe(`revoked ${t2.id}\n`);
     expect(cli(['token', 'list', '--json'], env).json.tokens.map((t: any) => t.name)).not.toContain('temp-1');

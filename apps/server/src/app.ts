@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { errorBody, toHttpError } from './http-errors.js';
 import { bearerToken, type Principal } from './auth/tokens.js';
 import { grantAllows, roleAllows } from './auth/policy.js';
+import { principalAllows } from './auth/scope.js';
 import { deny } from './auth/guard.js';
 import type { AppContext } from './context.js';
 import { registerProfileRoutes } from './routes/profiles.js';
@@ -81,6 +82,7 @@ export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyIn
     const principal = ctx.tokens.authenticate(raw);
     if (!principal) return fail('bad-token');
     if (!roleAllows(principal.role, access.permission)) return fail('role', principal);
+    if (!principalAllows(principal, access.permission)) return fail('scope', principal);
     if (access.profileParam) {
       const id = (req.params as { id?: string }).id;
       if (id !== undefined && !grantAllows(principal.grants, id)) return fail('grant', principal, id);

@@ -8,6 +8,7 @@ import type { CacheStatsSnapshot, ProfileStore } from '@profilesync/core';
 import type { ServerConfig } from './config.js';
 import type { Principal, TokenStore } from './auth/tokens.js';
 import type { Permission } from './auth/policy.js';
+import type { LiveConnections } from './auth/live.js';
 import type { PeerStore } from './peers.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SyncMount } from './sync-mount.js';
@@ -35,6 +36,8 @@ export interface AppContext {
   config: ServerConfig;
   store: ProfileStore;
   tokens: TokenStore;
+  /** token-authenticated live connections (yjs, sse, ...): register them, revocation closes them (auth/live.ts) */
+  live: LiveConnections;
   peers: PeerStore;
   caches: CacheDirectory;
   metrics: ServerMetrics;

@@ -95,7 +95,7 @@ export interface HttpError {
 }
 
 /** Details worth returning to a client (small, non-secret facts such as a field path). */
-const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version'];
+const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version', 'reason'];
 
 function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!details) return undefined;

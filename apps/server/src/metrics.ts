@@ -29,6 +29,12 @@ export interface ChangeFeedSource {
   pending(): number;
 }
 
+/** The slice of the live-connection registry the metrics read and subscribe to. */
+export interface LiveSource {
+  count(): Map<string, number>;
+  on(listener: (e: { type: 'revoked' | 'changed'; kind: string; outcome: 'closed' | 'kept' }) => void): () => void;
+}
+
 export interface MetricsSources {
   caches: () => Promise<CacheStatsSnapshot[]>;
   peers: () => PeerStatus[] | undefined;
@@ -57,6 +63,7 @@ export class ServerMetrics {
   #batchEntries: Histogram;
   #batchSeconds: Histogram;
   #batchFailures: Counter<'code'>;
+  #denials: Counter<'reason' | 'endpoint'>;
   #unsubscribe: (() => void)[] = [];
 
   constructor(sources: MetricsSources, opts: { defaultMetrics?: boolean } = {}) {
@@ -117,6 +124,13 @@ export class ServerMetrics {
     });
     this.#batchFailures = new Counter({ name: 'profilesync_log_batch_failures_total', help: 'batches the log failed to write', labelNames: ['code'], registers });
 
+    this.#denials = new Counter({
+      name: 'profilesync_auth_denied_total',
+      help: 'requests and connections refused for authentication or authorization (every one, also those whose audit record was rate-limited)',
+      labelNames: ['reason', 'endpoint'],
+      registers,
+    });
+
     const peerGauge = (name: string, help: string, labelNames: 'peer'[], fill: (g: Gauge<'peer'>, peers: PeerStatus[]) => void) =>
       new Gauge({ name, help, labelNames, registers, collect: atScrape(sources.peers, fill) });
     peerGauge('profilesync_sync_peers_connected', 'peers with an open sync session (absent until sync is available)', [], (g, peers) => g.set(peers.filter((p) => p.connected).length));
@@ -147,6 +161,35 @@ export class ServerMetrics {
       store.on('view-loaded', (e) => loads.observe({ kind: 'view' }, e.durationMillis / 1000)),
       store.on('conflict-recorded', () => conflicts.inc()),
     );
+  }
+
+  /** Counts one denial (reason: missing-token, bad-token, role, grant, scope, AUTH_FORBIDDEN, ...; endpoint: http, /yjs, /sync). */
+  countDenial(reason: string, endpoint: string): void {
+    this.#denials.inc({ reason, endpoint });
+  }
+
+  /** Open token-authenticated live connections, and those closed by revocations and grant changes. */
+  attachLive(live: LiveSource): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'profilesync_live_connections',
+      help: 'open token-authenticated live connections (/yjs sockets, SSE streams) by kind',
+      labelNames: ['kind'],
+      registers,
+      collect: atScrape(
+        () => live.count(),
+        (g: Gauge<'kind'>, counts) => {
+          for (const [kind, n] of counts) g.set({ kind }, n);
+        },
+      ),
+    });
+    const changed = new Counter({
+      name: 'profilesync_live_connections_revoked_total',
+      help: 'live connections reached by a token change: closed (token revoked, profile no longer granted) or kept with the new access (e.g. downgraded to read-only)',
+      labelNames: ['kind', 'change', 'outcome'],
+      registers,
+    });
+    this.#unsubscribe.push(live.on((e) => changed.inc({ kind: e.kind, change: e.type, outcome: e.outcome })));
   }
 
   #httpChildren = new Map<string, { observe(v: number): void }>();

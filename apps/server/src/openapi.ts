@@ -114,6 +114,12 @@ const schemas: Json = {
     additionalProperties: false,
     properties: { name: str, role: { enum: ['admin', 'editor', 'viewer'] }, profiles: { type: 'array', items: str, description: 'globs on profile ids (* and ?)' } },
   },
+  TokenPatch: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: { role: { enum: ['admin', 'editor', 'viewer'] }, profiles: { type: ['array', 'null'], items: str, description: 'globs on profile ids (* and ?); null = every profile' } },
+  },
   Peer: {
     type: 'object',
     properties: { id: str, url: str, fingerprint: str, name: { type: ['string', 'null'] }, source: { enum: ['config', 'added'] }, connected: { type: 'boolean' }, lastSeen: { type: ['string', 'null'] }, pending: { type: 'integer' }, lagMillis: { type: 'number' } },
@@ -205,7 +211,11 @@ export function openApiDocument(): Json {
       post: op('Create a token; the secret is shown once (admin)', { '201': ok({ allOf: [ref('TokenInfo'), { type: 'object', properties: { token: str } }] }, 'created'), ...withBody }, { requestBody: jsonBody(ref('TokenCreate')) }),
     },
     '/api/tokens/{id}': {
-      delete: op('Revoke a token (admin)', { '204': { description: 'revoked' }, ...common, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, { parameters: [pathParam('id', 'token id')] }),
+      patch: op('Change a token\'s role and/or grants (admin, within its own scope); its open /yjs sockets are closed or downgraded at once', { '200': ok(ref('TokenInfo')), ...withBody, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, {
+        parameters: [pathParam('id', 'token id')],
+        requestBody: jsonBody(ref('TokenPatch')),
+      }),
+      delete: op('Revoke a token (admin, within its own scope); its open /yjs sockets are closed (4401) before the answer', { '204': { description: 'revoked' }, ...common, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, { parameters: [pathParam('id', 'token id')] }),
     },
     '/api/peers': {
       get: op('Peers with sync status (admin)', { '200': ok({ type: 'object', properties: { sync: { enum: ['available', 'unavailable'] }, peers: { type: 'array', items: ref('Peer') } } }), ...common }),

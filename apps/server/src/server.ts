@@ -19,7 +19,8 @@ import { isLoopbackHost, type ServerConfig } from './config.js';
 import type { AppContext, CacheDirectory, SecurityEvent } from './context.js';
 import { ensureAdminToken, type AdminTokenResult } from './auth/admin-token.js';
 import { grantAllows, newBucket, roleAllows, takeAuditSlot, type BucketState } from './auth/policy.js';
-import { TokenStore } from './auth/tokens.js';
+import { TokenStore, type Principal } from './auth/tokens.js';
+import { LiveConnections } from './auth/live.js';
 import { ServerMetrics } from './metrics.js';
 import { openNode, type NodeHandle, type PassphraseProvider } from './node.js';
 import { PeerStore } from './peers.js';
@@ -241,6 +242,13 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       if (adminToken.token) (opts.onAdminToken ?? ((r) => process.stdout.write(`admin token (shown once, also in ${r.file}):\n  ${r.token}\n`)))(adminToken);
     }
 
+    const live = new LiveConnections();
+    // revocations and grant changes reach open connections in the same tick as the token table
+    tokens.onChange((change) => {
+      const { closed, kept } = live.apply(change);
+      if (closed + kept > 0) logger.info({ tokenId: change.id, change: change.type, closed, kept }, 'token change applied to live connections');
+    });
+
     let sync: SyncMount | undefined;
     const viewJson = new ViewJsonCache();
     const cacheRegistry = opts.cacheRegistry ?? new CacheRegistry();
@@ -254,17 +262,21 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     hub.events.on('stalled-change', (e) => logger.warn(e, 'change feed: a committed change had no notification; read from the store'));
     let feed: ChangeFeed | undefined = new ChangeFeed(hub, { heartbeatMs: config.changes.heartbeatMs, retryMs: 1000, maxConnections: config.changes.maxConnections, maxBufferedBytes: 1024 * 1024 }, logger, clock);
     metrics.attachChangeFeed({ stats: () => feed?.stats(), pending: () => hub.pending });
+    metrics.attachLive(live);
 
     const denial = opts.denialAudit ?? DENIAL_AUDIT;
     let bucket: BucketState = newBucket(denial.burst, clock());
     const audit = async (e: SecurityEvent): Promise<void> => {
       let details = e.details;
       if (e.action === 'auth.denied') {
+        const endpoint = typeof e.details?.['endpoint'] === 'string' ? (e.details['endpoint'] as string) : 'http';
+        metrics.countDenial(String(e.details?.['reason'] ?? 'unknown'), endpoint);
         const slot = takeAuditSlot(bucket, clock(), denial.perSecond, denial.burst);
         const suppressed = bucket.suppressed;
         bucket = slot.state;
         if (!slot.allowed) return;
         if (suppressed > 0) details = { ...details, suppressedBefore: suppressed };
+        logger.info({ actor: e.actor, origin: e.origin, reason: e.details?.['reason'], endpoint, profile: e.profile, suppressedBefore: suppressed || undefined }, 'auth denied');
       }
       await opened.store.recordAudit({ ...e, ...(details ? { details } : {}) });
     };
@@ -273,6 +285,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       config,
       store: opened.store,
       tokens,
+      live,
       peers,
       caches,
       metrics,
@@ -302,7 +315,12 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         ...(opened.keyring ? { keyring: opened.keyring } : {}),
         peers: peers.list(),
         authenticate: (t) => tokens.authenticate(t),
-        authorize: (p, id, access) => roleAllows(p.role, access === 'read' ? 'profile:read' : 'profile:write') && grantAllows(p.grants, id),
+        authorize: (p, id, access) => {
+          // the token's current access, not the copy taken at connect time
+          const now: Principal | undefined = tokens.principal(p.tokenId);
+          return now !== undefined && roleAllows(now.role, access === 'read' ? 'profile:read' : 'profile:write') && grantAllows(now.grants, id);
+        },
+        watch: (p, conn) => live.register(p, conn),
         audit: (e) => void audit(e).catch((err: unknown) => logger.warn({ err }, 'audit failed')),
       });
     }

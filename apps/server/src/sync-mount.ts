@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProfileStore } from '@profilesync/core';
 import type { Principal } from './auth/tokens.js';
+import type { LiveConnection } from './auth/live.js';
 import type { PeerRecord } from './peers.js';
 
 export interface PeerStatus {
@@ -49,8 +50,10 @@ export interface SyncMountContext {
   peers: PeerRecord[];
   /** WebSocket auth for /yjs: `?token=TOKEN` -> principal, or undefined (the mount answers 401) */
   authenticate(token: string | undefined): Principal | undefined;
-  /** whether `principal` may read / write profile `id` */
+  /** whether `principal`'s token may read / write profile `id` now (its current role and grants; false once revoked) */
   authorize(principal: Principal, id: string, access: 'read' | 'write'): boolean;
+  /** registers an open token-authenticated connection (a /yjs socket): revocation closes it, grant changes re-check it */
+  watch(principal: Principal, conn: LiveConnection): () => void;
   /** security events (e.g. a peer with an unknown key) */
   audit(record: { action: string; actor: string; origin: string; outcome: 'ok' | 'denied' | 'rejected'; profile?: string; details?: Record<string, unknown> }): void;
 }

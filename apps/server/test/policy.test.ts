@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compileGlob, grantAllows, newBucket, roleAllows, takeAuditSlot } from '../src/auth/policy.js';
 import { bearerToken, splitToken, newTokenString } from '../src/auth/tokens.js';
+import { principalAllows, scopeWithin } from '../src/auth/scope.js';
+import { LiveConnections } from '../src/auth/live.js';
 import { ERROR_STATUS, errorBody, toHttpError } from '../src/http-errors.js';
 import { ProfileSyncError } from '@profilesync/errors';
 import { CacheErrorCode } from '@profilesync/cache';
@@ -148,5 +150,88 @@ describe('error table', () => {
   it('passes only whitelisted, primitive details', () => {
     const e = toHttpError(new ProfileSyncError('PROFILE_INVALID', 'bad', { details: { path: 'parameters.temperature', secret: 'x', rule: { a: 1 } } }));
     expect(e.details).toEqual({ path: 'parameters.temperature' });
+  });
+});
+
+describe('scopes (scoped admins grant only within their own scope)', () => {
+  it('examples: narrower globs are within, wider or disjoint ones are not; null is every profile', () => {
+    expect(scopeWithin(['alpha-1'], ['alpha-*'])).toBe(true);
+    expect(scopeWithin(['alpha-?', 'alpha-x*'], ['alpha-*'])).toBe(true);
+    expect(scopeWithin(['a?*'], ['a*'])).toBe(true);
+    expect(scopeWithin(['a*?'], ['a?*'])).toBe(true);
+    expect(scopeWithin(['a*'], ['a', 'a?*'])).toBe(true); // covered by the union only
+    expect(scopeWithin(['alpha*'], ['alpha-*'])).toBe(false);
+    expect(scopeWithin(['*'], ['alpha-*'])).toBe(false);
+    expect(scopeWithin(['?lpha-1'], ['alpha-*'])).toBe(false);
+    expect(scopeWithin(['alpha-1', 'beta-1'], ['alpha-*'])).toBe(false);
+    expect(scopeWithin(null, ['alpha-*'])).toBe(false);
+    expect(scopeWithin(null, null)).toBe(true);
+    expect(scopeWithin(['x'], null)).toBe(true);
+  });
+
+  it('node-wide powers need an unrestricted token', () => {
+    expect(principalAllows({ role: 'admin', profiles: null }, 'peer:manage')).toBe(true);
+    expect(principalAllows({ role: 'admin', profiles: ['a*'] }, 'peer:manage')).toBe(false);
+    expect(principalAllows({ role: 'admin', profiles: ['a*'] }, 'sync:run')).toBe(false);
+    expect(principalAllows({ role: 'admin', profiles: ['a*'] }, 'token:manage')).toBe(true);
+    expect(principalAllows({ role: 'editor', profiles: null }, 'token:manage')).toBe(false);
+  });
+
+  it('is exact: within <=> every id up to a length the inner glob matches, the outer globs match (property, small alphabet)', () => {
+    const glob = fc.array(fc.constantFrom('a', 'b', '*', '?'), { minLength: 1, maxLength: 4 }).map((c) => c.join(''));
+    const words: string[] = [''];
+    for (let len = 1; len <= 7; len++) for (const w of words.filter((x) => x.length === len - 1)) for (const ch of 'abc') words.push(w + ch);
+    const matches = (g: string, w: string) => compileGlob(g).test(w);
+    fc.assert(
+      fc.property(glob, fc.array(glob, { minLength: 1, maxLength: 2 }), (inner, outer) => {
+        const brute = words.every((w) => !matches(inner, w) || outer.some((o) => matches(o, w)));
+        expect(scopeWithin([inner], outer)).toBe(brute);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('live connections registry', () => {
+  const principal = (tokenId: string, role: 'admin' | 'editor' | 'viewer' = 'editor') => ({ tokenId, name: tokenId, role, profiles: null, grants: null, actor: tokenId, origin: `api:${tokenId}` });
+
+  it('revocation closes every connection of the token (AUTH_UNAUTHORIZED), and only those', () => {
+    const live = new LiveConnections();
+    const closed: string[] = [];
+    const events: string[] = [];
+    live.on((e) => events.push(`${e.type}:${e.kind}:${e.outcome}`));
+    live.register(principal('t1'), { kind: 'yjs', profile: 'p', close: (c) => closed.push(`t1-yjs:${c}`) });
+    live.register(principal('t1'), { kind: 'sse', close: (c) => closed.push(`t1-sse:${c}`) });
+    live.register(principal('t2'), { kind: 'yjs', close: (c) => closed.push(`t2:${c}`) });
+    expect(Object.fromEntries(live.count())).toEqual({ yjs: 2, sse: 1 });
+    expect(live.apply({ type: 'revoked', id: 't1' })).toEqual({ closed: 2, kept: 0 });
+    expect(closed).toEqual(['t1-yjs:AUTH_UNAUTHORIZED', 't1-sse:AUTH_UNAUTHORIZED']);
+    expect(events).toEqual(['revoked:yjs:closed', 'revoked:sse:closed']);
+    expect(Object.fromEntries(live.count())).toEqual({ yjs: 1 });
+    expect(live.apply({ type: 'revoked', id: 't1' })).toEqual({ closed: 0, kept: 0 });
+  });
+
+  it('a change refreshes connections that can follow it and closes (AUTH_FORBIDDEN) those that cannot; unregister is idempotent', () => {
+    const live = new LiveConnections();
+    const seen: string[] = [];
+    const off = live.register(principal('t'), { kind: 'yjs', close: (c) => seen.push(`yjs:${c}`), refresh: (p) => (seen.push(`refresh:${p.role}`), 'kept') });
+    live.register(principal('t'), { kind: 'sse', close: (c) => seen.push(`sse:${c}`) });
+    live.register(principal('t'), { kind: 'yjs', close: () => seen.push('never'), refresh: () => 'closed' });
+    expect(live.apply({ type: 'changed', id: 't', principal: principal('t', 'viewer') })).toEqual({ closed: 2, kept: 1 });
+    expect(seen).toEqual(['refresh:viewer', 'sse:AUTH_FORBIDDEN']);
+    expect(Object.fromEntries(live.count('t'))).toEqual({ yjs: 1 });
+    off();
+    off();
+    expect(live.count('t').size).toBe(0);
+  });
+
+  it('a connection whose close throws is dropped all the same and does not stop the others', () => {
+    const live = new LiveConnections();
+    const closed: string[] = [];
+    live.register(principal('t'), { kind: 'yjs', close: () => { throw new Error('boom'); } });
+    live.register(principal('t'), { kind: 'yjs', close: (c) => closed.push(c) });
+    expect(live.apply({ type: 'revoked', id: 't' }).closed).toBe(2);
+    expect(closed).toEqual(['AUTH_UNAUTHORIZED']);
+    expect(live.count().size).toBe(0);
   });
 });

@@ -30,7 +30,9 @@ export async function queryAudit(log: EventLog, q: ParsedAuditQuery): Promise<Au
     if (found.length > q.limit) found = found.sort(newestFirst).slice(0, q.limit);
   };
   if (log.head(AUDIT_STREAM) !== undefined) await take(AUDIT_STREAM, auditEntryToRecord);
-  const streams = q.profile !== undefined ? (log.head(q.profile) !== undefined ? [q.profile] : []) : log.streams().filter((s) => !s.startsWith('#'));
+  const streams = (q.profile !== undefined ? (log.head(q.profile) !== undefined ? [q.profile] : []) : log.streams().filter((s) => !s.startsWith('#'))).filter(
+    (s) => q.profiles === undefined || q.profiles(s),
+  );
   const byRecent = streams.map((s) => ({ s, ts: log.head(s)?.ts ?? 0 })).sort((a, b) => b.ts - a.ts);
   for (const { s, ts } of byRecent) {
     if (q.fromTs !== undefined && ts < q.fromTs) break;

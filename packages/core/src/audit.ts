@@ -87,6 +87,7 @@ export interface ParsedAuditQuery {
   fromTs?: number;
   toTs?: number;
   limit: number;
+  profiles?: (id: string) => boolean;
 }
 
 function parseTime(v: unknown, key: string): number | undefined {
@@ -111,6 +112,10 @@ export function parseAuditQuery(q: AuditQuery | undefined): ParsedAuditQuery {
     if (typeof v !== 'string' || v.length === 0) throw bad(`audit ${k} must be a non-empty string`, { path: k });
     out[k] = v;
   }
+  if (query.profiles !== undefined) {
+    if (typeof query.profiles !== 'function') throw bad('audit profiles must be a function', { path: 'profiles' });
+    out.profiles = query.profiles;
+  }
   const from = parseTime(query.since, 'since');
   const to = parseTime(query.until, 'until');
   if (from !== undefined) out.fromTs = from;
@@ -120,6 +125,7 @@ export function parseAuditQuery(q: AuditQuery | undefined): ParsedAuditQuery {
 
 export function matchesAudit(r: AuditRecord, q: ParsedAuditQuery): boolean {
   if (q.profile !== undefined && r.profile !== q.profile) return false;
+  if (q.profiles !== undefined && (r.profile === undefined || !q.profiles(r.profile))) return false;
   if (q.actor !== undefined && r.actor !== q.actor) return false;
   if (q.action !== undefined && r.action !== q.action) return false;
   return true;

@@ -181,6 +181,8 @@ export interface AuditQuery {
   until?: string | number;
   action?: string;
   limit?: number;
+  /** only records of profiles this accepts (records without a profile are left out): a scoped reader's grants */
+  profiles?: (id: string) => boolean;
 }
 
 export interface ConflictRecord {

@@ -33,6 +33,11 @@ describe('audit', () => {
     expect((await h.store.audit({ since: new Date(t0 + 1500).toISOString(), until: t0 + 3500 })).map((r) => r.action)).toEqual(['profile.create', 'profile.update']);
     expect(await h.store.audit({ limit: 2 })).toEqual(all.slice(0, 2));
     expect((await h.store.audit({ action: 'auth.denied' })).length).toBe(1);
+    // a scoped reader: only records of the profiles it accepts, none without a profile; the limit counts those only
+    expect((await h.store.audit({ profiles: (id) => id === 'a' })).map((r) => r.action)).toEqual(['profile.update', 'auth.denied', 'profile.create']);
+    expect((await h.store.audit({ profiles: (id) => id === 'a', limit: 1 })).map((r) => r.action)).toEqual(['profile.update']);
+    expect(await h.store.audit({ profiles: () => false })).toEqual([]);
+    expect(await codeOf(h.store.audit({ profiles: 'a' as unknown as () => boolean }))).toBe('AUDIT_INVALID');
   });
 
   it('limit across many profiles returns exactly the newest records', async () => {

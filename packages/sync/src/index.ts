@@ -10,4 +10,4 @@ export { encodeMessage, decodeMessage, MessageType, BUCKET_COUNT, DIGEST_BYTES, 
 export { fragment, Reassembler, FragmentFlag } from './fragment.js';
 export { SyncEngine, type EngineLink, type EngineLimits, type EngineOptions } from './engine.js';
 export { SyncHub } from './hub.js';
-export type { YjsPrincipal, Authenticate, AuditFn } from './yjs-endpoint.js';
+export type { YjsPrincipal, YjsLiveHandle, Authenticate, AuditFn } from './yjs-endpoint.js';

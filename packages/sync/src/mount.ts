@@ -7,7 +7,7 @@ import { NodeIdentity } from '@profilesync/crypto';
 import type { ProfileStore } from '@profilesync/core';
 import { SyncErrorCode, syncError } from './errors.js';
 import { createSyncService, type SyncService, type SyncServiceOptions } from './service.js';
-import type { AuditFn, YjsPrincipal } from './yjs-endpoint.js';
+import type { AuditFn, YjsLiveHandle, YjsPrincipal } from './yjs-endpoint.js';
 
 export interface MountPrincipal {
   tokenId: string;
@@ -20,8 +20,11 @@ export interface SyncMountContextLike<P extends MountPrincipal> {
   identity: unknown;
   peers: { id: string; url: string; key: string; name?: string | null }[];
   authenticate(token: string | undefined): P | undefined;
+  /** must answer for the token's current access (the /yjs endpoint asks again before every write) */
   authorize(principal: P, id: string, access: 'read' | 'write'): boolean;
   audit: AuditFn;
+  /** the server's live-connection registry: open /yjs sockets register, revocations close them */
+  watch?(principal: P, conn: YjsLiveHandle): () => void;
 }
 
 /** Use as the server's `sync` factory: `startServer(config, { sync: (ctx) => createSyncMount(ctx) })`. */
@@ -30,7 +33,15 @@ export function createSyncMount<P extends MountPrincipal>(ctx: SyncMountContextL
   const authenticate = (token: string | undefined): YjsPrincipal | undefined => {
     const p = ctx.authenticate(token);
     if (!p) return undefined;
-    return { actor: p.actor, role: p.role, tokenId: p.tokenId, canRead: (id) => ctx.authorize(p, id, 'read'), canWrite: (id) => ctx.authorize(p, id, 'write') };
+    const watch = ctx.watch;
+    return {
+      actor: p.actor,
+      role: p.role,
+      tokenId: p.tokenId,
+      canRead: (id) => ctx.authorize(p, id, 'read'),
+      canWrite: (id) => ctx.authorize(p, id, 'write'),
+      ...(watch ? { watch: (conn: YjsLiveHandle) => watch(p, conn) } : {}),
+    };
   };
   return createSyncService({
     store: ctx.store,

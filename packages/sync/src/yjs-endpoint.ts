@@ -16,14 +16,30 @@ import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
 import type { SyncHub } from './hub.js';
 import { awarenessMessage, YAuth, YjsRoom, YMessage, YSync, type RoomMember } from './yjs-room.js';
 
+/**
+ * An open /yjs socket as the server's live-connection registry sees it: closed when its token
+ * is revoked (`close('AUTH_UNAUTHORIZED')`), re-checked when the token's role or grants change
+ * (`refresh()`: closes with 4403 when the profile is no longer readable, turns read-only when it
+ * is no longer writable, and back).
+ */
+export interface YjsLiveHandle {
+  readonly kind: 'yjs';
+  readonly profile: string;
+  close(code: string): void;
+  refresh(): 'kept' | 'closed';
+}
+
 /** What `authenticate(token)` returns for a /yjs client (the server supplies it). */
 export interface YjsPrincipal {
   actor: string;
   role: 'admin' | 'editor' | 'viewer';
   /** recorded as origin `yjs:<tokenId>` (default: the actor) */
   tokenId?: string;
+  /** Live checks: asked again before every write and on refresh(), so they must answer for the token's current access. */
   canRead(id: string): boolean;
   canWrite(id: string): boolean;
+  /** Registers the open socket with the server's live-connection registry; returns the unregister function. */
+  watch?(conn: YjsLiveHandle): () => void;
 }
 
 /** Returns the principal, undefined (-> 4401) or throws a coded error (AUTH_UNAUTHORIZED, AUTH_FORBIDDEN, ...). */
@@ -112,6 +128,7 @@ class YjsClient implements RoomMember {
   #dropped = 0;
   #alive = true;
   #awaitingAuthMessage = false;
+  #unwatch: (() => void) | undefined;
   readonly #timers: ReturnType<typeof setTimeout>[] = [];
   readonly #started = monoMs();
 
@@ -198,16 +215,38 @@ class YjsClient implements RoomMember {
     if (!isProfileId(id)) return this.#close('PROFILE_NOT_FOUND');
     this.#id = id;
     if (!principal.canRead(id)) return this.#deny('AUTH_FORBIDDEN', principal);
+    // watched from here on: a revoke or grant change during the load below already reaches it
+    this.#unwatch = principal.watch?.({ kind: 'yjs', profile: id, close: (code) => this.#revoked(code), refresh: () => this.#refresh() });
     try {
       await this.#o.store.get(id); // PROFILE_NOT_FOUND / PROFILE_DELETED
     } catch (err) {
       return this.#close(codeOf(err));
     }
     if (this.#closing) return;
+    if (!principal.canRead(id)) return this.#deny('AUTH_FORBIDDEN', principal);
     this.#readOnly = !principal.canWrite(id);
     this.#ctx = { actor: principal.actor, origin: `yjs:${principal.tokenId ?? principal.actor}` };
     this.#room = this.#roomFor(id);
     this.#room.join(this);
+  }
+
+  /** The token was revoked (or is otherwise gone): close now, nothing more is read or sent. */
+  #revoked(code: string): void {
+    if (this.#closing) return;
+    this.#o.logger.info?.({ profile: this.#id, origin: this.#ctx?.origin, code }, 'yjs socket closed: token revoked');
+    this.#close(code);
+  }
+
+  /** The token's access changed: close when the profile is no longer readable, else follow write access. */
+  #refresh(): 'kept' | 'closed' {
+    const p = this.#principal;
+    if (this.#closing || !p) return 'closed';
+    if (!p.canRead(this.#id)) {
+      this.#deny('AUTH_FORBIDDEN', p);
+      return 'closed';
+    }
+    this.#readOnly = !p.canWrite(this.#id);
+    return 'kept';
   }
 
   #deny(code: 'AUTH_UNAUTHORIZED' | 'AUTH_FORBIDDEN', principal: YjsPrincipal | undefined): void {
@@ -283,6 +322,8 @@ class YjsClient implements RoomMember {
   #write(update: Uint8Array): void {
     const id = this.#id;
     const t0 = monoMs();
+    // access is checked again for every write: a change the registry did not push still bites
+    if (!this.#readOnly && !this.#principal!.canWrite(id) && this.#refresh() === 'closed') return;
     if (this.#readOnly) {
       // a viewer: drop anything that would change the profile (counted, audited once at close)
       if (!Y.snapshotContainsUpdate(Y.snapshot(this.#room!.doc), update)) {
@@ -327,6 +368,8 @@ class YjsClient implements RoomMember {
   #onClose(code: number, reason: string): void {
     for (const t of this.#timers.splice(0)) clearTimeout(t);
     this.#closing = true;
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     this.#room?.leave(this);
     this.#onGone();
     if (this.#dropped > 0 && this.#principal) {

@@ -19,7 +19,7 @@ export interface RoomMember {
   send(message: Uint8Array): void;
   /** the room is loaded: send the opening messages, then handle what was queued */
   ready(): void;
-  /** the room could not load */
+  /** the room could not load, or its profile is gone (deleted): close with this code */
   failed(code: string): void;
 }
 
@@ -91,6 +91,8 @@ export class YjsRoom {
     Y.applyUpdate(this.doc, e.update, 'store');
     const msg = syncUpdateMessage(e.update);
     for (const m of this.members) m.send(msg);
+    // a deleted profile takes its sockets with it (4410): no more reads, no writes to a tombstone
+    if (e.view.deleted) for (const m of [...this.members]) m.failed('PROFILE_DELETED');
   }
 
   destroy(): void {

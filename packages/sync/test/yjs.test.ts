@@ -9,7 +9,7 @@ import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebsocketProvider } from 'y-websocket';
-import type { YjsPrincipal } from '../src/index.js';
+import type { YjsLiveHandle, YjsPrincipal } from '../src/index.js';
 import { ctx, node, sample, until, type Store, type TestNode } from './helpers.js';
 
 const SYSTEM = 'You are a helpful support agent. Answer briefly.';
@@ -122,6 +122,79 @@ describe('stock WebsocketProvider', () => {
     const reasons = async (): Promise<unknown[]> => (await a.store.audit({ action: 'auth.denied' })).map((d) => d.details?.['reason']).sort();
     await until(async () => (await reasons()).length === 2, 5_000, 'audit');
     expect(await reasons()).toEqual(['AUTH_FORBIDDEN', 'AUTH_UNAUTHORIZED']);
+  });
+});
+
+describe('live access (revocation, grant changes, deletion)', () => {
+  /** A principal whose access the test changes while its socket is open, with a watch registry. */
+  function mutable(tokenId: string) {
+    const access = { read: true, write: true };
+    const handles = new Set<YjsLiveHandle>();
+    const p: YjsPrincipal = {
+      actor: tokenId,
+      tokenId,
+      role: 'editor',
+      canRead: () => access.read,
+      canWrite: () => access.read && access.write,
+      watch: (h) => {
+        handles.add(h);
+        return () => handles.delete(h);
+      },
+    };
+    return { access, handles, p };
+  }
+
+  it('every write asks canWrite again: a token that lost write access is refused even if nobody told the socket', async () => {
+    const m = mutable('tok-live');
+    await a.stopSync();
+    a.start({ authenticate: (t) => (t === 'live' ? m.p : undefined) });
+    const before = a.store.versionHashes().get('bot');
+    const { doc, p, synced } = provider('bot', 'live');
+    await synced;
+    expect([...m.handles].map((h) => [h.kind, h.profile])).toEqual([['yjs', 'bot']]);
+    const denied = new Promise<string>((resolve) =>
+      p.ws!.addEventListener('message', (ev: { data: unknown }) => {
+        const d = decoding.createDecoder(new Uint8Array(ev.data as ArrayBuffer));
+        if (decoding.readVarUint(d) === 2 && decoding.readVarUint(d) === 0) resolve(decoding.readVarString(d));
+      }),
+    );
+    m.access.write = false; // no refresh(): only the per-write check can catch it
+    text(doc, 'systemMessage').insert(0, 'LATE ');
+    expect(await denied).toContain('read-only');
+    await a.store.update('bot', { name: 'after' }, ctx); // queued behind any write the socket caused
+    expect((await a.store.get('bot')).systemMessage).toBe(SYSTEM);
+    expect(a.store.versionHashes().get('bot')).not.toBe(before); // (the API write)
+  });
+
+  it('watch handles: close() ends the socket with the given code; refresh() closes 4403 when unreadable; both unregister', async () => {
+    const m = mutable('tok-watch');
+    await a.stopSync();
+    a.start({ authenticate: (t) => (t === 'watch' ? m.p : undefined) });
+    const one = provider('bot', 'watch');
+    await one.synced;
+    const [h1] = [...m.handles];
+    h1!.close('AUTH_UNAUTHORIZED');
+    expect(await one.closed).toEqual({ code: 4401, reason: 'AUTH_UNAUTHORIZED' });
+    await until(() => m.handles.size === 0, 5_000, 'unregistered');
+
+    const two = provider('bot', 'watch');
+    await two.synced;
+    const [h2] = [...m.handles];
+    m.access.write = false;
+    expect(h2!.refresh()).toBe('kept');
+    m.access.read = false;
+    expect(h2!.refresh()).toBe('closed');
+    expect(await two.closed).toEqual({ code: 4403, reason: 'AUTH_FORBIDDEN' });
+    await until(() => m.handles.size === 0, 5_000, 'unregistered');
+  });
+
+  it("deleting the profile (here, from the API side of the store) closes its sockets with 4410", async () => {
+    const one = provider('bot', 'editor-token');
+    const two = provider('bot', 'viewer-token');
+    await Promise.all([one.synced, two.synced]);
+    await a.store.delete('bot', ctx);
+    expect(await one.closed).toEqual({ code: 4410, reason: 'PROFILE_DELETED' });
+    expect(await two.closed).toEqual({ code: 4410, reason: 'PROFILE_DELETED' });
   });
 });
 

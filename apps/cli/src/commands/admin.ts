@@ -1,6 +1,6 @@
 /**
  * Remote operator commands: `peer add|list|remove`, `sync`, `cache stats|clear`,
- * `token create|list|revoke`, `audit`.
+ * `token create|list|set|revoke`, `audit`.
  */
 import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
@@ -88,7 +88,24 @@ export function registerAdmin(program: Command, cli: Cli): void {
     const out = cli.output(o);
     out.result({ tokens }, () => out.table(['ID', 'NAME', 'ROLE', 'PROFILES', 'CREATED', 'LAST USED'], tokens.map((t) => [t.id, t.name, t.role, t.profiles?.join(',') ?? '*', t.createdAt, t.lastUsedAt])));
   });
-  addRemote(token.command('revoke <id>').description('revoke a token')).action(deleteAction(cli, (id) => `/api/tokens/${enc(id)}`, 'revoked', (id) => `revoked ${id}`));
+  addRemote(token.command('set <id>').description("change a token's role and/or grants; its open live connections are closed or downgraded at once"))
+    .option('--role <role>', 'admin, editor or viewer')
+    .option('--profiles <globs>', 'comma-separated globs on profile ids this token may touch')
+    .option('--all-profiles', 'no grant restriction (every profile; an admin gets node-wide powers)')
+    .action(async (id: string, o: CommonOpts & { role?: string; profiles?: string; allProfiles?: boolean }) => {
+      if (o.profiles !== undefined && o.allProfiles) throw new ProfileSyncError('USAGE', 'give --profiles or --all-profiles, not both');
+      if (o.role === undefined && o.profiles === undefined && !o.allProfiles) throw new ProfileSyncError('USAGE', 'give --role, --profiles or --all-profiles');
+      const body = {
+        ...(o.role !== undefined ? { role: o.role } : {}),
+        ...(o.profiles !== undefined ? { profiles: o.profiles.split(',').map((s) => s.trim()) } : {}),
+        ...(o.allProfiles ? { profiles: null } : {}),
+      };
+      const api = await cli.client(o);
+      const t = await api.patch<TokenInfo>(`/api/tokens/${enc(id)}`, body);
+      const out = cli.output(o);
+      out.result(t, () => out.line(`token ${t.id}: ${t.role}, profiles ${t.profiles?.join(',') ?? '*'}`));
+    });
+  addRemote(token.command('revoke <id>').description('revoke a token (its open live connections are closed at once)')).action(deleteAction(cli, (id) => `/api/tokens/${enc(id)}`, 'revoked', (id) => `revoked ${id}`));
 
   addRemote(program.command('audit').description('audit records, newest first (admin)'))
     .option('--profile <id>', 'one profile')

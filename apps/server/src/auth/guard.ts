@@ -8,9 +8,9 @@ import { grantAllows } from './policy.js';
 import type { Principal } from './tokens.js';
 import type { AppContext } from '../context.js';
 
-type DenyReason = 'missing-token' | 'bad-token' | 'role' | 'grant';
+type DenyReason = 'missing-token' | 'bad-token' | 'role' | 'grant' | 'scope';
 
-export async function deny(ctx: AppContext, req: FastifyRequest, reason: DenyReason, principal?: Principal, profile?: string): Promise<never> {
+export async function deny(ctx: AppContext, req: FastifyRequest, reason: DenyReason, principal?: Principal, profile?: string, extra?: Record<string, unknown>): Promise<never> {
   const unauthorized = reason === 'missing-token' || reason === 'bad-token';
   const event = {
     action: 'auth.denied',
@@ -18,7 +18,7 @@ export async function deny(ctx: AppContext, req: FastifyRequest, reason: DenyRea
     origin: principal?.origin ?? `http:${req.ip}`,
     outcome: 'denied' as const,
     ...(profile !== undefined ? { profile } : {}),
-    details: { reason, method: req.method, route: req.routeOptions.url ?? req.url, requestId: req.id },
+    details: { reason, method: req.method, route: req.routeOptions.url ?? req.url, requestId: req.id, ...extra },
   };
   try {
     await ctx.audit(event);
@@ -28,11 +28,15 @@ export async function deny(ctx: AppContext, req: FastifyRequest, reason: DenyRea
   if (unauthorized) {
     throw new ProfileSyncError('AUTH_UNAUTHORIZED', reason === 'missing-token' ? 'missing bearer token' : 'invalid or revoked token');
   }
-  throw new ProfileSyncError(
-    'AUTH_FORBIDDEN',
-    reason === 'grant' ? `this token has no grant for profile ${profile}` : `role ${principal!.role} may not do this`,
-    profile === undefined ? {} : { details: { id: profile } },
-  );
+  const message =
+    reason === 'grant'
+      ? `this token has no grant for profile ${profile}`
+      : reason === 'scope'
+        ? 'this token is restricted to some profiles: it may act only within its own scope (and has no node-wide powers)'
+        : `role ${principal!.role} may not do this`;
+  throw new ProfileSyncError('AUTH_FORBIDDEN', message, {
+    details: { reason, ...(profile === undefined ? {} : { id: profile }), ...extra },
+  });
 }
 
 /** Authorization for a profile id inside a handler (POST bodies, list filtering). */

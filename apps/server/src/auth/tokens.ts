@@ -28,6 +28,8 @@ export interface Principal {
   tokenId: string;
   name: string;
   role: Role;
+  /** the token's grant globs (null = every profile): its scope */
+  profiles: string[] | null;
   grants: RegExp[] | null;
   /** actor recorded in the log and the audit */
   actor: string;
@@ -72,6 +74,7 @@ function toPrincipal(r: TokenRecord): Principal {
     tokenId: r.id,
     name: r.name,
     role: r.role,
+    profiles: r.profiles,
     grants: r.profiles === null ? null : r.profiles.map(compileGlob),
     actor: r.name,
     origin: `api:${r.id}`,
@@ -83,6 +86,24 @@ export interface CreateTokenInput {
   role: Role;
   profiles?: string[] | null;
 }
+
+export interface UpdateTokenInput {
+  role?: Role;
+  /** null = every profile */
+  profiles?: string[] | null;
+}
+
+/**
+ * A durable change of the token table, reported after memory holds it (the token no longer
+ * authenticates / already has its new access): `revoked` (gone) or `changed` (role or grants).
+ */
+export type TokenChange = { type: 'revoked'; id: string } | { type: 'changed'; id: string; principal: Principal };
+
+const sameScope = (a: string[] | null, b: string[] | null): boolean =>
+  a === b || (a !== null && b !== null && a.length === b.length && a.every((g, i) => g === b[i]));
+
+/** Tokens that can manage everything: admins with no grant restriction. */
+const isFullAdmin = (r: Pick<TokenRecord, 'role' | 'profiles'>): boolean => r.role === 'admin' && r.profiles === null;
 
 export class TokenStore {
   #table: AuxTable<TokenRecord>;
@@ -97,6 +118,7 @@ export class TokenStore {
    */
   #verified = new Map<string, string>();
   #lastUsed = new Map<string, number>();
+  #listeners = new Set<(change: TokenChange) => void>();
 
   private constructor(aux: AuxStore, clock: () => number) {
     this.#table = new AuxTable(aux, TOKENS_AUX);
@@ -114,6 +136,21 @@ export class TokenStore {
     this.#records.set(r.id, r);
     this.#principals.set(r.id, toPrincipal(r));
     this.#digests.set(r.id, Buffer.from(r.hash, 'hex'));
+  }
+
+  /**
+   * Listens to revocations and role/grant changes (the live-connection registry closes or
+   * downgrades sockets with it). Called synchronously right after the change is durable and
+   * in memory; a throwing listener does not stop the others.
+   */
+  onChange(listener: (change: TokenChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The current access of a token (undefined once revoked): live checks use this, not a copy. */
+  principal(id: string): Principal | undefined {
+    return this.#principals.get(id);
   }
 
   get size(): number {
@@ -189,12 +226,38 @@ export class TokenStore {
   async revoke(id: string): Promise<TokenInfo> {
     const rec = this.#records.get(id);
     if (!rec) throw new ProfileSyncError('TOKEN_NOT_FOUND', `no token ${id}`, { details: { id } });
-    if (rec.role === 'admin' && [...this.#records.values()].filter((r) => r.role === 'admin').length === 1) {
-      throw new ProfileSyncError('TOKEN_LAST_ADMIN', 'cannot revoke the last admin token; create another admin token first', { details: { id } });
-    }
+    this.#keepOneFullAdmin(rec, undefined);
     const info = this.get(id)!;
     await this.#persist((m) => m.delete(id));
     return info;
+  }
+
+  /** Changes a token's role and/or grants (the secret stays); returns the token before and after. */
+  async update(id: string, input: UpdateTokenInput): Promise<{ before: TokenInfo; after: TokenInfo }> {
+    const rec = this.#records.get(id);
+    if (!rec) throw new ProfileSyncError('TOKEN_NOT_FOUND', `no token ${id}`, { details: { id } });
+    if (input.role !== undefined && !ROLES.includes(input.role)) {
+      throw new ProfileSyncError('REQUEST_INVALID', `role: one of ${ROLES.join(', ')}`, { details: { field: 'role' } });
+    }
+    if (input.profiles) input.profiles.forEach(compileGlob);
+    const next: TokenRecord = { ...rec, role: input.role ?? rec.role, profiles: input.profiles === undefined ? rec.profiles : input.profiles };
+    this.#keepOneFullAdmin(rec, next);
+    const before = this.get(id)!;
+    await this.#persist((m) => m.set(id, next));
+    return { before, after: this.get(id)! };
+  }
+
+  /** The node keeps at least one admin token without grant restrictions (peers, tokens, audit of everything). */
+  #keepOneFullAdmin(rec: TokenRecord, next: TokenRecord | undefined): void {
+    if (!isFullAdmin(rec) || (next !== undefined && isFullAdmin(next))) return;
+    if ([...this.#records.values()].filter(isFullAdmin).length > 1) return;
+    throw new ProfileSyncError(
+      'TOKEN_LAST_ADMIN',
+      next === undefined
+        ? 'cannot revoke the last unrestricted admin token; create another admin token (without profiles) first'
+        : 'cannot restrict the last unrestricted admin token; create another admin token (without profiles) first',
+      { details: { id: rec.id } },
+    );
   }
 
   /** Writes the whole table (serialized writers); memory changes only after the durable write. */
@@ -203,12 +266,28 @@ export class TokenStore {
       () => this.#records,
       change,
       (next) => {
+        const before = new Map(this.#records);
         this.#records.clear();
         this.#principals.clear();
         this.#digests.clear();
         this.#verified.clear();
         for (const r of next.values()) this.#index(r);
+        for (const [id, old] of before) {
+          const now = next.get(id);
+          if (now === undefined) this.#emit({ type: 'revoked', id });
+          else if (now.role !== old.role || !sameScope(now.profiles, old.profiles)) this.#emit({ type: 'changed', id, principal: this.#principals.get(id)! });
+        }
       },
     );
+  }
+
+  #emit(change: TokenChange): void {
+    for (const l of this.#listeners) {
+      try {
+        l(change);
+      } catch {
+        // one listener's failure must not keep the others from closing their connections
+      }
+    }
   }
 }

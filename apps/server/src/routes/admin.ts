@@ -8,6 +8,12 @@ import { ProfileSyncError } from '@profilesync/errors';
 import type { AuditQuery } from '@profilesync/core';
 import { principalOf, type AppContext } from '../context.js';
 import { parse, schemas } from '../validation.js';
+import { deny } from '../auth/guard.js';
+import { grantAllows } from '../auth/policy.js';
+import { scopeWithin } from '../auth/scope.js';
+import type { TokenInfo } from '../auth/tokens.js';
+
+const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void {
   // extension: who am I (the dashboard adapts its UI to the role without probing, which would audit denials)
@@ -19,8 +25,15 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
   });
 
   app.get('/api/audit', { config: { access: { permission: 'audit:read' } } }, async (req) => {
+    const p = principalOf(req);
     const q = parse(schemas.auditQuery, req.query, 'query');
     const query: AuditQuery = {};
+    // a scoped admin reads the records of its profiles only (none without a profile)
+    if (p.grants !== null) {
+      if (q.profile !== undefined && !grantAllows(p.grants, q.profile)) await deny(ctx, req, 'grant', p, q.profile);
+      const grants = p.grants;
+      query.profiles = (id) => grantAllows(grants, id);
+    }
     if (q.profile !== undefined) query.profile = q.profile;
     if (q.actor !== undefined) query.actor = q.actor;
     if (q.action !== undefined) query.action = q.action;
@@ -52,24 +65,63 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
   });
 
   // ---- tokens -----------------------------------------------------------------------
+  // A scoped admin (profiles: [...]) acts only within its own scope: it grants scopes within its
+  // own and sees, changes and revokes only tokens whose scope lies within its own (auth/scope.ts).
   const manage = { access: { permission: 'token:manage' as const } };
+  const visible = (p: { profiles: string[] | null }, t: Pick<TokenInfo, 'profiles'>): boolean => scopeWithin(t.profiles, p.profiles);
+  /** The token `id` if the caller may manage it; 404 when unknown, 403 (audited) when outside its scope. */
+  const target = async (req: Parameters<typeof principalOf>[0], id: string): Promise<TokenInfo> => {
+    const p = principalOf(req);
+    const t = ctx.tokens.get(id);
+    if (!t) throw new ProfileSyncError('TOKEN_NOT_FOUND', `no token ${id}`, { details: { id } });
+    if (!visible(p, t)) await deny(ctx, req, 'scope', p, undefined, { token: id });
+    return t;
+  };
+  const grantable = async (req: Parameters<typeof principalOf>[0], profiles: string[] | null): Promise<void> => {
+    const p = principalOf(req);
+    if (!scopeWithin(profiles, p.profiles)) await deny(ctx, req, 'scope', p, undefined, { requested: profiles, scope: p.profiles });
+  };
+
   app.post('/api/tokens', { config: manage }, async (req, reply) => {
     const p = principalOf(req);
     const body = parse(schemas.tokenBody, req.body, 'body');
+    await grantable(req, body.profiles ?? null);
     const { info, token } = await ctx.tokens.create({ name: body.name, role: body.role, profiles: body.profiles ?? null }, p.actor);
     await ctx.audit({ action: 'token.create', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id: info.id, name: info.name, role: info.role, profiles: info.profiles } });
     return reply.code(201).send({ ...info, token });
   });
   app.get('/api/tokens', { config: manage }, async (req) => {
     parse(schemas.emptyQuery, req.query, 'query');
-    return { tokens: ctx.tokens.list() };
+    const p = principalOf(req);
+    return { tokens: ctx.tokens.list().filter((t) => visible(p, t)) };
+  });
+  // role and grant changes: open connections of the token are re-checked at once (auth/live.ts)
+  app.patch('/api/tokens/:id', { config: manage }, async (req) => {
+    const p = principalOf(req);
+    const { id } = parse(schemas.tokenParams, req.params, 'params');
+    const body = parse(schemas.tokenPatchBody, req.body, 'body');
+    await target(req, id);
+    if (body.profiles !== undefined) await grantable(req, body.profiles);
+    const live = sum(ctx.live.count(id));
+    const { before, after } = await ctx.tokens.update(id, { ...(body.role !== undefined ? { role: body.role } : {}), ...(body.profiles !== undefined ? { profiles: body.profiles } : {}) });
+    await ctx.audit({
+      action: 'token.update',
+      actor: p.actor,
+      origin: p.origin,
+      outcome: 'ok',
+      details: { id, name: after.name, from: { role: before.role, profiles: before.profiles }, to: { role: after.role, profiles: after.profiles }, liveConnections: live },
+    });
+    return after;
   });
   app.delete('/api/tokens/:id', { config: manage }, async (req, reply) => {
     const p = principalOf(req);
     const { id } = parse(schemas.tokenParams, req.params, 'params');
+    await target(req, id);
+    const live = sum(ctx.live.count(id));
+    // the token store's change event closes the token's open connections before this returns
     const info = await ctx.tokens.revoke(id);
-    ctx.changes()?.closeToken(id);
-    await ctx.audit({ action: 'token.revoke', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id, name: info.name, role: info.role } });
+    ctx.changes()?.closeToken(id); // (the live registry has closed them already; kept as a second net)
+    await ctx.audit({ action: 'token.revoke', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id, name: info.name, role: info.role, closedConnections: live } });
     return reply.code(204).send();
   });
 

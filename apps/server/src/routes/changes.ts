@@ -52,7 +52,12 @@ export function registerChangeRoutes(app: FastifyInstance, ctx: AppContext): voi
     const allows =
       ids !== undefined ? (id: string) => ids.has(id) : grants === null ? () => true : (id: string) => grantAllows(grants, id);
     reply.hijack();
-    // revocation: DELETE /api/tokens/:id ends this stream (ChangeFeed.closeToken)
-    feed.open(req.raw, reply.raw, { tokenId: p.tokenId, actor: p.actor, requestId: req.id, allows, from });
+    // revocation (DELETE /api/tokens/:id) and grant/role changes (PATCH) end this stream through
+    // the live-connection registry (auth/live.ts); after a change the client reconnects with its
+    // Last-Event-ID and is filtered by its new grants, losing nothing
+    const end = feed.open(req.raw, reply.raw, { tokenId: p.tokenId, actor: p.actor, requestId: req.id, allows, from });
+    const unregister = ctx.live.register(p, { kind: 'sse', close: () => end() });
+    if (reply.raw.closed) unregister();
+    else reply.raw.once('close', unregister);
   });
 }
