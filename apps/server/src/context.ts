@@ -44,6 +44,8 @@ export interface AppContext {
   /** serialized views for GET responses */
   viewJson: ViewJsonCache;
   logger: Logger;
+  /** this node's identity, shown to operators for the other side's `peer add` */
+  self?: { publicKey: string; fingerprint: string };
   /** the sync mount, once the sync package is wired in */
   sync(): SyncMount | undefined;
   /** the change feed (GET /api/changes); undefined once shutdown began */

@@ -122,7 +122,20 @@ const schemas: Json = {
   },
   Peer: {
     type: 'object',
-    properties: { id: str, url: str, fingerprint: str, name: { type: ['string', 'null'] }, source: { enum: ['config', 'added'] }, connected: { type: 'boolean' }, lastSeen: { type: ['string', 'null'] }, pending: { type: 'integer' }, lagMillis: { type: 'number' } },
+    properties: {
+      id: str,
+      url: str,
+      fingerprint: str,
+      name: { type: ['string', 'null'] },
+      source: { enum: ['config', 'added'] },
+      connected: { type: 'boolean' },
+      lastSeen: { type: ['string', 'null'], description: 'last frame in an authenticated session; null when never seen' },
+      pending: { type: 'integer' },
+      lagMillis: { type: 'number' },
+      state: { enum: ['connected', 'connecting', 'backoff', 'idle', 'unavailable'] },
+      lastError: { type: ['string', 'null'], description: 'code of the last failure (CRYPTO_PEER_UNKNOWN: it refused our key; SYNC_CONNECTION_LOST: nothing answered)' },
+      nextRetryAt: { type: ['string', 'null'], description: 'while backing off: when the next dial happens' },
+    },
   },
   ChangeEvent: {
     type: 'object',
@@ -218,8 +231,14 @@ export function openApiDocument(): Json {
       delete: op('Revoke a token (admin, within its own scope); its open /yjs sockets are closed (4401) before the answer', { '204': { description: 'revoked' }, ...common, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, { parameters: [pathParam('id', 'token id')] }),
     },
     '/api/peers': {
-      get: op('Peers with sync status (admin)', { '200': ok({ type: 'object', properties: { sync: { enum: ['available', 'unavailable'] }, peers: { type: 'array', items: ref('Peer') } } }), ...common }),
-      post: op('Add a peer (extension, admin)', { '201': ok(ref('Peer'), 'added'), ...withBody, '409': errorRef('PEER_EXISTS') }, { requestBody: jsonBody(ref('PeerCreate')) }),
+      get: op('Peers with sync status (admin)', {
+        '200': ok({ type: 'object', properties: { sync: { enum: ['available', 'unavailable'] }, self: { type: 'object', properties: { publicKey: str, fingerprint: str } }, peers: { type: 'array', items: ref('Peer') } } }),
+        ...common,
+      }),
+      post: op('Add a peer (extension, admin); ?dryRun=true checks it and answers the record without storing it', { '201': ok(ref('Peer'), 'added'), '200': ok(ref('Peer'), 'dryRun: what would be added'), ...withBody, '409': errorRef('PEER_EXISTS') }, {
+        parameters: [query('dryRun', 'true: validate and answer the fingerprint, store nothing', { enum: ['true', 'false'] })],
+        requestBody: jsonBody(ref('PeerCreate')),
+      }),
     },
     '/api/peers/{id}': {
       delete: op('Remove a peer added at run time (extension, admin)', { '204': { description: 'removed' }, ...common, '404': errorRef('PEER_NOT_FOUND') }, { parameters: [pathParam('id', 'peer id')] }),

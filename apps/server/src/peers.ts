@@ -78,6 +78,13 @@ export class PeerStore {
   }
 
   async add(input: { url: string; key: string; name?: string }): Promise<PeerRecord> {
+    const rec = this.preview(input);
+    await this.#persist((m) => m.set(rec.id, rec));
+    return rec;
+  }
+
+  /** The record `add` would store (same checks and errors), without storing it: to confirm the fingerprint first. */
+  preview(input: { url: string; key: string; name?: string }): PeerRecord {
     let cfg: PeerConfig;
     try {
       cfg = validatePeer(input, 'peer');
@@ -87,7 +94,7 @@ export class PeerStore {
     }
     const id = peerIdFor(cfg.key);
     if (this.get(id)) throw new ProfileSyncError('PEER_EXISTS', `peer ${id} (this key) is already configured`, { details: { id } });
-    const rec: PeerRecord = {
+    return {
       id,
       url: cfg.url,
       key: cfg.key,
@@ -96,8 +103,6 @@ export class PeerStore {
       source: 'added',
       addedAt: new Date(this.#clock()).toISOString(),
     };
-    await this.#persist((m) => m.set(id, rec));
-    return rec;
   }
 
   async remove(id: string): Promise<PeerRecord> {

@@ -291,6 +291,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       metrics,
       viewJson,
       logger,
+      self: { publicKey: node.identity.publicKeyText, fingerprint: node.identity.fingerprint },
       sync: () => sync,
       changes: () => feed,
       audit,

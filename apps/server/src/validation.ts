@@ -80,6 +80,7 @@ export const schemas = {
       profiles: z.array(z.string().regex(GLOB_RE, 'must be a glob of profile-id characters, * and ?')).min(1).max(100).nullable().optional(),
     })
     .refine((b) => b.role !== undefined || b.profiles !== undefined, { message: 'give role and/or profiles', path: ['role'] }),
+  peerAddQuery: z.strictObject({ dryRun: boolString.optional() }),
   peerBody: z.strictObject({ url: z.string().min(1).max(2048), key: z.string().min(1).max(128), name: z.string().min(1).max(100).optional() }),
   syncBody: z.strictObject({ timeoutMs: z.number().int().min(1).max(3_600_000).optional() }).optional(),
   emptyBody: z.undefined({ error: 'this route takes no body' }),

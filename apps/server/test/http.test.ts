@@ -354,7 +354,7 @@ describe('audit, caches, peers, sync', () => {
   it('peers: add, list, duplicate, remove; sync unavailable until wired', async () => {
     const key = Buffer.alloc(32, 9).toString('base64url');
     const empty = await req('GET', '/api/peers');
-    expect(empty.body).toEqual({ sync: 'unavailable', peers: [] });
+    expect(empty.body).toEqual({ sync: 'unavailable', self: { publicKey: t.server.publicKey, fingerprint: t.server.fingerprint }, peers: [] });
     const add = await req('POST', '/api/peers', { body: { url: 'ws://127.0.0.1:9/sync', key } });
     expect(add.status).toBe(201);
     expect(add.body).toMatchObject({ url: 'ws://127.0.0.1:9/sync', key, source: 'added' });

@@ -14,7 +14,7 @@ export type PeerStatus = {
   connected: boolean;
   direction: 'inbound' | 'outbound' | null;
   state: 'connected' | 'connecting' | 'backoff' | 'idle';
-  /** ISO-8601 time of the last frame or pong from the peer; null when never seen */
+  /** ISO-8601 time of the last frame or pong from the peer in an established session; null when never seen (a refused handshake is not "seen") */
   lastSeen: string | null;
   /** profiles with work outstanding for this peer (changed here while it was away, pulls, queued or dropped updates) */
   pending: number;

@@ -351,7 +351,8 @@ export class SyncService {
       this.#events.emit('peer-disconnected', { peerId: conn.peerId, direction: conn.direction, code: info.code, reason: info.reason, clean: info.clean, durationMillis: conn.establishedMono === undefined ? 0 : monoMs() - conn.establishedMono });
     }
     if (!entry) return;
-    if (conn.lastSeen !== undefined) entry.lastSeen = Math.max(entry.lastSeen ?? 0, conn.lastSeen);
+    // "seen" means heard from in an authenticated session: a refused or failed handshake does not count
+    if (conn.establishedAt !== undefined && conn.lastSeen !== undefined) entry.lastSeen = Math.max(entry.lastSeen ?? 0, conn.lastSeen);
     if (entry.dialing === conn) {
       entry.dialing = undefined;
       if (conn.establishedAt === undefined) for (const w of entry.waiters.splice(0)) w();

@@ -142,14 +142,21 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
         lastSeen: s?.lastSeen ?? null,
         pending: s?.pending ?? 0,
         ...(s?.lagMillis !== undefined ? { lagMillis: s.lagMillis } : {}),
+        // why it is not connected: the sync service's dial state, last failure code and next retry
+        state: typeof s?.state === 'string' ? s.state : sync ? 'idle' : 'unavailable',
+        lastError: typeof s?.lastError === 'string' ? s.lastError : null,
+        nextRetryAt: typeof s?.nextRetryAt === 'string' ? s.nextRetryAt : null,
       };
     });
-    return { sync: sync ? 'available' : 'unavailable', peers };
+    return { sync: sync ? 'available' : 'unavailable', ...(ctx.self ? { self: ctx.self } : {}), peers };
   });
 
   app.post('/api/peers', { config: { access: { permission: 'peer:manage' } } }, async (req, reply) => {
     const p = principalOf(req);
     const body = parse(schemas.peerBody, req.body, 'body');
+    const { dryRun } = parse(schemas.peerAddQuery, req.query, 'query');
+    // ?dryRun=true: the same checks, nothing stored; the dashboard shows the fingerprint to confirm
+    if (dryRun === true) return reply.code(200).send({ ...ctx.peers.preview(body), dryRun: true });
     const peer = await ctx.peers.add(body);
     ctx.sync()?.addPeer(peer);
     await ctx.audit({ action: 'peer.add', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id: peer.id, url: peer.url, fingerprint: peer.fingerprint } });
