@@ -40,6 +40,7 @@ export const schemas = {
     order: z.enum(['asc', 'desc']).optional(),
     limit: intString(1, 1000).optional(),
     cursor: z.string().min(1).max(2048).optional(),
+    facets: boolString.optional(),
   }),
   getQuery: z
     .strictObject({ version: versionRef.optional(), label: z.string().min(1).max(64).optional() })

@@ -61,6 +61,13 @@ describe('GET /api/profiles: search, sort, pages', () => {
     expect(seen).toEqual([...seen].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? 1 : -1)));
   });
 
+  it('?facets=true answers the distinct models, labels and tags a filter menu offers', async () => {
+    const r = await req('GET', '/api/profiles?limit=1&facets=true&modelId=claude-3');
+    expect(r.body.profiles).toHaveLength(1);
+    expect(r.body.facets).toEqual({ models: ['claude-3', 'gpt-4o'], labels: [], tags: ['test'] });
+    expect((await req('GET', '/api/profiles?limit=1')).body.facets).toBeUndefined();
+  });
+
   it('a token limited to some profiles gets only those, counted before paging', async () => {
     const tok = await req('POST', '/api/tokens', { body: { name: 'team-a', role: 'viewer', profiles: ['team-a.*'] } });
     expect(tok.status).toBe(201);

@@ -25,7 +25,7 @@ import {
   type SearchField,
   type SortKeys,
 } from './profile-search.js';
-import type { ListFilter, ListPage, ListQuery, ListSort, ProfileSummary, ProfileView } from './types.js';
+import type { ListFacets, ListFilter, ListPage, ListQuery, ListSort, ProfileSummary, ProfileView } from './types.js';
 import { versionHash } from './version.js';
 
 /** One profile's entry; updated in place by put() so the sorted arrays stay valid references. */
@@ -196,6 +196,21 @@ export class ProfileIndex {
       if (limit === undefined || page.length < limit) page.push(e);
       else more = true;
     }
+    let facets: ListFacets | undefined;
+    if (query.facets === true) {
+      const models = new Set<string>();
+      const labels = new Set<string>();
+      const tags = new Set<string>();
+      for (const { summary: s } of this.#entries.values()) {
+        if (s.deleted && !query.includeDeleted) continue;
+        if (query.allow !== undefined && !query.allow(s.id)) continue;
+        models.add(s.modelId);
+        for (const l of s.labels) labels.add(l);
+        for (const t of s.tags) tags.add(t);
+      }
+      const sorted = (x: Set<string>) => [...x].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      facets = { models: sorted(models), labels: sorted(labels), tags: sorted(tags) };
+    }
     const inOrder = query.q === undefined ? [] : [...new Set(query.q.toLowerCase().split(/\s+/).filter((t) => t !== ''))];
     const last = page[page.length - 1];
     return {
@@ -205,6 +220,7 @@ export class ProfileIndex {
       }),
       total,
       nextCursor: more && last !== undefined ? encodeCursor(sort, order, last.keys[sort], last.keys.id) : null,
+      ...(facets ? { facets } : {}),
     };
   }
 

@@ -103,6 +103,14 @@ export interface ListQuery extends ListFilter {
   cursor?: string;
   /** only ids this returns true for are listed and counted (a token's grants) */
   allow?: (id: string) => boolean;
+  /** also answer `facets`: the distinct models, labels and tags of every listed profile (ignoring the other filters and q) */
+  facets?: boolean;
+}
+
+export interface ListFacets {
+  models: string[];
+  labels: string[];
+  tags: string[];
 }
 
 /** Where a search matched first: the dotted field and a one-line snippet around the match. */
@@ -118,6 +126,8 @@ export interface ListPage {
   total: number;
   /** pass as `cursor` for the next page; null on the last page */
   nextCursor: string | null;
+  /** with `facets: true` */
+  facets?: ListFacets;
 }
 
 /** Who is writing and from where; recorded in the log and the audit. */

@@ -30,7 +30,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     parse(schemas.emptyBody, req.body, 'body');
     const q = parse(schemas.listQuery, req.query, 'query');
     const query: ListQuery = {};
-    for (const k of ['modelId', 'label', 'tag', 'includeDeleted', 'q', 'sort', 'order', 'limit', 'cursor'] as const) {
+    for (const k of ['modelId', 'label', 'tag', 'includeDeleted', 'q', 'sort', 'order', 'limit', 'cursor', 'facets'] as const) {
       if (q[k] !== undefined) (query as Record<string, unknown>)[k] = q[k];
     }
     const p = principalOf(req);
