@@ -3,8 +3,8 @@
  * token and turns every error body `{ error: { code, message, details? } }` into an ApiError
  * with the same stable code, so screens can show "CODE: message" next to the right field.
  */
-import type { AuditRecord, CacheStatsSnapshot, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
-import type { PeerInfo } from './types.js';
+import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
+import type { PeerInfo, PeersResponse, SyncReport, TokenCreate, TokenInfo } from './types.js';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -47,6 +47,16 @@ export interface ListFilter {
   tag?: string;
 }
 
+/** One page of GET /api/profiles: filters, search words, sort, keyset cursor. */
+export interface PageQuery extends ListFilter {
+  q?: string;
+  sort?: ListSort;
+  order?: 'asc' | 'desc';
+  limit?: number;
+  cursor?: string;
+  facets?: boolean;
+}
+
 type Query = Record<string, string | number | undefined>;
 
 function queryString(q: Query | undefined): string {
@@ -72,14 +82,14 @@ export class Api {
     return this.#token;
   }
 
-  async request<T>(method: string, path: string, opts: { body?: unknown; query?: Query; type?: string } = {}): Promise<T> {
+  async request<T>(method: string, path: string, opts: { body?: unknown; query?: Query; type?: string; signal?: AbortSignal } = {}): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     let body: string | undefined;
     if (opts.body !== undefined) {
       headers['content-type'] = opts.type ?? 'application/json';
       body = JSON.stringify(opts.body);
     }
-    const res = await fetch(`${this.#base}${path}${queryString(opts.query)}`, { method, headers, body, cache: 'no-store' });
+    const res = await fetch(`${this.#base}${path}${queryString(opts.query)}`, { method, headers, body, cache: 'no-store', ...(opts.signal ? { signal: opts.signal } : {}) });
     const text = await res.text();
     let data: unknown = undefined;
     if (text !== '') {
@@ -101,6 +111,11 @@ export class Api {
   // ---- profiles ------------------------------------------------------------------
   async listProfiles(filter: ListFilter = {}): Promise<ProfileSummary[]> {
     return (await this.request<{ profiles: ProfileSummary[] }>('GET', '/api/profiles', { query: { ...filter } })).profiles;
+  }
+  /** One page of the list (server-side search, sort and cursor). */
+  listPage(q: PageQuery, signal?: AbortSignal): Promise<ListPage & { facets?: { models: string[]; labels: string[]; tags: string[] } }> {
+    const { facets, ...rest } = q;
+    return this.request('GET', '/api/profiles', { query: { ...rest, ...(facets ? { facets: 'true' } : {}) }, ...(signal ? { signal } : {}) });
   }
   getProfile(id: string, at: { version?: string; label?: string } = {}): Promise<ProfileView> {
     return this.request('GET', `/api/profiles/${enc(id)}`, { query: at });
@@ -138,10 +153,29 @@ export class Api {
     const path = name === undefined ? '/api/cache/clear' : `/api/cache/clear/${enc(name)}`;
     return (await this.request<{ cleared: string[] }>('POST', path)).cleared;
   }
-  peers(): Promise<{ sync?: string; peers: PeerInfo[] }> {
+  peers(): Promise<PeersResponse> {
     return this.request('GET', '/api/peers');
   }
-  syncNow(): Promise<{ converged: boolean; peers: { id: string; ok: boolean; code?: string; message?: string }[]; durationMillis: number }> {
+  /** The peer record an add would store (its fingerprint, to confirm), without storing it. */
+  previewPeer(input: { url: string; key: string; name?: string }): Promise<PeerInfo & { key: string }> {
+    return this.request('POST', '/api/peers', { body: input, query: { dryRun: 'true' } });
+  }
+  addPeer(input: { url: string; key: string; name?: string }): Promise<PeerInfo & { key: string }> {
+    return this.request('POST', '/api/peers', { body: input });
+  }
+  removePeer(id: string): Promise<void> {
+    return this.request('DELETE', `/api/peers/${enc(id)}`);
+  }
+  syncNow(): Promise<SyncReport> {
     return this.request('POST', '/api/sync');
+  }
+  async tokens(): Promise<TokenInfo[]> {
+    return (await this.request<{ tokens: TokenInfo[] }>('GET', '/api/tokens')).tokens;
+  }
+  createToken(input: TokenCreate): Promise<TokenInfo & { token: string }> {
+    return this.request('POST', '/api/tokens', { body: input });
+  }
+  revokeToken(id: string): Promise<void> {
+    return this.request('DELETE', `/api/tokens/${enc(id)}`);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Hash routes (#/profiles, #/profiles/ID, #/profiles/ID/history, #/audit, #/cache, #/peers):
+ * Hash routes (#/profiles, #/profiles/ID, #/profiles/ID/history, #/audit, #/cache, #/peers, #/tokens):
  * the node serves one page at `/` and never has to know the UI's paths.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -10,7 +10,8 @@ export type Route =
   | { name: 'history'; id: string }
   | { name: 'audit'; profile?: string }
   | { name: 'cache' }
-  | { name: 'peers' };
+  | { name: 'peers' }
+  | { name: 'tokens' };
 
 export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
@@ -26,6 +27,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'audit') return q.get('profile') ? { name: 'audit', profile: q.get('profile')! } : { name: 'audit' };
   if (parts[0] === 'cache') return { name: 'cache' };
   if (parts[0] === 'peers') return { name: 'peers' };
+  if (parts[0] === 'tokens') return { name: 'tokens' };
   return { name: 'profiles' };
 }
 
@@ -43,6 +45,8 @@ export function href(route: Route): string {
       return '#/cache';
     case 'peers':
       return '#/peers';
+    case 'tokens':
+      return '#/tokens';
   }
 }
 

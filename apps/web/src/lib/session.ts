@@ -41,7 +41,7 @@ export async function restoreSession(api: Api): Promise<SessionInfo> {
     info = undefined;
   }
   if (!info || typeof info.name !== 'string') return resolveSession(api);
-  await api.listProfiles(); // AUTH_UNAUTHORIZED when revoked meanwhile
+  await api.listPage({ limit: 1 }); // AUTH_UNAUTHORIZED when revoked meanwhile (one row, not the whole list)
   return info;
 }
 
@@ -58,16 +58,16 @@ const ROLES: readonly Role[] = ['admin', 'editor', 'viewer'];
 /** Validates the token (401 -> ApiError AUTH_UNAUTHORIZED) and finds out who it is. */
 export async function resolveSession(api: Api): Promise<SessionInfo> {
   try {
-    const s = await api.request<{ name?: string; role?: string; actor?: string; profiles?: string[] | null }>('GET', '/api/session');
+    const s = await api.request<{ name?: string; role?: string; actor?: string; profiles?: string[] | null; tokenId?: string; displayName?: string | null }>('GET', '/api/session');
     const role = ROLES.find((r) => r === s.role);
-    return { name: s.name ?? s.actor ?? 'me', role, actor: s.actor, profiles: s.profiles ?? null };
+    return { name: s.displayName || s.name || s.actor || 'me', role, actor: s.actor, profiles: s.profiles ?? null, ...(s.tokenId ? { tokenId: s.tokenId } : {}) };
   } catch (err) {
     // an older node without /api/session: fall through to probing
     if (!(err instanceof ApiError) || err.code !== 'ROUTE_NOT_FOUND') throw err;
   }
   // Probing costs at most one audited denial per sign-in (documented in apps/web/README.md):
   // an empty POST is refused by role before its body is read (viewer: 403; others: 400, nothing written).
-  await api.listProfiles(); // throws AUTH_UNAUTHORIZED for a bad token
+  await api.listPage({ limit: 1 }); // throws AUTH_UNAUTHORIZED for a bad token
   try {
     await api.request('POST', '/api/profiles', { body: {} });
   } catch (err) {

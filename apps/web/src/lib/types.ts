@@ -16,6 +16,46 @@ export interface PeerInfo {
   lastSeen: string | null;
   pending: number;
   lagMillis?: number;
+  /** the sync service's dial state (nodes since round 2) */
+  state?: 'connected' | 'connecting' | 'backoff' | 'idle' | 'unavailable';
+  /** code of the last failure, e.g. CRYPTO_PEER_UNKNOWN (it refused our key) */
+  lastError?: string | null;
+  /** while backing off: when the next dial happens (ISO-8601) */
+  nextRetryAt?: string | null;
+}
+
+export interface PeersResponse {
+  sync?: string;
+  /** this node's key, for `peer add` on the other side */
+  self?: { publicKey: string; fingerprint: string };
+  peers: PeerInfo[];
+}
+
+export interface SyncReport {
+  converged: boolean;
+  peers: { id: string; ok: boolean; code?: string; message?: string }[];
+  durationMillis: number;
+}
+
+/** GET /api/tokens rows (never the secret). displayName / email: nodes that record the person. */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  role: Role;
+  profiles: string[] | null;
+  createdAt: string;
+  createdBy: string;
+  lastUsedAt: string | null;
+  displayName?: string | null;
+  email?: string | null;
+}
+
+export interface TokenCreate {
+  name: string;
+  role: Role;
+  profiles?: string[];
+  displayName?: string;
+  email?: string;
 }
 
 export type Role = 'admin' | 'editor' | 'viewer';
@@ -26,4 +66,6 @@ export interface SessionInfo {
   role: Role | undefined;
   actor?: string;
   profiles?: string[] | null;
+  /** the token's id (to mark "this session" among the tokens) */
+  tokenId?: string;
 }

@@ -1,6 +1,7 @@
 /**
  * The shell: sign-in gate, navigation, the live status region, and the current screen.
  */
+import type { ComponentType } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Api } from '../lib/api.js';
 import { forgetToken, restoreSession, roleAllows, storeDisplayName, storedDisplayName, storedToken, storeSessionInfo, storeToken } from '../lib/session.js';
@@ -9,11 +10,11 @@ import type { SessionInfo } from '../lib/types.js';
 import { AppContext, type AppCtx } from './context.js';
 import { SignIn } from './SignIn.js';
 import { ProfileList } from './ProfileList.js';
-import { Editor } from './Editor.js';
 import { History } from './History.js';
 import { Audit } from './Audit.js';
 import { CachePanel } from './CachePanel.js';
 import { Peers } from './Peers.js';
+import { Tokens } from './Tokens.js';
 import { announce, clearAnnouncement, clearStaleAnnouncement, useAnnouncement } from './status.js';
 
 function StatusRegion() {
@@ -41,6 +42,7 @@ function Nav({ route, session }: { route: Route; session: SessionInfo }) {
     { label: 'Audit', to: { name: 'audit' }, show: roleAllows(session.role, 'operate') },
     { label: 'Cache', to: { name: 'cache' }, show: true },
     { label: 'Peers', to: { name: 'peers' }, show: roleAllows(session.role, 'operate') },
+    { label: 'Tokens', to: { name: 'tokens' }, show: roleAllows(session.role, 'operate') },
   ];
   const active = route.name === 'editor' || route.name === 'history' ? 'profiles' : route.name;
   return (
@@ -60,12 +62,36 @@ function Nav({ route, session }: { route: Route; session: SessionInfo }) {
   );
 }
 
+/**
+ * The live editor (CodeMirror, Yjs, y-websocket: most of the bundle) is loaded when first
+ * opened, so the profile list paints without it.
+ */
+let editorModule: Promise<ComponentType<{ id: string }>> | undefined;
+const loadEditor = () => (editorModule ??= import('./Editor.js').then((m) => m.Editor));
+
+function LazyEditor({ id }: { id: string }) {
+  const [Editor, setEditor] = useState<ComponentType<{ id: string }> | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    let live = true;
+    loadEditor().then(
+      (E) => live && setEditor(() => E),
+      (err: Error) => live && setError(`UI_LOAD_FAILED: the editor could not be loaded (${err.message}); reload the page`),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  if (error) return <p role="alert" class="error">{error}</p>;
+  return Editor ? <Editor id={id} /> : <p class="loading">Loading the editor…</p>;
+}
+
 function Screen({ route }: { route: Route }) {
   switch (route.name) {
     case 'profiles':
       return <ProfileList />;
     case 'editor':
-      return <Editor key={route.id} id={route.id} />;
+      return <LazyEditor key={route.id} id={route.id} />;
     case 'history':
       return <History key={route.id} id={route.id} />;
     case 'audit':
@@ -74,6 +100,8 @@ function Screen({ route }: { route: Route }) {
       return <CachePanel />;
     case 'peers':
       return <Peers />;
+    case 'tokens':
+      return <Tokens />;
   }
 }
 

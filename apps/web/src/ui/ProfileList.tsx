@@ -1,19 +1,27 @@
 /**
- * Profiles: search (id, name, model), filters by model / label / tag (server-side, the
- * GET /api/profiles query), create (form), delete (confirmation), import / export JSON.
+ * Profiles: a page at a time from the node (server-side search over prompt text, sort, filters
+ * by model / label / tag, keyset pages), updated live from the change feed (or polled), with
+ * create, duplicate, delete, import (with a per-profile report) and export. An empty node shows
+ * how to start: create the first profile, or import an export.
  */
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { ProfileSummary, ProfileView } from '@profilesync/core';
-import { ApiError } from '../lib/api.js';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { ListPage, ProfileSummary, ProfileView } from '@profilesync/core';
+import { ApiError, type Api, type PageQuery } from '../lib/api.js';
+import { watchChanges, type FeedMode } from '../lib/changes.js';
 import { when } from '../lib/format.js';
-import { EXPORT_FORMAT, importItems, mergeDiff, writable } from '../lib/merge.js';
-import { PROFILE_ID_RE } from '../lib/params.js';
+import { fieldLabel, markWords, PAGE_SIZES, rangeText, searchWords, SORT_CHOICES, sortChoice } from '../lib/list.js';
+import { EXPORT_FORMAT } from '../lib/merge.js';
 import { href, navigate } from '../lib/router.js';
 import { roleAllows } from '../lib/session.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
+import { CreateDialog, DuplicateDialog } from './ProfileDialogs.js';
+import { ImportButton, ImportReport, type ImportResult } from './ImportReport.js';
 import { ErrorAlert, Grid } from './parts.js';
 import { announce, announceError } from './status.js';
+
+type Row = ListPage['profiles'][number] & { conflicts?: number };
+type Facets = { models: string[]; labels: string[]; tags: string[] };
 
 function download(name: string, text: string): void {
   const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
@@ -43,76 +51,167 @@ function FilterSelect({ id, label, value, options, onChange }: { id: string; lab
   );
 }
 
-function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (v: ProfileView) => void }) {
-  const { api } = useApp();
-  const [f, setF] = useState({ id: '', name: '', modelId: '', description: '', systemMessage: '' });
-  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
-  const confirm = async () => {
-    if (f.name.trim() === '' || f.modelId.trim() === '') throw new ApiError(0, 'PROFILE_INVALID', 'name and model are required');
-    if (f.id !== '' && !PROFILE_ID_RE.test(f.id)) throw new ApiError(0, 'PROFILE_INVALID_ID', 'the id may use letters, digits and . _ : - (starting with a letter or digit)');
-    const v = await api.createProfile({ ...(f.id ? { id: f.id } : {}), name: f.name.trim(), modelId: f.modelId.trim(), description: f.description, systemMessage: f.systemMessage });
-    onCreated(v);
-  };
+const FEED_TEXT: Record<FeedMode, string> = {
+  connecting: 'Connecting to live updates…',
+  live: 'Live: changes appear as they happen',
+  polling: 'Refreshing every 5 s (this node has no change feed)',
+  offline: 'Live updates interrupted; reconnecting…',
+};
+
+/** Every profile matching the query, a page of 1000 at a time (for export). */
+async function allMatching(api: Api, q: PageQuery): Promise<ProfileSummary[]> {
+  const out: ProfileSummary[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await api.listPage({ ...q, limit: 1000, ...(cursor ? { cursor } : {}) });
+    out.push(...page.profiles);
+    if (!page.nextCursor) return out;
+    cursor = page.nextCursor;
+  }
+}
+
+function Snippet({ row, words }: { row: Row; words: string[] }) {
+  const m = row.match;
+  if (!m || m.field === 'name') return null;
   return (
-    <Dialog title="New profile" confirmLabel="Create" onConfirm={confirm} onClose={onClose} testId="create-dialog">
-      <div class="form-grid">
-        <label for="new-name">Name (required)</label>
-        <input id="new-name" required value={f.name} onInput={set('name')} autofocus />
-        <label for="new-model">Model id (required)</label>
-        <input id="new-model" required value={f.modelId} onInput={set('modelId')} placeholder="gpt-4o" />
-        <label for="new-id">Id (optional; generated from the name)</label>
-        <input id="new-id" value={f.id} onInput={set('id')} pattern="[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}" />
-        <label for="new-desc">Description</label>
-        <input id="new-desc" value={f.description} onInput={set('description')} />
-        <label for="new-sys">System message</label>
-        <textarea id="new-sys" rows={4} value={f.systemMessage} onInput={set('systemMessage')} />
-      </div>
-    </Dialog>
+    <div class="match">
+      <span class="muted">in {fieldLabel(m.field)}: </span>
+      {markWords(m.snippet, words).map((p, i) => (p.mark ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))}
+    </div>
+  );
+}
+
+function Onboarding({ canWrite, onCreate, onImported }: { canWrite: boolean; onCreate: () => void; onImported: (r: ImportResult) => void }) {
+  return (
+    <section class="card onboarding" aria-labelledby="onboarding-title" data-testid="onboarding">
+      <h2 id="onboarding-title">This node has no profiles yet</h2>
+      {canWrite ? (
+        <>
+          <p>A profile holds one model's system message, prompt templates and parameters. Start with one of these:</p>
+          <ol>
+            <li>
+              <button type="button" class="primary" onClick={onCreate}>
+                Create your first profile
+              </button>{' '}
+              — a name and a model id are enough; edit the rest live afterwards.
+            </li>
+            <li>
+              <ImportButton label="Import a JSON export" onDone={onImported} /> — a file from <code>profilesync export</code> or this dashboard's
+              “Export JSON”.
+            </li>
+          </ol>
+          <p class="muted">
+            From a terminal: <code>profilesync profile create --name "Support bot" --model gpt-4o</code>, or peer this node with another one (Peers) to receive its
+            profiles.
+          </p>
+        </>
+      ) : (
+        <p>There is nothing you can read here yet. Someone with an editor or admin token can create profiles, or grant your token access to some.</p>
+      )}
+    </section>
   );
 }
 
 export function ProfileList() {
   const { api, session } = useApp();
-  const [all, setAll] = useState<ProfileSummary[] | undefined>();
-  const [everything, setEverything] = useState<ProfileSummary[]>([]);
-  const [search, setSearch] = useState('');
-  const [filter, setFilter] = useState({ modelId: '', label: '', tag: '' });
-  const [creating, setCreating] = useState(false);
-  const [deleting, setDeleting] = useState<ProfileSummary | undefined>();
-  const [loadError, setLoadError] = useState<string | undefined>();
   const canWrite = roleAllows(session.role, 'write');
+  const [search, setSearch] = useState('');
+  const [sortValue, setSortValue] = useState('name');
+  const [filter, setFilter] = useState({ modelId: '', label: '', tag: '' });
+  const [pageSize, setPageSize] = useState<number>(50);
+  // keyset pages: cursors[i] opens page i (undefined for the first)
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  // the page on screen, with the page number it was loaded for (the pager moves before it arrives)
+  const [page, setPage] = useState<(ListPage & { facets?: Facets; index: number; size: number; q: string | undefined }) | undefined>();
+  const [facets, setFacets] = useState<Facets>({ models: [], labels: [], tags: [] });
+  const [loadError, setLoadError] = useState<string | undefined>();
+  const [feed, setFeed] = useState<FeedMode>('connecting');
+  const [creating, setCreating] = useState(false);
+  const [duplicating, setDuplicating] = useState<ProfileSummary | undefined>();
+  const [deleting, setDeleting] = useState<ProfileSummary | undefined>();
+  const [report, setReport] = useState<ImportResult | undefined>();
+  const seq = useRef(0);
+  const abort = useRef<AbortController | undefined>(undefined);
+
+  const choice = sortChoice(sortValue);
+  const pageIndex = cursors.length - 1;
+  const query: PageQuery = {
+    ...(search.trim() ? { q: search.trim() } : {}),
+    sort: choice.sort,
+    order: choice.order,
+    limit: pageSize,
+    ...(filter.modelId ? { modelId: filter.modelId } : {}),
+    ...(filter.label ? { label: filter.label } : {}),
+    ...(filter.tag ? { tag: filter.tag } : {}),
+  };
+  const cursor = cursors[pageIndex];
+  const queryKey = JSON.stringify(query);
 
   const load = async () => {
+    const mine = ++seq.current;
+    abort.current?.abort();
+    const ctl = new AbortController();
+    abort.current = ctl;
     try {
-      const [filtered, unfiltered] = await Promise.all([api.listProfiles(filter), filter.modelId || filter.label || filter.tag ? api.listProfiles() : undefined]);
-      setAll(filtered);
-      setEverything(unfiltered ?? filtered);
+      const r = await api.listPage({ ...query, ...(cursor ? { cursor } : {}), facets: true }, ctl.signal);
+      if (mine !== seq.current) return;
+      if (r.profiles.length === 0 && pageIndex > 0) {
+        setCursors((c) => c.slice(0, -1)); // the page emptied under us (deletes): step back
+        return;
+      }
+      setPage({ ...r, index: pageIndex, size: pageSize, q: query.q });
+      if (r.facets) setFacets(r.facets);
       setLoadError(undefined);
     } catch (err) {
+      if (mine !== seq.current || (err as Error).name === 'AbortError') return;
+      if (err instanceof ApiError && err.code === 'PROFILE_LIST_INVALID') {
+        setCursors([undefined]); // a cursor from before a sort change: start again
+        return;
+      }
       setLoadError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
     }
   };
-  useEffect(() => void load(), [filter.modelId, filter.label, filter.tag]);
+  const loadRef = useRef(load);
+  loadRef.current = load;
 
-  const options = useMemo(() => {
-    const models = new Set<string>();
-    const labels = new Set<string>();
-    const tags = new Set<string>();
-    for (const p of everything) {
-      models.add(p.modelId);
-      for (const l of p.labels) labels.add(l);
-      for (const t of p.tags) tags.add(t);
-    }
-    return { models: [...models].sort(), labels: [...labels].sort(), tags: [...tags].sort() };
-  }, [everything]);
+  useEffect(() => void load(), [queryKey, cursor]);
+  // a new search, sort, filter or page size starts at the first page
+  const resetPages = () => setCursors([undefined]);
 
-  const q = search.trim().toLowerCase();
-  const shown = (all ?? []).filter((p) => q === '' || p.id.toLowerCase().includes(q) || p.name.toLowerCase().includes(q) || p.modelId.toLowerCase().includes(q));
+  // live updates: reload the current page (debounced) when anything changes on the node
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = watchChanges(api, {
+      onMode: setFeed,
+      onChange: () => {
+        if (timer !== undefined) return;
+        timer = setTimeout(() => {
+          timer = undefined;
+          void loadRef.current();
+        }, 250);
+      },
+    });
+    return () => {
+      stop();
+      if (timer !== undefined) clearTimeout(timer);
+      abort.current?.abort();
+    };
+  }, []);
+
+  const words = useMemo(() => searchWords(search.trim()), [search]);
+  const rows: Row[] = page?.profiles ?? [];
+  const filtered = query.q !== undefined || filter.modelId !== '' || filter.label !== '' || filter.tag !== '';
+  const emptyNode = page !== undefined && page.total === 0 && !filtered && pageIndex === 0;
 
   const exportJson = async () => {
     try {
+      const { limit: _l, ...q } = query;
+      const list = await allMatching(api, q);
       const profiles: ProfileView[] = [];
-      for (const p of shown) profiles.push(await api.getProfile(p.id));
+      for (let i = 0; i < list.length; i += 8) {
+        profiles.push(...(await Promise.all(list.slice(i, i + 8).map((p) => api.getProfile(p.id)))));
+        if (list.length > 200 && i % 200 === 0) announce(`Exporting… ${profiles.length} of ${list.length}`);
+      }
       download(`profiles-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.json`, `${JSON.stringify({ format: EXPORT_FORMAT, exportedAt: new Date().toISOString(), profiles }, null, 2)}\n`);
       announce(`Exported ${profiles.length} profiles.`);
     } catch (err) {
@@ -120,43 +219,9 @@ export function ProfileList() {
     }
   };
 
-  const importFile = async (file: File) => {
-    let items;
-    try {
-      items = importItems(JSON.parse(await file.text()));
-    } catch (err) {
-      announce(`Import failed: IMPORT_INVALID: ${(err as Error).message}`, 'error');
-      return;
-    }
-    const report = { created: 0, updated: 0, unchanged: 0, rejected: [] as string[] };
-    for (const item of items) {
-      const id = typeof item.id === 'string' ? item.id : undefined;
-      try {
-        if (id === undefined || !PROFILE_ID_RE.test(id)) throw new ApiError(0, 'PROFILE_INVALID_ID', 'an imported profile needs a valid id');
-        let current: ProfileView | undefined;
-        try {
-          current = await api.getProfile(id);
-        } catch (err) {
-          if (!(err instanceof ApiError && err.code === 'PROFILE_NOT_FOUND')) throw err;
-        }
-        if (!current) {
-          await api.createProfile({ ...(writable(item) as { name: string; modelId: string }), id });
-          report.created++;
-        } else {
-          const patch = mergeDiff(writable(current as unknown as Record<string, unknown>), writable(item));
-          if (Object.keys(patch).length === 0) report.unchanged++;
-          else {
-            await api.patchProfile(id, patch);
-            report.updated++;
-          }
-        }
-      } catch (err) {
-        report.rejected.push(`${id ?? '(no id)'}: ${err instanceof ApiError ? err.code : 'ERROR'}`);
-      }
-    }
-    const summary = `Import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected.length} rejected${report.rejected.length ? ` (${report.rejected.join('; ')})` : ''}.`;
-    announce(summary, report.rejected.length ? 'error' : 'info');
-    await load();
+  const onImported = (r: ImportResult) => {
+    setReport(r);
+    void load();
   };
 
   return (
@@ -169,74 +234,160 @@ export function ProfileList() {
               New profile
             </button>
           )}
-          <button type="button" onClick={exportJson} disabled={!all || shown.length === 0}>
+          <button type="button" onClick={exportJson} disabled={!page || page.total === 0}>
             Export JSON
           </button>
-          {canWrite && (
-            <label class="button file">
-              Import JSON
-              <input
-                type="file"
-                accept="application/json,.json"
-                class="sr-only"
-                aria-label="Import profiles from a JSON file"
-                onChange={(e) => {
-                  const f = e.currentTarget.files?.[0];
-                  e.currentTarget.value = '';
-                  if (f) void importFile(f);
-                }}
-              />
-            </label>
-          )}
+          {canWrite && <ImportButton label="Import JSON" onDone={onImported} />}
         </div>
       </div>
-      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <div>
-          <label for="search">Search</label>
-          <input id="search" type="search" value={search} placeholder="id, name or model" onInput={(e) => setSearch(e.currentTarget.value)} />
-        </div>
-        <FilterSelect id="f-model" label="Model" value={filter.modelId} options={options.models} onChange={(modelId) => setFilter({ ...filter, modelId })} />
-        <FilterSelect id="f-label" label="Label" value={filter.label} options={options.labels} onChange={(label) => setFilter({ ...filter, label })} />
-        <FilterSelect id="f-tag" label="Tag" value={filter.tag} options={options.tags} onChange={(tag) => setFilter({ ...filter, tag })} />
-      </form>
-      <ErrorAlert message={loadError} />
-      {!all && !loadError && <p>Loading…</p>}
-      {all && (
-        <Grid testId="profile-table" caption={`Profiles (${shown.length})`} columns={['Name', 'Id', 'Model', 'Labels', 'Tags', 'Updated']} actions>
-          {shown.length === 0 && (
-            <tr>
-              <td colSpan={7}>No profiles match.</td>
-            </tr>
+      {report && <ImportReport result={report} onDismiss={() => setReport(undefined)} />}
+      {emptyNode ? (
+        <Onboarding canWrite={canWrite} onCreate={() => setCreating(true)} onImported={onImported} />
+      ) : (
+        <>
+          <form class="filters" role="search" aria-label="Profiles" onSubmit={(e) => e.preventDefault()}>
+            <div class="grow">
+              <label for="search">Search</label>
+              <input
+                id="search"
+                type="search"
+                value={search}
+                placeholder="name, id, model, or words in prompts and templates"
+                aria-describedby="search-help"
+                onInput={(e) => {
+                  setSearch(e.currentTarget.value);
+                  resetPages();
+                }}
+              />
+              <span id="search-help" class="sr-only">
+                Every word must occur in the profile; searches system messages, templates and messages too.
+              </span>
+            </div>
+            <div>
+              <label for="sort">Sort by</label>
+              <select
+                id="sort"
+                value={sortValue}
+                onChange={(e) => {
+                  setSortValue(e.currentTarget.value);
+                  resetPages();
+                }}
+              >
+                {SORT_CHOICES.map((c) => (
+                  <option key={c.value} value={c.value}>
+                    {c.label}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <FilterSelect id="f-model" label="Model" value={filter.modelId} options={facets.models} onChange={(modelId) => (setFilter({ ...filter, modelId }), resetPages())} />
+            <FilterSelect id="f-label" label="Label" value={filter.label} options={facets.labels} onChange={(label) => (setFilter({ ...filter, label }), resetPages())} />
+            <FilterSelect id="f-tag" label="Tag" value={filter.tag} options={facets.tags} onChange={(tag) => (setFilter({ ...filter, tag }), resetPages())} />
+          </form>
+          <p class="feed muted" data-testid="feed" data-mode={feed}>
+            <span aria-hidden="true" class={`feed-dot feed-${feed}`} /> {FEED_TEXT[feed]}
+          </p>
+          <ErrorAlert message={loadError} />
+          {!page && !loadError && <p>Loading…</p>}
+          {page && (
+            <>
+              <p class="count" role="status" data-testid="list-count">
+                {page.total === 0 ? 'No profiles match.' : `${rangeText(page.index, page.size, rows.length, page.total)} profiles${page.q ? ` matching “${page.q}”` : ''}`}
+              </p>
+              <Grid testId="profile-table" caption={`Profiles, ${rangeText(page.index, page.size, rows.length, page.total)}, sorted by ${choice.label}`} columns={['Name', 'Id', 'Model', 'Labels', 'Tags', 'Updated']} actions>
+                {rows.map((p) => (
+                  <tr key={p.id} data-id={p.id} class={p.conflicts ? 'has-conflicts' : undefined}>
+                    <td>
+                      <a href={href({ name: 'editor', id: p.id })} {...{ elementtiming: `profile:${p.id}` }}>
+                        {p.name}
+                      </a>
+                      {p.conflicts ? (
+                        <span class="chip conflict" data-testid="conflict-mark">
+                          ⚠ {p.conflicts} open conflict{p.conflicts === 1 ? '' : 's'}
+                        </span>
+                      ) : null}
+                      <Snippet row={p} words={words} />
+                    </td>
+                    <td>
+                      <code>{p.id}</code>
+                    </td>
+                    <td>{p.modelId}</td>
+                    <td>
+                      {p.labels.map((l) => (
+                        <span class="chip" key={l}>
+                          {l}
+                        </span>
+                      ))}
+                    </td>
+                    <td>
+                      {p.tags.map((t) => (
+                        <span class="chip tag" key={t}>
+                          {t}
+                        </span>
+                      ))}
+                    </td>
+                    <td>{when(p.updatedAt)}</td>
+                    <td class="row-actions">
+                      <a href={href({ name: 'history', id: p.id })} aria-label={`History of ${p.name}`}>
+                        History
+                      </a>
+                      {canWrite && (
+                        <button type="button" class="link" onClick={() => setDuplicating(p)} aria-label={`Duplicate ${p.name}`}>
+                          Duplicate
+                        </button>
+                      )}
+                      {canWrite && (
+                        <button type="button" class="link danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>
+                          Delete
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </Grid>
+              <nav class="pager" aria-label="Pages">
+                <button type="button" onClick={() => setCursors((c) => c.slice(0, Math.max(1, page.index)))} disabled={page.index === 0 || page.index !== pageIndex}>
+                  ← Previous page
+                </button>
+                <span>Page {page.index + 1}</span>
+                <button type="button" onClick={() => page.nextCursor && setCursors((c) => [...c.slice(0, page.index + 1), page.nextCursor ?? undefined])} disabled={!page.nextCursor || page.index !== pageIndex}>
+                  Next page →
+                </button>
+                <label for="page-size">Rows per page</label>
+                <select
+                  id="page-size"
+                  value={String(pageSize)}
+                  onChange={(e) => {
+                    setPageSize(Number(e.currentTarget.value));
+                    resetPages();
+                  }}
+                >
+                  {PAGE_SIZES.map((n) => (
+                    <option key={n} value={String(n)}>
+                      {n}
+                    </option>
+                  ))}
+                </select>
+              </nav>
+            </>
           )}
-          {shown.map((p) => (
-            <tr key={p.id}>
-              <td>
-                <a href={href({ name: 'editor', id: p.id })}>{p.name}</a>
-              </td>
-              <td>
-                <code>{p.id}</code>
-              </td>
-              <td>{p.modelId}</td>
-              <td>{p.labels.map((l) => <span class="chip" key={l}>{l}</span>)}</td>
-              <td>{p.tags.map((t) => <span class="chip tag" key={t}>{t}</span>)}</td>
-              <td>{when(p.updatedAt)}</td>
-              <td class="row-actions">
-                <a href={href({ name: 'history', id: p.id })}>History</a>
-                {canWrite && (
-                  <button type="button" class="link danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>
-                    Delete
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </Grid>
+        </>
       )}
       {creating && (
         <CreateDialog
           onClose={() => setCreating(false)}
           onCreated={(v) => {
             announce(`Created ${v.name}.`);
+            navigate({ name: 'editor', id: v.id });
+          }}
+        />
+      )}
+      {duplicating && (
+        <DuplicateDialog
+          source={duplicating}
+          onClose={() => setDuplicating(undefined)}
+          onCreated={(v) => {
+            announce(`Duplicated ${duplicating.name} as ${v.name} (${v.id}).`);
             navigate({ name: 'editor', id: v.id });
           }}
         />
