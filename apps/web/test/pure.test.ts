@@ -1,0 +1,117 @@
+/** Pure policies of the list, peers, tokens and the change-feed reader (no browser). */
+import { describe, expect, it } from 'vitest';
+import { retryDelay, SseParser } from '../src/lib/changes.js';
+import { copyOf, fieldLabel, humanDuration, importSummary, markWords, rangeText, searchWords, sortChoice } from '../src/lib/list.js';
+import { explainPeerError, lagText, peerState, seenText, syncMessage } from '../src/lib/peers.js';
+import type { PeerInfo } from '../src/lib/types.js';
+import { parseGlobs, TOKEN_NAME_RE } from '../src/ui/Tokens.js';
+import { copyBody } from '../src/ui/ProfileDialogs.js';
+
+describe('list', () => {
+  it('says which rows are shown', () => {
+    expect(rangeText(0, 50, 50, 10_000)).toBe('1–50 of 10,000');
+    expect(rangeText(3, 50, 12, 162)).toBe('151–162 of 162');
+    expect(rangeText(0, 50, 0, 0)).toBe('0 of 0');
+  });
+  it('marks every occurrence of every search word, case-insensitively', () => {
+    expect(markWords('Acme sells ACME things', searchWords('acme  THINGS'))).toEqual([
+      { text: 'Acme', mark: true },
+      { text: ' sells ', mark: false },
+      { text: 'ACME', mark: true },
+      { text: ' ', mark: false },
+      { text: 'things', mark: true },
+    ]);
+    expect(markWords('aaa', ['aa'])).toEqual([{ text: 'aaa', mark: true }]);
+    expect(markWords('plain', [])).toEqual([{ text: 'plain', mark: false }]);
+  });
+  it('names match fields in words and maps the sort menu', () => {
+    expect(fieldLabel('systemMessage')).toBe('system message');
+    expect(fieldLabel('templates.greet')).toBe('template greet');
+    expect(fieldLabel('messages.0')).toBe('message 1');
+    expect(fieldLabel('name')).toBe('name');
+    expect(sortChoice('updated')).toMatchObject({ sort: 'updated', order: 'desc' });
+    expect(sortChoice('nonsense')).toMatchObject({ sort: 'name', order: 'asc' });
+  });
+  it('suggests a copy name and the first free id', () => {
+    const taken = new Set(['bot-copy', 'bot-copy-2']);
+    expect(copyOf('Bot', 'bot', (id) => taken.has(id))).toEqual({ name: 'Copy of Bot', id: 'bot-copy-3' });
+    expect(copyOf('Bot', 'x'.repeat(128), () => false).id).toHaveLength(125);
+  });
+  it('a copy carries every writable field and messages as role + content, never labels', () => {
+    const view = { id: 'a', name: 'A', modelId: 'm', description: 'd', systemMessage: 's', templates: { t: 'x' }, parameters: { temperature: 1 }, meta: { tags: ['q'] }, labels: { production: 'v' }, version: 'v', updatedAt: 'now', updatedBy: 'me', deleted: false, messages: [{ id: 'm1', role: 'user', content: 'hi' }] };
+    expect(copyBody(view as never, { id: 'b', name: 'B', modelId: 'm2' })).toEqual({ id: 'b', name: 'B', modelId: 'm2', description: 'd', systemMessage: 's', templates: { t: 'x' }, parameters: { temperature: 1 }, meta: { tags: ['q'] }, messages: [{ role: 'user', content: 'hi' }] });
+  });
+  it('sums up an import', () => {
+    expect(importSummary([{ id: 'a', outcome: 'created' }, { id: 'b', outcome: 'rejected', code: 'X' }, { id: 'c', outcome: 'unchanged' }])).toBe('Import: 1 created, 0 updated, 1 unchanged, 1 rejected.');
+  });
+  it('durations in human units', () => {
+    expect(humanDuration(0)).toBe('0 s');
+    expect(humanDuration(45_400)).toBe('45 s');
+    expect(humanDuration(75_365)).toBe('1 min 15 s');
+    expect(humanDuration(120_000)).toBe('2 min');
+    expect(humanDuration(2 * 3600_000 + 5 * 60_000)).toBe('2 h 5 min');
+    expect(humanDuration(86_400_000)).toBe('1 day');
+    expect(humanDuration(3 * 86_400_000 + 4 * 3600_000)).toBe('3 days 4 h');
+  });
+});
+
+const peer = (over: Partial<PeerInfo>): PeerInfo => ({ id: 'p1', url: 'ws://h:1/sync', fingerprint: 'f', name: 'edge', source: 'added', connected: false, lastSeen: null, pending: 0, ...over });
+
+describe('peers in words', () => {
+  const now = Date.parse('2026-01-01T10:00:00Z');
+  it('why a peer is not connected', () => {
+    const refused = peerState(peer({ state: 'backoff', lastError: 'CRYPTO_PEER_UNKNOWN', nextRetryAt: '2026-01-01T10:00:25Z' }), true, now);
+    expect(refused.label).toBe('Refused our key');
+    expect(refused.tone).toBe('bad');
+    expect(refused.detail).toMatch(/does not accept this node's key.*Backing off: next try at .* \(in 25 s\)\./);
+    expect(peerState(peer({ state: 'backoff', lastError: 'SYNC_CONNECTION_LOST', nextRetryAt: null }), true, now).label).toBe('Unreachable');
+    expect(peerState(peer({ state: 'connecting' }), true, now).label).toBe('Connecting…');
+    expect(peerState(peer({}), false, now).label).toBe('Sync off');
+    expect(peerState(peer({ connected: true, state: 'connected', lagMillis: 75_365, pending: 2 }), true, now)).toEqual({ tone: 'ok', label: 'Connected', detail: '2 profiles to exchange; 1 min 15 s behind.' });
+    expect(peerState(peer({ connected: true, state: 'connected', lagMillis: 0 }), true, now).detail).toBe('Up to date.');
+    expect(explainPeerError('SOMETHING_NEW', 'u').detail).toContain('SOMETHING_NEW');
+  });
+  it('lag and last seen in human units, "never" for a peer never seen', () => {
+    expect(lagText(75_365)).toBe('1 min 15 s behind');
+    expect(lagText(0)).toBe('up to date');
+    expect(seenText(null, now)).toBe('never');
+    expect(seenText('2026-01-01T09:59:59.500Z', now)).toBe('just now');
+    expect(seenText('2026-01-01T09:59:48Z', now)).toBe('12 s ago');
+    expect(seenText('2026-01-01T09:57:00Z', now)).toMatch(/^3 min ago \(/);
+  });
+  it('what "Sync now" did', () => {
+    const peers = [peer({ id: 'p1', name: 'edge', lastError: 'CRYPTO_PEER_UNKNOWN' })];
+    const failed = syncMessage({ converged: false, durationMillis: 3, peers: [{ id: 'p1', ok: false, code: 'SYNC_NOT_CONNECTED', message: 'not connected (CRYPTO_PEER_UNKNOWN)' }] }, peers);
+    expect(failed.kind).toBe('error');
+    expect(failed.text).toMatch(/^Sync did not complete\. edge is not connected: refused our key\. The peer answered but does not accept this node's key/);
+    expect(syncMessage({ converged: true, durationMillis: 12.4, peers: [{ id: 'p1', ok: true }] }, peers)).toEqual({ kind: 'info', text: 'In sync with 1 peer (12 ms).' });
+    expect(syncMessage({ converged: true, durationMillis: 1, peers: [] }, []).text).toMatch(/no peers to sync with/);
+    // a peer unknown to the list: the code from the message
+    expect(syncMessage({ converged: false, durationMillis: 1, peers: [{ id: 'zz', ok: false, code: 'SYNC_NOT_CONNECTED', message: 'not connected (SYNC_CONNECTION_LOST)' }] }, []).text).toContain('zz is not connected: unreachable.');
+  });
+});
+
+describe('tokens', () => {
+  it('globs and names as the node accepts them', () => {
+    expect(parseGlobs(' team-a.*, support-?\nx ')).toEqual({ globs: ['team-a.*', 'support-?', 'x'] });
+    expect(parseGlobs('ok bad/glob').bad).toBe('bad/glob');
+    expect(parseGlobs('').globs).toEqual([]);
+    expect(TOKEN_NAME_RE.test('ada laptop')).toBe(true);
+    expect(TOKEN_NAME_RE.test(' lead')).toBe(false);
+  });
+});
+
+describe('change feed reader', () => {
+  it('parses events across chunk boundaries, CRLF, comments and multi-line data; remembers the last id', () => {
+    const p = new SseParser();
+    expect(p.push(': hello\r\n\r\nid: 7\r\nevent: change\r\ndata: {"id":')).toEqual([]);
+    expect(p.push('"a"}\r')).toEqual([]);
+    expect(p.push('\n\r\n')).toEqual([{ event: 'change', data: '{"id":"a"}', id: '7' }]);
+    expect(p.lastEventId).toBe('7');
+    expect(p.push('data: one\ndata: two\n\n')).toEqual([{ event: 'message', data: 'one\ntwo', id: '7' }]);
+    expect(p.push('event: change\n\n')).toEqual([]); // no data: nothing dispatched
+  });
+  it('reconnects with capped exponential delays', () => {
+    expect([0, 1, 2, 3, 4, 9].map(retryDelay)).toEqual([1000, 2000, 4000, 8000, 15000, 15000]);
+  });
+});

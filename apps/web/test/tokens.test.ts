@@ -1,0 +1,84 @@
+/**
+ * Tokens page in Chromium against a real node: create a per-person token (role, profile
+ * globs), the secret shown once with a copy button and gone after the dialog, the token works
+ * with exactly its grants, bad input refused next to the field, revoke after a confirmation.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN, api, createProfile, dialogReady, eventually, nodeAndBrowser, shot, signedInPage, unlabeledControls, type TestNode } from './helpers.js';
+
+let node: TestNode;
+let browser: Browser;
+let page: Page;
+
+nodeAndBrowser((env) => ({ node, browser } = env));
+
+describe('tokens', () => {
+  it('creates a per-person token shown once, which works within its grants, then revokes it', async () => {
+    await createProfile(node.url, 'team-a.bot');
+    await createProfile(node.url, 'team-b.bot');
+    ({ page } = await signedInPage(browser, node.url, ADMIN, 'Operator'));
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: node.url });
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    const table = page.getByTestId('tokens-table');
+    await table.waitFor();
+    await expect(table.locator('tbody tr').first().innerText()).resolves.toContain('this session');
+
+    // a glob with a character no profile id has is refused next to the field
+    await page.getByLabel('Token name (required)').fill('ada-laptop');
+    await page.getByLabel('editor').check();
+    await page.getByLabel('Profiles (optional)').fill('team-a.* bad/glob');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('#err-profiles').filter({ hasText: '"bad/glob"' }).waitFor();
+    expect(await page.getByLabel('Profiles (optional)').getAttribute('aria-invalid')).toBe('true');
+
+    await page.getByLabel('Profiles (optional)').fill('team-a.*');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await dialogReady(page, 'token-created-dialog');
+    const secret = await page.getByTestId('new-token-value').inputValue();
+    expect(secret).toMatch(/^ps_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    await expect(page.getByTestId('token-created-dialog').innerText()).resolves.toContain('the only time the node shows this token');
+    await page.getByTestId('token-created-dialog').getByRole('button', { name: 'Copy' }).click();
+    await page.getByTestId('token-created-dialog').getByText(/Copied to the clipboard|Selected: press Ctrl\+C/).waitFor();
+    await shot(page, 'tokens-created');
+    expect(await unlabeledControls(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Done, I have stored it' }).click();
+    await page.getByTestId('token-created-dialog').waitFor({ state: 'detached' });
+    expect(await page.content()).not.toContain(secret); // shown once: gone with the dialog
+
+    // the token is an editor for team-a.* only
+    expect((await api(node.url, 'GET', '/api/profiles', undefined, secret)).body.profiles.map((p: any) => p.id)).toEqual(['team-a.bot']);
+    expect((await api(node.url, 'PATCH', '/api/profiles/team-a.bot', { description: 'by ada' }, secret)).status).toBe(200);
+    expect((await api(node.url, 'PATCH', '/api/profiles/team-b.bot', { description: 'by ada' }, secret)).status).toBe(403);
+    const listed = (await api(node.url, 'GET', '/api/tokens')).body.tokens.find((t: any) => t.name === 'ada-laptop');
+    expect(listed).toMatchObject({ role: 'editor', profiles: ['team-a.*'] });
+    const row = page.getByTestId('tokens-table').locator(`tr[data-token="${listed.id}"]`);
+    await row.waitFor();
+    await expect(row.innerText()).resolves.toMatch(/ada-laptop[\s\S]*editor[\s\S]*team-a\.\*/);
+    await shot(page, 'tokens');
+
+    // revoke: Escape keeps it, the confirmation revokes it
+    await row.getByRole('button', { name: 'Revoke token ada-laptop' }).click();
+    await dialogReady(page, 'revoke-token-dialog');
+    await page.keyboard.press('Escape');
+    await page.getByTestId('revoke-token-dialog').waitFor({ state: 'detached' });
+    expect((await api(node.url, 'GET', '/api/profiles', undefined, secret)).status).toBe(200);
+    await row.getByRole('button', { name: 'Revoke token ada-laptop' }).click();
+    await dialogReady(page, 'revoke-token-dialog');
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await row.count()) === 0, 'the revoked token to leave the list');
+    expect((await api(node.url, 'GET', '/api/profiles', undefined, secret)).status).toBe(401);
+    await page.getByTestId('status').filter({ hasText: 'Revoked token ada-laptop.' }).waitFor();
+  });
+
+  it('the last admin token cannot be revoked: the node says why inside the dialog', async () => {
+    const mine = page.getByTestId('tokens-table').locator('tbody tr').filter({ hasText: 'this session' });
+    await mine.getByRole('button', { name: /^Revoke token / }).click();
+    await dialogReady(page, 'revoke-token-dialog');
+    await expect(page.getByTestId('revoke-token-dialog').innerText()).resolves.toContain('you will be signed out');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('revoke-token-dialog').getByRole('alert').filter({ hasText: 'TOKEN_LAST_ADMIN' }).waitFor();
+    await page.keyboard.press('Escape');
+    expect((await api(node.url, 'GET', '/api/profiles')).status).toBe(200);
+  });
+});
