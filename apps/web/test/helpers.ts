@@ -3,40 +3,18 @@
  * token, the sync package's /yjs endpoint mounted), the built UI (built once when missing or
  * older than its sources), and Debian's Chromium driven by playwright-core (no downloads).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { defaultConfig, startServer, type RunningServer, type StartServerOptions } from '@profilesync/server';
+import { CHROMIUM, WEB_ROOT, ensureBuilt, launchBrowser } from './browser.js';
 
 export const ADMIN = 'web-test-admin-token-0123456789abcdef';
-export const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPO_ROOT = join(WEB_ROOT, '..', '..');
 export const SHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
-export const CHROMIUM = process.env.PROFILESYNC_CHROMIUM ?? '/usr/bin/chromium';
-
-function newestMtime(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let max = 0;
-  for (const name of readdirSync(path)) max = Math.max(max, newestMtime(join(path, name)));
-  return max;
-}
-
-/** Runs `vite build` when apps/web/dist is missing or older than the UI's sources. Throws on failure. */
-export function ensureBuilt(): void {
-  const index = join(WEB_ROOT, 'dist', 'index.html');
-  const sources = Math.max(newestMtime(join(WEB_ROOT, 'src')), ...['index.html', 'vite.config.ts', 'package.json'].map((f) => newestMtime(join(WEB_ROOT, f))));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  const vite = join(WEB_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: WEB_ROOT, encoding: 'utf8', timeout: 240_000 });
-  if (r.status !== 0 || !existsSync(index)) {
-    throw new Error(`the web UI could not be built (vite build in ${WEB_ROOT} exited ${r.status}):\n${r.stdout}\n${r.stderr}`);
-  }
-}
+export { CHROMIUM, WEB_ROOT, ensureBuilt, launchBrowser };
 
 export interface TestNode {
   server: RunningServer;
@@ -73,19 +51,6 @@ export async function startNode(opts: StartServerOptions = {}): Promise<TestNode
   };
   node.url = node.server.url;
   return node;
-}
-
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/ensure-system-deps.sh (apt-get install chromium) or set PROFILESYNC_CHROMIUM`);
-  }
-  // launch() gives every browser a fresh temporary --user-data-dir of its own (mkdtemp), and
-  // each newContext() is an isolated profile (own sessionStorage, cookies).
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
 }
 
 /**

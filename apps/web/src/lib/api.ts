@@ -59,12 +59,38 @@ export interface PageQuery extends ListFilter {
 
 type Query = Record<string, string | number | undefined>;
 
+/** `?a=1&b=2`, keys sorted (one spelling per query: primed requests are found by it). */
 function queryString(q: Query | undefined): string {
   if (!q) return '';
   const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') p.set(k, String(v));
+  for (const k of Object.keys(q).sort()) {
+    const v = q[k];
+    if (v !== undefined && v !== '') p.set(k, String(v));
+  }
   const s = p.toString();
   return s === '' ? '' : `?${s}`;
+}
+
+/** GETs started before the UI rendered (see primeGet), taken by the first matching request. */
+const primed = new Map<string, Promise<Response>>();
+
+/**
+ * Starts a GET now, while the page is still rendering; the screen's own request for the same
+ * path and query (same token) then takes its response instead of asking again. Used for the
+ * profile list's first page on a reload.
+ */
+export function primeGet(token: string, path: string, query?: Query): void {
+  const url = `${path}${queryString(query)}`;
+  const key = `${token} ${url}`;
+  if (primed.has(key)) return;
+  primed.set(key, fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, cache: 'no-store' }));
+  setTimeout(() => primed.delete(key), 10_000); // unclaimed: forget it
+}
+
+/** The query string fields of a list page request. */
+export function listQuery(q: PageQuery): Query {
+  const { facets, ...rest } = q;
+  return { ...rest, ...(facets ? { facets: 'true' } : {}) };
 }
 
 export class Api {
@@ -89,7 +115,10 @@ export class Api {
       headers['content-type'] = opts.type ?? 'application/json';
       body = JSON.stringify(opts.body);
     }
-    const res = await fetch(`${this.#base}${path}${queryString(opts.query)}`, { method, headers, body, cache: 'no-store', ...(opts.signal ? { signal: opts.signal } : {}) });
+    const url = `${this.#base}${path}${queryString(opts.query)}`;
+    const early = method === 'GET' ? primed.get(`${this.#token} ${url}`) : undefined;
+    if (early) primed.delete(`${this.#token} ${url}`);
+    const res = await (early ?? fetch(url, { method, headers, body, cache: 'no-store', ...(opts.signal ? { signal: opts.signal } : {}) }));
     const text = await res.text();
     let data: unknown = undefined;
     if (text !== '') {
@@ -114,8 +143,7 @@ export class Api {
   }
   /** One page of the list (server-side search, sort and cursor). */
   listPage(q: PageQuery, signal?: AbortSignal): Promise<ListPage & { facets?: { models: string[]; labels: string[]; tags: string[] } }> {
-    const { facets, ...rest } = q;
-    return this.request('GET', '/api/profiles', { query: { ...rest, ...(facets ? { facets: 'true' } : {}) }, ...(signal ? { signal } : {}) });
+    return this.request('GET', '/api/profiles', { query: listQuery(q), ...(signal ? { signal } : {}) });
   }
   getProfile(id: string, at: { version?: string; label?: string } = {}): Promise<ProfileView> {
     return this.request('GET', `/api/profiles/${enc(id)}`, { query: at });

@@ -26,6 +26,14 @@ export function sortChoice(value: string): SortChoice {
 }
 
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
+export const DEFAULT_PAGE_SIZE = 50;
+export const DEFAULT_SORT = 'name';
+
+/** The first request of the list as it opens (no search, no filter): primed before the first render. */
+export function firstPageQuery(): { sort: ListSort; order: 'asc' | 'desc'; limit: number; facets: true } {
+  const c = sortChoice(DEFAULT_SORT);
+  return { sort: c.sort, order: c.order, limit: DEFAULT_PAGE_SIZE, facets: true };
+}
 
 const num = (n: number): string => n.toLocaleString('en-US');
 

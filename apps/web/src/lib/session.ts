@@ -32,17 +32,22 @@ export function storeSessionInfo(info: SessionInfo): void {
   sessionStorage.setItem(INFO_KEY, JSON.stringify(info));
 }
 
-/** After a reload: the stored role is reused once the token is checked again (no new probing). */
-export async function restoreSession(api: Api): Promise<SessionInfo> {
-  let info: SessionInfo | undefined;
+/** Who this tab signed in as (kept with the token), or undefined. */
+export function storedSession(): SessionInfo | undefined {
   try {
-    info = JSON.parse(sessionStorage.getItem(INFO_KEY) ?? 'null') as SessionInfo | undefined;
+    const info = JSON.parse(sessionStorage.getItem(INFO_KEY) ?? 'null') as SessionInfo | null;
+    return info && typeof info.name === 'string' ? info : undefined;
   } catch {
-    info = undefined;
+    return undefined;
   }
-  if (!info || typeof info.name !== 'string') return resolveSession(api);
-  await api.listPage({ limit: 1 }); // AUTH_UNAUTHORIZED when revoked meanwhile (one row, not the whole list)
-  return info;
+}
+
+/**
+ * After a reload without the stored session info: find out who the token is again. (With the
+ * info the app starts at once; the first request checks the token, and a 401 signs out.)
+ */
+export async function restoreSession(api: Api): Promise<SessionInfo> {
+  return storedSession() ?? resolveSession(api);
 }
 
 export function storedDisplayName(): string | undefined {

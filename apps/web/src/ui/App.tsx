@@ -4,7 +4,7 @@
 import type { ComponentType } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Api } from '../lib/api.js';
-import { forgetToken, restoreSession, roleAllows, storeDisplayName, storedDisplayName, storedToken, storeSessionInfo, storeToken } from '../lib/session.js';
+import { forgetToken, restoreSession, roleAllows, storeDisplayName, storedDisplayName, storedSession, storedToken, storeSessionInfo, storeToken } from '../lib/session.js';
 import { href, useRoute, type Route } from '../lib/router.js';
 import type { SessionInfo } from '../lib/types.js';
 import { AppContext, type AppCtx } from './context.js';
@@ -105,10 +105,22 @@ function Screen({ route }: { route: Route }) {
   }
 }
 
+/** A reload of a signed-in tab: the app starts at once with what the tab stored (no round trip first). */
+function resumed(onUnauthorized: () => void): AppCtx | undefined {
+  const t = storedToken();
+  const s = storedSession();
+  if (t === undefined || s === undefined) return undefined;
+  const api = new Api(t);
+  api.onUnauthorized = onUnauthorized;
+  return { api, session: s, displayName: storedDisplayName() ?? s.name };
+}
+
+let signOutRef: (reason?: string) => void = () => undefined;
+
 export function App() {
   const route = useRoute();
-  const [ctx, setCtx] = useState<AppCtx | undefined>();
-  const [restoring, setRestoring] = useState(() => storedToken() !== undefined);
+  const [ctx, setCtx] = useState<AppCtx | undefined>(() => resumed(() => signOutRef('AUTH_UNAUTHORIZED: the token was refused by the node; sign in again.')));
+  const [restoring, setRestoring] = useState(() => ctx === undefined && storedToken() !== undefined);
   useEffect(() => clearStaleAnnouncement(), [route]);
 
   const signOut = useMemo(
@@ -120,6 +132,7 @@ export function App() {
     },
     [],
   );
+  signOutRef = signOut;
 
   const signedIn = (api: Api, session: SessionInfo, displayName: string) => {
     storeToken(api.token);
@@ -131,7 +144,7 @@ export function App() {
 
   useEffect(() => {
     const t = storedToken();
-    if (t === undefined) return;
+    if (t === undefined || ctx !== undefined) return;
     const api = new Api(t);
     restoreSession(api)
       .then((s) => signedIn(api, s, storedDisplayName() ?? s.name))
