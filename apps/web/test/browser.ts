@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 
+export type { Browser, BrowserContext, Page } from 'playwright-core';
+
 export const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CHROMIUM = process.env.PROFILESYNC_CHROMIUM ?? '/usr/bin/chromium';
 

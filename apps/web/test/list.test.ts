@@ -93,10 +93,26 @@ describe('profile list', () => {
     }
     await countIs(page, '1–50 of 151 profiles', 30_000);
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(marker);
-    expect(await page.getByTestId('feed').getAttribute('data-mode')).toMatch(/^(live|polling)$/);
+    expect(await page.getByTestId('feed').getAttribute('data-mode')).toBe('live'); // from the change feed, not polling
     // and a deletion elsewhere disappears too
     await api(node.url, 'DELETE', '/api/profiles/good-one');
     await countIs(page, '1–50 of 150 profiles', 30_000);
+  });
+
+  it('a node without the change feed is polled instead, and still updates the list', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.route('**/api/changes*', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'ROUTE_NOT_FOUND', message: 'no feed' } }) }));
+    const p = await context.newPage();
+    await p.goto(node.url);
+    await p.getByLabel('API token').fill(ADMIN);
+    await p.keyboard.press('Enter');
+    await countIs(p, '1–50 of 150 profiles');
+    await p.getByTestId('feed').filter({ hasText: 'Refreshing every 5 s' }).waitFor();
+    expect(await p.getByTestId('feed').getAttribute('data-mode')).toBe('polling');
+    await createProfile(node.url, 'polled-1');
+    await countIs(p, '1–50 of 151 profiles', 30_000);
+    await api(node.url, 'DELETE', '/api/profiles/polled-1');
+    await context.close();
   });
 
   it('sorts on the node, pages with Next / Previous, and the page size is a choice', async () => {
