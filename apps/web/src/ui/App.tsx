@@ -41,7 +41,8 @@ function Nav({ route, session }: { route: Route; session: SessionInfo }) {
     { label: 'Profiles', to: { name: 'profiles' }, show: true },
     { label: 'Audit', to: { name: 'audit' }, show: roleAllows(session.role, 'operate') },
     { label: 'Cache', to: { name: 'cache' }, show: true },
-    { label: 'Peers', to: { name: 'peers' }, show: roleAllows(session.role, 'operate') },
+    // an admin token limited to some profiles has no access to peers and sync
+    { label: 'Peers', to: { name: 'peers' }, show: roleAllows(session.role, 'operate') && !session.profiles?.length },
     { label: 'Tokens', to: { name: 'tokens' }, show: roleAllows(session.role, 'operate') },
   ];
   const active = route.name === 'editor' || route.name === 'history' ? 'profiles' : route.name;

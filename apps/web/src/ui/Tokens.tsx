@@ -76,7 +76,7 @@ function NewToken({ onCreated }: { onCreated: (token: string, info: TokenInfo) =
     e.preventDefault();
     setError(undefined);
     const name = f.name.trim();
-    if (!TOKEN_NAME_RE.test(name)) return setError({ field: 'name', text: 'TOKEN_NAME: 1 to 64 letters, digits, spaces and . _ : @ -, starting with a letter or digit' });
+    if (!TOKEN_NAME_RE.test(name)) return setError({ field: 'name', text: 'REQUEST_INVALID: the token name takes 1 to 64 letters, digits, spaces and . _ : @ -, starting with a letter or digit' });
     const { globs, bad } = parseGlobs(f.globs);
     if (bad !== undefined) return setError({ field: 'profiles', text: `REQUEST_INVALID: "${bad}" is not a glob of profile-id characters, * and ?` });
     const body: TokenCreate = { name, role: f.role, ...(globs.length > 0 ? { profiles: globs } : {}) };
