@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generate, httpStatuses } from '../scripts/errors-doc.mjs';
+import { generate, generateHints, httpStatuses, HINTS_FILE } from '../scripts/errors-doc.mjs';
 
 const root = join(__dirname, '..');
 const doc = readFileSync(join(root, 'docs/errors.md'), 'utf8');
@@ -50,6 +50,10 @@ function definedCodes(): Set<string> {
 describe('docs/errors.md', () => {
   it('is generated from the package READMEs and the status table (run node scripts/errors-doc.mjs)', () => {
     expect(doc).toBe(generate());
+  });
+
+  it('the CLI hint table is generated from the same tables (run node scripts/errors-doc.mjs)', () => {
+    expect(readFileSync(join(root, HINTS_FILE), 'utf8')).toBe(generateHints());
   });
 
   it('documents every code the code base defines or throws', () => {

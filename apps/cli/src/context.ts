@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { ProfileSyncError, errorCode } from '@profilesync/errors';
-import { isLoopbackHost, loadConfig, readAdminToken, type PassphraseProvider, type ServerConfig } from '@profilesync/server/local';
+import { isLoopbackHost, loadConfig, readAdminToken, readServerFile, type PassphraseProvider, type ServerConfig, type ServerFileInfo } from '@profilesync/server/local';
 import type { NodeHandle, OpenNodeOptions } from '@profilesync/server';
 import { ApiClient, localUrl } from './client.js';
 import { Output } from './output.js';
@@ -79,14 +79,29 @@ export class Cli {
     return ({ reason }) => getPassphrase({ env: this.io.env }, { confirm: reason === 'create' && confirmOnCreate, purpose: reason === 'create' ? 'new data dir' : 'unlock the data dir' });
   }
 
-  /** The node to talk to: --url / PROFILESYNC_URL / configured address; token likewise, then the local admin token. */
+  /** The node running on the data dir (its `server.json`), if one is. */
+  runningNode(opts: CommonOpts): ServerFileInfo | undefined {
+    return readServerFile(this.config(opts).dataDir);
+  }
+
+  /** Whether a command that works offline or remotely should go remote: --url / PROFILESYNC_URL, or a node runs on the data dir. */
+  isRemote(opts: CommonOpts): boolean {
+    return opts.url !== undefined || (this.io.env.PROFILESYNC_URL ?? '') !== '' || this.runningNode(opts) !== undefined;
+  }
+
+  /**
+   * The node to talk to: --url / PROFILESYNC_URL, else the node running on the data dir (its
+   * `server.json`, whatever port it took), else the configured address; token from --token /
+   * PROFILESYNC_TOKEN / PROFILESYNC_ADMIN_TOKEN, then the local admin token.
+   */
   async client(opts: CommonOpts): Promise<ApiClient> {
     const env = this.io.env;
     let url = opts.url ?? (env.PROFILESYNC_URL || undefined);
     let config: ServerConfig | undefined;
     if (url === undefined) {
       config = this.config(opts);
-      url = localUrl(config.host, config.port);
+      const running = readServerFile(config.dataDir);
+      url = running ? localUrl(running.host, running.port) : localUrl(config.host, config.port);
     }
     let token = opts.token ?? (env.PROFILESYNC_TOKEN || undefined) ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
     if (token === undefined) {
@@ -119,8 +134,10 @@ export class Cli {
       });
     } catch (err) {
       if (errorCode(err) === 'LOG_LOCKED') {
-        throw new ProfileSyncError('LOG_LOCKED', `a server is running on ${config.dataDir} (its log is locked)`, {
-          details: { hint: `stop that server first (Ctrl-C or SIGTERM), or run the command against it with --url ${localUrl(config.host, config.port)}` },
+        const running = readServerFile(config.dataDir);
+        const where = running ? ` at ${localUrl(running.host, running.port)} (pid ${running.pid})` : '';
+        throw new ProfileSyncError('LOG_LOCKED', `a server is running on ${config.dataDir}${where} (its log is locked)`, {
+          details: { hint: `stop that server first (Ctrl-C or SIGTERM)${running ? `, or run the command against it with --url ${localUrl(running.host, running.port)}` : ', or run the command against it with --url URL'}` },
           cause: err,
         });
       }

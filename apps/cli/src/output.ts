@@ -1,6 +1,11 @@
 /**
  * Human output (tables, colors only on a TTY and never with NO_COLOR) or --json (one JSON
  * document on stdout). Errors go to stderr in both modes (as JSON with --json).
+ *
+ * On a terminal, control characters in data (ANSI escape sequences, NUL, CR, bidi overrides:
+ * anything a profile field could carry to rewrite the screen) are printed escaped (`\x1b`,
+ * `\u202e`); only newline and tab pass, plus the color codes this module adds itself. Pipes
+ * and files get the data as it is; --json escapes through JSON.
  */
 export interface OutputOptions {
   json: boolean;
@@ -17,6 +22,31 @@ export function colorEnabled(stream: { isTTY?: boolean }, env: Record<string, st
 
 const ANSI = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
 type Style = keyof typeof ANSI;
+
+// C0 (but tab and newline), DEL, C1, and the Unicode bidi/format controls that reorder text
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeOne(c: string): string {
+  const n = c.charCodeAt(0);
+  return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+}
+
+/** `s` with every control character but tab and newline written as an escape (`\x1b`, `\u202e`). */
+export function escapeControls(s: string): string {
+  return s.replace(CONTROL_RE, escapeOne);
+}
+
+/** The SGR sequences `Output.style` emits; everything else escaped (for whole lines on a terminal). */
+// eslint-disable-next-line no-control-regex
+const OWN_SGR_RE = /(\x1b\[(?:1|2|22|31|32|33|36|39)m)/;
+
+function escapeLine(s: string): string {
+  return s
+    .split(OWN_SGR_RE)
+    .map((part, i) => (i % 2 === 1 ? part : escapeControls(part)))
+    .join('');
+}
 
 /** Visible width of a string (ANSI escapes removed). */
 export function visibleWidth(s: string): number {
@@ -35,6 +65,9 @@ export class Output {
   readonly json: boolean;
   readonly color: boolean;
   readonly errColor: boolean;
+  /** stdout / stderr is a terminal: control characters in data are escaped */
+  readonly tty: boolean;
+  readonly errTty: boolean;
   #out: NodeJS.WritableStream;
   #err: NodeJS.WritableStream;
 
@@ -45,6 +78,13 @@ export class Output {
     this.#err = opts.stderr ?? process.stderr;
     this.color = colorEnabled(this.#out as { isTTY?: boolean }, env);
     this.errColor = colorEnabled(this.#err as { isTTY?: boolean }, env);
+    this.tty = (this.#out as { isTTY?: boolean }).isTTY === true;
+    this.errTty = (this.#err as { isTTY?: boolean }).isTTY === true;
+  }
+
+  /** Data for a human on stdout: escaped on a terminal, as is otherwise. */
+  safe(text: string): string {
+    return this.tty ? escapeControls(text) : text;
   }
 
   style(s: Style, text: string): string {
@@ -65,7 +105,7 @@ export class Output {
   }
 
   line(text = ''): void {
-    this.#out.write(`${text}\n`);
+    this.#out.write(`${this.tty ? escapeLine(text) : text}\n`);
   }
 
   table(headers: string[], rows: (string | number | boolean | null | undefined)[][]): void {
@@ -73,7 +113,8 @@ export class Output {
       this.line(this.style('dim', '(none)'));
       return;
     }
-    this.line(renderTable(headers, rows, (s, t) => this.style(s, t)));
+    const cells = this.tty ? rows.map((r) => r.map((c) => (typeof c === 'string' ? escapeControls(c) : c))) : rows;
+    this.line(renderTable(headers, cells, (s, t) => this.style(s, t)));
   }
 
   /** key: value lines, aligned. */
@@ -81,13 +122,13 @@ export class Output {
     const w = Math.max(...pairs.map(([k]) => k.length));
     for (const [k, v] of pairs) {
       const text = typeof v === 'string' ? v : v === undefined || v === null ? '-' : JSON.stringify(v);
-      this.line(`${this.style('bold', k.padEnd(w))}  ${text}`);
+      this.line(`${this.style('bold', k.padEnd(w))}  ${this.safe(text)}`);
     }
   }
 
   /** Notes for humans (stderr in --json mode so stdout stays parseable). */
   note(text: string): void {
-    if (this.json) this.#err.write(`${text}\n`);
+    if (this.json) this.#err.write(`${this.errTty ? escapeControls(text) : text}\n`);
     else this.line(text);
   }
 
@@ -97,7 +138,8 @@ export class Output {
       return;
     }
     const red = (t: string) => (this.errColor ? `\x1b[31m${t}\x1b[39m` : t);
-    this.#err.write(`${red(`error ${code}`)}: ${message}\n`);
-    if (hint) this.#err.write(`  ${hint}\n`);
+    const safe = (t: string) => (this.errTty ? escapeControls(t) : t);
+    this.#err.write(`${red(`error ${safe(code)}`)}: ${safe(message)}\n`);
+    if (hint) this.#err.write(`  ${safe(hint)}\n`);
   }
 }

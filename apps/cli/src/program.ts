@@ -7,6 +7,7 @@ import { errorCode } from '@profilesync/errors';
 import { Cli, type CliIO } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { Output } from './output.js';
+import { hintFor } from './hints.js';
 import { registerProfile } from './commands/profile.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerNode } from './commands/node.js';
@@ -17,7 +18,10 @@ export const VERSION = '0.1.0';
 export function buildProgram(cli: Cli): Command {
   const program = new Command('profilesync')
     .description('event-sourced sync engine for LLM model profiles')
-    .version(VERSION, '-V, --version')
+    // the program's own options count only before the subcommand: `profile get ID --version @2`
+    // is get's --version, never the CLI's (`profilesync --version` / `-V` prints that)
+    .enablePositionalOptions()
+    .version(VERSION, '-V, --version', 'print the CLI version (before any command)')
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => cli.io.stdout.write(s),
@@ -63,18 +67,4 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** A next step for common failures. */
-export function hintFor(code: string): string | undefined {
-  switch (code) {
-    case 'SERVER_UNREACHABLE':
-      return 'start one with `profilesync serve`, or pass --url (PROFILESYNC_URL)';
-    case 'AUTH_UNAUTHORIZED':
-      return 'pass --token (PROFILESYNC_TOKEN); the first admin token is in <data>/admin.token';
-    case 'CRYPTO_PASSPHRASE_REQUIRED':
-      return 'set PROFILESYNC_PASSPHRASE or run on a terminal';
-    case 'NODE_NOT_INITIALIZED':
-      return 'run `profilesync init --data DIR` (or start `profilesync serve`, which creates it)';
-    default:
-      return undefined;
-  }
-}
+export { hintFor };

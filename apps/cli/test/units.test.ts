@@ -6,7 +6,8 @@ import { assignmentsToPatch, editable, mergeDiff } from '../src/patch.js';
 import { EXIT, exitCodeFor } from '../src/exit-codes.js';
 import { colorEnabled, Output, renderTable } from '../src/output.js';
 import { createProgress, formatPlainLine, rateAndEta } from '../src/progress.js';
-import { parseUntil } from '../src/until.js';
+import { parseTimeArg, parseUntil } from '../src/until.js';
+import { escapeControls } from '../src/output.js';
 
 /** RFC 7396 reference: applies a merge patch. */
 function applyMergePatch(target: unknown, patch: unknown): unknown {
@@ -130,5 +131,52 @@ describe('restore --until', () => {
     expect(parseUntil('42')).toEqual({ untilLsn: 42 });
     expect(parseUntil('2024-05-01T10:00:00Z')).toEqual({ untilTs: Date.parse('2024-05-01T10:00:00Z') });
     for (const bad of ['yesterday', '12abc', '', '99999999999999999999']) expect(() => parseUntil(bad)).toThrowError(expect.objectContaining({ code: 'USAGE' }));
+  });
+});
+
+describe('audit --since/--until', () => {
+  it('ISO-8601, ms and durations ago; anything else is a usage error naming the forms', () => {
+    const now = Date.parse('2024-05-02T00:00:00Z');
+    expect(parseTimeArg('--since', undefined, now)).toBeUndefined();
+    expect(parseTimeArg('--since', '2024-05-01', now)).toBe(Date.parse('2024-05-01'));
+    expect(parseTimeArg('--since', '2024-05-01T10:00:00Z', now)).toBe(Date.parse('2024-05-01T10:00:00Z'));
+    expect(parseTimeArg('--since', '1714557600000', now)).toBe(1714557600000);
+    expect(parseTimeArg('--since', '24h', now)).toBe(now - 86_400_000);
+    expect(parseTimeArg('--since', '30m', now)).toBe(now - 1_800_000);
+    expect(parseTimeArg('--since', '2w', now)).toBe(now - 14 * 86_400_000);
+    for (const bad of ['yesterday', '', '2024-13-45', '5 days', '-1h', '1y', '2024-05-01Tjunk']) {
+      expect(() => parseTimeArg('--since', bad, now)).toThrowError(expect.objectContaining({ code: 'USAGE', message: expect.stringContaining('--since takes an ISO-8601 time') }));
+    }
+  });
+});
+
+describe('terminal escaping', () => {
+  it('escapes C0 (but tab and newline), DEL, C1 and bidi controls; leaves other text alone', () => {
+    expect(escapeControls('a\tb\nc')).toBe('a\tb\nc');
+    expect(escapeControls('\u001b[2J\u0000\r\u007f\u0085\u202e\u2066x')).toBe('\\x1b[2J\\x00\\x0d\\x7f\\x85\\u202e\\u2066x');
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        const e = escapeControls(s);
+        // nothing left that a terminal interprets, and printable text is untouched
+        expect(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.test(e)).toBe(false);
+        if (!/[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s)) expect(e).toBe(s);
+      }),
+    );
+  });
+
+  it('Output escapes data on a TTY stream (keeping its own colors), not on a pipe', () => {
+    const tty = Object.assign(new PassThrough(), { isTTY: true });
+    const out = new Output({ json: false, stdout: tty, stderr: tty, env: { TERM: 'xterm' } });
+    out.fields([['name', 'x\u001b]0;t\u0007']]);
+    out.table(['A'], [['\u001b[31mred']]);
+    out.line(`${out.style('bold', 'b')} \u001b[2J`);
+    const text = String(tty.read());
+    expect(text).toContain('x\\x1b]0;t\\x07');
+    expect(text).toContain('\\x1b[31mred');
+    expect(text).toContain('\u001b[1mb\u001b[22m \\x1b[2J');
+    const pipe = new PassThrough();
+    const raw = new Output({ json: false, stdout: pipe, stderr: pipe, env: {} });
+    raw.line('x\u001b[2J');
+    expect(String(pipe.read())).toBe('x\u001b[2J\n');
   });
 });

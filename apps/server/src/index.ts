@@ -17,3 +17,4 @@ export { buildApp, routesOf, type RouteInfo } from './app.js';
 export type { SyncMount, SyncFactory, SyncMountContext, PeerStatus, SyncNowResult } from './sync-mount.js';
 export type { AppContext, CacheDirectory } from './context.js';
 export { Readiness, type ReadinessCheck, type ReadinessReason, type ReadinessReport, type ReadinessStatus } from './readiness.js';
+export { readServerFile, writeServerFile, removeServerFile, serverFilePath, SERVER_FILE, type ServerFileInfo } from './server-file.js';

@@ -111,7 +111,7 @@ export class PeerStore {
       if (this.#config.some((p) => p.id === id)) {
         throw new ProfileSyncError('PEER_INVALID', `peer ${id} comes from the config file; remove it there`, { details: { id } });
       }
-      throw new ProfileSyncError('PEER_NOT_FOUND', `no peer ${id}`, { details: { id } });
+      throw new ProfileSyncError('PEER_NOT_FOUND', `no peer with id ${id} (see \`profilesync peer list\`)`, { details: { id } });
     }
     await this.#persist((m) => m.delete(id));
     return rec;

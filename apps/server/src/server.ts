@@ -27,6 +27,7 @@ import { PeerStore } from './peers.js';
 import { ViewJsonCache } from './view-cache.js';
 import { Readiness } from './readiness.js';
 import { errorBody } from './http-errors.js';
+import { removeServerFile, writeServerFile } from './server-file.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
 import { ChangeHub } from './changes/hub.js';
 import { ChangeFeed } from './changes/feed.js';
@@ -347,6 +348,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     };
     appHandler = fastifyHandler;
     for (const p of parked.splice(0)) if (!p.res.destroyed) appHandler?.(p.req, p.res);
+    try {
+      writeServerFile(config.dataDir, { url, host, port: addr.port, pid: process.pid, startedAt: new Date(clock()).toISOString() });
+    } catch (err) {
+      logger.warn({ err, dataDir: config.dataDir }, 'cannot write server.json: the CLI will not find this node from --data alone');
+    }
     logger.info({ url, dataDir: config.dataDir, encrypted: opened.encrypted, fingerprint: opened.identity.fingerprint }, 'listening');
 
     let closing: Promise<void> | undefined;
@@ -373,6 +379,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         }
         metrics.detach();
         hub.close();
+        try {
+          removeServerFile(config.dataDir);
+        } catch (err) {
+          logger.warn({ err }, 'cannot remove server.json');
+        }
         storeClosed = true;
         await opened.close();
         dropChecks();

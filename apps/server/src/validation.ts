@@ -26,8 +26,9 @@ const shortText = z.string().min(1).max(256);
 export const schemas = {
   idParams: z.strictObject({ id: profileId }),
   labelParams: z.strictObject({ id: profileId, label: z.string().regex(LABEL_PARAM_RE, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$') }),
-  tokenParams: z.strictObject({ id: z.string().regex(/^[0-9a-z]{16}$/, 'must be a token id (16 characters)') }),
-  peerParams: z.strictObject({ id: z.string().regex(/^[0-9a-f]{12}$/, 'must be a peer id (12 hex characters)') }),
+  // any bounded id: one that cannot exist is TOKEN_NOT_FOUND / PEER_NOT_FOUND from the store, like an unknown one
+  tokenParams: z.strictObject({ id: z.string().min(1).max(128) }),
+  peerParams: z.strictObject({ id: z.string().min(1).max(128) }),
   cacheParams: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be a cache name') }),
 
   listQuery: z.strictObject({
@@ -93,15 +94,70 @@ function fieldOf(issue: z.core.$ZodIssue): string {
   return path.join('.');
 }
 
-/** Parses `value` with `schema`; throws 400 REQUEST_INVALID naming the first bad field. */
+const KIND: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  object: 'a JSON object',
+  array: 'a JSON array',
+  record: 'a JSON object',
+  null: 'null',
+  undefined: 'absent',
+};
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number' && !Number.isInteger(v)) return 'a fraction';
+  return KIND[typeof v] ?? typeof v;
+}
+
+/** A sentence a person can act on (never the validator's own wording). */
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
+  switch (issue.code) {
+    case 'invalid_type': {
+      const want = KIND[issue.expected] ?? issue.expected;
+      if (!('input' in issue) || issue.input === undefined) return issue.expected === 'undefined' ? 'must be absent' : `is required (${want})`;
+      return `must be ${want}, not ${kindOf(issue.input)}`;
+    }
+    case 'too_small': {
+      const min = Number(issue.minimum);
+      if (issue.origin === 'string') return min <= 1 ? 'must not be empty' : `must be at least ${min} characters long`;
+      if (issue.origin === 'array' || issue.origin === 'set') return min <= 1 ? 'must list at least one item' : `must list at least ${min} items`;
+      return `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${min}`;
+    }
+    case 'too_big': {
+      const max = Number(issue.maximum);
+      if (issue.origin === 'string') return `must be at most ${max} characters long`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `must list at most ${max} items`;
+      return `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${max}`;
+    }
+    case 'invalid_value':
+      return issue.values.length === 1 ? `must be ${JSON.stringify(issue.values[0])}` : `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'unrecognized_keys': {
+      const shape = issue.path.length === 0 && schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+      return shape.length > 0 ? `is not one this request takes (it takes: ${shape.join(', ')})` : 'is not one this request takes';
+    }
+    case 'invalid_format':
+      return issue.message.startsWith('must') ? issue.message : `has the wrong format (${issue.format})`;
+    default:
+      return issue.message.startsWith('must') || issue.message.startsWith('give') ? issue.message : `is not valid (${issue.message})`;
+  }
+}
+
+const WHERE = { body: 'body field', query: 'query parameter', params: 'path parameter' } as const;
+const WHOLE = { body: 'the request body', query: 'the query string', params: 'the path' } as const;
+
+/** Parses `value` with `schema`; throws 400 REQUEST_INVALID naming the first bad field in words. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.output<S> {
-  const r = schema.safeParse(value);
+  const r = schema.safeParse(value, { reportInput: true });
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = fieldOf(issue);
-  const what = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-  const label = field === '' ? where : `${where}.${field}`;
-  throw new ProfileSyncError('REQUEST_INVALID', `${label}: ${what}`, { details: { field: field === '' ? where : field, in: where } });
+  const what = describeIssue(issue, schema);
+  const label = field === '' ? WHOLE[where] : `${WHERE[where]} "${field}"`;
+  throw new ProfileSyncError('REQUEST_INVALID', `${label} ${what}`, { details: { field: field === '' ? where : field, in: where } });
 }
 
 /** Hot-path shortcuts: the common valid shape is checked by hand; anything else goes through zod for the error. */

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig, Readiness, startServer } from '../src/index.js';
+import { defaultConfig, Readiness, readServerFile, startServer } from '../src/index.js';
 import { isHtmlNavigation } from '../src/web-ui.js';
 import { ADMIN, http, startTestServer, tempDir, type TestServer } from './helpers.js';
 
@@ -126,18 +126,22 @@ describe('before the store is open', () => {
       const page = await http(url, 'GET', '/', { token: null, headers: { accept: 'text/html' } });
       expect(page.status).toBe(503);
 
+      // not ready: no server.json yet (the CLI must not send work to a node that cannot take it)
+      expect(readServerFile(dataDir)).toBeUndefined();
       release('correct horse battery staple 1');
       const server = await starting;
       try {
         expect(server.url).toBe(url);
+        expect(readServerFile(dataDir)).toMatchObject({ url, port: server.port, pid: process.pid });
         expect((await http(url, 'GET', '/readyz', { token: null })).body).toEqual({ ready: true });
         expect((await http(url, 'GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
         expect((await http(url, 'GET', '/api/profiles')).status).toBe(200);
       } finally {
         await server.close();
       }
-      // closed: the port is released and the checks are gone
+      // closed: the port is released, server.json removed, the checks are gone
       await expect(fetch(`${url}/readyz`)).rejects.toThrow();
+      expect(readServerFile(dataDir)).toBeUndefined();
       expect(server.readiness.names()).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

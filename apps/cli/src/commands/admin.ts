@@ -8,6 +8,7 @@ import type { AuditRecord, CacheStatsSnapshot } from '@profilesync/core';
 import type { PeerRecord, SyncNowResult, TokenInfo } from '@profilesync/server';
 import { enc } from '../client.js';
 import { addRemote, deleteAction, type Cli, type CommonOpts } from '../context.js';
+import { parseTimeArg } from '../until.js';
 
 interface PeerRow extends PeerRecord {
   connected: boolean;
@@ -111,11 +112,15 @@ export function registerAdmin(program: Command, cli: Cli): void {
     .option('--profile <id>', 'one profile')
     .option('--actor <actor>', 'one actor')
     .option('--action <action>', 'one action, e.g. auth.denied')
-    .option('--since <time>', 'ISO-8601 time or ms')
+    .option('--since <time>', 'from this time: ISO-8601 (2024-05-01T10:00:00Z), ms since the epoch, or a duration ago (30m, 24h, 7d)')
+    .option('--until <time>', 'up to this time (same forms as --since)')
     .option('--limit <n>', 'at most n records')
-    .action(async (o: CommonOpts & { profile?: string; actor?: string; action?: string; since?: string; limit?: string }) => {
+    .action(async (o: CommonOpts & { profile?: string; actor?: string; action?: string; since?: string; until?: string; limit?: string }) => {
+      const since = parseTimeArg('--since', o.since);
+      const until = parseTimeArg('--until', o.until);
+      if (o.limit !== undefined && !/^[1-9]\d{0,8}$/.test(o.limit)) throw new ProfileSyncError('USAGE', `--limit takes a positive integer, got ${JSON.stringify(o.limit)}`);
       const api = await cli.client(o);
-      const { records } = await api.get<{ records: AuditRecord[] }>('/api/audit', { profile: o.profile, actor: o.actor, action: o.action, since: o.since, limit: o.limit });
+      const { records } = await api.get<{ records: AuditRecord[] }>('/api/audit', { profile: o.profile, actor: o.actor, action: o.action, since, until, limit: o.limit });
       const out = cli.output(o);
       out.result({ records }, () => out.table(['AT', 'ACTION', 'OUTCOME', 'ACTOR', 'ORIGIN', 'PROFILE', 'DETAILS'], records.map((r) => [r.at, r.action, r.outcome, r.actor, r.origin, r.profile, r.details ? JSON.stringify(r.details) : r.fields?.join(',')])));
     });

@@ -14,10 +14,6 @@ import { registerBackup } from './backup.js';
 
 export const EXPORT_FORMAT = 'profilesync-export/v1';
 
-function isRemote(cli: Cli, o: CommonOpts): boolean {
-  return o.url !== undefined || (cli.io.env.PROFILESYNC_URL ?? '') !== '';
-}
-
 async function exportRemote(api: ApiClient, ids: string[]): Promise<ProfileView[]> {
   const wanted = ids.length > 0 ? ids : (await api.get<{ profiles: ProfileSummary[] }>('/api/profiles')).profiles.map((p) => p.id);
   const out: ProfileView[] = [];
@@ -70,7 +66,7 @@ export function registerData(program: Command, cli: Cli): void {
   addRemote(program.command('export [ids...]').description('write profiles as JSON (offline on the data dir, or from a server with --url)'))
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (ids: string[], o: CommonOpts & { output?: string }) => {
-      const profiles = isRemote(cli, o) ? await exportRemote(await cli.client(o), ids) : await cli.offline(o, (node) => node.store.exportJson(ids.length > 0 ? ids : undefined));
+      const profiles = cli.isRemote(o) ? await exportRemote(await cli.client(o), ids) : await cli.offline(o, (node) => node.store.exportJson(ids.length > 0 ? ids : undefined));
       const doc = { format: EXPORT_FORMAT, exportedAt: new Date().toISOString(), profiles };
       const text = `${JSON.stringify(doc, null, 2)}\n`;
       const out = cli.output(o);
@@ -88,7 +84,7 @@ export function registerData(program: Command, cli: Cli): void {
       const progress = createProgress({ label: 'import', stream: cli.io.stderr });
       let report: ImportReport;
       try {
-        if (isRemote(cli, o)) {
+        if (cli.isRemote(o)) {
           report = await importRemote(await cli.client(o), items, (d) => progress.update(d, items.length));
         } else {
           report = await cli.offline(o, async (node) => {

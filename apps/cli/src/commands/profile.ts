@@ -54,9 +54,9 @@ export function printView(out: Output, v: ProfileView): void {
     ['meta', JSON.stringify(v.meta)],
     ...(v.deleted ? ([['deleted', 'yes']] as [string, unknown][]) : []),
   ]);
-  if (v.description) out.line(`\n${out.style('bold', 'description')}\n${v.description}`);
-  if (v.systemMessage) out.line(`\n${out.style('bold', 'systemMessage')}\n${v.systemMessage}`);
-  for (const [name, text] of Object.entries(v.templates)) out.line(`\n${out.style('bold', `template ${name}`)}\n${text}`);
+  if (v.description) out.line(`\n${out.style('bold', 'description')}\n${out.safe(v.description)}`);
+  if (v.systemMessage) out.line(`\n${out.style('bold', 'systemMessage')}\n${out.safe(v.systemMessage)}`);
+  for (const [name, text] of Object.entries(v.templates)) out.line(`\n${out.style('bold', `template ${out.safe(name)}`)}\n${out.safe(text)}`);
 }
 
 function printDiff(out: Output, d: ProfileDiff): void {
@@ -67,10 +67,10 @@ function printDiff(out: Output, d: ProfileDiff): void {
   for (const c of d.changes) {
     const mark = c.kind === 'added' ? out.style('green', '+') : c.kind === 'removed' ? out.style('red', '-') : out.style('yellow', '~');
     if (c.text) {
-      const text = c.text.map((p) => (p.op === 'insert' ? out.style('green', `{+${p.text}+}`) : p.op === 'delete' ? out.style('red', `[-${p.text}-]`) : p.text)).join('');
+      const text = c.text.map((p) => (p.op === 'insert' ? out.style('green', `{+${out.safe(p.text)}+}`) : p.op === 'delete' ? out.style('red', `[-${out.safe(p.text)}-]`) : out.safe(p.text))).join('');
       out.line(`${mark} ${c.path}: ${text}`);
     } else {
-      out.line(`${mark} ${c.path}: ${JSON.stringify(c.before) ?? '-'} -> ${JSON.stringify(c.after) ?? '-'}`);
+      out.line(`${mark} ${out.safe(c.path)}: ${JSON.stringify(c.before) ?? '-'} -> ${JSON.stringify(c.after) ?? '-'}`);
     }
   }
 }

@@ -225,7 +225,7 @@ export class TokenStore {
 
   async revoke(id: string): Promise<TokenInfo> {
     const rec = this.#records.get(id);
-    if (!rec) throw new ProfileSyncError('TOKEN_NOT_FOUND', `no token ${id}`, { details: { id } });
+    if (!rec) throw new ProfileSyncError('TOKEN_NOT_FOUND', `no token with id ${id} (token ids are the 16 characters after ps_; see \`profilesync token list\`)`, { details: { id } });
     this.#keepOneFullAdmin(rec, undefined);
     const info = this.get(id)!;
     await this.#persist((m) => m.delete(id));

@@ -1,0 +1,226 @@
+/**
+ * The CLI never surprises (issue 16.1), through the real binary: no subcommand option is
+ * shadowed by a global one, closed pipes end the output quietly, every documented exit code
+ * is triggered, every coded error prints a hint and no validator jargon, control characters
+ * are escaped on a terminal (a real pty via `script`), and a running node is found from
+ * `--data` alone through its server.json.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, exitCodeFor } from '../src/exit-codes.js';
+import { hintFor } from '../src/hints.js';
+import { VERSION } from '../src/program.js';
+import { assertBuilt, BIN, cleanEnv, cli, ROOT, serve, type Served } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ps-cli-behaviour-'));
+const data = join(dir, 'node');
+let served: Served | undefined;
+let junk: ChildProcess | undefined;
+let junkUrl = '';
+
+beforeAll(async () => {
+  assertBuilt();
+  served = await serve(['--data', data]);
+  // something on HTTP that is not a profilesync node (its own process: cli() blocks this one)
+  junk = spawn(process.execPath, ['-e', "require('node:http').createServer((q, r) => { r.writeHead(500, { 'content-type': 'text/plain' }); r.end('oops'); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => junk!.stdout!.once('data', (c) => resolve(String(c).trim())));
+  junkUrl = `http://127.0.0.1:${port}`;
+});
+afterAll(async () => {
+  await served?.stop('SIGKILL');
+  junk?.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Only --data: the CLI finds the node (its URL and admin token) in the data dir. */
+const local = (...args: string[]) => cli([...args, '--data', data]);
+
+/** Runs a shell pipeline; returns the CLI's own exit status (PIPESTATUS[0]) and stderr. */
+function pipeline(cmd: string, env: Record<string, string> = {}): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-c', `${cmd}; echo "cli-status=\${PIPESTATUS[0]}" >&2`], { cwd: ROOT, env: cleanEnv(env), encoding: 'utf8', timeout: 60_000 });
+  const m = /cli-status=(\d+)/.exec(r.stderr);
+  return { status: Number(m?.[1] ?? -1), stdout: r.stdout, stderr: r.stderr.replace(/cli-status=\d+\n?/, '') };
+}
+
+describe('server.json: a running node is found from --data', () => {
+  it('serve writes its URL and pid into the data dir; --data alone reaches it on its random port', () => {
+    const info = JSON.parse(readFileSync(join(data, 'server.json'), 'utf8'));
+    expect(info).toMatchObject({ format: 'profilesync-server/v1', url: served!.info.url, pid: served!.info.pid });
+    const created = local('profile', 'create', '--id', 'chat', '--model', 'gpt-4o', '--name', 'Chat', '--json');
+    expect(created.code).toBe(0);
+    expect(local('profile', 'list', '--json').json.profiles.map((p: { id: string }) => p.id)).toEqual(['chat']);
+  });
+
+  it('an offline command on the served dir names the URL it runs at', () => {
+    const r = local('verify');
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain(`at ${served!.info.url}`);
+    expect(r.stderr).toContain(`--url ${served!.info.url}`);
+  });
+
+  it('a server.json left by a dead process is ignored', () => {
+    const stale = join(dir, 'stale');
+    expect(cli(['init', '--data', stale, '--json']).code).toBe(0);
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const pid = Number(dead.stdout.trim());
+    writeFileSync(join(stale, 'server.json'), JSON.stringify({ format: 'profilesync-server/v1', url: served!.info.url, host: '127.0.0.1', port: Number(new URL(served!.info.url).port), pid, startedAt: new Date().toISOString() }));
+    // not "remote": export works offline on the stopped dir instead of going to the other node
+    const r = cli(['export', '--data', stale, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json.profiles).toEqual([]);
+  });
+});
+
+describe('no option is shadowed by a global one', () => {
+  it('`profile get ID --version @1` is the first version, not the CLI version', () => {
+    expect(local('profile', 'set', 'chat', 'name=Chat two').code).toBe(0);
+    const past = local('profile', 'get', 'chat', '--version', '@1', '--json');
+    expect(past.code).toBe(0);
+    expect(past.json).toMatchObject({ id: 'chat', name: 'Chat' });
+    const human = local('profile', 'get', 'chat', '--version', '@1');
+    expect(human.code).toBe(0);
+    expect(human.stdout).not.toContain(VERSION);
+    expect(human.stdout).toMatch(/^id\s+chat$/m);
+    expect(local('profile', 'get', 'chat', '--json').json.name).toBe('Chat two');
+  });
+
+  it('the CLI version is a program option only: before any command', () => {
+    for (const flag of ['--version', '-V']) {
+      const r = cli([flag]);
+      expect([r.code, r.stdout]).toEqual([0, `${VERSION}\n`]);
+    }
+    const misplaced = cli(['profile', '--version']);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderr).toContain("unknown option '--version'");
+  });
+});
+
+describe('closed pipes', () => {
+  it('`| head -1` ends the output quietly, whatever the size of what was left unread', () => {
+    // 256 KiB in one field: far more than a pipe buffer, so the writer always meets the closed pipe
+    writeFileSync(join(dir, 'big.json'), JSON.stringify({ templates: { big: 'x'.repeat(256 * 1024) } }));
+    expect(local('profile', 'set', 'chat', '--file', join(dir, 'big.json')).code).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      for (const cmd of [`node ${BIN} profile get chat --data ${data} | head -1`, `node ${BIN} export --data ${data} | head -1`, `node ${BIN} profile get chat --data ${data} --json | head -c 1`]) {
+        const r = pipeline(cmd);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        expect(r.stdout.length).toBeGreaterThan(0);
+      }
+    }
+    const keys = pipeline(`node ${BIN} keys show --data ${data} | head -1`);
+    expect([keys.status, keys.stderr, keys.stdout.trim()]).toEqual([0, '', served!.info.publicKey]);
+  });
+});
+
+/** Exit code rows of a markdown table whose first column is the exit code: exit -> codes named in the row. */
+function exitTable(file: string, heading: RegExp): Map<number, string[]> {
+  const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+  const start = lines.findIndex((l) => heading.test(l));
+  expect(start).toBeGreaterThanOrEqual(0);
+  const rows = new Map<number, string[]>();
+  for (const l of lines.slice(start + 1)) {
+    if (/^#/.test(l)) break;
+    const m = /^\|\s*(\d)\s*\|(.*)$/.exec(l);
+    if (!m) continue;
+    rows.set(Number(m[1]), [...m[2]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((x) => x[1]!));
+  }
+  return rows;
+}
+
+describe('exit codes', () => {
+  const tables = [exitTable('apps/cli/README.md', /^## Exit codes and errors/), exitTable('docs/operations.md', /^## Exit codes of `profilesync`/)];
+
+  it('the documented tables list exit codes 0..8, and each code named there maps to its row', () => {
+    for (const t of tables) {
+      expect([...t.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+      for (const [exit, codes] of t) for (const code of codes) expect([code, exitCodeFor(code)]).toEqual([code, exit]);
+    }
+  });
+
+  it('every documented exit code is triggered by a real command', () => {
+    const stale = join(dir, 'for-damage');
+    const trigger: [number, string | undefined, () => ReturnType<typeof cli>][] = [
+      [EXIT.OK, undefined, () => local('profile', 'get', 'chat', '--json')],
+      [EXIT.ERROR, 'HTTP_500', () => cli(['profile', 'list', '--json', '--url', junkUrl, '--token', 'x'])],
+      [EXIT.USAGE, 'USAGE', () => local('audit', '--since', 'yesterday', '--json')],
+      [EXIT.USAGE, 'CONFIG_INVALID', () => cli(['profile', 'list', '--json', '--data', data, '--config', join(dir, 'bad.toml')])],
+      [
+        EXIT.DAMAGE,
+        'LOG_BACKUP_CORRUPT',
+        () => {
+          writeFileSync(join(dir, 'garbage.bak'), 'not a backup at all');
+          return cli(['restore', join(dir, 'garbage.bak'), '--data', stale, '--json']);
+        },
+      ],
+      [EXIT.NOT_FOUND, 'NODE_NOT_INITIALIZED', () => cli(['keys', 'show', '--data', join(dir, 'no-node-here'), '--json'])],
+      [EXIT.NOT_FOUND, 'TOKEN_NOT_FOUND', () => local('token', 'revoke', '1234', '--json')],
+      [EXIT.NOT_FOUND, 'PROFILE_NOT_FOUND', () => local('profile', 'get', 'nope', '--json')],
+      [EXIT.NOT_FOUND, 'PEER_NOT_FOUND', () => local('peer', 'remove', 'abc', '--json')],
+      [EXIT.AUTH, 'AUTH_UNAUTHORIZED', () => local('profile', 'list', '--json', '--token', 'ps_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')],
+      [EXIT.CONFLICT, 'PROFILE_EXISTS', () => local('profile', 'create', '--id', 'chat', '--model', 'm', '--name', 'n', '--json')],
+      [EXIT.CONFLICT, 'NODE_EXISTS', () => cli(['init', '--data', data, '--json'])],
+      [EXIT.UNAVAILABLE, 'LOG_LOCKED', () => local('verify', '--json')],
+      [EXIT.UNAVAILABLE, 'SERVER_UNREACHABLE', () => cli(['profile', 'list', '--json', '--url', 'http://127.0.0.1:1', '--token', 'x'])],
+      [EXIT.INVALID, 'PROFILE_INVALID', () => local('profile', 'set', 'chat', 'parameters.temperature=7', '--json')],
+      [EXIT.INVALID, 'REQUEST_INVALID', () => local('profile', 'create', '--id', 'x2', '--json')],
+    ];
+    writeFileSync(join(dir, 'bad.toml'), 'port = "not a number"\n');
+    const seen = new Set<number>();
+    for (const [exit, code, run] of trigger) {
+      const r = run();
+      expect({ code, exit: r.code, got: r.error?.code }).toEqual({ code, exit, got: code });
+      if (code !== undefined) expect(r.error?.hint, code).toBeTruthy();
+      seen.add(exit);
+    }
+    expect([...seen].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(existsSync(join(stale, 'log'))).toBe(false);
+  });
+});
+
+describe('messages', () => {
+  it('every code in docs/errors.md (and the CLI-only ones) has a hint', () => {
+    const doc = readFileSync(join(ROOT, 'docs/errors.md'), 'utf8');
+    // the codes of the tables' first column
+    const codes = new Set(doc.split('\n').filter((l) => l.startsWith('| `')).flatMap((l) => [...l.split('|')[1]!.matchAll(/`([A-Z][A-Z0-9]+_[A-Z0-9_]+)`/g)].map((m) => m[1]!)));
+    codes.add('USAGE');
+    codes.add('INTERNAL');
+    expect(codes.size).toBeGreaterThan(100);
+    const missing = [...codes].filter((c) => !hintFor(c));
+    expect(missing).toEqual([]);
+    expect(hintFor('HTTP_502')).toContain('--url');
+  });
+
+  it('a request the node refuses is explained in words, with a hint, never in validator jargon', () => {
+    const r = local('profile', 'create', '--id', 'x3');
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain('error REQUEST_INVALID: body field "modelId" is required (a string)');
+    expect(r.stderr).not.toMatch(/Invalid input|expected string, received/);
+    expect(r.stderr.split('\n')[1]).toMatch(/^ {2}\S/);
+    const token = local('token', 'create', 'x', '--role', 'wizard');
+    expect(token.stderr).toContain('body field "role" must be one of "admin", "editor", "viewer"');
+    const version = local('profile', 'get', 'chat', '--version', 'nonsense');
+    expect(version.code).toBe(8);
+    expect(version.stderr).toContain('@N');
+  });
+});
+
+describe('control characters on a terminal', () => {
+  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+
+  it('are escaped on a tty (a real pty), passed as they are to a pipe', () => {
+    expect(hasScript).toBe(true);
+    const evil = 'evil \u001b[2J\u001b]0;pwned\u0007 \u202e end';
+    expect(local('profile', 'set', 'chat', `systemMessage=${evil}`, 'description=short').code).toBe(0);
+    const tty = spawnSync('script', ['-qec', `node ${BIN} profile get chat --data ${data}`, '/dev/null'], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toContain('evil \\x1b[2J\\x1b]0;pwned\\x07 \\u202e end');
+    expect(tty.stdout).not.toContain('\u001b[2J');
+    expect(tty.stdout).not.toContain('\u202e');
+    const piped = local('profile', 'get', 'chat');
+    expect(piped.stdout).toContain(evil);
+  });
+});
