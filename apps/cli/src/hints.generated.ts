@@ -115,7 +115,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   SYNC_TIMEOUT: "retry with a longer timeout; look at `status().pending`",
   SYNC_UNAVAILABLE: "start it with the default mount",
   TOKEN_INVALID: "choose a longer token",
-  TOKEN_LAST_ADMIN: "create another admin token first",
+  TOKEN_LAST_ADMIN: "create another admin token (without profiles) first",
   TOKEN_NOT_FOUND: "list tokens first",
   TOKEN_STORE_CORRUPT: "restore from a backup",
   WEB_UI_NOT_BUILT: "`pnpm build` (or `pnpm --filter @profilesync/web build`)",
