@@ -118,6 +118,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   TOKEN_LAST_ADMIN: "create another admin token (without profiles) first",
   TOKEN_NOT_FOUND: "list tokens first",
   TOKEN_STORE_CORRUPT: "restore from a backup",
+  UI_LOAD_FAILED: "reload the page",
   WEB_UI_NOT_BUILT: "`pnpm build` (or `pnpm --filter @profilesync/web build`)",
   YJS_AUTH_TIMEOUT: "send a valid token",
   YJS_BAD_MESSAGE: "fix the client",
