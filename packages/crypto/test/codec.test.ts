@@ -1,11 +1,14 @@
+import { createCipheriv, hkdfSync } from 'node:crypto';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import nacl from 'tweetnacl';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Place, RecordKind } from '@profilesync/log';
 import {
   AT_REST_CODEC_ID,
   KEYRING_FILE,
   RECORD_OVERHEAD_BYTES,
+  RECORD_VERSION,
   createAtRestCodec,
   initKeyring,
   recordAad,
@@ -13,6 +16,7 @@ import {
   type AtRestCodec,
   type Keyring,
 } from '../src/index.js';
+import { materialOf } from '../src/key-material.js';
 import { FAST_SCRYPT, bytes, codeOf, codeOfSync, tempDir } from './helpers.js';
 
 const PASS = 'pass';
@@ -130,6 +134,8 @@ describe('at-rest codec', () => {
     expect(Buffer.from(aad).toString('hex')).toBe('01' + '0a0b0c0d' + '03' + '01020304' + '0000000506070809');
     for (const bad of [
       { kind: 'nope', stream: 1, seq: 1 },
+      { kind: 'toString', stream: 1, seq: 1 },
+      { kind: '__proto__', stream: 1, seq: 1 },
       { kind: 'entry', stream: -1, seq: 1 },
       { kind: 'entry', stream: 2 ** 32, seq: 1 },
       { kind: 'entry', stream: 1.5, seq: 1 },
@@ -186,5 +192,121 @@ describe('at-rest codec', () => {
 
   it('createAtRestCodec only takes a real keyring', () => {
     expect(codeOfSync(() => createAtRestCodec({} as Keyring))).toBe('CRYPTO_INVALID_ARGUMENT');
+  });
+
+  it('new records are version 2: version, key id, iv (nonce | block counter), ciphertext, tag; 37 bytes of overhead', async () => {
+    const { codec } = await setup();
+    expect(RECORD_VERSION).toBe(2);
+    expect(RECORD_OVERHEAD_BYTES).toBe(37);
+    const sealed = codec.encode({ kind: 'entry', stream: 1, seq: 1 }, bytes('x'.repeat(40)));
+    expect(sealed[0]).toBe(2);
+    expect(Buffer.from(sealed.subarray(1, 5)).readUInt32BE(0)).toBe(1);
+    // a lone record is a batch of one: its keystream starts at block 0 of its own nonce
+    expect(Buffer.from(sealed.subarray(17, 21)).readUInt32BE(0)).toBe(0);
+  });
+
+  it('matches the documented construction: AES-256-CTR keystream (HKDF-derived key) and a Poly1305 tag (checked with tweetnacl)', async () => {
+    const { keyring, codec } = await setup();
+    const dataKey = materialOf(keyring)!.dataKeys.get(1)!;
+    const k2 = Buffer.from(hkdfSync('sha256', dataKey, new Uint8Array(0), 'profilesync/at-rest/v2/aes-256-ctr+poly1305', 32));
+    const sealer = codec.batchSealer();
+    const places: Place[] = [0, 1, 15, 16, 17, 100, 1000].map((n, i) => ({ kind: KINDS[i % KINDS.length]!, stream: 7 + i, seq: n }));
+    const plains = [0, 1, 15, 16, 17, 100, 1000].map((n) => new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff));
+    const outs = plains.map((p) => new Uint8Array(p.length + RECORD_OVERHEAD_BYTES));
+    places.forEach((place, i) => sealer.add(place, plains[i]!, outs[i]!, 0));
+    sealer.seal();
+    let expectCounter = 0;
+    for (let i = 0; i < outs.length; i++) {
+      const out = outs[i]!;
+      const n = plains[i]!.length;
+      const iv = out.subarray(5, 21);
+      expect(Buffer.from(iv.subarray(0, 12)).equals(Buffer.from(outs[0]!.subarray(5, 17)))).toBe(true);
+      const counter = Buffer.from(iv.subarray(12)).readUInt32BE(0);
+      expect(counter).toBe(expectCounter);
+      // one-time key (2 blocks), the padded plaintext, one discarded block
+      expectCounter += 2 + Math.ceil(n / 16) + 1;
+      const ks = createCipheriv('aes-256-ctr', k2, iv).update(new Uint8Array(32 + n));
+      const ct = out.subarray(21, 21 + n);
+      expect(Buffer.from(ct).equals(Buffer.from(plains[i]!.map((b, j) => b ^ ks[32 + j]!)))).toBe(true);
+      const aad = recordAad(2, 1, places[i]!);
+      const pad = (x: number) => (16 - (x % 16)) % 16;
+      const macInput = new Uint8Array(aad.length + pad(aad.length) + n + pad(n) + 16);
+      macInput.set(aad, 0);
+      macInput.set(ct, 32);
+      const lens = Buffer.alloc(16);
+      lens.writeBigUInt64LE(BigInt(aad.length), 0);
+      lens.writeBigUInt64LE(BigInt(n), 8);
+      macInput.set(lens, macInput.length - 16);
+      const tag = new Uint8Array(16);
+      (nacl as unknown as { lowlevel: { crypto_onetimeauth(o: Uint8Array, op: number, m: Uint8Array, mp: number, n: number, k: Uint8Array): number } })
+        .lowlevel.crypto_onetimeauth(tag, 0, macInput, 0, macInput.length, ks.subarray(0, 32));
+      expect(Buffer.from(out.subarray(21 + n)).toString('hex')).toBe(Buffer.from(tag).toString('hex'));
+      expect(Buffer.from(codec.decode(places[i]!, out)).equals(Buffer.from(plains[i]!))).toBe(true);
+    }
+  });
+
+  it('a batch shares one nonce, each record its own counter range; every record opens on its own; batches never share a nonce', async () => {
+    const { codec } = await setup();
+    const nonces = new Set<string>();
+    for (let b = 0; b < 200; b++) {
+      const sealer = codec.batchSealer();
+      const records = Array.from({ length: 1 + (b % 9) }, (_, i) => ({ place: { kind: 'entry' as const, stream: b, seq: i + 1 }, plain: bytes(`batch ${b} record ${i} ${'z'.repeat(i * 13)}`) }));
+      const outs = records.map((r) => new Uint8Array(r.plain.length + RECORD_OVERHEAD_BYTES));
+      records.forEach((r, i) => sealer.add(r.place, r.plain, outs[i]!, 0));
+      sealer.seal();
+      const batchNonces = new Set(outs.map((o) => Buffer.from(o.subarray(5, 17)).toString('hex')));
+      expect(batchNonces.size).toBe(1);
+      nonces.add([...batchNonces][0]!);
+      const counters = outs.map((o) => Buffer.from(o.subarray(17, 21)).readUInt32BE(0));
+      expect(new Set(counters).size).toBe(counters.length);
+      records.forEach((r, i) => expect(text(codec.decode(r.place, outs[i]!))).toBe(text(r.plain)));
+      // records of one batch cannot stand in for each other (their places differ)
+      if (records.length > 1) expect(codeOfSync(() => codec.decode(records[0]!.place, outs[1]!))).toBe('CRYPTO_AUTH_FAILED');
+    }
+    expect(nonces.size).toBe(200);
+  });
+
+  it('a batch sealer checks each record before anything is written, and seals once', async () => {
+    const { codec, keyring } = await setup();
+    const sealer = codec.batchSealer();
+    const out = new Uint8Array(8 + RECORD_OVERHEAD_BYTES).fill(0xee);
+    expect(codeOfSync(() => sealer.add({ kind: 'entry', stream: 1, seq: 1 }, bytes('123456789'), out, 0))).toBe('CRYPTO_INVALID_ARGUMENT');
+    expect(codeOfSync(() => sealer.add({ kind: 'nope' } as unknown as Place, bytes('1234'), out, 0))).toBe('CRYPTO_INVALID_ARGUMENT');
+    expect(codeOfSync(() => sealer.add({ kind: 'entry', stream: 1, seq: 1 }, 'text' as unknown as Uint8Array, out, 0))).toBe('CRYPTO_INVALID_ARGUMENT');
+    expect(out.every((b) => b === 0xee)).toBe(true);
+    sealer.add({ kind: 'entry', stream: 1, seq: 1 }, bytes('12345678'), out, 0);
+    sealer.seal();
+    expect(text(codec.decode({ kind: 'entry', stream: 1, seq: 1 }, out))).toBe('12345678');
+    expect(codeOfSync(() => sealer.add({ kind: 'entry', stream: 1, seq: 2 }, bytes('x'), new Uint8Array(64), 0))).toBe('CRYPTO_INVALID_ARGUMENT');
+    const late = codec.batchSealer();
+    late.add({ kind: 'entry', stream: 1, seq: 3 }, bytes('late'), new Uint8Array(4 + RECORD_OVERHEAD_BYTES), 0);
+    await keyring.close();
+    expect(codeOfSync(() => late.seal())).toBe('CRYPTO_KEYRING_CLOSED');
+    expect(codeOfSync(() => codec.batchSealer())).toBe('CRYPTO_KEYRING_CLOSED');
+  });
+
+  it('version-1 records (AES-256-GCM) written before version 2 still open, and are still bound to their place', async () => {
+    const { keyring, codec } = await setup();
+    const dataKey = materialOf(keyring)!.dataKeys.get(1)!;
+    const place: Place = { kind: 'view', stream: 5, seq: 12 };
+    const plain = bytes('written by record version 1');
+    // version 1 exactly as docs/security.md describes it (and as the fixture test reads it from disk)
+    const nonce = new Uint8Array(12).fill(7);
+    const cipher = createCipheriv('aes-256-gcm', dataKey, nonce);
+    cipher.setAAD(recordAad(1, 1, place));
+    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+    const v1 = Buffer.concat([Buffer.from([1, 0, 0, 0, 1]), nonce, body, cipher.getAuthTag()]);
+    expect(text(codec.decode(place, v1))).toBe('written by record version 1');
+    expect(codeOfSync(() => codec.decode({ ...place, seq: 13 }, v1))).toBe('CRYPTO_AUTH_FAILED');
+    const flipped = Buffer.from(v1);
+    flipped[20]! ^= 1;
+    expect(codeOfSync(() => codec.decode(place, flipped))).toBe('CRYPTO_AUTH_FAILED');
+    // a version-1 record relabelled as version 2 (or the reverse) fails authentication
+    const relabelled = Buffer.from(v1);
+    relabelled[0] = 2;
+    expect(codeOfSync(() => codec.decode(place, relabelled))).toBe('CRYPTO_AUTH_FAILED');
+    const v2 = Buffer.from(codec.encode(place, plain));
+    v2[0] = 1;
+    expect(codeOfSync(() => codec.decode(place, v2))).toBe('CRYPTO_AUTH_FAILED');
   });
 });

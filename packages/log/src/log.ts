@@ -41,6 +41,9 @@ function checkOptions(o: unknown): OpenLogOptions {
   if (c?.encodeInto !== undefined && (typeof c.encodeInto !== 'function' || !Number.isSafeInteger(c.overhead) || (c.overhead as number) < 0)) {
     throw invalid('codec.encodeInto needs a function and a non-negative integer codec.overhead', { field: 'codec' });
   }
+  if (c?.batchSealer !== undefined && (typeof c.batchSealer !== 'function' || !Number.isSafeInteger(c.overhead) || (c.overhead as number) < 0)) {
+    throw invalid('codec.batchSealer needs a function and a non-negative integer codec.overhead', { field: 'codec' });
+  }
   if (opts.clock !== undefined && typeof opts.clock !== 'function') throw invalid('clock must be a function', { field: 'clock' });
   if (opts.snapshotPolicy !== undefined && typeof opts.snapshotPolicy !== 'function') throw invalid('snapshotPolicy must be a function', { field: 'snapshotPolicy' });
   const m = opts.maxBatchEntries;

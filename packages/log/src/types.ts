@@ -51,6 +51,20 @@ export interface LogCodec {
    */
   readonly overhead?: number;
   encodeInto?(place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number): void;
+  /**
+   * Optional, used by the writer when `overhead` is present: a sealer for one write batch, so
+   * a codec can seal all of a batch's records together (e.g. one nonce and one cipher call per
+   * batch instead of one per record). The writer calls `add` for each record (same contract as
+   * `encodeInto`; the plaintext and the room must stay untouched until `seal`), then `seal()`
+   * once; only after `seal()` are the records' bytes final.
+   */
+  batchSealer?(): BatchSealer;
+}
+
+/** Seals the records of one write batch together (LogCodec.batchSealer). */
+export interface BatchSealer {
+  add(place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number): void;
+  seal(): void;
 }
 
 export interface AppendInput {

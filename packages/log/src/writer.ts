@@ -24,7 +24,7 @@ import {
   VIEW_FRAME_HEADROOM, viewHeader,
 } from './records.js';
 import type { StreamTable } from './table.js';
-import type { AppendAck, AppendInput, LogCodec, LogEvents, Place } from './types.js';
+import type { AppendAck, AppendInput, BatchSealer, LogCodec, LogEvents, Place } from './types.js';
 
 const EMPTY_HEADER = new Uint8Array(0);
 
@@ -52,8 +52,26 @@ interface Work {
   head: HeadRecord;
   view: Uint8Array | undefined;
   viewSeq: number;
+  /** the view as stored (sealed by a batch sealer before its frame's crc is computed) */
+  sealedView: Uint8Array | undefined;
   committed: CommittedStream;
 }
+
+/** An entry sealed by a batch sealer: its chain hash (over the stored bytes) is computed after seal(). */
+interface Deferred {
+  value: Uint8Array;
+  key: Uint8Array;
+  seq: number;
+  lsn: number;
+  ts: number;
+  w: Work;
+  /** index in w.committed.hashes */
+  at: number;
+  ack: AppendAck;
+}
+
+/** placeholder hash of an entry whose hash waits for the batch seal */
+const NO_HASH = new Uint8Array(32);
 
 /**
  * What the snapshot worker learns after each commit: per stream, the entries of the batch
@@ -106,6 +124,8 @@ export class GroupCommitWriter {
   readonly #inPlace: boolean;
   /** a codec with encodeInto seals straight into the entry/view value (its fixed overhead), else undefined */
   readonly #sealInto: ((place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number) => void) | undefined;
+  /** a codec with batchSealer seals a whole batch's records together (one nonce, one cipher call) */
+  readonly #batchSealer: (() => BatchSealer) | undefined;
   readonly #overhead: number;
   #queue: Job[] = [];
   #exclusive: { fn: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
@@ -118,6 +138,7 @@ export class GroupCommitWriter {
     this.#inPlace = deps.codec === plainCodec;
     const c = deps.codec;
     this.#sealInto = !this.#inPlace && c.encodeInto !== undefined ? c.encodeInto.bind(c) : undefined;
+    this.#batchSealer = !this.#inPlace && c.batchSealer !== undefined && c.overhead !== undefined ? c.batchSealer.bind(c) : undefined;
     this.#overhead = c.overhead ?? 0;
   }
 
@@ -235,6 +256,8 @@ export class GroupCommitWriter {
     const inPlace = this.#inPlace;
     const sealInto = this.#sealInto;
     const overhead = this.#overhead;
+    let sealer: BatchSealer | undefined;
+    const deferred: Deferred[] = [];
     const work = new Map<number, Work>();
     let newStreams: Map<string, number> | undefined;
     const acks: AppendAck[] = [];
@@ -250,6 +273,7 @@ export class GroupCommitWriter {
       return;
     }
     try {
+      sealer = this.#batchSealer?.();
       const now = Math.floor(this.#d.clock());
       if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`clock returned ${now}`);
       for (const job of jobs) {
@@ -263,7 +287,7 @@ export class GroupCommitWriter {
           let w = work.get(no);
           if (w === undefined) {
             const head = table.head(no) ?? { seq: 0, lsn: 0, ts: 0, hash: ZERO_HASH };
-            w = { head, view: undefined, viewSeq: 0, committed: { no, name: item.stream, firstSeq: head.seq + 1, storedBytes: [], payloads: [], bodyAt: [], hashes: [] } };
+            w = { head, view: undefined, viewSeq: 0, sealedView: undefined, committed: { no, name: item.stream, firstSeq: head.seq + 1, storedBytes: [], payloads: [], bodyAt: [], hashes: [] } };
             work.set(no, w);
           }
           const seq = w.head.seq + 1;
@@ -276,6 +300,13 @@ export class GroupCommitWriter {
             value = item.entry;
             hash = sealEntryInPlace(value, seq, lsn, ts, w.head.hash);
             storedBytes = value.byteLength - ENTRY_HEADER_BYTES;
+          } else if (sealer !== undefined) {
+            // sealed with the rest of the batch by seal(); the hash follows then (it covers the stored bytes)
+            const plain = item.entry.subarray(ENTRY_HEADER_BYTES);
+            storedBytes = plain.byteLength + overhead;
+            value = new Uint8Array(ENTRY_HEADER_BYTES + storedBytes);
+            sealer.add({ kind: 'entry', stream: no, seq }, plain, value, ENTRY_HEADER_BYTES);
+            hash = NO_HASH;
           } else if (sealInto !== undefined) {
             // sealed straight behind the room for the entry header: no copy, no re-framing
             const plain = item.entry.subarray(ENTRY_HEADER_BYTES);
@@ -288,7 +319,9 @@ export class GroupCommitWriter {
             ({ value, hash } = encodeEntry(seq, lsn, ts, w.head.hash, stored));
             storedBytes = stored.byteLength;
           }
-          batch.put(putSeqKey(transient.take(13), P_ENTRY, no, seq), value);
+          const key = putSeqKey(transient.take(13), P_ENTRY, no, seq);
+          // LevelDB copies a value at put(): a sealed entry is put once its bytes are final
+          if (hash !== NO_HASH) batch.put(key, value);
           bytes += value.byteLength;
           w.head = { seq, lsn, ts, hash };
           const c = w.committed;
@@ -300,7 +333,31 @@ export class GroupCommitWriter {
             w.view = item.view;
             w.viewSeq = seq;
           }
-          acks.push({ stream: item.stream, seq, lsn, ts, hash: asU8(hash) });
+          const ack: AppendAck = { stream: item.stream, seq, lsn, ts, hash: hash === NO_HASH ? hash : asU8(hash) };
+          acks.push(ack);
+          if (hash === NO_HASH) deferred.push({ value, key, seq, lsn, ts, w, at: c.hashes.length - 1, ack });
+        }
+      }
+      if (sealer !== undefined) {
+        for (const [no, w] of work) {
+          if (w.view === undefined) continue;
+          // only the stream's last view in the batch is sealed (earlier ones are never written)
+          const plain = w.view.subarray(VIEW_FRAME_HEADROOM);
+          const v = transient.take(VIEW_FRAME_HEADROOM + overhead + plain.byteLength);
+          sealer.add({ kind: 'view', stream: no, seq: w.viewSeq }, plain, v, VIEW_FRAME_HEADROOM);
+          w.sealedView = v;
+        }
+        sealer.seal();
+        // now the chain hashes, in batch order (a stream's entries come in seq order)
+        const tips = new Map<Work, Uint8Array>();
+        for (const d of deferred) {
+          const prev = tips.get(d.w) ?? (table.head(d.w.committed.no)?.hash ?? ZERO_HASH);
+          const h = sealEntryInPlace(d.value, d.seq, d.lsn, d.ts, prev);
+          tips.set(d.w, h);
+          d.w.committed.hashes[d.at] = h;
+          d.ack.hash = asU8(h);
+          if (d.w.head.seq === d.seq) d.w.head = { seq: d.seq, lsn: d.lsn, ts: d.ts, hash: h };
+          batch.put(d.key, d.value);
         }
       }
       for (const [no, w] of work) {
@@ -310,6 +367,8 @@ export class GroupCommitWriter {
           let v: Uint8Array;
           if (inPlace) {
             v = frameViewInPlace(w.view, w.viewSeq);
+          } else if (w.sealedView !== undefined) {
+            v = frameViewInPlace(w.sealedView, w.viewSeq);
           } else if (sealInto !== undefined) {
             const plain = w.view.subarray(VIEW_FRAME_HEADROOM);
             v = transient.take(VIEW_FRAME_HEADROOM + overhead + plain.byteLength);
