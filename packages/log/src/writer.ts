@@ -301,10 +301,12 @@ export class GroupCommitWriter {
             hash = sealEntryInPlace(value, seq, lsn, ts, w.head.hash);
             storedBytes = value.byteLength - ENTRY_HEADER_BYTES;
           } else if (sealer !== undefined) {
-            // sealed with the rest of the batch by seal(); the hash follows then (it covers the stored bytes)
+            // sealed with the rest of the batch by seal(); the hash follows then (it covers the stored
+            // bytes). The sealed value only lives until put() copies it: an arena range (the
+            // plaintext in item.entry is what the snapshot worker keeps)
             const plain = item.entry.subarray(ENTRY_HEADER_BYTES);
             storedBytes = plain.byteLength + overhead;
-            value = new Uint8Array(ENTRY_HEADER_BYTES + storedBytes);
+            value = transient.take(ENTRY_HEADER_BYTES + storedBytes);
             sealer.add({ kind: 'entry', stream: no, seq }, plain, value, ENTRY_HEADER_BYTES);
             hash = NO_HASH;
           } else if (sealInto !== undefined) {
