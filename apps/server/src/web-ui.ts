@@ -76,6 +76,7 @@ export function serveWebUi(req: FastifyRequest, reply: FastifyReply, dir: string
   void reply.code(200).headers(UI_HEADERS);
   if (file === 'index.html') void reply.header('cache-control', 'no-cache').sendFile(file, { cacheControl: false });
   else if (file.startsWith('assets/')) void reply.sendFile(file, { maxAge: '365d', immutable: true });
-  else void reply.sendFile(file, { maxAge: '1h' });
+  // other files (prime.js, favicon) keep their name across builds: revalidate them every time
+  else void reply.header('cache-control', 'no-cache').sendFile(file, { cacheControl: false });
   return true;
 }

@@ -1,13 +1,7 @@
 import { render } from 'preact';
-import { listQuery, primeGet } from './lib/api.js';
-import { firstPageQuery } from './lib/list.js';
-import { parseRoute } from './lib/router.js';
-import { storedSession, storedToken } from './lib/session.js';
 import { App } from './ui/App.js';
 import './styles.css';
 
-// a reload of the list: ask for its first page now, while the app renders
-const token = storedToken();
-if (token !== undefined && storedSession() !== undefined && parseRoute(location.hash).name === 'profiles') primeGet(token, '/api/profiles', listQuery(firstPageQuery()));
-
+// public/prime.js, when it arrives after this point, leaves the list's first request to the app
+(window as unknown as { __psAppStarted?: boolean }).__psAppStarted = true;
 render(<App />, document.getElementById('app')!);

@@ -115,6 +115,19 @@ describe('profile list', () => {
     await context.close();
   });
 
+  it('a reload asks for the first page once (public/prime.js asks early and the list takes its answer)', async () => {
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes('/api/profiles?')) asked.push(r.url().slice(r.url().indexOf('/api/')));
+    };
+    page.on('request', onRequest);
+    await page.reload();
+    await countIs(page, '1–50 of 150 profiles');
+    await page.getByTestId('feed').filter({ hasText: 'Live' }).waitFor();
+    page.off('request', onRequest);
+    expect(asked).toEqual(['/api/profiles?facets=true&limit=50&order=asc&sort=name']);
+  });
+
   it('sorts on the node, pages with Next / Previous, and the page size is a choice', async () => {
     await eventually(async () => (await rowIds(page))[0] === 'live-000', 'name order');
     await page.getByRole('button', { name: 'Next page →' }).click();

@@ -115,3 +115,15 @@ describe('change feed reader', () => {
     expect([0, 1, 2, 3, 4, 9].map(retryDelay)).toEqual([1000, 2000, 4000, 8000, 15000, 15000]);
   });
 });
+
+describe('the primed first page', () => {
+  it('public/prime.js asks exactly what the list asks first (same URL: the list takes its answer)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const FIRST_PAGE_URL = /const FIRST_PAGE_URL = '([^']+)'/.exec(readFileSync(new URL('../public/prime.js', import.meta.url), 'utf8'))?.[1];
+    const { listQuery } = await import('../src/lib/api.js');
+    const { firstPageQuery } = await import('../src/lib/list.js');
+    const q = listQuery(firstPageQuery()) as Record<string, string | number>;
+    const url = `/api/profiles?${new URLSearchParams(Object.keys(q).sort().map((k) => [k, String(q[k])])).toString()}`;
+    expect(FIRST_PAGE_URL).toBe(url);
+  });
+});

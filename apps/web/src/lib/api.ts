@@ -71,20 +71,20 @@ function queryString(q: Query | undefined): string {
   return s === '' ? '' : `?${s}`;
 }
 
-/** GETs started before the UI rendered (see primeGet), taken by the first matching request. */
-const primed = new Map<string, Promise<Response>>();
+type PrimedSlot = { token: string; url: string; result: Promise<{ status: number; body: unknown }>; done?: { status: number; body: unknown } };
+const slot = (): { __psPrimed?: PrimedSlot } => (typeof window === 'undefined' ? {} : (window as unknown as { __psPrimed?: PrimedSlot }));
 
 /**
- * Starts a GET now, while the page is still rendering; the screen's own request for the same
- * path and query (same token) then takes its response instead of asking again. Used for the
- * profile list's first page on a reload.
+ * The answer public/prime.js fetched before the app loaded, when it is for this token and URL
+ * (taken once). `sync` asks only for an answer that has already arrived.
  */
-export function primeGet(token: string, path: string, query?: Query): void {
-  const url = `${path}${queryString(query)}`;
-  const key = `${token} ${url}`;
-  if (primed.has(key)) return;
-  primed.set(key, fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, cache: 'no-store' }));
-  setTimeout(() => primed.delete(key), 10_000); // unclaimed: forget it
+export function takePrimed(token: string, url: string, sync = false): Promise<{ status: number; body: unknown }> | { status: number; body: unknown } | undefined {
+  const w = slot();
+  const p = w.__psPrimed;
+  if (!p || p.token !== token || p.url !== url) return undefined;
+  if (sync && !p.done) return undefined;
+  delete w.__psPrimed;
+  return sync ? p.done : p.result;
 }
 
 /** The query string fields of a list page request. */
@@ -116,22 +116,41 @@ export class Api {
       body = JSON.stringify(opts.body);
     }
     const url = `${this.#base}${path}${queryString(opts.query)}`;
-    const early = method === 'GET' ? primed.get(`${this.#token} ${url}`) : undefined;
-    if (early) primed.delete(`${this.#token} ${url}`);
-    const res = await (early ?? fetch(url, { method, headers, body, cache: 'no-store', ...(opts.signal ? { signal: opts.signal } : {}) }));
-    const text = await res.text();
+    const early = method === 'GET' ? takePrimed(this.#token, url) : undefined;
+    let status: number;
+    let statusText = '';
     let data: unknown = undefined;
-    if (text !== '') {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = undefined;
+    if (early) {
+      ({ status, body: data } = await early);
+    } else {
+      const res = await fetch(url, { method, headers, body, cache: 'no-store', ...(opts.signal ? { signal: opts.signal } : {}) });
+      status = res.status;
+      statusText = res.statusText;
+      const text = await res.text();
+      if (text !== '') {
+        try {
+          data = JSON.parse(text);
+        } catch {
+          data = undefined;
+        }
       }
     }
-    if (!res.ok) {
+    return this.#answer<T>(status, statusText, data);
+  }
+
+  /** A primed answer that has already arrived (for a first render with data), or undefined. */
+  primedNow<T>(path: string, query?: Query): T | undefined {
+    const url = `${this.#base}${path}${queryString(query)}`;
+    const done = takePrimed(this.#token, url, true) as { status: number; body: unknown } | undefined;
+    if (!done) return undefined;
+    return this.#answer<T>(done.status, '', done.body);
+  }
+
+  #answer<T>(status: number, statusText: string, data: unknown): T {
+    if (status < 200 || status >= 300) {
       const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
-      const err = new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? (res.statusText || 'request failed'), e?.details);
-      if (res.status === 401) this.onUnauthorized?.();
+      const err = new ApiError(status, e?.code ?? `HTTP_${status}`, e?.message ?? (statusText || 'request failed'), e?.details);
+      if (status === 401) this.onUnauthorized?.();
       throw err;
     }
     return data as T;
@@ -144,6 +163,14 @@ export class Api {
   /** One page of the list (server-side search, sort and cursor). */
   listPage(q: PageQuery, signal?: AbortSignal): Promise<ListPage & { facets?: { models: string[]; labels: string[]; tags: string[] } }> {
     return this.request('GET', '/api/profiles', { query: listQuery(q), ...(signal ? { signal } : {}) });
+  }
+  /** The list page public/prime.js fetched before the app loaded, if it has arrived (else undefined). */
+  listPagePrimed(q: PageQuery): (ListPage & { facets?: { models: string[]; labels: string[]; tags: string[] } }) | undefined {
+    try {
+      return this.primedNow('/api/profiles', listQuery(q));
+    } catch {
+      return undefined; // an error answer: the list asks again and shows it
+    }
   }
   getProfile(id: string, at: { version?: string; label?: string } = {}): Promise<ProfileView> {
     return this.request('GET', `/api/profiles/${enc(id)}`, { query: at });

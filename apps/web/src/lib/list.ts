@@ -35,7 +35,8 @@ export function firstPageQuery(): { sort: ListSort; order: 'asc' | 'desc'; limit
   return { sort: c.sort, order: c.order, limit: DEFAULT_PAGE_SIZE, facets: true };
 }
 
-const num = (n: number): string => n.toLocaleString('en-US');
+const numberFormat = new Intl.NumberFormat('en-US');
+const num = (n: number): string => numberFormat.format(n);
 
 /** "1–50 of 10,000" for page `index` (0-based) holding `rows` rows. */
 export function rangeText(index: number, pageSize: number, rows: number, total: number): string {

@@ -9,7 +9,7 @@ import type { ListPage, ProfileSummary, ProfileView } from '@profilesync/core';
 import { ApiError, type Api, type PageQuery } from '../lib/api.js';
 import { watchChanges, type FeedMode } from '../lib/changes.js';
 import { when } from '../lib/format.js';
-import { DEFAULT_PAGE_SIZE, DEFAULT_SORT, fieldLabel, markWords, PAGE_SIZES, rangeText, searchWords, SORT_CHOICES, sortChoice } from '../lib/list.js';
+import { DEFAULT_PAGE_SIZE, DEFAULT_SORT, fieldLabel, firstPageQuery, markWords, PAGE_SIZES, rangeText, searchWords, SORT_CHOICES, sortChoice } from '../lib/list.js';
 import { EXPORT_FORMAT } from '../lib/merge.js';
 import { href, navigate } from '../lib/router.js';
 import { roleAllows } from '../lib/session.js';
@@ -121,9 +121,12 @@ export function ProfileList() {
   const [pageSize, setPageSize] = useState<number>(DEFAULT_PAGE_SIZE);
   // keyset pages: cursors[i] opens page i (undefined for the first)
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  // the page on screen, with the page number it was loaded for (the pager moves before it arrives)
-  const [page, setPage] = useState<(ListPage & { facets?: Facets; index: number; size: number; q: string | undefined }) | undefined>();
-  const [facets, setFacets] = useState<Facets>({ models: [], labels: [], tags: [] });
+  // the page on screen, with the page number it was loaded for (the pager moves before it arrives);
+  // on a reload the first page may already be here (public/prime.js asked before the app loaded)
+  const [primed] = useState(() => api.listPagePrimed(firstPageQuery()));
+  const [page, setPage] = useState<(ListPage & { facets?: Facets; index: number; size: number; q: string | undefined }) | undefined>(() => (primed ? { ...primed, index: 0, size: DEFAULT_PAGE_SIZE, q: undefined } : undefined));
+  const [facets, setFacets] = useState<Facets>(() => primed?.facets ?? { models: [], labels: [], tags: [] });
+  const skipFirstLoad = useRef(primed !== undefined);
   const [loadError, setLoadError] = useState<string | undefined>();
   const [feed, setFeed] = useState<FeedMode>('connecting');
   const [creating, setCreating] = useState(false);
@@ -174,8 +177,14 @@ export function ProfileList() {
   const loadRef = useRef(load);
   loadRef.current = load;
 
-  // a layout effect: the request (or the primed one, see main.tsx) is taken before the first frame, not after it
-  useLayoutEffect(() => void load(), [queryKey, cursor]);
+  // a layout effect: the request (or the one public/prime.js started) is taken before the first frame, not after it
+  useLayoutEffect(() => {
+    if (skipFirstLoad.current) {
+      skipFirstLoad.current = false; // the primed page is on screen already
+      return;
+    }
+    void load();
+  }, [queryKey, cursor]);
   // a new search, sort, filter or page size starts at the first page
   const resetPages = () => setCursors([undefined]);
 
