@@ -9,6 +9,8 @@ const alias: { find: RegExp; replacement: string }[] = [
     find: new RegExp(`^@profilesync/${p}$`),
     replacement: `${root}packages/${p}/src/index.ts`,
   })),
+  { find: /^@profilesync\/client$/, replacement: `${root}packages/client/src/index.ts` },
+  { find: /^@profilesync\/client\/(redis|file)$/, replacement: `${root}packages/client/src/$1.ts` },
   { find: /^@profilesync\/server$/, replacement: `${root}apps/server/src/index.ts` },
   { find: /^@profilesync\/server\/local$/, replacement: `${root}apps/server/src/local.ts` },
 ];
@@ -30,6 +32,8 @@ export default defineConfig({
   test: {
     projects: [
       ...['errors', 'model', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => project(p, `packages/${p}`)),
+      // the app SDK against real nodes; its pack test builds and installs the package outside the workspace
+      project('client', 'packages/client', { testTimeout: 120_000 }),
       project('server', 'apps/server'),
       project('cli', 'apps/cli'),
       // real Chromium (Debian's package) driven by playwright-core against a real node

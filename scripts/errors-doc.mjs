@@ -19,6 +19,7 @@ export const SOURCES = [
   { title: 'Crypto (keys, at-rest encryption, handshake, frames)', readme: 'packages/crypto/README.md' },
   { title: 'Sync (peer protocol and /yjs endpoint)', readme: 'packages/sync/README.md' },
   { title: 'Cache', readme: 'packages/cache/README.md' },
+  { title: 'App SDK (@profilesync/client)', readme: 'packages/client/README.md' },
   { title: 'Server (HTTP API, config, tokens)', readme: 'apps/server/README.md' },
   { title: 'Web dashboard', readme: 'apps/web/README.md' },
 ];

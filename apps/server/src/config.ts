@@ -31,7 +31,8 @@ export interface ServerConfig {
   bodyLimit: number;
   maxProfileBytes: number;
   shutdownTimeoutMs: number;
-  cache: { hotBytes: number; maxDocs: number };
+  /** redisUrl: '' = none (the node's `responses` cache stays off) */
+  cache: { hotBytes: number; maxDocs: number; redisUrl: string };
   metrics: { auth: MetricsAuth };
   sync: { timeoutMs: number };
   changes: { heartbeatMs: number; maxConnections: number };
@@ -52,6 +53,8 @@ export interface ConfigKey {
   min?: number;
   max?: number;
   env: string;
+  /** for strings: a shape the value must have, and how to say it */
+  pattern?: { re: RegExp; says: string };
   flag?: string;
   default: string | number | boolean;
   doc: string;
@@ -71,6 +74,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'shutdown_timeout_ms', path: ['shutdownTimeoutMs'], type: 'int', min: 0, max: 600_000, env: 'PROFILESYNC_SHUTDOWN_TIMEOUT_MS', default: 10_000, doc: 'graceful shutdown: how long in-flight requests may take before sockets are closed' },
   { key: 'cache.hot_bytes', path: ['cache', 'hotBytes'], type: 'int', min: 65536, max: 64 * 1024 * MiB, env: 'PROFILESYNC_CACHE_HOT_BYTES', default: 64 * MiB, doc: 'bytes of materialized views kept in the hot LRU' },
   { key: 'cache.max_docs', path: ['cache', 'maxDocs'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CACHE_MAX_DOCS', default: 1000, doc: 'live Y.Docs kept in memory' },
+  { key: 'cache.redis.url', path: ['cache', 'redisUrl'], type: 'string', pattern: { re: /^rediss?:\/\/\S+$/, says: 'a redis:// or rediss:// URL' }, env: 'PROFILESYNC_CACHE_REDIS_URL', default: '', doc: 'Redis for the node\'s caches: the `responses` cache (LLM answers shared with apps using @profilesync/client with the same URL) lives there, with a fallback to memory while Redis is down; unset = no `responses` cache' },
   { key: 'metrics.auth', path: ['metrics', 'auth'], type: 'enum', values: ['auto', 'token', 'none'], env: 'PROFILESYNC_METRICS_AUTH', default: 'auto', doc: '/metrics access: auto = open on a loopback bind, token otherwise; token = always a token; none = always open' },
   { key: 'changes.heartbeat_ms', path: ['changes', 'heartbeatMs'], type: 'int', min: 100, max: 3_600_000, env: 'PROFILESYNC_CHANGES_HEARTBEAT_MS', default: 15_000, doc: 'GET /api/changes: a comment line is sent this often on an idle stream (keeps proxies and clients from timing out)' },
   { key: 'changes.max_connections', path: ['changes', 'maxConnections'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CHANGES_MAX_CONNECTIONS', default: 10_000, doc: 'GET /api/changes: most open change feed streams (503 CHANGES_TOO_MANY_CONNECTIONS above)' },
@@ -101,6 +105,7 @@ export function coerceConfigValue(def: ConfigKey, raw: unknown, source: string):
   switch (def.type) {
     case 'string': {
       if (typeof raw !== 'string' || raw.trim() === '') throw invalid(def.key, source, 'must be a non-empty string');
+      if (def.pattern && !def.pattern.re.test(raw)) throw invalid(def.key, source, `must be ${def.pattern.says}`);
       return raw;
     }
     case 'bool': {
@@ -141,11 +146,15 @@ function flattenFile(table: Record<string, unknown>, file: string): Map<string, 
     if (k === 'peers') continue;
     if (sections.has(k)) {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(k, file, 'must be a table');
-      for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
-        const dotted = `${k}.${k2}`;
-        if (!known.has(dotted)) throw invalid(dotted, file, 'unknown key');
-        out.set(dotted, v2);
-      }
+      const walk = (prefix: string, t: Record<string, unknown>): void => {
+        for (const [k2, v2] of Object.entries(t)) {
+          const dotted = `${prefix}.${k2}`;
+          if (known.has(dotted)) out.set(dotted, v2);
+          else if ([...known].some((x) => x.startsWith(`${dotted}.`)) && typeof v2 === 'object' && v2 !== null && !Array.isArray(v2)) walk(dotted, v2 as Record<string, unknown>);
+          else throw invalid(dotted, file, 'unknown key');
+        }
+      };
+      walk(k, v as Record<string, unknown>);
     } else if (known.has(k)) {
       out.set(k, v);
     } else {

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { ProfileSyncError } from '@profilesync/errors';
 import { fingerprint as keyFingerprint, parsePublicKey } from '@profilesync/crypto';
-import { CacheRegistry } from '@profilesync/cache';
+import { CacheRegistry, type CacheLogger, type ResponseCache } from '@profilesync/cache';
 import type { CacheStatsSnapshot } from '@profilesync/core';
 import { buildApp, routesOf, type RouteInfo } from './app.js';
 import { isLoopbackHost, type ServerConfig } from './config.js';
@@ -31,6 +31,7 @@ import { removeServerFile, writeServerFile } from './server-file.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
 import { ChangeHub } from './changes/hub.js';
 import { ChangeFeed } from './changes/feed.js';
+import { openResponseCache, type NodeResponses } from './responses.js';
 
 /** Caches registered by other packages: the cache package's CacheRegistry fits. */
 export interface CacheRegistryLike {
@@ -78,6 +79,8 @@ export interface RunningServer {
   routes: RouteInfo[];
   /** the checks behind /readyz: `readiness.register(name, check)` */
   readiness: Readiness;
+  /** the `responses` cache (LLM answers by profile version) when `cache.redis.url` is set */
+  responses: ResponseCache<unknown> | undefined;
   /** ordered profile changes with log positions (the change feed and webhooks read it) */
   changes: ChangeHub;
   /** replaces the sync mount (the lead wires the sync package in through this or `sync`) */
@@ -157,6 +160,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   let node: NodeHandle | undefined;
   let closeRequested = false;
   const cleanups: (() => void)[] = [];
+  const cleanupsAsync: (() => Promise<void>)[] = [];
   let storeClosed = false;
   const readiness = opts.readiness ?? new Readiness();
   const offChecks = [
@@ -264,6 +268,12 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     let feed: ChangeFeed | undefined = new ChangeFeed(hub, { heartbeatMs: config.changes.heartbeatMs, retryMs: 1000, maxConnections: config.changes.maxConnections, maxBufferedBytes: 1024 * 1024 }, logger, clock);
     metrics.attachChangeFeed({ stats: () => feed?.stats(), pending: () => hub.pending });
     metrics.attachLive(live);
+    let responses: NodeResponses | undefined;
+    if (config.cache.redisUrl !== '') {
+      responses = await openResponseCache(config.cache.redisUrl, cacheRegistry, hub, logger as unknown as CacheLogger);
+      const r = responses;
+      cleanupsAsync.push(() => r.close());
+    }
 
     const denial = opts.denialAudit ?? DENIAL_AUDIT;
     let bucket: BucketState = newBucket(denial.burst, clock());
@@ -378,6 +388,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
           clearTimeout(force);
         }
         metrics.detach();
+        await responses?.close().catch((err: unknown) => logger.warn({ err }, 'responses cache close failed'));
         hub.close();
         try {
           removeServerFile(config.dataDir);
@@ -405,6 +416,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       routes: routesOf(app),
       readiness,
       changes: hub,
+      responses: responses?.cache,
       mountSync(m) {
         sync = m;
       },
@@ -413,6 +425,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
   } catch (err) {
     closeRequested = true;
     for (const c of cleanups.splice(0)) c();
+    for (const c of cleanupsAsync.splice(0)) await c().catch(() => undefined);
     httpServer.closeAllConnections();
     await stopListening();
     await opened.close().catch(() => undefined);

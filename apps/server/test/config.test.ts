@@ -79,7 +79,7 @@ describe('loadConfig', () => {
 
   it('documents every key with an env var', () => {
     for (const k of CONFIG_KEYS) {
-      expect(k.env).toBe(`PROFILESYNC_${k.key.replace('.', '_').toUpperCase()}`);
+      expect(k.env).toBe(`PROFILESYNC_${k.key.replaceAll('.', '_').toUpperCase()}`);
       expect(k.doc.length).toBeGreaterThan(5);
     }
   });
