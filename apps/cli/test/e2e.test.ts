@@ -3,7 +3,7 @@
  * backup (refused while served, then after stop), restore into a fresh dir with --until,
  * verify, export/import, keys, peers, tokens, caches; --json outputs and exit codes.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -267,6 +267,12 @@ describe('profilesync (encrypted node)', () => {
     expect(shown.code).toBe(0);
     expect(shown.json).toEqual({ publicKey: r.json.publicKey, fingerprint: r.json.fingerprint });
     expect(cli(['init', '--encrypt', '--data', join(dir, 'enc2'), '--json']).error?.code).toBe('CRYPTO_PASSPHRASE_REQUIRED');
+    // a 1-character (or too repetitive) passphrase is refused before anything is created (exit 5)
+    for (const weak of ['x', 'abcabcabcabcabc']) {
+      const w = cli(['init', '--encrypt', '--data', join(dir, 'enc-weak'), '--json'], { ...pass, PROFILESYNC_PASSPHRASE: weak });
+      expect([weak, w.code, w.error?.code]).toEqual([weak, 5, 'CRYPTO_PASSPHRASE_WEAK']);
+      expect(existsSync(join(dir, 'enc-weak'))).toBe(false);
+    }
   });
 
   it('serve needs the passphrase; the CLI unseals the admin token with it', async () => {
@@ -290,6 +296,10 @@ describe('profilesync (encrypted node)', () => {
     const rot = cli(['keys', 'rotate', '--data', enc, '--json'], pass);
     expect(rot.code).toBe(0);
     expect(rot.json.keyId).toBe(2);
+    const weak = cli(['keys', 'recover', '--data', enc, '--json'], { PROFILESYNC_RECOVERY_PHRASE: phrase, PROFILESYNC_NEW_PASSPHRASE: 'short' });
+    expect([weak.code, weak.error?.code]).toEqual([5, 'CRYPTO_PASSPHRASE_WEAK']);
+    expect(weak.error?.message).toContain('at least 12');
+    expect(cli(['verify', '--data', enc, '--json'], pass).json.ok).toBe(true); // unchanged
     const rec = cli(['keys', 'recover', '--data', enc, '--json'], { PROFILESYNC_RECOVERY_PHRASE: phrase, PROFILESYNC_NEW_PASSPHRASE: 'second passphrase 456' });
     expect(rec.code).toBe(0);
     expect(cli(['verify', '--data', enc, '--json'], pass).code).toBe(5);

@@ -8,6 +8,7 @@ import { ProfileSyncError } from '@profilesync/errors';
 import { openLog, type EventLog, type LogCodec } from '@profilesync/log';
 import { openStore, PROFILE_SNAPSHOT_POLICY, type ProfileStoreImpl } from '@profilesync/core';
 import {
+  checkPassphrase,
   createAtRestCodec,
   initKeyring,
   isEncryptedDir,
@@ -17,6 +18,7 @@ import {
   type NodeIdentity,
 } from '@profilesync/crypto';
 import { isNodeDir, nodePaths, type NodePaths, type PassphraseProvider } from './paths.js';
+import { restrictOwnerOnly, tightenDataDir } from './file-modes.js';
 
 export { isNodeDir, nodePaths, type NodePaths, type PassphraseProvider };
 
@@ -44,6 +46,8 @@ export interface NodeHandle {
   encrypted: boolean;
   /** true when this call created the node */
   created: boolean;
+  /** paths whose group/other permission bits were removed at this open (data dir, log dir, their files) */
+  tightened: string[];
   /** shown once when an encrypted node was created */
   recoveryPhrase?: string;
   keyring?: Keyring;
@@ -78,13 +82,20 @@ export async function openNode(opts: OpenNodeOptions): Promise<NodeHandle> {
   let recoveryPhrase: string | undefined;
   let created = false;
   const cleanup: (() => Promise<void> | void)[] = [];
+  // owner-only from here on: files LevelDB creates later are 0600, directories 0700
+  restrictOwnerOnly();
+  let tightened: string[] = [];
   try {
     if (existing) {
+      tightened = tightenDataDir(opts.dataDir);
       keyring = await unlockNodeKeyring(opts.dataDir, opts.passphrase, opts.clock);
     } else {
+      // a weak passphrase is refused before anything is created
+      const passphrase = opts.encrypt ? await needPassphrase(opts, 'create') : undefined;
+      if (passphrase !== undefined) checkPassphrase(passphrase);
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-      if (opts.encrypt) {
-        const passphrase = await needPassphrase(opts, 'create');
+      tightened = tightenDataDir(opts.dataDir);
+      if (passphrase !== undefined) {
         const init = await initKeyring(opts.dataDir, { passphrase, ...(opts.scrypt ? { scrypt: opts.scrypt } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
         keyring = init.keyring;
         recoveryPhrase = init.recoveryPhrase;
@@ -109,6 +120,7 @@ export async function openNode(opts: OpenNodeOptions): Promise<NodeHandle> {
       paths,
       encrypted: keyring !== undefined,
       created,
+      tightened,
       ...(recoveryPhrase !== undefined ? { recoveryPhrase } : {}),
       ...(keyring ? { keyring, codec: codec! } : {}),
       identity,

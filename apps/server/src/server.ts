@@ -234,6 +234,9 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     throw err;
   }
   const opened = node;
+  if (opened.tightened.length > 0) {
+    logger.warn({ count: opened.tightened.length, paths: opened.tightened.slice(0, 10) }, 'file modes tightened to owner-only (the data dir and its files were readable by others)');
+  }
   try {
     if (config.encryption && !opened.encrypted) {
       throw new ProfileSyncError('CONFIG_INVALID', `config encryption (true): the data dir ${config.dataDir} was created without encryption; encryption applies when a dir is created (init --encrypt, then restore a backup into it)`, { details: { key: 'encryption' } });

@@ -18,6 +18,8 @@ export const CryptoErrorCode = {
   KEYRING_CLOSED: 'CRYPTO_KEYRING_CLOSED',
   /** the dir is encrypted, but no unlocked keyring was given */
   KEYRING_LOCKED: 'CRYPTO_KEYRING_LOCKED',
+  /** a new passphrase below the minimum strength (checkPassphrase: length and entropy floor) */
+  PASSPHRASE_WEAK: 'CRYPTO_PASSPHRASE_WEAK',
   /** wrong passphrase (or a damaged passphrase slot) */
   BAD_PASSPHRASE: 'CRYPTO_BAD_PASSPHRASE',
   /** not a valid 24-word phrase, or not this keyring's phrase */

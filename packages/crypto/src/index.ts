@@ -1,6 +1,7 @@
 export { CryptoErrorCode, type CryptoErrorCodeValue } from './errors.js';
 export { DEFAULT_SCRYPT, SCRYPT_LIMITS, isValidScryptParams, type ScryptParams } from './kdf.js';
 export { RECOVERY_WORDS, normalizeRecoveryPhrase } from './recovery.js';
+export { PASSPHRASE_MIN_BITS, PASSPHRASE_MIN_LENGTH, checkPassphrase, passphraseStrength, type PassphraseStrength } from './passphrase-policy.js';
 export { KEYRING_FILE } from './keyring-file.js';
 export {
   Keyring,

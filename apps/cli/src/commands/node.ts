@@ -134,13 +134,16 @@ export function registerNode(program: Command, cli: Cli): void {
 
   addLocal(keys.command('recover').description('unlock with the recovery phrase and set a new passphrase (PROFILESYNC_RECOVERY_PHRASE / PROFILESYNC_NEW_PASSPHRASE, or prompts)')).action(async (o: CommonOpts) => {
     const config = cli.config(o);
-    const { isEncryptedDir, unlockKeyring } = await import('@profilesync/crypto');
+    const { checkPassphrase, isEncryptedDir, unlockKeyring } = await import('@profilesync/crypto');
     if (!(await isEncryptedDir(config.dataDir))) throw new ProfileSyncError('NODE_NOT_ENCRYPTED', `${config.dataDir} is not an encrypted data dir`);
     const env = cli.io.env;
+    // a weak new passphrase given in the environment is refused before anything is unlocked
+    if (env.PROFILESYNC_NEW_PASSPHRASE) checkPassphrase(env.PROFILESYNC_NEW_PASSPHRASE);
     const phrase = env.PROFILESYNC_RECOVERY_PHRASE || (await promptHidden('Recovery phrase (24 words): '));
     const keyring = await unlockKeyring(config.dataDir, { recoveryPhrase: phrase });
     try {
       const next = env.PROFILESYNC_NEW_PASSPHRASE || (await getPassphrase({ env: { ...env, PROFILESYNC_PASSPHRASE: undefined } }, { confirm: true, purpose: 'new passphrase' }));
+      checkPassphrase(next);
       await keyring.resetPassphrase(next);
     } finally {
       await keyring.close();
