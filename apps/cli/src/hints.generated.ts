@@ -48,6 +48,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   CRYPTO_KEYRING_NOT_FOUND: "the dir is not encrypted (or wrong dir)",
   CRYPTO_NETWORK_MISMATCH: "configure the same network key on both nodes",
   CRYPTO_PASSPHRASE_REQUIRED: "set `PROFILESYNC_PASSPHRASE` or pass `passphrase`",
+  CRYPTO_PASSPHRASE_WEAK: "choose a longer, less repetitive passphrase (four or more random words)",
   CRYPTO_PEER_UNKNOWN: "`peer add URL --key PUBKEY` on this node, if intended",
   CRYPTO_SESSION_CLOSED: "start a new handshake",
   CRYPTO_UNKNOWN_KEY: "use the current keyring.json",
