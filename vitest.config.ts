@@ -5,7 +5,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 // Workspace packages resolve to their TypeScript sources, so tests never need a build.
 // Exact-match aliases, so subpath exports (e.g. @profilesync/server/local) resolve too.
 const alias: { find: RegExp; replacement: string }[] = [
-  ...['errors', 'model', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => ({
+  ...['errors', 'model', 'log', 'crypto', 'core', 'sync', 'cache', 'bus'].map((p) => ({
     find: new RegExp(`^@profilesync/${p}$`),
     replacement: `${root}packages/${p}/src/index.ts`,
   })),
@@ -31,7 +31,7 @@ const project = (name: string, dir: string, extra: Record<string, unknown> = {})
 export default defineConfig({
   test: {
     projects: [
-      ...['errors', 'model', 'log', 'crypto', 'core', 'sync', 'cache'].map((p) => project(p, `packages/${p}`)),
+      ...['errors', 'model', 'log', 'crypto', 'core', 'sync', 'cache', 'bus'].map((p) => project(p, `packages/${p}`)),
       // the app SDK against real nodes; its pack test builds and installs the package outside the workspace
       project('client', 'packages/client', { testTimeout: 120_000 }),
       project('server', 'apps/server'),

@@ -20,6 +20,7 @@ export const SOURCES = [
   { title: 'Sync (peer protocol and /yjs endpoint)', readme: 'packages/sync/README.md' },
   { title: 'Cache', readme: 'packages/cache/README.md' },
   { title: 'App SDK (@profilesync/client)', readme: 'packages/client/README.md' },
+  { title: 'Bus (fleet message log)', readme: 'packages/bus/README.md' },
   { title: 'Server (HTTP API, config, tokens)', readme: 'apps/server/README.md' },
   { title: 'Web dashboard', readme: 'apps/web/README.md' },
 ];
