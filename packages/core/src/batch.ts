@@ -214,7 +214,7 @@ export class PatchBatcher {
       c.hot.set(id, view, s.viewBytes);
       c.index.put(view);
       c.events.emit('profile-written', { id, seq: ack.seq, bytes: input.body.byteLength, action: 'update', origin: input.origin, durationMillis: monoMs() - t0 });
-      c.notify({ id, update: input.body, origin: input.origin, actor: input.actor, view, seq: ack.seq, created: false });
+      c.notify({ id, update: input.body, origin: input.origin, actor: input.actor, view, seq: ack.seq, lsn: ack.lsn, created: false });
       s.item.resolve(view);
     }
   }

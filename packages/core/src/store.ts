@@ -320,7 +320,7 @@ export class StoreCore {
     this.index.put(view);
     this.events.emit('profile-written', { id, seq: ack.seq, bytes: update.byteLength, action: a.action, origin: ctx.origin, durationMillis: monoMs() - t0 });
     for (const c of a.conflicts ?? []) this.events.emit('conflict-recorded', { id, path: c.path, durationMillis: 0 });
-    this.notify({ id, update, origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, created: a.created });
+    this.notify({ id, update, origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, lsn: ack.lsn, created: a.created });
     return view;
   }
 

@@ -213,6 +213,8 @@ export interface ChangeEvent {
   actor: string;
   view: ProfileView;
   seq: number;
+  /** the entry's log sequence number (global, increasing in commit order) */
+  lsn: number;
   /** true when the profile was created by this change */
   created: boolean;
 }

@@ -114,6 +114,15 @@ export class SyncEngine {
     return this.#rounds.request();
   }
 
+  /**
+   * Resolves once one of our digest rounds that started after this call completed (converged
+   * or not): every profile that differed when it began was exchanged both ways. A repair.
+   */
+  requestRound(): { promise: Promise<void>; cancel: () => void } {
+    if (this.#closed) return { promise: Promise.reject(syncError(SyncErrorCode.NOT_CONNECTED, 'peer session closed')), cancel: () => undefined };
+    return this.#rounds.request({ converged: false });
+  }
+
   /** Called when the transport is gone. */
   stop(): void {
     if (this.#closed) return;

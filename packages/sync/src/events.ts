@@ -18,6 +18,25 @@ export interface SyncEvents {
   'queue-overflow': { peerId: string; droppedBytes: number; bufferedBytes: number; durationMillis: number };
   'yjs-connected': { id: string; actor: string; readOnly: boolean; durationMillis: number };
   'yjs-disconnected': { id: string; actor: string; code: number; reason: string; durationMillis: number };
+  /** fleet: a change (or a whole state, republished) went onto the bus */
+  'fleet-published': { shard: number; bytes: number; state: boolean; durationMillis: number };
+  /** fleet: a publish failed; the profile is marked and republished when the bus is back */
+  'fleet-publish-failed': { id: string; code: string; durationMillis: number };
+  /** fleet: an entry from another member went through store.applyRemoteUpdate (lagMillis: since the bus took it) */
+  'fleet-applied': { shard: number; from: string; id: string; applied: boolean; lagMillis: number; durationMillis: number };
+  /** fleet: an entry was refused by the store's validation (audited there) */
+  'fleet-rejected': { shard: number; from: string; id: string; code: string; durationMillis: number };
+  /** fleet: a shard could not deliver everything after this node's cursor; it reads on and a repair runs */
+  'fleet-shard-reset': { shard: number; reason: 'epoch' | 'trimmed' | 'bad-entry' | 'key-mismatch' | 'apply-failed'; durationMillis: number };
+  /** fleet: a digest repair over /sync with the live members ended */
+  'fleet-repair': { reason: string; members: number; failed: number; durationMillis: number };
+  /** fleet: the bus connection changed (durationMillis: how long it was in the other state) */
+  'fleet-bus': { connected: boolean; durationMillis: number };
+  /** fleet: this node caught up (once per start) */
+  'fleet-ready': { durationMillis: number };
+  'fleet-member': { id: string; url: string; change: 'joined' | 'left'; durationMillis: number };
+  /** fleet: standing /sync sessions with seed members while the bus is away (active) or not anymore */
+  'fleet-fallback': { active: boolean; seeds: string[]; durationMillis: number };
 }
 
 export type SyncEventName = keyof SyncEvents;

@@ -1,10 +1,16 @@
-export { createSyncService, SyncService, SYNC_SUBPROTOCOL, type SyncServiceOptions, type PeerStatus, type SyncReport } from './service.js';
+export { createSyncService, SyncService, SYNC_SUBPROTOCOL, type SyncServiceOptions, type PeerStatus, type SyncReport, type FleetAttachOptions } from './service.js';
+export { Fleet, DEFAULT_FLEET_LIMITS, type FleetOptions, type FleetLimits, type FleetStatus, type FleetMemberStatus, type FleetRepairPort, type FleetIdentity } from './fleet/fleet.js';
+export { parseFleetKey, Sealer, SealKind, FLEET_KEY_BYTES } from './fleet/seal.js';
+export { shardOf, syncUrlOf, memberIdFor, encodeEntry, decodeEntry, type EntryMessage, type MemberInfo } from './fleet/codec.js';
+export { PresenceRelay, type PresenceHook, type PresenceRoom } from './fleet/presence.js';
+export { serviceRepairPort } from './fleet/service-port.js';
+export { STATE_AUX, logFleetStorage, type FleetStorage, type FleetState, type FleetLogLike } from './fleet/state.js';
 export { createSyncMount, type SyncMountContextLike, type MountPrincipal } from './mount.js';
 export { SyncErrorCode, CloseCode, closeCodeFor } from './errors.js';
 export type { SyncEvents, SyncEventName, SyncLogger } from './events.js';
 export { DEFAULT_LIMITS, type SyncLimits } from './limits.js';
 export { DEFAULT_BACKOFF, INITIAL_BACKOFF, nextBackoff, classifyAttempt, type BackoffPolicy, type BackoffState, type AttemptOutcome } from './backoff.js';
-export { keepSession, peerIdFor, syncUrl, type PeerConfig } from './peers.js';
+export { keepSession, peerIdFor, syncUrl, type PeerConfig, type PeerMode } from './peers.js';
 export { StateDigest, bucketOf, contribution, rootOf, differingBuckets } from './digest.js';
 export { encodeMessage, decodeMessage, MessageType, BUCKET_COUNT, DIGEST_BYTES, STEP1_REPLY, type Message } from './codec.js';
 export { fragment, Reassembler, FragmentFlag } from './fragment.js';

@@ -20,6 +20,8 @@ export interface SyncLimits {
   autoRounds: number;
   /** periodic digest round with every connected peer (0 = off) */
   antiEntropyMs: number;
+  /** an on-demand session this node dialed (a repair) is closed after this long without messages */
+  onDemandIdleMs: number;
   /** /yjs: largest ws message */
   yjsMaxMessageBytes: number;
   /** /yjs: per-client send buffer before the client is closed as too slow (4529) */
@@ -41,6 +43,7 @@ export const DEFAULT_LIMITS: SyncLimits = {
   roundTimeoutMs: 120_000,
   autoRounds: 3,
   antiEntropyMs: 300_000,
+  onDemandIdleMs: 5_000,
   yjsMaxMessageBytes: 16 * 1024 * 1024,
   yjsQueueBytes: 16 * 1024 * 1024,
   yjsAuthTimeoutMs: 5_000,

@@ -6,7 +6,7 @@
 import { NodeIdentity } from '@profilesync/crypto';
 import type { ProfileStore } from '@profilesync/core';
 import { SyncErrorCode, syncError } from './errors.js';
-import { createSyncService, type SyncService, type SyncServiceOptions } from './service.js';
+import { createSyncService, type FleetAttachOptions, type SyncService, type SyncServiceOptions } from './service.js';
 import type { AuditFn, YjsLiveHandle, YjsPrincipal } from './yjs-endpoint.js';
 
 export interface MountPrincipal {
@@ -25,6 +25,9 @@ export interface SyncMountContextLike<P extends MountPrincipal> {
   audit: AuditFn;
   /** the server's live-connection registry: open /yjs sockets register, revocations close them */
   watch?(principal: P, conn: YjsLiveHandle): () => void;
+  /** join a fleet (a bus is configured) */
+  fleet?: FleetAttachOptions;
+  logger?: SyncServiceOptions['logger'];
 }
 
 /** Use as the server's `sync` factory: `startServer(config, { sync: (ctx) => createSyncMount(ctx) })`. */
@@ -43,12 +46,15 @@ export function createSyncMount<P extends MountPrincipal>(ctx: SyncMountContextL
       ...(watch ? { watch: (conn: YjsLiveHandle) => watch(p, conn) } : {}),
     };
   };
-  return createSyncService({
+  const service = createSyncService({
     store: ctx.store,
     identity: ctx.identity,
     peers: ctx.peers.map((p) => ({ id: p.id, url: p.url, publicKey: p.key, name: p.name ?? null })),
     authenticate,
     audit: ctx.audit,
+    ...(ctx.logger ? { logger: ctx.logger } : {}),
     ...extra,
   });
+  if (ctx.fleet) service.attachFleet(ctx.fleet);
+  return service;
 }

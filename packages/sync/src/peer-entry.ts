@@ -11,6 +11,10 @@ export type PeerStatus = {
   name: string | null;
   publicKey: string;
   fingerprint: string;
+  /** standing: kept connected; on-demand: connected only to repair (fleet members while the bus works) */
+  mode: 'standing' | 'on-demand';
+  /** a fleet member found through the bus */
+  fleet: boolean;
   connected: boolean;
   direction: 'inbound' | 'outbound' | null;
   state: 'connected' | 'connecting' | 'backoff' | 'idle';
@@ -42,10 +46,14 @@ export interface PeerEntry extends PeerInfo {
   behindSince: number | undefined;
   waiters: (() => void)[];
   removed: boolean;
+  /** repairWith calls in progress on this peer */
+  repairs: number;
+  /** messages seen on the session at the last idle check, and since when that count stands */
+  idleMark: { count: number; since: number } | undefined;
 }
 
 export function newPeerEntry(info: PeerInfo): PeerEntry {
-  return { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), behindSince: undefined, waiters: [], removed: false };
+  return { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), behindSince: undefined, waiters: [], removed: false, repairs: 0, idleMark: undefined };
 }
 
 /** Records that the peer has not seen profile `id` as it is here now. */
@@ -71,6 +79,8 @@ export function peerStatus(e: PeerEntry, now: number): PeerStatus {
     name: e.name,
     publicKey: e.publicKeyText,
     fingerprint: e.fingerprint,
+    mode: e.mode,
+    fleet: e.fleet,
     connected: c !== undefined,
     direction: c?.direction ?? null,
     state: c ? 'connected' : e.dialing ? 'connecting' : e.timer ? 'backoff' : 'idle',

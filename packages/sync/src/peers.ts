@@ -13,7 +13,17 @@ export interface PeerConfig {
   publicKey?: string;
   key?: string;
   name?: string | null;
+  /**
+   * standing (default): dialed at once and redialed after every loss. on-demand: allowed in
+   * both directions but dialed only when asked (repairWith, syncNow, connect) and never redialed;
+   * a session this node dialed closes once idle (fleet members while the bus carries changes).
+   */
+  mode?: PeerMode;
+  /** a fleet member found through the bus (not configured by the operator) */
+  fleet?: boolean;
 }
+
+export type PeerMode = 'standing' | 'on-demand';
 
 export interface PeerInfo {
   id: string;
@@ -22,6 +32,8 @@ export interface PeerInfo {
   publicKeyText: string;
   fingerprint: string;
   name: string | null;
+  mode: PeerMode;
+  fleet: boolean;
 }
 
 export function peerIdFor(publicKey: Uint8Array): string {
@@ -54,7 +66,9 @@ export function validatePeer(p: PeerConfig): PeerInfo {
   const url = p.url === undefined || p.url === null || p.url === '' ? undefined : syncUrl(p.url);
   const id = p.id ?? peerIdFor(publicKey);
   if (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'a peer id is 1..64 of [A-Za-z0-9._-]', { field: 'id' });
-  return { id, url, publicKey, publicKeyText: encodePublicKey(publicKey), fingerprint: fingerprint(publicKey), name: p.name ?? null };
+  const mode = p.mode ?? 'standing';
+  if (mode !== 'standing' && mode !== 'on-demand') throw syncError(SyncErrorCode.INVALID_ARGUMENT, "a peer's mode is 'standing' or 'on-demand'", { field: 'mode' });
+  return { id, url, publicKey, publicKeyText: encodePublicKey(publicKey), fingerprint: fingerprint(publicKey), name: p.name ?? null, mode, fleet: p.fleet === true };
 }
 
 export function compareKeys(a: Uint8Array, b: Uint8Array): number {

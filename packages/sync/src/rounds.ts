@@ -25,6 +25,8 @@ export interface RoundHooks {
 
 interface Waiter {
   minRound: number;
+  /** false: any round that completes (not timed out) will do, converged or not */
+  converged: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -62,11 +64,15 @@ export class Rounds {
     this.#start();
   }
 
-  /** Resolves on the first converged round that started after this call. */
-  request(): { promise: Promise<void>; cancel: () => void } {
+  /**
+   * Resolves on the first converged round that started after this call; with
+   * `{ converged: false }`, on the first such round that completed (converged or not): every
+   * difference seen when it began was exchanged both ways (a repair).
+   */
+  request(opts: { converged?: boolean } = {}): { promise: Promise<void>; cancel: () => void } {
     let waiter!: Waiter;
     const promise = new Promise<void>((resolve, reject) => {
-      waiter = { minRound: (this.#active ? this.#active.round : this.#round) + 1, resolve, reject };
+      waiter = { minRound: (this.#active ? this.#active.round : this.#round) + 1, converged: opts.converged !== false, resolve, reject };
     });
     this.#waiters.push(waiter);
     this.#start();
@@ -79,14 +85,12 @@ export class Rounds {
     this.#active = undefined;
     if (this.#stopped) return;
     this.#hooks.ended(a, converged, timedOut);
-    if (converged) {
-      this.#autoLeft = 0;
-      const done = this.#waiters.filter((w) => w.minRound <= a.round);
-      this.#waiters = this.#waiters.filter((w) => w.minRound > a.round);
-      for (const w of done) w.resolve();
-    } else if (this.#autoLeft > 0) {
-      this.#autoLeft--;
-    }
+    const satisfied = (w: Waiter): boolean => w.minRound <= a.round && !timedOut && (converged || !w.converged);
+    const done = this.#waiters.filter(satisfied);
+    this.#waiters = this.#waiters.filter((w) => !satisfied(w));
+    for (const w of done) w.resolve();
+    if (converged) this.#autoLeft = 0;
+    else if (this.#autoLeft > 0) this.#autoLeft--;
     if (this.#waiters.length > 0 || (!converged && this.#autoLeft > 0)) this.#start();
   }
 

@@ -15,11 +15,26 @@ import { CloseCode, SyncErrorCode, syncError } from './errors.js';
 import { monoMs, silentLogger, SyncEmitter, type SyncEventName, type SyncEvents, type SyncLogger } from './events.js';
 import { originPeer, SyncHub } from './hub.js';
 import { resolveLimits, takeAuditToken, type AuditBucket, type SyncLimits } from './limits.js';
-import { compareKeys, keepSession, validatePeer, type PeerConfig, type PeerInfo } from './peers.js';
+import { compareKeys, keepSession, validatePeer, type PeerConfig, type PeerInfo, type PeerMode } from './peers.js';
 import { isGarbageClose, markCaughtUp, markChanged, newPeerEntry, peerStatus, rejectUpgrade, type PeerEntry, type PeerStatus } from './peer-entry.js';
 
 export type { PeerStatus } from './peer-entry.js';
 import { YjsEndpoint, type AuditFn, type Authenticate } from './yjs-endpoint.js';
+import type { PresenceHook } from './fleet/presence.js';
+import { Fleet, type FleetLimits, type FleetStatus } from './fleet/fleet.js';
+import { serviceRepairPort } from './fleet/service-port.js';
+import type { FleetStorage } from './fleet/state.js';
+import type { Bus } from '@profilesync/bus';
+
+/** What a node needs to join a fleet (see Fleet). */
+export interface FleetAttachOptions {
+  bus: Bus;
+  /** the 32-byte fleet key (parseFleetKey) */
+  key: Uint8Array;
+  /** the node's log: aux records for the fleet state, heads for the outbox */
+  storage: FleetStorage;
+  limits?: Partial<FleetLimits>;
+}
 
 export const SYNC_SUBPROTOCOL = 'profilesync-sync.v1';
 
@@ -69,7 +84,10 @@ export class SyncService {
   readonly #unsubscribe: () => void;
   #auditBucket: AuditBucket;
   #antiEntropy: ReturnType<typeof setInterval> | undefined;
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
+  /** the fleet this node belongs to (attachFleet), if any */
+  fleet: Fleet | undefined;
 
   constructor(opts: SyncServiceOptions) {
     if (!opts || !opts.store || !opts.identity) throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'createSyncService needs { store, identity }', { field: 'options' });
@@ -89,7 +107,7 @@ export class SyncService {
     this.hub = new SyncHub(opts.store);
     this.#unsubscribe = this.hub.onChange((e) => {
       const from = originPeer(e.origin);
-      for (const entry of this.#peers.values()) if (!entry.conn && entry.id !== from) markChanged(entry, e.id, this.#clock());
+      for (const entry of this.#peers.values()) if (!entry.conn && entry.mode === 'standing' && entry.id !== from) markChanged(entry, e.id, this.#clock());
     });
     this.#events.on('sync-round', (r) => {
       const entry = r.converged ? this.#peers.get(r.peerId) : undefined;
@@ -117,7 +135,9 @@ export class SyncService {
       }, l.antiEntropyMs);
       this.#antiEntropy.unref?.();
     }
-    if (opts.dial !== false) for (const e of this.#peers.values()) this.#dial(e);
+    this.#idleSweep = setInterval(() => this.#closeIdleOnDemand(), Math.max(250, Math.min(1_000, Math.floor(l.onDemandIdleMs / 2))));
+    this.#idleSweep.unref?.();
+    if (opts.dial !== false) for (const e of this.#peers.values()) if (e.mode === 'standing') this.#dial(e);
   }
 
   get publicKey(): string {
@@ -167,8 +187,102 @@ export class SyncService {
     if (this.#closing) throw syncError(SyncErrorCode.CLOSED, 'the sync service is closed');
     const info = validatePeer(peer);
     const entry = this.#addEntry(info);
-    if (this.#o.dial !== false) this.#dial(entry);
+    if (this.#o.dial !== false && entry.mode === 'standing') this.#dial(entry);
     return this.status().find((s) => s.id === entry.id)!;
+  }
+
+  /**
+   * Joins a fleet: changes go over `bus`, members become on-demand peers of this service (repairs,
+   * and standing sessions while the bus is away), /yjs awareness is relayed. Call started() once
+   * the node's HTTP URL is known.
+   */
+  attachFleet(opts: FleetAttachOptions): Fleet {
+    if (this.fleet) throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'a fleet is already attached', { field: 'fleet' });
+    if (this.#closing) throw syncError(SyncErrorCode.CLOSED, 'the sync service is closed');
+    const fleet = new Fleet({
+      bus: opts.bus,
+      key: opts.key,
+      store: this.#o.store,
+      identity: this.#o.identity,
+      storage: opts.storage,
+      repair: serviceRepairPort(this),
+      events: this.#events,
+      logger: this.#logger,
+      clock: this.#clock,
+      random: this.#random,
+      ...(opts.limits ? { limits: opts.limits } : {}),
+    });
+    this.fleet = fleet;
+    this.setPresence(fleet.presence);
+    return fleet;
+  }
+
+  /** The node listens at `url` (its HTTP base URL): the fleet, if any, starts. */
+  async started(info: { url: string }): Promise<void> {
+    await this.fleet?.start(info.url);
+  }
+
+  /** GET /api/cluster: the fleet's view (null without a fleet). */
+  cluster(): FleetStatus | null {
+    return this.fleet?.status() ?? null;
+  }
+
+  /** Relays /yjs awareness to other nodes (the fleet's presence); undefined stops it for new rooms. */
+  setPresence(hook: PresenceHook | undefined): void {
+    this.#yjs.setPresence(hook);
+  }
+
+  /** The /yjs endpoint (tests, diagnostics). */
+  get yjs(): YjsEndpoint {
+    return this.#yjs;
+  }
+
+  /** Whether a peer with this id is configured. */
+  hasPeer(id: string): boolean {
+    return this.#peers.has(id);
+  }
+
+  /**
+   * standing: dial now and keep a session (redialed with backoff); on-demand: stop redialing,
+   * and a session this node dialed closes once idle (sessions the peer dialed are its call).
+   */
+  setPeerMode(id: string, mode: PeerMode): void {
+    const e = this.#peers.get(id);
+    if (!e) throw syncError(SyncErrorCode.PEER_NOT_FOUND, `no peer ${id}`, { id });
+    if (mode !== 'standing' && mode !== 'on-demand') throw syncError(SyncErrorCode.INVALID_ARGUMENT, "mode is 'standing' or 'on-demand'", { field: 'mode' });
+    if (e.mode === mode) return;
+    e.mode = mode;
+    e.idleMark = undefined;
+    if (mode === 'standing') {
+      if (this.#o.dial !== false && !this.#closing) this.connect(id);
+      return;
+    }
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = undefined;
+    e.nextRetryAt = undefined;
+    markCaughtUp(e); // on-demand peers keep no backlog (a repair compares everything)
+  }
+
+  /**
+   * One repair with a peer: dials it if needed, then resolves after one of our digest rounds,
+   * started after the call, completed (converged or not: everything that differed when it
+   * began was exchanged both ways). An on-demand session dialed for it closes once idle.
+   */
+  async repairWith(id: string, opts: { timeoutMs: number }): Promise<SyncReport['peers'][number]> {
+    const timeoutMs = opts?.timeoutMs;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 3_600_000) {
+      throw syncError(SyncErrorCode.INVALID_ARGUMENT, 'timeoutMs must be an integer in 1..3600000', { field: 'timeoutMs' });
+    }
+    if (this.#closing) throw syncError(SyncErrorCode.CLOSED, 'the sync service is closed');
+    const e = this.#peers.get(id);
+    if (!e) throw syncError(SyncErrorCode.PEER_NOT_FOUND, `no peer ${id}`, { id });
+    e.repairs++;
+    try {
+      return await this.#syncPeer(e, monoMs() + timeoutMs, 'completed');
+    } finally {
+      e.repairs--;
+      e.idleMark = undefined;
+    }
   }
 
   removePeer(id: string): void {
@@ -195,7 +309,9 @@ export class SyncService {
   /** Closes every session (goodbye frame, close 1001) and every /yjs client; stops dialing. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.fleet?.close().catch((err: unknown) => this.#logger.warn({ err: (err as Error).message }, 'fleet close failed'));
       if (this.#antiEntropy) clearInterval(this.#antiEntropy);
+      if (this.#idleSweep) clearInterval(this.#idleSweep);
       for (const e of this.#peers.values()) {
         if (e.timer) clearTimeout(e.timer);
         e.timer = undefined;
@@ -367,7 +483,7 @@ export class SyncService {
   }
 
   #scheduleRedial(e: PeerEntry, conn: PeerConnection): void {
-    if (this.#closing || e.removed || !e.url || e.conn || e.dialing || e.timer) return;
+    if (this.#closing || e.removed || !e.url || e.conn || e.dialing || e.timer || e.mode !== 'standing') return;
     const outcome = classifyAttempt(conn.establishedAt, this.#clock(), this.#backoff);
     const next = nextBackoff(e.backoff, outcome, this.#backoff, this.#random);
     e.backoff = next.state;
@@ -379,7 +495,30 @@ export class SyncService {
     e.timer.unref?.();
   }
 
-  async #syncPeer(e: PeerEntry, deadline: number): Promise<SyncReport['peers'][number]> {
+  /** Closes on-demand sessions this node dialed once nothing moved on them for onDemandIdleMs. */
+  #closeIdleOnDemand(): void {
+    const now = monoMs();
+    for (const e of this.#peers.values()) {
+      const c = e.conn;
+      if (!c || e.mode !== 'on-demand' || c.direction !== 'outbound' || e.repairs > 0) {
+        e.idleMark = undefined;
+        continue;
+      }
+      const engine = c.engine;
+      const count = engine ? engine.stats.messagesReceived + engine.stats.messagesSent : 0;
+      if (engine?.busy || e.idleMark === undefined || e.idleMark.count !== count) {
+        e.idleMark = { count, since: now };
+        continue;
+      }
+      if (now - e.idleMark.since >= this.limits.onDemandIdleMs) {
+        e.idleMark = undefined;
+        this.#logger.debug?.({ peerId: e.id }, 'on-demand session idle: closing');
+        c.close(CloseCode.NORMAL, 'SYNC_IDLE');
+      }
+    }
+  }
+
+  async #syncPeer(e: PeerEntry, deadline: number, want: 'converged' | 'completed' = 'converged'): Promise<SyncReport['peers'][number]> {
     const t0 = monoMs();
     const result = (ok: boolean, code?: string, message?: string): SyncReport['peers'][number] => ({ id: e.id, ok, ...(code ? { code } : {}), ...(message ? { message } : {}), durationMillis: monoMs() - t0 });
     if (!e.conn && e.url) {
@@ -388,12 +527,12 @@ export class SyncService {
     }
     const engine = e.conn?.engine;
     if (!engine) return result(false, SyncErrorCode.NOT_CONNECTED, e.lastError ? `not connected (${e.lastError})` : 'not connected');
-    const req = engine.requestSync();
+    const req = want === 'converged' ? engine.requestSync() : engine.requestRound();
     try {
       const done = await this.#until(deadline, req.promise.then(() => true));
       if (done !== true) {
         req.cancel();
-        return result(false, SyncErrorCode.TIMEOUT, 'no converged digest round before the timeout');
+        return result(false, SyncErrorCode.TIMEOUT, want === 'converged' ? 'no converged digest round before the timeout' : 'no completed digest round before the timeout');
       }
       return result(true);
     } catch (err) {

@@ -15,6 +15,7 @@ import { codeOf, CloseCode, closeCodeFor, SyncErrorCode } from './errors.js';
 import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
 import type { SyncHub } from './hub.js';
 import { awarenessMessage, YAuth, YjsRoom, YMessage, YSync, type RoomMember } from './yjs-room.js';
+import type { PresenceHook } from './fleet/presence.js';
 
 /**
  * An open /yjs socket as the server's live-connection registry sees it: closed when its token
@@ -72,6 +73,7 @@ export class YjsEndpoint {
   readonly #rooms = new Map<string, YjsRoom>();
   readonly #clients = new Set<YjsClient>();
   readonly #unsubscribe: () => void;
+  #presence: PresenceHook | undefined;
 
   constructor(opts: YjsEndpointOptions) {
     this.#o = opts;
@@ -81,6 +83,17 @@ export class YjsEndpoint {
 
   get rooms(): ReadonlyMap<string, YjsRoom> {
     return this.#rooms;
+  }
+
+  /** Relays the awareness of every room (open now or later) through `hook` (the fleet's presence). */
+  setPresence(hook: PresenceHook | undefined): void {
+    this.#presence = hook;
+    for (const room of this.#rooms.values()) this.#relay(room);
+  }
+
+  #relay(room: YjsRoom): void {
+    if (!this.#presence) return;
+    room.attachRelay(this.#presence.open(room.id, { apply: (u) => room.applyRelayed(u), localStates: () => room.localStates() }));
   }
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer, rawId: string, token: string | undefined): void {
@@ -105,6 +118,7 @@ export class YjsEndpoint {
         if (this.#rooms.get(r.id) === r) this.#rooms.delete(r.id);
       });
       this.#rooms.set(id, room);
+      this.#relay(room);
     }
     return room;
   }

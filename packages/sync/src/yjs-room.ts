@@ -38,6 +38,15 @@ export function awarenessMessage(awareness: awarenessProtocol.Awareness, clients
   return encoding.toUint8Array(e);
 }
 
+/** The origin of awareness updates relayed from other fleet nodes (never relayed back). */
+export const RELAYED = Symbol('relayed');
+
+/** A relay of the room's awareness to other nodes (the fleet's presence). */
+export interface RoomRelay {
+  publish(update: Uint8Array): void;
+  close(): void;
+}
+
 export class YjsRoom {
   readonly id: string;
   readonly doc = new Y.Doc({ gc: false });
@@ -46,6 +55,7 @@ export class YjsRoom {
   #loaded = false;
   #failed: string | undefined;
   #buffered: ChangeEvent[] = [];
+  #relay: RoomRelay | undefined;
   readonly #onEmpty: (room: YjsRoom) => void;
 
   constructor(id: string, store: ProfileStore, onEmpty: (room: YjsRoom) => void) {
@@ -62,8 +72,26 @@ export class YjsRoom {
       }
       const msg = awarenessMessage(this.awareness, changed);
       for (const m of this.members) m.send(msg);
+      if (this.#relay && origin !== RELAYED) this.#relay.publish(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
     });
     void this.#load(store);
+  }
+
+  /** Relays local awareness changes to other nodes from now on. */
+  attachRelay(relay: RoomRelay): void {
+    this.#relay?.close();
+    this.#relay = relay;
+  }
+
+  /** An awareness update from another node: applied and broadcast here, never relayed back. */
+  applyRelayed(update: Uint8Array): void {
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, RELAYED);
+  }
+
+  /** The states this node's clients control, as one awareness update (undefined: none). */
+  localStates(): Uint8Array | undefined {
+    const ids = [...this.members].flatMap((m) => [...m.controlled]).filter((c) => this.awareness.getStates().has(c));
+    return ids.length === 0 ? undefined : awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
   }
 
   get loaded(): boolean {
@@ -96,6 +124,8 @@ export class YjsRoom {
   }
 
   destroy(): void {
+    this.#relay?.close();
+    this.#relay = undefined;
     this.awareness.destroy();
     this.doc.destroy();
     this.#onEmpty(this);

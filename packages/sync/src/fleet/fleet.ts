@@ -1,0 +1,811 @@
+/**
+ * The fleet: nodes that share changes through a Bus (Redis Streams) and repair over /sync.
+ *
+ * Every node stays a full replica (its own log; a write is acknowledged after its own fsync).
+ * After a change is durable, the node seals it with the fleet key and publishes it to the
+ * shard of its profile (publish never blocks or fails a write: a failed publish marks the
+ * profile, and its whole state is republished when the bus is back; the log is the outbox:
+ * after a crash, profiles changed above the durable publish watermark are republished).
+ * Each node reads every shard from its durable cursor, skips its own entries and applies the
+ * others through store.applyRemoteUpdate, the same path as peer sync (validation, audit,
+ * idempotence). Whatever the bus cannot deliver (a new epoch after Redis lost its data, entries
+ * trimmed before this node read them, an entry that does not open) is reported per shard; that
+ * shard reads on and a digest repair runs over /sync with every live member, so nothing is
+ * lost whatever Redis loses. Members find each other through the bus (signed, sealed records
+ * with a heartbeat). While the bus is away, standing /sync sessions with a few seed members
+ * (ring neighbours) carry changes live. See docs/architecture.md §9.
+ */
+import { BusErrorCode, type Bus, type BusEntry, type ShardBatch } from '@profilesync/bus';
+import type { ChangeEvent, ProfileStore } from '@profilesync/core';
+import { codeOf } from '../errors.js';
+import { monoMs, silentLogger, SyncEmitter, type SyncLogger } from '../events.js';
+import { decodeEntry, decodeMember, encodeEntry, encodeMember, memberIdFor, shardOf, syncUrlOf, type MemberInfo } from './codec.js';
+import { PresenceRelay } from './presence.js';
+import { SealKind, Sealer, shardContext, textContext } from './seal.js';
+import { Outbox, parseState, serializeState, STATE_AUX, type FleetState, type FleetStorage, type KnownMember } from './state.js';
+
+export interface FleetRepairPort {
+  /** allows a member over /sync (on-demand: dialed only when asked); idempotent */
+  addMember(m: { id: string; syncUrl: string; publicKey: string; name: string }): void;
+  removeMember(id: string): void;
+  /** one completed digest round with the member (dialing it if needed) */
+  repairWith(id: string, timeoutMs: number): Promise<{ ok: boolean; code?: string; message?: string }>;
+  /** standing sessions with exactly these members (fallback while the bus is away); the others on-demand */
+  setStanding(ids: readonly string[]): void;
+}
+
+export interface FleetIdentity {
+  readonly publicKey: Uint8Array;
+  readonly publicKeyText: string;
+  readonly fingerprint: string;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface FleetLimits {
+  /** member record refresh and membership poll */
+  heartbeatMs: number;
+  /** a member whose record did not change for this long is not live */
+  memberTtlMs: number;
+  /** records older than this are removed from the bus */
+  pruneAfterMs: number;
+  /** entries per shard per read */
+  readCount: number;
+  /** a read waits this long for new entries */
+  blockMs: number;
+  /** durable state (cursors, watermark) is written at most this often */
+  flushMs: number;
+  /** one repair round with one member may take this long */
+  repairTimeoutMs: number;
+  /** digest repair with one random live member this often (0 = off); a backstop */
+  antiEntropyMs: number;
+  /** standing /sync sessions while the bus is away */
+  seeds: number;
+  /** the bus must stay away this long before the fallback sessions open */
+  fallbackDelayMs: number;
+  /** profiles republished at once */
+  republishConcurrency: number;
+}
+
+export const DEFAULT_FLEET_LIMITS: FleetLimits = {
+  heartbeatMs: 2_000,
+  memberTtlMs: 10_000,
+  pruneAfterMs: 24 * 3_600_000,
+  readCount: 256,
+  blockMs: 1_000,
+  flushMs: 200,
+  repairTimeoutMs: 30_000,
+  antiEntropyMs: 600_000,
+  seeds: 2,
+  fallbackDelayMs: 1_000,
+  republishConcurrency: 16,
+};
+
+export interface FleetOptions {
+  bus: Bus;
+  /** the 32-byte fleet key (parseFleetKey) */
+  key: Uint8Array;
+  store: ProfileStore;
+  identity: FleetIdentity;
+  storage: FleetStorage;
+  repair: FleetRepairPort;
+  events?: SyncEmitter;
+  logger?: SyncLogger;
+  clock?: () => number;
+  random?: () => number;
+  limits?: Partial<FleetLimits>;
+}
+
+export interface FleetMemberStatus {
+  id: string;
+  url: string;
+  fingerprint: string;
+  /** ISO-8601: when this node last saw the member's heartbeat change (itself: now) */
+  lastSeen: string;
+  alive: boolean;
+  ready: boolean;
+  self: boolean;
+}
+
+export interface FleetStatus {
+  id: string;
+  url: string;
+  ready: boolean;
+  bus: {
+    kind: string;
+    connected: boolean;
+    /** ms behind the bus: 0 when every shard was read to its end, else the age of the newest entry applied */
+    lagMillis: number;
+    shards: number;
+    repairPending: boolean;
+    /** profiles waiting to be republished */
+    unpublished: number;
+    /** seed members with standing /sync sessions (while the bus is away) */
+    fallback: string[];
+  };
+  members: FleetMemberStatus[];
+}
+
+interface Member {
+  info: MemberInfo;
+  /** this node's clock when the member's `at` last changed (-Infinity: never seen fresh); liveness never compares two clocks */
+  lastChange: number;
+}
+
+const ORIGIN_PREFIX = 'bus:';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());
+
+export class Fleet {
+  readonly id: string;
+  readonly presence: PresenceRelay;
+  readonly #o: FleetOptions;
+  readonly #bus: Bus;
+  readonly #store: ProfileStore;
+  readonly #l: FleetLimits;
+  readonly #sealer: Sealer;
+  readonly #events: SyncEmitter;
+  readonly #logger: SyncLogger;
+  readonly #clock: () => number;
+  readonly #random: () => number;
+  readonly #shards: number;
+  #url = '';
+  #state!: FleetState;
+  #outbox!: Outbox;
+  readonly #members = new Map<string, Member>();
+  readonly #repairingWith = new Set<string>();
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #startedAt = 0;
+  #started = false;
+  #closed = false;
+  #readLoop: Promise<void> | undefined;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  #stateDirty = false;
+  #caughtUp = false;
+  #joining = false;
+  #ready = false;
+  #readyWaiters: (() => void)[] = [];
+  #gapGen = 0;
+  #repairing = false;
+  #repairAgain = false;
+  #repairFailures = 0;
+  #repairRetry: ReturnType<typeof setTimeout> | undefined;
+  #fallbackSynced = false;
+  #standing: string[] = [];
+  #republishing = false;
+  /** the member list was read from the bus at least once */
+  #membersPolled = false;
+  #lagMillis = 0;
+  #lastBusChange = 0;
+  #wakeRead: (() => void) | undefined;
+
+  constructor(opts: FleetOptions) {
+    this.#o = opts;
+    this.#bus = opts.bus;
+    this.#store = opts.store;
+    this.#l = { ...DEFAULT_FLEET_LIMITS, ...(opts.limits ?? {}) };
+    this.#sealer = new Sealer(opts.key);
+    this.#events = opts.events ?? new SyncEmitter();
+    this.#logger = opts.logger ?? silentLogger;
+    this.#clock = opts.clock ?? Date.now;
+    this.#random = opts.random ?? Math.random;
+    this.#shards = opts.bus.shards;
+    this.id = memberIdFor(opts.identity.publicKey);
+    this.presence = new PresenceRelay({ bus: opts.bus, sealer: this.#sealer, member: this.id, logger: this.#logger });
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Resolves once this node caught up (see docs/operations.md: readiness). */
+  whenReady(): Promise<void> {
+    if (this.#ready) return Promise.resolve();
+    return new Promise((r) => this.#readyWaiters.push(r));
+  }
+
+  on: SyncEmitter['on'] = (event, listener) => this.#events.on(event, listener);
+
+  /** Loads the durable state, starts reading, publishing and heartbeats. `url`: this node's HTTP base URL. */
+  async start(url: string): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.#url = url;
+    this.#startedAt = this.#clock();
+    const parsed = parseState(await this.#o.storage.getAux(STATE_AUX), this.#shards);
+    if (parsed.problem) this.#logger.warn({ problem: parsed.problem }, 'fleet: stored state reset; a repair is owed');
+    this.#state = parsed.state;
+    this.#joining = this.#state.cursors.every((c) => c.epoch === '');
+    this.#outbox = new Outbox(this.#state.publishedLsn);
+    for (const m of this.#state.members) if (m.id !== this.id) this.#allow(m);
+    // the log is the outbox: what changed above the watermark may never have reached the bus
+    for (const id of this.#o.storage.changedSince(this.#state.publishedLsn)) this.#outbox.markDirty(id, this.#state.publishedLsn + 1);
+    if (this.#outbox.dirty.size > 0) this.#logger.info?.({ profiles: this.#outbox.dirty.size, publishedLsn: this.#state.publishedLsn }, 'fleet: republishing profiles changed since the last publish watermark');
+    this.#unsubscribe.push(
+      this.#store.subscribe((e) => this.#onChange(e)),
+      this.#bus.on('up', (e) => this.#onBusUp(e.durationMillis)),
+      this.#bus.on('down', () => this.#onBusDown()),
+    );
+    this.#bus.start();
+    this.#every(this.#l.heartbeatMs, () => this.#heartbeat());
+    if (this.#l.antiEntropyMs > 0) this.#every(this.#l.antiEntropyMs, () => this.#antiEntropy());
+    if (this.#state.repairPending) this.#scheduleRepair('pending at start');
+    this.#readLoop = this.#readForever();
+    if (!this.#bus.connected) this.#after(this.#l.fallbackDelayMs, () => this.#maybeFallback());
+    void this.#heartbeat();
+  }
+
+  status(): FleetStatus {
+    const now = this.#clock();
+    const members: FleetMemberStatus[] = [
+      { id: this.id, url: this.#url, fingerprint: this.#o.identity.fingerprint, lastSeen: new Date(now).toISOString(), alive: true, ready: this.#ready, self: true },
+    ];
+    for (const m of this.#members.values()) {
+      if (m.info.id === this.id) continue;
+      members.push({
+        id: m.info.id,
+        url: m.info.url,
+        fingerprint: m.info.fingerprint,
+        lastSeen: new Date(Number.isFinite(m.lastChange) ? m.lastChange : m.info.at).toISOString(),
+        alive: this.#isAlive(m),
+        ready: m.info.ready,
+        self: false,
+      });
+    }
+    members.sort((a, b) => a.id.localeCompare(b.id));
+    return {
+      id: this.id,
+      url: this.#url,
+      ready: this.#ready,
+      bus: {
+        kind: this.#bus.kind,
+        connected: this.#bus.connected,
+        lagMillis: this.#caughtUp ? 0 : this.#lagMillis,
+        shards: this.#shards,
+        repairPending: this.#state?.repairPending ?? false,
+        unpublished: this.#outbox?.dirty.size ?? 0,
+        fallback: [...this.#standing],
+      },
+      members,
+    };
+  }
+
+  /** Stops reading and publishing, writes the durable state, leaves the member list, closes the bus. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const u of this.#unsubscribe.splice(0)) u();
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    if (this.#repairRetry) clearTimeout(this.#repairRetry);
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#wakeRead?.();
+    if (this.#started) {
+      if (this.#bus.connected) await this.#bus.withdraw(this.id).catch(() => undefined);
+      await this.#bus.close();
+      await this.#readLoop?.catch(() => undefined);
+      this.#state.publishedLsn = this.#outbox.watermark();
+      this.#stateDirty = true;
+      await this.#flush();
+    } else {
+      await this.#bus.close();
+    }
+    for (const w of this.#readyWaiters.splice(0)) w();
+  }
+
+  // --- publishing ----------------------------------------------------------------------
+
+  #onChange(e: ChangeEvent): void {
+    this.#outbox.seen(e.lsn);
+    if (this.#skipPublish(e.origin)) return this.#stateChanged();
+    if (this.#outbox.dirty.has(e.id) || !this.#bus.connected) {
+      this.#outbox.markDirty(e.id, e.lsn);
+      return;
+    }
+    const shard = shardOf(e.id, this.#shards);
+    const actor = e.actor.length <= 255 ? e.actor : `peer:${this.#o.identity.fingerprint}`;
+    const sealed = this.#sealer.seal(SealKind.entry, shardContext(shard), encodeEntry({ member: this.id, actor, profile: e.id, update: e.update, state: false }));
+    const t0 = monoMs();
+    this.#outbox.begin(e.lsn);
+    this.#bus.publish(shard, sealed).then(
+      () => {
+        this.#outbox.end(e.lsn);
+        this.#events.emit('fleet-published', { shard, bytes: sealed.length, state: false, durationMillis: monoMs() - t0 });
+        this.#stateChanged();
+      },
+      (err: unknown) => {
+        this.#outbox.markDirty(e.id, e.lsn);
+        this.#outbox.end(e.lsn);
+        this.#publishFailed(e.id, err, t0);
+      },
+    );
+  }
+
+  /** Changes that came from the bus, or that this node pulled in its own repair, are not published again. */
+  #skipPublish(origin: string): boolean {
+    if (origin.startsWith(ORIGIN_PREFIX)) return true;
+    return origin.startsWith('peer:') && this.#repairingWith.has(origin.slice(5));
+  }
+
+  #publishFailed(id: string, err: unknown, t0: number): void {
+    const code = codeOf(err);
+    this.#events.emit('fleet-publish-failed', { id, code, durationMillis: monoMs() - t0 });
+    if (code !== BusErrorCode.UNAVAILABLE && code !== BusErrorCode.CLOSED) this.#logger.warn({ profile: id, code, err: (err as Error).message }, 'fleet: publish failed; the profile will be republished');
+    else this.#logger.debug?.({ profile: id, code }, 'fleet: publish failed; the profile will be republished');
+    if (this.#bus.connected) this.#after(500, () => void this.#republish());
+  }
+
+  /** Publishes the whole state of every marked profile (a duplicate appends nothing anywhere). */
+  async #republish(): Promise<void> {
+    if (this.#republishing || this.#closed) return;
+    this.#republishing = true;
+    try {
+      while (!this.#closed && this.#bus.connected && this.#outbox.dirty.size > 0) {
+        const batch = [...this.#outbox.dirty].slice(0, this.#l.republishConcurrency);
+        const results = await Promise.all(batch.map(([id, d]) => this.#republishOne(id, d.gen)));
+        if (results.some((ok) => !ok)) break;
+      }
+    } finally {
+      this.#republishing = false;
+      this.#stateChanged();
+      this.#maybeEndFallback();
+    }
+  }
+
+  async #republishOne(id: string, gen: number): Promise<boolean> {
+    const t0 = monoMs();
+    let state: Uint8Array;
+    try {
+      state = await this.#store.encodeStateAsUpdate(id);
+    } catch (err) {
+      if (codeOf(err) === 'PROFILE_NOT_FOUND') return this.#outbox.settle(id, gen), true;
+      this.#logger.warn({ profile: id, code: codeOf(err) }, 'fleet: cannot read a profile to republish');
+      return false;
+    }
+    const shard = shardOf(id, this.#shards);
+    const sealed = this.#sealer.seal(SealKind.entry, shardContext(shard), encodeEntry({ member: this.id, actor: `peer:${this.#o.identity.fingerprint}`, profile: id, update: state, state: true }));
+    try {
+      await this.#bus.publish(shard, sealed);
+    } catch (err) {
+      this.#publishFailed(id, err, t0);
+      return false;
+    }
+    this.#outbox.settle(id, gen);
+    this.#events.emit('fleet-published', { shard, bytes: sealed.length, state: true, durationMillis: monoMs() - t0 });
+    return true;
+  }
+
+  // --- reading -------------------------------------------------------------------------
+
+  async #readForever(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      if (!this.#bus.connected) {
+        await this.#waitForBus();
+        continue;
+      }
+      let batches: ShardBatch[];
+      try {
+        batches = await this.#bus.read(this.#state.cursors, { count: this.#l.readCount, blockMs: this.#l.blockMs });
+        failures = 0;
+      } catch (err) {
+        if (this.#closed) return;
+        const code = codeOf(err);
+        if (code !== BusErrorCode.UNAVAILABLE) this.#logger.warn({ code, err: (err as Error).message }, 'fleet: bus read failed');
+        await sleep(Math.min(2_000, 25 * 2 ** Math.min(failures++, 7)));
+        continue;
+      }
+      if (this.#closed) return;
+      await Promise.all(batches.map((b) => this.#handleBatch(b)));
+      const atEnd = batches.every((b) => b.atEnd && b.gap === undefined);
+      if (atEnd && !this.#caughtUp) {
+        this.#caughtUp = true;
+        this.#lagMillis = 0;
+        this.#maybeReady();
+        this.#maybeEndFallback();
+      } else if (!atEnd) this.#caughtUp = false;
+    }
+  }
+
+  #waitForBus(): Promise<void> {
+    return new Promise((resolve) => {
+      const off = this.#bus.on('up', done);
+      const t = setTimeout(done, 1_000);
+      this.#wakeRead = done;
+      function done(): void {
+        off();
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  }
+
+  async #handleBatch(b: ShardBatch): Promise<void> {
+    if (b.gap) this.#shardReset(b.shard, b.gap);
+    const applies: Promise<void>[] = [];
+    for (const e of b.entries) applies.push(this.#applyEntry(b.shard, e));
+    await Promise.all(applies);
+    if (this.#closed) return;
+    this.#state.cursors[b.shard] = b.next;
+    this.#stateChanged();
+  }
+
+  /** The one place bus entries reach the store. */
+  async #applyEntry(shard: number, e: BusEntry): Promise<void> {
+    let m;
+    try {
+      m = decodeEntry(this.#sealer.open(SealKind.entry, shardContext(shard), e.payload));
+      if (shardOf(m.profile, this.#shards) !== shard) throw Object.assign(new Error('entry in the wrong shard'), { code: 'SYNC_FLEET_BAD_ENTRY' });
+    } catch (err) {
+      const code = codeOf(err);
+      this.#logger.warn({ shard, position: e.position, code }, code === 'SYNC_FLEET_KEY_MISMATCH' ? 'fleet: an entry sealed under another fleet key (a member with a different bus.key?)' : 'fleet: an entry that does not open');
+      this.#shardReset(shard, code === 'SYNC_FLEET_KEY_MISMATCH' ? 'key-mismatch' : 'bad-entry');
+      return;
+    }
+    if (m.member === this.id) return;
+    const t0 = monoMs();
+    const lagMillis = Math.max(0, this.#clock() - e.time);
+    this.#lagMillis = lagMillis;
+    try {
+      const r = await this.#store.applyRemoteUpdate(m.profile, m.update, { actor: m.actor, origin: `${ORIGIN_PREFIX}${m.member}` });
+      this.#events.emit('fleet-applied', { shard, from: m.member, id: m.profile, applied: r.applied, lagMillis, durationMillis: monoMs() - t0 });
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === 'PROFILE_INVALID' || code === 'PROFILE_TOO_LARGE') {
+        // refused by validation, audited by the store (sync.rejected); the shard goes on
+        this.#events.emit('fleet-rejected', { shard, from: m.member, id: m.profile, code, durationMillis: monoMs() - t0 });
+        this.#logger.warn({ shard, from: m.member, profile: m.profile, code }, 'fleet: entry rejected by validation');
+      } else if (code === 'PROFILE_BAD_UPDATE' || code === 'PROFILE_INVALID_ID') {
+        this.#events.emit('fleet-rejected', { shard, from: m.member, id: m.profile, code, durationMillis: monoMs() - t0 });
+        this.#logger.warn({ shard, from: m.member, profile: m.profile, code }, 'fleet: an entry whose update does not decode');
+        this.#shardReset(shard, 'bad-entry');
+      } else if (code !== 'STORE_CLOSED' && !this.#closed) {
+        // not applied (e.g. the disk refused it): the repair brings it later
+        this.#logger.error({ shard, from: m.member, profile: m.profile, code, err: (err as Error).message }, 'fleet: entry could not be applied; a repair is owed');
+        this.#shardReset(shard, 'apply-failed');
+      }
+    }
+  }
+
+  /** This shard could not deliver everything: it reads on from its next cursor, and a repair runs. */
+  #shardReset(shard: number, reason: 'epoch' | 'trimmed' | 'bad-entry' | 'key-mismatch' | 'apply-failed'): void {
+    this.#events.emit('fleet-shard-reset', { shard, reason, durationMillis: 0 });
+    const first = !this.#state.repairPending;
+    this.#state.repairPending = true;
+    this.#gapGen++;
+    this.#stateChanged(true);
+    // a fresh node (or a Redis that lost its data) reports every shard at once: log once
+    if (first || reason !== 'epoch') this.#logger[reason === 'epoch' && this.#joining ? 'info' : 'warn']?.({ shard, reason }, 'fleet: shard cannot deliver everything after this node\'s cursor; repairing over /sync');
+    this.#scheduleRepair(reason);
+  }
+
+  // --- repair --------------------------------------------------------------------------
+
+  #scheduleRepair(reason: string): void {
+    if (this.#closed) return;
+    if (this.#repairing) {
+      this.#repairAgain = true;
+      return;
+    }
+    queueMicrotask(() => void this.#repair(reason));
+  }
+
+  /** A digest round over /sync with every live member (all of them: a member may have missed what this node missed). */
+  async #repair(reason: string): Promise<void> {
+    if (this.#repairing || this.#closed) return;
+    this.#repairing = true;
+    try {
+      do {
+        this.#repairAgain = false;
+        const gen = this.#gapGen;
+        const targets = this.#liveOthers();
+        if (targets.length === 0) {
+          // before the first member poll "nobody" is unknown: the poll schedules the repair again
+          if (this.#membersPolled && this.#knownOthers().length === 0 && gen === this.#gapGen) {
+            // nobody else holds anything: nothing to repair from
+            this.#state.repairPending = false;
+            this.#stateChanged(true);
+          }
+          break;
+        }
+        const t0 = monoMs();
+        const results = await this.#inParallel(targets, 4, (id) => this.#repairOne(id));
+        const failed = results.filter((ok) => !ok).length;
+        this.#events.emit('fleet-repair', { reason, members: targets.length, failed, durationMillis: monoMs() - t0 });
+        this.#logger[failed > 0 ? 'warn' : 'info']?.({ reason, members: targets.length, failed, durationMillis: Math.round(monoMs() - t0) }, 'fleet: repair over /sync');
+        if (failed === 0) {
+          this.#repairFailures = 0;
+          if (gen === this.#gapGen) {
+            this.#state.repairPending = false;
+            this.#stateChanged(true);
+          }
+        } else {
+          const delay = Math.min(30_000, 500 * 2 ** Math.min(this.#repairFailures++, 6));
+          if (this.#repairRetry) clearTimeout(this.#repairRetry);
+          this.#repairRetry = setTimeout(() => void this.#repair('retry'), delay);
+          this.#repairRetry.unref?.();
+          break;
+        }
+      } while (this.#repairAgain && !this.#closed);
+    } finally {
+      this.#repairing = false;
+      this.#maybeReady();
+    }
+  }
+
+  async #repairOne(id: string): Promise<boolean> {
+    this.#repairingWith.add(id);
+    try {
+      const r = await this.#o.repair.repairWith(id, this.#l.repairTimeoutMs);
+      if (!r.ok) this.#logger.warn({ member: id, code: r.code, err: r.message }, 'fleet: repair with a member failed');
+      return r.ok;
+    } catch (err) {
+      this.#logger.warn({ member: id, code: codeOf(err), err: (err as Error).message }, 'fleet: repair with a member failed');
+      return false;
+    } finally {
+      // changes pulled in this repair may still be landing: stop skipping them a little later
+      this.#after(1_000, () => this.#repairingWith.delete(id));
+    }
+  }
+
+  async #antiEntropy(): Promise<void> {
+    const live = this.#liveOthers();
+    if (live.length === 0 || this.#repairing) return;
+    const id = live[Math.floor(this.#random() * live.length)]!;
+    const t0 = monoMs();
+    const ok = await this.#repairOne(id);
+    this.#events.emit('fleet-repair', { reason: 'anti-entropy', members: 1, failed: ok ? 0 : 1, durationMillis: monoMs() - t0 });
+  }
+
+  async #inParallel<T>(items: string[], n: number, fn: (item: string) => Promise<T>): Promise<T[]> {
+    const out: T[] = new Array(items.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(n, items.length) }, async () => {
+        while (next < items.length) {
+          const i = next++;
+          out[i] = await fn(items[i]!);
+        }
+      }),
+    );
+    return out;
+  }
+
+  // --- membership ----------------------------------------------------------------------
+
+  async #heartbeat(): Promise<void> {
+    if (this.#closed || !this.#bus.connected || !this.#url) return;
+    const now = this.#clock();
+    const record = encodeMember(
+      { id: this.id, url: this.#url, publicKey: this.#o.identity.publicKeyText, fingerprint: this.#o.identity.fingerprint, at: now, startedAt: this.#startedAt, ready: this.#ready },
+      (m) => this.#o.identity.sign(m),
+    );
+    let records;
+    try {
+      await this.#bus.announce(this.id, this.#sealer.seal(SealKind.member, textContext(this.id), record));
+      records = await this.#bus.members();
+    } catch (err) {
+      this.#logger.debug?.({ code: codeOf(err) }, 'fleet: heartbeat failed');
+      return;
+    }
+    const seen = new Set<string>();
+    let changed = false;
+    for (const r of records) {
+      if (r.id === this.id) continue;
+      let info: MemberInfo;
+      try {
+        info = decodeMember(this.#sealer.open(SealKind.member, textContext(r.id), r.record), r.id);
+      } catch (err) {
+        this.#logger.warn({ member: r.id, code: codeOf(err) }, 'fleet: a member record that does not verify (ignored)');
+        continue;
+      }
+      seen.add(info.id);
+      if (now - info.at > this.#l.pruneAfterMs) {
+        void this.#bus.withdraw(info.id).catch(() => undefined);
+        continue;
+      }
+      const mono = this.#clock();
+      const prev = this.#members.get(info.id);
+      if (!prev) {
+        const fresh = Math.abs(now - info.at) <= this.#l.memberTtlMs;
+        this.#members.set(info.id, { info, lastChange: fresh ? mono : -Infinity });
+        this.#allow(info);
+        if (fresh) {
+          changed = true;
+          this.#events.emit('fleet-member', { id: info.id, url: info.url, change: 'joined', durationMillis: 0 });
+          this.#logger.info?.({ member: info.id, url: info.url }, 'fleet: member joined');
+        }
+      } else {
+        if (info.at !== prev.info.at) {
+          if (!this.#isAlive(prev)) changed = true;
+          prev.lastChange = mono;
+        }
+        if (info.url !== prev.info.url || info.publicKey !== prev.info.publicKey) this.#allow(info);
+        prev.info = info;
+      }
+    }
+    for (const [id, m] of this.#members) {
+      if (!seen.has(id)) {
+        this.#members.delete(id);
+        this.#o.repair.removeMember(id);
+        this.#events.emit('fleet-member', { id, url: m.info.url, change: 'left', durationMillis: 0 });
+        this.#logger.info?.({ member: id }, 'fleet: member left');
+      }
+    }
+    const known = [...this.#members.values()].map((m) => ({ id: m.info.id, url: m.info.url, publicKey: m.info.publicKey }));
+    if (JSON.stringify(known) !== JSON.stringify(this.#state.members)) {
+      this.#state.members = known;
+      this.#stateChanged();
+    }
+    const firstPoll = !this.#membersPolled;
+    this.#membersPolled = true;
+    if ((changed || firstPoll) && this.#state.repairPending) this.#scheduleRepair(firstPoll ? 'members known' : 'member live');
+    this.#maybeReady();
+  }
+
+  #allow(m: KnownMember | MemberInfo): void {
+    try {
+      this.#o.repair.addMember({ id: m.id, syncUrl: syncUrlOf(m.url), publicKey: m.publicKey, name: `fleet:${m.id}` });
+    } catch (err) {
+      this.#logger.warn({ member: m.id, code: codeOf(err) }, 'fleet: cannot add a member as a peer');
+    }
+  }
+
+  #isAlive(m: Member): boolean {
+    return this.#clock() - m.lastChange <= this.#l.memberTtlMs;
+  }
+
+  /** Live members other than this node (by heartbeat); while the bus is away, the ones last known. */
+  #liveOthers(): string[] {
+    if (!this.#bus.connected && this.#members.size === 0) return this.#knownOthers();
+    return [...this.#members.values()].filter((m) => m.info.id !== this.id && this.#isAlive(m)).map((m) => m.info.id);
+  }
+
+  #knownOthers(): string[] {
+    const ids = new Set<string>([...this.#members.keys(), ...this.#state.members.map((m) => m.id)]);
+    ids.delete(this.id);
+    return [...ids];
+  }
+
+  // --- bus up / down, fallback -----------------------------------------------------------
+
+  #onBusUp(downMillis: number): void {
+    this.#events.emit('fleet-bus', { connected: true, durationMillis: downMillis });
+    this.#lastBusChange = monoMs();
+    this.#wakeRead?.();
+    void this.#heartbeat();
+    if (this.#outbox.dirty.size > 0) void this.#republish();
+  }
+
+  #onBusDown(): void {
+    this.#events.emit('fleet-bus', { connected: false, durationMillis: this.#lastBusChange ? monoMs() - this.#lastBusChange : 0 });
+    this.#lastBusChange = monoMs();
+    this.#caughtUp = false;
+    this.#after(this.#l.fallbackDelayMs, () => this.#maybeFallback());
+  }
+
+  /** The bus stayed away: standing /sync sessions with seed members carry changes live. */
+  #maybeFallback(): void {
+    if (this.#closed || this.#bus.connected || this.#l.seeds === 0) return;
+    const seeds = this.#seeds();
+    if (seeds.join() === this.#standing.join()) return;
+    this.#standing = seeds;
+    this.#o.repair.setStanding(seeds);
+    this.#events.emit('fleet-fallback', { active: seeds.length > 0, seeds, durationMillis: 0 });
+    this.#logger.warn({ seeds }, 'fleet: bus unreachable; live changes go over /sync with seed members');
+    if (!this.#ready) void this.#fallbackSync(seeds);
+  }
+
+  async #fallbackSync(seeds: string[]): Promise<void> {
+    for (const id of seeds) {
+      if (this.#closed || this.#bus.connected) return;
+      if (await this.#repairOne(id)) {
+        this.#fallbackSynced = true;
+        this.#maybeReady();
+        return;
+      }
+    }
+  }
+
+  /** Back on the bus, caught up and nothing left to republish: the seed sessions go on-demand again. */
+  #maybeEndFallback(): void {
+    if (this.#standing.length === 0 || !this.#bus.connected || !this.#caughtUp || this.#outbox.dirty.size > 0) return;
+    this.#standing = [];
+    this.#o.repair.setStanding([]);
+    this.#events.emit('fleet-fallback', { active: false, seeds: [], durationMillis: 0 });
+    this.#logger.info?.({}, 'fleet: bus back and caught up; fallback sessions end');
+  }
+
+  /** Ring neighbours among the members (sorted ids), `seeds` of them, nearest first. */
+  #seeds(): string[] {
+    const ids = [...new Set([this.id, ...this.#knownOthers()])].sort();
+    const me = ids.indexOf(this.id);
+    const out: string[] = [];
+    for (let d = 1; out.length < this.#l.seeds && d < ids.length; d++) {
+      for (const j of [me + d, me - d]) {
+        const id = ids[((j % ids.length) + ids.length) % ids.length]!;
+        if (id !== this.id && !out.includes(id) && out.length < this.#l.seeds) out.push(id);
+      }
+    }
+    return out;
+  }
+
+  // --- readiness -------------------------------------------------------------------------
+
+  #maybeReady(): void {
+    if (this.#ready || this.#closed || !this.#started) return;
+    const repaired = !this.#state.repairPending || (this.#membersPolled && this.#liveOthers().length === 0);
+    const viaBus = this.#bus.connected && this.#caughtUp && repaired;
+    const viaFallback = !this.#bus.connected && (this.#fallbackSynced || (!this.#joining && this.#knownOthers().length === 0));
+    if (!viaBus && !viaFallback) return;
+    this.#ready = true;
+    const durationMillis = this.#clock() - this.#startedAt;
+    this.#events.emit('fleet-ready', { durationMillis });
+    this.#logger.info?.({ durationMillis, via: viaBus ? 'bus' : 'fallback' }, 'fleet: caught up');
+    for (const w of this.#readyWaiters.splice(0)) w();
+    void this.#heartbeat();
+  }
+
+  // --- durable state -------------------------------------------------------------------------
+
+  #stateChanged(now = false): void {
+    this.#stateDirty = true;
+    if (this.#closed) return;
+    if (now) {
+      if (this.#flushTimer) clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      void this.#flush();
+      return;
+    }
+    if (this.#flushTimer) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      void this.#flush();
+    }, this.#l.flushMs);
+    this.#flushTimer.unref?.();
+  }
+
+  #flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(async () => {
+      if (!this.#stateDirty) return;
+      this.#stateDirty = false;
+      this.#state.publishedLsn = this.#outbox.watermark();
+      try {
+        await this.#o.storage.putAux(STATE_AUX, serializeState(this.#state));
+      } catch (err) {
+        this.#stateDirty = true;
+        if (!this.#closed) this.#logger.warn({ code: codeOf(err) }, 'fleet: state not written (will retry)');
+      }
+    });
+    return this.#flushing;
+  }
+
+  // --- timers ------------------------------------------------------------------------------
+
+  #every(ms: number, fn: () => unknown): void {
+    const tick = (): void => {
+      if (this.#closed) return;
+      try {
+        const r = fn();
+        if (r instanceof Promise) r.catch(() => undefined);
+      } finally {
+        this.#after(ms, tick);
+      }
+    };
+    this.#after(ms, tick);
+  }
+
+  #after(ms: number, fn: () => void): void {
+    if (this.#closed) return;
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    t.unref?.();
+    this.#timers.add(t);
+  }
+}

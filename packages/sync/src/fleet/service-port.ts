@@ -1,0 +1,35 @@
+/** The SyncService as the fleet's repair port: members become on-demand peers of the /sync service. */
+import { SyncErrorCode } from '../errors.js';
+import type { SyncService } from '../service.js';
+import type { FleetRepairPort } from './fleet.js';
+
+export function serviceRepairPort(service: SyncService): FleetRepairPort {
+  /** member id -> sync url, for the peers this port added (operator-configured peers are never touched) */
+  const ours = new Map<string, string>();
+  return {
+    addMember(m) {
+      if (ours.get(m.id) === m.syncUrl) return;
+      if (ours.has(m.id)) {
+        service.removePeer(m.id);
+        ours.delete(m.id);
+      } else if (service.hasPeer(m.id)) return; // also configured by the operator: that entry serves
+      try {
+        service.addPeer({ id: m.id, url: m.syncUrl, publicKey: m.publicKey, name: m.name, mode: 'on-demand', fleet: true });
+        ours.set(m.id, m.syncUrl);
+      } catch (err) {
+        if ((err as { code?: string }).code !== SyncErrorCode.PEER_EXISTS) throw err;
+      }
+    },
+    removeMember(id) {
+      if (!ours.delete(id)) return;
+      if (service.hasPeer(id)) service.removePeer(id);
+    },
+    async repairWith(id, timeoutMs) {
+      const r = await service.repairWith(id, { timeoutMs });
+      return { ok: r.ok, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}) };
+    },
+    setStanding(ids) {
+      for (const id of ours.keys()) if (service.hasPeer(id)) service.setPeerMode(id, ids.includes(id) ? 'standing' : 'on-demand');
+    },
+  };
+}
