@@ -36,9 +36,25 @@ export interface ServerConfig {
   metrics: { auth: MetricsAuth };
   sync: { timeoutMs: number };
   changes: { heartbeatMs: number; maxConnections: number };
+  /** the fleet bus (Redis Streams); `url` empty = no fleet */
+  bus: BusConfig;
   peers: PeerConfig[];
   /** where the config file was read from, if any */
   configFile?: string;
+}
+
+export interface BusConfig {
+  /** redis:// or rediss:// URL; '' = this node is not in a fleet */
+  url: string;
+  /** the fleet key: 32 bytes, base64 ('' without a bus) */
+  key: string;
+  /** this node's HTTP base URL as other members reach it ('' = the bound address) */
+  advertiseUrl: string;
+  prefix: string;
+  maxLen: number;
+  maxAgeMs: number;
+  seeds: number;
+  antiEntropyMs: number;
 }
 
 type KeyType = 'string' | 'port' | 'int' | 'bool' | 'enum';
@@ -79,6 +95,14 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'changes.heartbeat_ms', path: ['changes', 'heartbeatMs'], type: 'int', min: 100, max: 3_600_000, env: 'PROFILESYNC_CHANGES_HEARTBEAT_MS', default: 15_000, doc: 'GET /api/changes: a comment line is sent this often on an idle stream (keeps proxies and clients from timing out)' },
   { key: 'changes.max_connections', path: ['changes', 'maxConnections'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CHANGES_MAX_CONNECTIONS', default: 10_000, doc: 'GET /api/changes: most open change feed streams (503 CHANGES_TOO_MANY_CONNECTIONS above)' },
   { key: 'sync.timeout_ms', path: ['sync', 'timeoutMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_SYNC_TIMEOUT_MS', default: 30_000, doc: 'default timeout of POST /api/sync and `profilesync sync`' },
+  { key: 'bus.url', path: ['bus', 'url'], type: 'string', env: 'PROFILESYNC_BUS_URL', default: '', doc: 'redis:// or rediss:// URL of the fleet bus (Redis >= 7.0); unset = no fleet' },
+  { key: 'bus.key', path: ['bus', 'key'], type: 'string', env: 'PROFILESYNC_FLEET_KEY', default: '', doc: 'the fleet key, 32 random bytes in base64 (`openssl rand -base64 32`); the same on every member; required with bus.url' },
+  { key: 'bus.advertise_url', path: ['bus', 'advertiseUrl'], type: 'string', env: 'PROFILESYNC_BUS_ADVERTISE_URL', default: '', doc: 'this node\'s HTTP base URL (http://HOST:PORT) as the other members reach it; unset = the bound address (required when host is 0.0.0.0 or ::)' },
+  { key: 'bus.prefix', path: ['bus', 'prefix'], type: 'string', env: 'PROFILESYNC_BUS_PREFIX', default: 'profilesync:fleet', doc: 'Redis key prefix of the fleet (several fleets may share one Redis)' },
+  { key: 'bus.max_len', path: ['bus', 'maxLen'], type: 'int', min: 100, max: 100_000_000, env: 'PROFILESYNC_BUS_MAX_LEN', default: 10_000, doc: 'entries kept per shard stream (approximately; 16 shards): the window a node may fall behind before it repairs over /sync' },
+  { key: 'bus.max_age_ms', path: ['bus', 'maxAgeMs'], type: 'int', min: 0, max: 365 * 24 * 3_600_000, env: 'PROFILESYNC_BUS_MAX_AGE_MS', default: 24 * 3_600_000, doc: 'entries older than this are trimmed (0 = by length only)' },
+  { key: 'bus.seeds', path: ['bus', 'seeds'], type: 'int', min: 0, max: 16, env: 'PROFILESYNC_BUS_SEEDS', default: 2, doc: 'while the bus is unreachable, standing /sync sessions with this many members (ring neighbours) carry changes live (0 = none)' },
+  { key: 'bus.anti_entropy_ms', path: ['bus', 'antiEntropyMs'], type: 'int', min: 0, max: 86_400_000, env: 'PROFILESYNC_BUS_ANTI_ENTROPY_MS', default: 600_000, doc: 'a digest repair with one random live member this often, a backstop (0 = off)' },
 ];
 
 export const DEFAULT_PORT = 7878;
@@ -223,6 +247,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
   }
 
   const out: Record<string, unknown> = {};
+  const sources = new Map<string, string>();
   for (const def of CONFIG_KEYS) {
     let value: string | number | boolean = def.default;
     let source: Source = 'default';
@@ -242,7 +267,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     }
     if (def.key === 'data_dir') value = resolve(source === 'file' ? fileDir : cwd, value as string);
     setPath(out, def.path, value);
+    sources.set(def.key, source === 'file' ? file! : source === 'env' ? def.env : source === 'flag' ? (def.flag ?? def.key) : 'default');
   }
+  checkBus(out as unknown as ServerConfig, sources);
 
   const peers: PeerConfig[] = [];
   if (peersRaw !== undefined) {
@@ -252,6 +279,41 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
   out.peers = peers;
   if (file !== undefined) out.configFile = resolve(cwd, file);
   return out as unknown as ServerConfig;
+}
+
+const FLEET_KEY_RE = /^[A-Za-z0-9+/_-]{43}={0,1}$/;
+
+/** The bus keys belong together: a URL needs a valid key; the advertised URL must be reachable. */
+function checkBus(c: ServerConfig, sources: Map<string, string>): void {
+  const b = c.bus;
+  if (b.url === '') return;
+  const src = (k: string): string => sources.get(k) ?? 'default';
+  let u: URL | undefined;
+  try {
+    u = new URL(b.url);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:')) throw invalid('bus.url', src('bus.url'), 'must be a redis:// or rediss:// URL');
+  if (b.key === '') throw invalid('bus.key', src('bus.key'), 'is required with bus.url: the same 32-byte base64 fleet key on every member (PROFILESYNC_FLEET_KEY; make one with `openssl rand -base64 32`)');
+  const key = b.key.trim();
+  if (!FLEET_KEY_RE.test(key) || Buffer.from(key.replace(/-/g, '+').replace(/_/g, '/'), 'base64').length !== 32) {
+    throw invalid('bus.key', src('bus.key'), 'must be 32 random bytes in base64 (44 characters; `openssl rand -base64 32`)');
+  }
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(b.prefix)) throw invalid('bus.prefix', src('bus.prefix'), 'must be 1..64 of [A-Za-z0-9._:-]');
+  if (b.advertiseUrl !== '') {
+    let a: URL | undefined;
+    try {
+      a = new URL(b.advertiseUrl);
+    } catch {
+      a = undefined;
+    }
+    if (!a || (a.protocol !== 'http:' && a.protocol !== 'https:') || (a.pathname !== '/' && a.pathname !== '') || a.search !== '' || a.hash !== '') {
+      throw invalid('bus.advertise_url', src('bus.advertise_url'), 'must be an http:// or https:// base URL (scheme, host and port only)');
+    }
+  } else if (/^(0\.0\.0\.0|::|\[::\])$/.test(c.host)) {
+    throw invalid('bus.advertise_url', src('bus.advertise_url'), `is required when host is ${c.host}: the URL other members reach this node at (e.g. http://10.0.0.5:7878)`);
+  }
 }
 
 /** The embedded defaults (no file, no env, no flags), e.g. for tests and docs. */

@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStatsSnapshot } from '@profilesync/core';
-import type { PeerStatus } from './sync-mount.js';
+import type { PeerStatus, SyncMount } from './sync-mount.js';
 
 /** The slice of the event log the metrics subscribe to. */
 export interface LogEventSource {
@@ -213,6 +213,45 @@ export class ServerMetrics {
     new Counter({ name: 'profilesync_changes_streams_opened_total', help: 'change feed streams opened', registers, collect: atScrape(read, (c: Counter, s) => c.inc(s.opened)) });
     new Counter({ name: 'profilesync_changes_slow_disconnects_total', help: 'change feed streams closed because the client did not keep up (it resumes)', registers, collect: atScrape(read, (c: Counter, s) => c.inc(s.dropped)) });
     new Gauge({ name: 'profilesync_changes_pending', help: 'committed changes waiting for an earlier one before release', registers, collect: atScrape(() => source.pending(), (g: Gauge, n) => g.set(n)) });
+  }
+
+  /**
+   * Fleet metrics: the bus and membership state read at scrape time from `cluster()`, and
+   * counters from the fleet's typed events (publishes, failures, applies, shard resets, repairs).
+   */
+  attachFleet(source: Pick<SyncMount, 'cluster' | 'on'>): void {
+    const registers = [this.registry];
+    const read = () => source.cluster?.() ?? undefined;
+    new Gauge({ name: 'profilesync_bus_connected', help: 'the fleet bus (Redis) is reachable (1) or not (0)', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.bus.connected ? 1 : 0)) });
+    new Gauge({ name: 'profilesync_bus_lag_seconds', help: 'how far this node is behind the bus: 0 when every shard was read to its end, else the age of the newest entry applied', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.bus.lagMillis / 1000)) });
+    new Gauge({ name: 'profilesync_bus_repair_pending', help: 'a shard could not deliver everything and a repair over /sync is owed (1)', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.bus.repairPending ? 1 : 0)) });
+    new Gauge({ name: 'profilesync_bus_unpublished_profiles', help: 'profiles whose changes wait to be republished (the bus was away or a publish failed)', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.bus.unpublished)) });
+    new Gauge({ name: 'profilesync_fleet_ready', help: 'this node caught up with the fleet (1)', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.ready ? 1 : 0)) });
+    new Gauge({ name: 'profilesync_fleet_members', help: 'members by state (alive: heartbeat within the TTL; known: every record)', labelNames: ['state'], registers, collect: atScrape(read, (g: Gauge<'state'>, c) => {
+      g.set({ state: 'alive' }, c.members.filter((m) => m.alive).length);
+      g.set({ state: 'known' }, c.members.length);
+    }) });
+    new Gauge({ name: 'profilesync_fleet_fallback_sessions', help: 'standing /sync sessions with seed members while the bus is away', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.bus.fallback.length)) });
+    if (!source.on) return;
+    const published = new Counter({ name: 'profilesync_bus_published_total', help: 'entries this node put on the bus (kind=change: one change; kind=state: a whole profile, republished)', labelNames: ['kind'], registers });
+    const publishFailures = new Counter({ name: 'profilesync_bus_publish_failures_total', help: 'publishes that failed (the profile is republished when the bus is back); writes never fail for it', labelNames: ['code'], registers });
+    const applied = new Counter({ name: 'profilesync_bus_applied_total', help: 'entries of other members applied (result=applied) or found to add nothing (result=duplicate)', labelNames: ['result'], registers });
+    const rejected = new Counter({ name: 'profilesync_bus_rejected_total', help: 'entries refused by validation (audited)', labelNames: ['code'], registers });
+    const lag = new Histogram({ name: 'profilesync_bus_apply_lag_seconds', help: 'from the bus accepting an entry to this node having applied it durably', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30], registers });
+    const resets = new Counter({ name: 'profilesync_bus_shard_resets_total', help: 'a shard could not deliver everything after this node\'s cursor (epoch, trimmed, bad-entry, key-mismatch, apply-failed); it read on and a repair ran', labelNames: ['reason'], registers });
+    const repairs = new Counter({ name: 'profilesync_fleet_repairs_total', help: 'digest repairs over /sync (outcome ok or failed)', labelNames: ['outcome'], registers });
+    const on = source.on.bind(source);
+    this.#unsubscribe.push(
+      on('fleet-published', (e) => published.inc({ kind: e.state ? 'state' : 'change' })),
+      on('fleet-publish-failed', (e) => publishFailures.inc({ code: e.code })),
+      on('fleet-applied', (e) => {
+        applied.inc({ result: e.applied ? 'applied' : 'duplicate' });
+        if (e.applied) lag.observe((e.lagMillis + e.durationMillis) / 1000);
+      }),
+      on('fleet-rejected', (e) => rejected.inc({ code: e.code })),
+      on('fleet-shard-reset', (e) => resets.inc({ reason: e.reason })),
+      on('fleet-repair', (e) => repairs.inc({ outcome: e.failed === 0 ? 'ok' : 'failed' })),
+    );
   }
 
   /** Subscribes to the log's typed events; detach() undoes it. */

@@ -138,6 +138,35 @@ const schemas: Json = {
       nextRetryAt: { type: ['string', 'null'], description: 'while backing off: when the next dial happens' },
     },
   },
+  Cluster: {
+    type: 'object',
+    required: ['bus', 'members'],
+    properties: {
+      self: { ...str, description: 'this node\'s member id (absent without a bus)' },
+      ready: { type: 'boolean', description: 'this node caught up with the fleet (absent without a bus)' },
+      bus: {
+        type: ['object', 'null'],
+        description: 'null when the node is not in a fleet (no bus.url)',
+        properties: {
+          connected: { type: 'boolean' },
+          lagMillis: { type: 'number', description: '0 when every shard was read to its end, else the age of the newest entry applied' },
+          kind: str,
+          shards: { type: 'integer' },
+          repairPending: { type: 'boolean' },
+          unpublished: { type: 'integer', description: 'profiles waiting to be republished' },
+          fallback: { type: 'array', items: str, description: 'members with standing /sync sessions while the bus is away' },
+        },
+      },
+      members: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'url', 'lastSeen'],
+          properties: { id: str, url: { ...str, description: 'HTTP base URL' }, lastSeen: { ...str, description: 'ISO-8601' }, fingerprint: str, alive: { type: 'boolean' }, ready: { type: 'boolean' }, self: { type: 'boolean' } },
+        },
+      },
+    },
+  },
   ChangeEvent: {
     type: 'object',
     description: 'data of a `change` event of GET /api/changes',
@@ -265,6 +294,9 @@ export function openApiDocument(): Json {
           ],
         },
       ),
+    },
+    '/api/cluster': {
+      get: op('Fleet members and bus status; { bus: null, members: [] } without a bus (admin)', { '200': ok(ref('Cluster')), ...common }),
     },
     '/api/sync': {
       post: op('One-shot sync with all peers; resolves when converged or timed out (admin)', { '200': ok({ type: 'object', properties: { converged: { type: 'boolean' }, peers: { type: 'array' }, durationMillis: { type: 'number' } } }), ...withBody, '503': errorRef('SYNC_UNAVAILABLE') }, {

@@ -29,6 +29,7 @@ import { Readiness } from './readiness.js';
 import { errorBody } from './http-errors.js';
 import { removeServerFile, writeServerFile } from './server-file.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
+import type { FleetAttachOptions } from '@profilesync/sync';
 import { ChangeHub } from './changes/hub.js';
 import { ChangeFeed } from './changes/feed.js';
 import { openResponseCache, type NodeResponses } from './responses.js';
@@ -145,6 +146,23 @@ function listenOn(server: Server, host: string, port: number): Promise<void> {
     server.once('listening', onListening);
     server.listen({ host, port });
   });
+}
+
+/** The bus and what the fleet needs from the node (bus.url is set). */
+async function fleetOptions(config: ServerConfig, node: NodeHandle, logger: Logger): Promise<FleetAttachOptions> {
+  const [{ RedisStreamsBus }, { parseFleetKey, logFleetStorage }] = await Promise.all([import('@profilesync/bus'), import('@profilesync/sync')]);
+  const bus = new RedisStreamsBus({ url: config.bus.url, prefix: config.bus.prefix, maxLen: config.bus.maxLen, maxAgeMs: config.bus.maxAgeMs, logger: logger.child({ component: 'bus' }) });
+  logger.info({ bus: redactBusUrl(config.bus.url), prefix: config.bus.prefix, shards: bus.shards, maxLen: config.bus.maxLen }, 'fleet: joining through the bus');
+  return {
+    bus,
+    key: parseFleetKey(config.bus.key),
+    storage: logFleetStorage(node.log),
+    limits: { seeds: config.bus.seeds, antiEntropyMs: config.bus.antiEntropyMs },
+  };
+}
+
+function redactBusUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -323,8 +341,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     });
 
     const syncFactory = opts.sync === undefined ? defaultSyncFactory : opts.sync;
+    const fleet = syncFactory && config.bus.url !== '' ? await fleetOptions(config, opened, logger) : undefined;
     if (syncFactory) {
       sync = await syncFactory({
+        ...(fleet ? { fleet } : {}),
+        logger: logger.child({ component: 'sync' }),
         store: opened.store,
         identity: opened.identity,
         ...(opened.keyring ? { keyring: opened.keyring } : {}),
@@ -338,6 +359,20 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         watch: (p, conn) => live.register(p, conn),
         audit: (e) => void audit(e).catch((err: unknown) => logger.warn({ err }, 'audit failed')),
       });
+    }
+
+    const fleetMount = fleet ? sync : undefined;
+    if (fleetMount) {
+      // /readyz waits for the fleet's catch-up (registered before the app serves anything)
+      offChecks.push(
+        readiness.register('fleet', () => {
+          const c = fleetMount.cluster?.();
+          if (!c || c.ready) return undefined;
+          const why = !c.bus.connected ? 'the bus is unreachable and no member answered yet' : c.bus.repairPending ? 'repairing over /sync with the members' : 'reading the bus';
+          return { code: 'FLEET_CATCHING_UP', message: `catching up with the fleet: ${why}` };
+        }),
+      );
+      metrics.attachFleet(fleetMount);
     }
 
     try {
@@ -367,6 +402,10 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       logger.warn({ err, dataDir: config.dataDir }, 'cannot write server.json: the CLI will not find this node from --data alone');
     }
     logger.info({ url, dataDir: config.dataDir, encrypted: opened.encrypted, fingerprint: opened.identity.fingerprint }, 'listening');
+    if (fleet && fleetMount?.started) {
+      // the fleet joins once /sync answers (members dial it to repair)
+      await fleetMount.started({ url: config.bus.advertiseUrl !== '' ? config.bus.advertiseUrl.replace(/\/+$/, '') : url });
+    }
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProfileStore } from '@profilesync/core';
+import type { FleetAttachOptions, FleetStatus, SyncEvents } from '@profilesync/sync';
 import type { Principal } from './auth/tokens.js';
 import type { LiveConnection } from './auth/live.js';
 import type { PeerRecord } from './peers.js';
@@ -38,6 +39,12 @@ export interface SyncMount {
   removePeer(id: string): void;
   /** closes every socket with a proper close frame (1001 going away) */
   close(): Promise<void>;
+  /** the node listens at `url` (its HTTP base URL): a fleet, if any, starts */
+  started?(info: { url: string }): Promise<void>;
+  /** GET /api/cluster: the fleet's view, null without a fleet */
+  cluster?(): FleetStatus | null;
+  /** typed sync and fleet events (metrics, logs) */
+  on?<E extends keyof SyncEvents>(event: E, listener: (payload: SyncEvents[E]) => void): () => void;
 }
 
 /** What the server hands a sync factory. */
@@ -56,6 +63,10 @@ export interface SyncMountContext {
   watch(principal: Principal, conn: LiveConnection): () => void;
   /** security events (e.g. a peer with an unknown key) */
   audit(record: { action: string; actor: string; origin: string; outcome: 'ok' | 'denied' | 'rejected'; profile?: string; details?: Record<string, unknown> }): void;
+  /** join a fleet: the bus, the fleet key, the node's log as its storage (bus.url configured) */
+  fleet?: FleetAttachOptions;
+  /** pino-compatible logger for sync and fleet lines */
+  logger?: { warn(obj: Record<string, unknown>, msg?: string): void; error(obj: Record<string, unknown>, msg?: string): void; info?(obj: Record<string, unknown>, msg?: string): void; debug?(obj: Record<string, unknown>, msg?: string): void };
 }
 
 export type SyncFactory = (ctx: SyncMountContext) => SyncMount | Promise<SyncMount>;

@@ -1,5 +1,5 @@
 /**
- * Remote operator commands: `peer add|list|remove`, `sync`, `cache stats|clear`,
+ * Remote operator commands: `peer add|list|remove`, `sync`, `cluster`, `cache stats|clear`,
  * `token create|list|set|revoke`, `audit`.
  */
 import type { Command } from 'commander';
@@ -17,6 +17,13 @@ interface PeerRow extends PeerRecord {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+interface ClusterView {
+  self?: string;
+  ready?: boolean;
+  bus: { connected: boolean; lagMillis: number; kind?: string; shards?: number; repairPending?: boolean; unpublished?: number; fallback?: string[] } | null;
+  members: { id: string; url: string; lastSeen: string; fingerprint?: string; alive?: boolean; ready?: boolean; self?: boolean }[];
+}
 
 export function registerAdmin(program: Command, cli: Cli): void {
   const peer = program.command('peer').description('peers this node syncs with');
@@ -54,6 +61,18 @@ export function registerAdmin(program: Command, cli: Cli): void {
       });
       if (!r.data.converged) throw new ProfileSyncError('SYNC_NOT_CONVERGED', 'peers did not converge before the timeout', { details: { reported: true } });
     });
+
+  addRemote(program.command('cluster').description('the fleet this node belongs to: bus status and members (admin)')).action(async (o: CommonOpts) => {
+    const api = await cli.client(o);
+    const c = await api.get<ClusterView>('/api/cluster');
+    const out = cli.output(o);
+    out.result(c, () => {
+      if (!c.bus) return out.line('this node is not in a fleet (no bus.url)');
+      const b = c.bus;
+      out.line(`bus ${b.connected ? 'connected' : out.style('red', 'UNREACHABLE')}, lag ${Math.round(b.lagMillis)} ms, ${b.shards ?? '?'} shards${b.repairPending ? ', repair pending' : ''}${b.unpublished ? `, ${b.unpublished} profiles to republish` : ''}${b.fallback?.length ? `, fallback sessions with ${b.fallback.join(', ')}` : ''}; this node ${c.ready ? 'is caught up' : 'is catching up'}`);
+      out.table(['ID', 'URL', 'FINGERPRINT', 'ALIVE', 'READY', 'LAST SEEN'], c.members.map((m) => [m.self ? `${m.id} (this node)` : m.id, m.url, m.fingerprint, m.alive === false ? 'no' : 'yes', m.ready ? 'yes' : 'no', m.lastSeen]));
+    });
+  });
 
   const cache = program.command('cache').description('caches of a running node');
   addRemote(cache.command('stats').description('every cache in the node: hits, misses, size, hit rate, ttl, evictions')).action(async (o: CommonOpts) => {

@@ -172,6 +172,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.code(204).send();
   });
 
+  // the fleet (bus.url): members and bus status; a node without a bus answers { bus: null, members: [] }
+  app.get('/api/cluster', { config: { access: { permission: 'peer:read' } } }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    const c = ctx.sync()?.cluster?.() ?? null;
+    if (!c) return { bus: null, members: [] };
+    return { self: c.id, ready: c.ready, bus: c.bus, members: c.members };
+  });
+
   app.post('/api/sync', { config: { access: { permission: 'sync:run' } } }, async (req) => {
     parse(schemas.emptyQuery, req.query, 'query');
     const body = parse(schemas.syncBody, req.body, 'body');

@@ -129,6 +129,8 @@ interface Member {
   info: MemberInfo;
   /** this node's clock when the member's `at` last changed (-Infinity: never seen fresh); liveness never compares two clocks */
   lastChange: number;
+  /** this node's clock when its record was first found missing from the bus */
+  missingSince?: number;
 }
 
 const ORIGIN_PREFIX = 'bus:';
@@ -173,8 +175,11 @@ export class Fleet {
   #fallbackSynced = false;
   #standing: string[] = [];
   #republishing = false;
-  /** the member list was read from the bus at least once */
-  #membersPolled = false;
+  /**
+   * When "no other live member" can be believed: two heartbeats after the first member poll
+   * since the bus came (back) up (after Redis lost its data, members re-announce within one).
+   */
+  #membersSettleAt = Infinity;
   #lagMillis = 0;
   #lastBusChange = 0;
   #wakeRead: (() => void) | undefined;
@@ -504,8 +509,8 @@ export class Fleet {
         const gen = this.#gapGen;
         const targets = this.#liveOthers();
         if (targets.length === 0) {
-          // before the first member poll "nobody" is unknown: the poll schedules the repair again
-          if (this.#membersPolled && this.#knownOthers().length === 0 && gen === this.#gapGen) {
+          // "nobody" is only believed once membership settled (the settle timer schedules the repair again)
+          if (this.#membershipSettled() && this.#knownOthers().length === 0 && gen === this.#gapGen) {
             // nobody else holds anything: nothing to repair from
             this.#state.repairPending = false;
             this.#stateChanged(true);
@@ -610,6 +615,7 @@ export class Fleet {
       }
       const mono = this.#clock();
       const prev = this.#members.get(info.id);
+      if (prev) delete prev.missingSince;
       if (!prev) {
         const fresh = Math.abs(now - info.at) <= this.#l.memberTtlMs;
         this.#members.set(info.id, { info, lastChange: fresh ? mono : -Infinity });
@@ -629,7 +635,10 @@ export class Fleet {
       }
     }
     for (const [id, m] of this.#members) {
-      if (!seen.has(id)) {
+      if (seen.has(id)) continue;
+      // a record can vanish with Redis' data (the member re-announces): forget it only after a long absence
+      m.missingSince ??= now;
+      if (now - m.missingSince > 10 * this.#l.memberTtlMs) {
         this.#members.delete(id);
         this.#o.repair.removeMember(id);
         this.#events.emit('fleet-member', { id, url: m.info.url, change: 'left', durationMillis: 0 });
@@ -641,9 +650,15 @@ export class Fleet {
       this.#state.members = known;
       this.#stateChanged();
     }
-    const firstPoll = !this.#membersPolled;
-    this.#membersPolled = true;
-    if ((changed || firstPoll) && this.#state.repairPending) this.#scheduleRepair(firstPoll ? 'members known' : 'member live');
+    if (this.#membersSettleAt === Infinity) {
+      const wait = 2 * this.#l.heartbeatMs;
+      this.#membersSettleAt = this.#clock() + wait;
+      this.#after(wait + 1, () => {
+        if (this.#state.repairPending) this.#scheduleRepair('members settled');
+        this.#maybeReady();
+      });
+    }
+    if (changed && this.#state.repairPending) this.#scheduleRepair('member live');
     this.#maybeReady();
   }
 
@@ -665,6 +680,10 @@ export class Fleet {
     return [...this.#members.values()].filter((m) => m.info.id !== this.id && this.#isAlive(m)).map((m) => m.info.id);
   }
 
+  #membershipSettled(): boolean {
+    return this.#clock() >= this.#membersSettleAt;
+  }
+
   #knownOthers(): string[] {
     const ids = new Set<string>([...this.#members.keys(), ...this.#state.members.map((m) => m.id)]);
     ids.delete(this.id);
@@ -676,6 +695,7 @@ export class Fleet {
   #onBusUp(downMillis: number): void {
     this.#events.emit('fleet-bus', { connected: true, durationMillis: downMillis });
     this.#lastBusChange = monoMs();
+    this.#membersSettleAt = Infinity; // the bus may have lost the member records: learn them again
     this.#wakeRead?.();
     void this.#heartbeat();
     if (this.#outbox.dirty.size > 0) void this.#republish();
@@ -738,7 +758,7 @@ export class Fleet {
 
   #maybeReady(): void {
     if (this.#ready || this.#closed || !this.#started) return;
-    const repaired = !this.#state.repairPending || (this.#membersPolled && this.#liveOthers().length === 0);
+    const repaired = !this.#state.repairPending || (this.#membershipSettled() && this.#liveOthers().length === 0);
     const viaBus = this.#bus.connected && this.#caughtUp && repaired;
     const viaFallback = !this.#bus.connected && (this.#fallbackSynced || (!this.#joining && this.#knownOthers().length === 0));
     if (!viaBus && !viaFallback) return;
