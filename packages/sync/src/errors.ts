@@ -25,7 +25,6 @@ export const SyncErrorCode = {
   FLEET_INVALID_KEY: 'SYNC_FLEET_INVALID_KEY',
   FLEET_KEY_MISMATCH: 'SYNC_FLEET_KEY_MISMATCH',
   FLEET_BAD_ENTRY: 'SYNC_FLEET_BAD_ENTRY',
-  FLEET_NOT_MEMBER: 'SYNC_FLEET_NOT_MEMBER',
 } as const;
 
 export type SyncErrorCode = (typeof SyncErrorCode)[keyof typeof SyncErrorCode];
