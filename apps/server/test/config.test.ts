@@ -78,8 +78,10 @@ describe('loadConfig', () => {
   });
 
   it('documents every key with an env var', () => {
+    // DESIGN §6 names the fleet key's variable PROFILESYNC_FLEET_KEY (the one exception to the pattern)
+    const named: Record<string, string> = { 'bus.key': 'PROFILESYNC_FLEET_KEY' };
     for (const k of CONFIG_KEYS) {
-      expect(k.env).toBe(`PROFILESYNC_${k.key.replaceAll('.', '_').toUpperCase()}`);
+      expect(k.env).toBe(named[k.key] ?? `PROFILESYNC_${k.key.replaceAll('.', '_').toUpperCase()}`);
       expect(k.doc.length).toBeGreaterThan(5);
     }
   });
