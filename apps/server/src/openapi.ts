@@ -18,7 +18,9 @@ const pathParam = (name: string, description: string, pattern?: string): Json =>
 });
 const query = (name: string, description: string, schema: Json = str, required = false): Json => ({ name, in: 'query', required, description, schema });
 
-const ID = pathParam('id', 'profile id', '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
+const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+const ID = pathParam('id', 'profile id', ID_PATTERN);
+const LABEL = pathParam('label', 'label name', '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$');
 const common = {
   '400': errorRef('REQUEST_INVALID / REQUEST_MALFORMED_JSON: the request shape is wrong (the message names the field)'),
   '401': errorRef('AUTH_UNAUTHORIZED: missing, invalid or revoked token'),
@@ -27,18 +29,82 @@ const common = {
 const withBody = { ...common, '413': errorRef('REQUEST_TOO_LARGE'), '415': errorRef('REQUEST_UNSUPPORTED_MEDIA_TYPE') };
 const notFound = { '404': errorRef('PROFILE_NOT_FOUND (or LABEL_NOT_FOUND / PROFILE_VERSION_UNAVAILABLE)') };
 
-function op(summary: string, responses: Json, extra: Json = {}, secured = true): Json {
-  return { summary, ...(secured ? {} : { security: [] }), ...extra, responses };
+/** One operation. Every operation has an operationId (clients and code generators name calls by it). */
+function op(operationId: string, summary: string, responses: Json, extra: Json = {}, secured = true): Json {
+  return { operationId, summary, ...(secured ? {} : { security: [] }), ...extra, responses };
 }
+
+/** Any JSON value (a typed "anything": objects and arrays of JSON values). */
+const jsonValue: Json = { description: 'any JSON value' };
+const jsonObject: Json = { type: 'object', additionalProperties: jsonValue };
+const int: Json = { type: 'integer' };
+const bool: Json = { type: 'boolean' };
+const num: Json = { type: 'number' };
+const strArray: Json = { type: 'array', items: str };
+const nullableStr: Json = { type: ['string', 'null'] };
+const isoTime: Json = { type: 'string', format: 'date-time' };
+const role: Json = { enum: ['admin', 'editor', 'viewer'] };
+const cleared: Json = { type: 'object', required: ['cleared'], additionalProperties: false, properties: { cleared: strArray } };
+
+const tool: Json = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { enum: ['function', 'custom'] },
+    function: { type: 'object', required: ['name'], properties: { name: str, description: str, parameters: { ...jsonObject, description: 'JSON Schema (draft 2020-12) of the arguments' }, strict: { type: ['boolean', 'null'] } } },
+    custom: { type: 'object', required: ['name'], properties: { name: str, description: str, format: jsonObject } },
+  },
+};
+
+/** Known OpenAI-compatible parameters keep their types; anything else lives under `extra` (profile model v2). */
+const parameters: Json = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    temperature: { type: 'number', minimum: 0, maximum: 2 },
+    top_p: { type: 'number', minimum: 0, maximum: 1 },
+    max_tokens: { type: 'integer', minimum: 1 },
+    max_completion_tokens: { type: 'integer', minimum: 1 },
+    stop: { oneOf: [str, strArray] },
+    seed: int,
+    presence_penalty: { type: 'number', minimum: -2, maximum: 2 },
+    frequency_penalty: { type: 'number', minimum: -2, maximum: 2 },
+    logit_bias: { type: 'object', additionalProperties: num },
+    response_format: jsonObject,
+    tools: { type: 'array', items: tool },
+    tool_choice: { oneOf: [str, jsonObject] },
+    parallel_tool_calls: bool,
+    reasoning_effort: str,
+    verbosity: str,
+    n: { type: 'integer', minimum: 1 },
+    user: str,
+    logprobs: bool,
+    top_logprobs: int,
+    modalities: strArray,
+    audio: jsonObject,
+    service_tier: str,
+    store: bool,
+    metadata: { type: 'object', additionalProperties: str },
+    prediction: jsonObject,
+    prompt_cache_key: str,
+    safety_identifier: str,
+    web_search_options: jsonObject,
+    extra: { ...jsonObject, description: 'keys the node does not know (model- or provider-specific), any JSON; render puts them at the top level of the chat request' },
+  },
+};
+
+const metaValue: Json = { oneOf: [{ type: ['string', 'number', 'boolean', 'null'] }, strArray] };
+const message: Json = { type: 'object', required: ['role', 'content'], properties: { id: str, role: { enum: ['system', 'developer', 'user', 'assistant'] }, content: str } };
 
 const profileFields: Json = {
   modelId: str,
   name: str,
   description: str,
   systemMessage: str,
+  messages: { type: 'array', items: message, description: 'the chat prompt (profile model v2)' },
   templates: { type: 'object', additionalProperties: str },
-  parameters: { type: 'object', additionalProperties: true, description: 'temperature 0..2, top_p 0..1, max_tokens, stop[], seed, presence/frequency_penalty -2..2, extra primitive keys' },
-  meta: { type: 'object', additionalProperties: true },
+  parameters,
+  meta: { type: 'object', additionalProperties: metaValue },
 };
 
 const schemas: Json = {
@@ -57,25 +123,60 @@ const schemas: Json = {
   Error: {
     type: 'object',
     required: ['error'],
-    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: str, message: str, details: { type: 'object' } } } },
+    additionalProperties: false,
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        additionalProperties: false,
+        properties: {
+          code: { ...str, description: 'stable code (docs/errors.md)' },
+          message: str,
+          details: {
+            type: 'object',
+            description: 'small public facts: field and in (REQUEST_INVALID), path and rule (PROFILE_INVALID), id, label, version, limit, missing (render), ...',
+            additionalProperties: { oneOf: [{ type: ['string', 'number', 'boolean'] }, strArray] },
+          },
+        },
+      },
+    },
   },
   ProfileView: {
     type: 'object',
+    required: ['id', 'modelId', 'name', 'description', 'systemMessage', 'templates', 'parameters', 'labels', 'meta', 'deleted', 'version', 'updatedAt', 'updatedBy'],
+    additionalProperties: false,
     properties: {
       id: str,
       ...profileFields,
-      labels: { type: 'object', additionalProperties: str },
-      deleted: { type: 'boolean' },
-      version: { type: 'string', description: 'portable version reference' },
-      updatedAt: { type: 'string', format: 'date-time' },
+      labels: { type: 'object', additionalProperties: str, description: 'label -> version reference' },
+      deleted: bool,
+      version: { type: 'string', description: 'portable version reference of this content' },
+      updatedAt: { type: 'string', description: 'ISO-8601 time of the last change (empty for a past version the node cannot date)' },
       updatedBy: str,
+      conflicts: { type: 'integer', minimum: 0, description: 'open conflict records (profile model v2)' },
+      schema: { type: 'integer', description: 'profile model version (2)' },
     },
   },
   ProfileInput: { type: 'object', required: ['modelId', 'name'], additionalProperties: false, properties: { id: str, ...profileFields } },
-  MergePatch: { type: 'object', description: 'JSON Merge Patch (RFC 7396) over the view; null removes a key; text fields merge as character diffs' },
+  MergePatch: {
+    type: 'object',
+    description: 'JSON Merge Patch (RFC 7396) over the view; null removes a key; text fields merge as character diffs; computed fields (id, version, updatedAt, updatedBy, deleted, labels) are read-only',
+    additionalProperties: false,
+    properties: {
+      modelId: str,
+      name: str,
+      description: str,
+      systemMessage: str,
+      messages: { type: ['array', 'null'], items: message },
+      templates: { type: ['object', 'null'], additionalProperties: { type: ['string', 'null'] } },
+      parameters: { type: ['object', 'null'], additionalProperties: jsonValue, description: 'merge patch over the parameters (null removes a key)' },
+      meta: { type: ['object', 'null'], additionalProperties: jsonValue },
+    },
+  },
   ProfileSummary: {
     type: 'object',
-    properties: { id: str, modelId: str, name: str, version: str, updatedAt: str, labels: { type: 'array', items: str }, tags: { type: 'array', items: str }, deleted: { type: 'boolean' } },
+    required: ['id', 'modelId', 'name', 'version', 'updatedAt', 'labels', 'tags', 'deleted'],
+    properties: { id: str, modelId: str, name: str, version: str, updatedAt: str, labels: { type: 'array', items: str, description: 'label names' }, tags: strArray, deleted: bool },
   },
   ProfilePage: {
     type: 'object',
@@ -90,24 +191,44 @@ const schemas: Json = {
       facets: { type: 'object', description: 'with ?facets=true', properties: { models: { type: 'array', items: str }, labels: { type: 'array', items: str }, tags: { type: 'array', items: str } } },
     },
   },
-  VersionInfo: { type: 'object', properties: { version: str, seq: { type: 'integer' }, at: str, actor: str, origin: str, summary: str } },
+  VersionInfo: { type: 'object', required: ['version', 'at'], properties: { version: str, seq: int, at: str, actor: str, origin: str, summary: str, open: bool, message: str } },
   ProfileDiff: {
     type: 'object',
     properties: {
       from: str,
       to: str,
-      changes: { type: 'array', items: { type: 'object', properties: { path: str, kind: { enum: ['added', 'removed', 'changed'] }, before: {}, after: {}, text: { type: 'array' } } } },
+      changes: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['path', 'kind'],
+          properties: {
+            path: str,
+            kind: { enum: ['added', 'removed', 'changed'] },
+            before: jsonValue,
+            after: jsonValue,
+            text: { type: 'array', items: { type: 'object', required: ['op', 'text'], properties: { op: { enum: ['equal', 'insert', 'delete'] }, text: str } } },
+          },
+        },
+      },
     },
   },
   VersionBody: { type: 'object', required: ['version'], additionalProperties: false, properties: { version: str } },
-  AuditRecord: { type: 'object', properties: { at: str, actor: str, origin: str, action: str, profile: str, fields: { type: 'array', items: str }, outcome: { enum: ['ok', 'denied', 'rejected'] }, details: { type: 'object' } } },
+  AuditRecord: {
+    type: 'object',
+    required: ['at', 'actor', 'origin', 'action', 'outcome'],
+    properties: { at: str, actor: str, origin: str, action: str, profile: str, fields: strArray, outcome: { enum: ['ok', 'denied', 'rejected'] }, details: { ...jsonObject, description: 'facts of the action (JSON)' } },
+  },
   CacheStats: {
     type: 'object',
-    properties: { name: str, hits: { type: 'integer' }, misses: { type: 'integer' }, size: { type: 'integer' }, hit_rate: { type: 'number' }, ttl: { type: ['number', 'null'] }, evictions: { type: 'integer' }, bytes: { type: 'integer' } },
+    required: ['name', 'hits', 'misses', 'size', 'hit_rate', 'ttl', 'evictions'],
+    additionalProperties: jsonValue,
+    properties: { name: str, hits: int, misses: int, size: int, hit_rate: { type: 'number', minimum: 0, maximum: 1 }, ttl: { type: ['number', 'null'], description: 'seconds' }, evictions: int, bytes: int, maxBytes: int, backend: str },
   },
   TokenInfo: {
     type: 'object',
-    properties: { id: str, name: str, role: { enum: ['admin', 'editor', 'viewer'] }, profiles: { type: ['array', 'null'], items: str }, createdAt: str, createdBy: str, lastUsedAt: { type: ['string', 'null'] } },
+    required: ['id', 'name', 'role', 'profiles', 'createdAt', 'createdBy', 'lastUsedAt'],
+    properties: { id: str, name: str, role, profiles: { type: ['array', 'null'], items: str }, createdAt: str, createdBy: str, lastUsedAt: nullableStr },
   },
   TokenCreate: {
     type: 'object',
@@ -123,6 +244,7 @@ const schemas: Json = {
   },
   Peer: {
     type: 'object',
+    required: ['id', 'url', 'fingerprint'],
     properties: {
       id: str,
       url: str,
@@ -167,6 +289,20 @@ const schemas: Json = {
       },
     },
   },
+  Session: {
+    type: 'object',
+    required: ['tokenId', 'name', 'role', 'profiles', 'actor'],
+    properties: { tokenId: str, name: str, role, profiles: { type: ['array', 'null'], items: str }, actor: str },
+  },
+  SyncResult: {
+    type: 'object',
+    required: ['converged', 'peers', 'durationMillis'],
+    properties: {
+      converged: bool,
+      peers: { type: 'array', items: { type: 'object', required: ['id', 'ok'], properties: { id: str, ok: bool, code: str, message: str, durationMillis: num } } },
+      durationMillis: num,
+    },
+  },
   ChangeEvent: {
     type: 'object',
     description: 'data of a `change` event of GET /api/changes',
@@ -179,19 +315,20 @@ const schemas: Json = {
 
 export function openApiDocument(): Json {
   const paths: Json = {
-    '/healthz': { get: op('Liveness (no auth): 200 { status: "ok" } (or "starting" while the data dir opens)', { '200': ok({ type: 'object', properties: { status: { enum: ['ok', 'starting'] } } }), '503': ok({ type: 'object' }, 'shutting down') }, {}, false) },
+    '/healthz': { get: op('getHealth', 'Liveness (no auth): 200 { status: "ok" } (or "starting" while the data dir opens)', { '200': ok({ type: 'object', required: ['status'], additionalProperties: false, properties: { status: { enum: ['ok', 'starting'] } } }), '503': ok({ type: 'object', required: ['status'], additionalProperties: false, properties: { status: { enum: ['shutting-down'] } } }, 'shutting down') }, {}, false) },
     '/readyz': {
       get: op(
+        'getReadiness',
         'Readiness (no auth): 200 once the store is open and every readiness check passes (a bus caught up, ...); 503 with the reasons before and while shutting down. Never the dashboard.',
         { '200': ok(ref('ReadyStatus')), '503': ok(ref('ReadyStatus'), 'not ready: reasons lists each check that is not ready') },
         {},
         false,
       ),
     },
-    '/openapi.json': { get: op('This document (no auth)', { '200': ok({ type: 'object' }) }, {}, false) },
-    '/metrics': { get: op('Prometheus text format; token needed unless metrics.auth allows (see docs/operations.md)', { '200': { description: 'text/plain; version=0.0.4' }, '401': common['401'] }) },
+    '/openapi.json': { get: op('getOpenApiDocument', 'This document (no auth)', { '200': ok({ type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: str, info: jsonObject, paths: jsonObject }, additionalProperties: jsonValue }) }, {}, false) },
+    '/metrics': { get: op('getMetrics', 'Prometheus text format; token needed unless metrics.auth allows (see docs/operations.md)', { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: str } } }, '401': common['401'] }) },
     '/api/profiles': {
-      get: op('List or search profiles, optionally a page at a time', { '200': ok(ref('ProfilePage')), ...common }, {
+      get: op('listProfiles', 'List or search profiles, optionally a page at a time', { '200': ok(ref('ProfilePage')), ...common }, {
         parameters: [
           query('modelId', 'filter by model id'),
           query('label', 'only profiles with this label'),
@@ -205,77 +342,78 @@ export function openApiDocument(): Json {
           query('facets', 'true: also answer facets (distinct models, labels, tags of every listed profile, for filter menus)', { enum: ['true', 'false'] }),
         ],
       }),
-      post: op('Create a profile', { '201': ok(ref('ProfileView'), 'created'), ...withBody, '409': errorRef('PROFILE_EXISTS'), '422': errorRef('PROFILE_INVALID / PROFILE_TOO_LARGE') }, { requestBody: jsonBody(ref('ProfileInput')) }),
+      post: op('createProfile', 'Create a profile', { '201': ok(ref('ProfileView'), 'created'), ...withBody, '409': errorRef('PROFILE_EXISTS'), '422': errorRef('PROFILE_INVALID / PROFILE_TOO_LARGE') }, { requestBody: jsonBody(ref('ProfileInput')) }),
     },
     '/api/profiles/{id}': {
-      get: op('Current view, or a past one with ?version= or ?label=', { '200': ok(ref('ProfileView')), '304': { description: 'If-None-Match matched the ETag' }, ...common, ...notFound, '410': errorRef('PROFILE_DELETED') }, {
-        parameters: [ID, query('version', 'a version reference'), query('label', 'a label name')],
+      get: op('getProfile', 'Current view, or a past one with ?version= or ?label=', { '200': ok(ref('ProfileView')), '304': { description: 'If-None-Match matched the ETag' }, ...common, ...notFound, '410': errorRef('PROFILE_DELETED') }, {
+        parameters: [ID, query('version', 'a version reference: @N, v2.… / v1.…, or a label name', { type: 'string', minLength: 1, maxLength: 16_384 }), query('label', 'a label name', { type: 'string', minLength: 1, maxLength: 64 })],
       }),
-      patch: op('Merge-patch the profile', { '200': ok(ref('ProfileView')), ...withBody, ...notFound, '422': errorRef('PROFILE_INVALID / PROFILE_READONLY_FIELD / PROFILE_TOO_LARGE') }, {
+      patch: op('updateProfile', 'Merge-patch the profile', { '200': ok(ref('ProfileView')), ...withBody, ...notFound, '422': errorRef('PROFILE_INVALID / PROFILE_READONLY_FIELD / PROFILE_TOO_LARGE') }, {
         parameters: [ID],
         requestBody: { required: true, content: { 'application/json': { schema: ref('MergePatch') }, 'application/merge-patch+json': { schema: ref('MergePatch') } } },
       }),
-      delete: op('Tombstone the profile (history stays)', { '204': { description: 'deleted' }, ...common, ...notFound }, { parameters: [ID] }),
+      delete: op('deleteProfile', 'Tombstone the profile (history stays)', { '204': { description: 'deleted' }, ...common, ...notFound }, { parameters: [ID] }),
     },
     '/api/profiles/{id}/history': {
-      get: op('Versions, newest first', { '200': ok({ type: 'object', properties: { versions: { type: 'array', items: ref('VersionInfo') } } }), ...common, ...notFound }, {
-        parameters: [ID, query('limit', 'at most this many', { type: 'integer', minimum: 1 })],
+      get: op('getProfileHistory', 'Versions, newest first', { '200': ok({ type: 'object', required: ['versions'], properties: { versions: { type: 'array', items: ref('VersionInfo') } } }), ...common, ...notFound }, {
+        parameters: [ID, query('limit', 'at most this many', { type: 'integer', minimum: 1, maximum: 100_000 })],
       }),
     },
     '/api/profiles/{id}/diff': {
-      get: op('Field-level diff between two versions', { '200': ok(ref('ProfileDiff')), ...common, ...notFound }, {
-        parameters: [ID, query('from', 'version reference', str, true), query('to', 'version reference', str, true)],
+      get: op('diffProfile', 'Field-level diff between two versions', { '200': ok(ref('ProfileDiff')), ...common, ...notFound }, {
+        parameters: [ID, query('from', 'version reference', { type: 'string', minLength: 1, maxLength: 16_384 }, true), query('to', 'version reference', { type: 'string', minLength: 1, maxLength: 16_384 }, true)],
       }),
     },
     '/api/profiles/{id}/revert': {
-      post: op('Revert the content to a version (a new version; labels stay)', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, { parameters: [ID], requestBody: jsonBody(ref('VersionBody')) }),
+      post: op('revertProfile', 'Revert the content to a version (a new version; labels stay)', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, { parameters: [ID], requestBody: jsonBody(ref('VersionBody')) }),
     },
     '/api/profiles/{id}/labels/{label}': {
-      put: op('Point a label at a version', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, {
-        parameters: [ID, pathParam('label', 'label name')],
+      put: op('setLabel', 'Point a label at a version', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, {
+        parameters: [ID, LABEL],
         requestBody: jsonBody(ref('VersionBody')),
       }),
-      delete: op('Remove a label (extension)', { '200': ok(ref('ProfileView')), ...common, ...notFound }, { parameters: [ID, pathParam('label', 'label name')] }),
+      delete: op('removeLabel', 'Remove a label (extension)', { '200': ok(ref('ProfileView')), ...common, ...notFound }, { parameters: [ID, LABEL] }),
     },
     '/api/session': {
-      get: op('The calling token: id, name, role, grants (extension; any role)', { '200': ok({ type: 'object', properties: { tokenId: str, name: str, role: { enum: ['admin', 'editor', 'viewer'] }, profiles: { type: ['array', 'null'], items: str }, actor: str } }), ...common }),
+      get: op('getSession', 'The calling token: id, name, role, grants (extension; any role)', { '200': ok(ref('Session')), ...common }),
     },
     '/api/audit': {
-      get: op('Audit records, newest first (admin)', { '200': ok({ type: 'object', properties: { records: { type: 'array', items: ref('AuditRecord') } } }), ...common }, {
-        parameters: [query('profile', 'profile id'), query('since', 'ISO-8601 or ms'), query('until', 'ISO-8601 or ms'), query('actor', 'actor'), query('action', 'action'), query('limit', 'max records', { type: 'integer' })],
+      get: op('listAudit', 'Audit records, newest first (admin)', { '200': ok({ type: 'object', required: ['records'], additionalProperties: false, properties: { records: { type: 'array', items: ref('AuditRecord') } } }), ...common }, {
+        parameters: [query('profile', 'profile id', { type: 'string', pattern: ID_PATTERN }), query('since', 'ISO-8601 or ms'), query('until', 'ISO-8601 or ms'), query('actor', 'actor'), query('action', 'action'), query('limit', 'max records', { type: 'integer', minimum: 1, maximum: 100_000 })],
       }),
     },
-    '/api/cache/stats': { get: op('Every cache in the process', { '200': ok({ type: 'object', properties: { caches: { type: 'array', items: ref('CacheStats') } } }), ...common }) },
-    '/api/cache/clear': { post: op('Clear all caches (admin)', { '200': ok({ type: 'object', properties: { cleared: { type: 'array', items: str } } }), ...common }) },
+    '/api/cache/stats': { get: op('getCacheStats', 'Every cache in the process', { '200': ok({ type: 'object', required: ['caches'], additionalProperties: false, properties: { caches: { type: 'array', items: ref('CacheStats') } } }), ...common }) },
+    '/api/cache/clear': { post: op('clearCaches', 'Clear all caches (admin)', { '200': ok(cleared), ...common }) },
     '/api/cache/clear/{name}': {
-      post: op('Clear one cache (admin)', { '200': ok({ type: 'object', properties: { cleared: { type: 'array', items: str } } }), ...common, '404': errorRef('CACHE_NOT_FOUND') }, { parameters: [pathParam('name', 'cache name')] }),
+      post: op('clearCache', 'Clear one cache (admin)', { '200': ok(cleared), ...common, '404': errorRef('CACHE_NOT_FOUND') }, { parameters: [pathParam('name', 'cache name', '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$')] }),
     },
     '/api/tokens': {
-      get: op('List tokens, never secrets (admin)', { '200': ok({ type: 'object', properties: { tokens: { type: 'array', items: ref('TokenInfo') } } }), ...common }),
-      post: op('Create a token; the secret is shown once (admin)', { '201': ok({ allOf: [ref('TokenInfo'), { type: 'object', properties: { token: str } }] }, 'created'), ...withBody }, { requestBody: jsonBody(ref('TokenCreate')) }),
+      get: op('listTokens', 'List tokens, never secrets (admin)', { '200': ok({ type: 'object', required: ['tokens'], additionalProperties: false, properties: { tokens: { type: 'array', items: ref('TokenInfo') } } }), ...common }),
+      post: op('createToken', 'Create a token; the secret is shown once (admin)', { '201': ok({ allOf: [ref('TokenInfo'), { type: 'object', required: ['token'], properties: { token: { ...str, description: 'the secret, shown once' } } }] }, 'created'), ...withBody }, { requestBody: jsonBody(ref('TokenCreate')) }),
     },
     '/api/tokens/{id}': {
-      patch: op('Change a token\'s role and/or grants (admin, within its own scope); its open /yjs sockets are closed or downgraded at once', { '200': ok(ref('TokenInfo')), ...withBody, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, {
-        parameters: [pathParam('id', 'token id')],
+      patch: op('updateToken', 'Change a token\'s role and/or grants (admin, within its own scope); its open /yjs sockets are closed or downgraded at once', { '200': ok(ref('TokenInfo')), ...withBody, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, {
+        parameters: [pathParam('id', 'token id', '^[0-9a-z]{16}$')],
         requestBody: jsonBody(ref('TokenPatch')),
       }),
-      delete: op('Revoke a token (admin, within its own scope); its open /yjs sockets are closed (4401) before the answer', { '204': { description: 'revoked' }, ...common, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, { parameters: [pathParam('id', 'token id')] }),
+      delete: op('revokeToken', 'Revoke a token (admin, within its own scope); its open /yjs sockets are closed (4401) before the answer', { '204': { description: 'revoked' }, ...common, '404': errorRef('TOKEN_NOT_FOUND'), '409': errorRef('TOKEN_LAST_ADMIN') }, { parameters: [pathParam('id', 'token id', '^[0-9a-z]{16}$')] }),
     },
     '/api/peers': {
-      get: op('Peers with sync status (admin)', {
-        '200': ok({ type: 'object', properties: { sync: { enum: ['available', 'unavailable'] }, self: { type: 'object', properties: { publicKey: str, fingerprint: str } }, peers: { type: 'array', items: ref('Peer') } } }),
+      get: op('listPeers', 'Peers with sync status (admin)', {
+        '200': ok({ type: 'object', required: ['sync', 'peers'], properties: { sync: { enum: ['available', 'unavailable'] }, self: { type: 'object', properties: { publicKey: str, fingerprint: str } }, peers: { type: 'array', items: ref('Peer') } } }),
         ...common,
       }),
-      post: op('Add a peer (extension, admin); ?dryRun=true checks it and answers the record without storing it', { '201': ok(ref('Peer'), 'added'), '200': ok(ref('Peer'), 'dryRun: what would be added'), ...withBody, '409': errorRef('PEER_EXISTS') }, {
+      post: op('addPeer', 'Add a peer (extension, admin); ?dryRun=true checks it and answers the record without storing it', { '201': ok(ref('Peer'), 'added'), '200': ok(ref('Peer'), 'dryRun: what would be added'), ...withBody, '409': errorRef('PEER_EXISTS') }, {
         parameters: [query('dryRun', 'true: validate and answer the fingerprint, store nothing', { enum: ['true', 'false'] })],
         requestBody: jsonBody(ref('PeerCreate')),
       }),
     },
     '/api/peers/{id}': {
-      delete: op('Remove a peer added at run time (extension, admin)', { '204': { description: 'removed' }, ...common, '404': errorRef('PEER_NOT_FOUND') }, { parameters: [pathParam('id', 'peer id')] }),
+      delete: op('removePeer', 'Remove a peer added at run time (extension, admin)', { '204': { description: 'removed' }, ...common, '404': errorRef('PEER_NOT_FOUND') }, { parameters: [pathParam('id', 'peer id', '^[0-9a-f]{12}$')] }),
     },
     '/api/changes': {
       get: op(
+        'streamChanges',
         'Change feed (Server-Sent Events): one `change` event per committed change, label move and deletion; resume with Last-Event-ID',
         {
           '200': {
@@ -296,17 +434,21 @@ export function openApiDocument(): Json {
       ),
     },
     '/api/cluster': {
-      get: op('Fleet members and bus status; { bus: null, members: [] } without a bus (admin)', { '200': ok(ref('Cluster')), ...common }),
+      get: op('getCluster', 'Fleet members and bus status; { bus: null, members: [] } without a bus (admin)', { '200': ok(ref('Cluster')), ...common }),
     },
     '/api/sync': {
-      post: op('One-shot sync with all peers; resolves when converged or timed out (admin)', { '200': ok({ type: 'object', properties: { converged: { type: 'boolean' }, peers: { type: 'array' }, durationMillis: { type: 'number' } } }), ...withBody, '503': errorRef('SYNC_UNAVAILABLE') }, {
-        requestBody: jsonBody({ type: 'object', properties: { timeoutMs: { type: 'integer' } } }, false),
+      post: op('runSync', 'One-shot sync with all peers; resolves when converged or timed out (admin)', { '200': ok(ref('SyncResult')), ...withBody, '503': errorRef('SYNC_UNAVAILABLE') }, {
+        requestBody: jsonBody({ type: 'object', additionalProperties: false, properties: { timeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 } } }, false),
       }),
     },
   };
   return {
     openapi: '3.1.0',
     info: { title: 'profilesync node API', version: '1', description: 'Errors: { "error": { "code", "message" } }; codes and statuses in docs/api.md. WebSockets: /sync (peer protocol), /yjs/{profileId} (y-websocket; ?token=TOKEN).' },
+    servers: [
+      { url: '/', description: 'the node serving this document' },
+      { url: 'http://127.0.0.1:7878', description: 'a local node on the default port' },
+    ],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
     security: [{ bearer: [] }],
     paths,
