@@ -88,7 +88,12 @@ describe('properties', () => {
           const docs = [new DocWriter(), new DocWriter(), new DocWriter()];
           const bodies = new Map<string, Uint8Array[]>();
           try {
-            for (const [d, count] of steps) {
+            for (const [i, [d, count]] of steps.entries()) {
+              // halfway, a reopen: the next snapshots start from the stored ones (not from live docs)
+              if (i === Math.floor(steps.length / 2)) {
+                await log.close();
+                log = await openLog({ dir, snapshotPolicy: policy });
+              }
               const w = docs[d] as DocWriter;
               const batch = Array.from({ length: count }, () => {
                 const b = w.edit();
