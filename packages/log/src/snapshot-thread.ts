@@ -1,8 +1,8 @@
 /**
  * Builds snapshots on a worker thread, so the Yjs work does not delay group commits (or a
  * restore's replay) on the main thread. The worker runs the same steps as buildSnapshot() with
- * the same yjs version (its CommonJS build, loaded by absolute path so the worker needs no
- * TypeScript loader); the bytes are identical (tested). Two forms:
+ * the same yjs version (its ES module build, imported by URL so the worker needs no TypeScript
+ * loader); the bytes are identical (tested). Two forms:
  *   build(prev, bodies)  a fresh doc from the previous snapshot's bytes (background work);
  *   chain().next(bodies) a live doc per stream kept between calls (rebuild/restore walk a
  *                        stream from seq 1): the same bytes as the build() chain (Yjs encodes
@@ -12,15 +12,28 @@
  * If the thread cannot start, the same work runs in-thread.
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as Y from 'yjs';
 import { buildSnapshot } from './snapshots.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const Y = require(workerData.yjs);
+let Y;
+const early = [];
+// Yjs's ES module build: in its CommonJS build every lib0 call goes through a namespace getter
+// (~14% of the thread's time when encoding snapshots). A failed import throws here, the worker
+// dies, and the owner builds in-thread from then on.
+import(workerData.yjs).then((m) => {
+  Y = m;
+  for (const msg of early.splice(0)) handle(msg);
+}, (err) => setImmediate(() => { throw err; }));
 const chains = new Map();
-parentPort.on('message', ({ id, op, chain, packed, lengths }) => {
+parentPort.on('message', (msg) => {
+  if (Y === undefined) early.push(msg);
+  else handle(msg);
+});
+function handle({ id, op, chain, packed, lengths }) {
   if (op === 'end') {
     chains.get(chain)?.destroy();
     chains.delete(chain);
@@ -47,8 +60,18 @@ parentPort.on('message', ({ id, op, chain, packed, lengths }) => {
   } finally {
     if (op !== 'chain') doc.destroy();
   }
-});
+}
 `;
+
+/** URL of the yjs build the worker imports: the ES module one (what `import 'yjs'` resolves to). */
+function yjsModuleUrl(): string {
+  try {
+    return import.meta.resolve('yjs');
+  } catch {
+    // a loader without import.meta.resolve (e.g. a test runner's module runner): the same package's main entry
+    return pathToFileURL(createRequire(import.meta.url).resolve('yjs')).href;
+  }
+}
 
 /** A live per-stream doc: each next() applies bodies (one transaction) and returns the encoding. */
 export interface SnapshotChain {
@@ -146,7 +169,7 @@ export class SnapshotThread {
   #start(): Worker | undefined {
     if (this.#worker !== undefined || this.#failed) return this.#worker;
     try {
-      const yjs = createRequire(import.meta.url).resolve('yjs');
+      const yjs = yjsModuleUrl();
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { yjs } });
       w.unref();
       w.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
