@@ -94,7 +94,7 @@ export function generate() {
     'The `profilesync` binary maps error codes to exit codes; the table is in',
     '[apps/cli/README.md](../apps/cli/README.md#exit-codes-and-errors) and',
     '[operations.md](operations.md). CLI-only codes: `USAGE`, `SERVER_UNREACHABLE`, `NODE_EXISTS`,',
-    '`NODE_NOT_ENCRYPTED`, `NODE_IDENTITY_NOT_FOUND`, `VERIFY_DAMAGE`, `SYNC_NOT_CONVERGED`, `HTTP_<status>`.',
+    '`NODE_NOT_ENCRYPTED`, `NODE_IDENTITY_NOT_FOUND`, `VERIFY_DAMAGE`, `SYNC_NOT_CONVERGED`, `BACKUP_INCOMPLETE`, `HTTP_<status>`.',
     '',
   );
   return out.join('\n');

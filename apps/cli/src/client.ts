@@ -70,6 +70,39 @@ export class ApiClient {
     });
   }
 
+  /**
+   * A request whose (binary) response body is streamed, e.g. POST /api/backup. The timeout
+   * covers reaching the node and its response headers only, not the body. Non-2xx answers
+   * throw like request().
+   */
+  async stream(method: string, path: string, opts: { timeoutMs?: number } = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/octet-stream, application/json' };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const ctl = new AbortController();
+    const ms = opts.timeoutMs ?? this.#timeoutMs;
+    const timer = setTimeout(() => ctl.abort(new DOMException('timeout', 'TimeoutError')), ms);
+    let res: Response;
+    try {
+      res = await fetch(new URL(this.url + path), { method, headers, signal: ctl.signal });
+    } catch (err) {
+      const c = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+      const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).name;
+      if (cause === 'TimeoutError' || (err as Error).name === 'TimeoutError') throw new ProfileSyncError('SERVER_UNREACHABLE', `no answer from ${this.url} within ${ms} ms`, { details: { url: this.url } });
+      throw new ProfileSyncError('SERVER_UNREACHABLE', `no profilesync server at ${this.url} (${cause})`, { details: { url: this.url }, cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    let e: { code?: string; message?: string; details?: Record<string, unknown> } | undefined;
+    try {
+      e = (JSON.parse(text) as { error?: typeof e }).error;
+    } catch {
+      e = undefined;
+    }
+    throw new ProfileSyncError(e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status} from ${method} ${path}`, { details: { status: res.status, ...(e?.details ?? {}) } });
+  }
+
   get<T = unknown>(path: string, query?: RequestOptions['query']): Promise<T> {
     return this.request<T>('GET', path, query ? { query } : {}).then((r) => r.data);
   }

@@ -5,6 +5,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   AUDIT_INVALID: "fix the record/query (HTTP 400)",
   AUTH_FORBIDDEN: "use a token with a grant",
   AUTH_UNAUTHORIZED: "send a valid token",
+  BACKUP_IN_PROGRESS: "retry when it is done",
   BUS_CLOSED: "create a new bus",
   BUS_COMMAND_FAILED: "fix the Redis server (memory, auth) or the prefix",
   BUS_INVALID_ARGUMENT: "fix the call",

@@ -42,6 +42,8 @@ const CLI_HINTS: Readonly<Record<string, string>> = {
   IMPORT_INVALID: 'import takes the output of `profilesync export` (JSON, or --format log)',
   LOG_LOCKED: 'stop the server that holds the data dir, or run the command against it with --url',
   LOG_BACKUP_CORRUPT: 'use another copy of the backup; nothing was restored',
+  BACKUP_INCOMPLETE: 'run the backup again; if it fails again, the node\'s log (a `backup failed` line) says why',
+  BACKUP_IN_PROGRESS: 'another backup of the node is running: retry when it is done',
   LOG_RESTORE_NOT_EMPTY: 'restore into a new --data dir',
   ADMIN_TOKEN_UNAVAILABLE: 'pass --token; a restore issues a fresh admin token',
 };

@@ -120,3 +120,43 @@ export function createProgress(opts: ProgressOptions): ProgressSink {
   if ((stream as { isTTY?: boolean }).isTTY) return new BarProgress(opts.label, stream);
   return new PlainProgress({ label: opts.label, stream, intervalMs: opts.intervalMs ?? 2000, clock: opts.clock ?? Date.now });
 }
+
+const MB = 1024 * 1024;
+
+/** `label: 12.3 MB (40.1 MB/s)` */
+export function formatBytesLine(label: string, bytes: number, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? (bytes / MB / elapsedMs) * 1000 : 0;
+  return `${label}: ${(bytes / MB).toFixed(1)} MB (${rate.toFixed(1)} MB/s)`;
+}
+
+/**
+ * Progress of a byte stream of unknown length (an online backup): a line rewritten in place on
+ * a TTY, one plain line per interval otherwise, and the final figure on stop().
+ */
+export function createByteProgress(opts: ProgressOptions): { add(n: number): void; stop(): void } {
+  if (opts.enabled === false) return { add() {}, stop() {} };
+  const stream = opts.stream ?? process.stderr;
+  const tty = (stream as { isTTY?: boolean }).isTTY === true;
+  const clock = opts.clock ?? Date.now;
+  const interval = tty ? 200 : (opts.intervalMs ?? 2000);
+  const start = clock();
+  let last = start;
+  let bytes = 0;
+  const print = (final: boolean) => {
+    const line = formatBytesLine(opts.label, bytes, clock() - start);
+    stream.write(tty ? `\r${line}\u001b[K${final ? '\n' : ''}` : `${line}\n`);
+  };
+  return {
+    add(n: number) {
+      bytes += n;
+      const now = clock();
+      if (now - last >= interval) {
+        last = now;
+        print(false);
+      }
+    },
+    stop() {
+      print(true);
+    },
+  };
+}

@@ -224,3 +224,38 @@ describe('control characters on a terminal', () => {
     expect(piped.stdout).toContain(evil);
   });
 });
+
+describe('online backup', () => {
+  it('`backup FILE --url URL` streams a checked backup from the running node; it restores to the same profiles', () => {
+    const file = join(dir, 'online.bak');
+    const token = readFileSync(join(data, 'admin.token'), 'utf8').trim();
+    const r = cli(['backup', file, '--url', served!.info.url, '--token', token, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ file, online: true, url: served!.info.url, encrypted: false, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(r.json.entries).toBeGreaterThan(0);
+    expect(existsSync(`${file}.partial`)).toBe(false);
+    const restored = join(dir, 'restored-online');
+    expect(cli(['restore', file, '--data', restored, '--json']).code).toBe(0);
+    const live = local('export', '--json').json.profiles;
+    expect(cli(['export', '--data', restored, '--json']).json.profiles).toEqual(live);
+  });
+
+  it('a stream cut short is BACKUP_INCOMPLETE (exit 7) and leaves no file', async () => {
+    const good = readFileSync(join(dir, 'online.bak'));
+    writeFileSync(join(dir, 'cut.bin'), good.subarray(0, Math.floor(good.length / 2)));
+    // a "node" that answers with half a backup and closes
+    const fake = spawn(process.execPath, ['-e', `const b = require('node:fs').readFileSync(${JSON.stringify(join(dir, 'cut.bin'))}); require('node:http').createServer((q, r) => { r.writeHead(200, { 'content-type': 'application/octet-stream' }); r.end(b); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<string>((resolve) => fake.stdout!.once('data', (c) => resolve(String(c).trim())));
+      const file = join(dir, 'cut.bak');
+      const r = cli(['backup', file, '--url', `http://127.0.0.1:${port}`, '--token', 'x', '--json']);
+      expect(r.code).toBe(7);
+      expect(r.error?.code).toBe('BACKUP_INCOMPLETE');
+      expect(r.error?.hint).toBeTruthy();
+      expect(existsSync(file)).toBe(false);
+      expect(existsSync(`${file}.partial`)).toBe(false);
+    } finally {
+      fake.kill('SIGKILL');
+    }
+  });
+});

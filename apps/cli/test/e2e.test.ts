@@ -174,8 +174,11 @@ describe('profilesync (plaintext node)', () => {
     expect(cli(['peer', 'list', '--json'], env).json.peers).toEqual([]);
   });
 
-  it('offline commands refuse a served dir clearly (LOG_LOCKED, exit 7)', () => {
-    const r = cli(['backup', join(dir, 'x.bak'), '--data', data, '--json']);
+  it('offline commands refuse a served dir clearly (LOG_LOCKED, exit 7); backup goes online instead', () => {
+    const online = cli(['backup', join(dir, 'online.bak'), '--data', data, '--json']);
+    expect(online.code).toBe(0);
+    expect(online.json).toMatchObject({ file: join(dir, 'online.bak'), online: true, url: served!.info.url, encrypted: false });
+    const r = cli(['verify', '--data', data, '--json']);
     expect(r.code).toBe(7);
     expect(r.error?.code).toBe('LOG_LOCKED');
     expect(r.error?.message).toContain('a server is running');

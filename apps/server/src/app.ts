@@ -15,6 +15,7 @@ import type { AppContext } from './context.js';
 import { registerProfileRoutes } from './routes/profiles.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerSystemRoutes } from './routes/system.js';
+import { registerBackupRoutes } from './routes/backup.js';
 import { registerChangeRoutes } from './routes/changes.js';
 import { registerWebUi, serveWebUi } from './web-ui.js';
 
@@ -129,6 +130,7 @@ export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyIn
   registerSystemRoutes(app, ctx);
   registerProfileRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerBackupRoutes(app, ctx);
   registerChangeRoutes(app, ctx);
   return app;
 }

@@ -38,6 +38,8 @@ export interface ServerConfig {
   changes: { heartbeatMs: number; maxConnections: number };
   /** the fleet bus (Redis Streams); `url` empty = no fleet */
   bus: BusConfig;
+  /** scheduled backups: every `intervalMinutes` (0 = off) into `dir` (relative: against the data dir), newest `keep` kept */
+  backup: { intervalMinutes: number; dir: string; keep: number };
   peers: PeerConfig[];
   /** where the config file was read from, if any */
   configFile?: string;
@@ -94,6 +96,9 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'metrics.auth', path: ['metrics', 'auth'], type: 'enum', values: ['auto', 'token', 'none'], env: 'PROFILESYNC_METRICS_AUTH', default: 'auto', doc: '/metrics access: auto = open on a loopback bind, token otherwise; token = always a token; none = always open' },
   { key: 'changes.heartbeat_ms', path: ['changes', 'heartbeatMs'], type: 'int', min: 100, max: 3_600_000, env: 'PROFILESYNC_CHANGES_HEARTBEAT_MS', default: 15_000, doc: 'GET /api/changes: a comment line is sent this often on an idle stream (keeps proxies and clients from timing out)' },
   { key: 'changes.max_connections', path: ['changes', 'maxConnections'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CHANGES_MAX_CONNECTIONS', default: 10_000, doc: 'GET /api/changes: most open change feed streams (503 CHANGES_TOO_MANY_CONNECTIONS above)' },
+  { key: 'backup.interval_minutes', path: ['backup', 'intervalMinutes'], type: 'int', min: 0, max: 34_560, env: 'PROFILESYNC_BACKUP_INTERVAL_MINUTES', default: 0, doc: 'scheduled backups: one every N minutes while the node runs (0 = off); the first is due one interval after the newest backup in backup.dir' },
+  { key: 'backup.dir', path: ['backup', 'dir'], type: 'string', env: 'PROFILESYNC_BACKUP_DIR', default: 'backups', doc: 'folder of the scheduled backups (profilesync-<UTC time>.bak); a relative path resolves against the data dir. Put it on another disk' },
+  { key: 'backup.keep', path: ['backup', 'keep'], type: 'int', min: 1, max: 10_000, env: 'PROFILESYNC_BACKUP_KEEP', default: 7, doc: 'scheduled backups kept: after each one, the oldest beyond this many are deleted' },
   { key: 'sync.timeout_ms', path: ['sync', 'timeoutMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_SYNC_TIMEOUT_MS', default: 30_000, doc: 'default timeout of POST /api/sync and `profilesync sync`' },
   { key: 'bus.url', path: ['bus', 'url'], type: 'string', env: 'PROFILESYNC_BUS_URL', default: '', doc: 'redis:// or rediss:// URL of the fleet bus (Redis >= 7.0); unset = no fleet' },
   { key: 'bus.key', path: ['bus', 'key'], type: 'string', env: 'PROFILESYNC_FLEET_KEY', default: '', doc: 'the fleet key, 32 random bytes in base64 (`openssl rand -base64 32`); the same on every member; required with bus.url' },

@@ -14,6 +14,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { SyncMount } from './sync-mount.js';
 import type { ViewJsonCache } from './view-cache.js';
 import type { Readiness } from './readiness.js';
+import type { BackupService } from './backup.js';
 import type { ChangeFeed } from './changes/feed.js';
 
 /** Every cache in the process (core's, the cache registry's, the server's own). */
@@ -59,6 +60,8 @@ export interface AppContext {
   isClosing(): boolean;
   /** readiness checks behind /readyz (register yours with ctx.readiness.register) */
   readiness: Readiness;
+  /** online and scheduled backups (one at a time) */
+  backups: BackupService;
 }
 
 /** Per-route access rule, set in each route's `config`. */

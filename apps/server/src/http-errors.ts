@@ -14,6 +14,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ROUTE_NOT_FOUND: 404,
   SERVER_SHUTTING_DOWN: 503,
   SERVER_STARTING: 503,
+  BACKUP_IN_PROGRESS: 503,
   CHANGES_TOO_MANY_CONNECTIONS: 503,
   WEB_UI_NOT_BUILT: 503,
   // auth and tokens

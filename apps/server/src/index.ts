@@ -18,3 +18,4 @@ export type { SyncMount, SyncFactory, SyncMountContext, PeerStatus, SyncNowResul
 export type { AppContext, CacheDirectory } from './context.js';
 export { Readiness, type ReadinessCheck, type ReadinessReason, type ReadinessReport, type ReadinessStatus } from './readiness.js';
 export { readServerFile, writeServerFile, removeServerFile, serverFilePath, SERVER_FILE, type ServerFileInfo } from './server-file.js';
+export { BackupService, backupSections, streamBackup, writeBackupFile, commitBackupFile, scheduledBackupName, listScheduledBackups, pruneScheduledBackups, type BackupFileReport, type BackupKind } from './backup.js';

@@ -64,6 +64,10 @@ export class ServerMetrics {
   #batchSeconds: Histogram;
   #batchFailures: Counter<'code'>;
   #denials: Counter<'reason' | 'endpoint'>;
+  #backups: Counter<'kind' | 'outcome'>;
+  #backupSeconds: Gauge<'kind'>;
+  #backupBytes: Gauge<'kind'>;
+  #backupLastSuccess: Gauge<'kind'>;
   #unsubscribe: (() => void)[] = [];
 
   constructor(sources: MetricsSources, opts: { defaultMetrics?: boolean } = {}) {
@@ -131,6 +135,11 @@ export class ServerMetrics {
       registers,
     });
 
+    this.#backups = new Counter({ name: 'profilesync_backups_total', help: 'backups by kind (online: POST /api/backup; scheduled) and outcome (ok, failed)', labelNames: ['kind', 'outcome'], registers });
+    this.#backupSeconds = new Gauge({ name: 'profilesync_backup_last_duration_seconds', help: 'duration of the last successful backup by kind', labelNames: ['kind'], registers });
+    this.#backupBytes = new Gauge({ name: 'profilesync_backup_last_bytes', help: 'size of the last successful backup by kind', labelNames: ['kind'], registers });
+    this.#backupLastSuccess = new Gauge({ name: 'profilesync_backup_last_success_timestamp_seconds', help: 'when the last successful backup of each kind finished (unix seconds); alert when it gets old', labelNames: ['kind'], registers });
+
     const peerGauge = (name: string, help: string, labelNames: 'peer'[], fill: (g: Gauge<'peer'>, peers: PeerStatus[]) => void) =>
       new Gauge({ name, help, labelNames, registers, collect: atScrape(sources.peers, fill) });
     peerGauge('profilesync_sync_peers_connected', 'peers with an open sync session (absent until sync is available)', [], (g, peers) => g.set(peers.filter((p) => p.connected).length));
@@ -161,6 +170,15 @@ export class ServerMetrics {
       store.on('view-loaded', (e) => loads.observe({ kind: 'view' }, e.durationMillis / 1000)),
       store.on('conflict-recorded', () => conflicts.inc()),
     );
+  }
+
+  /** One backup finished (ok or failed). */
+  observeBackup(kind: string, outcome: 'ok' | 'failed', seconds: number, bytes: number, at: number): void {
+    this.#backups.inc({ kind, outcome });
+    if (outcome !== 'ok') return;
+    this.#backupSeconds.set({ kind }, seconds);
+    this.#backupBytes.set({ kind }, bytes);
+    this.#backupLastSuccess.set({ kind }, at / 1000);
   }
 
   /** Counts one denial (reason: missing-token, bad-token, role, grant, scope, AUTH_FORBIDDEN, ...; endpoint: http, /yjs, /sync). */

@@ -441,6 +441,17 @@ export function openApiDocument(): Json {
         requestBody: jsonBody({ type: 'object', additionalProperties: false, properties: { timeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 } } }, false),
       }),
     },
+    '/api/backup': {
+      post: op(
+        'Stream a consistent backup of the running node (admin with every profile; a scoped admin is 403). The same format as `profilesync backup FILE`: restore it with `profilesync restore FILE`. A failure after the first byte aborts the connection (the trailer is missing, so a check refuses the file)',
+        {
+          '200': { description: 'the backup file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } }, headers: { 'content-disposition': { schema: str, description: 'attachment; filename="profilesync-<UTC time>.bak"' } } },
+          ...withBody,
+          '503': errorRef('BACKUP_IN_PROGRESS: another backup of this node is running'),
+        },
+        { requestBody: jsonBody({ type: 'object', additionalProperties: false, properties: {} }, false) },
+      ),
+    },
   };
   return {
     openapi: '3.1.0',

@@ -28,6 +28,7 @@ import { ViewJsonCache } from './view-cache.js';
 import { Readiness } from './readiness.js';
 import { errorBody } from './http-errors.js';
 import { removeServerFile, writeServerFile } from './server-file.js';
+import { BackupService } from './backup.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
 import type { FleetAttachOptions } from '@profilesync/sync';
 import { ChangeHub } from './changes/hub.js';
@@ -82,6 +83,8 @@ export interface RunningServer {
   readiness: Readiness;
   /** the `responses` cache (LLM answers by profile version) when `cache.redis.url` is set */
   responses: ResponseCache<unknown> | undefined;
+  /** online and scheduled backups (`backups.runScheduled()` takes one now) */
+  backups: BackupService;
   /** ordered profile changes with log positions (the change feed and webhooks read it) */
   changes: ChangeHub;
   /** replaces the sync mount (the lead wires the sync package in through this or `sync`) */
@@ -313,8 +316,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       await opened.store.recordAudit({ ...e, ...(details ? { details } : {}) });
     };
 
+    const backups = new BackupService({ log: opened.log, dataDir: config.dataDir, encrypted: opened.encrypted, config: config.backup, logger, metrics, audit, clock });
+
     const ctx: AppContext = {
       config,
+      backups,
       store: opened.store,
       tokens,
       live,
@@ -406,6 +412,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       // the fleet joins once /sync answers (members dial it to repair)
       await fleetMount.started({ url: config.bus.advertiseUrl !== '' ? config.bus.advertiseUrl.replace(/\/+$/, '') : url });
     }
+    backups.start();
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
@@ -429,6 +436,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         } finally {
           clearTimeout(force);
         }
+        await backups.stop();
         metrics.detach();
         await responses?.close().catch((err: unknown) => logger.warn({ err }, 'responses cache close failed'));
         hub.close();
@@ -457,6 +465,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       cacheRegistry,
       routes: routesOf(app),
       readiness,
+      backups,
       changes: hub,
       responses: responses?.cache,
       mountSync(m) {

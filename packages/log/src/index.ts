@@ -8,4 +8,5 @@ export { isValidStreamName, STREAM_NAME_RE } from './validate.js';
 export { buildSnapshot } from './snapshots.js';
 export { backupLog } from './backup.js';
 export { restoreLog } from './restore.js';
+export { checkBackup, type BackupCheckReport } from './backup-check.js';
 export { BACKUP_VERSION, BACKUP_MAGIC } from './backup-format.js';

@@ -1,33 +1,60 @@
 /**
- * `backup FILE` and `restore FILE [--until TIME|SEQ]` (offline, on a data dir no server holds).
+ * `backup FILE` (offline on a stopped data dir, or online from a running node) and
+ * `restore FILE [--until TIME|SEQ]` (offline, into a data dir that holds no node).
  *
  * A backup is the log's backup stream (entries verbatim as stored, aux records: tokens,
  * peers) plus the files a node needs to read it: keyring.json for encrypted dirs (still
  * wrapped by the passphrase), identity.json for plaintext dirs. It is written to FILE.partial,
- * fsynced and renamed, so FILE is never a half-written backup.
+ * fsynced, checked end to end and renamed, so FILE is never a half-written backup.
  *
  * Restore replays it into a data dir that holds no node, stopping at --until (a time, or an
  * lsn: the SEQ of `restore --until`), rebuilds the views, then issues a NEW admin token for
  * the operator (old tokens keep working; the old admin.token file is not part of a backup).
  */
-import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { ProfileSyncError } from '@profilesync/errors';
+import { ProfileSyncError, errorCode } from '@profilesync/errors';
 import type { LogCodec } from '@profilesync/log';
 import type { Keyring } from '@profilesync/crypto';
 import { isNodeDir, nodePaths } from '@profilesync/server/local';
-import { addLocal, type Cli, type CommonOpts } from '../context.js';
-import { createProgress } from '../progress.js';
+import { addLocal, addRemote, type Cli, type CommonOpts } from '../context.js';
+import { createByteProgress, createProgress } from '../progress.js';
 import { parseUntil } from '../until.js';
 
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r+');
+/**
+ * `backup FILE --url URL`: POST /api/backup streamed into FILE.partial, then checked end to end
+ * (every record's crc, the trailer's counts and sha-256) and renamed: a connection that drops
+ * mid-way leaves no FILE (BACKUP_INCOMPLETE).
+ */
+async function onlineBackup(cli: Cli, o: CommonOpts, file: string) {
+  const api = await cli.client(o);
+  const { commitBackupFile } = await import('@profilesync/server');
+  const partial = `${file}.partial`;
+  const res = await api.stream('POST', '/api/backup');
+  const progress = createByteProgress({ label: 'backup', stream: cli.io.stderr });
   try {
-    fsyncSync(fd);
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('data', (c: Buffer) => progress.add(c.byteLength));
+    await pipeline(body, createWriteStream(partial, { mode: 0o600 }));
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw new ProfileSyncError('BACKUP_INCOMPLETE', `the node at ${api.url} stopped sending the backup before its end (${(err as Error).message}); nothing was kept — the node's log says why`, { cause: err });
   } finally {
-    closeSync(fd);
+    progress.stop();
   }
+  let checked;
+  try {
+    checked = await commitBackupFile(partial, file);
+  } catch (err) {
+    if (errorCode(err) === 'LOG_BACKUP_CORRUPT') {
+      throw new ProfileSyncError('BACKUP_INCOMPLETE', `the backup received from ${api.url} does not check out (${(err as Error).message}); nothing was kept — the node's log says why`, { cause: err });
+    }
+    throw err;
+  }
+  return { file, online: true, url: api.url, encrypted: checked.header.codecId !== 'plain', streams: checked.streams, entries: checked.entries, aux: checked.aux, sections: checked.sections, bytes: checked.bytes, sha256: checked.sha256, lastLsn: checked.header.lastLsn };
 }
 
 /** The backup file's directory must exist (checked before the data dir is opened: a clean USAGE error, not a stream crash). */
@@ -55,29 +82,27 @@ function entriesOf(dir: string): string[] {
 }
 
 export function registerBackup(program: Command, cli: Cli): void {
-  addLocal(program.command('backup <file>').description('write a verified, streamable backup of the data dir (the server must be stopped)')).action(async (file: string, o: CommonOpts) => {
+  addRemote(
+    program
+      .command('backup <file>')
+      .description('write a checked backup: of the stopped data dir, or streamed online from a running node (--url, or the node running on --data)'),
+  ).action(async (file: string, o: CommonOpts) => {
     checkBackupTarget(file);
-    const partial = `${file}.partial`;
-    const { backupLog } = await import('@profilesync/log');
-    const { IDENTITY_FILE, KEYRING_FILE } = await import('@profilesync/crypto');
+    const out = cli.output(o);
+    if (cli.isRemote(o)) {
+      const report = await onlineBackup(cli, o, file);
+      out.result(report, () => out.line(`backup ${file} (online from ${report.url}): ${report.entries} entries in ${report.streams} streams, ${report.bytes} bytes, lsn <= ${report.lastLsn}, sha256 ${report.sha256.slice(0, 16)}...`));
+      return;
+    }
+    const { writeBackupFile } = await import('@profilesync/server');
     const report = await cli.offline(o, async (node, config) => {
-      const sections: Record<string, Uint8Array> = {};
-      const sidecar = node.encrypted ? KEYRING_FILE : IDENTITY_FILE;
-      if (existsSync(join(config.dataDir, sidecar))) sections[sidecar] = readFileSync(join(config.dataDir, sidecar));
       const progress = createProgress({ label: 'backup', stream: cli.io.stderr });
       try {
-        const r = await backupLog(node.log, createWriteStream(partial, { mode: 0o600 }), { sections, onProgress: (p) => progress.update(p.done, p.total) });
-        fsyncFile(partial);
-        renameSync(partial, file);
-        return { file, encrypted: node.encrypted, ...r };
-      } catch (err) {
-        rmSync(partial, { force: true });
-        throw err;
+        return await writeBackupFile(node.log, config.dataDir, node.encrypted, file, (p) => progress.update(p.done, p.total));
       } finally {
         progress.stop();
       }
     });
-    const out = cli.output(o);
     out.result(report, () => out.line(`backup ${file}: ${report.entries} entries in ${report.streams} streams, ${report.bytes} bytes, lsn <= ${report.lastLsn}, sha256 ${report.sha256.slice(0, 16)}...`));
   });
 
