@@ -443,6 +443,7 @@ export function openApiDocument(): Json {
     },
     '/api/backup': {
       post: op(
+        'createBackup',
         'Stream a consistent backup of the running node (admin with every profile; a scoped admin is 403). The same format as `profilesync backup FILE`: restore it with `profilesync restore FILE`. A failure after the first byte aborts the connection (the trailer is missing, so a check refuses the file)',
         {
           '200': { description: 'the backup file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } }, headers: { 'content-disposition': { schema: str, description: 'attachment; filename="profilesync-<UTC time>.bak"' } } },
@@ -450,6 +451,7 @@ export function openApiDocument(): Json {
           '503': errorRef('BACKUP_IN_PROGRESS: another backup of this node is running'),
         },
         { requestBody: jsonBody({ type: 'object', additionalProperties: false, properties: {} }, false) },
+        true,
       ),
     },
   };
