@@ -108,15 +108,18 @@ const appendDurable: BenchCase = {
       await rm(ydir, { recursive: true, force: true });
       return r.opsPerSec;
     };
-    // interleaved rounds, best of each (the machine is shared; the best run is the least disturbed)
+    // interleaved rounds, best of each (the machine is shared; the best run is the least disturbed);
+    // the raw ceiling runs between the log's rounds, so both see the disk in the same state
     const ours: Awaited<ReturnType<typeof durableAppendRate>>[] = [];
     const theirs: number[] = [];
+    const raws: Awaited<ReturnType<typeof rawLevelCeiling>>[] = [];
     for (let round = 0; round < 2; round++) {
       ours.push(await durableAppendRate(undefined, work));
+      raws.push(await rawLevelCeiling(work));
       theirs.push(await yRate());
     }
     const best = ours.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
-    const raw = await rawLevelCeiling(work);
+    const raw = raws.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
     return [
       result({
         name: 'log-append-durable-vs-raw-level',
@@ -124,7 +127,13 @@ const appendDurable: BenchCase = {
         value: best.opsPerSec,
         baseline: 'raw LevelDB: the same appends as 64-entry chained batches (entry + head + view per append), sync: true, no other JS',
         baselineValue: raw.opsPerSec,
-        extra: { rawBatchP50Ms: Number(raw.p50.toFixed(3)), rawBatchP99Ms: Number(raw.p99.toFixed(3)), note: 'the disk + LevelDB ceiling of this batch composition on this machine' },
+        goal: '>= 0.8x the raw LevelDB ceiling (same run)',
+        met: best.opsPerSec >= 0.8 * raw.opsPerSec,
+        extra: {
+          rawBatchP50Ms: Number(raw.p50.toFixed(3)), rawBatchP99Ms: Number(raw.p99.toFixed(3)),
+          rounds: ours.map((o) => Math.round(o.opsPerSec)).join(' / '), rawRounds: raws.map((r) => Math.round(r.opsPerSec)).join(' / '),
+          note: 'the disk + LevelDB ceiling of this batch composition on this machine',
+        },
       }),
       result({
         name: 'log-append-durable',

@@ -131,6 +131,12 @@ export class GroupCommitWriter {
   #exclusive: { fn: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   #running = false;
   #needsReopen = false;
+  /**
+   * Committed batches whose snapshot bookkeeping (onCommitted) has not run yet: it runs while the
+   * next batch's write is in flight (or when the writer goes idle), not between an ack and the
+   * next batch, where every microsecond is a microsecond of every writer's round trip.
+   */
+  #committed: CommittedStream[][] = [];
   #idleWaiters: (() => void)[] = [];
 
   constructor(deps: WriterDeps) {
@@ -191,6 +197,7 @@ export class GroupCommitWriter {
       while (this.#queue.length > 0 || this.#exclusive.length > 0) {
         const ex = this.#exclusive.shift();
         if (ex !== undefined) {
+          this.#flushCommitted();
           await ex.fn().then(ex.resolve, ex.reject);
           continue;
         }
@@ -200,6 +207,7 @@ export class GroupCommitWriter {
         await yieldToIo();
       }
     } finally {
+      this.#flushCommitted();
       this.#running = false;
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
@@ -395,7 +403,9 @@ export class GroupCommitWriter {
       return;
     }
     try {
-      await batch.write({ sync: true });
+      const writing = batch.write({ sync: true });
+      this.#flushCommitted();
+      await writing;
     } catch (err) {
       this.#needsReopen = true;
       this.#fail(jobs, err, start);
@@ -430,6 +440,14 @@ export class GroupCommitWriter {
     if (emitter.has('batch-committed')) {
       emitter.emit('batch-committed', { entries: acks.length, streams: work.size, bytes, durationMillis: end - start });
     }
-    this.#d.onCommitted(committed);
+    this.#committed.push(committed);
+  }
+
+  /** Runs the snapshot bookkeeping of the batches committed so far, in commit order. */
+  #flushCommitted(): void {
+    if (this.#committed.length === 0) return;
+    const all = this.#committed;
+    this.#committed = [];
+    for (const c of all) this.#d.onCommitted(c);
   }
 }
