@@ -264,12 +264,13 @@ async function round(url: string, token: string | undefined, writers: number, se
   const completed = done;
   stop = true;
   await Promise.all(loops);
-  // converged: every client holds the same text, and it has every keystroke
-  const want = text(ws[0]!.doc).toString();
-  const deadline = nowMs() + 10_000;
+  // converged: every client holds the same text (each keystroke reached the others through the server)
+  const deadline = nowMs() + 60_000;
+  let want = text(ws[0]!.doc).toString();
   while ([reader, ...ws].some((c) => text(c.doc).toString() !== want)) {
     if (nowMs() > deadline) throw new Error('clients did not converge');
     await new Promise((r) => setTimeout(r, 20));
+    want = text(ws[0]!.doc).toString();
   }
   for (const c of [reader, ...ws]) c.provider.destroy();
   const f = summarize(fanout);
