@@ -23,7 +23,7 @@ export function exitCodeFor(code: string | undefined): ExitCode {
   if (code.endsWith('_NOT_FOUND') || code === 'NODE_NOT_INITIALIZED' || code === 'PROFILE_DELETED' || code === 'PROFILE_VERSION_UNAVAILABLE') return EXIT.NOT_FOUND;
   if (code.startsWith('AUTH_') || code === 'CRYPTO_BAD_PASSPHRASE' || code === 'CRYPTO_BAD_RECOVERY_PHRASE' || code === 'CRYPTO_PASSPHRASE_REQUIRED' || code === 'CRYPTO_PASSPHRASE_WEAK' || code === 'ADMIN_TOKEN_UNAVAILABLE') return EXIT.AUTH;
   if (code.endsWith('_EXISTS') || code === 'TOKEN_LAST_ADMIN' || code === 'LOG_RESTORE_NOT_EMPTY') return EXIT.CONFLICT;
-  if (code === 'SERVER_UNREACHABLE' || code === 'SERVER_ADDRESS_IN_USE' || code === 'SERVER_LISTEN_FAILED' || code === 'LOG_LOCKED' || code === 'SYNC_UNAVAILABLE' || code === 'SYNC_TIMEOUT' || code === 'SYNC_NOT_CONVERGED' || code === 'LOG_WRITE_FAILED' || code === 'SERVER_SHUTTING_DOWN' || code === 'SERVER_STARTING' || code === 'BACKUP_IN_PROGRESS' || code === 'BACKUP_INCOMPLETE') return EXIT.UNAVAILABLE;
+  if (code === 'SERVER_UNREACHABLE' || code === 'SERVER_ADDRESS_IN_USE' || code === 'SERVER_LISTEN_FAILED' || code === 'LOG_LOCKED' || code === 'SYNC_UNAVAILABLE' || code === 'SYNC_TIMEOUT' || code === 'SYNC_NOT_CONVERGED' || code === 'LOG_WRITE_FAILED' || code === 'LOG_DISK_FULL' || code === 'SERVER_SHUTTING_DOWN' || code === 'SERVER_STARTING' || code === 'BACKUP_IN_PROGRESS' || code === 'BACKUP_INCOMPLETE') return EXIT.UNAVAILABLE;
   if (code.startsWith('REQUEST_') || code.startsWith('PROFILE_') || code.startsWith('LABEL_') || code.startsWith('PEER_') || code === 'TOKEN_INVALID' || code === 'IMPORT_INVALID' || code === 'AUDIT_INVALID' || code === 'CRYPTO_BAD_PUBLIC_KEY') return EXIT.INVALID;
   return EXIT.ERROR;
 }

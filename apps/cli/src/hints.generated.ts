@@ -70,6 +70,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   LOG_CLOSED: "open the log again",
   LOG_CODEC_MISMATCH: "open with the right codec / keyring",
   LOG_CORRUPT: "run `verify`; restore from a backup",
+  LOG_DISK_FULL: "the append is not acknowledged; free space: the next write reopens the DB and succeeds. Reads keep working on the open handle meanwhile",
   LOG_FORMAT_UNSUPPORTED: "upgrade the software (or supply the migration)",
   LOG_INVALID_ARGUMENT: "fix the input; nothing was written",
   LOG_LOCKED: "stop the other process, or use another dir",

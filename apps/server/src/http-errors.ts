@@ -72,6 +72,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   SYNC_CLOSED: 503,
   // storage (log)
   LOG_WRITE_FAILED: 503,
+  LOG_DISK_FULL: 503,
+  LOG_OPEN_FAILED: 503,
   LOG_CLOSED: 503,
   LOG_LOCKED: 503,
   LOG_STREAM_NOT_FOUND: 404,

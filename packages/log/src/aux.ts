@@ -4,7 +4,7 @@
  * value and is checked on read, so a record copied under another key is rejected.
  */
 import { auxNameKey } from './codec.js';
-import type { DbHolder } from './db.js';
+import { isNoSpace, type DbHolder } from './db.js';
 import { logError, readFailure } from './errors.js';
 import { auxKey, P_AUX, prefixRange } from './keys.js';
 import { decodeAuxPlain, encodeAuxPlain, frame, unframe } from './records.js';
@@ -43,7 +43,8 @@ export async function putAux(holder: DbHolder, codec: LogCodec, name: string, va
   try {
     await holder.run((db) => db.put(key, v, { sync: true }));
   } catch (err) {
-    throw logError('LOG_WRITE_FAILED', `aux record ${name} was not written`, { cause: err, details: { name } });
+    holder.markWriteFailed();
+    throw logError(isNoSpace(err) ? 'LOG_DISK_FULL' : 'LOG_WRITE_FAILED', `aux record ${name} was not written`, { cause: err, details: { name } });
   }
 }
 
@@ -52,7 +53,8 @@ export async function deleteAux(holder: DbHolder, codec: LogCodec, name: string)
   try {
     await holder.run((db) => db.del(key, { sync: true }));
   } catch (err) {
-    throw logError('LOG_WRITE_FAILED', `aux record ${name} was not deleted`, { cause: err, details: { name } });
+    holder.markWriteFailed();
+    throw logError(isNoSpace(err) ? 'LOG_DISK_FULL' : 'LOG_WRITE_FAILED', `aux record ${name} was not deleted`, { cause: err, details: { name } });
   }
 }
 

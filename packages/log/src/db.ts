@@ -4,8 +4,10 @@
  * DB is reopened, so the writer reopens before its next batch. Reads that raced with a reopen
  * are retried once on the new handle.
  */
+import { readdirSync, statfsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Level } from 'level';
-import { errorCode } from '@profilesync/errors';
+import { errorCode, type ProfileSyncError } from '@profilesync/errors';
 import { isNotOpenError, logError } from './errors.js';
 
 export type Db = Level<Uint8Array, Uint8Array>;
@@ -37,12 +39,52 @@ export async function openLevel(dir: string, wrap?: (db: unknown) => unknown): P
   return (wrap === undefined ? raw : wrap(raw)) as Db;
 }
 
+/** True when `err` (or a cause of it) says the disk is full (ENOSPC). */
+export function isNoSpace(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.code === 'ENOSPC' || e.code === 'LOG_DISK_FULL' || /no space left on device|ENOSPC/i.test(String(e.message ?? ''))) return true;
+  }
+  return false;
+}
+
+/** Head room a reopen needs beyond LevelDB's own files: a new manifest, a new log, some slack. */
+const REOPEN_SLACK_BYTES = 1024 * 1024;
+
+/**
+ * When the file system of `dir` has less free space than a reopen of the LevelDB there needs —
+ * its write-ahead logs become a table, the manifest is rewritten (both sizes counted) plus
+ * REOPEN_SLACK_BYTES — returns { need, free }; otherwise (or when it cannot be told) undefined.
+ */
+export function reopenSpace(dir: string): { need: number; free: number } | undefined {
+  let free: number;
+  let need = REOPEN_SLACK_BYTES;
+  try {
+    const fs = statfsSync(dir);
+    free = fs.bavail * fs.bsize;
+    for (const name of readdirSync(dir)) {
+      if (name.endsWith('.log') || name.startsWith('MANIFEST-')) need += statSync(join(dir, name)).size;
+    }
+  } catch {
+    return undefined;
+  }
+  return free < need ? { need, free } : undefined;
+}
+
+export function noSpaceError(space: { need: number; free: number }): ProfileSyncError {
+  return logError('LOG_DISK_FULL', `the disk holding the log is full (${space.free} bytes free, ${space.need} needed to resume writing); reads keep working`, {
+    details: { free: space.free, need: space.need },
+  });
+}
+
 export class DbHolder {
   readonly dir: string;
   readonly #wrap: ((db: unknown) => unknown) | undefined;
   #db: Db;
   #generation = 0;
   #reopening: Promise<void> | undefined;
+  #writeFailed = false;
+  /** set when a reopen closed the handle but could not open it again (reads retry the open) */
+  #openFailed: unknown;
 
   constructor(dir: string, db: Db, wrap?: (db: unknown) => unknown) {
     this.dir = dir;
@@ -59,8 +101,25 @@ export class DbHolder {
     return this.#generation;
   }
 
+  /** A write outside the writer's batches failed: LevelDB refuses writes until a reopen. */
+  markWriteFailed(): void {
+    this.#writeFailed = true;
+  }
+
+  get writeFailed(): boolean {
+    return this.#writeFailed;
+  }
+
   async current(): Promise<Db> {
-    if (this.#reopening !== undefined) await this.#reopening;
+    if (this.#reopening !== undefined) await this.#reopening.catch(() => undefined);
+    if (this.#openFailed !== undefined) {
+      // the last reopen left no open handle: try again (space may have returned), else say why
+      await this.reopen().catch(() => undefined);
+      if (this.#openFailed !== undefined) {
+        const cause = this.#openFailed;
+        throw isNoSpace(cause) ? logError('LOG_DISK_FULL', 'the log cannot be reopened: the disk is full', { cause }) : cause;
+      }
+    }
     return this.#db;
   }
 
@@ -76,15 +135,23 @@ export class DbHolder {
     }
   }
 
-  /** Closes and reopens the DB. Readers wait meanwhile. */
+  /** Closes and reopens the DB (one at a time: a call during a reopen waits for it). Readers wait meanwhile. */
   async reopen(): Promise<void> {
+    if (this.#reopening !== undefined) return this.#reopening;
     const work = (async () => {
       try {
         await this.#db.close();
       } catch {
         // a handle in a failed state may refuse to close cleanly; opening again is what matters
       }
-      this.#db = await openLevel(this.dir, this.#wrap);
+      try {
+        this.#db = await openLevel(this.dir, this.#wrap);
+      } catch (err) {
+        this.#openFailed = err;
+        throw err;
+      }
+      this.#openFailed = undefined;
+      this.#writeFailed = false;
       this.#generation++;
     })();
     this.#reopening = work;

@@ -238,12 +238,17 @@ class Log implements EventLog {
 
   async putAux(name: string, value: Uint8Array): Promise<void> {
     this.#open();
-    return aux.putAux(this.#holder, this.#codec, checkAuxName(name), checkAuxValue(value));
+    const n = checkAuxName(name);
+    const v = checkAuxValue(value);
+    await this.#writer.ensureWritable(); // after a failed write, reopen first (or LOG_DISK_FULL)
+    return aux.putAux(this.#holder, this.#codec, n, v);
   }
 
   async deleteAux(name: string): Promise<void> {
     this.#open();
-    return aux.deleteAux(this.#holder, this.#codec, checkAuxName(name));
+    const n = checkAuxName(name);
+    await this.#writer.ensureWritable();
+    return aux.deleteAux(this.#holder, this.#codec, n);
   }
 
   async listAux(prefix: string): Promise<string[]> {

@@ -4,8 +4,10 @@
  * from the last durable heads, writes entries + one head and one view per stream + catalog
  * records of new streams in ONE synced LevelDB batch, then resolves every append in it.
  * While a batch is in flight new appends wait for the next one. A failed batch rejects exactly
- * its appends (LOG_WRITE_FAILED) and leaves the in-memory heads at the durable state; the DB is
- * reopened (and heads reloaded from it) before the next batch.
+ * its appends (LOG_WRITE_FAILED; LOG_DISK_FULL when the disk is full) and leaves the in-memory
+ * heads at the durable state; the DB is reopened (and heads reloaded from it) before the next
+ * batch — unless the disk lacks the space a reopen needs: then the failed handle stays open for
+ * reads and writes are refused (LOG_DISK_FULL) until space returns.
  *
  * Hot path (measured, see docs/storage-format.md "Group commit"): each append is encoded once
  * at submit into a buffer that already has room for the entry header, and its view is copied
@@ -15,7 +17,7 @@
  */
 import { Arena, asU8, ZERO_HASH, utf8 } from './bytes.js';
 import { plainCodec } from './codec.js';
-import { type Chained, type DbHolder, startBatch } from './db.js';
+import { type Chained, type DbHolder, isNoSpace, noSpaceError, reopenSpace, startBatch } from './db.js';
 import type { Emitter } from './emitter.js';
 import { logError } from './errors.js';
 import { MAX_STREAM_NO, P_CATALOG, P_ENTRY, P_HEAD, P_VIEW, putSeqKey, putStreamKey } from './keys.js';
@@ -201,7 +203,7 @@ export class GroupCommitWriter {
           await ex.fn().then(ex.resolve, ex.reject);
           continue;
         }
-        if (this.#needsReopen && !(await this.#reopen())) continue;
+        if (this.#mustReopen && !(await this.#reopen())) continue;
         await this.#commit(this.#cut());
         // let the continuations of the acks run, so their next appends join the next batch
         await yieldToIo();
@@ -215,14 +217,36 @@ export class GroupCommitWriter {
     }
   }
 
+  get #mustReopen(): boolean {
+    return this.#needsReopen || this.#d.holder.writeFailed;
+  }
+
+  /** Before a write outside the batches (aux records): reopen first when a failed write left LevelDB refusing writes. */
+  ensureWritable(): Promise<void> {
+    if (!this.#mustReopen) return Promise.resolve();
+    return this.exclusive(async () => {
+      if (this.#mustReopen) await this.#reopenNow();
+    });
+  }
+
+  async #reopenNow(): Promise<void> {
+    const start = performance.now();
+    // Reopening writes (LevelDB turns its log into a table and starts a new manifest and log).
+    // On a full disk it would fail after the close and leave no open handle, so reads would fail
+    // too: keep the failed handle (it still serves reads) and refuse writes until space returns.
+    const space = reopenSpace(this.#d.holder.dir);
+    if (space !== undefined) throw noSpaceError(space);
+    await this.#d.holder.reopen();
+    // LevelDB may or may not have kept the failed batch: the disk is the truth
+    await this.#d.table.load(this.#d.holder.db, this.#d.codec);
+    this.#needsReopen = false;
+    this.#d.emitter.emit('reopened', { durationMillis: performance.now() - start });
+  }
+
   async #reopen(): Promise<boolean> {
     const start = performance.now();
     try {
-      await this.#d.holder.reopen();
-      // LevelDB may or may not have kept the failed batch: the disk is the truth
-      await this.#d.table.load(this.#d.holder.db, this.#d.codec);
-      this.#needsReopen = false;
-      this.#d.emitter.emit('reopened', { durationMillis: performance.now() - start });
+      await this.#reopenNow();
       return true;
     } catch (err) {
       const jobs = this.#queue;
@@ -251,7 +275,8 @@ export class GroupCommitWriter {
 
   #fail(jobs: Job[], cause: unknown, start: number): void {
     const entries = jobs.reduce((n, j) => n + j.items.length, 0);
-    const err = logError('LOG_WRITE_FAILED', `the batch of ${entries} append(s) was not written: ${String((cause as Error)?.message ?? cause)}`, {
+    const code = isNoSpace(cause) ? 'LOG_DISK_FULL' : 'LOG_WRITE_FAILED';
+    const err = logError(code, `the batch of ${entries} append(s) was not written: ${String((cause as Error)?.message ?? cause)}`, {
       cause, details: { entries },
     });
     for (const j of jobs) j.reject(err);

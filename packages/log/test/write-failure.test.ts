@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLog, type AppendAck, type EventLog, type LogEvents } from '../src/index.js';
 import { bytes, childPath, codeOf, collect, DocWriter, input, spawnTs, tempDir, track, viewOf } from './helpers.js';
@@ -18,6 +20,8 @@ function failingLayer() {
     gate: undefined as Promise<void> | undefined,
     wraps: 0,
     batchRejects: false,
+    /** what the failing write reports: an I/O error, or a full disk */
+    errno: 'EIO' as 'EIO' | 'ENOSPC',
   };
   const wrapDb = (db: unknown) => {
     state.wraps++;
@@ -33,7 +37,10 @@ function failingLayer() {
             b.write = async (o: unknown) => {
               const fail = state.plan[state.writes++] ?? false;
               if (state.gate) await state.gate;
-              if (fail) throw Object.assign(new Error('injected: ENOSPC no space left on device'), { code: 'ENOSPC' });
+              if (fail) {
+                const text = state.errno === 'ENOSPC' ? 'injected: ENOSPC no space left on device' : 'injected: EIO i/o error';
+                throw Object.assign(new Error(text), { code: state.errno });
+              }
               return write(o);
             };
             return b;
@@ -82,7 +89,7 @@ describe('write failures (a failing layer injected under the log)', () => {
       expect(s.status).toBe('rejected');
       const err = (s as PromiseRejectedResult).reason as { code: string; cause?: { code?: string } };
       expect(err.code).toBe('LOG_WRITE_FAILED');
-      expect(err.cause?.code).toBe('ENOSPC');
+      expect(err.cause?.code).toBe('EIO');
     }
     expect(events).toEqual(['failed:4:LOG_WRITE_FAILED']);
     // the in-memory state is the durable state
@@ -164,6 +171,48 @@ describe('write failures (a failing layer injected under the log)', () => {
     for (let r = await it.next(); !r.done; r = await it.next()) seen.push(r.value.seq);
     expect(seen).toEqual(Array.from({ length: 700 }, (_, i) => i + 1));
     expect((await ack).seq).toBe(1);
+  });
+
+  it('a full disk (ENOSPC) is LOG_DISK_FULL for batches and aux records; an aux write after a failed one reopens first', async () => {
+    const { state, wrapDb } = failingLayer();
+    const log = track(await openLog({ dir: await tempDir(), wrapDb }));
+    const events: string[] = [];
+    log.on('batch-failed', (e: LogEvents['batch-failed']) => events.push(e.code));
+    log.on('reopened', () => events.push('reopened'));
+    await log.append(input('a', bytes(1)));
+    state.errno = 'ENOSPC';
+    state.plan = [true];
+    state.writes = 0;
+    expect(await codeOf(log.append(input('a', bytes(2))))).toBe('LOG_DISK_FULL');
+    expect(events).toEqual(['LOG_DISK_FULL']);
+    // the next write of any kind reopens first (LevelDB refuses writes after a failed one)
+    await log.putAux('x', bytes(7));
+    expect(events).toEqual(['LOG_DISK_FULL', 'reopened']);
+    expect(await log.getAux('x')).toEqual(bytes(7));
+    expect((await log.append(input('a', bytes(3)))).seq).toBe(2);
+  });
+
+  it('a reopen that cannot open: reads retry the open (a coded error meanwhile, never LEVEL_DATABASE_NOT_OPEN) and recover without a restart', async () => {
+    const dir = await tempDir();
+    const { state, wrapDb } = failingLayer();
+    const log = track(await openLog({ dir, wrapDb }));
+    await log.append(input('a', bytes(1), { view: bytes(9) }));
+    state.plan = [true];
+    state.writes = 0;
+    expect(await codeOf(log.append(input('a', bytes(2))))).toBe('LOG_WRITE_FAILED');
+    // what LevelDB reads at open (CURRENT) is broken while the handle is open: the reopen will fail
+    const current = join(dir, 'CURRENT');
+    const good = readFileSync(current);
+    writeFileSync(current, 'MANIFEST-999999\n');
+    const failed = await codeOf(log.append(input('a', bytes(3))));
+    expect(failed).toBe('LOG_WRITE_FAILED');
+    const whileBroken = await codeOf(log.getView('a'));
+    expect(whileBroken).toBe('LOG_OPEN_FAILED');
+    // fixed: the next read reopens by itself
+    writeFileSync(current, good);
+    expect(await log.getView('a')).toEqual(bytes(9));
+    expect((await log.append(input('a', bytes(4)))).seq).toBe(2);
+    expect((await collect(log.read('a'))).map((e) => e.body[0])).toEqual([1, 4]);
   });
 
   it('a second process opening the same dir gets LOG_LOCKED naming the dir', async () => {
