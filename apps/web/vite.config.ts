@@ -9,7 +9,9 @@ const target = process.env.PROFILESYNC_URL ?? 'http://127.0.0.1:7878';
 
 export default defineConfig({
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
-  resolve: { dedupe: ['yjs', 'lib0', 'y-protocols', '@codemirror/state', '@codemirror/view'] },
+  // workspace packages (@profilesync/model: the node's own validation and render) from their
+  // TypeScript sources, as everywhere else in the repo: no build of them needed first
+  resolve: { dedupe: ['yjs', 'lib0', 'y-protocols', '@codemirror/state', '@codemirror/view'], conditions: ['@profilesync/source', 'module', 'browser', 'development|production'] },
   server: {
     host: '127.0.0.1',
     proxy: {

@@ -127,3 +127,36 @@ describe('the primed first page', () => {
     expect(FIRST_PAGE_URL).toBe(url);
   });
 });
+
+describe('parameters as JSON (the node\'s own rules)', () => {
+  it('a value is typed JSON or refused with where and why; text needs quotes', async () => {
+    const { parseJsonField } = await import('../src/lib/jsonparams.js');
+    expect(parseJsonField('{"50256": -100}')).toEqual({ value: { '50256': -100 } });
+    expect(parseJsonField('"medium"')).toEqual({ value: 'medium' });
+    expect(parseJsonField('[1, 2]')).toEqual({ value: [1, 2] });
+    const bad = parseJsonField('medium');
+    expect('error' in bad && bad.error).toMatch(/^not valid JSON .* text must be in double quotes/);
+    expect('error' in parseJsonField('{"a": }')).toBe(true);
+    expect('error' in parseJsonField('  ')).toBe(true);
+  });
+  it('checks the whole parameters object like the node: types, ranges, unknown keys with a suggestion, JSON Schemas', async () => {
+    const { checkParameters } = await import('../src/lib/jsonparams.js');
+    expect(checkParameters({ temperature: 0.5, logit_bias: { '50256': -100 }, stop: ['###'] })).toEqual([]);
+    const typo = checkParameters({ temprature: 0.5 });
+    expect(typo).toHaveLength(1);
+    expect(typo[0]).toMatchObject({ key: 'temprature' });
+    expect(typo[0]!.text).toMatch(/temperature/);
+    expect(checkParameters({ logit_bias: { abc: 1 } })[0]).toMatchObject({ key: 'logit_bias', path: 'parameters.logit_bias.abc' });
+    expect(checkParameters({ logit_bias: { '1': 500 } })[0]!.text).toMatch(/<= 100/);
+    expect(checkParameters({ tools: [{ type: 'function', function: { name: 'x', parameters: { type: 'nonsense-type' } } }] })[0]).toMatchObject({ key: 'tools' });
+    expect(checkParameters({ extra: { top_k: 40 } })).toEqual([]);
+  });
+  it('the patch replaces a parameter\'s whole value (typed), removes with null', async () => {
+    const { parametersPatch, parseNumberField, NUMBER_FIELDS } = await import('../src/lib/jsonparams.js');
+    expect(parametersPatch({ temperature: 1, response_format: { type: 'json_object' }, stop: ['a'] }, { temperature: 1, response_format: { type: 'text' } })).toEqual({ response_format: { type: 'text' }, stop: null });
+    const t = NUMBER_FIELDS.find((f) => f.key === 'temperature')!;
+    expect(parseNumberField(t, '2.5').error).toMatch(/at most 2/);
+    expect(parseNumberField(t, '0.7')).toEqual({ value: 0.7 });
+    expect(parseNumberField(NUMBER_FIELDS.find((f) => f.key === 'max_tokens')!, '1.5').error).toMatch(/whole number/);
+  });
+});
