@@ -57,6 +57,20 @@ describe('tokens', () => {
     await expect(row.innerText()).resolves.toMatch(/ada-laptop[\s\S]*editor[\s\S]*team-a\.\*/);
     await shot(page, 'tokens');
 
+    // change: editor -> viewer for every profile; its writes are refused from now on
+    await row.getByRole('button', { name: 'Change token ada-laptop' }).click();
+    await dialogReady(page, 'change-token-dialog');
+    const change = page.getByTestId('change-token-dialog');
+    await change.getByLabel(/viewer:/).check();
+    await change.getByLabel(/Profiles \(globs/).fill('');
+    expect(await unlabeledControls(page)).toEqual([]);
+    await change.getByRole('button', { name: 'Save' }).click();
+    await change.waitFor({ state: 'detached' });
+    await eventually(async () => (await row.innerText()).includes('viewer'), 'the row to show the new role');
+    expect((await api(node.url, 'GET', '/api/tokens')).body.tokens.find((t: any) => t.id === listed.id)).toMatchObject({ role: 'viewer', profiles: null });
+    expect((await api(node.url, 'PATCH', '/api/profiles/team-a.bot', { description: 'again' }, secret)).status).toBe(403);
+    expect((await api(node.url, 'GET', '/api/profiles', undefined, secret)).body.profiles.map((p: any) => p.id)).toEqual(['team-a.bot', 'team-b.bot']);
+
     // revoke: Escape keeps it, the confirmation revokes it
     await row.getByRole('button', { name: 'Revoke token ada-laptop' }).click();
     await dialogReady(page, 'revoke-token-dialog');

@@ -230,6 +230,10 @@ export class Api {
   createToken(input: TokenCreate): Promise<TokenInfo & { token: string }> {
     return this.request('POST', '/api/tokens', { body: input });
   }
+  /** Changes a token's role and/or profile globs (null = every profile); its open live connections follow at once. */
+  updateToken(id: string, change: { role?: TokenInfo['role']; profiles?: string[] | null }): Promise<TokenInfo> {
+    return this.request('PATCH', `/api/tokens/${enc(id)}`, { body: change });
+  }
   revokeToken(id: string): Promise<void> {
     return this.request('DELETE', `/api/tokens/${enc(id)}`);
   }

@@ -144,12 +144,51 @@ function NewToken({ onCreated }: { onCreated: (token: string, info: TokenInfo) =
   );
 }
 
+/** Change a token's role and profile globs (PATCH /api/tokens/:id). */
+function ChangeToken({ token, onClose, onDone }: { token: TokenInfo; onClose: () => void; onDone: () => Promise<void> }) {
+  const { api } = useApp();
+  const [role, setRole] = useState<Role>(token.role);
+  const [globs, setGlobs] = useState((token.profiles ?? []).join(' '));
+  return (
+    <Dialog
+      title={`Change token ${token.name}`}
+      confirmLabel="Save"
+      testId="change-token-dialog"
+      onClose={onClose}
+      onConfirm={async () => {
+        const parsed = parseGlobs(globs);
+        if (parsed.bad !== undefined) throw new ApiError(0, 'REQUEST_INVALID', `"${parsed.bad}" is not a glob of profile-id characters, * and ?`);
+        const profiles = parsed.globs.length > 0 ? parsed.globs : null;
+        const change: { role?: Role; profiles?: string[] | null } = {};
+        if (role !== token.role) change.role = role;
+        if (JSON.stringify(profiles) !== JSON.stringify(token.profiles)) change.profiles = profiles;
+        if (Object.keys(change).length === 0) return;
+        await api.updateToken(token.id, change);
+        announce(`Token ${token.name} is now ${role}${profiles ? ` for ${profiles.join(', ')}` : ' for every profile'}; its open connections follow at once.`);
+        await onDone();
+      }}
+    >
+      <fieldset>
+        <legend>Role</legend>
+        {(['viewer', 'editor', 'admin'] as const).map((r) => (
+          <label class="radio" key={r}>
+            <input type="radio" name="change-role" value={r} checked={role === r} onChange={() => setRole(r)} /> <strong>{r}</strong>: {ROLE_HELP[r]}
+          </label>
+        ))}
+      </fieldset>
+      <label for="change-globs">Profiles (globs; empty = every profile)</label>
+      <input id="change-globs" value={globs} onInput={(e) => setGlobs(e.currentTarget.value)} placeholder="team-a.* support-*" />
+    </Dialog>
+  );
+}
+
 export function Tokens() {
   const { api, session } = useApp();
   const [tokens, setTokens] = useState<TokenInfo[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [created, setCreated] = useState<{ token: string; info: TokenInfo } | undefined>();
   const [revoking, setRevoking] = useState<TokenInfo | undefined>();
+  const [changing, setChanging] = useState<TokenInfo | undefined>();
 
   const load = async () => {
     try {
@@ -187,6 +226,9 @@ export function Tokens() {
               </td>
               <td>{when(t.lastUsedAt)}</td>
               <td class="row-actions">
+                <button type="button" class="link" onClick={() => setChanging(t)} aria-label={`Change token ${t.name}`}>
+                  Change
+                </button>
                 <button type="button" class="link danger" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name}`}>
                   Revoke
                 </button>
@@ -211,6 +253,7 @@ export function Tokens() {
           }}
         />
       )}
+      {changing && <ChangeToken token={changing} onClose={() => setChanging(undefined)} onDone={load} />}
       {revoking && (
         <Dialog
           title={`Revoke token ${revoking.name}?`}
