@@ -92,6 +92,7 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
   #warned = false;
   #unsupported: string | undefined;
   #trimTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #shardOfKey = new Map<string, number>();
 
   constructor(opts: RedisBusOptions) {
     super('@profilesync/bus');
@@ -121,6 +122,7 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
     this.#cmd = this.#client('profilesync-bus', true);
     this.#blocker = this.#client('profilesync-bus-reader', false);
     this.#cmd.on('ready', () => void this.#onReady());
+    for (let s = 0; s < this.shards; s++) this.#shardOfKey.set(this.streamKey(s), s);
   }
 
   get connected(): boolean {
@@ -195,17 +197,47 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
     let out = await this.#readOnce(cursors, count);
     if (out.length > 0 || blockMs === 0) return out;
     if (!this.#blocker.isReady) throw busError(BusErrorCode.UNAVAILABLE, 'the reader connection is not ready', { op: 'read' });
-    // wait for any shard to move past its cursor, then read atomically again
-    const args = ['XREAD', 'COUNT', '1', 'BLOCK', String(blockMs), 'STREAMS'];
+    // wait for any shard to move past its cursor
+    const args = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS'];
     for (let s = 0; s < this.shards; s++) args.push(this.streamKey(s));
     for (const c of cursors) args.push(c.position);
+    let reply: unknown;
     try {
-      await this.#blocker.sendCommand(args, { timeout: blockMs + this.#o.commandTimeoutMs });
+      reply = await this.#blocker.sendCommand(args, { timeout: blockMs + this.#o.commandTimeoutMs, typeMapping: BUFFERS });
     } catch (err) {
       throw this.#error(err, 'read');
     }
+    // entries numbered right after the cursors cannot hide a gap: use them as they are (the
+    // common case, one round trip); anything else is read again by the atomic script
+    const direct = this.#contiguous(cursors, reply, count);
+    if (direct) return direct;
     this.#ready('read');
     out = await this.#readOnce(cursors, count);
+    return out;
+  }
+
+  /** The XREAD reply as batches if every shard's entries continue its cursor's numbering; else undefined. */
+  #contiguous(cursors: readonly Cursor[], reply: unknown, count: number): ShardBatch[] | undefined {
+    if (reply === null || reply === undefined) return [];
+    // RESP2 gives [[key, rows], ...]; with a type mapping node-redis may hand a Map or an object
+    const streams: [unknown, unknown][] = Array.isArray(reply) ? (reply as [unknown, unknown][]) : reply instanceof Map ? [...reply] : typeof reply === 'object' ? Object.entries(reply as object) : [];
+    if (streams.length === 0) return [];
+    const out: ShardBatch[] = [];
+    for (const [key, rows] of streams) {
+      const shard = this.#shardOfKey.get(str(key));
+      if (shard === undefined || !Array.isArray(rows) || rows.length === 0) return undefined;
+      const cursor = cursors[shard]!;
+      if (cursor.epoch === '') return undefined;
+      let expected = parsePosition(cursor.position)![1] + 1n;
+      for (const row of rows) {
+        const pos = Array.isArray(row) ? parsePosition(str(row[0])) : undefined;
+        if (!pos || pos[1] !== expected) return undefined;
+        expected++;
+      }
+      const b = this.#batch(shard, cursor, ['ok', cursor.epoch, rows], count);
+      if (!b || b.gap) return undefined;
+      out.push(b);
+    }
     return out;
   }
 
