@@ -5,6 +5,7 @@
  */
 import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
 import type { PeerInfo, PeersResponse, SyncReport, TokenCreate, TokenInfo } from './types.js';
+import type { ClusterResponse } from './cluster.js';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -223,6 +224,10 @@ export class Api {
   }
   syncNow(): Promise<SyncReport> {
     return this.request('POST', '/api/sync');
+  }
+  /** The fleet (bus and members); `{ bus: null, members: [] }` for a node without a bus. */
+  cluster(): Promise<ClusterResponse> {
+    return this.request('GET', '/api/cluster');
   }
   async tokens(): Promise<TokenInfo[]> {
     return (await this.request<{ tokens: TokenInfo[] }>('GET', '/api/tokens')).tokens;

@@ -11,6 +11,7 @@ import type { PeerInfo, PeersResponse } from '../lib/types.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { ErrorAlert, Grid, usePolling } from './parts.js';
+import { ClusterPanel } from './ClusterPanel.js';
 import { announce, announceError } from './status.js';
 
 const POLL_MS = 2000;
@@ -180,6 +181,7 @@ export function Peers() {
         </div>
       </div>
       <ErrorAlert message={error} />
+      <ClusterPanel />
       {data && !available && <p class="note">Peer sync is not running on this node (SYNC_UNAVAILABLE): peers are listed from its configuration only and nothing is dialed.</p>}
       {data && data.peers.length === 0 && <p data-testid="no-peers">No peers yet. Add one below; this node then dials it and keeps both in sync.</p>}
       {data && data.peers.length > 0 && (
