@@ -2,14 +2,15 @@
  * @profilesync/sync benchmarks: real stores in temp dirs, real http + ws servers on 127.0.0.1,
  * encrypted sessions (handshake + secretbox frames).
  *   sync-initial:        A holds 1000 profiles x 100 updates, B is empty: B dials, time until the
- *                        first converged digest round (B has applied everything durably). Goal < 1 s.
+ *                        first converged digest round (B has applied everything durably). Goal < 500 ms (17.5).
  *                        B in A's process; the same copy with B in its own, freshly started process
  *                        (sync-peer-child.ts, as two nodes run) is reported beside it
  *                        (sync-initial-two-processes: no shared CPU, but B's code is not yet compiled).
  *                        Anchor: the same encode + apply through the stores without network, crypto
  *                        or protocol, in one process.
  *   sync-live-latency:   store.update on A until B's durable change event for it (two fsyncs on
- *                        the path: A's append, then B's). p50/p99 over 300 edits. Goal p99 < 3 ms.
+ *                        the path: A's append, then B's). p50/p99 over 300 edits. Goal p99 <= 2x the
+ *                        floor below (17.3).
  *                        Anchor in the same run: two raw LevelDB batches one after the other
  *                        (entry + head + view sized like an edit's, sync: true), no other JS.
  *   sync-reconnect-noop: 10,000 profiles on both, nothing changed: the session drops, then
@@ -226,8 +227,8 @@ const syncInitial: BenchCase = {
       };
       const extra = { profiles, updatesPerProfile: updates, messages, populateMs: Math.round(setupMs) };
       return [
-        result({ name: 'sync-initial', unit: 'ms', value: ms1, ...anchor, goal: '< 1000 ms', met: ms1 < 1000, extra: { ...extra, b: "in A's process" } }),
-        result({ name: 'sync-initial-two-processes', unit: 'ms', value: ms, ...anchor, goal: '< 1000 ms', met: ms < 1000, extra: { ...extra, b: 'own process, freshly started (cold JIT)' } }),
+        result({ name: 'sync-initial', unit: 'ms', value: ms1, ...anchor, goal: '< 500 ms (issue 17.5)', met: ms1 < 500, extra: { ...extra, b: "in A's process" } }),
+        result({ name: 'sync-initial-two-processes', unit: 'ms', value: ms, ...anchor, goal: '< 500 ms (issue 17.5)', met: ms < 500, extra: { ...extra, b: 'own process, freshly started (cold JIT)' } }),
       ];
     } finally {
       await c.close();
@@ -312,8 +313,8 @@ const syncLiveLatency: BenchCase = {
         value: s.p99,
         p50: s.p50,
         p99: s.p99,
-        goal: 'p99 < 3 ms',
-        met: s.p99 < 3,
+        goal: 'p99 <= 2x the same-run floor (issue 17.3)',
+        met: s.p99 <= 2 * raw.p99,
         baseline: 'two sequential raw LevelDB sync batches (entry + head + view), p99',
         baselineValue: raw.p99,
         extra: { samples: samples.length, rawTwoSyncWritesP50: Number(raw.p50.toFixed(3)), localAppendP50: Number(local.p50.toFixed(3)), localAppendP99: Number(local.p99.toFixed(3)), remoteApplyP50: Number(remote.p50.toFixed(3)), remoteApplyP99: Number(remote.p99.toFixed(3)), mean: Number(s.mean.toFixed(3)), note: 'two fsyncs on the path: A append + B append' },
