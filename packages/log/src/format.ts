@@ -64,12 +64,19 @@ export async function prepareFormat(
   codec: LogCodec,
   clock: () => number,
   migrations: ReadonlyMap<number, Migration>,
-): Promise<{ formatVersion: number; createdAt: number }> {
+  recover = false,
+): Promise<{ formatVersion: number; createdAt: number; recovered?: string }> {
   checkMigrations(migrations);
   const stored = await db.get(metaKey(META_FORMAT));
   if (stored === undefined) {
     if (!(await isEmpty(db))) {
-      throw logError('LOG_CORRUPT', `the DB in ${dir} has records but no format record`, { details: { dir } });
+      if (!recover) throw logError('LOG_CORRUPT', `the DB in ${dir} has records but no format record`, { details: { dir } });
+      // the meta records went with a damaged batch (the first one of a new DB): this code wrote
+      // the records (the caller opens its own data dir), so they are written again, with the
+      // opener's codec (a wrong codec still fails on the first record it decodes)
+      const createdAt = clock();
+      await writeOps(db, newMetaOps(FORMAT_VERSION, codec.id, createdAt).map((o) => ({ type: 'put' as const, ...o })), true);
+      return { formatVersion: FORMAT_VERSION, createdAt, recovered: `the format records were lost (damaged) and written again (format ${FORMAT_VERSION}, codec ${codec.id})` };
     }
     const createdAt = clock();
     await writeOps(db, newMetaOps(FORMAT_VERSION, codec.id, createdAt).map((o) => ({ type: 'put' as const, ...o })), true);

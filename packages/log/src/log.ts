@@ -21,8 +21,13 @@ import { SnapshotWorker } from './snapshot-worker.js';
 import { loadState } from './snapshots.js';
 import { StreamTable } from './table.js';
 import { checkTables, type TableDamage } from './tables.js';
+import { DamageRegistry, type StoredDamage } from './damage.js';
+import { checkSeal, Sealer } from './sealer.js';
+import { SEAL_FILE } from './seal.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type {
-  AppendAck, AppendInput, EntryRecord, EventLog, LoadedState, LogCodec, LogEventName, LogEvents, LogInfo, Materializer,
+  AppendAck, AppendInput, DamageReport, EntryRecord, EventLog, LoadedState, LogCodec, LogEventName, LogEvents, LogInfo, Materializer,
   OpenLogOptions, ReadRange, SnapshotPolicy, StreamHead, VerifyReport,
 } from './types.js';
 import { checkAppendInput, checkAuxName, checkAuxValue, checkRange, checkStream, isOpaqueStream } from './validate.js';
@@ -59,11 +64,16 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
   const damage = opts.checkTables === false ? [] : await tableDamage(opts.dir);
   const db = await openLevel(opts.dir, opts.wrapDb);
   try {
-    const { formatVersion, createdAt } = await prepareFormat(db, opts.dir, codec, clock, opts.migrations ?? new Map());
+    // lost format records are written again only in a dir that carries this log's commit seal (never in a foreign DB)
+    const ours = opts.seal !== false && existsSync(join(opts.dir, SEAL_FILE));
+    const { formatVersion, createdAt, recovered } = await prepareFormat(db, opts.dir, codec, clock, opts.migrations ?? new Map(), ours);
     const table = new StreamTable();
     await table.load(db, codec);
-    const log = new Log(opts, new DbHolder(opts.dir, db, opts.wrapDb), table, codec, clock, formatVersion, createdAt);
+    const holder = new DbHolder(opts.dir, db, opts.wrapDb);
+    const log = new Log(opts, holder, table, codec, clock, formatVersion, createdAt);
     log.tableDamage = damage;
+    if (recovered !== undefined) log.markNode('meta', recovered);
+    await log.checkAtOpen(db, opts.seal !== false);
     return log;
   } catch (err) {
     await db.close().catch(() => undefined);
@@ -112,6 +122,8 @@ class Log implements EventLog {
   readonly #clock: () => number;
   #closed = false;
   #closing: Promise<void> | undefined;
+  readonly #damage: DamageRegistry;
+  #sealer: Sealer | undefined;
 
   constructor(opts: OpenLogOptions, holder: DbHolder, table: StreamTable, codec: LogCodec, clock: () => number, formatVersion: number, createdAt: number) {
     this.dir = opts.dir;
@@ -126,17 +138,63 @@ class Log implements EventLog {
     this.#snapshots = new SnapshotWorker(this.#ctx, table, this.#policy, this.#thread);
     this.#writer = new GroupCommitWriter({
       holder, table, codec, clock, emitter: this.#emitter, maxBatchEntries: opts.maxBatchEntries ?? 4096,
-      onCommitted: (streams) => this.#snapshots.notify(streams),
+      onCommitted: (streams) => {
+        this.#sealer?.committed(streams);
+        this.#snapshots.notify(streams);
+      },
     });
+    this.#damage = new DamageRegistry((no, d) => {
+      this.#emitter.emit('damaged', { stream: no === 0 ? '' : table.nameOf(no) ?? `#${no}`, seq: d.seq, kind: d.kind, message: d.message, at: d.at });
+      this.#sealer?.damageChanged();
+    });
+    // a read that meets a bad entry marks its stream: it is never read as intact again
+    this.#emitter.on('corruption', (b) => {
+      if (b.kind === 'view' || b.kind === 'snapshot' || b.kind === 'aux') return;
+      const no = this.#table.numberOf(b.stream);
+      if (no !== undefined) this.#mark(no, b.kind, b.seq, b.message);
+    });
+  }
+
+  #mark(no: number, kind: StoredDamage['kind'], seq: number, message: string): void {
+    this.#damage.mark({ no, kind, seq, message, at: this.#clock() });
+    this.#sealer?.damageChanged();
+  }
+
+  markNode(kind: StoredDamage['kind'], message: string): void {
+    this.#damage.mark({ no: 0, kind, seq: 0, message, at: this.#clock() });
+  }
+
+  /** The open-time checks beyond the table files: heads and catalog, and the commit seal. */
+  async checkAtOpen(db: unknown, seal: boolean): Promise<void> {
+    const at = this.#clock();
+    for (const p of this.#table.problems) {
+      if (p.kind === 'head' && this.#table.broken.has(p.streamNo)) this.#damage.mark({ no: p.streamNo, kind: 'head', seq: p.seq, message: p.message, at });
+      else if (p.kind === 'catalog') this.#damage.mark({ no: p.streamNo, kind: 'catalog', seq: 0, message: p.message, at });
+    }
+    if (!seal) return;
+    const deps = { dir: this.dir, holder: this.#holder, table: this.#table, damage: this.#damage, codec: this.#codec, emitter: this.#emitter, clock: this.#clock };
+    const check = await checkSeal(deps, db as never);
+    this.#sealer = new Sealer(deps, check.counter);
+    // every open is a checkpoint (LevelDB turned its WAL into a table): seal the state as found
+    this.#sealer.damageChanged();
   }
 
   #open(): void {
     if (this.#closed) throw logError('LOG_CLOSED', `the log in ${this.dir} is closed`, { details: { dir: this.dir } });
   }
 
-  #stream(stream: unknown): { no: number; name: string } {
+  #damaged(no: number, name: string): Error {
+    const findings = this.#damage.findings(no);
+    const first = findings[0];
+    return logError('LOG_STREAM_DAMAGED', `stream ${name} is damaged${first === undefined ? '' : ` (${first.kind}: ${first.message})`}; repair it from a peer or a backup`, {
+      details: { stream: name, findings: findings.map((f) => ({ kind: f.kind, seq: f.seq, message: f.message })) },
+    });
+  }
+
+  #stream(stream: unknown, allowDamaged = false): { no: number; name: string } {
     const name = checkStream(stream);
     const no = this.#table.numberOf(name);
+    if (no !== undefined && !allowDamaged && this.#damage.has(no)) throw this.#damaged(no, name);
     if (no === undefined || this.#table.head(no) === undefined) {
       throw logError('LOG_STREAM_NOT_FOUND', `no stream named ${name}`, { details: { stream: name } });
     }
@@ -145,9 +203,7 @@ class Log implements EventLog {
 
   #checkWritable(input: AppendInput): void {
     const no = this.#table.numberOf(input.stream);
-    if (no !== undefined && this.#table.broken.has(no)) {
-      throw logError('LOG_CORRUPT', `stream ${input.stream} has no readable head; run verify`, { details: { stream: input.stream } });
-    }
+    if (no !== undefined && (this.#damage.has(no) || this.#table.broken.has(no))) throw this.#damaged(no, input.stream);
   }
 
   append(input: AppendInput): Promise<AppendAck> {
@@ -188,7 +244,7 @@ class Log implements EventLog {
   async *#read(stream: string, range?: ReadRange): AsyncGenerator<EntryRecord> {
     this.#open();
     const r = checkRange(range);
-    const { no, name } = this.#stream(stream);
+    const { no, name } = this.#stream(stream, r.allowDamaged === true);
     const head = this.#table.head(no);
     if (head === undefined || r.limit === 0) return;
     const { from, to } = await resolveRange(this.#ctx, no, name, head, r);
@@ -198,6 +254,33 @@ class Log implements EventLog {
       yield decodeEntry(this.#ctx, no, name, seq, parsed);
       if (r.limit !== undefined && ++n >= r.limit) return;
     }
+  }
+
+  damage(): DamageReport {
+    this.#open();
+    return this.#damage.report((no) => this.#table.nameOf(no));
+  }
+
+  isDamaged(stream: string): boolean {
+    this.#open();
+    const no = this.#table.numberOf(checkStream(stream));
+    return no !== undefined && this.#damage.has(no);
+  }
+
+  async replaceStream(stream: string, inputs: Omit<AppendInput, 'stream'>[]): Promise<AppendAck[]> {
+    this.#open();
+    const name = checkStream(stream);
+    if (!Array.isArray(inputs) || inputs.length === 0) throw invalid('replaceStream takes a non-empty array of entries');
+    const full = inputs.map((i) => checkAppendInput({ ...i, stream: name }));
+    const old = this.#table.numberOf(name);
+    const acks = await this.#writer.submit(full, true);
+    const now = this.#table.numberOf(name) as number;
+    if (old !== undefined) {
+      this.#damage.clear(old);
+      this.#sealer?.damageChanged();
+    }
+    this.#emitter.emit('repaired', { stream: name, oldStream: old ?? 0, newStream: now, entries: acks.length });
+    return acks;
   }
 
   async getView(stream: string): Promise<Uint8Array | undefined> {
@@ -261,12 +344,39 @@ class Log implements EventLog {
     const report = await verifyLog(this.#ctx, (p) => {
       this.#emitter.emit('verify-progress', p);
       opts?.onProgress?.(p);
-    });
+    }, (no) => this.#table.isRetired(no));
     for (const d of this.tableDamage) report.broken.push({ stream: '', seq: 0, kind: 'checksum', message: d.message });
     const known = new Set(report.broken.map((b) => `${b.stream}|${b.seq}|${b.kind}`));
     for (const p of this.#table.problems) {
       if (p.kind === 'head' && this.#table.broken.has(p.streamNo) && !known.has(`${p.stream}|${p.seq}|${p.kind}`)) report.broken.push(p);
     }
+    // what the registry knows that a walk cannot see (a rolled-back WAL tail, a lost batch)
+    for (const d of this.#damage.all()) {
+      const name = d.no === 0 ? '' : this.#table.nameOf(d.no) ?? `#${d.no}`;
+      if (d.no !== 0 && this.#table.isRetired(d.no)) continue;
+      if (!known.has(`${name}|${d.seq}|${d.kind}`)) {
+        report.broken.push({ stream: name, seq: d.seq, kind: d.kind as never, message: d.message });
+        known.add(`${name}|${d.seq}|${d.kind}`);
+      }
+    }
+    // entry-level findings of current segments mark their streams; retired segments' findings no longer count
+    const retiredNames = new Set<string>();
+    let retired = 0;
+    for (const no of this.#table.numbers()) {
+      if (this.#table.isRetired(no)) {
+        retired++;
+        retiredNames.add(`#${no}`);
+      }
+    }
+    report.broken = report.broken.filter((b) => !retiredNames.has(b.stream));
+    for (const b of report.broken) {
+      if (b.kind === 'view' || b.kind === 'snapshot' || b.kind === 'aux' || b.kind === 'key' || b.stream === '') continue;
+      // an unreadable head record that open rebuilt from the last verified entry loses nothing
+      if (b.kind === 'head' && b.seq === 0) continue;
+      const no = this.#table.numberOf(b.stream);
+      if (no !== undefined && !this.#damage.has(no)) this.#mark(no, b.kind, b.seq, b.message);
+    }
+    report.retired = retired;
     report.ok = report.broken.length === 0;
     return report;
   }
@@ -275,7 +385,8 @@ class Log implements EventLog {
     this.#open();
     if (materialize !== undefined && typeof materialize !== 'function') throw invalid('materialize must be a function');
     const start = performance.now();
-    const numbers = this.#table.numbers().filter((no) => this.#table.head(no) !== undefined);
+    // damaged streams cannot be replayed: they wait for a repair (replaceStream); retired segments are not read
+    const numbers = this.#table.current().filter((no) => !this.#damage.has(no));
     await this.#snapshots.pause();
     try {
       let done = 0;
@@ -320,7 +431,7 @@ class Log implements EventLog {
       snap = undefined;
     }
     const streams = [];
-    for (const no of this.#table.numbers()) {
+    for (const no of this.#table.current()) {
       const h = this.#table.head(no);
       if (h !== undefined) streams.push({ no, name: this.#table.nameOf(no) as string, seq: h.seq, hash: h.hash, lsn: h.lsn });
     }
@@ -336,6 +447,7 @@ class Log implements EventLog {
     this.#open();
     await this.#writer.drain();
     await this.#snapshots.drain();
+    await this.#sealer?.drain();
   }
 
   close(): Promise<void> {
@@ -345,6 +457,8 @@ class Log implements EventLog {
       await this.#writer.drain();
       await this.#snapshots.stop();
       await this.#thread.close();
+      // flush the memtable and write the exact final seal: a stopped node's WAL is empty
+      await this.#sealer?.close();
       await this.#holder.close();
     })();
     return this.#closing;

@@ -67,16 +67,46 @@ export class StreamTable {
     return this.#heads.get(no);
   }
 
-  /** Names of streams that have at least one entry, in stream-number order. */
+  /** Names of streams that have at least one entry (current segments only), in stream-number order. */
   names(): string[] {
     const out: string[] = [];
-    for (const [no, name] of this.#names) if (this.#heads.has(no)) out.push(name);
+    for (const [no, name] of this.#names) if (this.#heads.has(no) && this.#byName.get(name) === no) out.push(name);
     return out;
   }
 
-  /** Stream numbers with a name, in stream-number order. */
+  /** Stream numbers with a name, in stream-number order (retired segments included). */
   numbers(): number[] {
     return [...this.#names.keys()];
+  }
+
+  /** A number whose name now refers to a newer chain segment (replaced by a repair). */
+  isRetired(no: number): boolean {
+    const name = this.#names.get(no);
+    return name !== undefined && this.#byName.get(name) !== no;
+  }
+
+  /** Current segments with a head. */
+  current(): number[] {
+    return this.numbers().filter((no) => this.#heads.has(no) && !this.isRetired(no));
+  }
+
+  /** Sum of every head's seq (retired segments included): equals lastLsn minus a constant (restore --until). */
+  totalEntries(): number {
+    let n = 0;
+    for (const h of this.#heads.values()) n += h.seq;
+    return n;
+  }
+
+  /**
+   * Makes a name known for a number whose catalog record is lost (recovered from the commit
+   * seal), unless the name already refers to a newer segment.
+   */
+  adoptName(no: number, name: string): void {
+    const cur = this.#byName.get(name);
+    if (cur !== undefined && cur >= no) return;
+    this.#names.set(no, name);
+    this.#byName.set(name, no);
+    if (no >= this.#nextNo) this.#nextNo = no + 1;
   }
 
   /** Applies a committed batch. */
@@ -114,9 +144,11 @@ export class StreamTable {
       try {
         const { stored } = unframe(v, 0, 'catalog record', NO_DETAILS); // the catch below names the stream
         const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, stored));
-        if (!isValidStreamName(name) || byName.has(name)) throw new Error(`invalid or duplicate name`);
+        if (!isValidStreamName(name)) throw new Error(`invalid name`);
         names.set(no, name);
-        byName.set(name, no);
+        // a name on several numbers: chain segments (a repair wrote a new one); the newest is current
+        const prev = byName.get(name);
+        if (prev === undefined || prev < no) byName.set(name, no);
       } catch (err) {
         problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
       }

@@ -128,6 +128,12 @@ export interface ReadRange {
   untilLsn?: number;
   limit?: number;
   reverse?: boolean;
+  /**
+   * Read a stream known to be damaged (repair tools): every entry is still verified, so the
+   * intact ones are served and the first bad one raises its precise code. Without it, reads of
+   * a damaged stream fail with LOG_STREAM_DAMAGED.
+   */
+  allowDamaged?: boolean;
 }
 
 export interface LoadedState {
@@ -174,7 +180,38 @@ export type BrokenKind =
   | 'snapshot'        // a snapshot is unreadable or disagrees with the log (derived: rebuild fixes it)
   | 'catalog'         // a stream number has no readable name
   | 'aux'             // an aux record is unreadable or sits under another name's key
-  | 'key';            // a key outside the known keyspace, or a record without its stream
+  | 'key'             // a key outside the known keyspace, or a record without its stream
+  | 'rollback' | 'table' | 'wal' | 'seal' | 'manifest' | 'meta'; // open-time findings (see DamageKind)
+
+/** Kinds of damage the registry records: a BrokenKind, or what the open checks find. */
+export const DAMAGE_KINDS = [
+  'checksum', 'chain', 'gap', 'head', 'decode', 'view', 'snapshot', 'catalog', 'aux', 'key',
+  'rollback', // the commit seal says more was committed than the log holds (a lost WAL tail)
+  'table', // a damaged LevelDB table block holds records of the stream
+  'wal', // LevelDB's write-ahead log is damaged (its damaged batches are dropped)
+  'seal', // the commit seal itself is unreadable (a rollback cannot be ruled out)
+  'manifest', // LevelDB's MANIFEST is damaged (repaired from the table files)
+  'meta', // the log's format records were lost and written again
+] as const;
+
+export type DamageKind = (typeof DAMAGE_KINDS)[number];
+
+export interface DamageRecord {
+  /** the stream name ('' for node-level findings, `#N` when its name is unreadable) */
+  stream: string;
+  seq: number;
+  kind: DamageKind;
+  message: string;
+  /** ms since the epoch when it was found */
+  at: number;
+}
+
+export interface DamageReport {
+  /** damaged streams (current chain segments only); `named` is false when only the number is known */
+  streams: { stream: string; named: boolean; findings: DamageRecord[] }[];
+  /** findings that belong to no stream (a damaged seal, WAL, MANIFEST, aux records) */
+  node: DamageRecord[];
+}
 
 export interface BrokenRecord {
   stream: string;
@@ -188,6 +225,8 @@ export interface VerifyReport {
   streams: number;
   entries: number;
   broken: BrokenRecord[];
+  /** chain segments replaced by a repair (kept, not read; their damage is no longer current) */
+  retired?: number;
   durationMillis: number;
 }
 
@@ -225,6 +264,14 @@ export interface LogEvents {
   corruption: BrokenRecord;
   /** the DB was reopened after a failed batch (LevelDB refuses writes after a failed sync) */
   reopened: { durationMillis: number };
+  /** a stream (or the node, stream '') was found damaged for the first time; its reads now fail with LOG_STREAM_DAMAGED */
+  damaged: DamageRecord;
+  /** a damaged stream was replaced by a new chain segment (replaceStream) */
+  repaired: { stream: string; oldStream: number; newStream: number; entries: number };
+  /** the commit seal was written (in the background, or exactly at close) */
+  sealed: { lastLsn: number; touched: number; durationMillis: number; clean: boolean };
+  /** a background seal write or checkpoint failed (retried; reads and appends go on) */
+  'seal-failed': { message: string };
 }
 
 export type LogEventName = keyof LogEvents;
@@ -263,6 +310,21 @@ export interface EventLog {
 
   on<E extends LogEventName>(event: E, listener: (payload: LogEvents[E]) => void): () => void;
 
+  /**
+   * What is known to be damaged (no I/O): found at open (table check, commit seal, heads,
+   * catalog), by reads that met a bad record, and by verify(). Reads and appends of a damaged
+   * stream fail with LOG_STREAM_DAMAGED until it is replaced (replaceStream).
+   */
+  damage(): DamageReport;
+  /** Whether the stream's current chain is known to be damaged (no I/O). */
+  isDamaged(stream: string): boolean;
+  /**
+   * Repair: writes `inputs` as a NEW chain segment of the stream (a new internal stream number,
+   * seq 1.., one atomic durable batch); the name then refers to it and the old segment is
+   * retired (kept, no longer read). Works for damaged and intact streams alike.
+   */
+  replaceStream(stream: string, inputs: Omit<AppendInput, 'stream'>[]): Promise<AppendAck[]>;
+
   /** Facts about the open log (no I/O). */
   info(): LogInfo;
 
@@ -288,6 +350,11 @@ export interface OpenLogOptions {
   wrapDb?: (db: unknown) => unknown;
   /** Upper bound of entries per group-commit batch (default 4096; an appendMany is never split). */
   maxBatchEntries?: number;
+  /**
+   * Keep the commit seal (default true): a file beside LevelDB's recording what was committed,
+   * checked at open so a silently lost WAL tail is detected (see seal.ts).
+   */
+  seal?: boolean;
   /**
    * Check the crc32c of every block of every live LevelDB table file before opening (default
    * true). LevelDB does not verify blocks on read and aborts the process on some malformed keys;

@@ -85,5 +85,6 @@ export function checkRange(range: unknown): ReadRange {
   checkSeqBound(r.untilLsn, 'untilLsn', 0);
   checkSeqBound(r.limit, 'limit', 0);
   if (r.reverse !== undefined && typeof r.reverse !== 'boolean') throw invalid('reverse must be a boolean', { field: 'reverse' });
+  if (r.allowDamaged !== undefined && typeof r.allowDamaged !== 'boolean') throw invalid('allowDamaged must be a boolean', { field: 'allowDamaged' });
   return r;
 }

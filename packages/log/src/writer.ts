@@ -45,6 +45,8 @@ interface Job {
   items: Item[];
   /** a single append() resolves with its ack, an appendMany with the array */
   single: boolean;
+  /** replaceStream(): its streams get new chain segments (new stream numbers) */
+  segment?: boolean;
   enqueuedAt: number;
   resolve: (acks: never) => void;
   reject: (err: unknown) => void;
@@ -150,11 +152,11 @@ export class GroupCommitWriter {
     this.#overhead = c.overhead ?? 0;
   }
 
-  /** Queues already-validated inputs as one all-or-nothing job. */
-  submit(inputs: readonly AppendInput[]): Promise<AppendAck[]> {
+  /** Queues already-validated inputs as one all-or-nothing job (`segment`: as new chain segments of their streams). */
+  submit(inputs: readonly AppendInput[], segment = false): Promise<AppendAck[]> {
     const items = inputs.map(toItem);
     return new Promise<AppendAck[]>((resolve, reject) => {
-      this.#queue.push({ items, single: false, enqueuedAt: performance.now(), resolve: resolve as (acks: never) => void, reject });
+      this.#queue.push({ items, single: false, segment, enqueuedAt: performance.now(), resolve: resolve as (acks: never) => void, reject });
       this.#schedule();
     });
   }
@@ -310,12 +312,14 @@ export class GroupCommitWriter {
       const now = Math.floor(this.#d.clock());
       if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`clock returned ${now}`);
       for (const job of jobs) {
+        const segments = job.segment === true ? new Map<string, number>() : undefined;
         for (const item of job.items) {
-          let no = table.numberOf(item.stream) ?? newStreams?.get(item.stream);
+          let no = segments !== undefined ? segments.get(item.stream) : table.numberOf(item.stream) ?? newStreams?.get(item.stream);
           if (no === undefined) {
             if (nextNo > MAX_STREAM_NO) throw new RangeError('stream numbers exhausted');
             no = nextNo++;
             (newStreams ??= new Map()).set(item.stream, no);
+            segments?.set(item.stream, no);
           }
           let w = work.get(no);
           if (w === undefined) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openLog, snapshotEvery, type BrokenRecord, type EventLog, type LogCodec, type LogEvents } from '../src/index.js';
-import { codeOf, collect, DocWriter, input, materialize, rawEntries, tempDir, testCodec, track, viewOf, withRawDb } from './helpers.js';
+import { bytes, codeOf, collect, DocWriter, input, materialize, rawEntries, tempDir, testCodec, track, viewOf, withRawDb } from './helpers.js';
 
 const policy = snapshotEvery(4);
 
@@ -50,7 +50,7 @@ describe('verify', () => {
     expect(progress.map((p) => [p.done, p.total, p.stream])).toEqual([[1, 2, 'a'], [2, 2, 'b']]);
   });
 
-  it('a flipped payload byte: verify reports checksum; read and loadState raise LOG_CHECKSUM_MISMATCH', async () => {
+  it('a flipped payload byte: verify reports checksum; the stream is then damaged (LOG_STREAM_DAMAGED) until replaced', async () => {
     const dir = await makeLog();
     await flip(dir, key('E', 1, 3));
     const log = await open(dir);
@@ -59,12 +59,34 @@ describe('verify', () => {
     const report = await log.verify();
     expect(report.ok).toBe(false);
     expect(kinds(report.broken)).toEqual(['a/3/checksum']);
-    expect(await codeOf(collect(log.read('a')))).toBe('LOG_CHECKSUM_MISMATCH');
+    expect(await codeOf(collect(log.read('a', { allowDamaged: true })))).toBe('LOG_CHECKSUM_MISMATCH');
     // entries before the broken one are still served
-    expect((await collect(log.read('a', { toSeq: 2 }))).map((e) => e.seq)).toEqual([1, 2]);
-    expect(await codeOf(log.loadState('a', { untilSeq: 3 }))).toBe('LOG_CHECKSUM_MISMATCH');
+    expect((await collect(log.read('a', { toSeq: 2, allowDamaged: true }))).map((e) => e.seq)).toEqual([1, 2]);
     expect(events.some((e) => e.stream === 'a' && e.seq === 3 && e.kind === 'checksum')).toBe(true);
+    // known damaged: no state, view, read or append of it is served as if it were intact
+    for (const op of [() => log.loadState('a'), () => log.getView('a'), () => collect(log.read('a', { toSeq: 2 })), () => log.append(input('a', bytes(1)))]) {
+      expect(await codeOf(op())).toBe('LOG_STREAM_DAMAGED');
+    }
+    expect(log.isDamaged('a')).toBe(true);
+    expect(log.damage().streams).toEqual([{ stream: 'a', named: true, findings: [expect.objectContaining({ stream: 'a', seq: 3, kind: 'checksum' })] }]);
+    // the other stream is untouched
+    expect(log.isDamaged('b')).toBe(false);
     expect((await collect(log.read('b'))).length).toBe(10);
+    expect((await log.loadState('b')).seq).toBe(10);
+    // a repair replaces it with a new chain segment: readable again, the old one retired
+    const doc = new DocWriter();
+    const acks = await log.replaceStream('a', [{ body: doc.edit(), actor: 'repair', origin: 'local', summary: 'repair' }]);
+    expect(acks.map((a) => a.seq)).toEqual([1]);
+    expect(log.isDamaged('a')).toBe(false);
+    expect((await collect(log.read('a'))).map((e) => e.actor)).toEqual(['repair']);
+    const after = await log.verify();
+    expect(after).toMatchObject({ ok: true, retired: 1 });
+    expect(log.streams().sort()).toEqual(['a', 'b']);
+    await log.close();
+    const again = await open(dir);
+    expect(again.isDamaged('a')).toBe(false);
+    expect((await collect(again.read('a'))).map((e) => e.actor)).toEqual(['repair']);
+    expect(again.streams().sort()).toEqual(['a', 'b']);
   });
 
   it('a flipped header byte (lsn) is a checksum mismatch too', async () => {
@@ -76,7 +98,7 @@ describe('verify', () => {
     });
     const log = await open(dir);
     expect(kinds((await log.verify()).broken)).toEqual(['b/5/checksum']);
-    expect(await codeOf(collect(log.read('b', { fromSeq: 5, toSeq: 5 })))).toBe('LOG_CHECKSUM_MISMATCH');
+    expect(await codeOf(collect(log.read('b', { fromSeq: 5, toSeq: 5, allowDamaged: true })))).toBe('LOG_CHECKSUM_MISMATCH');
   });
 
   it('an entry moved from another stream breaks the chain (LOG_CORRUPT on read)', async () => {
@@ -84,8 +106,8 @@ describe('verify', () => {
     await withRawDb(dir, async (db) => db.put(key('E', 1, 6), (await db.get(key('E', 2, 6))) as Uint8Array));
     const log = await open(dir);
     expect(kinds((await log.verify()).broken)).toEqual(['a/6/chain', 'a/7/chain']);
-    expect(await codeOf(collect(log.read('a')))).toBe('LOG_CORRUPT');
-    expect(await codeOf(collect(log.read('a', { reverse: true })))).toBe('LOG_CORRUPT');
+    expect(await codeOf(collect(log.read('a', { allowDamaged: true })))).toBe('LOG_CORRUPT');
+    expect(await codeOf(collect(log.read('a', { reverse: true, allowDamaged: true })))).toBe('LOG_CORRUPT');
   });
 
   it('with an authenticating codec a moved entry also fails to decode', async () => {
@@ -94,7 +116,7 @@ describe('verify', () => {
     await withRawDb(dir, async (db) => db.put(key('E', 1, 6), (await db.get(key('E', 2, 6))) as Uint8Array));
     const log = await open(dir, codec);
     expect(kinds((await log.verify()).broken)).toContain('a/6/decode');
-    expect(await codeOf(collect(log.read('a', { fromSeq: 6, toSeq: 6 })))).toBe('TEST_AUTH_FAILED');
+    expect(await codeOf(collect(log.read('a', { fromSeq: 6, toSeq: 6, allowDamaged: true })))).toBe('TEST_AUTH_FAILED');
   });
 
   it('a deleted middle entry is a gap; a deleted last entry disagrees with the head', async () => {
@@ -105,9 +127,9 @@ describe('verify', () => {
     });
     const log = await open(dir);
     expect(kinds((await log.verify()).broken)).toEqual(['a/5/gap', 'b/10/head', 'b/10/view']);
-    expect(await codeOf(collect(log.read('a')))).toBe('LOG_CORRUPT');
-    expect(await codeOf(collect(log.read('b')))).toBe('LOG_CORRUPT');
-    expect((await collect(log.read('b', { toSeq: 9 }))).length).toBe(9);
+    expect(await codeOf(collect(log.read('a', { allowDamaged: true })))).toBe('LOG_CORRUPT');
+    expect(await codeOf(collect(log.read('b', { allowDamaged: true })))).toBe('LOG_CORRUPT');
+    expect((await collect(log.read('b', { toSeq: 9, allowDamaged: true }))).length).toBe(9);
   });
 
   it('short ranges fail the same way with getSync point reads and with iterators (a handle without getSync)', async () => {
@@ -130,10 +152,10 @@ describe('verify', () => {
       const seen: string[] = [];
       log.on('corruption', (c) => seen.push(`${c.stream}/${c.seq}/${c.kind}`));
       const got = [
-        await codeOf(collect(log.read('a'))),
-        (await collect(log.read('a', { toSeq: 4 }))).length,
-        await codeOf(collect(log.read('b', { fromSeq: 2, toSeq: 9 }))),
-        (await collect(log.read('b', { fromSeq: 4, toSeq: 2 }))).length,
+        await codeOf(collect(log.read('a', { allowDamaged: true }))),
+        (await collect(log.read('a', { toSeq: 4, allowDamaged: true }))).length,
+        await codeOf(collect(log.read('b', { fromSeq: 2, toSeq: 9, allowDamaged: true }))),
+        (await collect(log.read('b', { fromSeq: 4, toSeq: 2, allowDamaged: true }))).length,
       ].map(String);
       outcomes.push([...got, ...seen]);
       await log.close();
