@@ -2,6 +2,9 @@
 import type { EventLog } from '@profilesync/log';
 import { AUDIT_STREAM, auditEntryToRecord, entryToAudit, matchesAudit, type ParsedAuditQuery } from './audit.js';
 import type { AuditRecord, ConflictRecord } from './types.js';
+import { damagedError, isDamageCode } from './errors.js';
+
+const findingsOf = (log: EventLog, stream: string): unknown[] => log.damage().streams.find((s) => s.stream === stream)?.findings ?? [];
 
 interface Found {
   ts: number;
@@ -21,14 +24,21 @@ export async function queryAudit(log: EventLog, q: ParsedAuditQuery): Promise<Au
   let found: Found[] = [];
   const take = async (stream: string, toRecord: typeof entryToAudit): Promise<void> => {
     let n = 0;
-    for await (const e of log.read(stream, range)) {
-      const r = toRecord(e);
-      if (!matchesAudit(r, q)) continue;
-      found.push({ ts: e.ts, lsn: e.lsn, r });
-      if (++n >= q.limit) break;
+    try {
+      for await (const e of log.read(stream, range)) {
+        const r = toRecord(e);
+        if (!matchesAudit(r, q)) continue;
+        found.push({ ts: e.ts, lsn: e.lsn, r });
+        if (++n >= q.limit) break;
+      }
+    } catch (err) {
+      // a damaged stream's records are not served (the damage report lists it); the others are
+      if (!isDamageCode((err as { code?: string }).code)) throw err;
+      if (q.profile !== undefined && stream === q.profile) throw damagedError(stream, findingsOf(log, stream), err);
     }
     if (found.length > q.limit) found = found.sort(newestFirst).slice(0, q.limit);
   };
+  if (q.profile !== undefined && log.isDamaged(q.profile)) throw damagedError(q.profile, findingsOf(log, q.profile));
   if (log.head(AUDIT_STREAM) !== undefined) await take(AUDIT_STREAM, auditEntryToRecord);
   const streams = (q.profile !== undefined ? (log.head(q.profile) !== undefined ? [q.profile] : []) : log.streams().filter((s) => !s.startsWith('#'))).filter(
     (s) => q.profiles === undefined || q.profiles(s),
@@ -48,9 +58,14 @@ export async function queryAudit(log: EventLog, q: ParsedAuditQuery): Promise<Au
 export async function listConflicts(log: EventLog, id: string): Promise<ConflictRecord[]> {
   const out: ConflictRecord[] = [];
   if (log.head(AUDIT_STREAM) === undefined) return out;
-  for await (const e of log.read(AUDIT_STREAM, { reverse: true })) {
-    const r = auditEntryToRecord(e);
-    if (r.action === 'conflict' && r.profile === id && r.details) out.push(r.details as unknown as ConflictRecord);
+  try {
+    for await (const e of log.read(AUDIT_STREAM, { reverse: true })) {
+      const r = auditEntryToRecord(e);
+      if (r.action === 'conflict' && r.profile === id && r.details) out.push(r.details as unknown as ConflictRecord);
+    }
+  } catch (err) {
+    if (!isDamageCode((err as { code?: string }).code)) throw err;
+    throw damagedError(AUDIT_STREAM, findingsOf(log, AUDIT_STREAM), err);
   }
   return out;
 }

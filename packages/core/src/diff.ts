@@ -45,7 +45,7 @@ export function changedPaths(a: ProfileContent, b: ProfileContent): string[] {
 }
 
 /** History/audit action of an entry. */
-export type EntryAction = 'create' | 'update' | 'delete' | 'revert' | 'label.set' | 'label.remove' | 'sync' | 'import';
+export type EntryAction = 'create' | 'update' | 'delete' | 'revert' | 'label.set' | 'label.remove' | 'sync' | 'import' | 'repair';
 
 const MAX_SUMMARY_FIELDS = 12;
 

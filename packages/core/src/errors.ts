@@ -18,6 +18,7 @@ export const CoreErrorCode = {
   IMPORT_INVALID: 'IMPORT_INVALID',
   LIST_INVALID: 'PROFILE_LIST_INVALID',
   STORE_CLOSED: 'STORE_CLOSED',
+  DAMAGED: 'PROFILE_DAMAGED',
 } as const;
 
 export type CoreErrorCode = (typeof CoreErrorCode)[keyof typeof CoreErrorCode];
@@ -27,4 +28,16 @@ export function coreError(code: CoreErrorCode, message: string, details?: Record
   if (details !== undefined) opts.details = details;
   if (cause !== undefined) opts.cause = cause;
   return new ProfileSyncError(code, message, opts);
+}
+
+/** Log codes that mean "this profile's stored data is damaged" when they come from reading it. */
+const DAMAGE_CODES = new Set(['LOG_STREAM_DAMAGED', 'LOG_CHECKSUM_MISMATCH', 'LOG_CORRUPT']);
+
+export function isDamageCode(code: string | undefined): boolean {
+  return code !== undefined && DAMAGE_CODES.has(code);
+}
+
+/** PROFILE_DAMAGED for `id` (details.findings: what the log knows), the log's error as the cause. */
+export function damagedError(id: string, findings: unknown[], cause?: unknown): ProfileSyncError {
+  return coreError(CoreErrorCode.DAMAGED, `profile ${id} is damaged on this node; it is repaired from a peer that holds it, or with \`profilesync verify --repair --from BACKUP\``, { id, findings }, cause);
 }

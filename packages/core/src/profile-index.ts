@@ -59,6 +59,11 @@ class LazyVersionHashes implements ReadonlyMap<string, string> {
     this.#hashes.delete(id);
   }
 
+  delete(id: string): void {
+    this.#versions.delete(id);
+    this.#hashes.delete(id);
+  }
+
   get(id: string): string | undefined {
     let h = this.#hashes.get(id);
     if (h !== undefined) return h;
@@ -130,6 +135,13 @@ export class ProfileIndex {
       e.hay = undefined;
     }
     this.#hashes.set(view.id, view.version);
+  }
+
+  /** Drops a profile (found damaged: it is listed again once repaired). */
+  remove(id: string): void {
+    if (!this.#entries.delete(id)) return;
+    this.#sorted.clear();
+    this.#hashes.delete(id);
   }
 
   has(id: string): boolean {

@@ -31,6 +31,7 @@ export async function applyRemote(
   }
   return c.queues.run(id, async () => {
     c.assertOpen();
+    if (c.log.isDamaged(id)) return repairFromRemote(c, id, update, ctx, onRejected, t0);
     const exists = c.exists(id);
     const cached = c.docs.peek(id);
     // a profile not yet in the log may already have a doc holding pending (not integrated) structs
@@ -90,6 +91,50 @@ export async function applyRemote(
 }
 
 /**
+ * A damaged profile is repaired by a peer's FULL state (what a digest round sends for an id this
+ * node does not list: damaged profiles are left out of the digest): applied to an empty doc, it
+ * must leave nothing pending, and its content must validate; it is then written as a new chain
+ * segment (log.replaceStream), the index and caches take it, and the repair is audited
+ * (`profile.repair`). A delta (something stays pending) is not applied: the full state comes
+ * with the next round.
+ */
+async function repairFromRemote(
+  c: StoreCore, id: string, update: Uint8Array, ctx: WriteContext, onRejected: (err: unknown) => Promise<void>, t0: number,
+): Promise<{ applied: boolean; view?: ProfileView }> {
+  const live = c.emptyDoc(id);
+  const origin = { ctx };
+  try {
+    live.doc.transact(() => Y.applyUpdate(live.doc, update, origin), origin);
+  } catch (err) {
+    c.docs.drop(id);
+    throw coreError(CoreErrorCode.BAD_UPDATE, 'Yjs update could not be applied', { id }, err);
+  }
+  const store = live.doc.store;
+  if (store.pendingStructs !== null || store.pendingDs !== null || store.clients.size === 0) {
+    c.docs.drop(id);
+    c.events.emit('remote-applied', { id, applied: false, bytes: update.byteLength, durationMillis: monoMs() - t0 });
+    return { applied: false };
+  }
+  const content = readContent(live.doc);
+  try {
+    c.checkContent(id, content);
+  } catch (err) {
+    c.docs.drop(id);
+    await onRejected(err);
+    throw err;
+  }
+  const findings = c.findings(id);
+  const view = await c.persist({
+    id, live, update: Y.encodeStateAsUpdate(live.doc), action: 'repair', ctx, before: null, created: false,
+    content: content as unknown as ProfileContent, replace: true,
+  });
+  c.events.emit('profile-repaired', { id, source: ctx.origin, durationMillis: monoMs() - t0 });
+  c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
+  await c.auditRepair(id, ctx, findings);
+  return { applied: true, view };
+}
+
+/**
  * Applies `update` to a brand-new empty doc with no 'update' listener (so Yjs does not encode
  * the transaction). When nothing is left pending, an empty doc has integrated every struct and
  * delete of `update`, so `update` itself is the change to append. Undefined when something is
@@ -105,7 +150,8 @@ function applyToFresh(doc: Y.Doc, update: Uint8Array, origin: object): Uint8Arra
 export async function stateVectorOf(c: StoreCore, id: string): Promise<Uint8Array> {
   assertProfileId(id);
   return c.queues.run(id, async () => {
-    if (!c.exists(id)) return new Uint8Array([0]); // the empty state vector
+    // nothing of a damaged profile is trusted: a peer is asked for all of it
+    if (!c.exists(id) || c.log.isDamaged(id)) return new Uint8Array([0]); // the empty state vector
     const live = c.docs.peek(id);
     if (live !== undefined && !live.doc.isDestroyed) return Y.encodeStateVector(live.doc);
     return Y.encodeStateVectorFromUpdate((await c.log.loadState(id)).state);
@@ -124,6 +170,7 @@ export async function stateAsUpdate(c: StoreCore, id: string, stateVector?: Uint
     }
   }
   return c.queues.run(id, async () => {
+    c.assertIntact(id);
     if (!c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
     const live = c.docs.peek(id);
     const store = live?.doc.store;
@@ -131,7 +178,12 @@ export async function stateAsUpdate(c: StoreCore, id: string, stateVector?: Uint
     if (live !== undefined && !live.doc.isDestroyed && store?.pendingStructs === null && store.pendingDs === null) {
       return Y.encodeStateAsUpdate(live.doc, stateVector);
     }
-    const state = (await c.log.loadState(id)).state;
+    let state: Uint8Array;
+    try {
+      state = (await c.log.loadState(id)).state;
+    } catch (err) {
+      throw c.readFailed(id, err);
+    }
     return stateVector === undefined ? state : Y.diffUpdate(state, stateVector);
   });
 }

@@ -7,7 +7,7 @@ import { applyRemote, stateAsUpdate, stateVectorOf } from './remote.js';
 import { PatchBatcher } from './batch.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
 import { diffContent } from './diff.js';
-import { CoreErrorCode, coreError } from './errors.js';
+import { CoreErrorCode, coreError, damagedError, isDamageCode } from './errors.js';
 import type { StoreEventName, StoreEvents } from './events.js';
 import { monoMs } from './events.js';
 import { entryForVersion, historyOf } from './history.js';
@@ -72,7 +72,14 @@ export class ProfileStoreImpl implements ProfileStore {
     const ids = this.#c.log.streams().filter((s) => !s.startsWith('#'));
     const BATCH = 64;
     for (let i = 0; i < ids.length; i += BATCH) {
-      await Promise.all(ids.slice(i, i + BATCH).map(async (id) => this.#c.index.put(await this.#c.queues.run(id, () => this.#c.loadView(id)))));
+      await Promise.all(ids.slice(i, i + BATCH).map(async (id) => {
+        try {
+          this.#c.index.put(await this.#c.queues.run(id, () => this.#c.loadView(id)));
+        } catch (err) {
+          // one damaged profile never keeps the node from opening: it answers PROFILE_DAMAGED
+          if ((err as { code?: string }).code !== CoreErrorCode.DAMAGED) throw err;
+        }
+      }));
     }
     this.#c.events.emit('store-opened', { profiles: ids.length, durationMillis: monoMs() - t0 });
   }
@@ -134,6 +141,8 @@ export class ProfileStoreImpl implements ProfileStore {
     const content = this.#c.checkContent(id, contentFromInput(input, id));
     return this.#c.queues.run(id, async () => {
       this.#c.assertOpen();
+      // a damaged profile's id stays taken: it is repaired, never created again
+      this.#c.assertIntact(id);
       if (this.#c.exists(id)) {
         const deleted = this.#c.index.get(id)?.deleted ?? false;
         throw coreError(CoreErrorCode.EXISTS, `profile ${id} already exists${deleted ? ' (deleted)' : ''}`, { id, deleted });
@@ -239,10 +248,15 @@ export class ProfileStoreImpl implements ProfileStore {
   async history(id: string, opts: { limit?: number } = {}): Promise<VersionInfo[]> {
     this.#c.assertOpen();
     assertProfileId(id);
+    this.#c.assertIntact(id);
     if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
     const limit = opts.limit;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw coreError(CoreErrorCode.INVALID, 'limit must be a positive integer', { path: 'limit', rule: 'limit' });
-    return historyOf(this.#c.log, id, limit);
+    try {
+      return await historyOf(this.#c.log, id, limit);
+    } catch (err) {
+      throw this.#c.readFailed(id, err);
+    }
   }
 
   #requireVersion(id: string, doc: Y.Doc, ref: ParsedRef): void {
@@ -272,7 +286,12 @@ export class ProfileStoreImpl implements ProfileStore {
     assertProfileId(id);
     const parsed = parseRef(ref);
     const content = await this.#c.queues.run(id, async () => this.#contentAt(id, (await this.#c.acquire(id)).doc, parsed));
-    const entry = await entryForVersion(this.#c.log, id, parsed.bytes, parsed.snapshot);
+    let entry;
+    try {
+      entry = await entryForVersion(this.#c.log, id, parsed.bytes, parsed.snapshot);
+    } catch (err) {
+      throw this.#c.readFailed(id, err);
+    }
     return deepFreeze(makeView(canonicalContent(content), parsed.ref, entry ? iso(entry.ts) : '', entry ? entry.actor : ''));
   }
 
@@ -314,6 +333,22 @@ export class ProfileStoreImpl implements ProfileStore {
     } catch {
       /* the rejection itself is what the caller needs; auditing it is best effort */
     }
+  }
+
+  /** Profiles (and node-level findings) known to be damaged on this node. */
+  damaged(): import('./types.js').DamageSummary {
+    this.#c.assertOpen();
+    const report = this.#c.log.damage();
+    const iso = (t: number): string => new Date(t).toISOString();
+    return {
+      profiles: report.streams.filter((s) => s.named && !s.stream.startsWith('#')).map((s) => ({
+        id: s.stream, findings: s.findings.map((f) => ({ kind: f.kind, seq: f.seq, message: f.message, at: iso(f.at) })),
+      })),
+      node: [
+        ...report.node.map((f) => ({ stream: '', kind: f.kind, message: f.message, at: iso(f.at) })),
+        ...report.streams.filter((s) => !s.named || s.stream.startsWith('#')).flatMap((s) => s.findings.map((f) => ({ stream: s.stream, kind: f.kind, message: f.message, at: iso(f.at) }))),
+      ],
+    };
   }
 
   async stateVector(id: string): Promise<Uint8Array> {

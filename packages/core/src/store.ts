@@ -12,7 +12,7 @@ import { HotViews, LiveDocs, type LiveDoc } from './caches.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
 import type { RawConflict } from './conflicts.js';
 import { changedPaths, summaryLine, type EntryAction } from './diff.js';
-import { CoreErrorCode, coreError } from './errors.js';
+import { CoreErrorCode, coreError, damagedError, isDamageCode } from './errors.js';
 import { Emitter, monoMs } from './events.js';
 import { attributeItem, inlineVersion } from './history.js';
 import { assertProfileId } from './ids.js';
@@ -92,6 +92,8 @@ interface PersistArgs {
   before: ProfileContent | null;
   created: boolean;
   conflicts?: RawConflict[];
+  /** repair: write as a new chain segment (log.replaceStream) instead of appending */
+  replace?: boolean;
   /**
    * The content the doc now holds, when the caller knows it (local writes: the validated target
    * that applyContent wrote). Saves re-reading the doc; the rebuild-equality tests pin that it
@@ -128,6 +130,35 @@ export class StoreCore {
     let id = 0;
     while (id === 0) id = randomBytes(4).readUInt32LE(0);
     this.clientId = id;
+    // a profile found damaged (at open, or by any read) is dropped from every cache and from the
+    // index (lists, the sync digest): nothing of it is served as current until it is repaired
+    log.on('damaged', (d) => {
+      if (d.stream === '' || d.stream.startsWith('#')) return;
+      this.hot.delete(d.stream);
+      this.docs.drop(d.stream);
+      this.index.remove(d.stream);
+      this.events.emit('profile-damaged', { id: d.stream, kind: d.kind, message: d.message });
+    });
+  }
+
+  /** What the log knows about a damaged profile (for PROFILE_DAMAGED details). */
+  findings(id: string): unknown[] {
+    return this.log.damage().streams.find((s) => s.stream === id)?.findings ?? [];
+  }
+
+  /** Throws PROFILE_DAMAGED when the profile's stored data is known to be damaged. */
+  assertIntact(id: string): void {
+    if (this.log.isDamaged(id)) throw damagedError(id, this.findings(id));
+  }
+
+  /** A read of `id` failed: damage codes become PROFILE_DAMAGED, anything else passes. */
+  readFailed(id: string, err: unknown): Error {
+    if (isDamageCode((err as { code?: string })?.code)) {
+      this.hot.delete(id);
+      this.docs.drop(id);
+      return damagedError(id, this.findings(id), err);
+    }
+    return err as Error;
   }
 
   assertOpen(): void {
@@ -140,11 +171,17 @@ export class StoreCore {
 
   /** The live doc of an existing profile (loaded from the log on a miss); call inside the queue. */
   async acquire(id: string): Promise<LiveDoc> {
+    this.assertIntact(id);
     const cached = this.docs.get(id);
     if (cached !== undefined && !cached.doc.isDestroyed && this.exists(id)) return cached;
     if (!this.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
     const t0 = monoMs();
-    const loaded = await this.log.loadState(id);
+    let loaded;
+    try {
+      loaded = await this.log.loadState(id);
+    } catch (err) {
+      throw this.readFailed(id, err);
+    }
     const doc = newProfileDoc();
     let bytes = 0;
     doc.transact(() => {
@@ -238,13 +275,23 @@ export class StoreCore {
 
   /** Reads the persisted view (or replays) into the hot cache; call inside the queue. */
   async loadView(id: string): Promise<ProfileView> {
+    try {
+      return await this.#loadView(id);
+    } catch (err) {
+      throw this.readFailed(id, err);
+    }
+  }
+
+  async #loadView(id: string): Promise<ProfileView> {
+    this.assertIntact(id);
     const head = this.log.head(id);
     if (head === undefined) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
     const t0 = monoMs();
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.log.getView(id);
-    } catch {
+    } catch (err) {
+      if ((err as { code?: string }).code === 'LOG_STREAM_DAMAGED') throw err;
       bytes = undefined; // unreadable derived data: fall back to replay
     }
     let view: ProfileView;
@@ -307,7 +354,12 @@ export class StoreCore {
     };
     let ack;
     try {
-      ack = conflictInputs.length === 0 ? await this.log.append(input) : (await this.log.appendMany([input, ...conflictInputs]))[0]!;
+      if (a.replace === true) {
+        const { stream: _s, ...entry } = input;
+        ack = (await this.log.replaceStream(id, [entry]))[0]!;
+      } else {
+        ack = conflictInputs.length === 0 ? await this.log.append(input) : (await this.log.appendMany([input, ...conflictInputs]))[0]!;
+      }
     } catch (err) {
       this.docs.drop(id);
       this.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: ctx.origin, durationMillis: monoMs() - t0 });
@@ -322,6 +374,19 @@ export class StoreCore {
     for (const c of a.conflicts ?? []) this.events.emit('conflict-recorded', { id, path: c.path, durationMillis: 0 });
     this.notify({ id, update, origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, lsn: ack.lsn, created: a.created });
     return view;
+  }
+
+  /** The audit record of a repair (best effort: the repair itself is durable already). */
+  async auditRepair(id: string, ctx: WriteContext, findings: unknown[]): Promise<void> {
+    try {
+      const stored = validateAuditInput({
+        actor: ctx.actor, origin: ctx.origin, action: 'profile.repair', outcome: 'ok', profile: id,
+        details: { source: ctx.origin, findings: findings.length, first: (findings[0] as { kind?: string; message?: string } | undefined) ?? null },
+      });
+      await this.log.append({ stream: AUDIT_STREAM, body: encodeAudit(stored), actor: ctx.actor, origin: ctx.origin, summary: 'profile.repair' });
+    } catch {
+      /* the audit stream itself may be what is damaged */
+    }
   }
 
   /** '#audit' inputs for detected conflicts, attributed to the entries that wrote each value. */

@@ -255,6 +255,17 @@ export interface StoreEvents {
   'conflict-recorded': { id: string; path: string; durationMillis: number };
   'doc-evicted': { id: string };
   'store-opened': { profiles: number; durationMillis: number };
+  /** a profile's stored data was found damaged: reads answer PROFILE_DAMAGED until it is repaired */
+  'profile-damaged': { id: string; kind: string; message: string };
+  /** a damaged profile was rebuilt as a new chain segment (from a peer's full state, or a backup) */
+  'profile-repaired': { id: string; source: string; durationMillis: number };
+}
+
+/** What the store knows to be damaged (ProfileStoreImpl.damaged()). */
+export interface DamageSummary {
+  profiles: { id: string; findings: { kind: string; seq: number; message: string; at: string }[] }[];
+  /** findings that belong to no profile (a damaged seal, WAL, '#audit', an unnamed stream) */
+  node: { stream: string; kind: string; message: string; at: string }[];
 }
 
 export type StoreEventName = keyof StoreEvents;

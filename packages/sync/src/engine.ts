@@ -285,7 +285,7 @@ export class SyncEngine {
         update = await (empty ? this.#o.store.encodeStateAsUpdate(id) : this.#o.store.encodeStateAsUpdate(id, stateVector));
       } catch (err) {
         if (codeOf(err) === 'PROFILE_BAD_UPDATE') throw syncError(SyncErrorCode.BAD_UPDATE, 'peer sent a malformed state vector', { id }, err);
-        if (codeOf(err) !== 'PROFILE_NOT_FOUND') throw err;
+        if (codeOf(err) !== 'PROFILE_NOT_FOUND' && codeOf(err) !== 'PROFILE_DAMAGED') throw err;
       }
     }
     const sv = await svP;
