@@ -19,7 +19,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export function exitCodeFor(code: string | undefined): ExitCode {
   if (code === undefined) return EXIT.ERROR;
   if (code === 'USAGE' || code === 'CONFIG_INVALID' || code.startsWith('commander.')) return EXIT.USAGE;
-  if (code === 'VERIFY_DAMAGE' || code === 'LOG_CHECKSUM_MISMATCH' || code === 'LOG_CORRUPT' || code === 'LOG_BACKUP_CORRUPT' || code === 'CRYPTO_AUTH_FAILED') return EXIT.DAMAGE;
+  if (code === 'VERIFY_DAMAGE' || code === 'LOG_CHECKSUM_MISMATCH' || code === 'LOG_CORRUPT' || code === 'LOG_BACKUP_CORRUPT' || code === 'CRYPTO_AUTH_FAILED' || code === 'PROFILE_DAMAGED' || code === 'LOG_STREAM_DAMAGED') return EXIT.DAMAGE;
   if (code.endsWith('_NOT_FOUND') || code === 'NODE_NOT_INITIALIZED' || code === 'PROFILE_DELETED' || code === 'PROFILE_VERSION_UNAVAILABLE') return EXIT.NOT_FOUND;
   if (code.startsWith('AUTH_') || code === 'CRYPTO_BAD_PASSPHRASE' || code === 'CRYPTO_BAD_RECOVERY_PHRASE' || code === 'CRYPTO_PASSPHRASE_REQUIRED' || code === 'CRYPTO_PASSPHRASE_WEAK' || code === 'ADMIN_TOKEN_UNAVAILABLE') return EXIT.AUTH;
   if (code.endsWith('_EXISTS') || code === 'TOKEN_LAST_ADMIN' || code === 'LOG_RESTORE_NOT_EMPTY') return EXIT.CONFLICT;

@@ -44,6 +44,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   IMPORT_INVALID: 400,
   PROFILE_LIST_INVALID: 400,
   STORE_CLOSED: 503,
+  PROFILE_DAMAGED: 503,
   // caches (every code of @profilesync/cache; a test checks the package's code list)
   CACHE_INVALID_KEY: 400,
   CACHE_INVALID_PATTERN: 400,
@@ -77,6 +78,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   LOG_CLOSED: 503,
   LOG_LOCKED: 503,
   LOG_STREAM_NOT_FOUND: 404,
+  LOG_STREAM_DAMAGED: 503,
   LOG_INVALID_ARGUMENT: 400,
   LOG_CHECKSUM_MISMATCH: 500,
   LOG_CORRUPT: 500,

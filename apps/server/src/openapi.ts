@@ -382,6 +382,20 @@ export function openApiDocument(): Json {
         parameters: [query('profile', 'profile id', { type: 'string', pattern: ID_PATTERN }), query('since', 'ISO-8601 or ms'), query('until', 'ISO-8601 or ms'), query('actor', 'actor'), query('action', 'action'), query('limit', 'max records', { type: 'integer', minimum: 1, maximum: 100_000 })],
       }),
     },
+    '/api/damage': {
+      get: op('getDamage', 'Profiles known to be damaged on this node (answered with 503 PROFILE_DAMAGED until repaired from a peer or a backup) and, for unscoped admins, node-level findings', {
+        '200': ok({
+          type: 'object',
+          required: ['profiles', 'node'],
+          additionalProperties: false,
+          properties: {
+            profiles: { type: 'array', items: { type: 'object', required: ['id', 'findings'], properties: { id: str, findings: { type: 'array', items: { type: 'object', properties: { kind: str, seq: { type: 'integer' }, message: str, at: str } } } } } },
+            node: { type: 'array', items: { type: 'object', properties: { stream: str, kind: str, message: str, at: str } } },
+          },
+        }),
+        ...common,
+      }),
+    },
     '/api/cache/stats': { get: op('getCacheStats', 'Every cache in the process', { '200': ok({ type: 'object', required: ['caches'], additionalProperties: false, properties: { caches: { type: 'array', items: ref('CacheStats') } } }), ...common }) },
     '/api/cache/clear': { post: op('clearCaches', 'Clear all caches (admin)', { '200': ok(cleared), ...common }) },
     '/api/cache/clear/{name}': {

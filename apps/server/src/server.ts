@@ -26,6 +26,7 @@ import { openNode, type NodeHandle, type PassphraseProvider } from './node.js';
 import { PeerStore } from './peers.js';
 import { ViewJsonCache } from './view-cache.js';
 import { Readiness } from './readiness.js';
+import { watchDamage } from './damage.js';
 import { errorBody } from './http-errors.js';
 import { removeServerFile, writeServerFile } from './server-file.js';
 import { BackupService } from './backup.js';
@@ -285,6 +286,8 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     const metrics = new ServerMetrics({ caches: () => caches.stats(), peers: () => sync?.status() });
     metrics.attachLog(opened.log);
     metrics.attachStore(opened.store);
+    const unwatchDamage = watchDamage({ log: opened.log, store: opened.store, readiness, logger, metrics });
+    cleanups.push(unwatchDamage);
     // before anything can write (the app, sync): the hub sees every change with its log position
     const hub = await ChangeHub.open(opened.log, opened.store, { clock });
     cleanups.push(() => hub.close());
@@ -446,6 +449,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
           logger.warn({ err }, 'cannot remove server.json');
         }
         storeClosed = true;
+        unwatchDamage();
         await opened.close();
         dropChecks();
         logger.info({ durationMillis: clock() - started }, 'closed');

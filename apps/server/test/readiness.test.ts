@@ -77,7 +77,7 @@ describe('/readyz on a running node', () => {
     } finally {
       off();
     }
-    expect(t.server.readiness.names()).toEqual(['shutdown', 'store']);
+    expect(t.server.readiness.names()).toEqual(['shutdown', 'store', 'storage']);
   });
 
   it('refuses query parameters like the other system routes', async () => {

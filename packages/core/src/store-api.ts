@@ -12,7 +12,8 @@ import type { StoreEventName, StoreEvents } from './events.js';
 import { monoMs } from './events.js';
 import { entryForVersion, historyOf } from './history.js';
 import { assertProfileId, generateProfileId } from './ids.js';
-import { iso } from './materialize.js';
+import { iso, materializeDoc, persistedBytes } from './materialize.js';
+import { inlineVersion } from './history.js';
 import { applyContent, canonicalContent, makeView, newProfileDoc, readContent, type ProfileContent } from './model.js';
 import { contentFromInput, isPlainObject } from './patch.js';
 import { LABEL_PATTERN, RESERVED_LABELS, validateContent } from './schema.js';
@@ -351,6 +352,55 @@ export class ProfileStoreImpl implements ProfileStore {
     };
   }
 
+  /**
+   * Repair from a history (a backup's entries of the profile, then what this node still holds
+   * intact): the entries are written again as a NEW chain segment (their actor, origin, summary
+   * and version kept; the last one carries the view), so the profile is readable again with its
+   * history; audited as `profile.repair`. The bodies must add up to a whole, valid profile.
+   */
+  async repairFromHistory(id: string, entries: { body: Uint8Array; actor: string; origin: string; summary: string; version?: Uint8Array | undefined }[], ctx: WriteContext): Promise<ProfileView> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkContext(ctx);
+    if (!Array.isArray(entries) || entries.length === 0) throw coreError(CoreErrorCode.BAD_UPDATE, 'a repair needs at least one entry', { id });
+    return this.#c.queues.run(id, async () => {
+      const t0 = monoMs();
+      const doc = newProfileDoc();
+      try {
+        doc.transact(() => {
+          for (const e of entries) Y.applyUpdate(doc, e.body);
+        });
+      } catch (err) {
+        throw coreError(CoreErrorCode.BAD_UPDATE, 'the repair entries are not Yjs updates', { id }, err);
+      }
+      if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
+        doc.destroy();
+        throw coreError(CoreErrorCode.BAD_UPDATE, 'the repair entries do not make a whole profile (updates are missing)', { id });
+      }
+      const content = this.#c.checkContent(id, readContent(doc));
+      const findings = this.#c.findings(id);
+      const m = materializeDoc(doc);
+      doc.destroy();
+      const canonical = canonicalContent(content);
+      const last = entries[entries.length - 1] as (typeof entries)[number];
+      const bytes = persistedBytes(canonical, m.version, last.actor, true);
+      const input = entries.map((e, i) => ({
+        body: e.body, actor: e.actor, origin: e.origin, summary: e.summary,
+        ...(i === entries.length - 1 ? { view: bytes, version: inlineVersion(m.versionBytes) } : e.version !== undefined ? { version: e.version } : {}),
+      }));
+      const acks = await this.#c.log.replaceStream(id, input);
+      const ack = acks[acks.length - 1] as (typeof acks)[number];
+      this.#c.docs.drop(id);
+      const view = deepFreeze(makeView(canonical, m.version, iso(ack.ts), last.actor));
+      this.#c.hot.set(id, view, bytes.byteLength);
+      this.#c.index.put(view);
+      this.#c.events.emit('profile-repaired', { id, source: ctx.origin, durationMillis: monoMs() - t0 });
+      await this.#c.auditRepair(id, ctx, findings);
+      this.#c.notify({ id, update: Y.mergeUpdates(entries.map((e) => e.body)), origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, created: false });
+      return view;
+    });
+  }
+
   async stateVector(id: string): Promise<Uint8Array> {
     this.#c.assertOpen();
     return stateVectorOf(this.#c, id);
@@ -388,6 +438,7 @@ export class ProfileStoreImpl implements ProfileStore {
 
   async exportJson(ids?: string[]): Promise<ProfileView[]> {
     this.#c.assertOpen();
+    // the whole node: what the index lists (damaged profiles are not in it); named ids: each must be readable
     const list = ids ?? this.#c.index.list().map((s) => s.id);
     const out: ProfileView[] = [];
     for (const id of list) out.push(await this.#view(id));

@@ -319,5 +319,7 @@ export interface ProfileStore {
 
   cacheStats(): CacheStatsSnapshot[];
   clearCache(name?: string): string[];
+  /** Profiles (and node-level findings) known to be damaged: they answer PROFILE_DAMAGED until repaired. */
+  damaged(): DamageSummary;
   close(): Promise<void>;
 }

@@ -50,6 +50,8 @@ export interface HubLog {
 export interface HubStore {
   subscribe(listener: (e: { id: string; seq: number; view: ViewLike }) => void): () => void;
   exportJson(ids?: string[]): Promise<ViewLike[]>;
+  /** profiles known to be damaged (left out: they answer PROFILE_DAMAGED until repaired, then come as a change) */
+  damaged?(): { profiles: { id: string }[] };
 }
 
 export interface ViewLike {
@@ -171,7 +173,8 @@ export class ChangeHub {
       log.on('appended', (e) => hub.#onAppended(e.stream, e.seq, e.lsn)),
       store.subscribe((e) => hub.#onChange(e.id, e.seq, e.view)),
     );
-    const ids = log.streams().filter(isProfileStream);
+    const damaged = new Set(store.damaged?.().profiles.map((p) => p.id) ?? []);
+    const ids = log.streams().filter((id) => isProfileStream(id) && !damaged.has(id));
     const BATCH = 256;
     for (let i = 0; i < ids.length; i += BATCH) {
       const views = await store.exportJson(ids.slice(i, i + BATCH));

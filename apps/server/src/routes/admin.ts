@@ -44,6 +44,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
   });
 
   // ---- caches -----------------------------------------------------------------------
+  // damaged profiles (a token sees only those it is granted) and node-level findings (admins)
+  app.get('/api/damage', { config: { access: { permission: 'profile:read' } } }, async (req) => {
+    parse(schemas.emptyQuery, req.query, 'query');
+    const p = principalOf(req);
+    const d = ctx.store.damaged();
+    return {
+      profiles: p.grants === null ? d.profiles : d.profiles.filter((x) => grantAllows(p.grants, x.id)),
+      node: p.role === 'admin' && p.grants === null ? d.node : [],
+    };
+  });
+
   app.get('/api/cache/stats', { config: { access: { permission: 'cache:read' } } }, async (req) => {
     parse(schemas.emptyQuery, req.query, 'query');
     return { caches: await ctx.caches.stats() };

@@ -202,6 +202,10 @@ export class Api {
   async audit(q: { profile?: string; actor?: string; action?: string; since?: string; until?: string; limit?: number }): Promise<AuditRecord[]> {
     return (await this.request<{ records: AuditRecord[] }>('GET', '/api/audit', { query: q })).records;
   }
+  /** Profiles this token may see that the node knows to be damaged (503 PROFILE_DAMAGED until repaired). */
+  async damage(): Promise<{ profiles: { id: string; findings: { kind: string; message: string }[] }[]; node: { kind: string; message: string }[] }> {
+    return this.request('GET', '/api/damage');
+  }
   async cacheStats(): Promise<CacheStatsSnapshot[]> {
     return (await this.request<{ caches: CacheStatsSnapshot[] }>('GET', '/api/cache/stats')).caches;
   }

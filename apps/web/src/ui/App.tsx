@@ -2,7 +2,7 @@
  * The shell: sign-in gate, navigation, the live status region, and the current screen.
  */
 import type { ComponentType } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useContext, useEffect, useMemo, useState } from 'preact/hooks';
 import { Api } from '../lib/api.js';
 import { forgetToken, restoreSession, roleAllows, storeDisplayName, storedDisplayName, storedSession, storedToken, storeSessionInfo, storeToken } from '../lib/session.js';
 import { href, useRoute, type Route } from '../lib/router.js';
@@ -118,6 +118,36 @@ function resumed(onUnauthorized: () => void): AppCtx | undefined {
 
 let signOutRef: (reason?: string) => void = () => undefined;
 
+/**
+ * A visible marker while the node holds damaged profiles (GET /api/damage, polled): they answer
+ * PROFILE_DAMAGED until a peer or a backup repairs them (docs/operations.md).
+ */
+function DamageBanner() {
+  const ctx = useContext(AppContext);
+  const [damage, setDamage] = useState<{ ids: string[]; node: number }>({ ids: [], node: 0 });
+  useEffect(() => {
+    if (!ctx) return undefined;
+    let live = true;
+    const poll = () => {
+      ctx.api.damage().then((d) => live && setDamage({ ids: d.profiles.map((p) => p.id), node: d.node.length }), () => undefined);
+    };
+    poll();
+    const t = setInterval(poll, 10_000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [ctx]);
+  if (damage.ids.length === 0 && damage.node === 0) return null;
+  return (
+    <div class="damage-banner" role="alert" data-testid="damage-banner">
+      <strong>Damaged data on this node.</strong>{' '}
+      {damage.ids.length > 0 ? `${damage.ids.length} profile(s) answer PROFILE_DAMAGED until repaired from a peer or a backup: ${damage.ids.join(', ')}.` : ''}
+      {damage.node > 0 ? ` ${damage.node} storage finding(s) outside profiles.` : ''}
+    </div>
+  );
+}
+
 export function App() {
   const route = useRoute();
   const [ctx, setCtx] = useState<AppCtx | undefined>(() => resumed(() => signOutRef('AUTH_UNAUTHORIZED: the token was refused by the node; sign in again.')));
@@ -173,6 +203,7 @@ export function App() {
         </button>
       </header>
       <StatusRegion />
+      <DamageBanner />
       <main id="main" tabIndex={-1}>
         <Screen route={route} />
       </main>
