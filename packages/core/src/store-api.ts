@@ -396,7 +396,7 @@ export class ProfileStoreImpl implements ProfileStore {
       this.#c.index.put(view);
       this.#c.events.emit('profile-repaired', { id, source: ctx.origin, durationMillis: monoMs() - t0 });
       await this.#c.auditRepair(id, ctx, findings);
-      this.#c.notify({ id, update: Y.mergeUpdates(entries.map((e) => e.body)), origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, created: false });
+      this.#c.notify({ id, update: Y.mergeUpdates(entries.map((e) => e.body)), origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, lsn: ack.lsn, created: false });
       return view;
     });
   }
