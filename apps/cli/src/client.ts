@@ -118,6 +118,28 @@ export class ApiClient {
   delete<T = unknown>(path: string): Promise<T> {
     return this.request<T>('DELETE', path).then((r) => r.data);
   }
+
+  /** A GET whose body the caller reads as a stream (the change feed); node errors as for request(). */
+  async stream(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+    const h: Record<string, string> = { ...headers };
+    if (this.#token) h.authorization = `Bearer ${this.#token}`;
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, { headers: h, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      const c = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ProfileSyncError('SERVER_UNREACHABLE', `no profilesync server at ${this.url} (${c?.code ?? c?.message ?? (err as Error).name})`, { details: { url: this.url }, cause: err });
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let e: { code?: string; message?: string; details?: Record<string, unknown> } | undefined;
+    try {
+      e = (JSON.parse(text) as { error?: typeof e }).error;
+    } catch {
+      e = undefined;
+    }
+    throw new ProfileSyncError(e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status} from GET ${path}`, { details: { status: res.status, ...(e?.details ?? {}) } });
+  }
 }
 
 export const enc = encodeURIComponent;

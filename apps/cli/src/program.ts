@@ -12,6 +12,7 @@ import { registerProfile } from './commands/profile.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerNode } from './commands/node.js';
 import { registerData } from './commands/data.js';
+import { registerFeed } from './commands/feed.js';
 
 export const VERSION = '0.1.0';
 
@@ -33,6 +34,7 @@ export function buildProgram(cli: Cli): Command {
   registerProfile(program, cli);
   registerData(program, cli);
   registerAdmin(program, cli);
+  registerFeed(program, cli);
   // every subcommand inherits exitOverride and output settings
   const walk = (c: Command) => {
     for (const sub of c.commands) {

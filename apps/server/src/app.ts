@@ -17,6 +17,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { registerBackupRoutes } from './routes/backup.js';
 import { registerChangeRoutes } from './routes/changes.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWebUi, serveWebUi } from './web-ui.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -132,5 +133,6 @@ export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyIn
   registerAdminRoutes(app, ctx);
   registerBackupRoutes(app, ctx);
   registerChangeRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
   return app;
 }

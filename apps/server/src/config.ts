@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ProfileSyncError } from '@profilesync/errors';
+import { checkEvents, checkName, checkProfiles, checkSecret, checkSecretEnv, checkUrl, type WebhookFileEntry, type WebhookTuning } from './webhooks/config.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type MetricsAuth = 'auto' | 'token' | 'none';
@@ -41,6 +42,9 @@ export interface ServerConfig {
   /** scheduled backups: every `intervalMinutes` (0 = off) into `dir` (relative: against the data dir), newest `keep` kept */
   backup: { intervalMinutes: number; dir: string; keep: number };
   peers: PeerConfig[];
+  /** `[[webhooks]]` of the config file (secrets come from the named environment variables) */
+  webhooks: WebhookFileEntry[];
+  webhook: WebhookTuning;
   /** where the config file was read from, if any */
   configFile?: string;
 }
@@ -99,6 +103,10 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'backup.interval_minutes', path: ['backup', 'intervalMinutes'], type: 'int', min: 0, max: 34_560, env: 'PROFILESYNC_BACKUP_INTERVAL_MINUTES', default: 0, doc: 'scheduled backups: one every N minutes while the node runs (0 = off); the first is due one interval after the newest backup in backup.dir' },
   { key: 'backup.dir', path: ['backup', 'dir'], type: 'string', env: 'PROFILESYNC_BACKUP_DIR', default: 'backups', doc: 'folder of the scheduled backups (profilesync-<UTC time>.bak); a relative path resolves against the data dir. Put it on another disk' },
   { key: 'backup.keep', path: ['backup', 'keep'], type: 'int', min: 1, max: 10_000, env: 'PROFILESYNC_BACKUP_KEEP', default: 7, doc: 'scheduled backups kept: after each one, the oldest beyond this many are deleted' },
+  { key: 'webhook.timeout_ms', path: ['webhook', 'timeoutMs'], type: 'int', min: 100, max: 300_000, env: 'PROFILESYNC_WEBHOOK_TIMEOUT_MS', default: 10_000, doc: 'a webhook request that gets no answer within this many ms counts as failed (and is retried)' },
+  { key: 'webhook.max_attempts', path: ['webhook', 'maxAttempts'], type: 'int', min: 1, max: 100, env: 'PROFILESYNC_WEBHOOK_MAX_ATTEMPTS', default: 15, doc: 'attempts per webhook delivery before it is given up (logged as failed)' },
+  { key: 'webhook.retry_base_ms', path: ['webhook', 'retryBaseMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_WEBHOOK_RETRY_BASE_MS', default: 1000, doc: 'first retry delay of a failed webhook delivery; doubles per attempt, with 50-100% jitter' },
+  { key: 'webhook.retry_max_ms', path: ['webhook', 'retryMaxMs'], type: 'int', min: 1, max: 86_400_000, env: 'PROFILESYNC_WEBHOOK_RETRY_MAX_MS', default: 600_000, doc: 'longest retry delay of a webhook delivery' },
   { key: 'sync.timeout_ms', path: ['sync', 'timeoutMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_SYNC_TIMEOUT_MS', default: 30_000, doc: 'default timeout of POST /api/sync and `profilesync sync`' },
   { key: 'bus.url', path: ['bus', 'url'], type: 'string', env: 'PROFILESYNC_BUS_URL', default: '', doc: 'redis:// or rediss:// URL of the fleet bus (Redis >= 7.0); unset = no fleet' },
   { key: 'bus.key', path: ['bus', 'key'], type: 'string', env: 'PROFILESYNC_FLEET_KEY', default: '', doc: 'the fleet key, 32 random bytes in base64 (`openssl rand -base64 32`); the same on every member; required with bus.url' },
@@ -172,7 +180,7 @@ function flattenFile(table: Record<string, unknown>, file: string): Map<string, 
   const sections = new Set(CONFIG_KEYS.filter((k) => k.key.includes('.')).map((k) => k.key.split('.')[0]!));
   const out = new Map<string, unknown>();
   for (const [k, v] of Object.entries(table)) {
-    if (k === 'peers') continue;
+    if (k === 'peers' || k === 'webhooks') continue;
     if (sections.has(k)) {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(k, file, 'must be a table');
       const walk = (prefix: string, t: Record<string, unknown>): void => {
@@ -220,6 +228,21 @@ export function validatePeer(raw: unknown, where: string): PeerConfig {
   return r.name === undefined ? { url: r.url, key: r.key } : { url: r.url, key: r.key, name: r.name as string };
 }
 
+/** Validates one [[webhooks]] entry: url, secret_env (the variable must be set), events, profiles, name. */
+export function validateWebhookEntry(raw: unknown, where: string, file: string, env: Record<string, string | undefined>): WebhookFileEntry {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(where, file, 'must be a table with url and secret_env');
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!['url', 'secret_env', 'events', 'profiles', 'name'].includes(k)) throw invalid(`${where}.${k}`, file, k === 'secret' ? 'secrets are never config: name an environment variable with secret_env' : 'unknown key');
+  }
+  const fail = (field: string, message: string) => invalid(`${where}.${field}`, file, message);
+  const secretEnv = checkSecretEnv(r.secret_env, 'secret_env', fail);
+  const secret = env[secretEnv];
+  if (secret === undefined || secret === '') throw fail('secret_env', `the environment variable ${secretEnv} is not set`);
+  checkSecret(secret, 'secret_env', (_f, m) => invalid(`${where}.secret_env`, secretEnv, `the secret ${m}`));
+  return { url: checkUrl(r.url, 'url', fail), secretEnv, events: checkEvents(r.events, 'events', fail), profiles: checkProfiles(r.profiles, 'profiles', fail), name: checkName(r.name, 'name', fail) };
+}
+
 /**
  * Builds a validated ServerConfig. Throws ProfileSyncError CONFIG_INVALID naming the key and
  * its source (file path, env var or flag) on the first bad value.
@@ -231,6 +254,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
 
   let fileValues = new Map<string, unknown>();
   let peersRaw: unknown = undefined;
+  let webhooksRaw: unknown = undefined;
   let fileDir = cwd;
   if (file !== undefined) {
     const path = resolve(cwd, file);
@@ -248,6 +272,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     }
     fileValues = flattenFile(table, path);
     peersRaw = table.peers;
+    webhooksRaw = table.webhooks;
     fileDir = dirname(path);
   }
 
@@ -282,6 +307,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     peersRaw.forEach((p, i) => peers.push(validatePeer(p, `peers[${i}]`)));
   }
   out.peers = peers;
+  const webhooks: WebhookFileEntry[] = [];
+  if (webhooksRaw !== undefined) {
+    if (!Array.isArray(webhooksRaw)) throw invalid('webhooks', file!, 'must be an array of tables ([[webhooks]])');
+    webhooksRaw.forEach((h, i) => webhooks.push(validateWebhookEntry(h, `webhooks[${i}]`, file!, env)));
+  }
+  out.webhooks = webhooks;
   if (file !== undefined) out.configFile = resolve(cwd, file);
   return out as unknown as ServerConfig;
 }

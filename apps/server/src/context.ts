@@ -16,6 +16,7 @@ import type { ViewJsonCache } from './view-cache.js';
 import type { Readiness } from './readiness.js';
 import type { BackupService } from './backup.js';
 import type { ChangeFeed } from './changes/feed.js';
+import type { Webhooks } from './webhooks/service.js';
 
 /** Every cache in the process (core's, the cache registry's, the server's own). */
 export interface CacheDirectory {
@@ -51,6 +52,8 @@ export interface AppContext {
   sync(): SyncMount | undefined;
   /** the change feed (GET /api/changes); undefined once shutdown began */
   changes(): ChangeFeed | undefined;
+  /** webhooks (admin routes); undefined once shutdown began */
+  webhooks(): Webhooks | undefined;
   /** writes a security event to the audit chain */
   audit(event: SecurityEvent): Promise<void>;
   /** whether /metrics needs a token under the configured policy and bind address */

@@ -23,6 +23,12 @@ export interface StoreEventSource {
   on(event: 'conflict-recorded', listener: (e: { path: string }) => void): () => void;
 }
 
+/** What webhooks expose to metrics. */
+export interface WebhookSource {
+  list(): { id: string; status: { pending: number } }[];
+  onAttempt(listener: (a: { outcome: string; durationMillis: number }, hook: { id: string }) => void): () => void;
+}
+
 /** What the change feed exposes to metrics. */
 export interface ChangeFeedSource {
   stats(): { connections: number; opened: number; events: number; dropped: number } | undefined;
@@ -269,6 +275,28 @@ export class ServerMetrics {
       on('fleet-rejected', (e) => rejected.inc({ code: e.code })),
       on('fleet-shard-reset', (e) => resets.inc({ reason: e.reason })),
       on('fleet-repair', (e) => repairs.inc({ outcome: e.failed === 0 ? 'ok' : 'failed' })),
+    );
+  }
+
+  /** Webhook series: attempts by outcome (counted as they finish), delivery time, pending per hook (at scrape). */
+  attachWebhooks(source: WebhookSource): void {
+    const registers = [this.registry];
+    const attempts = new Counter({ name: 'profilesync_webhook_attempts_total', help: 'webhook delivery attempts by hook and outcome (delivered, retrying, failed = given up)', labelNames: ['hook', 'outcome'], registers });
+    const seconds = new Histogram({ name: 'profilesync_webhook_attempt_duration_seconds', help: 'time from sending a webhook request to its answer (or failure)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers });
+    new Gauge({
+      name: 'profilesync_webhook_pending',
+      help: 'changes waiting to be delivered (or retried) per hook',
+      labelNames: ['hook'],
+      registers,
+      collect: atScrape(() => source.list(), (g: Gauge<'hook'>, hooks) => {
+        for (const h of hooks) g.set({ hook: h.id }, h.status.pending);
+      }),
+    });
+    this.#unsubscribe.push(
+      source.onAttempt((a, hook) => {
+        attempts.inc({ hook: hook.id, outcome: a.outcome });
+        seconds.observe(a.durationMillis / 1000);
+      }),
     );
   }
 

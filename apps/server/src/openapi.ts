@@ -20,6 +20,7 @@ const query = (name: string, description: string, schema: Json = str, required =
 
 const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const ID = pathParam('id', 'profile id', ID_PATTERN);
+const HOOK_ID = pathParam('id', 'webhook id', '^[cw][0-9a-f]{15}$');
 const LABEL = pathParam('label', 'label name', '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$');
 const common = {
   '400': errorRef('REQUEST_INVALID / REQUEST_MALFORMED_JSON: the request shape is wrong (the message names the field)'),
@@ -303,6 +304,86 @@ const schemas: Json = {
       durationMillis: num,
     },
   },
+  WebhookEvent: { enum: ['profile.created', 'profile.updated', 'profile.deleted', 'label.moved'] },
+  Webhook: {
+    type: 'object',
+    required: ['id', 'name', 'url', 'events', 'profiles', 'source', 'createdAt', 'status'],
+    properties: {
+      id: str,
+      name: nullableStr,
+      url: str,
+      events: { type: ['array', 'null'], items: ref('WebhookEvent'), description: 'kinds delivered; null = all' },
+      profiles: { type: ['array', 'null'], items: str, description: 'profile-id globs; null = all' },
+      source: { enum: ['config', 'added'] },
+      createdAt: nullableStr,
+      status: {
+        type: 'object',
+        required: ['pending', 'inflight', 'delivered', 'failed', 'attempts', 'cursor', 'lastDeliveredAt', 'lastError'],
+        additionalProperties: false,
+        properties: {
+          pending: int,
+          inflight: int,
+          delivered: int,
+          failed: { ...int, description: 'deliveries given up after webhook.max_attempts' },
+          attempts: int,
+          cursor: { ...str, description: 'position (EPOCH-LSN) up to which every change was delivered or given up; persisted' },
+          lastDeliveredAt: nullableStr,
+          lastError: { type: ['object', 'null'], required: ['at', 'id', 'error'], additionalProperties: false, properties: { at: str, id: str, error: str } },
+        },
+      },
+    },
+  },
+  WebhookCreated: {
+    allOf: [ref('Webhook')],
+    required: ['secret'],
+    properties: { secret: { ...str, description: 'the HMAC key, answered once' } },
+    unevaluatedProperties: false,
+  },
+  WebhookCreate: {
+    type: 'object',
+    required: ['url'],
+    additionalProperties: false,
+    properties: {
+      url: { ...str, description: 'http:// or https://, no credentials' },
+      events: { type: ['array', 'null'], items: ref('WebhookEvent'), minItems: 1 },
+      profiles: { type: ['array', 'null'], items: str, minItems: 1, maxItems: 100, description: 'globs on profile ids (* and ?)' },
+      name: nullableStr,
+      secret: { ...str, minLength: 16, maxLength: 256, description: 'the HMAC key; generated (and answered once) when absent' },
+    },
+  },
+  DeliveryAttempt: {
+    type: 'object',
+    required: ['id', 'profile', 'event', 'attempt', 'at', 'outcome', 'status', 'error', 'durationMillis', 'nextAttemptAt'],
+    additionalProperties: false,
+    properties: {
+      id: { ...str, description: 'the change position EPOCH-LSN (the delivery id)' },
+      profile: str,
+      event: ref('WebhookEvent'),
+      attempt: int,
+      at: str,
+      outcome: { enum: ['delivered', 'retrying', 'failed'] },
+      status: { type: ['integer', 'null'], description: 'HTTP status of the receiver' },
+      error: { ...nullableStr, description: 'HTTP 500, timeout, ECONNREFUSED, ...' },
+      durationMillis: num,
+      nextAttemptAt: nullableStr,
+    },
+  },
+  WebhookPayload: {
+    type: 'object',
+    required: ['id', 'event', 'events', 'hook', 'at', 'sentAt', 'attempt', 'catchUp', 'data'],
+    additionalProperties: false,
+    properties: {
+      id: { ...str, description: 'the change position (EPOCH-LSN); repeated deliveries of one change share it' },
+      event: ref('WebhookEvent'),
+      events: { type: 'array', items: ref('WebhookEvent') },
+      hook: str,
+      at: str,
+      sentAt: str,
+      attempt: int,
+      catchUp: { ...bool, description: 'replayed from the log after a restart: the kinds are a best guess' },
+      data: ref('ChangeEvent'),
+    },
+  },
   ChangeEvent: {
     type: 'object',
     description: 'data of a `change` event of GET /api/changes',
@@ -450,6 +531,21 @@ export function openApiDocument(): Json {
     '/api/cluster': {
       get: op('getCluster', 'Fleet members and bus status; { bus: null, members: [] } without a bus (admin)', { '200': ok(ref('Cluster')), ...common }),
     },
+    '/api/webhooks': {
+      get: op('listWebhooks', 'Webhooks with their delivery status (admin, unscoped)', { '200': ok({ type: 'object', required: ['webhooks'], additionalProperties: false, properties: { webhooks: { type: 'array', items: ref('Webhook') } } }), ...common }),
+      post: op('addWebhook', 'Add a webhook; the secret is answered once (admin, unscoped)', { '201': ok(ref('WebhookCreated'), 'added'), ...withBody, '409': errorRef('WEBHOOK_EXISTS') }, {
+        requestBody: jsonBody(ref('WebhookCreate')),
+      }),
+    },
+    '/api/webhooks/{id}': {
+      get: op('getWebhook', 'One webhook with its delivery status (admin, unscoped)', { '200': ok(ref('Webhook')), ...common, '404': errorRef('WEBHOOK_NOT_FOUND') }, { parameters: [HOOK_ID] }),
+      delete: op('removeWebhook', 'Remove a webhook added at run time (admin, unscoped); config-file hooks: 409 WEBHOOK_READONLY', { '204': { description: 'removed' }, ...common, '404': errorRef('WEBHOOK_NOT_FOUND'), '409': errorRef('WEBHOOK_READONLY') }, { parameters: [HOOK_ID] }),
+    },
+    '/api/webhooks/{id}/deliveries': {
+      get: op('listWebhookDeliveries', 'The delivery log: the last attempts, newest first, with their errors (admin, unscoped)', { '200': ok({ type: 'object', required: ['deliveries'], additionalProperties: false, properties: { deliveries: { type: 'array', items: ref('DeliveryAttempt') } } }), ...common, '404': errorRef('WEBHOOK_NOT_FOUND') }, {
+        parameters: [HOOK_ID, query('limit', 'at most this many (default 200)', { type: 'integer', minimum: 1, maximum: 200 })],
+      }),
+    },
     '/api/sync': {
       post: op('runSync', 'One-shot sync with all peers; resolves when converged or timed out (admin)', { '200': ok(ref('SyncResult')), ...withBody, '503': errorRef('SYNC_UNAVAILABLE') }, {
         requestBody: jsonBody({ type: 'object', additionalProperties: false, properties: { timeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 } } }, false),
@@ -472,6 +568,22 @@ export function openApiDocument(): Json {
   return {
     openapi: '3.1.0',
     info: { title: 'profilesync node API', version: '1', description: 'Errors: { "error": { "code", "message" } }; codes and statuses in docs/api.md. WebSockets: /sync (peer protocol), /yjs/{profileId} (y-websocket; ?token=TOKEN).' },
+    webhooks: {
+      profileChange: {
+        post: {
+          operationId: 'receiveProfileChange',
+          summary: 'What the node POSTs to a webhook URL: one change of a profile (at-least-once; drop repeated ids). 2xx = delivered; anything else is retried with exponential backoff and jitter',
+          parameters: [
+            { name: 'x-profilesync-signature', in: 'header', required: true, description: 'sha256=<hex HMAC-SHA256 of the raw body with the hook secret>', schema: { type: 'string', pattern: '^sha256=[0-9a-f]{64}$' } },
+            { name: 'x-profilesync-event', in: 'header', required: true, schema: ref('WebhookEvent') },
+            { name: 'x-profilesync-delivery', in: 'header', required: true, description: 'the change position (= body id)', schema: str },
+            { name: 'x-profilesync-attempt', in: 'header', required: true, schema: { type: 'string', pattern: '^[0-9]+$' } },
+          ],
+          requestBody: jsonBody(ref('WebhookPayload')),
+          responses: { '200': { description: 'any 2xx: delivered' } },
+        },
+      },
+    },
     servers: [
       { url: '/', description: 'the node serving this document' },
       { url: 'http://127.0.0.1:7878', description: 'a local node on the default port' },

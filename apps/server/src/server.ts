@@ -35,6 +35,7 @@ import type { FleetAttachOptions } from '@profilesync/sync';
 import { ChangeHub } from './changes/hub.js';
 import { ChangeFeed } from './changes/feed.js';
 import { openResponseCache, type NodeResponses } from './responses.js';
+import { Webhooks } from './webhooks/service.js';
 
 /** Caches registered by other packages: the cache package's CacheRegistry fits. */
 export interface CacheRegistryLike {
@@ -295,6 +296,23 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     let feed: ChangeFeed | undefined = new ChangeFeed(hub, { heartbeatMs: config.changes.heartbeatMs, retryMs: 1000, maxConnections: config.changes.maxConnections, maxBufferedBytes: 1024 * 1024 }, logger, clock);
     metrics.attachChangeFeed({ stats: () => feed?.stats(), pending: () => hub.pending });
     metrics.attachLive(live);
+    let webhooks: Webhooks | undefined = await Webhooks.open({
+      aux: opened.log,
+      hub,
+      configured: config.webhooks.map((e) => ({ ...e, secret: env[e.secretEnv] ?? '' })),
+      tuning: config.webhook,
+      logger,
+      clock,
+    });
+    const hooks = webhooks;
+    cleanupsAsync.push(() => hooks.close());
+    hooks.onAttempt((a, hook) => {
+      const fields = { hook: hook.id, delivery: a.id, profile: a.profile, event: a.event, attempt: a.attempt, status: a.status, error: a.error, durationMillis: a.durationMillis };
+      if (a.outcome === 'failed') logger.error(fields, 'webhook delivery given up');
+      else if (a.outcome === 'retrying') logger.warn({ ...fields, nextAttemptAt: a.nextAttemptAt }, 'webhook delivery failed; retrying');
+      else logger.debug(fields, 'webhook delivered');
+    });
+    metrics.attachWebhooks(hooks);
     let responses: NodeResponses | undefined;
     if (config.cache.redisUrl !== '') {
       responses = await openResponseCache(config.cache.redisUrl, cacheRegistry, hub, logger as unknown as CacheLogger);
@@ -335,6 +353,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       self: { publicKey: node.identity.publicKeyText, fingerprint: node.identity.fingerprint },
       sync: () => sync,
       changes: () => feed,
+      webhooks: () => webhooks,
       audit,
       metricsNeedToken: config.metrics.auth === 'token' || (config.metrics.auth === 'auto' && !isLoopbackHost(config.host)),
       clock,
@@ -440,6 +459,8 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
           clearTimeout(force);
         }
         await backups.stop();
+        await webhooks?.close().catch((err: unknown) => logger.warn({ err }, 'webhooks close failed'));
+        webhooks = undefined;
         metrics.detach();
         await responses?.close().catch((err: unknown) => logger.warn({ err }, 'responses cache close failed'));
         hub.close();

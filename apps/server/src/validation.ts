@@ -57,6 +57,15 @@ export const schemas = {
     limit: intString(1, 100_000).optional(),
   }),
   emptyQuery: z.strictObject({}),
+  webhookParams: z.strictObject({ id: z.string().regex(/^[cw][0-9a-f]{15}$/, 'must be a webhook id (16 characters)') }),
+  webhookBody: z.strictObject({
+    url: z.string().min(1).max(2048),
+    events: z.array(z.string()).min(1).max(8).nullable().optional(),
+    profiles: z.array(z.string()).min(1).max(100).nullable().optional(),
+    name: z.string().min(1).max(64).nullable().optional(),
+    secret: z.string().min(1).max(256).optional(),
+  }),
+  deliveriesQuery: z.strictObject({ limit: intString(1, 200).optional() }),
   changesQuery: z.strictObject({ ids: z.string().min(1).max(140_000).optional(), since: z.string().min(1).max(64).optional() }),
 
   createBody: z.strictObject({

@@ -11,6 +11,7 @@ import { ChangeHub, changeKinds, formatPosition, parsePosition, type FeedChange,
 function scripted() {
   const appended = new Set<(e: { stream: string; seq: number; lsn: number }) => void>();
   const changed = new Set<(e: { id: string; seq: number; view: ViewLike }) => void>();
+  const written = new Set<(e: { id: string; seq: number; action: string }) => void>();
   const views = new Map<string, ViewLike>();
   const heads = new Map<string, { lsn: number; ts: number }>();
   let lastLsn = 0;
@@ -28,6 +29,10 @@ function scripted() {
       changed.add(l);
       return () => changed.delete(l);
     },
+    on: (_e, l) => {
+      written.add(l);
+      return () => written.delete(l);
+    },
     exportJson: async (ids) => (ids ?? [...views.keys()]).flatMap((id) => (views.has(id) ? [views.get(id)!] : [])),
   };
   const view = (id: string, version: string, labels: Record<string, string> = {}, deleted = false): ViewLike => ({ id, version, labels, deleted });
@@ -41,8 +46,9 @@ function scripted() {
       for (const l of appended) l({ stream, seq, lsn: lastLsn });
       return lastLsn;
     },
-    notify(id: string, seq: number, v: ViewLike) {
+    notify(id: string, seq: number, v: ViewLike, action = 'update') {
       views.set(id, v);
+      for (const l of written) l({ id, seq, action });
       for (const l of changed) l({ id, seq, view: v });
     },
     setView(v: ViewLike) {
@@ -150,5 +156,7 @@ describe('positions and kinds', () => {
     expect(changeKinds(v('1', { prod: '1' }), v('2', {}))).toEqual(['profile.updated', 'label.moved']);
     expect(changeKinds(v('1'), v('2', {}, true))).toEqual(['profile.deleted']);
     expect(changeKinds(v('1'), v('1'))).toEqual(['profile.updated']);
+    // a label move changes the version (labels are part of the state) but not the content
+    expect(changeKinds(v('1'), v('2', { prod: '1' }), true)).toEqual(['label.moved']);
   });
 });

@@ -5,6 +5,8 @@
  * admin calls the test makes go through the same checker, so the document's shapes for writes,
  * tokens, caches, history and audit are checked against real answers too.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '@profilesync/client';
 import { ADMIN, profile, startNode, until, type TestNode } from './node.js';
@@ -113,9 +115,31 @@ describe('OpenAPI document', () => {
     await adminCall('GET', '/healthz');
     await adminCall('GET', '/readyz');
     await adminCall('GET', '/api/changes?bogus=1', undefined, { invalid: true });
+    // webhooks: the admin routes, and a real delivery's body against WebhookPayload
+    const bodies: string[] = [];
+    const receiver = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        bodies.push(raw);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const hook = await adminCall('POST', '/api/webhooks', { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/h`, events: ['profile.updated'], name: 'oa' });
+    await adminCall('PATCH', '/api/profiles/oa', { name: 'hooked' });
+    await until(() => bodies.length === 1, 'a webhook delivery');
+    await adminCall('GET', '/api/webhooks');
+    await adminCall('GET', `/api/webhooks/${hook.body.id}`);
+    await adminCall('GET', `/api/webhooks/${hook.body.id}/deliveries?limit=5`);
+    await adminCall('POST', '/api/webhooks', { url: 'ftp://x' }, { invalid: true });
+    await adminCall('DELETE', `/api/webhooks/${hook.body.id}`);
+    await adminCall('GET', `/api/webhooks/${hook.body.id}`);
+    receiver.closeAllConnections();
+    await new Promise((r) => receiver.close(r));
 
     const checker = new OpenApiChecker(doc);
-    const problems = log.flatMap((ex) => checker.check(ex));
+    const problems = [...log.flatMap((ex) => checker.check(ex)), ...checker.checkComponent('WebhookPayload', JSON.parse(bodies[0]!))];
     expect(problems).toEqual([]);
     const sdkOps = ['getProfile', 'streamChanges'];
     for (const id of sdkOps) expect(checker.seen).toContain(id);

@@ -123,6 +123,13 @@ export class OpenApiChecker {
     if (!v(value)) errors.push(`${where}: ${this.#ajv.errorsText(v.errors)} (value ${JSON.stringify(value)?.slice(0, 300)})`);
   }
 
+  /** Problems with a value that should match a component schema ([] when it does). */
+  checkComponent(name: string, value: unknown): string[] {
+    const errors: string[] = [];
+    this.#check({ $ref: `#/components/schemas/${name}` }, value, name, errors);
+    return errors;
+  }
+
   /** Problems with one exchange ([] when it conforms). */
   check(ex: Exchange): string[] {
     const errors: string[] = [];

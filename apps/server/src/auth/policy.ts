@@ -16,13 +16,14 @@ export type Permission =
   | 'token:manage'
   | 'peer:read'
   | 'peer:manage'
+  | 'webhook:manage'
   | 'sync:run'
   | 'backup:run'
   | 'metrics:read';
 
 const VIEWER: readonly Permission[] = ['profile:read', 'cache:read', 'metrics:read'];
 const EDITOR: readonly Permission[] = [...VIEWER, 'profile:write'];
-const ADMIN: readonly Permission[] = [...EDITOR, 'cache:clear', 'audit:read', 'token:manage', 'peer:read', 'peer:manage', 'sync:run', 'backup:run'];
+const ADMIN: readonly Permission[] = [...EDITOR, 'cache:clear', 'audit:read', 'token:manage', 'peer:read', 'peer:manage', 'sync:run', 'backup:run', 'webhook:manage'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   viewer: new Set(VIEWER),

@@ -13,7 +13,7 @@
 import { roleAllows, type Permission, type Role } from './policy.js';
 
 /** Powers over the whole node: a scoped admin does not have them (they reach every profile). */
-export const NODE_WIDE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(['peer:read', 'peer:manage', 'sync:run', 'backup:run']);
+export const NODE_WIDE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(['peer:read', 'peer:manage', 'sync:run', 'backup:run', 'webhook:manage']);
 
 /** Whether a token with this role and scope holds `permission` (role table, minus node-wide powers when scoped). */
 export function principalAllows(p: { role: Role; profiles: readonly string[] | null }, permission: Permission): boolean {

@@ -49,6 +49,8 @@ export interface HubLog {
 /** The slice of the profile store the hub needs. */
 export interface HubStore {
   subscribe(listener: (e: { id: string; seq: number; view: ViewLike }) => void): () => void;
+  /** the store's typed events: `action` tells a label move from a content change */
+  on(event: 'profile-written', listener: (e: { id: string; seq: number; action: string }) => void): () => void;
   exportJson(ids?: string[]): Promise<ViewLike[]>;
   /** profiles known to be damaged (left out: they answer PROFILE_DAMAGED until repaired, then come as a change) */
   damaged?(): { profiles: { id: string }[] };
@@ -77,8 +79,12 @@ interface Pending {
   id: string;
   seq: number;
   data: ChangeData | undefined;
+  /** the store's action for this entry ('update', 'label.set', 'delete', 'sync', ...), when known */
+  action: string | undefined;
   since: number;
 }
+
+const LABEL_ACTIONS = new Set(['label.set', 'label.remove']);
 
 const isProfileStream = (s: string): boolean => !s.startsWith('#');
 
@@ -93,12 +99,15 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return true;
 }
 
-/** What changed from `prev` to `next` (pure; tested alone). */
-export function changeKinds(prev: ChangeData | undefined, next: ChangeData): ChangeKind[] {
+/**
+ * What changed from `prev` to `next` (pure; tested alone). `labelsOnly`: every entry merged
+ * into this change was a label move (the version moves with the labels, the content did not).
+ */
+export function changeKinds(prev: ChangeData | undefined, next: ChangeData, labelsOnly = false): ChangeKind[] {
   if (prev === undefined) return next.deleted ? ['profile.deleted'] : ['profile.created'];
   const out: ChangeKind[] = [];
   if (next.deleted && !prev.deleted) out.push('profile.deleted');
-  else if (prev.version !== next.version || prev.deleted !== next.deleted) out.push('profile.updated');
+  else if (!labelsOnly && (prev.version !== next.version || prev.deleted !== next.deleted)) out.push('profile.updated');
   if (!sameLabels(prev.labels, next.labels)) out.push('label.moved');
   if (out.length === 0) out.push('profile.updated');
   return out;
@@ -171,6 +180,7 @@ export class ChangeHub {
     const hub = new ChangeHub(log, store, opts);
     hub.#unsubscribe.push(
       log.on('appended', (e) => hub.#onAppended(e.stream, e.seq, e.lsn)),
+      store.on('profile-written', (e) => hub.#onWritten(e.id, e.seq, e.action)),
       store.subscribe((e) => hub.#onChange(e.id, e.seq, e.view)),
     );
     const damaged = new Set(store.damaged?.().profiles.map((p) => p.id) ?? []);
@@ -246,9 +256,14 @@ export class ChangeHub {
 
   #onAppended(stream: string, seq: number, lsn: number): void {
     if (this.#closed || !isProfileStream(stream)) return;
-    const p: Pending = { lsn, id: stream, seq, data: undefined, since: this.#clock() };
+    const p: Pending = { lsn, id: stream, seq, data: undefined, action: undefined, since: this.#clock() };
     this.#pending.push(p);
     this.#bySeq.set(`${seq}:${stream}`, p);
+  }
+
+  #onWritten(id: string, seq: number, action: string): void {
+    const p = this.#bySeq.get(`${seq}:${id}`);
+    if (p !== undefined) p.action = action;
   }
 
   #onChange(id: string, seq: number, view: ViewLike): void {
@@ -275,16 +290,18 @@ export class ChangeHub {
     if (n > 0) {
       const ready = this.#pending.splice(0, n);
       const merged = new Map<string, Pending>();
+      const labelsOnly = new Map<string, boolean>();
       for (const p of ready) {
         this.#bySeq.delete(`${p.seq}:${p.id}`);
         merged.delete(p.id); // re-insert: the map keeps lsn order of the last change
         merged.set(p.id, p);
+        labelsOnly.set(p.id, (labelsOnly.get(p.id) ?? true) && p.action !== undefined && LABEL_ACTIONS.has(p.action));
       }
       const now = this.#clock();
       const batch: FeedChange[] = [];
       for (const p of merged.values()) {
         const prev = this.#latest.get(p.id);
-        const c: FeedChange = { lsn: p.lsn, data: p.data!, kinds: changeKinds(prev?.data, p.data!), at: now };
+        const c: FeedChange = { lsn: p.lsn, data: p.data!, kinds: changeKinds(prev?.data, p.data!, labelsOnly.get(p.id)), at: now };
         this.#latest.set(p.id, c);
         batch.push(c);
       }
