@@ -119,8 +119,8 @@ export class ApiClient {
     return this.request<T>('DELETE', path).then((r) => r.data);
   }
 
-  /** A GET whose body the caller reads as a stream (the change feed); node errors as for request(). */
-  async stream(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+  /** A GET of an event stream (the change feed) the caller reads until it aborts; node errors as for request(). */
+  async events(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
     const h: Record<string, string> = { ...headers };
     if (this.#token) h.authorization = `Bearer ${this.#token}`;
     let res: Response;

@@ -68,7 +68,7 @@ export function registerFeed(program: Command, cli: Cli): void {
     const seen: ChangeLine[] = [];
     let position = o.since;
     try {
-      const res = await api.stream(`/api/changes${o.ids ? `?ids=${enc(o.ids)}` : ''}`, { accept: 'text/event-stream', 'last-event-id': o.since }, abort.signal);
+      const res = await api.events(`/api/changes${o.ids ? `?ids=${enc(o.ids)}` : ''}`, { accept: 'text/event-stream', 'last-event-id': o.since }, abort.signal);
       let ready = false;
       const parser = createParser({
         onEvent: (ev) => {
