@@ -20,7 +20,9 @@ import { SnapshotThread } from './snapshot-thread.js';
 import { SnapshotWorker } from './snapshot-worker.js';
 import { loadState } from './snapshots.js';
 import { StreamTable } from './table.js';
-import { checkTables, type TableDamage } from './tables.js';
+import { checkTablesWithSizes, type TableDamage } from './tables.js';
+import { type LostRange, salvageTable } from './salvage.js';
+import { readFile } from 'node:fs/promises';
 import { DamageRegistry, type StoredDamage } from './damage.js';
 import { checkSeal, Sealer } from './sealer.js';
 import { SEAL_FILE } from './seal.js';
@@ -61,7 +63,7 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
   const opts = checkOptions(options);
   const codec = opts.codec ?? plainCodec;
   const clock = opts.clock ?? Date.now;
-  const damage = opts.checkTables === false ? [] : await tableDamage(opts.dir);
+  const { damage, lost } = opts.checkTables === false ? { damage: [], lost: [] } : await tableDamage(opts.dir);
   const db = await openLevel(opts.dir, opts.wrapDb);
   try {
     // lost format records are written again only in a dir that carries this log's commit seal (never in a foreign DB)
@@ -72,6 +74,7 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
     const holder = new DbHolder(opts.dir, db, opts.wrapDb);
     const log = new Log(opts, holder, table, codec, clock, formatVersion, createdAt);
     log.tableDamage = damage;
+    log.markLost(lost);
     if (recovered !== undefined) log.markNode('meta', recovered);
     await log.checkAtOpen(db, opts.seal !== false);
     return log;
@@ -87,20 +90,36 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
  * verify() to report. Damage must show twice: a compaction in another process may be moving
  * files while we read.
  */
-async function tableDamage(dir: string): Promise<TableDamage[]> {
-  let damage = await checkTables(dir);
+async function tableDamage(dir: string): Promise<{ damage: TableDamage[]; lost: { file: string; ranges: LostRange[] }[] }> {
+  let { damage, sizes } = await checkTablesWithSizes(dir);
   if (damage.length > 0) {
-    const again = new Set((await checkTables(dir)).map((d) => `${d.file}@${d.offset}:${d.safe}`));
+    const again = new Set((await checkTablesWithSizes(dir)).damage.map((d) => `${d.file}@${d.offset}:${d.safe}`));
     damage = damage.filter((d) => again.has(`${d.file}@${d.offset}:${d.safe}`));
   }
-  const unsafe = damage.filter((d) => !d.safe);
-  if (unsafe.length > 0) {
-    const first = unsafe[0] as TableDamage;
-    throw logError('LOG_CORRUPT', `the log in ${dir} is damaged (${first.message}); LevelDB cannot read it safely: restore from a backup`, {
-      details: { dir, file: first.file, offset: first.offset, damage: unsafe.map((d) => d.message) },
-    });
+  // a table LevelDB cannot read safely is salvaged (its intact blocks kept), never a node-wide refusal
+  const lost: { file: string; ranges: LostRange[] }[] = [];
+  for (const file of new Set(damage.filter((d) => !d.safe).map((d) => d.file))) {
+    const size = sizes.get(file);
+    let bytes: Uint8Array;
+    try {
+      bytes = size === undefined ? new Uint8Array(0) : await readFile(join(dir, file));
+    } catch {
+      bytes = new Uint8Array(0); // a missing table: rebuilt empty at its MANIFEST size
+    }
+    const fail = (why: string): never => {
+      const first = damage.find((d) => d.file === file) as TableDamage;
+      throw logError('LOG_CORRUPT', `the log in ${dir} is damaged (${first.message}) and the table cannot be salvaged (${why}): restore from a backup`, {
+        details: { dir, file, offset: first.offset, damage: damage.map((d) => d.message) },
+      });
+    };
+    if (size === undefined) fail('its size is unknown');
+    try {
+      lost.push({ file, ranges: await salvageTable(dir, file, bytes, size as number) });
+    } catch (err) {
+      fail(String((err as Error).message));
+    }
   }
-  return damage;
+  return { damage, lost };
 }
 
 class Log implements EventLog {
@@ -158,6 +177,45 @@ class Log implements EventLog {
   #mark(no: number, kind: StoredDamage['kind'], seq: number, message: string): void {
     this.#damage.mark({ no, kind, seq, message, at: this.#clock() });
     this.#sealer?.damageChanged();
+  }
+
+  /**
+   * Marks every stream with records in a salvaged table's lost key ranges (heads, entries and
+   * catalog records are gone there; views and snapshots are derived and rebuilt). Aux or meta
+   * records in a lost range are node-level findings.
+   */
+  markLost(lost: { file: string; ranges: LostRange[] }[]): void {
+    const at = this.#clock();
+    for (const { file, ranges } of lost) {
+      for (const r of ranges) {
+        const msg = `table ${file} was salvaged: the records between ${r.after === undefined ? 'its start' : Buffer.from(r.after).toString('hex')} and ${r.before === undefined ? 'its end' : Buffer.from(r.before).toString('hex')} were in damaged blocks (the original is in lost/)`;
+        // always a node-level finding too: streams whose every record was there are not known by name
+        this.#damage.mark({ no: 0, kind: 'table', seq: 0, message: msg, at });
+        const numbers = new Set<number>(this.#table.numbers());
+        for (let no = 1; no < this.#table.nextNo; no++) numbers.add(no);
+        for (const no of numbers) {
+          for (const prefix of [0x43, 0x45, 0x48]) {
+            // a stream's records of this prefix span [prefix no 0.., prefix no ff..]: overlap with the range
+            const lo = streamKey(prefix, no);
+            const hi = new Uint8Array(14).fill(0xff);
+            hi.set(lo, 0);
+            const overlaps = (r.before === undefined || Buffer.compare(lo, r.before) < 0) && (r.after === undefined || Buffer.compare(hi, r.after) > 0);
+            if (overlaps) {
+              this.#damage.mark({ no, kind: 'table', seq: 0, message: msg, at });
+              break;
+            }
+          }
+        }
+        for (const prefix of [0x41, 0x4d]) {
+          const probe = Uint8Array.of(prefix);
+          const end = Uint8Array.of(prefix + 1);
+          const overlaps = (r.before === undefined || Buffer.compare(probe, r.before) < 0) && (r.after === undefined || Buffer.compare(end, r.after) > 0);
+          if (overlaps) {
+            this.#damage.mark({ no: 0, kind: 'table', seq: 0, message: `${prefix === 0x41 ? 'aux records (tokens, peers)' : 'format records'} may be lost: ${msg}`, at });
+          }
+        }
+      }
+    }
   }
 
   markNode(kind: StoredDamage['kind'], message: string): void {

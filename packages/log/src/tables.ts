@@ -53,7 +53,7 @@ export function crc32c(b: Uint8Array, start = 0, end = b.byteLength): number {
   return (c ^ -1) >>> 0;
 }
 
-function unmask(masked: number): number {
+export function unmask(masked: number): number {
   const rot = (masked - 0xa282ead8) >>> 0;
   return ((rot >>> 17) | (rot << 15)) >>> 0;
 }
@@ -123,7 +123,7 @@ export function snappyDecompress(src: Uint8Array): Uint8Array {
   return out;
 }
 
-interface Handle {
+export interface Handle {
   offset: number;
   size: number;
 }
@@ -132,7 +132,7 @@ interface Handle {
  * Whether a block's crc32c matches, and its (decompressed) contents when asked for them or
  * when the crc fails (a damaged block is then examined).
  */
-function readBlock(file: Uint8Array, h: Handle, wantContents = true): { ok: boolean; contents: Uint8Array | undefined } {
+export function readBlock(file: Uint8Array, h: Handle, wantContents = true): { ok: boolean; contents: Uint8Array | undefined } {
   const end = h.offset + h.size;
   if (h.offset < 0 || end + 5 > file.byteLength) return { ok: false, contents: undefined };
   const ok = unmask(u32le(file, end + 1)) === crc32c(file, h.offset, end + 1);
@@ -153,7 +153,7 @@ function readBlock(file: Uint8Array, h: Handle, wantContents = true): { ok: bool
  * for each entry. Returns false when some key LevelDB would compare is shorter than `minKey`
  * bytes (LevelDB asserts on those); decode errors stop a walk (LevelDB reports Corruption).
  */
-function walkBlock(b: Uint8Array, minKey: number, onEntry?: (key: Uint8Array, value: Uint8Array) => void, fromEveryRestart = true): boolean {
+export function walkBlock(b: Uint8Array, minKey: number, onEntry?: (key: Uint8Array, value: Uint8Array) => void, fromEveryRestart = true): boolean {
   if (b.byteLength < 4) return true; // LevelDB: error iterator
   const num = u32le(b, b.byteLength - 4);
   if (num > (b.byteLength - 4) / 4) return true; // LevelDB: error iterator
@@ -193,7 +193,7 @@ function walkBlock(b: Uint8Array, minKey: number, onEntry?: (key: Uint8Array, va
   return true;
 }
 
-function decodeHandle(v: Uint8Array): Handle {
+export function decodeHandle(v: Uint8Array): Handle {
   const c = { o: 0 };
   return { offset: varint(v, c), size: varint(v, c) };
 }
@@ -293,7 +293,7 @@ function logRecords(b: Uint8Array): Uint8Array[] {
 }
 
 /** Live table files (number -> size) from the MANIFEST's version edits. */
-function liveTables(manifest: Uint8Array): Map<number, number> {
+export function liveTables(manifest: Uint8Array): Map<number, number> {
   const live = new Map<number, number>();
   const key = (level: number, n: number) => level * 2 ** 40 + n;
   const files = new Map<number, { n: number; size: number }>();
@@ -334,24 +334,31 @@ function liveTables(manifest: Uint8Array): Map<number, number> {
  * damaged MANIFEST as Corruption when it opens).
  */
 export async function checkTables(dir: string): Promise<TableDamage[]> {
+  return (await checkTablesWithSizes(dir)).damage;
+}
+
+/** checkTables, plus the live tables' MANIFEST sizes (salvage keeps a file at that size). */
+export async function checkTablesWithSizes(dir: string): Promise<{ damage: TableDamage[]; sizes: Map<string, number> }> {
+  const sizes = new Map<string, number>();
   let manifest: Uint8Array;
   try {
     const current = (await readFile(join(dir, 'CURRENT'), 'utf8')).trim();
-    if (!/^MANIFEST-\d+$/.test(current)) return [];
+    if (!/^MANIFEST-\d+$/.test(current)) return { damage: [], sizes };
     manifest = await readFile(join(dir, current));
   } catch {
-    return [];
+    return { damage: [], sizes };
   }
   let live: Map<number, number>;
   try {
     live = liveTables(manifest);
   } catch {
-    return [];
+    return { damage: [], sizes };
   }
   const damage: TableDamage[] = [];
   for (const [n, size] of live) {
     const base = String(n).padStart(6, '0');
     let name = `${base}.ldb`;
+    sizes.set(name, size);
     let file: Uint8Array;
     try {
       file = await readFile(join(dir, name));
@@ -359,6 +366,7 @@ export async function checkTables(dir: string): Promise<TableDamage[]> {
       try {
         name = `${base}.sst`;
         file = await readFile(join(dir, name));
+        sizes.set(name, size);
       } catch {
         damage.push({ file: `${base}.ldb`, offset: 0, block: 'file', safe: false, message: `table ${base}.ldb is missing` });
         continue;
@@ -366,5 +374,5 @@ export async function checkTables(dir: string): Promise<TableDamage[]> {
     }
     damage.push(...checkTable(name, file, size));
   }
-  return damage;
+  return { damage, sizes };
 }
