@@ -484,7 +484,8 @@ export class ProfileStoreImpl implements ProfileStore {
     checkContext(ctx);
     const parsed = importProfileLog(data);
     const merged = Y.mergeUpdates(parsed.entries.map((e) => e.body));
-    const r = await this.applyRemoteUpdate(parsed.id, merged, ctx);
+    // the export is the exporter's whole state: merged like a sync step 2, checked for conflicts
+    const r = await this.applyRemoteUpdate(parsed.id, merged, { actor: ctx.actor, origin: ctx.origin, merge: { remoteStateVector: new Uint8Array([0]) } });
     return { id: parsed.id, entries: parsed.entries.length, applied: r.applied };
   }
 

@@ -135,6 +135,24 @@ export interface WriteContext {
   actor: string;
   /** 'local' | 'api:<tokenId>' | 'peer:<peerId>' | 'yjs:<tokenId>' | 'cli' ... */
   origin: string;
+  /**
+   * Only on applyRemoteUpdate, only when the update merges a DIVERGED state (issue 13): the
+   * step 2 of a /sync digest exchange or of a /yjs client (re)connecting, a whole state from
+   * the bus, an imported log export. Live updates carry none and are never checked for
+   * conflicts (people editing together see each other's changes as they type).
+   */
+  merge?: MergeContext;
+}
+
+/** What the receiver of a merging update knows about the sender's state (docs/profile-model.md, conflicts). */
+export interface MergeContext {
+  /**
+   * The sender's state vector when it computed the update, or an older one of it (the
+   * receiver takes the per-client maximum with the update's own clocks; the sender's delete
+   * set travels in the update). The empty state vector (`Uint8Array [0]`) when the update is
+   * the sender's whole state.
+   */
+  remoteStateVector: Uint8Array;
 }
 
 export interface VersionInfo {

@@ -8,7 +8,7 @@
  * docs/protocol.md describes the state machine.
  */
 import * as Y from 'yjs';
-import type { WriteContext } from '@profilesync/core';
+import type { MergeContext, WriteContext } from '@profilesync/core';
 import { decodeMessage, encodeMessage, MessageType, STEP1_REPLY, type Message } from './codec.js';
 import { bytesEqual, differingBuckets } from './digest.js';
 import { codeOf, SyncErrorCode, syncError } from './errors.js';
@@ -45,6 +45,14 @@ export class SyncEngine {
   /** completion of queued step 2 replies (oldest first) */
   #replies: Promise<void>[] = [];
   #replyChain: Promise<void> = Promise.resolve();
+  /**
+   * Merge context (issue 13): the peer's state vector from its STEP1, kept only when a STEP2 of
+   * the peer is expected to follow (its pull-back REPLY, or its pull that we pull back), and
+   * used by that STEP2's apply so the store can tell which side changed what.
+   */
+  readonly #peerSv = new Map<string, Uint8Array>();
+  /** our pulls in flight: whether we sent the empty state vector (the answer is then the peer's whole state) */
+  readonly #pulledEmpty = new Map<string, boolean>();
 
   constructor(opts: EngineOptions) {
     this.#o = opts;
@@ -182,14 +190,19 @@ export class SyncEngine {
 
   /** Starts the store reads for a STEP1 now; chains its sending after the previous replies. Resolves when sent. */
   #queueStep1Answer(m: Step1): Promise<void> {
+    // a REPLY step 1 comes right before the peer's STEP2 for our pull; a pull we pull back is
+    // followed by the peer's STEP2 answering that: either way remember its state vector
+    if ((m.flags & STEP1_REPLY) !== 0 || this.#pullsBack(m)) this.#peerSv.set(m.id, m.stateVector);
     const prepared = this.#prepareStep1(m);
     prepared.catch(() => undefined); // surfaces below, in order
     this.#replyChain = this.#replyChain.then(async () => {
       if (this.#closed) return;
       try {
         const p = await prepared;
-        await this.#sendReply({ type: MessageType.STEP2, id: p.id, update: p.update });
+        // the pull-back goes first: the peer then knows our state vector when our STEP2 arrives
+        // (its merge context; the state vector was read before the update, so it is not newer)
         if (p.pullBack) this.#pull(p.id, p.pullBack.sv, p.pullBack.hash, STEP1_REPLY);
+        await this.#sendReply({ type: MessageType.STEP2, id: p.id, update: p.update });
       } catch (err) {
         this.#failWith(err);
       }
@@ -208,9 +221,11 @@ export class SyncEngine {
     switch (m.type) {
       case MessageType.UPDATE:
         return this.#apply(m.id, m.update, false);
-      case MessageType.STEP2:
+      case MessageType.STEP2: {
+        const merge = this.#mergeContext(m.id);
         if (m.update.length === 0) return this.#pulls.resolve(m.id);
-        return this.#apply(m.id, m.update, true);
+        return this.#apply(m.id, m.update, true, merge);
+      }
       case MessageType.STEP1:
         return this.#queueStep1Answer(m);
       case MessageType.ROOT: {
@@ -272,10 +287,15 @@ export class SyncEngine {
     this.#send({ type: MessageType.ROUND_END, round });
   }
 
+  /** Whether answering this STEP1 also pulls back (decided from the digest when the STEP1 is dequeued). */
+  #pullsBack(m: Step1): boolean {
+    return (m.flags & STEP1_REPLY) === 0 && m.hash !== '' && this.#o.digest.hash(m.id) !== m.hash;
+  }
+
   async #prepareStep1(m: Step1): Promise<{ id: string; update: Uint8Array; pullBack?: { sv: Uint8Array; hash: string } }> {
-    const { id, stateVector, hash: theirHash, flags } = m;
+    const { id, stateVector, hash: theirHash } = m;
     const mine = this.#o.digest.hash(id);
-    const wantBack = (flags & STEP1_REPLY) === 0 && theirHash !== '' && mine !== theirHash;
+    const wantBack = this.#pullsBack(m);
     const svP = wantBack && mine !== undefined ? this.#o.store.stateVector(id) : Promise.resolve(EMPTY_SV);
     let update: Uint8Array = EMPTY;
     if (mine !== undefined && mine !== theirHash) {
@@ -294,14 +314,31 @@ export class SyncEngine {
 
   #pull(id: string, stateVector: Uint8Array, hash: string, flags: number): void {
     this.#pulls.add(id);
+    this.#pulledEmpty.set(id, stateVector.length === 1 && stateVector[0] === 0);
     if (this.#rounds.active) this.#rounds.active.pulled++;
     this.#send({ type: MessageType.STEP1, id, stateVector, hash, flags });
   }
 
-  async #apply(id: string, update: Uint8Array, answersPull: boolean): Promise<void> {
+  /**
+   * What this STEP2 merges (consumed per STEP2): the peer's state vector from the STEP1 that
+   * preceded it; else, for an answer to our pull with the empty state vector or an unsolicited
+   * STEP2 (a push: §6.2 sends the full state), the peer's whole state; else (an answer from a
+   * node that sends its pull-back after the STEP2) nothing: not checked, as a live update.
+   */
+  #mergeContext(id: string): MergeContext | undefined {
+    const sv = this.#peerSv.get(id);
+    const empty = this.#pulledEmpty.get(id);
+    this.#peerSv.delete(id);
+    this.#pulledEmpty.delete(id);
+    if (sv !== undefined) return { remoteStateVector: sv };
+    if (empty === undefined || empty) return { remoteStateVector: EMPTY_SV };
+    return undefined;
+  }
+
+  async #apply(id: string, update: Uint8Array, answersPull: boolean, merge?: MergeContext): Promise<void> {
     const t0 = monoMs();
     const p: Promise<void> = this.#o.store
-      .applyRemoteUpdate(id, update, this.#ctx)
+      .applyRemoteUpdate(id, update, merge === undefined ? this.#ctx : { ...this.#ctx, merge })
       .then(
         (r) => this.#o.events.emit('update-received', { source: 'peer', from: this.peerId, id, bytes: update.length, applied: r.applied, durationMillis: monoMs() - t0 }),
         (err: unknown) => this.#applyFailed(id, err, t0),

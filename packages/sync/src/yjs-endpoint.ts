@@ -10,7 +10,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isProfileId, type ProfileStore, type WriteContext } from '@profilesync/core';
+import { isProfileId, type MergeContext, type ProfileStore, type WriteContext } from '@profilesync/core';
 import { codeOf, CloseCode, closeCodeFor, SyncErrorCode } from './errors.js';
 import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
 import type { SyncHub } from './hub.js';
@@ -142,6 +142,12 @@ class YjsClient implements RoomMember {
   #dropped = 0;
   #alive = true;
   #awaitingAuthMessage = false;
+  /**
+   * Merge context of the client's sync step 2 (issue 13): its step 1 (sent when it connects)
+   * carries its state vector; its step 2, the answer to ours, carries its offline work. Only
+   * that first step 2 is checked; later updates are live. 'used' once it was consumed.
+   */
+  #clientSv: Uint8Array | 'used' | undefined;
   #unwatch: (() => void) | undefined;
   readonly #timers: ReturnType<typeof setTimeout>[] = [];
   readonly #started = monoMs();
@@ -312,12 +318,15 @@ class YjsClient implements RoomMember {
         const sub = decoding.readVarUint(d);
         const payload = decoding.readVarUint8Array(d);
         if (sub === YSync.step1) {
+          if (this.#clientSv === undefined) this.#clientSv = payload;
           const e = encoding.createEncoder();
           encoding.writeVarUint(e, YMessage.sync);
           encoding.writeVarUint(e, YSync.step2);
           encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(room.doc, payload));
           this.send(encoding.toUint8Array(e));
-        } else if (sub === YSync.step2 || sub === YSync.update) {
+        } else if (sub === YSync.step2) {
+          this.#write(payload, this.#mergeContext());
+        } else if (sub === YSync.update) {
           this.#write(payload);
         } else throw new Error('unknown sync message');
       } else if (type === YMessage.awareness) {
@@ -333,7 +342,14 @@ class YjsClient implements RoomMember {
     }
   }
 
-  #write(update: Uint8Array): void {
+  /** The client's state vector for its first step 2 (then never again: later writes are live). */
+  #mergeContext(): MergeContext | undefined {
+    const sv = this.#clientSv;
+    this.#clientSv = 'used';
+    return sv === undefined || sv === 'used' ? undefined : { remoteStateVector: sv };
+  }
+
+  #write(update: Uint8Array, merge?: MergeContext): void {
     const id = this.#id;
     const t0 = monoMs();
     // access is checked again for every write: a change the registry did not push still bites
@@ -351,7 +367,7 @@ class YjsClient implements RoomMember {
       }
       return;
     }
-    this.#o.store.applyRemoteUpdate(id, update, this.#ctx!).then(
+    this.#o.store.applyRemoteUpdate(id, update, merge === undefined ? this.#ctx! : { ...this.#ctx!, merge }).then(
       (r) => this.#o.events.emit('update-received', { source: 'yjs', from: this.#ctx!.origin, id, bytes: update.length, applied: r.applied, durationMillis: monoMs() - t0 }),
       (err: unknown) => {
         const code = codeOf(err);

@@ -133,6 +133,8 @@ interface Member {
   missingSince?: number;
 }
 
+/** the empty state vector: a whole state's merge context */
+const EMPTY_SV = new Uint8Array([0]);
 const ORIGIN_PREFIX = 'bus:';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());
 
@@ -456,7 +458,10 @@ export class Fleet {
     const lagMillis = Math.max(0, this.#clock() - e.time);
     this.#lagMillis = lagMillis;
     try {
-      const r = await this.#store.applyRemoteUpdate(m.profile, m.update, { actor: m.actor, origin: `${ORIGIN_PREFIX}${m.member}` });
+      // a whole state (a republish after the bus was away) merges work done apart: checked for
+      // conflicts like a sync step 2 (issue 13); a single change is live and is not
+      const ctx = { actor: m.actor, origin: `${ORIGIN_PREFIX}${m.member}` };
+      const r = await this.#store.applyRemoteUpdate(m.profile, m.update, m.state ? { ...ctx, merge: { remoteStateVector: EMPTY_SV } } : ctx);
       this.#events.emit('fleet-applied', { shard, from: m.member, id: m.profile, applied: r.applied, lagMillis, durationMillis: monoMs() - t0 });
     } catch (err) {
       const code = codeOf(err);
