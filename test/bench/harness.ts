@@ -5,7 +5,7 @@
  * raw level, ...) run in the same process and the same run, so `ratio` compares
  * like with like: ratio = value / baselineValue, exactly.
  */
-export type Unit = 'ns' | 'us' | 'ms' | 's' | 'ops/s' | 'MB/s' | 'MB' | 'messages';
+export type Unit = 'ns' | 'us' | 'ms' | 's' | 'ops/s' | 'MB/s' | 'MB' | 'KB' | 'messages';
 
 export interface BenchResult {
   name: string;
