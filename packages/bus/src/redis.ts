@@ -55,6 +55,8 @@ export interface RedisBusOptions {
 
 export const DEFAULT_SHARDS = 16;
 export const DEFAULT_PREFIX = 'profilesync:fleet';
+/** the atomic epoch/trim check runs at least this often even when plain reads would do */
+const VERIFY_EVERY_MS = 5_000;
 
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY)\b/;
@@ -93,6 +95,12 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
   #unsupported: string | undefined;
   #trimTimer: ReturnType<typeof setInterval> | undefined;
   readonly #shardOfKey = new Map<string, number>();
+  /** epochs seen by the last script pass, when, and for which connection generation */
+  #verified: string[] | undefined;
+  #verifiedAt = 0;
+  #verifiedGeneration = -1;
+  /** bumped whenever a connection (re)connects: a Redis restart goes unseen by nothing else */
+  #generation = 0;
 
   constructor(opts: RedisBusOptions) {
     super('@profilesync/bus');
@@ -122,6 +130,7 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
     this.#cmd = this.#client('profilesync-bus', true);
     this.#blocker = this.#client('profilesync-bus-reader', false);
     this.#cmd.on('ready', () => void this.#onReady());
+    for (const c of [this.#cmd, this.#blocker]) c.on('ready', () => this.#generation++);
     for (let s = 0; s < this.shards; s++) this.#shardOfKey.set(this.streamKey(s), s);
   }
 
@@ -194,26 +203,35 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
     checkCursors(cursors, this.shards);
     const { count, blockMs } = checkReadOptions(opts);
     this.#ready('read');
-    let out = await this.#readOnce(cursors, count);
-    if (out.length > 0 || blockMs === 0) return out;
+    // The atomic script pass checks every shard's epoch and first entry. It is needed after a
+    // (re)connect (Redis may have restarted empty), for cursors of another epoch than the one last
+    // seen, and every few seconds (data lost without a reconnect: FLUSHALL, eviction); otherwise a
+    // plain XREAD is enough, because entries that continue the cursors' numbering cannot hide a gap.
+    if (this.#mustVerify(cursors)) {
+      const out = await this.#readOnce(cursors, count);
+      if (out.length > 0 || blockMs === 0) return out;
+    }
     if (!this.#blocker.isReady) throw busError(BusErrorCode.UNAVAILABLE, 'the reader connection is not ready', { op: 'read' });
-    // wait for any shard to move past its cursor
-    const args = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS'];
+    const args = blockMs > 0 ? ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS'] : ['XREAD', 'COUNT', String(count), 'STREAMS'];
     for (let s = 0; s < this.shards; s++) args.push(this.streamKey(s));
     for (const c of cursors) args.push(c.position);
+    const generation = this.#generation;
     let reply: unknown;
     try {
       reply = await this.#blocker.sendCommand(args, { timeout: blockMs + this.#o.commandTimeoutMs, typeMapping: BUFFERS });
     } catch (err) {
       throw this.#error(err, 'read');
     }
-    // entries numbered right after the cursors cannot hide a gap: use them as they are (the
-    // common case, one round trip); anything else is read again by the atomic script
-    const direct = this.#contiguous(cursors, reply, count);
+    const direct = generation === this.#generation ? this.#contiguous(cursors, reply, count) : undefined;
     if (direct) return direct;
     this.#ready('read');
-    out = await this.#readOnce(cursors, count);
-    return out;
+    return this.#readOnce(cursors, count);
+  }
+
+  #mustVerify(cursors: readonly Cursor[]): boolean {
+    if (this.#verified === undefined || this.#verifiedGeneration !== this.#generation || Date.now() - this.#verifiedAt > VERIFY_EVERY_MS) return true;
+    for (let s = 0; s < cursors.length; s++) if (cursors[s]!.epoch !== this.#verified[s]) return true;
+    return false;
   }
 
   /** The XREAD reply as batches if every shard's entries continue its cursor's numbering; else undefined. */
@@ -420,6 +438,7 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
 
   async #readOnce(cursors: readonly Cursor[], count: number): Promise<ShardBatch[]> {
     const fresh = randomBytes(8).toString('hex');
+    const generation = this.#generation;
     let replies: unknown[];
     try {
       // one script per shard (slot-local), issued together: node-redis pipelines them
@@ -428,10 +447,15 @@ export class RedisStreamsBus extends TypedEmitter<BusEvents> implements Bus {
       throw this.#error(err, 'read');
     }
     const out: ShardBatch[] = [];
+    const epochs: string[] = [];
     replies.forEach((reply, shard) => {
       const b = this.#batch(shard, cursors[shard]!, reply, count);
       if (b) out.push(b);
+      epochs.push(Array.isArray(reply) && reply.length >= 2 ? str(reply[1]) : '');
     });
+    this.#verified = epochs;
+    this.#verifiedAt = Date.now();
+    this.#verifiedGeneration = generation;
     return out;
   }
 

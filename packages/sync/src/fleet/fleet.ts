@@ -72,7 +72,7 @@ export const DEFAULT_FLEET_LIMITS: FleetLimits = {
   pruneAfterMs: 24 * 3_600_000,
   readCount: 256,
   blockMs: 1_000,
-  flushMs: 200,
+  flushMs: 1_000,
   repairTimeoutMs: 30_000,
   antiEntropyMs: 600_000,
   seeds: 2,

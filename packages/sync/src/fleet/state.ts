@@ -4,7 +4,7 @@
  * change with a smaller lsn was published or is not ours to publish) and the members last seen
  * (so a node that starts while the bus is down still knows whom to sync with).
  *
- * Written debounced (flushMs) and at close; a crash loses at most the last interval, which only
+ * Written debounced (flushMs, default 1 s: at most one fsync a second) and at close; a crash loses at most the last interval, which only
  * means entries read again (idempotent) and changes published again (a duplicate appends
  * nothing). A gap sets repairPending in the same record that moves the cursor past it, so no
  * crash can forget a gap.
