@@ -20,7 +20,8 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startRedisServer, type RedisServer } from '../packages/cache/test/redis-server.js';
-import { ADMIN, api, assertBuilt, NodeProc, writeExampleConfigs } from './fleet-procs.js';
+import { spawnSync } from 'node:child_process';
+import { ADMIN, api, assertBuilt, BIN, NodeProc, writeExampleConfigs } from './fleet-procs.js';
 
 const PROFILES = Array.from({ length: 6 }, (_, i) => `shared-${i}`);
 const WORKERS = 3; // per node
@@ -39,6 +40,12 @@ async function until(fn: () => Promise<boolean> | boolean, ms: number, what: str
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `profilesync cluster --url URL --token T [...]` */
+function cluster(n: NodeProc, args: string[]): { code: number; stdout: string } {
+  const r = spawnSync(process.execPath, [BIN, 'cluster', '--url', n.url, '--token', ADMIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout };
+}
 
 describe('a fleet of three node processes over Redis Streams', () => {
   let redis: RedisServer;
@@ -160,6 +167,13 @@ describe('a fleet of three node processes over Redis Streams', () => {
       expect(c.bus.connected).toBe(true);
       expect(c.members.map((m: { url: string }) => m.url).sort()).toEqual(nodes.map((x) => x.url).sort());
     }
+    // the CLI shows the same
+    const json = cluster(nodes[0]!, ['--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).members).toHaveLength(3);
+    const human = cluster(nodes[1]!, []);
+    expect(human.stdout).toMatch(/^bus connected, lag \d+ ms, 16 shards; this node is caught up/);
+    for (const n of nodes) expect(human.stdout).toContain(n.url);
   });
 
   it('concurrent writers on overlapping profiles on all three nodes', async () => {

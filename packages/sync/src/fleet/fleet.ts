@@ -170,6 +170,8 @@ export class Fleet {
   #ready = false;
   #readyWaiters: (() => void)[] = [];
   #gapGen = 0;
+  /** the gap generation for which a repair reached at least one member (enough to be ready; the rest is retried) */
+  #someRepairedGen = -1;
   #repairing = false;
   #repairAgain = false;
   #repairFailures = 0;
@@ -527,6 +529,7 @@ export class Fleet {
         const failed = results.filter((ok) => !ok).length;
         this.#events.emit('fleet-repair', { reason, members: targets.length, failed, durationMillis: monoMs() - t0 });
         this.#logger[failed > 0 ? 'warn' : 'info']?.({ reason, members: targets.length, failed, durationMillis: Math.round(monoMs() - t0) }, 'fleet: repair over /sync');
+        if (failed < targets.length) this.#someRepairedGen = gen;
         if (failed === 0) {
           this.#repairFailures = 0;
           if (gen === this.#gapGen) {
@@ -763,7 +766,9 @@ export class Fleet {
 
   #maybeReady(): void {
     if (this.#ready || this.#closed || !this.#started) return;
-    const repaired = !this.#state.repairPending || (this.#membershipSettled() && this.#liveOthers().length === 0);
+    // ready once a repair reached one member (one unreachable member must not keep every node out
+    // of service; it is retried until it answers), or when there is no one to repair from
+    const repaired = !this.#state.repairPending || this.#someRepairedGen === this.#gapGen || (this.#membershipSettled() && this.#liveOthers().length === 0);
     const viaBus = this.#bus.connected && this.#caughtUp && repaired;
     const viaFallback = !this.#bus.connected && (this.#fallbackSynced || (!this.#joining && this.#knownOthers().length === 0));
     if (!viaBus && !viaFallback) return;
