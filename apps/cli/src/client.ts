@@ -12,6 +12,8 @@ export interface ApiTarget {
 export interface RequestOptions {
   body?: unknown;
   query?: Record<string, string | number | boolean | undefined>;
+  /** a binary body instead of JSON */
+  raw?: { type: string; bytes: Uint8Array };
   /** accept these non-2xx statuses as results instead of errors */
   accept?: number[];
   timeoutMs?: number;
@@ -33,8 +35,11 @@ export class ApiClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
+    let body: string | Uint8Array | undefined;
+    if (opts.raw !== undefined) {
+      headers['content-type'] = opts.raw.type;
+      body = opts.raw.bytes;
+    } else if (opts.body !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }

@@ -16,6 +16,7 @@ import { registerProfileRoutes } from './routes/profiles.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { registerBackupRoutes } from './routes/backup.js';
+import { registerTransferRoutes } from './routes/transfer.js';
 import { registerChangeRoutes } from './routes/changes.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWebUi, serveWebUi } from './web-ui.js';
@@ -132,6 +133,7 @@ export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyIn
   registerProfileRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerBackupRoutes(app, ctx);
+  registerTransferRoutes(app, ctx);
   registerChangeRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   return app;

@@ -105,7 +105,7 @@ export interface HttpError {
 }
 
 /** Details worth returning to a client (small, non-secret facts such as a field path). */
-const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version', 'reason'];
+const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version', 'reason', 'importedThrough'];
 
 function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!details) return undefined;

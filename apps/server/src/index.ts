@@ -19,3 +19,4 @@ export type { AppContext, CacheDirectory } from './context.js';
 export { Readiness, type ReadinessCheck, type ReadinessReason, type ReadinessReport, type ReadinessStatus } from './readiness.js';
 export { readServerFile, writeServerFile, removeServerFile, serverFilePath, SERVER_FILE, type ServerFileInfo } from './server-file.js';
 export { BackupService, backupSections, streamBackup, writeBackupFile, commitBackupFile, scheduledBackupName, listScheduledBackups, pruneScheduledBackups, type BackupFileReport, type BackupKind } from './backup.js';
+export { importProfileLogExport, LOG_EXPORT_FORMAT, type LogImportReport, type LogImportResult } from './transfer.js';

@@ -440,6 +440,14 @@ export function openApiDocument(): Json {
         parameters: [ID, query('limit', 'at most this many', { type: 'integer', minimum: 1, maximum: 100_000 })],
       }),
     },
+    '/api/profiles/{id}/log': {
+      get: op(
+        'exportProfileLog',
+        'The exact binary export of one profile\'s log (every entry with actor, origin, summary and version; hash-chained, sha-256 trailer); `POST /api/import/log` on another node takes it',
+        { '200': { description: 'the export', content: { 'application/vnd.profilesync.profile-log': { schema: { type: 'string', format: 'binary' } } } }, ...common, ...notFound },
+        { parameters: [ID] },
+      ),
+    },
     '/api/profiles/{id}/diff': {
       get: op('diffProfile', 'Field-level diff between two versions', { '200': ok(ref('ProfileDiff')), ...common, ...notFound }, {
         parameters: [ID, query('from', 'version reference', { type: 'string', minLength: 1, maxLength: 16_384 }, true), query('to', 'version reference', { type: 'string', minLength: 1, maxLength: 16_384 }, true)],
@@ -550,6 +558,19 @@ export function openApiDocument(): Json {
       post: op('runSync', 'One-shot sync with all peers; resolves when converged or timed out (admin)', { '200': ok(ref('SyncResult')), ...withBody, '503': errorRef('SYNC_UNAVAILABLE') }, {
         requestBody: jsonBody({ type: 'object', additionalProperties: false, properties: { timeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 } } }, false),
       }),
+    },
+    '/api/import/log': {
+      post: op(
+        'importProfileLog',
+        'Import one profile log export (editor; the token needs a grant for its profile). A profile this node does not have is created with its whole history, entry by entry (same versions, actors, summaries; labels included); an existing one gets the export merged (CRDT) and reports unchanged when that added nothing',
+        {
+          '200': ok({ type: 'object', required: ['id', 'result', 'entries'], properties: { id: str, result: { enum: ['updated', 'unchanged'] }, entries: { type: 'integer' } } }, 'merged into an existing profile'),
+          '201': ok({ type: 'object', required: ['id', 'result', 'entries'], properties: { id: str, result: { enum: ['created'] }, entries: { type: 'integer' } } }, 'created with its history'),
+          ...withBody,
+          '422': errorRef('PROFILE_INVALID (and other PROFILE_* codes): an entry was refused; details.importedThrough says how many were imported'),
+        },
+        { requestBody: { required: true, content: { 'application/vnd.profilesync.profile-log': { schema: { type: 'string', format: 'binary' } } } } },
+      ),
     },
     '/api/backup': {
       post: op(

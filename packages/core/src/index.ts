@@ -8,3 +8,4 @@ export { PROFILE_ID_PATTERN, isProfileId, generateProfileId } from './ids.js';
 export { REF_PREFIX, parseRef, versionHash } from './version.js';
 export { skeletonUpdate, ROOT as PROFILE_ROOT } from './model.js';
 export { openStore, PROFILE_SNAPSHOT_POLICY, type OpenStoreOptions } from './open.js';
+export { importProfileLog, type ExportedEntry } from './transfer.js';

@@ -1,6 +1,7 @@
 /**
- * Data commands: `export`, `import` (offline on a data dir, or against a server with --url),
- * `backup FILE`, `restore FILE [--until TIME|SEQ]`, `verify [--repair]` (offline only).
+ * Data commands: `export [--format json|log]`, `import` (offline on a data dir, or through a
+ * running node; see transfer.ts), `backup FILE` (offline or online), `restore FILE [--until
+ * TIME|SEQ]`, `verify [--repair]` (offline only).
  */
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,100 +10,109 @@ import type { VerifyReport } from '@profilesync/log';
 import type { NodeHandle } from '@profilesync/server';
 import type { Command } from 'commander';
 import { ProfileSyncError, errorCode } from '@profilesync/errors';
-import type { ImportReport, ProfileSummary, ProfileView } from '@profilesync/core';
-import { enc, type ApiClient } from '../client.js';
+import type { ImportReport, WriteContext } from '@profilesync/core';
+import type { NodeHandle } from '@profilesync/server';
 import { addLocal, addRemote, type Cli, type CommonOpts } from '../context.js';
 import { createProgress } from '../progress.js';
-import { editable, mergeDiff } from '../patch.js';
+import { EXPORT_FORMAT, EXPORT_FORMATS, LOG_EXPORT_FORMAT, exportJson, exportLogs, importJsonWithLabels, importLogs, parseImport, remoteTarget, type ExportFormat, type TransferTarget } from '../transfer.js';
 import { registerBackup } from './backup.js';
 
-export const EXPORT_FORMAT = 'profilesync-export/v1';
+export { EXPORT_FORMAT };
 
-async function exportRemote(api: ApiClient, ids: string[]): Promise<ProfileView[]> {
-  const wanted = ids.length > 0 ? ids : (await api.get<{ profiles: ProfileSummary[] }>('/api/profiles')).profiles.map((p) => p.id);
-  const out: ProfileView[] = [];
-  for (const id of wanted) out.push(await api.get<ProfileView>(`/api/profiles/${enc(id)}`));
-  return out;
-}
-
-/** Import through the HTTP API with the store's semantics: create, or replace the fields (labels kept). */
-async function importRemote(api: ApiClient, items: unknown[], onProgress: (done: number) => void): Promise<ImportReport> {
-  const report: ImportReport = { created: [], updated: [], unchanged: [], rejected: [] };
-  let done = 0;
-  for (const item of items) {
-    const id = typeof item === 'object' && item !== null && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
+/** The data dir opened in this process. */
+function localTarget(node: NodeHandle, ctx: WriteContext): TransferTarget {
+  const { store } = node;
+  const orUndefined = async <T>(p: Promise<T>): Promise<T | undefined> => {
     try {
-      if (id === null) throw new ProfileSyncError('PROFILE_INVALID_ID', 'an imported profile needs a valid id');
-      const body = editable(item as Record<string, unknown>);
-      const current = await api.request<ProfileView>('GET', `/api/profiles/${enc(id)}`, { accept: [404] });
-      if (current.status === 404) {
-        await api.post('/api/profiles', { ...body, id });
-        report.created.push(id);
-      } else {
-        const patch = mergeDiff(editable(current.data as unknown as Record<string, unknown>), body);
-        if (Object.keys(patch).length === 0) report.unchanged.push(id);
-        else {
-          await api.patch(`/api/profiles/${enc(id)}`, patch);
-          report.updated.push(id);
-        }
-      }
+      return await p;
     } catch (err) {
-      report.rejected.push({ id, code: errorCode(err) ?? 'INTERNAL', message: (err as Error).message });
+      if (errorCode(err) === 'PROFILE_NOT_FOUND' || errorCode(err) === 'LABEL_NOT_FOUND' || errorCode(err) === 'PROFILE_VERSION_UNAVAILABLE') return undefined;
+      throw err;
     }
-    onProgress(++done);
-  }
-  return report;
+  };
+  return {
+    ids: async (all) => (await store.list(all ? { includeDeleted: true } : {})).map((p) => p.id),
+    view: async (id) => (await orUndefined(store.exportJson([id])))?.[0],
+    labelView: (id, label) => orUndefined(store.getByLabel(id, label)),
+    setLabel: async (id, label, version) => {
+      await store.setLabel(id, label, version, ctx);
+    },
+    exportLog: (id) => store.exportLog(id),
+    importLog: async (bytes) => {
+      const { importProfileLogExport } = await import('@profilesync/server');
+      return importProfileLogExport(store, bytes, ctx);
+    },
+    importJson: async (items, onProgress) => {
+      onProgress(0);
+      const r = await store.importJson({ profiles: items }, ctx);
+      onProgress(items.length);
+      return r;
+    },
+  };
 }
 
-function readImport(path: string): unknown[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ProfileSyncError('IMPORT_INVALID', `${path} is not readable JSON: ${(err as Error).message}`);
-  }
-  const items = Array.isArray(data) ? data : typeof data === 'object' && data !== null && Array.isArray((data as { profiles?: unknown }).profiles) ? (data as { profiles: unknown[] }).profiles : null;
-  if (items === null) throw new ProfileSyncError('IMPORT_INVALID', 'import data must be an array of profiles or { "profiles": [...] }');
-  return items;
+const CLI_WRITE: WriteContext = { actor: 'cli', origin: 'cli:import' };
+
+/** Runs `fn` against the node: through its HTTP API when remote, else on the data dir opened here. */
+async function withTarget<T>(cli: Cli, o: CommonOpts, fn: (t: TransferTarget) => Promise<T>): Promise<T> {
+  if (cli.isRemote(o)) return fn(remoteTarget(await cli.client(o)));
+  return cli.offline(o, (node) => fn(localTarget(node, CLI_WRITE)));
 }
 
 export function registerData(program: Command, cli: Cli): void {
-  addRemote(program.command('export [ids...]').description('write profiles as JSON (offline on the data dir, or from a server with --url)'))
+  addRemote(program.command('export [ids...]').description('write profiles (offline on the data dir, or from a running node): JSON content, or --format log for the exact history and labels'))
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (ids: string[], o: CommonOpts & { output?: string }) => {
-      const profiles = cli.isRemote(o) ? await exportRemote(await cli.client(o), ids) : await cli.offline(o, (node) => node.store.exportJson(ids.length > 0 ? ids : undefined));
-      const doc = { format: EXPORT_FORMAT, exportedAt: new Date().toISOString(), profiles };
-      const text = `${JSON.stringify(doc, null, 2)}\n`;
+    .option('--format <format>', 'json (content + labels at it; default) or log (lossless: every version, label and actor)', 'json')
+    .action(async (ids: string[], o: CommonOpts & { output?: string; format: string }) => {
+      if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new ProfileSyncError('USAGE', `--format takes ${EXPORT_FORMATS.join(' or ')}, got ${JSON.stringify(o.format)}`);
+      const format = o.format as ExportFormat;
       const out = cli.output(o);
+      let doc: Record<string, unknown>;
+      let count: number;
+      let dropped = 0;
+      if (format === 'log') {
+        const profiles = await withTarget(cli, o, (t) => exportLogs(t, ids));
+        doc = { format: LOG_EXPORT_FORMAT, exportedAt: new Date().toISOString(), profiles };
+        count = profiles.length;
+      } else {
+        const r = await withTarget(cli, o, (t) => exportJson(t, ids));
+        doc = { format: EXPORT_FORMAT, exportedAt: new Date().toISOString(), profiles: r.profiles };
+        count = r.profiles.length;
+        dropped = r.labelsDropped;
+      }
+      const text = `${JSON.stringify(doc, null, 2)}\n`;
+      const note = dropped > 0 ? `${dropped} labels point at older versions and are not in a JSON export (use --format log to carry them)` : undefined;
       if (o.output) {
         writeFileSync(o.output, text);
-        out.result({ file: o.output, profiles: profiles.length }, () => out.line(`exported ${profiles.length} profiles to ${o.output}`));
+        out.result({ file: o.output, format, profiles: count, ...(dropped > 0 ? { labelsDropped: dropped } : {}) }, () => {
+          out.line(`exported ${count} profiles to ${o.output} (${format})`);
+          if (note) out.line(note);
+        });
       } else {
         cli.io.stdout.write(text);
+        if (note) cli.io.stderr.write(`${note}\n`);
       }
     });
 
-  addRemote(program.command('import <file>').description('create or replace profiles from an export file (- for stdin); each profile all-or-nothing'))
+  addRemote(program.command('import <file>').description('create or update profiles from an export (- for stdin), JSON or --format log; each profile all-or-nothing; reports created / updated / unchanged / rejected'))
     .action(async (file: string, o: CommonOpts) => {
-      const items = readImport(file);
+      let text: string;
+      try {
+        text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new ProfileSyncError('USAGE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const parsed = parseImport(text, file === '-' ? 'stdin' : file);
       const progress = createProgress({ label: 'import', stream: cli.io.stderr });
       let report: ImportReport;
       try {
-        if (cli.isRemote(o)) {
-          report = await importRemote(await cli.client(o), items, (d) => progress.update(d, items.length));
-        } else {
-          report = await cli.offline(o, async (node) => {
-            progress.update(0, items.length);
-            const r = await node.store.importJson({ profiles: items }, { actor: 'cli', origin: 'cli:import' });
-            progress.update(items.length, items.length);
-            return r;
-          });
-        }
+        const step = (d: number) => progress.update(d, parsed.items.length);
+        report = await withTarget(cli, o, (t) => (parsed.format === 'log' ? importLogs(t, parsed.items, step) : importJsonWithLabels(t, parsed.items, step)));
       } finally {
         progress.stop();
       }
       const out = cli.output(o);
-      out.result(report, () => {
+      out.result({ format: parsed.format, ...report }, () => {
         out.line(`created ${report.created.length}, updated ${report.updated.length}, unchanged ${report.unchanged.length}, rejected ${report.rejected.length}`);
         for (const r of report.rejected) out.line(`  rejected ${r.id ?? '(no id)'}: ${r.code} ${r.message}`);
       });
