@@ -11,7 +11,6 @@ import type { NodeHandle } from '@profilesync/server';
 import type { Command } from 'commander';
 import { ProfileSyncError, errorCode } from '@profilesync/errors';
 import type { ImportReport, WriteContext } from '@profilesync/core';
-import type { NodeHandle } from '@profilesync/server';
 import { addLocal, addRemote, type Cli, type CommonOpts } from '../context.js';
 import { createProgress } from '../progress.js';
 import { EXPORT_FORMAT, EXPORT_FORMATS, LOG_EXPORT_FORMAT, exportJson, exportLogs, importJsonWithLabels, importLogs, parseImport, remoteTarget, type ExportFormat, type TransferTarget } from '../transfer.js';
