@@ -4,7 +4,7 @@
  * with the same stable code, so screens can show "CODE: message" next to the right field.
  */
 import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
-import type { PeerInfo, PeersResponse, SyncReport, TokenCreate, TokenInfo } from './types.js';
+import type { DeliveryAttempt, PeerInfo, PeersResponse, SyncReport, TokenCreate, TokenInfo, WebhookInfo } from './types.js';
 import type { ClusterResponse } from './cluster.js';
 
 export class ApiError extends Error {
@@ -222,6 +222,18 @@ export class Api {
   }
   addPeer(input: { url: string; key: string; name?: string }): Promise<PeerInfo & { key: string }> {
     return this.request('POST', '/api/peers', { body: input });
+  }
+  webhooks(): Promise<{ webhooks: WebhookInfo[] }> {
+    return this.request('GET', '/api/webhooks');
+  }
+  addWebhook(input: { url: string; events?: string[]; profiles?: string[]; name?: string }): Promise<WebhookInfo & { secret: string }> {
+    return this.request('POST', '/api/webhooks', { body: input });
+  }
+  removeWebhook(id: string): Promise<void> {
+    return this.request('DELETE', `/api/webhooks/${enc(id)}`);
+  }
+  webhookDeliveries(id: string): Promise<{ deliveries: DeliveryAttempt[] }> {
+    return this.request('GET', `/api/webhooks/${enc(id)}/deliveries`);
   }
   removePeer(id: string): Promise<void> {
     return this.request('DELETE', `/api/peers/${enc(id)}`);

@@ -1,5 +1,6 @@
 /**
- * Hash routes (#/profiles, #/profiles/ID, #/profiles/ID/history, #/audit, #/cache, #/peers, #/tokens):
+ * Hash routes (#/profiles, #/profiles/ID, #/profiles/ID/history, #/audit, #/cache, #/peers, #/tokens,
+ * #/webhooks, #/webhooks/ID):
  * the node serves one page at `/` and never has to know the UI's paths.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -11,7 +12,8 @@ export type Route =
   | { name: 'audit'; profile?: string }
   | { name: 'cache' }
   | { name: 'peers' }
-  | { name: 'tokens' };
+  | { name: 'tokens' }
+  | { name: 'webhooks'; id?: string };
 
 export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
@@ -28,6 +30,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'cache') return { name: 'cache' };
   if (parts[0] === 'peers') return { name: 'peers' };
   if (parts[0] === 'tokens') return { name: 'tokens' };
+  if (parts[0] === 'webhooks') return parts[1] !== undefined ? { name: 'webhooks', id: parts[1] } : { name: 'webhooks' };
   return { name: 'profiles' };
 }
 
@@ -47,6 +50,8 @@ export function href(route: Route): string {
       return '#/peers';
     case 'tokens':
       return '#/tokens';
+    case 'webhooks':
+      return route.id ? `#/webhooks/${encodeURIComponent(route.id)}` : '#/webhooks';
   }
 }
 

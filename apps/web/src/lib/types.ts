@@ -69,3 +69,38 @@ export interface SessionInfo {
   /** the token's id (to mark "this session" among the tokens) */
   tokenId?: string;
 }
+
+/** GET /api/webhooks rows (never the secret). */
+export interface WebhookInfo {
+  id: string;
+  name: string | null;
+  url: string;
+  events: string[] | null;
+  profiles: string[] | null;
+  source: 'config' | 'added';
+  createdAt: string | null;
+  status: {
+    pending: number;
+    inflight: number;
+    delivered: number;
+    failed: number;
+    attempts: number;
+    cursor: string;
+    lastDeliveredAt: string | null;
+    lastError: { at: string; id: string; error: string } | null;
+  };
+}
+
+/** One attempt of the webhook delivery log (GET /api/webhooks/:id/deliveries). */
+export interface DeliveryAttempt {
+  id: string;
+  profile: string;
+  event: string;
+  attempt: number;
+  at: string;
+  outcome: 'delivered' | 'retrying' | 'failed';
+  status: number | null;
+  error: string | null;
+  durationMillis: number;
+  nextAttemptAt: string | null;
+}

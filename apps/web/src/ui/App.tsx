@@ -15,6 +15,7 @@ import { Audit } from './Audit.js';
 import { CachePanel } from './CachePanel.js';
 import { Peers } from './Peers.js';
 import { Tokens } from './Tokens.js';
+import { Webhooks } from './Webhooks.js';
 import { announce, clearAnnouncement, clearStaleAnnouncement, useAnnouncement } from './status.js';
 
 function StatusRegion() {
@@ -44,6 +45,8 @@ function Nav({ route, session }: { route: Route; session: SessionInfo }) {
     // an admin token limited to some profiles has no access to peers and sync
     { label: 'Peers', to: { name: 'peers' }, show: roleAllows(session.role, 'operate') && !session.profiles?.length },
     { label: 'Tokens', to: { name: 'tokens' }, show: roleAllows(session.role, 'operate') },
+    // webhooks see every profile: unscoped admins only, like peers
+    { label: 'Webhooks', to: { name: 'webhooks' }, show: roleAllows(session.role, 'operate') && !session.profiles?.length },
   ];
   const active = route.name === 'editor' || route.name === 'history' ? 'profiles' : route.name;
   return (
@@ -103,6 +106,8 @@ function Screen({ route }: { route: Route }) {
       return <Peers />;
     case 'tokens':
       return <Tokens />;
+    case 'webhooks':
+      return <Webhooks selected={route.id} />;
   }
 }
 
