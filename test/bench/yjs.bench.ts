@@ -13,13 +13,15 @@
  *
  * value = node updates/s (round trips completed by all writers per second), baseline = the
  * relay's, ratio; fan-out p50/p99 of both in extra. Goals (issue 17.1): throughput >= 0.8x the
- * relay, fan-out p99 <= 2x the relay's. The run fails if the reader, the writers and the node's
+ * relay, fan-out p99 <= 2x the relay's. `nodeCpuMsPerUpdate` / `relayCpuMsPerUpdate` (from /proc)
+ * are each server process's CPU per update over the measured window (less load-sensitive than
+ * wall-clock rates on a shared machine). The run fails if the reader, the writers and the node's
  * stored profile do not converge to the same text.
  *
  * Knobs: BENCH_YJS_SECONDS (measured seconds per round, default 5), BENCH_YJS_ROUNDS (default 2).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -188,15 +190,30 @@ function updateReach(data: ArrayBuffer): Map<number, number> | undefined {
 
 const text = (doc: Y.Doc): Y.Text => doc.getMap('profile').get('systemMessage') as Y.Text;
 
+/** CPU ms (user + system) a process has used so far, from /proc (undefined where there is none). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
 interface RoundResult {
   updatesPerSec: number;
+  /** the server process's CPU per completed update during the measured window (ms) */
+  serverCpuMsPerUpdate: number | undefined;
   fanout: { p50: number; p99: number; samples: number };
   roundTrip: { p50: number; p99: number };
   finalText: string;
 }
 
 /** One measured round: `writers` closed-loop writers + one reader against `url`. */
-async function round(url: string, token: string | undefined, writers: number, seconds: number): Promise<RoundResult> {
+async function round(url: string, token: string | undefined, writers: number, seconds: number, serverPid: number | undefined): Promise<RoundResult> {
   // each WebsocketProvider adds a process 'exit' listener
   process.setMaxListeners(writers + 20);
   const reader = connect(url, token);
@@ -257,11 +274,14 @@ async function round(url: string, token: string | undefined, writers: number, se
   });
   await new Promise((r) => setTimeout(r, 1000)); // warm-up
   measuring = true;
+  const cpu0 = cpuMsOf(serverPid);
   const t0 = nowMs();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = nowMs() - t0;
   const completed = done;
+  const cpu1 = cpuMsOf(serverPid);
+  const serverCpuMsPerUpdate = cpu0 !== undefined && cpu1 !== undefined && completed > 0 ? (cpu1 - cpu0) / completed : undefined;
   stop = true;
   await Promise.all(loops);
   // converged: every client holds the same text (each keystroke reached the others through the server)
@@ -275,7 +295,7 @@ async function round(url: string, token: string | undefined, writers: number, se
   for (const c of [reader, ...ws]) c.provider.destroy();
   const f = summarize(fanout);
   const r = summarize(rtts);
-  return { updatesPerSec: (completed / elapsed) * 1000, fanout: { p50: f.p50, p99: f.p99, samples: fanout.length }, roundTrip: { p50: r.p50, p99: r.p99 }, finalText: want };
+  return { updatesPerSec: (completed / elapsed) * 1000, serverCpuMsPerUpdate, fanout: { p50: f.p50, p99: f.p99, samples: fanout.length }, roundTrip: { p50: r.p50, p99: r.p99 }, finalText: want };
 }
 
 async function storedText(http: string): Promise<string> {
@@ -303,11 +323,11 @@ function hotDocCase(writers: number): BenchCase {
         const theirs: RoundResult[] = [];
         // interleaved rounds; best of each (the machine is shared)
         for (let i = 0; i < rounds; i++) {
-          const o = await round(node.info.ws, TOKEN, writers, seconds);
+          const o = await round(node.info.ws, TOKEN, writers, seconds, node.child.pid);
           const stored = await storedText(node.info.http!);
           if (stored !== o.finalText) throw new Error(`the node's stored text differs from the clients' (${stored.length} vs ${o.finalText.length} chars)`);
           ours.push(o);
-          theirs.push(await round(relay.info.ws, undefined, writers, seconds));
+          theirs.push(await round(relay.info.ws, undefined, writers, seconds, relay.child.pid));
         }
         const best = ours.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
         const bestRelay = theirs.reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
@@ -337,6 +357,8 @@ function hotDocCase(writers: number): BenchCase {
             relayRoundTripP50Ms: Number(bestRelay.roundTrip.p50.toFixed(2)),
             relayRoundTripP99Ms: Number(bestRelay.roundTrip.p99.toFixed(2)),
             fanoutSamples: best.fanout.samples,
+            ...(best.serverCpuMsPerUpdate !== undefined ? { nodeCpuMsPerUpdate: Number(best.serverCpuMsPerUpdate.toFixed(3)) } : {}),
+            ...(bestRelay.serverCpuMsPerUpdate !== undefined ? { relayCpuMsPerUpdate: Number(bestRelay.serverCpuMsPerUpdate.toFixed(3)) } : {}),
           },
         });
       } finally {
