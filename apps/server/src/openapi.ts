@@ -229,13 +229,29 @@ const schemas: Json = {
   TokenInfo: {
     type: 'object',
     required: ['id', 'name', 'role', 'profiles', 'createdAt', 'createdBy', 'lastUsedAt'],
-    properties: { id: str, name: str, role, profiles: { type: ['array', 'null'], items: str }, createdAt: str, createdBy: str, lastUsedAt: nullableStr },
+    properties: {
+      id: str,
+      name: str,
+      displayName: { ...str, description: 'the person behind the token (set at creation by an admin); history, audit and presence show it' },
+      email: str,
+      role,
+      profiles: { type: ['array', 'null'], items: str },
+      createdAt: str,
+      createdBy: str,
+      lastUsedAt: nullableStr,
+    },
   },
   TokenCreate: {
     type: 'object',
     required: ['name', 'role'],
     additionalProperties: false,
-    properties: { name: str, role: { enum: ['admin', 'editor', 'viewer'] }, profiles: { type: 'array', items: str, description: 'globs on profile ids (* and ?)' } },
+    properties: {
+      name: str,
+      role: { enum: ['admin', 'editor', 'viewer'] },
+      profiles: { type: 'array', items: str, description: 'globs on profile ids (* and ?)' },
+      displayName: { type: 'string', minLength: 1, maxLength: 100, description: 'the person who will use the token (no control characters): written as the actor of their changes' },
+      email: { type: 'string', maxLength: 254, description: 'their email address' },
+    },
   },
   TokenPatch: {
     type: 'object',
@@ -292,8 +308,8 @@ const schemas: Json = {
   },
   Session: {
     type: 'object',
-    required: ['tokenId', 'name', 'role', 'profiles', 'actor'],
-    properties: { tokenId: str, name: str, role, profiles: { type: ['array', 'null'], items: str }, actor: str },
+    required: ['tokenId', 'name', 'displayName', 'role', 'profiles', 'actor'],
+    properties: { tokenId: str, name: str, displayName: str, email: str, role, profiles: { type: ['array', 'null'], items: str }, actor: str },
   },
   SyncResult: {
     type: 'object',

@@ -82,6 +82,8 @@ export const schemas = {
   versionBody: z.strictObject({ version: versionRef }),
   tokenBody: z.strictObject({
     name: z.string().min(1).max(64),
+    displayName: z.string().min(1).max(100).optional(),
+    email: z.string().min(3).max(254).optional(),
     role: z.enum(ROLES),
     profiles: z.array(z.string().regex(GLOB_RE, 'must be a glob of profile-id characters, * and ?')).min(1).max(100).nullable().optional(),
   }),

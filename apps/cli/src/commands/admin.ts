@@ -89,16 +89,25 @@ export function registerAdmin(program: Command, cli: Cli): void {
   });
 
   const token = program.command('token').description('API tokens of a running node (admin)');
-  addRemote(token.command('create <name>').description('create a token; the secret is printed once'))
+  addRemote(token.command('create <name>').description('create a token (one per person: history and audit name them); the secret is printed once'))
     .requiredOption('--role <role>', 'admin, editor or viewer')
     .option('--profiles <globs>', 'comma-separated globs on profile ids this token may touch')
-    .action(async (name: string, o: CommonOpts & { role: string; profiles?: string }) => {
+    .option('--display-name <name>', 'the person who will use it, e.g. "Ada Lovelace" (history, audit and presence show it)')
+    .option('--email <address>', 'their email address')
+    .action(async (name: string, o: CommonOpts & { role: string; profiles?: string; displayName?: string; email?: string }) => {
       const api = await cli.client(o);
-      const body = { name, role: o.role, ...(o.profiles ? { profiles: o.profiles.split(',').map((s) => s.trim()) } : {}) };
+      const body = {
+        name,
+        role: o.role,
+        ...(o.profiles ? { profiles: o.profiles.split(',').map((s) => s.trim()) } : {}),
+        ...(o.displayName !== undefined ? { displayName: o.displayName } : {}),
+        ...(o.email !== undefined ? { email: o.email } : {}),
+      };
       const r = await api.post<TokenInfo & { token: string }>('/api/tokens', body);
       const out = cli.output(o);
       out.result(r, () => {
-        out.line(`token ${r.id} (${r.role}${r.profiles ? `, profiles ${r.profiles.join(',')}` : ''}), shown once:`);
+        const who = r.displayName ? ` for ${r.displayName}${r.email ? ` <${r.email}>` : ''}` : '';
+        out.line(`token ${r.id}${who} (${r.role}${r.profiles ? `, profiles ${r.profiles.join(',')}` : ''}), shown once:`);
         out.line(`  ${r.token}`);
       });
     });
@@ -106,7 +115,7 @@ export function registerAdmin(program: Command, cli: Cli): void {
     const api = await cli.client(o);
     const { tokens } = await api.get<{ tokens: TokenInfo[] }>('/api/tokens');
     const out = cli.output(o);
-    out.result({ tokens }, () => out.table(['ID', 'NAME', 'ROLE', 'PROFILES', 'CREATED', 'LAST USED'], tokens.map((t) => [t.id, t.name, t.role, t.profiles?.join(',') ?? '*', t.createdAt, t.lastUsedAt])));
+    out.result({ tokens }, () => out.table(['ID', 'NAME', 'PERSON', 'EMAIL', 'ROLE', 'PROFILES', 'CREATED', 'LAST USED'], tokens.map((t) => [t.id, t.name, t.displayName, t.email, t.role, t.profiles?.join(',') ?? '*', t.createdAt, t.lastUsedAt])));
   });
   addRemote(token.command('set <id>').description("change a token's role and/or grants; its open live connections are closed or downgraded at once"))
     .option('--role <role>', 'admin, editor or viewer')

@@ -19,6 +19,10 @@ export interface TokenRecord {
   hash: string;
   createdAt: string;
   createdBy: string;
+  /** the person behind the token, set by the admin who created it (never claimed by a client); history, audit and presence show it */
+  displayName?: string;
+  /** optional contact of that person */
+  email?: string;
 }
 
 /** What the API shows about a token (never the secret or its hash). */
@@ -27,6 +31,9 @@ export type TokenInfo = Omit<TokenRecord, 'hash'> & { lastUsedAt: string | null 
 export interface Principal {
   tokenId: string;
   name: string;
+  /** who acts with this token: its display name, else its name (always set by the token store) */
+  displayName?: string;
+  email?: string;
   role: Role;
   /** the token's grant globs (null = every profile): its scope */
   profiles: string[] | null;
@@ -76,7 +83,10 @@ function toPrincipal(r: TokenRecord): Principal {
     role: r.role,
     profiles: r.profiles,
     grants: r.profiles === null ? null : r.profiles.map(compileGlob),
-    actor: r.name,
+    displayName: r.displayName ?? r.name,
+    ...(r.email !== undefined ? { email: r.email } : {}),
+    // the log and the audit record the person (display name) when the token has one
+    actor: r.displayName ?? r.name,
     origin: `api:${r.id}`,
   };
 }
@@ -85,7 +95,16 @@ export interface CreateTokenInput {
   name: string;
   role: Role;
   profiles?: string[] | null;
+  /** the person behind the token (1..100 characters, no control characters) */
+  displayName?: string;
+  /** their email address (optional) */
+  email?: string;
 }
+
+/** Display names: 1..100 characters, printable (no control or bidi-format characters), not only spaces. */
+export const DISPLAY_NAME_RE = /^(?=.*\S)[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,100}$/u;
+/** A plain address (local@domain.tld), at most 254 characters; no display-name forms. */
+export const EMAIL_RE = /^[^\s@<>()[\]\\,;:"\p{Cc}]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/u;
 
 export interface UpdateTokenInput {
   role?: Role;
@@ -197,6 +216,12 @@ export class TokenStore {
     if (!ROLES.includes(input.role)) {
       throw new ProfileSyncError('REQUEST_INVALID', `role: one of ${ROLES.join(', ')}`, { details: { field: 'role' } });
     }
+    if (input.displayName !== undefined && !DISPLAY_NAME_RE.test(input.displayName)) {
+      throw new ProfileSyncError('REQUEST_INVALID', 'displayName: 1..100 printable characters (no control characters)', { details: { field: 'displayName' } });
+    }
+    if (input.email !== undefined && (input.email.length > 254 || !EMAIL_RE.test(input.email))) {
+      throw new ProfileSyncError('REQUEST_INVALID', 'email: an address like name@example.com (at most 254 characters)', { details: { field: 'email' } });
+    }
     const profiles = input.profiles ?? null;
     if (profiles !== null) profiles.forEach(compileGlob);
     let id: string;
@@ -218,6 +243,8 @@ export class TokenStore {
       hash: sha256hex(secret),
       createdAt: new Date(this.#clock()).toISOString(),
       createdBy,
+      ...(input.displayName !== undefined ? { displayName: input.displayName.trim() } : {}),
+      ...(input.email !== undefined ? { email: input.email } : {}),
     };
     await this.#persist((m) => m.set(id, rec));
     return { info: this.get(id)!, token };

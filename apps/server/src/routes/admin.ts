@@ -21,7 +21,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     parse(schemas.emptyQuery, req.query, 'query');
     const p = principalOf(req);
     const info = ctx.tokens.get(p.tokenId);
-    return { tokenId: p.tokenId, name: p.name, role: p.role, profiles: info?.profiles ?? null, actor: p.actor };
+    return { tokenId: p.tokenId, name: p.name, displayName: p.displayName ?? p.name, ...(p.email !== undefined ? { email: p.email } : {}), role: p.role, profiles: info?.profiles ?? null, actor: p.actor };
   });
 
   app.get('/api/audit', { config: { access: { permission: 'audit:read' } } }, async (req) => {
@@ -105,8 +105,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     const p = principalOf(req);
     const body = parse(schemas.tokenBody, req.body, 'body');
     await grantable(req, body.profiles ?? null);
-    const { info, token } = await ctx.tokens.create({ name: body.name, role: body.role, profiles: body.profiles ?? null }, p.actor);
-    await ctx.audit({ action: 'token.create', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id: info.id, name: info.name, role: info.role, profiles: info.profiles } });
+    const { info, token } = await ctx.tokens.create(
+      { name: body.name, role: body.role, profiles: body.profiles ?? null, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}), ...(body.email !== undefined ? { email: body.email } : {}) },
+      p.actor,
+    );
+    await ctx.audit({ action: 'token.create', actor: p.actor, origin: p.origin, outcome: 'ok', details: { id: info.id, name: info.name, role: info.role, profiles: info.profiles, ...(info.displayName !== undefined ? { displayName: info.displayName } : {}) } });
     return reply.code(201).send({ ...info, token });
   });
   app.get('/api/tokens', { config: manage }, async (req) => {
