@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientError, createClient, type ChangeData, type ProfileSyncClient } from '@profilesync/client';
 import { fileStore } from '@profilesync/client/file';
+import { render as modelRender } from '@profilesync/model';
 import { admin, profile, startNode, until, ADMIN, type TestNode } from './node.js';
 
 const nodes: TestNode[] = [];
@@ -261,5 +262,31 @@ describe('render', () => {
     expect(missing).toMatchObject({ code: 'PROFILE_RENDER_MISSING_VARIABLES', details: { missing: ['product', 'name'] } });
     const unused = await ps.render('rn', { product: 'Acme', extra: 1 });
     expect(unused.warnings).toEqual([{ code: 'RENDER_UNUSED_VARIABLE', variable: 'extra' }]);
+  });
+
+  it('renders profile model v2 views (messages, parameters.extra) exactly as the model package does', async () => {
+    // served as a fallback (the node is not reachable), so the view is exactly this v2 shape
+    const v2 = {
+      modelId: 'gpt-4o-mini',
+      version: 'v2.AAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB',
+      systemMessage: 'You answer for {{product}}.',
+      messages: [
+        { id: 'm1', role: 'developer' as const, content: 'Cite \\{{sources}} literally.' },
+        { id: 'm2', role: 'user' as const, content: '{{ question }}' },
+      ],
+      templates: {},
+      parameters: { temperature: 0.1, tools: [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object' } } }], extra: { reasoning: { effort: 'low' } } },
+    };
+    const ps = client({ url: 'http://127.0.0.1:9', token: ADMIN, timeoutMs: 1000, fallback: { v2: v2 } });
+    const vars = { product: 'Acme', question: 'Where is my order?' };
+    const r = await ps.render('v2', vars);
+    const expected = modelRender({ id: 'v2', ...v2 }, vars);
+    expect(r).toEqual(expected);
+    expect(r.messages).toEqual([
+      { role: 'system', content: 'You answer for Acme.' },
+      { role: 'developer', content: 'Cite {{sources}} literally.' },
+      { role: 'user', content: 'Where is my order?' },
+    ]);
+    expect(r.request).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.1, reasoning: { effort: 'low' }, tools: v2.parameters.tools });
   });
 });
