@@ -229,6 +229,12 @@ export class Fleet {
     if (parsed.problem) this.#logger.warn({ problem: parsed.problem }, 'fleet: stored state reset; a repair is owed');
     this.#state = parsed.state;
     this.#joining = this.#state.cursors.every((c) => c.epoch === '');
+    if (parsed.fresh) {
+      // no watermark to trust (a node joining, or its record was lost): nothing is republished; its
+      // repair with every live member (owed: a fresh cursor is an epoch gap) hands over what only
+      // it holds, and the members publish what they receive from it
+      this.#state.publishedLsn = this.#o.storage.lastLsn();
+    }
     this.#outbox = new Outbox(this.#state.publishedLsn);
     for (const m of this.#state.members) if (m.id !== this.id) this.#allow(m);
     // the log is the outbox: what changed above the watermark may never have reached the bus

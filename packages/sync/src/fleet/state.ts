@@ -33,6 +33,8 @@ export interface FleetStorage {
   putAux(name: string, value: Uint8Array): Promise<void>;
   /** profiles (not internal streams) whose newest entry has an lsn above `lsn` */
   changedSince(lsn: number): string[];
+  /** the log's last lsn */
+  lastLsn(): number;
 }
 
 export function freshState(shards: number): FleetState {
@@ -40,8 +42,8 @@ export function freshState(shards: number): FleetState {
 }
 
 /** The stored state, or a fresh one (when absent, unreadable, or for another shard count: cursors restart, a repair is owed). */
-export function parseState(raw: Uint8Array | undefined, shards: number): { state: FleetState; problem?: string } {
-  if (!raw) return { state: freshState(shards) };
+export function parseState(raw: Uint8Array | undefined, shards: number): { state: FleetState; problem?: string; fresh?: true } {
+  if (!raw) return { state: freshState(shards), fresh: true };
   try {
     const o = JSON.parse(Buffer.from(raw).toString('utf8')) as FleetState;
     if (o?.v !== 1 || !Array.isArray(o.cursors) || !Array.isArray(o.members) || typeof o.publishedLsn !== 'number') throw new Error('shape');
@@ -51,7 +53,7 @@ export function parseState(raw: Uint8Array | undefined, shards: number): { state
     }
     return { state: { v: 1, shards, cursors: o.cursors, repairPending: o.repairPending === true, publishedLsn: o.publishedLsn, members: o.members.filter((m) => typeof m?.id === 'string' && typeof m?.url === 'string' && typeof m?.publicKey === 'string') } };
   } catch (err) {
-    return { state: { ...freshState(shards), repairPending: true }, problem: `unreadable (${(err as Error).message})` };
+    return { state: { ...freshState(shards), repairPending: true }, problem: `unreadable (${(err as Error).message})`, fresh: true };
   }
 }
 
@@ -119,6 +121,7 @@ export interface FleetLogLike {
   putAux(name: string, value: Uint8Array): Promise<void>;
   streams(): string[];
   head(stream: string): { lsn: number } | undefined;
+  info(): { lastLsn: number };
 }
 
 /** FleetStorage on the node's own log ('#'-streams are internal, not profiles). */
@@ -127,5 +130,6 @@ export function logFleetStorage(log: FleetLogLike): FleetStorage {
     getAux: (name) => log.getAux(name),
     putAux: (name, value) => log.putAux(name, value),
     changedSince: (lsn) => log.streams().filter((s) => !s.startsWith('#') && (log.head(s)?.lsn ?? 0) > lsn),
+    lastLsn: () => log.info().lastLsn,
   };
 }
