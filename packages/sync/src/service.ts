@@ -488,6 +488,11 @@ export class SyncService {
     const next = nextBackoff(e.backoff, outcome, this.#backoff, this.#random);
     e.backoff = next.state;
     e.nextRetryAt = this.#clock() + next.delayMs;
+    // a peer that keeps refusing or cannot be reached says so at every retry (the delay grows to the backoff cap)
+    const failed = conn.establishedAt === undefined;
+    const line = { peerId: e.id, url: e.url, lastError: e.lastError, delayMs: Math.round(next.delayMs), nextRetryAt: new Date(e.nextRetryAt).toISOString() };
+    if (failed) this.#logger.warn(line, 'peer unreachable or refused: backing off');
+    else this.#logger.info?.(line, 'peer session ended: redialing');
     e.timer = setTimeout(() => {
       e.timer = undefined;
       this.#dial(e);

@@ -200,6 +200,7 @@ class YjsClient implements RoomMember {
     ping.unref?.();
     this.#timers.push(ping as unknown as ReturnType<typeof setTimeout>);
     this.#o.events.emit('yjs-connected', { id: this.#id, actor: this.#principal!.actor, readOnly: this.#readOnly, durationMillis: monoMs() - this.#started });
+    this.#o.logger.info?.({ profile: this.#id, actor: this.#principal!.actor, origin: this.#ctx?.origin, readOnly: this.#readOnly }, 'yjs editor joined');
     for (const m of this.#queue.splice(0)) this.#handle(m);
   }
 
@@ -414,6 +415,7 @@ class YjsClient implements RoomMember {
     }
     if (this.#principal && this.#room) {
       this.#o.events.emit('yjs-disconnected', { id: this.#id, actor: this.#principal.actor, code, reason, durationMillis: monoMs() - this.#started });
+      this.#o.logger.info?.({ profile: this.#id, actor: this.#principal.actor, origin: this.#ctx?.origin, code, reason, durationMillis: Math.round(monoMs() - this.#started) }, 'yjs editor left');
     }
   }
 }

@@ -1,0 +1,99 @@
+/**
+ * Structured log lines an operator relies on (issue 16.3), captured from a real node's pino
+ * logger: peer connect / disconnect / backoff / refusal, /yjs joins and leaves, auth denials,
+ * backups.
+ */
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
+import { ADMIN, http, profileInput, tempDir } from './helpers.js';
+
+const dir = tempDir('ps-logs-');
+const servers: RunningServer[] = [];
+afterAll(async () => {
+  for (const s of servers) await s.close().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Line {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** A node whose log lines are collected (JSON, level info and above). */
+async function node(name: string): Promise<{ s: RunningServer; lines: Line[] }> {
+  const lines: Line[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Line);
+      cb();
+    },
+  });
+  const logger = pino({ level: 'info' }, sink);
+  const s = await startServer(defaultConfig({ dataDir: join(dir, name), port: 0, logLevel: 'info' }), { env: {}, adminToken: ADMIN, logger });
+  servers.push(s);
+  return { s, lines };
+}
+
+async function waitFor(lines: Line[], pred: (l: Line) => boolean, what: string): Promise<Line> {
+  for (let i = 0; i < 400; i++) {
+    const hit = lines.find(pred);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no log line: ${what}; saw ${lines.map((l) => l.msg).join(' | ')}`);
+}
+
+const WARN = 40;
+const INFO = 30;
+const wsUrl = (s: RunningServer, path: string) => `${s.url.replace(/^http/, 'ws')}${path}`;
+
+describe('operator log lines', () => {
+  it('peers: connected, disconnected, backing off while refused or unreachable; unknown peers refused', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    // a knows b, b does not know a yet: b refuses, a backs off
+    expect((await http(a.s.url, 'POST', '/api/peers', { body: { url: wsUrl(b.s, '/sync'), key: b.s.publicKey, name: 'b' } })).status).toBe(201);
+    const refused = await waitFor(b.lines, (l) => l.msg === 'peer handshake failed' && l.direction === 'inbound', 'b refuses the unknown peer');
+    expect(refused.level).toBe(WARN);
+    const backoff = await waitFor(a.lines, (l) => l.msg === 'peer unreachable or refused: backing off', 'a backs off');
+    expect(backoff).toMatchObject({ level: WARN, url: wsUrl(b.s, '/sync'), nextRetryAt: expect.any(String), delayMs: expect.any(Number) });
+    // b learns a's key: the next attempt connects
+    expect((await http(b.s.url, 'POST', '/api/peers', { body: { url: wsUrl(a.s, '/sync'), key: a.s.publicKey, name: 'a' } })).status).toBe(201);
+    expect((await http(a.s.url, 'POST', '/api/sync', { body: { timeoutMs: 20_000 } })).body.converged).toBe(true);
+    const connected = await waitFor(a.lines, (l) => l.msg === 'peer connected', 'a connects');
+    expect(connected).toMatchObject({ level: INFO, fingerprint: b.s.fingerprint });
+    await b.s.close();
+    const gone = await waitFor(a.lines, (l) => l.msg === 'peer disconnected', 'a sees b go');
+    expect(gone.level).toBe(INFO);
+    await waitFor(a.lines, (l) => (l.msg === 'peer session ended: redialing' || l.msg === 'peer unreachable or refused: backing off') && l.peerId === connected.peerId, 'a redials b with backoff');
+  }, 60_000);
+
+  it('/yjs editors joining and leaving, auth denials, backups', async () => {
+    const { s, lines } = await node('c');
+    expect((await http(s.url, 'POST', '/api/profiles', { body: profileInput('doc') })).status).toBe(201);
+    const ws = new WebSocket(wsUrl(s, `/yjs/doc?token=${ADMIN}`));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const joined = await waitFor(lines, (l) => l.msg === 'yjs editor joined', 'a /yjs join');
+    expect(joined).toMatchObject({ level: INFO, profile: 'doc', actor: 'admin' });
+    ws.close();
+    const left = await waitFor(lines, (l) => l.msg === 'yjs editor left', 'a /yjs leave');
+    expect(left).toMatchObject({ level: INFO, profile: 'doc', actor: 'admin' });
+
+    expect((await http(s.url, 'GET', '/api/profiles', { token: 'nope-nope-nope-nope' })).status).toBe(401);
+    const denied = await waitFor(lines, (l) => l.msg === 'auth denied', 'an auth denial');
+    expect(denied).toMatchObject({ level: INFO, reason: 'bad-token' });
+
+    expect((await fetch(`${s.url}/api/backup`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.arrayBuffer())).byteLength).toBeGreaterThan(0);
+    const backup = await waitFor(lines, (l) => l.msg === 'backup written', 'a backup');
+    expect(backup).toMatchObject({ level: INFO, kind: 'online', bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  }, 60_000);
+});
