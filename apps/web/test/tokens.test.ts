@@ -1,11 +1,12 @@
 /**
- * Tokens page in Chromium against a real node: create a per-person token (role, profile
- * globs), the secret shown once with a copy button and gone after the dialog, the token works
- * with exactly its grants, bad input refused next to the field, revoke after a confirmation.
+ * Tokens page in Chromium against a real node: create a per-person token (the person's name
+ * and email, role, profile globs), the secret shown once with a copy button and gone after
+ * the dialog, the token works with exactly its grants and its changes carry the person's name
+ * (history, updatedBy), bad input refused next to the field, change, revoke after a confirmation.
  */
 import { describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN, api, createProfile, dialogReady, eventually, nodeAndBrowser, shot, signedInPage, unlabeledControls, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, dialogReady, eventually, nodeAndBrowser, shot, signedInPage, unlabeledControls, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -32,9 +33,18 @@ describe('tokens', () => {
     await page.locator('#err-profiles').filter({ hasText: '"bad/glob"' }).waitFor();
     expect(await page.getByLabel('Profiles (optional)').getAttribute('aria-invalid')).toBe('true');
 
+    // the person: a bad email is refused by the node next to its field
     await page.getByLabel('Profiles (optional)').fill('team-a.*');
+    await page.getByLabel("Person's name").fill('Ada Lovelace');
+    await page.getByLabel('Email (optional)').fill('not an email');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('#err-email').waitFor();
+    expect(await page.getByLabel('Email (optional)').getAttribute('aria-invalid')).toBe('true');
+    expect((await api(node.url, 'GET', '/api/tokens')).body.tokens.some((t: any) => t.name === 'ada-laptop')).toBe(false);
+    await page.getByLabel('Email (optional)').fill('ada@example.com');
     await page.getByRole('button', { name: 'Create token' }).click();
     await dialogReady(page, 'token-created-dialog');
+    await expect(page.getByTestId('token-created-dialog').innerText()).resolves.toContain('Give it to Ada Lovelace');
     const secret = await page.getByTestId('new-token-value').inputValue();
     expect(secret).toMatch(/^ps_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     await expect(page.getByTestId('token-created-dialog').innerText()).resolves.toContain('the only time the node shows this token');
@@ -51,11 +61,29 @@ describe('tokens', () => {
     expect((await api(node.url, 'PATCH', '/api/profiles/team-a.bot', { description: 'by ada' }, secret)).status).toBe(200);
     expect((await api(node.url, 'PATCH', '/api/profiles/team-b.bot', { description: 'by ada' }, secret)).status).toBe(403);
     const listed = (await api(node.url, 'GET', '/api/tokens')).body.tokens.find((t: any) => t.name === 'ada-laptop');
-    expect(listed).toMatchObject({ role: 'editor', profiles: ['team-a.*'] });
+    expect(listed).toMatchObject({ role: 'editor', profiles: ['team-a.*'], displayName: 'Ada Lovelace', email: 'ada@example.com' });
     const row = page.getByTestId('tokens-table').locator(`tr[data-token="${listed.id}"]`);
     await row.waitFor();
-    await expect(row.innerText()).resolves.toMatch(/ada-laptop[\s\S]*editor[\s\S]*team-a\.\*/);
+    await expect(row.innerText()).resolves.toMatch(/Ada Lovelace[\s\S]*ada@example\.com[\s\S]*ada-laptop[\s\S]*editor[\s\S]*team-a\.\*/);
     await shot(page, 'tokens');
+
+    // Ada signs in with it (no name typed: the token's person is shown), edits; history shows her, not the token
+    const ada = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const ap = await ada.newPage();
+    await ap.goto(node.url);
+    await ap.getByLabel('API token').fill(secret);
+    await ap.keyboard.press('Enter');
+    await expect(ap.getByTestId('who').innerText()).resolves.toBe('Ada Lovelace · editor');
+    await ap.goto(`${node.url}/#/profiles/team-a.bot`);
+    await waitForSync(ap, ['connected', 'saved']);
+    await ap.locator('[data-testid="text-systemMessage"] .cm-content').click();
+    await ap.keyboard.type('Hi. ');
+    await waitForSync(ap, ['saved']);
+    await ap.getByRole('link', { name: 'History' }).click();
+    await ap.locator('[data-testid="timeline"] li').first().waitFor();
+    await expect(ap.locator('[data-testid="timeline"] li').first().innerText()).resolves.toContain('Ada Lovelace');
+    expect((await api(node.url, 'GET', '/api/profiles/team-a.bot')).body.updatedBy).toBe('Ada Lovelace');
+    await ada.close();
 
     // change: editor -> viewer for every profile; its writes are refused from now on
     await row.getByRole('button', { name: 'Change token ada-laptop' }).click();

@@ -99,7 +99,7 @@ function NewToken({ onCreated }: { onCreated: (token: string, info: TokenInfo) =
   return (
     <section class="card" aria-labelledby="new-token-title">
       <h2 id="new-token-title">New token</h2>
-      <form onSubmit={submit} class="form-grid">
+      <form onSubmit={submit} class="form-grid" noValidate>
         <label for="tok-display">Person's name</label>
         <div>
           <input id="tok-display" value={f.displayName} placeholder="Ada Lovelace" onInput={(e) => setF({ ...f, displayName: e.currentTarget.value })} {...described('displayName', 'tok-display-help')} />
