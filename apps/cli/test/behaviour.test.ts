@@ -259,3 +259,61 @@ describe('online backup', () => {
     }
   });
 });
+
+/** Runs `cmd` on a real terminal (a pty through `script`), types Ctrl-C once `ready` shows; resolves with the screen and the exit code. */
+function onTerminal(cmd: string, ready: string): Promise<{ screen: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    let sent = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no "${ready}" on the terminal: ${screen}`));
+    }, 240_000);
+    child.stdout!.on('data', (c) => {
+      screen += String(c);
+      if (!sent && screen.includes(ready)) {
+        sent = true;
+        // the keystroke as a person types it, once the banner is on the screen
+        setTimeout(() => child.stdin!.write('\u0003'), 500);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ screen, code });
+    });
+  });
+}
+
+describe('serve on a terminal', () => {
+  it('prints a human banner (where the admin token lives, every start), pretty logs, and stops on Ctrl-C with exit 0', async () => {
+    const data2 = join(dir, 'tty-node');
+    for (const start of [1, 2]) {
+      const { screen, code } = await onTerminal(`node ${BIN} serve --port 0 --data ${data2}`, 'stop with Ctrl-C');
+      expect(code).toBe(0);
+      expect(screen).toMatch(/profilesync is ready.* at .*http:\/\/127\.0\.0\.1:\d+/);
+      expect(screen).toContain(`admin token  ${join(data2, 'admin.token')}`);
+      if (start === 1) expect(screen).toContain('created now, printed below once');
+      else expect(screen).not.toMatch(/ps_[0-9a-f]{16}_/); // the secret only on the first start
+      // pretty log lines, not JSON
+      expect(screen).toMatch(/INFO.*listening/);
+      expect(screen).not.toContain('{"level":');
+      expect(screen).toContain('closed');
+      expect(screen).not.toContain('ELIFECYCLE');
+    }
+    // not a terminal: JSON log lines on stderr (the test helper's serve), or forced with --log-format
+    const forced = await onTerminal(`node ${BIN} serve --port 0 --data ${data2} --log-format json`, 'stop with Ctrl-C');
+    expect(forced.code).toBe(0);
+    expect(forced.screen).toContain('"msg":"listening"');
+    const bad = cli(['serve', '--port', '0', '--data', data2, '--log-format', 'xml']);
+    expect([bad.code, bad.error?.code ?? bad.stderr.includes('--log-format takes')]).toEqual([2, true]);
+  }, 300_000);
+
+  it('`npm start` builds, serves in the same process and stops on Ctrl-C without a package-manager error', async () => {
+    const data3 = join(dir, 'npm-start');
+    const { screen } = await onTerminal(`npm start -- --port 0 --data ${data3}`, 'stop with Ctrl-C');
+    expect(screen).toMatch(/profilesync is ready/);
+    expect(screen).toContain('closed');
+    expect(screen).not.toMatch(/ELIFECYCLE|npm ERR|npm error/);
+  }, 300_000);
+});

@@ -180,3 +180,14 @@ describe('terminal escaping', () => {
     expect(String(pipe.read())).toBe('x\u001b[2J\n');
   });
 });
+
+describe('serve --log-format', () => {
+  it('auto is pretty on a terminal and JSON otherwise; anything else is a usage error', async () => {
+    const { resolveLogFormat } = await import('../src/commands/node.js');
+    expect(resolveLogFormat(undefined, { isTTY: true })).toBe('pretty');
+    expect(resolveLogFormat('auto', {})).toBe('json');
+    expect(resolveLogFormat('json', { isTTY: true })).toBe('json');
+    expect(resolveLogFormat('pretty', {})).toBe('pretty');
+    expect(() => resolveLogFormat('xml', {})).toThrowError(expect.objectContaining({ code: 'USAGE' }));
+  });
+});

@@ -1,9 +1,13 @@
 /**
  * `profilesync serve`, `init [--encrypt]`, `keys show|rotate|recover`.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
 import type { AdminTokenResult } from '@profilesync/server';
+import type { Logger } from 'pino';
+import { colorEnabled } from '../output.js';
 import { isNodeDir } from '@profilesync/server/local';
 import { addLocal, type Cli, type CommonOpts } from '../context.js';
 import { getPassphrase, promptHidden } from '../prompt.js';
@@ -13,45 +17,87 @@ function adminTokenLines(t: AdminTokenResult): string[] {
   return ['admin token (shown once; the local CLI reads it from the file):', `  ${t.token}`, `  saved to ${t.file}`];
 }
 
+export type LogFormat = 'pretty' | 'json';
+
+/** `--log-format`: pretty on a terminal, JSON lines otherwise, unless asked. */
+export function resolveLogFormat(value: string | undefined, stderr: { isTTY?: boolean }): LogFormat {
+  if (value === undefined || value === 'auto') return stderr.isTTY === true ? 'pretty' : 'json';
+  if (value === 'pretty' || value === 'json') return value;
+  throw new ProfileSyncError('USAGE', `--log-format takes pretty, json or auto, got ${JSON.stringify(value)}`);
+}
+
+/** The node's logger on stderr: pino JSON lines, or pino-pretty's readable lines (written synchronously, in order). */
+async function createLogger(level: string, format: LogFormat, color: boolean): Promise<Logger> {
+  const { default: pino } = await import('pino');
+  if (format === 'json') return pino({ level, base: { svc: 'profilesync' } }, pino.destination({ fd: 2, sync: false }));
+  const { default: pretty } = await import('pino-pretty');
+  return pino({ level, base: { svc: 'profilesync' } }, pretty({ destination: 2, sync: true, colorize: color, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc' }));
+}
+
+/** Where the admin token lives, said at every start (not only the first). */
+function adminTokenWhere(dataDir: string, env: Record<string, string | undefined>, created: AdminTokenResult | undefined): { source: 'file' | 'sealed-file' | 'env' | 'none'; file?: string; text: string } {
+  const plain = join(dataDir, 'admin.token');
+  const sealed = join(dataDir, 'admin.token.sealed');
+  if (created?.token && created.file) return { source: created.file.endsWith('.sealed') ? 'sealed-file' : 'file', file: created.file, text: `${created.file} (created now, printed below once)` };
+  if (existsSync(plain)) return { source: 'file', file: plain, text: `${plain} (the CLI on this machine reads it: \`cat ${plain}\` to sign in to the dashboard)` };
+  if (existsSync(sealed)) return { source: 'sealed-file', file: sealed, text: `${sealed} (sealed; the CLI opens it with the passphrase)` };
+  if (env.PROFILESYNC_ADMIN_TOKEN) return { source: 'env', text: 'PROFILESYNC_ADMIN_TOKEN (preset; no file is written)' };
+  return { source: 'none', text: 'no admin token file here (it was removed): use a token made with `profilesync token create`, or restore a backup (restore issues a new one)' };
+}
+
 export function registerNode(program: Command, cli: Cli): void {
   addLocal(program.command('serve').description('run the node: HTTP API + WebSockets'))
     .option('--host <host>', 'bind address (default 127.0.0.1)')
     .option('--port <port>', 'TCP port (default 7878; 0 = any free port)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--log-format <format>', 'pretty (readable lines), json (one JSON object a line) or auto: pretty on a terminal, JSON otherwise (or PROFILESYNC_LOG_FORMAT)')
     .option('--encrypt', 'create the data dir encrypted when it does not exist yet')
-    .action(async (o: CommonOpts & { host?: string; port?: string; logLevel?: string; encrypt?: boolean }) => {
+    .action(async (o: CommonOpts & { host?: string; port?: string; logLevel?: string; logFormat?: string; encrypt?: boolean }) => {
       const config = cli.config(o, { host: o.host, port: o.port, log_level: o.logLevel, ...(o.encrypt ? { encryption: true } : {}) });
       const { startServer } = await import('@profilesync/server');
       const out = cli.output(o);
       let adminToken: AdminTokenResult | undefined;
-      const server = await startServer(config, { passphrase: cli.passphrase(), env: cli.io.env, onAdminToken: (t) => (adminToken = t) });
+      const logFormat = resolveLogFormat(o.logFormat ?? (cli.io.env.PROFILESYNC_LOG_FORMAT || undefined), cli.io.stderr);
+      const logger = await createLogger(config.logLevel, logFormat, colorEnabled(cli.io.stderr, cli.io.env));
+      const server = await startServer(config, { passphrase: cli.passphrase(), env: cli.io.env, onAdminToken: (t) => (adminToken = t), logger });
+      const where = adminTokenWhere(config.dataDir, cli.io.env, adminToken);
       const info = {
         url: server.url,
         dataDir: config.dataDir,
         encrypted: server.node.encrypted,
         publicKey: server.publicKey,
         fingerprint: server.fingerprint,
-        ...(adminToken?.token ? { adminToken: adminToken.token, adminTokenFile: adminToken.file } : {}),
+        ...(adminToken?.token ? { adminToken: adminToken.token } : {}),
+        ...(where.file ? { adminTokenFile: where.file } : {}),
+        adminTokenSource: where.source,
         ...(server.node.recoveryPhrase ? { recoveryPhrase: server.node.recoveryPhrase } : {}),
         pid: process.pid,
       };
       if (out.json) out.jsonLine(info);
       else {
-        out.line(`profilesync listening on ${server.url}`);
-        out.line(`  data dir   ${config.dataDir}${server.node.encrypted ? ' (encrypted)' : ''}`);
-        out.line(`  public key ${server.publicKey}`);
-        out.line(`  fingerprint ${server.fingerprint}`);
-        if (server.node.recoveryPhrase) out.line(`  RECOVERY PHRASE (write it down, shown once): ${server.node.recoveryPhrase}`);
+        const b = (t: string) => out.style('bold', t);
+        out.line(`${out.style('green', 'profilesync is ready')} at ${b(server.url)}  (dashboard; /readyz, /metrics, /openapi.json)`);
+        out.line(`  data dir     ${config.dataDir}${server.node.encrypted ? ' (encrypted)' : ''}`);
+        out.line(`  public key   ${server.publicKey}`);
+        out.line(`  fingerprint  ${server.fingerprint}`);
+        out.line(`  admin token  ${where.text}`);
+        if (config.backup.intervalMinutes > 0) out.line(`  backups      every ${config.backup.intervalMinutes} min into ${server.backups.dir} (keep ${config.backup.keep})`);
+        if (server.node.recoveryPhrase) out.line(`  ${b('RECOVERY PHRASE')} (write it down, shown once): ${server.node.recoveryPhrase}`);
         for (const l of adminTokenLines(adminToken ?? { created: false })) out.line(l);
+        out.line(out.style('dim', `  logs go to stderr (${logFormat}); stop with Ctrl-C`));
       }
-      let stopping = false;
+      let stoppingAt: number | undefined;
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
-          if (stopping) {
+          if (stoppingAt !== undefined) {
+            // Ctrl-C reaches every process of the terminal's group and package managers forward it
+            // too: a duplicate within a second is the same request, a later one means "now"
+            if (Date.now() - stoppingAt < 1000) return;
             cli.io.stderr.write(`second ${signal}: exiting now\n`);
             process.exit(1);
           }
-          stopping = true;
+          stoppingAt = Date.now();
+          if (!out.json && cli.io.stdout.isTTY) out.line('stopping (Ctrl-C again after a second to exit at once)...');
           server.close().then(resolve, (err: unknown) => {
             cli.io.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
             process.exitCode = 1;
