@@ -7,6 +7,11 @@
  * transaction (the same bytes as build(snapshot k-1, span): see snapshot-thread.ts); the state
  * handed to the materializer is the doc after the tail (or the last snapshot itself when the
  * tail is empty). The live doc may sit on a worker thread: add() never waits for it.
+ *
+ * With `newestOnly` (restore) only the stream's newest snapshot point is written: the spans are
+ * applied in exactly the same transactions, but a span is applied only once the next point is
+ * reached (without encoding the state in between), and the last span is encoded by newest().
+ * That snapshot is byte-identical to the one the full chain writes at the same point.
  */
 import { logError } from './errors.js';
 import { frame, viewHeader } from './records.js';
@@ -36,8 +41,12 @@ export class DerivedBuilder {
   #prev: Promise<Uint8Array> | undefined;
   #tail: Uint8Array[] = [];
   #lastSeq = 0;
+  readonly #newestOnly: boolean;
+  /** newestOnly: the span up to the last point seen, not applied yet, with that point's seq and hash */
+  #span: { bodies: Uint8Array[]; seq: number; hash: Uint8Array } | undefined;
 
-  constructor(policy: SnapshotPolicy, codec: LogCodec, newChain: () => SnapshotChain, no: number, name: string) {
+  constructor(policy: SnapshotPolicy, codec: LogCodec, newChain: () => SnapshotChain, no: number, name: string, newestOnly = false) {
+    this.#newestOnly = newestOnly;
     this.#policy = policy;
     this.#codec = codec;
     this.#newChain = newChain;
@@ -74,17 +83,53 @@ export class DerivedBuilder {
     this.#live = undefined;
   }
 
-  /** Feeds the next entry; returns the stored snapshot value (pending) when its seq is a snapshot point. */
-  add(e: DerivedEntry): Promise<{ seq: number; value: Uint8Array }> | undefined {
+  /**
+   * Feeds the next entry; returns the stored snapshot value (pending) when its seq is a snapshot
+   * point. With newestOnly it returns at most a pending step (the previous span applied, nothing
+   * to store) whose failure the caller observes like a snapshot's.
+   */
+  add(e: DerivedEntry): Promise<{ seq: number; value: Uint8Array } | undefined> | undefined {
     this.#lastSeq = e.seq;
     if (this.#opaque) return undefined;
     this.#tail.push(e.body);
     if (!policyStep(this.#policy, this.#counters, e.seq, e.storedBytes)) return undefined;
+    if (this.#newestOnly) {
+      const span = this.#span;
+      this.#span = { bodies: this.#tail, seq: e.seq, hash: e.hash };
+      this.#tail = [];
+      return span === undefined ? undefined : this.#applied(span.bodies, span.seq);
+    }
     const state = this.#chain(this.#tail, e.seq);
     this.#prev = state;
     this.#tail = [];
-    const { seq, hash } = e;
+    return this.#record(state, e.seq, e.hash);
+  }
+
+  #record(state: Promise<Uint8Array>, seq: number, hash: Uint8Array): Promise<{ seq: number; value: Uint8Array }> {
     return state.then((s) => ({ seq, value: frame(hash, this.#codec.encode({ kind: 'snapshot', stream: this.#no, seq }, s)) }));
+  }
+
+  /** Applies a span without encoding it (newestOnly). */
+  #applied(bodies: Uint8Array[], seq: number): Promise<undefined> {
+    this.#live ??= this.#newChain();
+    const p = this.#live.apply(bodies).then(
+      () => undefined,
+      (err: unknown) => {
+        throw logError('LOG_CORRUPT', `entries of ${this.#name} up to seq ${seq} are not valid Yjs updates`, { cause: err, details: { stream: this.#name, seq } });
+      },
+    );
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /** newestOnly: the stream's newest snapshot (call once, after the last add(), before view()). */
+  newest(): Promise<{ seq: number; value: Uint8Array }> | undefined {
+    const span = this.#span;
+    if (span === undefined || this.#opaque) return undefined;
+    this.#span = undefined;
+    const state = this.#chain(span.bodies, span.seq);
+    this.#prev = state;
+    return this.#record(state, span.seq, span.hash);
   }
 
   /**
@@ -93,6 +138,7 @@ export class DerivedBuilder {
    */
   async view(materialize: Materializer, last: () => LastEntryInfo): Promise<Uint8Array | undefined> {
     if (this.#lastSeq === 0 || this.#opaque) return undefined;
+    if (this.#span !== undefined) throw new Error('newest() must come before view()');
     const pending = this.#tail.length === 0 && this.#prev !== undefined ? this.#prev : this.#chain(this.#tail, this.#lastSeq);
     this.end();
     const state = await pending;

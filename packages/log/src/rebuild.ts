@@ -36,7 +36,7 @@ async function rebuildWith(d: RebuildDeps, builder: DerivedBuilder, no: number, 
   const { ctx, table } = d;
   const head = table.head(no);
   if (head === undefined) return 0;
-  const pending: Promise<{ seq: number; value: Uint8Array }>[] = [];
+  const pending: Promise<{ seq: number; value: Uint8Array } | undefined>[] = [];
   let last: LastEntryInfo | undefined;
   for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, 1, head.seq)) {
     const e = decodeEntry(ctx, no, name, seq, parsed);
@@ -50,6 +50,7 @@ async function rebuildWith(d: RebuildDeps, builder: DerivedBuilder, no: number, 
   const ops: Op[] = [];
   const keep = new Set<number>();
   for (const s of await Promise.all(pending)) {
+    if (s === undefined) continue;
     ops.push({ type: 'put', key: snapshotKey(no, s.seq), value: s.value });
     keep.add(s.seq);
   }

@@ -165,6 +165,13 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
   const finishStream = async (s: StreamState | undefined): Promise<void> => {
     const materialize = opts.materialize;
     if (s === undefined) return;
+    const newest = s.builder.newest();
+    if (newest !== undefined) {
+      const no = s.no;
+      await derived(newest.then((r) => {
+        ops.push({ type: 'put', key: snapshotKey(no, r.seq), value: r.value });
+      }));
+    }
     if (s.seq === 0 || materialize === undefined) {
       s.builder.end();
       return;
@@ -230,7 +237,7 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
           if (current?.no !== no) {
             if (streams.has(no)) throw corrupt(`entries of stream ${no} are not contiguous`);
             if (current !== undefined) await finishStream(current);
-            current = { no, seq: 0, hash: ZERO_HASH, lsn: 0, ts: 0, stopped: false, lastPlain: EMPTY, builder: new DerivedBuilder(policy, codec as LogCodec, newChain, no, nameOf(no)) };
+            current = { no, seq: 0, hash: ZERO_HASH, lsn: 0, ts: 0, stopped: false, lastPlain: EMPTY, builder: new DerivedBuilder(policy, codec as LogCodec, newChain, no, nameOf(no), true) };
             streams.set(no, current);
           }
           const s = current;
@@ -256,11 +263,9 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
             const snap = s.builder.add({ seq, hash: e.hash, body, storedBytes: e.stored.byteLength });
             s.lastPlain = plain;
             ops.push({ type: 'put', key: entryKey(no, seq), value });
-            if (snap !== undefined) {
-              await derived(snap.then((r) => {
-                ops.push({ type: 'put', key: snapshotKey(no, r.seq), value: r.value });
-              }));
-            }
+            // only the newest snapshot point of a stream is written (finishStream): a pending step here
+            // is a span applied on the snapshot thread, awaited (bounded) like any derived record
+            if (snap !== undefined) await derived(snap.then(() => undefined));
             s.seq = seq;
             s.hash = e.hash;
             s.lsn = e.lsn;

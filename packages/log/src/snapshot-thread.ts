@@ -39,9 +39,15 @@ function handle({ id, op, chain, packed, lengths }) {
     chains.delete(chain);
     return;
   }
-  let doc = op === 'chain' ? chains.get(chain) : undefined;
+  if (chains.get(chain) === null) {
+    parentPort.postMessage({ id, error: 'an earlier step of this snapshot chain failed' });
+    return;
+  }
+  // 'chain' applies and encodes, 'apply' only applies (a chain's doc either way)
+  const live = op === 'chain' || op === 'apply';
+  let doc = live ? chains.get(chain) : undefined;
   if (doc === undefined) doc = new Y.Doc({ gc: false });
-  if (op === 'chain') chains.set(chain, doc);
+  if (live) chains.set(chain, doc);
   try {
     doc.transact(() => {
       let o = 0;
@@ -51,14 +57,19 @@ function handle({ id, op, chain, packed, lengths }) {
         Y.applyUpdate(doc, part);
       }
     });
+    if (op === 'apply') {
+      parentPort.postMessage({ id, done: true });
+      return;
+    }
     const out = Y.encodeStateAsUpdate(doc);
     parentPort.postMessage({ id, out }, [out.buffer]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.message || err) });
-    if (op === 'chain') chains.delete(chain);
-    if (op === 'chain') doc.destroy();
+    // a failed chain is poisoned: later messages of it fail instead of starting a fresh doc
+    if (live) chains.set(chain, null);
+    if (live) doc.destroy();
   } finally {
-    if (op !== 'chain') doc.destroy();
+    if (!live) doc.destroy();
   }
 }
 `;
@@ -73,9 +84,13 @@ function yjsModuleUrl(): string {
   }
 }
 
-/** A live per-stream doc: each next() applies bodies (one transaction) and returns the encoding. */
+/**
+ * A live per-stream doc: each next() applies bodies (one transaction) and returns the encoding;
+ * apply() is the same step without the encoding (a point whose snapshot is not wanted).
+ */
 export interface SnapshotChain {
   next(bodies: readonly Uint8Array[]): Promise<Uint8Array>;
+  apply(bodies: readonly Uint8Array[]): Promise<void>;
   /** frees the doc (always call it, also after a failure) */
   end(): void;
 }
@@ -83,14 +98,25 @@ export interface SnapshotChain {
 /** In-thread chain (no worker). */
 class LocalChain implements SnapshotChain {
   #doc: Y.Doc | undefined = new Y.Doc({ gc: false });
+  #failed = false;
 
-  async next(bodies: readonly Uint8Array[]): Promise<Uint8Array> {
+  async apply(bodies: readonly Uint8Array[]): Promise<void> {
     const doc = this.#doc;
     if (doc === undefined) throw new Error('snapshot chain ended');
-    doc.transact(() => {
-      for (const b of bodies) Y.applyUpdate(doc, b);
-    });
-    return Y.encodeStateAsUpdate(doc);
+    if (this.#failed) throw new Error('an earlier step of this snapshot chain failed');
+    try {
+      doc.transact(() => {
+        for (const b of bodies) Y.applyUpdate(doc, b);
+      });
+    } catch (err) {
+      this.#failed = true;
+      throw err;
+    }
+  }
+
+  async next(bodies: readonly Uint8Array[]): Promise<Uint8Array> {
+    await this.apply(bodies);
+    return Y.encodeStateAsUpdate(this.#doc as Y.Doc);
   }
 
   end(): void {
@@ -98,6 +124,8 @@ class LocalChain implements SnapshotChain {
     this.#doc = undefined;
   }
 }
+
+const NOTHING = new Uint8Array(0);
 
 interface Pending {
   resolve: (b: Uint8Array) => void;
@@ -130,6 +158,7 @@ export class SnapshotThread {
     let ended = false;
     return {
       next: (bodies) => (ended ? Promise.reject(new Error('snapshot chain ended')) : this.#post(w, { op: 'chain', chain }, bodies)),
+      apply: (bodies) => (ended ? Promise.reject(new Error('snapshot chain ended')) : this.#post(w, { op: 'apply', chain }, bodies).then(() => undefined)),
       end: () => {
         if (ended) return;
         ended = true;
@@ -172,12 +201,13 @@ export class SnapshotThread {
       const yjs = yjsModuleUrl();
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { yjs } });
       w.unref();
-      w.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
+      w.on('message', (m: { id: number; out?: Uint8Array; done?: true; error?: string }) => {
         const p = this.#pending.get(m.id);
         if (p === undefined) return;
         this.#pending.delete(m.id);
         if (this.#pending.size === 0) w.unref();
         if (m.out !== undefined) p.resolve(m.out);
+        else if (m.done === true) p.resolve(NOTHING);
         else p.reject(new Error(m.error ?? 'snapshot build failed'));
       });
       w.on('error', (err) => this.#fail(err));

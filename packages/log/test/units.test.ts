@@ -160,6 +160,14 @@ describe('snapshot thread', () => {
       const s1 = buildSnapshot(undefined, bodies.slice(0, 100));
       const s2 = buildSnapshot(s1, bodies.slice(100, 220));
       expect(viaChain).toEqual([s1, s2, buildSnapshot(s2, bodies.slice(220))]);
+      // apply() takes the same step without encoding (restore's points before the newest)
+      const quiet = thread.chain();
+      await quiet.apply(bodies.slice(0, 100));
+      expect(await quiet.next(bodies.slice(100, 220))).toEqual(s2);
+      // a step that fails poisons the chain: later steps fail instead of starting from an empty doc
+      await expect(quiet.apply([bytes(1, 2, 3)])).rejects.toThrow();
+      await expect(quiet.next(bodies.slice(220))).rejects.toThrow(/earlier step/);
+      quiet.end();
     } finally {
       await thread.close();
     }
