@@ -7,7 +7,8 @@
  * not exist gets a JSON 404, never the dashboard's HTML with 200 — a JSON 404 for missing
  * assets, and 503 WEB_UI_NOT_BUILT with a clear message when the UI was never built.
  */
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -20,11 +21,37 @@ export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/', import.m
 /** Paths the UI never shadows. */
 const RESERVED = /^\/(api|healthz|readyz|metrics|openapi\.json|yjs|sync)(\/|$)/;
 
+const csp = (scripts: string) =>
+  `default-src 'self'; script-src ${scripts}; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`;
+
 const UI_HEADERS: Record<string, string> = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy': csp("'self'"),
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
+
+let pageCsp: { key: string; value: string } | undefined;
+
+/**
+ * The page's Content-Security-Policy: scripts from this origin, plus the exact inline scripts
+ * of the built index.html by their SHA-256 (the dashboard's tiny first-request script runs
+ * before its bundle loads); any other inline script is refused. Recomputed when the file changes.
+ */
+export function pageContentSecurityPolicy(dir: string): string {
+  const file = join(dir, 'index.html');
+  let key: string;
+  let html: string;
+  try {
+    key = `${file}:${statSync(file).mtimeMs}`;
+    if (pageCsp?.key === key) return pageCsp.value;
+    html = readFileSync(file, 'utf8');
+  } catch {
+    return UI_HEADERS['content-security-policy']!;
+  }
+  const hashes = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]!, 'utf8').digest('base64')}'`);
+  pageCsp = { key, value: csp(["'self'", ...hashes].join(' ')) };
+  return pageCsp.value;
+}
 
 export function registerWebUi(app: FastifyInstance, dir: string = DEFAULT_WEB_DIR): void {
   void app.register(fastifyStatic, { root: dir, serve: false });
@@ -74,7 +101,7 @@ export function serveWebUi(req: FastifyRequest, reply: FastifyReply, dir: string
     throw new ProfileSyncError('WEB_UI_NOT_BUILT', `the web UI is not built (${dir} has no index.html): run \`pnpm build\` or \`pnpm --filter @profilesync/web build\`, then reload`);
   }
   void reply.code(200).headers(UI_HEADERS);
-  if (file === 'index.html') void reply.header('cache-control', 'no-cache').sendFile(file, { cacheControl: false });
+  if (file === 'index.html') void reply.header('cache-control', 'no-cache').header('content-security-policy', pageContentSecurityPolicy(dir)).sendFile(file, { cacheControl: false });
   else if (file.startsWith('assets/')) void reply.sendFile(file, { maxAge: '365d', immutable: true });
   // other files (prime.js, favicon) keep their name across builds: revalidate them every time
   else void reply.header('cache-control', 'no-cache').sendFile(file, { cacheControl: false });

@@ -3,13 +3,11 @@ import { App } from './ui/App.js';
 import './styles.css';
 
 type Primed = { result: Promise<unknown>; done?: unknown };
-const w = window as unknown as { __psAppStarted?: boolean; __psPrimed?: Primed };
-// public/prime.js, when it arrives after this point, leaves the list's first request to the app
-w.__psAppStarted = true;
+const primed = (window as unknown as { __psPrimed?: Primed }).__psPrimed;
 
 const start = () => render(<App />, document.getElementById('app')!);
-// the list's first page is on its way (public/prime.js): wait a moment for it, so the first
-// frame shows the rows instead of a frame without them and a second render (never long)
-const primed = w.__psPrimed;
+// the list's first page is on its way (the inline script of index.html asked for it): wait a
+// moment for it, so the first frame shows the rows instead of a frame without them and a
+// second render (never long)
 if (primed && primed.done === undefined) void Promise.race([primed.result.catch(() => undefined), new Promise((r) => setTimeout(r, 120))]).then(start);
 else start();

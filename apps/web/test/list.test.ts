@@ -115,17 +115,25 @@ describe('profile list', () => {
     await context.close();
   });
 
-  it('a reload asks for the first page once (public/prime.js asks early and the list takes its answer)', async () => {
+  it('a reload asks for the first page once (the inline script of index.html asks early and the list takes its answer)', async () => {
     const asked: string[] = [];
     const onRequest = (r: { url(): string }) => {
       if (r.url().includes('/api/profiles?')) asked.push(r.url().slice(r.url().indexOf('/api/')));
     };
+    const refused: string[] = [];
+    const onConsole = (m: { type(): string; text(): string }) => {
+      if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+    };
     page.on('request', onRequest);
+    page.on('console', onConsole);
     await page.reload();
     await countIs(page, '1–50 of 150 profiles');
     await page.getByTestId('feed').filter({ hasText: 'Live' }).waitFor();
     page.off('request', onRequest);
+    page.off('console', onConsole);
     expect(asked).toEqual(['/api/profiles?facets=true&limit=50&order=asc&sort=name']);
+    expect(refused).toEqual([]); // the inline script ran: the node's CSP allows it by its hash
+    expect(await page.evaluate(() => 'sessionStorage' in window && (window as any).__psPrimed === undefined)).toBe(true); // taken by the list
   });
 
   it('sorts on the node, pages with Next / Previous, and the page size is a choice', async () => {

@@ -117,9 +117,9 @@ describe('change feed reader', () => {
 });
 
 describe('the primed first page', () => {
-  it('public/prime.js asks exactly what the list asks first (same URL: the list takes its answer)', async () => {
+  it('the inline script of index.html asks exactly what the list asks first (same URL: the list takes its answer)', async () => {
     const { readFileSync } = await import('node:fs');
-    const FIRST_PAGE_URL = /const FIRST_PAGE_URL = '([^']+)'/.exec(readFileSync(new URL('../public/prime.js', import.meta.url), 'utf8'))?.[1];
+    const FIRST_PAGE_URL = /const FIRST_PAGE_URL = '([^']+)'/.exec(readFileSync(new URL('../index.html', import.meta.url), 'utf8'))?.[1];
     const { listQuery } = await import('../src/lib/api.js');
     const { firstPageQuery } = await import('../src/lib/list.js');
     const q = listQuery(firstPageQuery()) as Record<string, string | number>;

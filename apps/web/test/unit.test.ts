@@ -8,7 +8,7 @@ import { checkNumber, formFromParams, NUMBER_PARAMS, paramsPatch, parseExtra, pa
 import { href, parseRoute } from '../src/lib/router.js';
 import { HitRateHistory, intervalRate, linePath, MAX_SAMPLES } from '../src/lib/series.js';
 import { globMatches } from '../src/lib/session.js';
-import { webUiTarget } from '../../server/src/web-ui.js';
+import { pageContentSecurityPolicy, webUiTarget } from '../../server/src/web-ui.js';
 import { WEB_ROOT, ensureBuilt } from './helpers.js';
 import { join } from 'node:path';
 
@@ -169,5 +169,18 @@ describe('serving the built UI (server side policy)', () => {
     expect(webUiTarget(dist, '/%2e%2e/%2e%2e/etc/passwd')).toBe('index.html');
     expect(webUiTarget(dist, '/..%2f..%2fpackage.json')).toBeUndefined();
     expect(webUiTarget(dist, '/%ZZ')).toBeUndefined();
+  });
+  it("the page's CSP allows its own inline script by SHA-256 and no other inline script", async () => {
+    ensureBuilt();
+    const dist = join(WEB_ROOT, 'dist');
+    const { createHash } = await import('node:crypto');
+    const { readFileSync } = await import('node:fs');
+    const html = readFileSync(join(dist, 'index.html'), 'utf8');
+    const inline = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    expect(inline).toHaveLength(1);
+    const policy = pageContentSecurityPolicy(dist);
+    const scriptSrc = /script-src ([^;]+);/.exec(policy)![1]!.split(' ');
+    expect(scriptSrc).toEqual(["'self'", `'sha256-${createHash('sha256').update(inline[0]!, 'utf8').digest('base64')}'`]);
+    expect(policy).not.toMatch(/script-src[^;]*unsafe-inline/);
   });
 });

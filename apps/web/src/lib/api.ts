@@ -76,7 +76,7 @@ type PrimedSlot = { token: string; url: string; result: Promise<{ status: number
 const slot = (): { __psPrimed?: PrimedSlot } => (typeof window === 'undefined' ? {} : (window as unknown as { __psPrimed?: PrimedSlot }));
 
 /**
- * The answer public/prime.js fetched before the app loaded, when it is for this token and URL
+ * The answer the inline script of index.html fetched before the app loaded, when it is for this token and URL
  * (taken once). `sync` asks only for an answer that has already arrived.
  */
 export function takePrimed(token: string, url: string, sync = false): Promise<{ status: number; body: unknown }> | { status: number; body: unknown } | undefined {
@@ -165,7 +165,7 @@ export class Api {
   listPage(q: PageQuery, signal?: AbortSignal): Promise<ListPage & { facets?: { models: string[]; labels: string[]; tags: string[] } }> {
     return this.request('GET', '/api/profiles', { query: listQuery(q), ...(signal ? { signal } : {}) });
   }
-  /** The list page public/prime.js fetched before the app loaded, if it has arrived (else undefined). */
+  /** The list page the inline script of index.html fetched before the app loaded, if it has arrived (else undefined). */
   listPagePrimed(q: PageQuery): (ListPage & { facets?: { models: string[]; labels: string[]; tags: string[] } }) | undefined {
     try {
       return this.primedNow('/api/profiles', listQuery(q));

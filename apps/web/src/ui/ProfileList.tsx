@@ -122,7 +122,7 @@ export function ProfileList() {
   // keyset pages: cursors[i] opens page i (undefined for the first)
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   // the page on screen, with the page number it was loaded for (the pager moves before it arrives);
-  // on a reload the first page may already be here (public/prime.js asked before the app loaded)
+  // on a reload the first page may already be here (the inline script of index.html asked before the app loaded)
   const [primed] = useState(() => api.listPagePrimed(firstPageQuery()));
   const [page, setPage] = useState<(ListPage & { facets?: Facets; index: number; size: number; q: string | undefined }) | undefined>(() => (primed ? { ...primed, index: 0, size: DEFAULT_PAGE_SIZE, q: undefined } : undefined));
   const [facets, setFacets] = useState<Facets>(() => primed?.facets ?? { models: [], labels: [], tags: [] });
@@ -177,7 +177,7 @@ export function ProfileList() {
   const loadRef = useRef(load);
   loadRef.current = load;
 
-  // a layout effect: the request (or the one public/prime.js started) is taken before the first frame, not after it
+  // a layout effect: the request (or the one the inline script of index.html started) is taken before the first frame, not after it
   useLayoutEffect(() => {
     if (skipFirstLoad.current) {
       skipFirstLoad.current = false; // the primed page is on screen already
