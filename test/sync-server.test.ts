@@ -70,8 +70,8 @@ it('editor edits live, viewer is read-only, a token without a grant is refused',
   await ed.synced;
   (ed.doc.getMap('profile').get('systemMessage') as Y.Text).insert(0, 'Please ');
   await until(async () => (await api('GET', '/api/profiles/bot')).systemMessage === 'Please Be brief.', 'editor write in the API view');
-  const history = await api<{ versions: { origin: string }[] }>('GET', '/api/profiles/bot/history');
-  expect(history.versions[0]!.origin).toBe(`yjs:${editor.id}`);
+  const history = await api<{ entries: { origin: string }[] }>('GET', '/api/profiles/bot/history?entries=raw');
+  expect(history.entries[0]!.origin).toBe(`yjs:${editor.id}`);
 
   const vi = provider(viewer.token);
   await vi.synced;

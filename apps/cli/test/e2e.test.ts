@@ -70,19 +70,39 @@ describe('profilesync (plaintext node)', () => {
     expect(edited.json).toMatchObject({ changed: true, patch: { name: 'Support assistant' } });
     const hist = cli(['profile', 'history', 'support', '--json'], env);
     expect(hist.code).toBe(0);
-    expect(hist.json.versions.map((v: any) => v.seq)).toEqual([3, 2, 1]);
-    firstAt = hist.json.versions[2].at;
+    // one actor's set + edit are one version (the open run) after the create
+    expect(hist.json.versions.map((v: any) => [v.ref, v.open ?? false])).toEqual([
+      ['@2', true],
+      ['@1', false],
+    ]);
+    const raw = cli(['profile', 'history', 'support', '--raw', '--json'], env).json.entries;
+    expect(raw.map((e: any) => e.seq)).toEqual([3, 2, 1]);
+    firstAt = raw[2].at; // the create entry's time (restore --until works on log entries)
     const human = cli(['profile', 'history', 'support'], env);
     expect(human.stdout).toMatch(/SEQ\s+AT\s+ACTOR/);
     expect(human.stdout).not.toContain('\x1b[');
     const reverted = cli(['profile', 'revert', 'support', '@1', '--json'], env);
     expect(reverted.code).toBe(0);
     expect(reverted.json).toMatchObject({ name: 'Support bot', parameters: { temperature: 0.5 }, templates: {} });
-    const diff = cli(['profile', 'diff', 'support', '@1', '@4', '--json'], env);
+    // the revert closed the run (@2) and is @3 itself
+    const diff = cli(['profile', 'diff', 'support', '@1', '@3', '--json'], env);
     expect(diff.json.changes).toEqual([]);
     const label = cli(['profile', 'label', 'support', 'production', '@2', '--json'], env);
     expect(label.code).toBe(0);
     expect(cli(['profile', 'get', 'support', '--label', 'production', '--json'], env).json.parameters.temperature).toBe(0.9);
+    expect(cli(['profile', 'get', 'support', '--version=@2', '--json'], env).json.name).toBe('Support assistant');
+    // render: variables as NAME=VALUE, a version and a named template
+    const rendered = cli(['profile', 'render', 'support', 'name=Ada', '--version=@2', '--template', 'greet', '--json'], env);
+    expect(rendered.code).toBe(0);
+    expect(rendered.json.messages.at(-1)).toEqual({ role: 'user', content: 'Hi Ada' });
+    expect(rendered.json.request).toMatchObject({ model: created.json.modelId, temperature: 0.9 });
+    const missing = cli(['profile', 'render', 'support', '--version=@2', '--template', 'greet', '--json'], env);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr + missing.stdout).toContain('PROFILE_RENDER_MISSING_VARIABLES');
+    // checkpoint: a named version of the changes since the last one
+    expect(cli(['profile', 'set', 'support', 'description=checked', '--json'], env).code).toBe(0);
+    const cp = cli(['profile', 'checkpoint', 'support', '-m', 'reviewed', '--json'], env);
+    expect(cp.json).toMatchObject({ ref: '@4', reason: 'checkpoint', message: 'reviewed', created: true, fields: ['description'] });
     const list = cli(['profile', 'list', '--json'], env);
     expect(list.json.profiles.map((p: any) => p.id)).toEqual(['support']);
     const found = cli(['profile', 'list', '--search', 'SUPPORT bot', '--sort', 'updated', '--limit', '5', '--json'], env);

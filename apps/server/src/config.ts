@@ -41,6 +41,7 @@ export interface ServerConfig {
   bus: BusConfig;
   /** scheduled backups: every `intervalMinutes` (0 = off) into `dir` (relative: against the data dir), newest `keep` kept */
   backup: { intervalMinutes: number; dir: string; keep: number };
+  versions: { idleMs: number };
   peers: PeerConfig[];
   /** `[[webhooks]]` of the config file (secrets come from the named environment variables) */
   webhooks: WebhookFileEntry[];
@@ -107,6 +108,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'webhook.max_attempts', path: ['webhook', 'maxAttempts'], type: 'int', min: 1, max: 100, env: 'PROFILESYNC_WEBHOOK_MAX_ATTEMPTS', default: 15, doc: 'attempts per webhook delivery before it is given up (logged as failed)' },
   { key: 'webhook.retry_base_ms', path: ['webhook', 'retryBaseMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_WEBHOOK_RETRY_BASE_MS', default: 1000, doc: 'first retry delay of a failed webhook delivery; doubles per attempt, with 50-100% jitter' },
   { key: 'webhook.retry_max_ms', path: ['webhook', 'retryMaxMs'], type: 'int', min: 1, max: 86_400_000, env: 'PROFILESYNC_WEBHOOK_RETRY_MAX_MS', default: 600_000, doc: 'longest retry delay of a webhook delivery' },
+  { key: 'versions.idle_ms', path: ['versions', 'idleMs'], type: 'int', min: 1, max: 86_400_000, env: 'PROFILESYNC_VERSIONS_IDLE_MS', default: 5000, doc: 'a run of content changes becomes a version after this idle gap, ms (one version per run, not per keystroke)' },
   { key: 'sync.timeout_ms', path: ['sync', 'timeoutMs'], type: 'int', min: 1, max: 3_600_000, env: 'PROFILESYNC_SYNC_TIMEOUT_MS', default: 30_000, doc: 'default timeout of POST /api/sync and `profilesync sync`' },
   { key: 'bus.url', path: ['bus', 'url'], type: 'string', env: 'PROFILESYNC_BUS_URL', default: '', doc: 'redis:// or rediss:// URL of the fleet bus (Redis >= 7.0); unset = no fleet' },
   { key: 'bus.key', path: ['bus', 'key'], type: 'string', env: 'PROFILESYNC_FLEET_KEY', default: '', doc: 'the fleet key, 32 random bytes in base64 (`openssl rand -base64 32`); the same on every member; required with bus.url' },

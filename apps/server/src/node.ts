@@ -26,6 +26,8 @@ export interface StoreTuning {
   hotCacheBytes?: number;
   maxDocs?: number;
   maxProfileBytes?: number;
+  /** versions.idle_ms: the idle gap that closes a run into a version */
+  versionsIdleMs?: number;
 }
 
 export interface OpenNodeOptions extends StoreTuning {
@@ -114,6 +116,9 @@ export async function openNode(opts: OpenNodeOptions): Promise<NodeHandle> {
       ...(opts.hotCacheBytes !== undefined ? { hotCacheBytes: opts.hotCacheBytes } : {}),
       ...(opts.maxDocs !== undefined ? { maxDocs: opts.maxDocs } : {}),
       ...(opts.maxProfileBytes !== undefined ? { maxProfileBytes: opts.maxProfileBytes } : {}),
+      ...(opts.versionsIdleMs !== undefined ? { versions: { idleMs: opts.versionsIdleMs } } : {}),
+      // version records name the node that closed them
+      nodeId: identity.fingerprint,
     });
     let closing: Promise<void> | undefined;
     const handle: NodeHandle = {

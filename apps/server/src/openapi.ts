@@ -149,13 +149,13 @@ const schemas: Json = {
     properties: {
       id: str,
       ...profileFields,
-      labels: { type: 'object', additionalProperties: str, description: 'label -> version reference' },
+      labels: { type: 'object', additionalProperties: str, description: 'label -> v2 ref of a version (legacy v1. refs stay readable)' },
       deleted: bool,
-      version: { type: 'string', description: 'portable version reference of this content' },
+      version: { type: 'string', description: 'v2 ref of this content state: v2.<profile>.<state hash>, 34 characters' },
       updatedAt: { type: 'string', description: 'ISO-8601 time of the last change (empty for a past version the node cannot date)' },
       updatedBy: str,
       conflicts: { type: 'integer', minimum: 0, description: 'open conflict records (profile model v2)' },
-      schema: { type: 'integer', description: 'profile model version (2)' },
+      schema: { enum: [1, 2], description: 'the stored schema: 2, or 1 for a profile not migrated yet (read up-converted; migrated on its first write)' },
     },
   },
   ProfileInput: { type: 'object', required: ['modelId', 'name'], additionalProperties: false, properties: { id: str, ...profileFields } },
@@ -192,7 +192,54 @@ const schemas: Json = {
       facets: { type: 'object', description: 'with ?facets=true', properties: { models: { type: 'array', items: str }, labels: { type: 'array', items: str }, tags: { type: 'array', items: str } } },
     },
   },
-  VersionInfo: { type: 'object', required: ['version', 'at'], properties: { version: str, seq: int, at: str, actor: str, origin: str, summary: str, open: bool, message: str } },
+  VersionInfo: {
+    type: 'object',
+    required: ['version', 'at'],
+    description: 'a version: one run of content changes (or a create, revert, delete, import, checkpoint); open: true for changes no version covers yet (listed newest)',
+    properties: {
+      version: { ...str, description: 'v2 ref: v2.<8 chars, the profile>.<22 chars, the content state hash> (34 characters)' },
+      seq: { ...int, description: 'N of @N: 1-based, history order' },
+      ref: { ...str, description: '@N' },
+      at: str,
+      actor: str,
+      actors: strArray,
+      by: str,
+      origin: str,
+      node: str,
+      reason: { enum: ['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate'] },
+      message: str,
+      fields: strArray,
+      summary: str,
+      open: bool,
+      created: { ...bool, description: 'POST .../versions: whether a new version was closed' },
+    },
+  },
+  EntryInfo: { type: 'object', required: ['version', 'seq', 'at'], additionalProperties: false, description: 'a raw log entry (?entries=raw)', properties: { version: str, seq: int, at: str, actor: str, origin: str, summary: str } },
+  RenderBody: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      variables: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+      version: { type: 'string', minLength: 1, maxLength: 16_384, description: 'REF: @N, a label, a v2. (or legacy v1.) ref' },
+      label: { type: 'string', minLength: 1, maxLength: 64 },
+      template: { type: 'string', minLength: 1, maxLength: 64, description: 'append this named template as a user message' },
+    },
+  },
+  RenderResult: {
+    type: 'object',
+    required: ['id', 'version', 'modelId', 'messages', 'parameters', 'warnings', 'request'],
+    additionalProperties: false,
+    properties: {
+      id: str,
+      version: str,
+      modelId: str,
+      messages: { type: 'array', items: { type: 'object', required: ['role', 'content'], additionalProperties: false, properties: { role: { enum: ['system', 'developer', 'user', 'assistant'] }, content: str } } },
+      parameters,
+      warnings: { type: 'array', items: { type: 'object', required: ['code', 'variable'], additionalProperties: false, properties: { code: { const: 'RENDER_UNUSED_VARIABLE' }, variable: str } } },
+      request: { ...jsonObject, description: 'the exact body of an OpenAI-compatible chat completions call: model, messages, the parameters, extra keys at the top level' },
+    },
+  },
+  CheckpointBody: { type: 'object', required: ['message'], additionalProperties: false, properties: { message: { type: 'string', minLength: 1, maxLength: 1000 } } },
   ProfileDiff: {
     type: 'object',
     properties: {
@@ -452,8 +499,20 @@ export function openApiDocument(): Json {
       delete: op('deleteProfile', 'Tombstone the profile (history stays)', { '204': { description: 'deleted' }, ...common, ...notFound }, { parameters: [ID] }),
     },
     '/api/profiles/{id}/history': {
-      get: op('getProfileHistory', 'Versions, newest first', { '200': ok({ type: 'object', required: ['versions'], properties: { versions: { type: 'array', items: ref('VersionInfo') } } }), ...common, ...notFound }, {
-        parameters: [ID, query('limit', 'at most this many', { type: 'integer', minimum: 1, maximum: 100_000 })],
+      get: op('getProfileHistory', 'Versions, newest first (the open run first, open: true); ?entries=raw lists the log entries instead', { '200': ok({ type: 'object', properties: { versions: { type: 'array', items: ref('VersionInfo') }, entries: { type: 'array', items: ref('EntryInfo') } } }), ...common, ...notFound }, {
+        parameters: [ID, query('limit', 'at most this many', { type: 'integer', minimum: 1, maximum: 100_000 }), query('entries', 'raw: the log entries instead of versions', { enum: ['raw', 'versions'] })],
+      }),
+    },
+    '/api/profiles/{id}/versions': {
+      post: op('checkpointProfile', 'Checkpoint: close the current changes into a version with a message', { '201': ok(ref('VersionInfo'), 'a new version'), '200': ok(ref('VersionInfo'), 'nothing changed since the newest version: that version'), ...withBody, ...notFound, '410': errorRef('PROFILE_DELETED') }, {
+        parameters: [ID],
+        requestBody: jsonBody(ref('CheckpointBody')),
+      }),
+    },
+    '/api/profiles/{id}/render': {
+      post: op('renderProfile', 'Fill {{variables}} into the prompt: the messages, the parameters and the exact chat request body', { '200': ok(ref('RenderResult')), ...withBody, ...notFound, '422': errorRef('PROFILE_RENDER_MISSING_VARIABLES (details.missing)') }, {
+        parameters: [ID],
+        requestBody: jsonBody(ref('RenderBody'), false),
       }),
     },
     '/api/profiles/{id}/log': {
@@ -477,7 +536,7 @@ export function openApiDocument(): Json {
         parameters: [ID, LABEL],
         requestBody: jsonBody(ref('VersionBody')),
       }),
-      delete: op('removeLabel', 'Remove a label (extension)', { '200': ok(ref('ProfileView')), ...common, ...notFound }, { parameters: [ID, LABEL] }),
+      delete: op('removeLabel', 'Remove a label (an audit record, not a version)', { '204': { description: 'removed' }, ...common, ...notFound }, { parameters: [ID, LABEL] }),
     },
     '/api/session': {
       get: op('getSession', 'The calling token: id, name, role, grants (extension; any role)', { '200': ok(ref('Session')), ...common }),

@@ -246,6 +246,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       hotCacheBytes: config.cache.hotBytes,
       maxDocs: config.cache.maxDocs,
       maxProfileBytes: config.maxProfileBytes,
+      versionsIdleMs: config.versions.idleMs,
       clock,
       scrypt: opts.scrypt ?? { N: 2 ** config.scryptLogN },
     });

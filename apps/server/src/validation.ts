@@ -46,7 +46,7 @@ export const schemas = {
   getQuery: z
     .strictObject({ version: versionRef.optional(), label: z.string().min(1).max(64).optional() })
     .refine((q) => !(q.version !== undefined && q.label !== undefined), { message: 'give version or label, not both', path: ['label'] }),
-  historyQuery: z.strictObject({ limit: intString(1, 100_000).optional() }),
+  historyQuery: z.strictObject({ limit: intString(1, 100_000).optional(), entries: z.enum(['raw', 'versions']).optional() }),
   diffQuery: z.strictObject({ from: versionRef, to: versionRef }),
   auditQuery: z.strictObject({
     profile: profileId.optional(),
@@ -75,9 +75,20 @@ export const schemas = {
     description: z.string().optional(),
     systemMessage: z.string().optional(),
     templates: z.record(z.string(), z.string()).optional(),
+    messages: z.array(z.unknown()).optional(),
     parameters: z.record(z.string(), z.unknown()).optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
   }),
+  renderBody: z
+    .strictObject({
+      variables: z.record(z.string(), z.unknown()).optional(),
+      version: versionRef.optional(),
+      label: z.string().min(1).max(64).optional(),
+      template: z.string().min(1).max(64).optional(),
+    })
+    .refine((q) => !(q.version !== undefined && q.label !== undefined), { message: 'give version or label, not both', path: ['label'] })
+    .optional(),
+  checkpointBody: z.strictObject({ message: z.string().min(1).max(1000) }),
   patchBody: z.record(z.string(), z.unknown()),
   versionBody: z.strictObject({ version: versionRef }),
   tokenBody: z.strictObject({

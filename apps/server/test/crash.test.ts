@@ -90,7 +90,7 @@ describe('crash under load', () => {
     for (const [id, keys] of acked) {
       const view = (await http(url, 'GET', `/api/profiles/${id}`)).body;
       for (const [k, v] of keys) expect(view.meta[k], `${id}.meta.${k}`).toBe(v);
-      const history = (await http(url, 'GET', `/api/profiles/${id}/history`)).body.versions;
+      const history = (await http(url, 'GET', `/api/profiles/${id}/history?entries=raw`)).body.entries;
       expect(history.length).toBeGreaterThanOrEqual(keys.size + 1);
       total += keys.size;
     }

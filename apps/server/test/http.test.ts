@@ -231,15 +231,25 @@ describe('profiles', () => {
     const v1 = (await req('POST', '/api/profiles', { body: profileInput('h1') })).body;
     const v2 = (await req('PATCH', '/api/profiles/h1', { body: { parameters: { temperature: 1.1 } } })).body;
     const v3 = (await req('PATCH', '/api/profiles/h1', { body: { systemMessage: 'Be terse.' } })).body;
+    const raw = await req('GET', '/api/profiles/h1/history?entries=raw');
+    expect(raw.status).toBe(200);
+    expect(raw.body.entries.map((v: any) => v.version)).toEqual([v3.version, v2.version, v1.version]);
+    expect(raw.body.entries[0]).toMatchObject({ seq: 3, actor: 'admin' });
+    expect(raw.body.entries[0].summary).toContain('systemMessage');
+    // versions: the create, then admin's two patches as one open run
     const hist = await req('GET', '/api/profiles/h1/history');
-    expect(hist.status).toBe(200);
-    expect(hist.body.versions.map((v: any) => v.version)).toEqual([v3.version, v2.version, v1.version]);
-    expect(hist.body.versions[0]).toMatchObject({ seq: 3, actor: 'admin' });
-    expect(hist.body.versions[0].summary).toContain('systemMessage');
+    expect(hist.body.versions.map((v: any) => [v.ref, v.version, v.open ?? false])).toEqual([
+      ['@2', v3.version, true],
+      ['@1', v1.version, false],
+    ]);
+    expect(hist.body.versions[0].fields).toEqual(['parameters.temperature', 'systemMessage']);
     const limited = await req('GET', '/api/profiles/h1/history?limit=1');
     expect(limited.body.versions).toHaveLength(1);
     const past = await req('GET', `/api/profiles/h1?version=${encodeURIComponent(v1.version)}`);
     expect(past.body.parameters.temperature).toBe(0.7);
+    expect((await req('GET', '/api/profiles/h1?version=@1')).body.version).toBe(v1.version);
+    expect((await req('GET', '/api/profiles/h1?version=@2')).body.systemMessage).toBe('Be terse.');
+    expect((await req('GET', '/api/profiles/h1?version=@9')).body.error.code).toBe('PROFILE_VERSION_UNAVAILABLE');
     const d = await req('GET', `/api/profiles/h1/diff?from=${encodeURIComponent(v1.version)}&to=${encodeURIComponent(v3.version)}`);
     expect(d.status).toBe(200);
     expect(d.body.changes.map((c: any) => c.path).sort()).toEqual(['parameters.temperature', 'systemMessage']);
@@ -250,10 +260,12 @@ describe('profiles', () => {
     expect(rev.body.parameters).toEqual(v1.parameters);
     const none = await req('GET', `/api/profiles/h1/diff?from=${encodeURIComponent(v1.version)}&to=${encodeURIComponent(rev.body.version)}`);
     expect(none.body.changes).toEqual([]);
-    expect((await req('GET', '/api/profiles/h1/history')).body.versions).toHaveLength(4);
+    // the run closed before the revert; the revert is a version of its own
+    expect((await req('GET', '/api/profiles/h1/history')).body.versions.map((v: any) => v.reason)).toEqual(['revert', 'idle', 'create']);
+    expect((await req('GET', '/api/profiles/h1/diff?from=@1&to=@2')).body.changes.map((c: any) => c.path)).toEqual(['parameters.temperature', 'systemMessage']);
     const missing = await req('GET', '/api/profiles/h1/diff?from=x');
     expect(missing.body.error).toMatchObject({ code: 'REQUEST_INVALID', details: { field: 'to' } });
-    const bad = await req('POST', '/api/profiles/h1/revert', { body: { version: 'not-a-ref' } });
+    const bad = await req('POST', '/api/profiles/h1/revert', { body: { version: 'not a ref' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('PROFILE_BAD_VERSION');
   });
@@ -276,11 +288,11 @@ describe('profiles', () => {
     const reserved = await req('PUT', '/api/profiles/l1/labels/latest', { body: { version: v1.version } });
     expect(reserved.status).toBe(400);
     expect(reserved.body.error.code).toBe('LABEL_INVALID');
-    const badRef = await req('PUT', '/api/profiles/l1/labels/canary', { body: { version: 'garbage' } });
+    const badRef = await req('PUT', '/api/profiles/l1/labels/canary', { body: { version: 'garbage!' } });
     expect(badRef.body.error.code).toBe('PROFILE_BAD_VERSION');
     const removed = await req('DELETE', '/api/profiles/l1/labels/production');
-    expect(removed.status).toBe(200);
-    expect(removed.body.labels.production).toBeUndefined();
+    expect(removed.status).toBe(204);
+    expect((await req('GET', '/api/profiles/l1')).body.labels.production).toBeUndefined();
     expect((await req('DELETE', '/api/profiles/l1/labels/production')).body.error.code).toBe('LABEL_NOT_FOUND');
   });
 
@@ -300,9 +312,17 @@ describe('audit, caches, peers, sync', () => {
   it('audit filters by profile and action', async () => {
     await req('POST', '/api/profiles', { body: profileInput('a1') });
     await req('PATCH', '/api/profiles/a1', { body: { name: 'changed' } });
+    await req('PATCH', '/api/profiles/a1', { body: { name: 'changed again' } });
+    // the two patches are one version: a checkpoint closes it into one profile.edit record
+    const cp = await req('POST', '/api/profiles/a1/versions', { body: { message: 'renamed' } });
+    expect(cp.status).toBe(201);
+    expect(cp.body).toMatchObject({ ref: '@2', seq: 2, reason: 'checkpoint', message: 'renamed', fields: ['name'], created: true });
+    const again = await req('POST', '/api/profiles/a1/versions', { body: { message: 'nothing new' } });
+    expect([again.status, again.body.ref, again.body.created]).toEqual([200, '@2', false]);
     const r = await req('GET', '/api/audit?profile=a1');
     expect(r.status).toBe(200);
-    expect(r.body.records.length).toBeGreaterThanOrEqual(2);
+    expect(r.body.records.map((x: any) => x.action)).toEqual(['profile.edit', 'profile.create']);
+    expect(r.body.records[0]).toMatchObject({ fields: ['name'], details: { reason: 'checkpoint', message: 'renamed' } });
     expect(r.body.records.every((x: any) => x.profile === 'a1')).toBe(true);
     const denied = await req('GET', '/api/audit?action=auth.denied&limit=2');
     expect(denied.body.records.length).toBeLessThanOrEqual(2);

@@ -47,9 +47,14 @@ describe('live collaborative editing', () => {
 
     const view = await api(node.url, 'GET', `/api/profiles/${id}`);
     expect(view.body.systemMessage).toBe(merged);
-    const history = await api(node.url, 'GET', `/api/profiles/${id}/history`);
-    const edits = history.body.versions.filter((v: any) => v.origin.startsWith('yjs:'));
+    const raw = await api(node.url, 'GET', `/api/profiles/${id}/history?entries=raw`);
+    const edits = raw.body.entries.filter((v: any) => v.origin.startsWith('yjs:'));
     expect(new Set(edits.map((v: any) => v.actor))).toEqual(new Set(['alice', 'bob']));
+    // live co-editing in one room is one run: one version with both actors, not one per keystroke
+    const history = await api(node.url, 'GET', `/api/profiles/${id}/history`);
+    const runs = history.body.versions.filter((v: any) => v.reason !== 'create');
+    expect(runs).toHaveLength(1);
+    expect(new Set(runs[0].actors)).toEqual(new Set(['alice', 'bob']));
     expect(edits.every((v: any) => v.summary.includes('systemMessage'))).toBe(true);
 
     // remote cursors: Alice selects "helpful"; Bob sees her selection and caret with her name

@@ -22,12 +22,12 @@ const newestFirst = (a: Found, b: Found): number => b.ts - a.ts || b.lsn - a.lsn
 export async function queryAudit(log: EventLog, q: ParsedAuditQuery): Promise<AuditRecord[]> {
   const range = { reverse: true, ...(q.fromTs !== undefined ? { fromTs: q.fromTs } : {}), ...(q.toTs !== undefined ? { toTs: q.toTs } : {}) };
   let found: Found[] = [];
-  const take = async (stream: string, toRecord: typeof entryToAudit): Promise<void> => {
+  const take = async (stream: string, toRecord: (e: Parameters<typeof entryToAudit>[0]) => AuditRecord | null): Promise<void> => {
     let n = 0;
     try {
       for await (const e of log.read(stream, range)) {
         const r = toRecord(e);
-        if (!matchesAudit(r, q)) continue;
+        if (r === null || !matchesAudit(r, q)) continue;
         found.push({ ts: e.ts, lsn: e.lsn, r });
         if (++n >= q.limit) break;
       }

@@ -23,9 +23,17 @@ function bad(message: string, details?: Record<string, unknown>): Error {
   return coreError(CoreErrorCode.AUDIT_INVALID, message, details);
 }
 
-/** Profile entry -> audit record. Entry actions map to 'profile.<action>' except label moves. */
-export function entryToAudit(e: EntryRecord): AuditRecord {
+/**
+ * Entries that are not audit records of their own: per-keystroke content changes ('update',
+ * 'sync') are grouped into one 'profile.edit' record per version, written to '#audit' when the
+ * version closes (and when a peer's version record arrives); 'version' entries carry only that.
+ */
+const GROUPED: ReadonlySet<string> = new Set(['update', 'sync', 'version']);
+
+/** Profile entry -> audit record (null for entries grouped into versions). Actions map to 'profile.<action>' except label moves. */
+export function entryToAudit(e: EntryRecord): AuditRecord | null {
   const { action, fields } = parseSummary(e.summary);
+  if (GROUPED.has(action)) return null;
   const name = action.startsWith('label.') ? action : `profile.${action}`;
   return { at: iso(e.ts), actor: e.actor, origin: e.origin, action: name, profile: e.stream, fields, outcome: 'ok' };
 }

@@ -13,7 +13,7 @@
  */
 import type { AppendAck, AppendInput } from '@profilesync/log';
 import type { LiveDoc } from './caches.js';
-import { canonicalContent, makeView, applyContent, type ProfileContent } from './model.js';
+import { canonicalContent, makeView, applyContent, openConflicts, schemaOf, type ProfileContent } from './model.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
 import { changedPaths, summaryLine } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';
@@ -21,9 +21,10 @@ import { monoMs } from './events.js';
 import { inlineVersion } from './history.js';
 import { iso, persistedBytes } from './materialize.js';
 import { applyMergePatch } from './patch.js';
-import { captureUpdate, type StoreCore } from './store.js';
+import { captureUpdate, hashOf, type StoreCore } from './store.js';
+import { migrate } from './legacy.js';
 import type { ProfilePatch, ProfileView, WriteContext } from './types.js';
-import { refFromBytes } from './version.js';
+import { isReplicated } from './versions.js';
 
 interface Item {
   patch: ProfilePatch;
@@ -36,12 +37,19 @@ interface Item {
 }
 
 interface Step {
-  item: Item;
+  /** absent for a version-close step (a run closed because another actor's patch follows) */
+  item?: Item;
   /** absent for a patch that changed nothing */
   input?: AppendInput;
+  /** '#audit' inputs of the step (appended in the same batch) */
+  audit?: AppendInput;
   content: ProfileContent;
   version: string;
+  schema: 1 | 2;
+  conflicts: number;
   viewBytes: number;
+  /** sync digest key of the state after the step */
+  digest?: string;
 }
 
 export class PatchBatcher {
@@ -108,10 +116,15 @@ export class PatchBatcher {
   async #run(id: string, items: Item[]): Promise<void> {
     const c = this.#c;
     c.assertOpen();
-    const live = await c.acquire(id);
+    let live = await c.acquire(id);
+    if (schemaOf(live.doc) === 1) {
+      await migrate(c, id, live, items[0]!.ctx);
+      live = await c.acquire(id);
+    }
     let before = c.currentContent(id, live);
     const steps: Step[] = [];
     let polluted = false;
+    const extras = () => ({ schema: schemaOf(live.doc), conflicts: openConflicts(live.doc) });
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as Item;
       let next: ProfileContent;
@@ -123,10 +136,33 @@ export class PatchBatcher {
         continue;
       }
       const last = steps.at(-1);
-      const noop = (): Step => ({ item, content: before, version: last?.version ?? '', viewBytes: last?.viewBytes ?? 0 });
+      const noop = (): Step => ({ item, content: before, version: last?.version ?? '', viewBytes: last?.viewBytes ?? 0, ...extras() });
       if (jsonEqual(before, next)) {
         steps.push(noop());
         continue;
+      }
+      // another actor's patch closes the open run first (a version of the changes before it)
+      if (c.closesRun(id, item.ctx)) {
+        try {
+          const closing = c.prepareClose(id, live, canonicalContent(before), { reason: 'actor' }, { close: 'actor' });
+          if (closing !== null) {
+            const { key, bytes } = c.stateKey(live);
+            const version = c.refOf(id, key);
+            const run = c.runs.get(id);
+            const ctx = { actor: closing.rec.actors[0]!, origin: run?.origin ?? `node:${c.nodeId}` };
+            const x = extras();
+            const digest = hashOf(live.full.bytes());
+            const viewBytes = persistedBytes(canonicalContent(before), { version, updatedBy: ctx.actor, ...x, digest }, true);
+            const input: AppendInput = { stream: id, body: closing.update, actor: ctx.actor, origin: ctx.origin, summary: summaryLine('version', closing.rec.fields), version: inlineVersion(bytes), view: viewBytes };
+            steps.push({ input, ...(closing.audit !== undefined ? { audit: closing.audit } : {}), content: canonicalContent(before), version, viewBytes: viewBytes.byteLength, digest, ...x });
+          }
+          c.dropRun(id);
+        } catch (err) {
+          polluted = true;
+          item.reject(err);
+          this.#requeue(id, items.slice(i + 1));
+          break;
+        }
       }
       let update: Uint8Array | null;
       try {
@@ -141,10 +177,13 @@ export class PatchBatcher {
         steps.push(noop());
         continue;
       }
-      const vb = live.version.bytes();
-      const version = refFromBytes(vb);
+      const { key, bytes: stateBytes } = c.stateKey(live);
+      const version = c.refOf(id, key);
       const canonical = canonicalContent(next);
-      const bytes = persistedBytes(canonical, version, item.ctx.actor, true);
+      const x = extras();
+      const open = x.schema === 2 && !isReplicated(item.ctx.origin) && !live.versions.has(key);
+      const digest = hashOf(live.full.bytes());
+      const bytes = persistedBytes(canonical, { version, updatedBy: item.ctx.actor, ...x, open, digest }, true);
       if (bytes.byteLength > c.maxProfileBytes) {
         polluted = true; // the doc holds this change: drop it after appending the steps before
         item.reject(c.tooLarge(bytes.byteLength));
@@ -157,10 +196,11 @@ export class PatchBatcher {
         actor: item.ctx.actor,
         origin: item.ctx.origin,
         summary: summaryLine('update', changedPaths(before, next)),
-        version: inlineVersion(vb),
+        version: inlineVersion(stateBytes),
         view: bytes,
       };
-      steps.push({ item, input, content: canonical, version, viewBytes: bytes.byteLength });
+      c.noteChange(id, item.ctx, before);
+      steps.push({ item, input, content: canonical, version, viewBytes: bytes.byteLength, digest, ...x });
       before = next;
     }
     await this.#commit(id, live, steps, polluted);
@@ -178,19 +218,20 @@ export class PatchBatcher {
       if (polluted) c.docs.drop(id);
       if (steps.length > 0) {
         const view = await c.viewOrLoad(id);
-        for (const s of steps) s.item.resolve(view);
+        for (const s of steps) s.item?.resolve(view);
       }
       return;
     }
     // the log writes only the last view of a stream per batch: send only that one
-    const inputs = writes.map((s, i) => (i === writes.length - 1 ? (s.input as AppendInput) : { ...(s.input as AppendInput), view: undefined }));
+    const inputs: AppendInput[] = writes.map((s, i) => (i === writes.length - 1 ? (s.input as AppendInput) : { ...(s.input as AppendInput), view: undefined }));
+    for (const s of writes) if (s.audit !== undefined) inputs.push(s.audit);
     let acks: AppendAck[];
     try {
       acks = inputs.length === 1 ? [await c.log.append(inputs[0] as AppendInput)] : await c.log.appendMany(inputs);
     } catch (err) {
       c.docs.drop(id);
-      for (const s of writes) c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: s.item.ctx.origin, durationMillis: monoMs() - t0 });
-      for (const s of steps) s.item.reject(err);
+      for (const s of writes) c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: (s.input as AppendInput).origin, durationMillis: monoMs() - t0 });
+      for (const s of steps) s.item?.reject(err);
       return;
     }
     if (polluted) c.docs.drop(id);
@@ -203,19 +244,19 @@ export class PatchBatcher {
     let w = 0;
     for (const s of steps) {
       if (s.input === undefined) {
-        if (current !== undefined) s.item.resolve(current);
-        else s.item.resolve(await c.viewOrLoad(id));
+        if (current !== undefined) s.item?.resolve(current);
+        else s.item?.resolve(await c.viewOrLoad(id));
         continue;
       }
       const ack = acks[w++] as AppendAck;
       const input = s.input;
-      const view = deepFreeze(makeView(s.content, s.version, iso(ack.ts), input.actor));
+      const view = deepFreeze(makeView(s.content, { version: s.version, schema: s.schema, conflicts: s.conflicts }, iso(ack.ts), input.actor));
       current = view;
       c.hot.set(id, view, s.viewBytes);
-      c.index.put(view);
-      c.events.emit('profile-written', { id, seq: ack.seq, bytes: input.body.byteLength, action: 'update', origin: input.origin, durationMillis: monoMs() - t0 });
+      c.index.put(view, s.digest);
+      c.events.emit('profile-written', { id, seq: ack.seq, bytes: input.body.byteLength, action: s.item === undefined ? 'version' : 'update', origin: input.origin, durationMillis: monoMs() - t0 });
       c.notify({ id, update: input.body, origin: input.origin, actor: input.actor, view, seq: ack.seq, lsn: ack.lsn, created: false });
-      s.item.resolve(view);
+      s.item?.resolve(view);
     }
   }
 }

@@ -8,6 +8,8 @@
 import { LRUCache } from 'lru-cache';
 import type * as Y from 'yjs';
 import { CacheCounters } from './stats.js';
+import type { ContentTracker } from './content-state.js';
+import type { VersionIndex } from './versions.js';
 import type { VersionTracker } from './version.js';
 import type { CacheStatsSnapshot, ProfileView } from './types.js';
 
@@ -67,8 +69,12 @@ export class HotViews {
 
 export interface LiveDoc {
   doc: Y.Doc;
-  /** incremental version (snapshot) computation for this doc */
-  version: VersionTracker;
+  /** incremental content snapshot (the version hash) of this doc */
+  tracker: ContentTracker;
+  /** the doc's closed versions, sorted on demand */
+  versions: VersionIndex;
+  /** incremental full snapshot (every struct and deletion): the sync digest */
+  full: VersionTracker;
   /** estimated bytes (size of the state it was loaded from, plus appended updates) */
   bytes: number;
 }

@@ -35,6 +35,31 @@ export function canonicalObject<T extends object>(value: T): T {
   return out;
 }
 
+/**
+ * A map of the content with its top-level keys in sorted order, values kept as they are (deep-
+ * frozen, not re-sorted): JSON values stored atomically in the doc keep the key order their
+ * writer gave them on every peer (Yjs encodes them as written), and that order can matter (a
+ * JSON Schema's properties order is the order a model writes them). Memoized like
+ * canonicalObject; `inner` canonicalizes a value (e.g. parameters.extra, itself a Y.Map).
+ */
+export function canonicalShallow<T extends object>(value: T, inner?: (key: string, v: unknown) => unknown): T {
+  if (CANONICAL.has(value)) return value;
+  if (Array.isArray(value)) {
+    const arr = deepFreeze(value);
+    CANONICAL.add(arr);
+    return arr;
+  }
+  const src = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(src).sort()) {
+    const v = src[key];
+    if (v !== undefined) out[key] = inner === undefined ? v : inner(key, v);
+  }
+  deepFreeze(out);
+  CANONICAL.add(out);
+  return out as T;
+}
+
 /** JSON.stringify(value), cached for canonical (frozen) objects. */
 export function objectJson(value: object): string {
   if (!CANONICAL.has(value)) return JSON.stringify(value);

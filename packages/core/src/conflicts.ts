@@ -13,12 +13,17 @@ import { ROOT } from './model.js';
 import { clientState } from './version.js';
 
 /** Maps whose keys hold scalars worth reporting, with their path prefix. */
-const TRACKED: { field: string | null; keys?: ReadonlySet<string> }[] = [
+const TRACKED: { field: string | null; keys?: ReadonlySet<string>; prefix?: string }[] = [
   { field: null, keys: new Set(['name', 'modelId', 'deleted']) },
   { field: 'parameters' },
+  // each tool and each extra parameter is one atomic value: concurrent edits of the same one are reported
+  { field: 'tools', prefix: 'parameters.tools.' },
+  { field: 'extra', prefix: 'parameters.extra.' },
   { field: 'meta' },
   { field: 'labels' },
 ];
+/** Per message: role and position are last-writer-wins values (content is a Y.Text and merges). */
+const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'pos']);
 
 export interface RawConflict {
   path: string;
@@ -53,7 +58,16 @@ export function captureProbe(doc: Y.Doc): ConflictProbe {
     for (const [key, item] of mapItems(map as Y.Map<unknown>)) {
       if (!item.deleted && (t.keys === undefined || t.keys.has(key))) before.set(key, item);
     }
-    slots.push({ prefix: t.field === null ? '' : `${t.field}.`, map: map as Y.Map<unknown>, keys: t.keys, before });
+    slots.push({ prefix: t.prefix ?? (t.field === null ? '' : `${t.field}.`), map: map as Y.Map<unknown>, keys: t.keys, before });
+  }
+  const messages = root.get('messages');
+  if (messages instanceof Y.Map) {
+    for (const [id, m] of (messages as Y.Map<unknown>).entries()) {
+      if (!(m instanceof Y.Map)) continue;
+      const before = new Map<string, Y.Item>();
+      for (const [key, item] of mapItems(m as Y.Map<unknown>)) if (!item.deleted && MESSAGE_KEYS.has(key)) before.set(key, item);
+      slots.push({ prefix: `messages.${id}.`, map: m as Y.Map<unknown>, keys: MESSAGE_KEYS, before });
+    }
   }
   const beforeState = new Map<number, number>();
   for (const client of doc.store.clients.keys()) beforeState.set(client, clientState(doc, client));

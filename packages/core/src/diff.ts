@@ -2,7 +2,7 @@
 import { jsonEqual } from './canonical.js';
 import type { ProfileContent } from './model.js';
 import { textDiffParts } from './textdiff.js';
-import type { FieldChange } from './types.js';
+import type { FieldChange, Message, ProfileParameters } from './types.js';
 
 function scalar(out: FieldChange[], path: string, a: unknown, b: unknown): void {
   if (a === undefined && b === undefined) return;
@@ -23,6 +23,54 @@ function keys(a: Record<string, unknown>, b: Record<string, unknown>): string[] 
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
 }
 
+function sameOrder(a: readonly string[], b: readonly string[]): boolean {
+  const common = new Set(a.filter((x) => b.includes(x)));
+  const x = a.filter((i) => common.has(i));
+  const y = b.filter((i) => common.has(i));
+  return x.every((v, i) => v === y[i]);
+}
+
+/** Messages are matched by id: added/removed messages, role and content (text) changes, and a reorder. */
+function messages(out: FieldChange[], a: readonly Message[] = [], b: readonly Message[] = [], withText: boolean): void {
+  const am = new Map(a.map((m) => [m.id, m]));
+  const bm = new Map(b.map((m) => [m.id, m]));
+  for (const id of [...new Set([...am.keys(), ...bm.keys()])].sort()) {
+    const x = am.get(id);
+    const y = bm.get(id);
+    if (x === undefined) out.push({ path: `messages.${id}`, kind: 'added', after: y });
+    else if (y === undefined) out.push({ path: `messages.${id}`, kind: 'removed', before: x });
+    else {
+      text(out, `messages.${id}.content`, x.content, y.content, withText);
+      scalar(out, `messages.${id}.role`, x.role, y.role);
+    }
+  }
+  const ai = a.map((m) => m.id);
+  const bi = b.map((m) => m.id);
+  if (!sameOrder(ai, bi)) out.push({ path: 'messages.order', kind: 'changed', before: ai, after: bi });
+}
+
+const toolKey = (t: unknown): string => {
+  const o = t as Record<string, unknown>;
+  const inner = o[o['type'] === 'custom' ? 'custom' : 'function'] as Record<string, unknown> | undefined;
+  return String(inner?.['name'] ?? '');
+};
+
+/** Parameters: atomic values per key; tools per tool name (and their order); extra per key. */
+function parameters(out: FieldChange[], a: ProfileParameters, b: ProfileParameters): void {
+  for (const k of keys(a as Record<string, unknown>, b as Record<string, unknown>)) {
+    if (k === 'tools') {
+      const at = new Map((a.tools ?? []).map((t) => [toolKey(t), t]));
+      const bt = new Map((b.tools ?? []).map((t) => [toolKey(t), t]));
+      for (const n of [...new Set([...at.keys(), ...bt.keys()])].sort()) scalar(out, `parameters.tools.${n}`, at.get(n), bt.get(n));
+      if (!sameOrder([...at.keys()], [...bt.keys()])) out.push({ path: 'parameters.tools.order', kind: 'changed', before: [...at.keys()], after: [...bt.keys()] });
+    } else if (k === 'extra') {
+      const ae = (a.extra ?? {}) as Record<string, unknown>;
+      const be = (b.extra ?? {}) as Record<string, unknown>;
+      for (const e of keys(ae, be)) scalar(out, `parameters.extra.${e}`, ae[e], be[e]);
+    } else scalar(out, `parameters.${k}`, a[k], b[k]);
+  }
+}
+
 /** Changes from `a` to `b`, sorted by path; text fields carry a character diff when `withText`. */
 export function diffContent(a: ProfileContent, b: ProfileContent, withText = true): FieldChange[] {
   const out: FieldChange[] = [];
@@ -31,10 +79,11 @@ export function diffContent(a: ProfileContent, b: ProfileContent, withText = tru
   scalar(out, 'id', a.id, b.id);
   // maps a write did not touch are the same objects: skip them without walking their keys
   if (a.labels !== b.labels) for (const k of keys(a.labels, b.labels)) scalar(out, `labels.${k}`, a.labels[k], b.labels[k]);
+  if (a.messages !== b.messages) messages(out, a.messages, b.messages, withText);
   if (a.meta !== b.meta) for (const k of keys(a.meta, b.meta)) scalar(out, `meta.${k}`, a.meta[k], b.meta[k]);
   scalar(out, 'modelId', a.modelId, b.modelId);
   scalar(out, 'name', a.name, b.name);
-  if (a.parameters !== b.parameters) for (const k of keys(a.parameters, b.parameters)) scalar(out, `parameters.${k}`, a.parameters[k], b.parameters[k]);
+  if (a.parameters !== b.parameters) parameters(out, a.parameters, b.parameters);
   text(out, 'systemMessage', a.systemMessage, b.systemMessage, withText);
   if (a.templates !== b.templates) for (const k of keys(a.templates, b.templates)) text(out, `templates.${k}`, a.templates[k], b.templates[k], withText);
   return out;
@@ -45,7 +94,7 @@ export function changedPaths(a: ProfileContent, b: ProfileContent): string[] {
 }
 
 /** History/audit action of an entry. */
-export type EntryAction = 'create' | 'update' | 'delete' | 'revert' | 'label.set' | 'label.remove' | 'sync' | 'import' | 'repair';
+export type EntryAction = 'create' | 'update' | 'delete' | 'revert' | 'label.set' | 'label.remove' | 'sync' | 'import' | 'repair' | 'version' | 'migrate';
 
 const MAX_SUMMARY_FIELDS = 12;
 

@@ -7,9 +7,12 @@
 import type { EntryRecord, EventLog } from '@profilesync/log';
 import * as Y from 'yjs';
 import { iso } from './materialize.js';
-import { newProfileDoc } from './model.js';
-import type { VersionInfo } from './types.js';
-import { refFromBytes, snapshotContains, VersionTracker } from './version.js';
+import { ContentTracker } from './content-state.js';
+import { newProfileDoc, schemaOf } from './model.js';
+import { profileTag } from '@profilesync/model';
+import { createHash } from 'node:crypto';
+import type { EntryInfo } from './types.js';
+import { snapshotContains, VersionTracker } from './version.js';
 
 /** Versions up to this size are stored in the entry; larger ones are recomputed on demand. */
 export const MAX_INLINE_VERSION_BYTES = 1024;
@@ -21,9 +24,14 @@ export function inlineVersion(bytes: Uint8Array): Uint8Array {
 
 const hasInline = (e: EntryRecord): boolean => e.version !== undefined && e.version.byteLength > 0;
 
-export function versionInfo(e: EntryRecord, version: Uint8Array | undefined = e.version): VersionInfo {
+/** v2 ref of an entry's state bytes (content snapshot; the v1 full snapshot for a schema-1 entry). */
+export function entryRef(stream: string, bytes: Uint8Array): string {
+  return `v2.${profileTag(stream)}.${createHash('sha256').update(bytes).digest('base64url').slice(0, 22)}`;
+}
+
+export function versionInfo(e: EntryRecord, version: Uint8Array | undefined = e.version): EntryInfo {
   return {
-    version: version !== undefined && version.byteLength > 0 ? refFromBytes(version) : '',
+    version: version !== undefined && version.byteLength > 0 ? entryRef(e.stream, version) : '',
     seq: e.seq,
     at: iso(e.ts),
     actor: e.actor,
@@ -52,18 +60,25 @@ export async function replayVersions(
         for (const u of base.updates) Y.applyUpdate(doc, u);
       });
     }
-    const tracker = new VersionTracker(doc);
+    const full = new VersionTracker(doc);
+    const content = new ContentTracker(doc);
     for await (const e of log.read(id, { fromSeq, toSeq })) {
       Y.applyUpdate(doc, e.body);
-      if (visit(e, hasInline(e) ? (e.version as Uint8Array) : tracker.bytes())) return;
+      // what the entry stored: the content snapshot once the doc is schema 2, the full one before
+      const bytes = () => (schemaOf(doc) === 2 ? content.bytes() : full.bytes());
+      if (visit(e, hasInline(e) ? (e.version as Uint8Array) : bytes())) return;
     }
   } finally {
     doc.destroy();
   }
 }
 
-/** history(): newest first; versions that are not inline are recomputed in one forward replay. */
-export async function historyOf(log: EventLog, id: string, limit: number | undefined): Promise<VersionInfo[]> {
+/**
+ * Raw entries, newest first; versions that are not inline are recomputed in one forward replay
+ * (schema-1 entries only: schema-2 entries past the inline limit are recomputed as v1 would,
+ * which names the entry's full state; such refs still resolve through the entry scan).
+ */
+export async function historyOf(log: EventLog, id: string, limit: number | undefined): Promise<EntryInfo[]> {
   const entries: EntryRecord[] = [];
   for await (const e of log.read(id, limit === undefined ? { reverse: true } : { reverse: true, limit })) entries.push(e);
   const missing = entries.filter((e) => !hasInline(e));
@@ -80,6 +95,29 @@ export async function historyOf(log: EventLog, id: string, limit: number | undef
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
+
+/** The bytes of the entry whose state hashes to `key` (scan of inline versions; replay for the rest). */
+export async function entryBytesFor(log: EventLog, id: string, key: string): Promise<{ entry: EntryRecord; bytes: Uint8Array } | undefined> {
+  const hash = (b: Uint8Array): string => createHash('sha256').update(b).digest('base64url').slice(0, 22);
+  let anyMissing = false;
+  for await (const e of log.read(id, { reverse: true })) {
+    if (!hasInline(e)) {
+      anyMissing = true;
+      continue;
+    }
+    if (hash(e.version as Uint8Array) === key) return { entry: e, bytes: e.version as Uint8Array };
+  }
+  if (!anyMissing) return undefined;
+  let found: { entry: EntryRecord; bytes: Uint8Array } | undefined;
+  await replayVersions(log, id, 1, log.head(id)?.seq ?? 0, (e, v) => {
+    if (!hasInline(e) && hash(v) === key) {
+      found = { entry: e, bytes: v.slice() };
+      return true;
+    }
+    return false;
+  });
+  return found;
 }
 
 /**

@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto';
+/** Profile ids (the rules live in @profilesync/model). */
+import { PROFILE_ID_PATTERN, idForName, isProfileId as isId } from '@profilesync/model';
 import { CoreErrorCode, coreError } from './errors.js';
 import type { ProfileId } from './types.js';
 
-export const PROFILE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export { PROFILE_ID_PATTERN };
 
 export function isProfileId(id: unknown): id is ProfileId {
-  return typeof id === 'string' && PROFILE_ID_PATTERN.test(id);
+  return isId(id);
 }
 
 export function assertProfileId(id: unknown): asserts id is ProfileId {
@@ -16,31 +17,7 @@ export function assertProfileId(id: unknown): asserts id is ProfileId {
   }
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-/** 10 random base32 characters (50 bits). */
-export function randomSuffix(): string {
-  const bytes = randomBytes(10);
-  let out = '';
-  for (const b of bytes) out += BASE32[b & 31];
-  return out;
-}
-
-/** Lower-case slug of a name: [a-z0-9-], at most 40 characters, may be empty. */
-export function slug(name: string): string {
-  return name
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40)
-    .replace(/-+$/, '');
-}
-
-/** A fresh valid id: `${slug(name)}-${random}` or just the random part when the slug is empty. */
-export function generateProfileId(name: string): ProfileId {
-  const s = slug(name);
-  const id = s.length > 0 ? `${s}-${randomSuffix()}` : randomSuffix();
-  return id as ProfileId;
+/** The id generated for a name: its slug (`support-bot`), then `-2`, `-3`, ... when taken. */
+export function generateProfileId(name: string, taken: (id: string) => boolean): ProfileId {
+  return idForName(name, taken) as string as ProfileId;
 }

@@ -1,36 +1,50 @@
 /**
  * Materialization: Y.Doc -> view bytes (persisted with every append) and bytes -> frozen view.
- * The persisted bytes are canonical JSON of {content, updatedBy, version}; `updatedAt` is the
- * last entry's ts, which the log assigns at commit, so it is added when the view is read
- * (from the ack on a write, from head(stream).ts on a cold read). The same function serves
- * log.rebuild(): deleting every view and rebuilding gives byte-identical bytes.
+ * The persisted bytes are canonical JSON of { content, conflicts, open?, schema, updatedBy,
+ * version }; `updatedAt` is the last entry's ts (added when the view is read). `open` (not part
+ * of the public view) says this node left content changes no version covers yet; it is a pure
+ * function of the state and the last entry, like everything here, so deleting every view and
+ * rebuilding gives byte-identical bytes.
  */
-import type { Materializer } from '@profilesync/log';
+import type { LastEntryInfo, Materializer } from '@profilesync/log';
+import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
+import { profileTag } from '@profilesync/model';
 import { deepFreeze } from './canonical.js';
-import { encodePersisted, makeView, newProfileDoc, readContent, type PersistedView, type ProfileContent } from './model.js';
+import { contentSnapshotBytes, VERSIONS_ROOT } from './content-state.js';
+import { canonicalContent, encodePersisted, makeView, newProfileDoc, openConflicts, readDoc, type PersistedView, type ProfileContent, type ViewExtras } from './model.js';
 import type { ProfileView } from './types.js';
-import { refFromBytes, versionBytes } from './version.js';
+import { isReplicated } from './versions.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const iso = (ts: number): string => new Date(ts).toISOString();
 
+const hash = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
+
 export interface Materialized {
   content: ProfileContent;
-  version: string;
-  versionBytes: Uint8Array;
+  extras: ViewExtras;
+  /** the state's snapshot bytes (content snapshot; the full snapshot for a schema-1 doc) */
+  stateBytes: Uint8Array;
 }
 
-/** Content (unvalidated read) and version of a doc. */
-export function materializeDoc(doc: Y.Doc, vbytes?: Uint8Array): Materialized {
-  const vb = vbytes ?? versionBytes(doc);
-  return { content: readContent(doc) as unknown as ProfileContent, version: refFromBytes(vb), versionBytes: vb };
+/** Content (unvalidated read) and computed fields of a doc, from scratch. */
+export function materializeDoc(id: string, doc: Y.Doc, last: Pick<LastEntryInfo, 'actor' | 'origin'>): Materialized {
+  const { content, schema } = readDoc(doc);
+  const stateBytes = schema === 2 ? contentSnapshotBytes(doc) : Y.encodeSnapshotV2(Y.snapshot(doc));
+  const key = hash(stateBytes);
+  const open = schema === 2 && !isReplicated(last.origin) && !doc.getMap(VERSIONS_ROOT).has(key);
+  return {
+    content: canonicalContent(content as unknown as ProfileContent),
+    extras: { version: `v2.${profileTag(id)}.${key}`, updatedBy: last.actor, schema, conflicts: openConflicts(doc), open, digest: hash(Y.encodeSnapshotV2(Y.snapshot(doc))) },
+    stateBytes,
+  };
 }
 
-export function persistedBytes(content: ProfileContent, version: string, updatedBy: string, alreadyCanonical = false): Uint8Array {
-  return encoder.encode(encodePersisted(content, version, updatedBy, alreadyCanonical));
+export function persistedBytes(content: ProfileContent, extras: ViewExtras, alreadyCanonical = false): Uint8Array {
+  return encoder.encode(encodePersisted(content, extras, alreadyCanonical));
 }
 
 /** The Materializer core hands to log.rebuild()/restoreLog(): deterministic, undefined for '#' streams. */
@@ -39,8 +53,8 @@ export const materializeProfile: Materializer = (stream, state, last) => {
   const doc = newProfileDoc();
   try {
     Y.applyUpdate(doc, state);
-    const m = materializeDoc(doc);
-    return persistedBytes(m.content, m.version, last.actor);
+    const m = materializeDoc(stream, doc, last);
+    return persistedBytes(m.content, m.extras, true);
   } finally {
     doc.destroy();
   }
@@ -52,5 +66,5 @@ export function decodePersisted(bytes: Uint8Array): PersistedView {
 
 /** Frozen view from persisted parts (nested maps are already canonical). */
 export function frozenView(p: PersistedView, updatedAt: string): ProfileView {
-  return deepFreeze(makeView(p, p.version, updatedAt, p.updatedBy));
+  return deepFreeze(makeView(p, { version: p.version, schema: p.schema, conflicts: p.conflicts ?? 0 }, updatedAt, p.updatedBy));
 }

@@ -2,14 +2,16 @@
  * JSON Merge Patch (RFC 7396) over the profile view, and the create body. Pure functions over
  * plain content; the result is validated before anything touches the Y.Doc.
  */
+import { newMessageId } from '@profilesync/model';
 import { CoreErrorCode, coreError } from './errors.js';
 import type { ProfileContent } from './model.js';
 
 /** Computed or pointer fields no patch may carry. `labels` move only through setLabel/removeLabel. */
-export const READONLY_FIELDS: ReadonlySet<string> = new Set(['id', 'version', 'updatedAt', 'updatedBy', 'deleted', 'labels']);
+export const READONLY_FIELDS: ReadonlySet<string> = new Set(['id', 'version', 'updatedAt', 'updatedBy', 'deleted', 'labels', 'schema', 'conflicts']);
 const TEXT = new Set(['description', 'systemMessage']);
 const REQUIRED = new Set(['modelId', 'name']);
 const MAPS = new Set(['templates', 'parameters', 'meta']);
+const LISTS = new Set(['messages']);
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
@@ -42,10 +44,49 @@ function mergeMap(current: Record<string, unknown>, patch: unknown, path: string
   return out;
 }
 
+/**
+ * Messages as written by a caller: the whole list in its new order; a message without an id is
+ * new and gets one; a message with a known id keeps its identity (its content is then applied as
+ * a character diff, a changed position as a move). Other shapes are left to the validator.
+ */
+export function withMessageIds(messages: unknown): unknown {
+  if (!Array.isArray(messages)) return messages;
+  return messages.map((m: unknown) => (isPlainObject(m) && m['id'] === undefined ? { id: newMessageId(), ...m } : m));
+}
+
+/**
+ * An empty tool list and an empty `extra` are the same as none (the doc keeps both in maps, and
+ * an empty map is not shown): dropped, so every path shows the same view.
+ */
+export function normalizeParameters(p: unknown): unknown {
+  if (!isPlainObject(p)) return p;
+  const emptyTools = Array.isArray(p['tools']) && p['tools'].length === 0;
+  const emptyExtra = isPlainObject(p['extra']) && Object.keys(p['extra']).length === 0;
+  if (!emptyTools && !emptyExtra) return p;
+  const out = { ...p };
+  if (emptyTools) delete out['tools'];
+  if (emptyExtra) delete out['extra'];
+  return out;
+}
+
+/** parameters: keys merge (null removes); `extra` merges one level deeper; any other value is replaced whole. */
+function mergeParameters(current: Record<string, unknown>, patch: unknown): Record<string, unknown> {
+  if (patch === null) return {};
+  if (!isPlainObject(patch)) throw invalid('parameters', 'type', 'parameters must be an object');
+  const out = mergeMap(current, patch, 'parameters');
+  const extra = patch['extra'];
+  if (isPlainObject(extra)) {
+    const merged = mergeMap(isPlainObject(current['extra']) ? current['extra'] : {}, extra, 'parameters.extra');
+    if (Object.keys(merged).length > 0) out['extra'] = merged;
+    else delete out['extra'];
+  }
+  return normalizeParameters(out) as Record<string, unknown>;
+}
+
 /** Applies a merge patch to content; returns new (unvalidated) content. Throws on structural misuse. */
 export function applyMergePatch(current: ProfileContent, patch: unknown): ProfileContent {
   if (!isPlainObject(patch)) throw invalid('', 'patch-type', 'a patch must be a JSON object');
-  checkKeys(patch, (k) => TEXT.has(k) || REQUIRED.has(k) || MAPS.has(k), READONLY_FIELDS);
+  checkKeys(patch, (k) => TEXT.has(k) || REQUIRED.has(k) || MAPS.has(k) || LISTS.has(k), READONLY_FIELDS);
   const next: ProfileContent = { ...current };
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
@@ -54,6 +95,10 @@ export function applyMergePatch(current: ProfileContent, patch: unknown): Profil
       (next as unknown as Record<string, unknown>)[key] = value;
     } else if (TEXT.has(key)) {
       (next as unknown as Record<string, unknown>)[key] = value === null ? '' : value;
+    } else if (key === 'messages') {
+      (next as unknown as Record<string, unknown>)[key] = value === null ? [] : withMessageIds(value);
+    } else if (key === 'parameters') {
+      next.parameters = mergeParameters(current.parameters as Record<string, unknown>, value) as ProfileContent['parameters'];
     } else {
       const cur = current[key as 'templates' | 'parameters' | 'meta'] as Record<string, unknown>;
       (next as unknown as Record<string, unknown>)[key] = mergeMap(cur, value, key);
@@ -62,8 +107,8 @@ export function applyMergePatch(current: ProfileContent, patch: unknown): Profil
   return next;
 }
 
-const INPUT_FIELDS = new Set(['id', 'modelId', 'name', 'description', 'systemMessage', 'templates', 'parameters', 'meta']);
-const INPUT_READONLY: ReadonlySet<string> = new Set(['version', 'updatedAt', 'updatedBy', 'deleted', 'labels']);
+const INPUT_FIELDS = new Set(['id', 'modelId', 'name', 'description', 'systemMessage', 'templates', 'messages', 'parameters', 'meta']);
+const INPUT_READONLY: ReadonlySet<string> = new Set(['version', 'updatedAt', 'updatedBy', 'deleted', 'labels', 'schema', 'conflicts']);
 
 /** Content of a new profile from a create body (unvalidated; the caller validates). */
 export function contentFromInput(input: unknown, id: string): ProfileContent {
@@ -77,7 +122,8 @@ export function contentFromInput(input: unknown, id: string): ProfileContent {
     description: opt('description', '') as string,
     systemMessage: opt('systemMessage', '') as string,
     templates: opt('templates', {}) as Record<string, string>,
-    parameters: opt('parameters', {}) as ProfileContent['parameters'],
+    messages: withMessageIds(opt('messages', [])) as ProfileContent['messages'],
+    parameters: normalizeParameters(opt('parameters', {})) as ProfileContent['parameters'],
     labels: {},
     meta: opt('meta', {}) as ProfileContent['meta'],
     deleted: false,

@@ -106,10 +106,15 @@ class LazyVersionHashes implements ReadonlyMap<string, string> {
 export class ProfileIndex {
   readonly #entries = new Map<string, IndexEntry>();
   readonly #hashes = new LazyVersionHashes();
+  readonly #syncKeys = new Map<string, string>();
   /** per sort: every entry in ascending (key, id) order; dropped when a key of that sort changes */
   readonly #sorted = new Map<ListSort, IndexEntry[]>();
 
-  put(view: ProfileView): void {
+  /**
+   * `syncKey` names the whole doc state (content, labels, version records): the sync digest must
+   * change with every change a peer has to receive, and view.version names the content only.
+   */
+  put(view: ProfileView, syncKey?: string): void {
     const tags = view.meta['tags'];
     const summary: ProfileSummary = Object.freeze({
       id: view.id,
@@ -134,7 +139,8 @@ export class ProfileIndex {
       e.fields = fields;
       e.hay = undefined;
     }
-    this.#hashes.set(view.id, view.version);
+    this.#hashes.set(view.id, syncKey ?? this.#syncKeys.get(view.id) ?? view.version);
+    if (syncKey !== undefined) this.#syncKeys.set(view.id, syncKey);
   }
 
   /** Drops a profile (found damaged: it is listed again once repaired). */

@@ -5,10 +5,63 @@ import { captureProbe, detectConflicts } from './conflicts.js';
 import { CoreErrorCode, coreError } from './errors.js';
 import { monoMs } from './events.js';
 import { assertProfileId } from './ids.js';
-import { readContent } from './model.js';
+import type { AppendInput } from '@profilesync/log';
+import { AUDIT_STREAM, encodeAudit, validateAuditInput } from './audit.js';
+import { NODE_ROOTS } from './content-state.js';
+import { changedPaths } from './diff.js';
+import { readContent, ROOT } from './model.js';
 import { captureUpdate, checkContext, type StoreCore } from './store.js';
 import type { ProfileContent } from './model.js';
 import type { ProfileView, WriteContext } from './types.js';
+import { checkRecord, isLive, isReplicated, type VersionRecord } from './versions.js';
+
+const AUDIT_ACTION: Record<string, string> = { create: 'profile.create', revert: 'profile.revert', delete: 'profile.delete', import: 'profile.import', migrate: 'profile.migrate' };
+
+/** Keys of root 'profile' a /yjs client may not change (labels move through the API, audited). */
+const YJS_READONLY: ReadonlySet<string> = new Set(['labels', 'schema', 'id']);
+
+function refused(code: string, path: string, message: string, rule: string): Error {
+  return coreError(code as never, message, { path, rule, issues: [{ path, rule, message }] });
+}
+
+/** What an update may touch: a /yjs client only content of root 'profile'; a peer only the node roots. Valid version records only. */
+function checkTouched(c: StoreCore, live: import('./caches.js').LiveDoc, ctx: WriteContext): VersionRecord[] {
+  const t = live.tracker.touched;
+  const yjs = isLive(ctx.origin);
+  for (const root of t.roots) {
+    if (yjs ? root !== ROOT : !NODE_ROOTS.has(root)) {
+      throw refused(CoreErrorCode.READONLY_FIELD, root, `${yjs ? 'a /yjs client' : 'a peer'} may not change '${root}' (${yjs ? "only the 'profile' root" : 'only profile, versions and conflicts'})`, 'root');
+    }
+  }
+  if (yjs) for (const k of t.profileKeys) if (YJS_READONLY.has(k)) throw refused(CoreErrorCode.READONLY_FIELD, k, `a /yjs client may not change '${k}'${k === 'labels' ? ' (labels move through the API: PUT/DELETE /api/profiles/:id/labels/:label)' : ''}`, 'readonly');
+  const added: VersionRecord[] = [];
+  const versions = live.doc.getMap<unknown>('versions');
+  for (const key of t.versionKeys) {
+    const rec = checkRecord(key, versions.get(key));
+    if (typeof rec === 'string') throw refused(CoreErrorCode.INVALID, `versions.${key}`, `invalid version record: ${rec}`, 'version-record');
+    added.push(rec);
+  }
+  void c;
+  return added;
+}
+
+/** '#audit' records for what a replicated update brought: versions closed elsewhere, label moves. */
+function replicatedAudit(c: StoreCore, id: string, ctx: WriteContext, keys: string[], recs: VersionRecord[], labelPaths: string[], after: ProfileContent): AppendInput[] {
+  const out: AppendInput[] = [];
+  const push = (r: Parameters<typeof validateAuditInput>[0]): void => {
+    const stored = validateAuditInput(r);
+    out.push({ stream: AUDIT_STREAM, body: encodeAudit(stored), actor: stored.actor, origin: stored.origin, summary: stored.action });
+  };
+  recs.forEach((rec, i) => {
+    push({ actor: rec.actors[0] ?? ctx.actor, origin: ctx.origin, action: AUDIT_ACTION[rec.reason] ?? 'profile.edit', outcome: 'ok', profile: id, fields: rec.fields.slice(0, 100), details: { version: c.refOf(id, keys[i]!), reason: rec.reason, actors: rec.actors, node: rec.node, ...(rec.message !== undefined ? { message: rec.message } : {}) } });
+  });
+  for (const p of labelPaths) {
+    const label = p.slice('labels.'.length);
+    const value = after.labels[label];
+    push({ actor: ctx.actor, origin: ctx.origin, action: value === undefined ? 'label.remove' : 'label.set', outcome: 'ok', profile: id, fields: [p], details: value === undefined ? { label } : { label, version: value } });
+  }
+  return out;
+}
 
 /**
  * Applies a Yjs update from a peer or a Yjs client: decode-checked, applied to the live doc (a
@@ -46,6 +99,11 @@ export async function applyRemote(
       }
     }
     let live = exists ? await c.acquire(id) : reuse ? cached : c.emptyDoc(id);
+    // a live co-editor's write after another actor's run closes that run first (unless both are live)
+    if (exists && isLive(ctx.origin)) {
+      await c.closeBefore(id, live, ctx);
+      live = await c.acquire(id);
+    }
     const before = exists ? c.currentContent(id, live) : null;
     const probe = exists ? captureProbe(live.doc) : null;
     const origin = { ctx };
@@ -71,16 +129,23 @@ export async function applyRemote(
       c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: ctx.origin, durationMillis: monoMs() - t0 });
       throw err;
     };
+    const touchedKeys = [...live.tracker.touched.versionKeys];
+    let added: VersionRecord[];
     const content = readContent(live.doc);
     try {
+      added = checkTouched(c, live, ctx);
       c.checkContent(id, content);
     } catch (err) {
       return reject(err);
     }
     const conflicts = probe === null ? [] : detectConflicts(live.doc, probe).filter((x) => !jsonEqual(x.winner.value, x.dropped.value));
+    const after = content as unknown as ProfileContent;
+    const paths = before === null ? [] : changedPaths(before, after);
+    const extra = isReplicated(ctx.origin) ? replicatedAudit(c, id, ctx, touchedKeys, added, paths.filter((p) => p.startsWith('labels.')), after) : [];
+    if (isLive(ctx.origin) && paths.some((p) => !p.startsWith('labels.'))) c.noteChange(id, ctx, before);
     let view: ProfileView;
     try {
-      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts, content: content as unknown as ProfileContent });
+      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts, content: after, extra });
     } catch (err) {
       if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) return reject(err);
       throw err;

@@ -7,17 +7,23 @@ import { applyRemote, stateAsUpdate, stateVectorOf } from './remote.js';
 import { PatchBatcher } from './batch.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
 import { diffContent } from './diff.js';
-import { CoreErrorCode, coreError, damagedError, isDamageCode } from './errors.js';
+import { CoreErrorCode, coreError } from './errors.js';
 import type { StoreEventName, StoreEvents } from './events.js';
 import { monoMs } from './events.js';
-import { entryForVersion, historyOf } from './history.js';
+import { historyOf } from './history.js';
 import { assertProfileId, generateProfileId } from './ids.js';
 import { iso, materializeDoc, persistedBytes } from './materialize.js';
 import { inlineVersion } from './history.js';
-import { applyContent, canonicalContent, makeView, newProfileDoc, readContent, type ProfileContent } from './model.js';
+import { applyContent, canonicalContent, contentOf, makeView, newProfileDoc, readContent, schemaOf, type ProfileContent } from './model.js';
 import { contentFromInput, isPlainObject } from './patch.js';
-import { LABEL_PATTERN, RESERVED_LABELS, validateContent } from './schema.js';
-import { captureUpdate, checkContext, emptyContent, StoreCore, type StoreCoreOptions } from './store.js';
+import { LABEL_PATTERN } from './schema.js';
+import { captureUpdate, checkContext, emptyContentFor, StoreCore, type StoreCoreOptions } from './store.js';
+import { isLabelName, lineProblem, render as renderProfile, textProblem, type RenderResult } from '@profilesync/model';
+import { changedPaths, summaryLine } from './diff.js';
+import { migrate } from './legacy.js';
+import { contentAt, resolveRef, versionList, type Resolved } from './refs.js';
+import { MAX_MESSAGE_CHARS, type ListedVersion } from './versions.js';
+import type { LiveDoc } from './caches.js';
 import { exportProfileLog, importProfileLog, importJsonProfiles } from './transfer.js';
 import type {
   AuditQuery,
@@ -25,6 +31,7 @@ import type {
   CacheStatsSnapshot,
   ChangeEvent,
   ConflictRecord,
+  EntryInfo,
   ImportReport,
   ListFilter,
   ListPage,
@@ -39,16 +46,36 @@ import type {
   VersionRef,
   WriteContext,
 } from './types.js';
-import { canSatisfy, parseRef, type ParsedRef } from './version.js';
 
 const reject = (err: unknown): Promise<never> => Promise.reject(err);
 
-function checkLabel(label: unknown): string {
+function checkLabel(label: unknown, forSet = false): string {
   if (typeof label !== 'string' || !LABEL_PATTERN.test(label)) {
     throw coreError(CoreErrorCode.LABEL_INVALID, `label must match ${LABEL_PATTERN.source}`, { label: typeof label === 'string' ? label.slice(0, 80) : typeof label });
   }
-  if (RESERVED_LABELS.has(label)) throw coreError(CoreErrorCode.LABEL_INVALID, `label '${label}' is automatic and cannot be stored`, { label });
+  if (label === 'latest') throw coreError(CoreErrorCode.LABEL_INVALID, `label '${label}' is automatic and cannot be stored`, { label });
+  if (forSet && !isLabelName(label)) throw coreError(CoreErrorCode.LABEL_INVALID, `label '${label}' looks like a version reference (v<digits>.); pick another name`, { label });
   return label;
+}
+
+function versionInfo(c: StoreCore, id: string, v: ListedVersion, n: number): VersionInfo {
+  const r = v.rec;
+  const info: VersionInfo = {
+    version: c.refOf(id, v.key),
+    seq: n,
+    ref: `@${n}`,
+    at: iso(r.at),
+    actor: r.actors[0] ?? 'unknown',
+    actors: r.actors.slice(),
+    by: r.by,
+    origin: r.node,
+    node: r.node,
+    reason: r.reason,
+    fields: r.fields.slice(),
+    summary: summaryLine(r.reason as never, r.fields),
+  };
+  if (r.message !== undefined) info.message = r.message;
+  return info;
 }
 
 function deletedError(id: string): Error {
@@ -73,16 +100,36 @@ export class ProfileStoreImpl implements ProfileStore {
     const ids = this.#c.log.streams().filter((s) => !s.startsWith('#'));
     const BATCH = 64;
     for (let i = 0; i < ids.length; i += BATCH) {
-      await Promise.all(ids.slice(i, i + BATCH).map(async (id) => {
-        try {
-          this.#c.index.put(await this.#c.queues.run(id, () => this.#c.loadView(id)));
-        } catch (err) {
-          // one damaged profile never keeps the node from opening: it answers PROFILE_DAMAGED
-          if ((err as { code?: string }).code !== CoreErrorCode.DAMAGED) throw err;
-        }
-      }));
+      await Promise.all(
+        ids.slice(i, i + BATCH).map(async (id) => {
+          try {
+            await this.#c.queues.run(id, () => this.#c.loadView(id));
+          } catch (err) {
+            // one damaged profile never keeps the node from opening: it answers PROFILE_DAMAGED
+            if ((err as { code?: string }).code !== CoreErrorCode.DAMAGED) throw err;
+          }
+        }),
+      );
+    }
+    // runs this node left open (a stop, a crash): closed after the idle gap, as versions of their own
+    for (const id of [...this.#c.pendingStartup]) {
+      this.#c.pendingStartup.delete(id);
+      const view = this.#c.hot.peek(id);
+      this.#c.resumeRun(id, view?.updatedBy ?? 'unknown');
     }
     this.#c.events.emit('store-opened', { profiles: ids.length, durationMillis: monoMs() - t0 });
+  }
+
+  /** Closes every open run now (tests, shutdown); resolves when they are durable. */
+  async flushVersions(): Promise<number> {
+    let n = 0;
+    for (const id of [...this.#c.runs.keys()]) {
+      await this.#c.queues.run(id, async () => {
+        if (!this.#c.runs.has(id)) return;
+        if ((await this.#c.closeAndPersist(id, await this.#c.acquire(id), { reason: 'idle' })) !== null) n++;
+      });
+    }
+    return n;
   }
 
   get log(): EventLog {
@@ -136,33 +183,41 @@ export class ProfileStoreImpl implements ProfileStore {
     this.#c.assertOpen();
     checkContext(ctx);
     if (!isPlainObject(input)) throw coreError(CoreErrorCode.INVALID, 'a profile must be a JSON object', { path: '', rule: 'input-type' });
-    const rawId = input.id ?? generateProfileId(typeof input.name === 'string' ? input.name : '');
-    assertProfileId(rawId);
-    const id: string = rawId;
-    const content = this.#c.checkContent(id, contentFromInput(input, id));
-    return this.#c.queues.run(id, async () => {
-      this.#c.assertOpen();
-      // a damaged profile's id stays taken: it is repaired, never created again
-      this.#c.assertIntact(id);
-      if (this.#c.exists(id)) {
-        const deleted = this.#c.index.get(id)?.deleted ?? false;
-        throw coreError(CoreErrorCode.EXISTS, `profile ${id} already exists${deleted ? ' (deleted)' : ''}`, { id, deleted });
+    const generated = input.id === undefined;
+    for (let attempt = 0; ; attempt++) {
+      const rawId = input.id ?? generateProfileId(typeof input.name === 'string' ? input.name : '', (x) => this.#c.exists(x));
+      assertProfileId(rawId);
+      const id: string = rawId;
+      const content = this.#c.checkContent(id, contentFromInput(input, id));
+      try {
+        return await this.#c.queues.run(id, async () => {
+          this.#c.assertOpen();
+          // a damaged profile's id stays taken: it is repaired, never created again
+          this.#c.assertIntact(id);
+          if (this.#c.exists(id)) {
+            const deleted = this.#c.index.get(id)?.deleted ?? false;
+            throw coreError(CoreErrorCode.EXISTS, `profile ${id} already exists${deleted ? ' (deleted)' : ''}`, { id, deleted });
+          }
+          return this.#createIn(id, content, 'create', ctx);
+        });
+      } catch (err) {
+        // a generated id taken meanwhile by a concurrent create: take the next free one
+        if (!generated || attempt >= 8 || (err as { code?: string }).code !== CoreErrorCode.EXISTS) throw err;
       }
-      return this.#createIn(id, content, 'create', ctx);
-    });
+    }
   }
 
   async #createIn(id: string, content: ProfileContent, action: 'create' | 'import', ctx: WriteContext): Promise<ProfileView> {
     const live = this.#c.freshDoc(id);
     try {
       const origin = { ctx };
-      captureUpdate(live.doc, origin, () => applyContent(live.doc, emptyContent(id), content));
+      captureUpdate(live.doc, origin, () => applyContent(live.doc, emptyContentFor(id), content));
     } catch (err) {
       this.#c.docs.drop(id);
       throw err;
     }
     const update = Y.encodeStateAsUpdate(live.doc);
-    return this.#c.persist({ id, live, update, action, ctx, before: null, created: true, content });
+    return this.#c.persist({ id, live, update, action, ctx, before: null, created: true, content, close: { reason: action } });
   }
 
   async update(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView> {
@@ -172,25 +227,60 @@ export class ProfileStoreImpl implements ProfileStore {
     return this.#batcher.submit(id, patch, ctx);
   }
 
+  /** The live doc for a local write: migrated to schema 2 first (its first write here). */
+  async #writable(id: string, ctx: WriteContext): Promise<LiveDoc> {
+    const live = await this.#c.acquire(id);
+    if (schemaOf(live.doc) === 2) return live;
+    await migrate(this.#c, id, live, ctx);
+    return this.#c.acquire(id);
+  }
+
+  /**
+   * Closes this node's open run before an operation that is a version of its own (revert, delete):
+   * reason 'actor' when another actor does it, else 'idle' (its actor moved on).
+   */
+  async #closeRun(id: string, live: LiveDoc, ctx: WriteContext): Promise<void> {
+    const run = this.#c.runs.get(id);
+    if (run !== undefined) await this.#c.closeAndPersist(id, live, { reason: run.actors.includes(ctx.actor) ? 'idle' : 'actor' });
+  }
+
   async delete(id: string, ctx: WriteContext): Promise<void> {
     this.#c.assertOpen();
     assertProfileId(id);
     checkContext(ctx);
     await this.#c.queues.run(id, async () => {
-      const live = await this.#c.acquire(id);
+      let live = await this.#writable(id, ctx);
+      if (this.#c.currentContent(id, live).deleted) throw deletedError(id);
+      await this.#closeRun(id, live, ctx);
+      live = await this.#c.acquire(id);
       const before = this.#c.currentContent(id, live);
-      if (before.deleted) throw deletedError(id);
-      await this.#c.writeContent(id, live, before, { ...before, deleted: true }, 'delete', ctx);
+      await this.#c.writeContent(id, live, before, { ...before, deleted: true }, 'delete', ctx, { reason: 'delete' });
     });
   }
 
   async setLabel(id: string, label: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView> {
     this.#c.assertOpen();
     assertProfileId(id);
-    checkLabel(label);
-    const parsed = parseRef(ref);
+    checkLabel(label, true);
     checkContext(ctx);
-    return this.#labelWrite(id, ctx, (labels) => ({ ...labels, [label]: parsed.ref }), parsed, 'label.set');
+    return this.#c.queues.run(id, async () => {
+      let live = await this.#writable(id, ctx);
+      const labels = this.#c.currentContent(id, live).labels;
+      if (this.#c.currentContent(id, live).deleted) throw deletedError(id);
+      const r = await resolveRef(this.#c, id, live, ref, labels);
+      let value: string;
+      if (r.kind === 'current' && r.version === undefined) {
+        // a label on the open run closes it first: labels point at versions
+        await this.#c.closeAndPersist(id, live, { reason: 'label', actors: [ctx.actor] });
+        live = await this.#c.acquire(id);
+        value = this.#c.refOf(id, r.key);
+      } else if (r.kind === 'current' || r.kind === 'version') value = this.#c.refOf(id, r.key);
+      else if (r.ref.startsWith('v1.')) value = r.ref; // a legacy state named by its v1 ref: kept as given
+      else throw coreError(CoreErrorCode.BAD_VERSION, `${r.ref} names a log entry, not a version: label a version (@N, or a ref from history)`, { id, version: r.ref, rule: 'not-a-version' });
+      const before = this.#c.currentContent(id, live);
+      const next = this.#c.checkChanged(id, before, { ...before, labels: { ...before.labels, [label]: value } });
+      return this.#c.writeContent(id, live, before, next, 'label.set', ctx);
+    });
   }
 
   async removeLabel(id: string, label: string, ctx: WriteContext): Promise<ProfileView> {
@@ -198,102 +288,151 @@ export class ProfileStoreImpl implements ProfileStore {
     assertProfileId(id);
     checkLabel(label);
     checkContext(ctx);
-    return this.#labelWrite(
-      id,
-      ctx,
-      (labels) => {
-        if (labels[label] === undefined) throw coreError(CoreErrorCode.LABEL_NOT_FOUND, `label '${label}' is not set on ${id}`, { id, label });
-        const next = { ...labels };
-        delete next[label];
-        return next;
-      },
-      undefined,
-      'label.remove',
-    );
-  }
-
-  async #labelWrite(
-    id: string,
-    ctx: WriteContext,
-    change: (labels: Record<string, string>) => Record<string, string>,
-    ref: ParsedRef | undefined,
-    action: 'label.set' | 'label.remove',
-  ): Promise<ProfileView> {
     return this.#c.queues.run(id, async () => {
-      const live = await this.#c.acquire(id);
+      const live = await this.#writable(id, ctx);
       const before = this.#c.currentContent(id, live);
       if (before.deleted) throw deletedError(id);
-      if (ref !== undefined) this.#requireVersion(id, live.doc, ref);
-      const next = this.#c.checkChanged(id, before, { ...before, labels: change(before.labels) });
-      return this.#c.writeContent(id, live, before, next, action, ctx);
+      if (before.labels[label] === undefined) throw coreError(CoreErrorCode.LABEL_NOT_FOUND, `label '${label}' is not set on ${id}`, { id, label });
+      const labels = { ...before.labels };
+      delete labels[label];
+      return this.#c.writeContent(id, live, before, this.#c.checkChanged(id, before, { ...before, labels }), 'label.remove', ctx);
     });
   }
 
   async revert(id: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView> {
     this.#c.assertOpen();
     assertProfileId(id);
-    const parsed = parseRef(ref);
     checkContext(ctx);
     return this.#c.queues.run(id, async () => {
-      const live = await this.#c.acquire(id);
+      let live = await this.#writable(id, ctx);
+      const labels = this.#c.currentContent(id, live).labels;
+      const r = await resolveRef(this.#c, id, live, ref, labels);
+      const target = contentAt(this.#c, id, live, r).content;
+      await this.#closeRun(id, live, ctx);
+      live = await this.#c.acquire(id);
       const before = this.#c.currentContent(id, live);
-      const target = this.#contentAt(id, live.doc, parsed);
       // labels are pointers, not content: a revert leaves them where they are
       const next = this.#c.checkContent(id, { ...target, id, labels: before.labels });
-      return this.#c.writeContent(id, live, before, next, 'revert', ctx);
+      return this.#c.writeContent(id, live, before, next, 'revert', ctx, { reason: 'revert' });
+    });
+  }
+
+  async checkpoint(id: string, message: string, ctx: WriteContext): Promise<{ version: VersionInfo; created: boolean }> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkContext(ctx);
+    if (typeof message !== 'string' || message.trim().length === 0 || message.length > MAX_MESSAGE_CHARS || textProblem(message) !== undefined || lineProblem(message.replace(/\n/g, ' ')) !== undefined) {
+      throw coreError(CoreErrorCode.INVALID, `a checkpoint message is 1..${MAX_MESSAGE_CHARS} characters`, { path: 'message', rule: 'message', issues: [] });
+    }
+    return this.#c.queues.run(id, async () => {
+      let live = await this.#writable(id, ctx);
+      if (this.#c.currentContent(id, live).deleted) throw deletedError(id);
+      const run = this.#c.runs.get(id);
+      const closed = await this.#c.closeAndPersist(id, live, { reason: 'checkpoint', message, actors: run?.actors ?? [ctx.actor] });
+      live = await this.#c.acquire(id);
+      const list = live.versions.sorted();
+      const key = closed?.key ?? this.#c.stateKey(live).key;
+      const n = live.versions.numberOf(key);
+      const v = list[n - 1];
+      if (v === undefined) throw coreError(CoreErrorCode.VERSION_UNAVAILABLE, `no version of ${id} to checkpoint`, { id });
+      return { version: versionInfo(this.#c, id, v, n), created: closed !== null };
     });
   }
 
   // --- history ---------------------------------------------------------------
 
+  #limit(limit: number | undefined): void {
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw coreError(CoreErrorCode.INVALID, 'limit must be a positive integer', { path: 'limit', rule: 'limit' });
+  }
+
+  /** Versions, newest first; the open run (content changes no version covers yet) first, with open: true. */
   async history(id: string, opts: { limit?: number } = {}): Promise<VersionInfo[]> {
     this.#c.assertOpen();
     assertProfileId(id);
     this.#c.assertIntact(id);
     if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
-    const limit = opts.limit;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw coreError(CoreErrorCode.INVALID, 'limit must be a positive integer', { path: 'limit', rule: 'limit' });
+    this.#limit(opts.limit);
+    return this.#c.queues.run(id, async () => {
+      const live = await this.#c.acquire(id);
+      const list = await versionList(this.#c, id, live);
+      const out = list.map((v, i) => versionInfo(this.#c, id, v, i + 1));
+      const { key } = this.#c.stateKey(live);
+      if (!list.some((v) => v.key === key)) {
+        const view = await this.#c.viewOrLoad(id);
+        const run = this.#c.runs.get(id);
+        const current = contentOf(view);
+        let base: ProfileContent | null = run?.base ?? null;
+        const last = list[list.length - 1];
+        if (run === undefined && last !== undefined) {
+          try {
+            base = contentAt(this.#c, id, live, { kind: 'version', key: last.key, version: last, n: list.length, snapshot: Y.decodeSnapshotV2(Buffer.from(last.rec.snapshot, 'base64url')) }).content;
+          } catch {
+            base = null;
+          }
+        }
+        const fields = changedPaths(base ?? emptyContentFor(id), current).filter((f) => !f.startsWith('labels.'));
+        const actors = run?.actors.slice() ?? [view.updatedBy];
+        const n = list.length + 1;
+        out.push({
+          version: view.version,
+          seq: n,
+          ref: `@${n}`,
+          at: view.updatedAt,
+          actor: actors[0] ?? 'unknown',
+          actors,
+          by: actors.join(', '),
+          origin: this.#c.nodeId,
+          node: this.#c.nodeId,
+          reason: 'idle',
+          fields,
+          summary: summaryLine('update', fields),
+          open: true,
+        });
+      }
+      out.reverse();
+      return opts.limit === undefined ? out : out.slice(0, opts.limit);
+    });
+  }
+
+  /** Raw log entries, newest first (`?entries=raw`). */
+  async entries(id: string, opts: { limit?: number } = {}): Promise<EntryInfo[]> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    this.#c.assertIntact(id);
+    if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
+    this.#limit(opts.limit);
     try {
-      return await historyOf(this.#c.log, id, limit);
+      return await historyOf(this.#c.log, id, opts.limit);
     } catch (err) {
       throw this.#c.readFailed(id, err);
     }
   }
 
-  #requireVersion(id: string, doc: Y.Doc, ref: ParsedRef): void {
-    if (!canSatisfy(doc, ref.snapshot)) {
-      throw coreError(CoreErrorCode.VERSION_UNAVAILABLE, `version is not available on this node for ${id}`, { id, version: ref.ref.slice(0, 80) });
-    }
-  }
-
-  /** Content of the profile at a version (validated: a ref must name a valid state). */
-  #contentAt(id: string, doc: Y.Doc, ref: ParsedRef): ProfileContent {
-    this.#requireVersion(id, doc, ref);
-    const past = Y.createDocFromSnapshot(doc, ref.snapshot, newProfileDoc());
-    try {
-      const raw = readContent(past);
+  /** Resolves a REF and rebuilds the view at it (inside the queue). */
+  async #viewAt(id: string, ref: unknown): Promise<ProfileView> {
+    return this.#c.queues.run(id, async () => {
+      const live = await this.#c.acquire(id);
+      const current = await this.#c.viewOrLoad(id);
+      let r: Resolved;
       try {
-        return validateContent(raw);
+        r = await resolveRef(this.#c, id, live, ref, current.labels);
       } catch (err) {
-        throw coreError(CoreErrorCode.BAD_VERSION, `version does not name a valid state of ${id}`, { id }, err);
+        throw this.#c.readFailed(id, err);
       }
-    } finally {
-      past.destroy();
-    }
+      if (r.kind === 'current') return current;
+      const { content, schema } = contentAt(this.#c, id, live, r);
+      const version = r.kind === 'version' ? this.#c.refOf(id, r.key) : r.ref;
+      const at = r.kind === 'version' ? iso(r.version.rec.at) : r.entry !== undefined ? iso(r.entry.ts) : '';
+      const by = r.kind === 'version' ? r.version.rec.by : (r.entry?.actor ?? '');
+      return deepFreeze(makeView(canonicalContent(content), { version, schema, conflicts: current.conflicts }, at, by));
+    });
   }
 
   async getAt(id: string, ref: VersionRef): Promise<ProfileView> {
     this.#c.assertOpen();
     assertProfileId(id);
-    const parsed = parseRef(ref);
-    const content = await this.#c.queues.run(id, async () => this.#contentAt(id, (await this.#c.acquire(id)).doc, parsed));
-    let entry;
-    try {
-      entry = await entryForVersion(this.#c.log, id, parsed.bytes, parsed.snapshot);
-    } catch (err) {
-      throw this.#c.readFailed(id, err);
-    }
-    return deepFreeze(makeView(canonicalContent(content), parsed.ref, entry ? iso(entry.ts) : '', entry ? entry.actor : ''));
+    if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
+    return this.#viewAt(id, ref);
   }
 
   async getByLabel(id: string, label: string): Promise<ProfileView> {
@@ -302,22 +441,48 @@ export class ProfileStoreImpl implements ProfileStore {
     if (label === 'latest') return this.get(id);
     checkLabel(label);
     const view = await this.#view(id);
-    const ref = view.labels[label];
-    if (ref === undefined) throw coreError(CoreErrorCode.LABEL_NOT_FOUND, `label '${label}' is not set on ${id}`, { id, label });
-    return this.getAt(id, ref);
+    if (view.labels[label] === undefined) throw coreError(CoreErrorCode.LABEL_NOT_FOUND, `label '${label}' is not set on ${id}`, { id, label });
+    return this.#viewAt(id, label);
   }
 
   async diff(id: string, from: VersionRef, to: VersionRef): Promise<ProfileDiff> {
     this.#c.assertOpen();
     assertProfileId(id);
-    const a = parseRef(from);
-    const b = parseRef(to);
+    if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
     return this.#c.queues.run(id, async () => {
       const live = await this.#c.acquire(id);
-      const before = this.#contentAt(id, live.doc, a);
-      const after = this.#contentAt(id, live.doc, b);
-      return { from: a.ref, to: b.ref, changes: diffContent(before, after, true) };
+      const labels = (await this.#c.viewOrLoad(id)).labels;
+      const a = await resolveRef(this.#c, id, live, from, labels);
+      const b = await resolveRef(this.#c, id, live, to, labels);
+      const before = contentAt(this.#c, id, live, a).content;
+      const after = contentAt(this.#c, id, live, b).content;
+      const name = (r: Resolved, given: string): string => (r.kind === 'state' ? r.ref : r.kind === 'current' ? this.#c.refOf(id, r.key) : this.#c.refOf(id, r.key)) || given;
+      return { from: name(a, from), to: name(b, to), changes: diffContent(before, after, true).filter((ch) => !ch.path.startsWith('labels.')) };
     });
+  }
+
+  async render(id: string, variables: unknown, opts: { version?: string; label?: string; template?: string } = {}): Promise<RenderResult> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    const t0 = monoMs();
+    let view: ProfileView;
+    if (opts.version !== undefined) view = await this.getAt(id, opts.version);
+    else if (opts.label !== undefined) view = await this.getByLabel(id, opts.label);
+    else {
+      const v = this.get(id);
+      view = v instanceof Promise ? await v : v;
+    }
+    if (view.deleted) throw deletedError(id);
+    let out: RenderResult;
+    try {
+      out = renderProfile(view, variables as never, opts.template === undefined ? {} : { template: opts.template });
+    } catch (err) {
+      const missing = (err as { details?: { missing?: unknown[] } }).details?.missing;
+      this.#c.events.emit('rendered', { id, messages: 0, missing: Array.isArray(missing) ? missing.length : 0, durationMillis: monoMs() - t0 });
+      throw err;
+    }
+    this.#c.events.emit('rendered', { id, messages: out.messages.length, missing: 0, durationMillis: monoMs() - t0 });
+    return out;
   }
 
   // --- sync ------------------------------------------------------------------
@@ -379,21 +544,21 @@ export class ProfileStoreImpl implements ProfileStore {
       }
       const content = this.#c.checkContent(id, readContent(doc));
       const findings = this.#c.findings(id);
-      const m = materializeDoc(doc);
+      const last = entries[entries.length - 1] as (typeof entries)[number];
+      const m = materializeDoc(id, doc, last);
       doc.destroy();
       const canonical = canonicalContent(content);
-      const last = entries[entries.length - 1] as (typeof entries)[number];
-      const bytes = persistedBytes(canonical, m.version, last.actor, true);
+      const bytes = persistedBytes(canonical, m.extras, true);
       const input = entries.map((e, i) => ({
         body: e.body, actor: e.actor, origin: e.origin, summary: e.summary,
-        ...(i === entries.length - 1 ? { view: bytes, version: inlineVersion(m.versionBytes) } : e.version !== undefined ? { version: e.version } : {}),
+        ...(i === entries.length - 1 ? { view: bytes, version: inlineVersion(m.stateBytes) } : e.version !== undefined ? { version: e.version } : {}),
       }));
       const acks = await this.#c.log.replaceStream(id, input);
       const ack = acks[acks.length - 1] as (typeof acks)[number];
       this.#c.docs.drop(id);
-      const view = deepFreeze(makeView(canonical, m.version, iso(ack.ts), last.actor));
+      const view = deepFreeze(makeView(canonical, m.extras, iso(ack.ts), last.actor));
       this.#c.hot.set(id, view, bytes.byteLength);
-      this.#c.index.put(view);
+      this.#c.index.put(view, m.extras.digest);
       this.#c.events.emit('profile-repaired', { id, source: ctx.origin, durationMillis: monoMs() - t0 });
       await this.#c.auditRepair(id, ctx, findings);
       this.#c.notify({ id, update: Y.mergeUpdates(entries.map((e) => e.body)), origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, lsn: ack.lsn, created: false });
@@ -438,7 +603,6 @@ export class ProfileStoreImpl implements ProfileStore {
 
   async exportJson(ids?: string[]): Promise<ProfileView[]> {
     this.#c.assertOpen();
-    // the whole node: what the index lists (damaged profiles are not in it); named ids: each must be readable
     const list = ids ?? this.#c.index.list().map((s) => s.id);
     const out: ProfileView[] = [];
     for (const id of list) out.push(await this.#view(id));
@@ -458,12 +622,16 @@ export class ProfileStoreImpl implements ProfileStore {
       },
       replace: async (id, fields) =>
         this.#c.queues.run(id, async () => {
-          const live = await this.#c.acquire(id);
-          const before = this.#c.currentContent(id, live);
+          let live = await this.#c.acquire(id);
+          let before = this.#c.currentContent(id, live);
           if (before.deleted) throw deletedError(id);
+          if (jsonEqual(before, this.#c.checkContent(id, { ...before, ...fields }))) return false;
+          live = await this.#writable(id, ctx);
+          await this.#closeRun(id, live, ctx);
+          live = await this.#c.acquire(id);
+          before = this.#c.currentContent(id, live);
           const next = this.#c.checkContent(id, { ...before, ...fields });
-          if (jsonEqual(before, next)) return false;
-          await this.#c.writeContent(id, live, before, next, 'import', ctx);
+          await this.#c.writeContent(id, live, before, next, 'import', ctx, { reason: 'import' });
           return true;
         }),
       check: (id, content) => this.#c.checkContent(id, content),
@@ -510,7 +678,10 @@ export class ProfileStoreImpl implements ProfileStore {
 
   async close(): Promise<void> {
     if (this.#c.closed) return;
+    // open runs are not closed here (that would append after the last change a feed or a peer
+    // saw): the persisted view says the run is open, and the next open closes it after the idle gap
     this.#c.closed = true;
+    for (const id of [...this.#c.runs.keys()]) this.#c.dropRun(id);
     await this.#c.queues.drain();
     this.#c.docs.clear();
     this.#c.hot.clear();

@@ -1,28 +1,44 @@
 /**
- * The ProfileStore. Writes (DESIGN §2): per-profile queue -> validate -> apply to the live Y.Doc
- * in one transaction -> capture the exact update -> log.append (entry + version + view, one
+ * The ProfileStore core. Writes (DESIGN §2): per-profile queue -> validate -> apply to the live
+ * Y.Doc in one transaction -> capture the exact update -> log.append (entry + version + view, one
  * atomic durable batch) -> replace the hot view -> notify. A refused change is never
  * acknowledged nor fanned out, and the live doc is dropped (reloaded from the log next time).
+ * Versions (versions.ts): content changes made here form runs, closed into version records.
  */
 import type { AppendInput, EventLog } from '@profilesync/log';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
+import { profileTag } from '@profilesync/model';
 import { AUDIT_STREAM, encodeAudit, validateAuditInput } from './audit.js';
 import { HotViews, LiveDocs, type LiveDoc } from './caches.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
 import type { RawConflict } from './conflicts.js';
+import { ContentTracker, VERSIONS_ROOT, contentSnapshotBytes, docAtSnapshot, holdsSnapshot } from './content-state.js';
 import { changedPaths, summaryLine, type EntryAction } from './diff.js';
 import { CoreErrorCode, coreError, damagedError, isDamageCode } from './errors.js';
 import { Emitter, monoMs } from './events.js';
 import { attributeItem, inlineVersion } from './history.js';
 import { assertProfileId } from './ids.js';
 import { decodePersisted, frozenView, iso, materializeDoc, persistedBytes } from './materialize.js';
-import { applyContent, canonicalContent, contentOf, makeView, newProfileDoc, readContent, skeletonUpdate, type ProfileContent } from './model.js';
+import {
+  applyContent,
+  canonicalContent,
+  contentOf,
+  makeView,
+  migrationUpdate,
+  newProfileDoc,
+  openConflicts,
+  readContent,
+  schemaOf,
+  skeletonUpdate,
+  type ProfileContent,
+} from './model.js';
 import { ProfileIndex } from './profile-index.js';
 import { ProfileQueues } from './queue.js';
 import { validateContent, validateFields, DEFAULT_MAX_PROFILE_BYTES } from './schema.js';
-import { refFromBytes, VersionTracker } from './version.js';
-import type { ChangeEvent, ConflictRecord, ProfileView, WriteContext } from './types.js';
+import { VersionTracker } from './version.js';
+import { byOf, DEFAULT_IDLE_MS, isLive, isReplicated, toBase64url, VersionIndex, type VersionRecord } from './versions.js';
+import type { ChangeEvent, ConflictRecord, ProfileView, VersionReason, WriteContext } from './types.js';
 
 export interface StoreCoreOptions {
   clock?: () => number;
@@ -35,6 +51,10 @@ export interface StoreCoreOptions {
   maxUpdateBytes?: number;
   /** whether close() closes the log (true when openStore opened it) */
   ownsLog?: boolean;
+  /** this node's name in version records (default 'local'; the server passes its node id) */
+  nodeId?: string;
+  /** versions: the idle gap that closes a run (default 5000 ms) */
+  versions?: { idleMs?: number };
 }
 
 const LOAD_ORIGIN = Symbol('load');
@@ -83,6 +103,49 @@ export function captureUpdate(doc: Y.Doc, origin: object, fn: () => void): Uint8
   }
 }
 
+/** H of a content snapshot (the same SHA-256 as @profilesync/model's stateHash, via node:crypto). */
+export function hashOf(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
+}
+
+/** A run of content changes made on this node, not yet closed into a version. */
+export interface Run {
+  actors: string[];
+  /** origin of the last change */
+  origin: string;
+  /** every origin of the run's changes */
+  origins: string[];
+  /** every change came through /yjs (live co-editing shares one run) */
+  live: boolean;
+  /** clock() of the last change (the version's `at`) */
+  last: number;
+  /** monotonic ms of the last change (the idle gap) */
+  lastMono: number;
+  /** content before the run's first change (fields are diffed against it); undefined: unknown (diffed against the newest version) */
+  base: ProfileContent | null | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** the reason it closes with when idle: 'idle', or 'startup' for a run found open at open */
+  idleReason?: VersionReason;
+}
+
+export interface CloseArgs {
+  reason: VersionReason;
+  message?: string;
+  /** actors when no run is known (startup, label, checkpoint of another node's changes) */
+  actors?: string[];
+  /** content the version's fields are diffed against, when no run is known */
+  base?: ProfileContent | null;
+}
+
+/** A version record written into the doc, ready to persist. */
+export interface Closing {
+  key: string;
+  rec: VersionRecord;
+  update: Uint8Array;
+  /** '#audit' input (profile.edit), or undefined for create/revert/delete/import (their entry is the record) */
+  audit: AppendInput | undefined;
+}
+
 interface PersistArgs {
   id: string;
   live: LiveDoc;
@@ -94,12 +157,14 @@ interface PersistArgs {
   conflicts?: RawConflict[];
   /** repair: write as a new chain segment (log.replaceStream) instead of appending */
   replace?: boolean;
-  /**
-   * The content the doc now holds, when the caller knows it (local writes: the validated target
-   * that applyContent wrote). Saves re-reading the doc; the rebuild-equality tests pin that it
-   * equals what materializeProfile reads from the log.
-   */
+  /** the content the doc now holds, when the caller knows it (local writes) */
   content?: ProfileContent;
+  /** close a version in the same entry (create, revert, delete, import) */
+  close?: CloseArgs;
+  /** further inputs of the same atomic batch ('#audit' records) */
+  extra?: AppendInput[];
+  /** fields for the summary instead of the content diff (version entries) */
+  summaryFields?: string[];
 }
 
 /** Internal state and the write path; the public API is in ProfileStoreImpl (store-api.ts). */
@@ -114,8 +179,12 @@ export class StoreCore {
   readonly maxProfileBytes: number;
   readonly maxUpdateBytes: number;
   readonly ownsLog: boolean;
+  readonly nodeId: string;
+  readonly idleMs: number;
   /** this process's Yjs client id for local writes (random per open; never the skeleton's 0) */
   readonly clientId: number;
+  /** open runs of content changes made on this node, by profile */
+  readonly runs = new Map<string, Run>();
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
   closed = false;
 
@@ -127,6 +196,12 @@ export class StoreCore {
     this.maxProfileBytes = opts.maxProfileBytes ?? DEFAULT_MAX_PROFILE_BYTES;
     this.maxUpdateBytes = opts.maxUpdateBytes ?? 4 * this.maxProfileBytes;
     this.ownsLog = opts.ownsLog ?? false;
+    this.nodeId = opts.nodeId ?? 'local';
+    const idle = opts.versions?.idleMs ?? DEFAULT_IDLE_MS;
+    if (!Number.isInteger(idle) || idle < 1 || idle > 86_400_000) {
+      throw coreError(CoreErrorCode.INVALID, 'versions.idleMs must be an integer 1..86400000', { path: 'versions.idleMs', rule: 'range' });
+    }
+    this.idleMs = idle;
     let id = 0;
     while (id === 0) id = randomBytes(4).readUInt32LE(0);
     this.clientId = id;
@@ -169,6 +244,10 @@ export class StoreCore {
     return this.log.head(id) !== undefined;
   }
 
+  #live(doc: Y.Doc, bytes: number): LiveDoc {
+    return { doc, bytes, tracker: new ContentTracker(doc), versions: new VersionIndex(doc), full: new VersionTracker(doc) };
+  }
+
   /** The live doc of an existing profile (loaded from the log on a miss); call inside the queue. */
   async acquire(id: string): Promise<LiveDoc> {
     this.assertIntact(id);
@@ -192,7 +271,7 @@ export class StoreCore {
     }, LOAD_ORIGIN);
     // set after loading: the state holds this client's own earlier structs
     doc.clientID = this.clientId;
-    const live: LiveDoc = { doc, bytes, version: new VersionTracker(doc) };
+    const live = this.#live(doc, bytes);
     this.docs.set(id, live);
     const ms = monoMs() - t0;
     this.docs.counters.coldLoads.record(ms);
@@ -200,13 +279,16 @@ export class StoreCore {
     return live;
   }
 
-  /** A new live doc holding the skeleton (for create). */
+  /** A new live doc holding the skeleton and the schema-2 migration (for create). */
   freshDoc(id: string): LiveDoc {
     this.docs.drop(id);
     const doc = newProfileDoc();
-    Y.applyUpdate(doc, skeletonUpdate(id), SKELETON_ORIGIN);
+    doc.transact(() => {
+      Y.applyUpdate(doc, skeletonUpdate(id), SKELETON_ORIGIN);
+      Y.applyUpdate(doc, migrationUpdate(), SKELETON_ORIGIN);
+    }, SKELETON_ORIGIN);
     doc.clientID = this.clientId;
-    const live: LiveDoc = { doc, bytes: 0, version: new VersionTracker(doc) };
+    const live = this.#live(doc, 0);
     this.docs.set(id, live);
     return live;
   }
@@ -216,7 +298,7 @@ export class StoreCore {
     this.docs.drop(id);
     const doc = newProfileDoc();
     doc.clientID = this.clientId;
-    const live: LiveDoc = { doc, bytes: 0, version: new VersionTracker(doc) };
+    const live = this.#live(doc, 0);
     this.docs.set(id, live);
     return live;
   }
@@ -228,11 +310,6 @@ export class StoreCore {
     return validateContent(readContent(live.doc));
   }
 
-  /**
-   * Validates candidate content (PROFILE_INVALID / PROFILE_TOO_LARGE for field limits). The
-   * whole-profile limit is checked on the persisted view bytes in persist(), which serializes
-   * the view anyway (one JSON pass per write instead of two).
-   */
   checkContent(id: string, content: unknown): ProfileContent {
     const c = validateContent(content);
     if (c.id !== id) throw coreError(CoreErrorCode.INVALID, 'id does not match the profile', { path: 'id', rule: 'id-mismatch', issues: [] });
@@ -250,11 +327,187 @@ export class StoreCore {
     return coreError(CoreErrorCode.TOO_LARGE, `profile view is ${bytes} bytes, the limit is ${this.maxProfileBytes}`, { path: '', rule: 'max-profile-bytes', bytes, limit: this.maxProfileBytes });
   }
 
+  // --- version refs ------------------------------------------------------------
+
+  /** The version hash H of a live doc's current state (content snapshot; full snapshot for schema 1). */
+  stateKey(live: LiveDoc): { key: string; bytes: Uint8Array } {
+    const bytes = schemaOf(live.doc) === 2 ? live.tracker.bytes() : Y.encodeSnapshotV2(Y.snapshot(live.doc));
+    return { key: hashOf(bytes), bytes };
+  }
+
+  refOf(id: string, key: string): string {
+    return `v2.${profileTag(id)}.${key}`;
+  }
+
+  // --- runs and versions ---------------------------------------------------------
+
+  /** Notes a content change made on this node (after it was applied to the doc). */
+  noteChange(id: string, ctx: WriteContext, before: ProfileContent | null): void {
+    if (isReplicated(ctx.origin)) return;
+    const now = this.clock();
+    const mono = monoMs();
+    const run = this.runs.get(id);
+    if (run === undefined) {
+      const r: Run = { actors: [ctx.actor], origin: ctx.origin, origins: [ctx.origin], live: isLive(ctx.origin), last: now, lastMono: mono, base: before, timer: undefined };
+      this.runs.set(id, r);
+      this.#arm(id, r, this.idleMs);
+      return;
+    }
+    if (!run.actors.includes(ctx.actor)) run.actors.push(ctx.actor);
+    if (!run.origins.includes(ctx.origin) && run.origins.length < 16) run.origins.push(ctx.origin);
+    run.live &&= isLive(ctx.origin);
+    run.origin = ctx.origin;
+    run.last = now;
+    run.lastMono = mono;
+  }
+
+  /** Whether a write by ctx closes the open run first (another actor, unless both are live /yjs edits). */
+  closesRun(id: string, ctx: WriteContext): boolean {
+    const run = this.runs.get(id);
+    if (run === undefined || isReplicated(ctx.origin) || run.actors.includes(ctx.actor)) return false;
+    return !(run.live && isLive(ctx.origin));
+  }
+
+  #arm(id: string, run: Run, ms: number): void {
+    run.timer = setTimeout(() => {
+      run.timer = undefined;
+      if (this.runs.get(id) !== run || this.closed) return;
+      const left = run.lastMono + this.idleMs - monoMs();
+      if (left > 1) {
+        this.#arm(id, run, left);
+        return;
+      }
+      this.queues
+        .run(id, async () => {
+          if (this.runs.get(id) !== run || this.closed) return;
+          await this.closeAndPersist(id, await this.acquire(id), { reason: run.idleReason ?? 'idle' });
+        })
+        .catch((err: unknown) => {
+          this.events.emit('version-close-failed', { id, code: (err as { code?: string }).code ?? 'UNKNOWN' });
+          if (this.runs.get(id) === run && !this.closed && run.timer === undefined) this.#arm(id, run, this.idleMs);
+        });
+    }, ms);
+    run.timer.unref?.();
+  }
+
+  /**
+   * A run this node left open before it stopped (its persisted view says so): closed after the
+   * idle gap like any run (reason startup), so opening writes nothing at once.
+   */
+  resumeRun(id: string, actor: string): void {
+    if (this.runs.has(id)) return;
+    const r: Run = { actors: [actor], origin: `node:${this.nodeId}`, origins: [], live: false, last: this.clock(), lastMono: monoMs(), base: undefined, timer: undefined, idleReason: 'startup' };
+    this.runs.set(id, r);
+    this.#arm(id, r, this.idleMs);
+  }
+
+  dropRun(id: string): void {
+    const run = this.runs.get(id);
+    if (run?.timer !== undefined) clearTimeout(run.timer);
+    this.runs.delete(id);
+  }
+
+  /**
+   * Writes a version record for the doc's current state into the doc (inside the caller's queue
+   * slot) and returns it, or null when the state is already a version (nothing to close).
+   */
+  prepareClose(id: string, live: LiveDoc, current: ProfileContent, args: CloseArgs, origin: object): Closing | null {
+    const { key, bytes } = this.stateKey(live);
+    if (live.versions.has(key)) return null;
+    const run = this.runs.get(id);
+    const actors = run?.actors.slice() ?? args.actors ?? [this.hot.peek(id)?.updatedBy ?? 'unknown'];
+    const base = run !== undefined ? run.base : args.base;
+    const fields = changedPaths(base === undefined ? this.newestVersionContent(id, live) : (base ?? emptyContentFor(id)), current).filter((f) => !f.startsWith('labels.'));
+    const rec: VersionRecord = {
+      at: Math.max(run?.last ?? this.clock(), live.versions.newestAt() + 1),
+      actors,
+      by: byOf(actors),
+      node: this.nodeId,
+      reason: args.reason,
+      fields: fields.slice(0, 256),
+      snapshot: toBase64url(bytes),
+    };
+    if (args.message !== undefined) rec.message = args.message;
+    const update = captureUpdate(live.doc, origin, () => live.doc.getMap(VERSIONS_ROOT).set(key, rec));
+    if (update === null) return null;
+    let audit: AppendInput | undefined;
+    if (!['create', 'revert', 'delete', 'import', 'migrate'].includes(args.reason)) {
+      // the record is written by this node when the version closes (possibly after its writers
+      // left or were revoked): its origin is the node; the writes' origins are in details
+      const details: Record<string, unknown> = { version: this.refOf(id, key), reason: args.reason, actors, origins: run?.origins.slice() ?? [] };
+      if (args.message !== undefined) details['message'] = args.message;
+      const stored = validateAuditInput({ actor: actors[0], origin: `node:${this.nodeId}`, action: 'profile.edit', outcome: 'ok', profile: id, fields: rec.fields.slice(0, 100), details });
+      audit = { stream: AUDIT_STREAM, body: encodeAudit(stored), actor: stored.actor, origin: stored.origin, summary: 'profile.edit' };
+    }
+    return { key, rec, update, audit };
+  }
+
+  /** Content of the newest version (the base of a run whose start is unknown); empty when none. */
+  newestVersionContent(id: string, live: LiveDoc): ProfileContent {
+    const list = live.versions.sorted();
+    const last = list[list.length - 1];
+    if (last === undefined) return emptyContentFor(id);
+    try {
+      const snap = Y.decodeSnapshotV2(Buffer.from(last.rec.snapshot, 'base64url'));
+      if (!holdsSnapshot(live.doc, snap)) return emptyContentFor(id);
+      const past = docAtSnapshot(live.doc, snap, newProfileDoc());
+      try {
+        // labels are not content (a rebuilt version has none)
+        return { ...(readContent(past) as unknown as ProfileContent), labels: {} };
+      } finally {
+        past.destroy();
+      }
+    } catch {
+      return emptyContentFor(id);
+    }
+  }
+
+  /** Closes the open run (or the not-yet-versioned current state) into a version and persists it. */
+  async closeAndPersist(id: string, live: LiveDoc, args: CloseArgs): Promise<{ key: string; rec: VersionRecord } | null> {
+    const t0 = monoMs();
+    const current = this.currentContent(id, live);
+    const run = this.runs.get(id);
+    const origin = { close: args.reason };
+    let closing: Closing | null;
+    try {
+      closing = this.prepareClose(id, live, current, args, origin);
+    } catch (err) {
+      this.docs.drop(id);
+      throw err;
+    }
+    if (closing === null) {
+      this.dropRun(id);
+      return null;
+    }
+    const actor = closing.rec.actors[0]!;
+    const ctx: WriteContext = { actor, origin: run?.origin ?? `node:${this.nodeId}` };
+    await this.persist({
+      id,
+      live,
+      update: closing.update,
+      action: 'version',
+      ctx,
+      before: current,
+      created: false,
+      content: current,
+      summaryFields: closing.rec.fields,
+      ...(closing.audit !== undefined ? { extra: [closing.audit] } : {}),
+    });
+    if (this.runs.get(id) === run) this.dropRun(id);
+    this.events.emit('version-closed', { id, version: this.refOf(id, closing.key), reason: args.reason, actors: closing.rec.actors.length, fields: closing.rec.fields.length, durationMillis: monoMs() - t0 });
+    return { key: closing.key, rec: closing.rec };
+  }
+
+  /** Before a local write by ctx: closes the open run when ctx is another (non-live) actor. */
+  async closeBefore(id: string, live: LiveDoc, ctx: WriteContext): Promise<void> {
+    if (this.closesRun(id, ctx)) await this.closeAndPersist(id, live, { reason: 'actor' });
+  }
+
   /**
    * Applies `next` to the live doc as a forward change and persists it. Returns the current view
    * unchanged when `next` equals `before` (no entry is appended for a no-op).
    */
-  async writeContent(id: string, live: LiveDoc, before: ProfileContent, next: ProfileContent, action: EntryAction, ctx: WriteContext): Promise<ProfileView> {
+  async writeContent(id: string, live: LiveDoc, before: ProfileContent, next: ProfileContent, action: EntryAction, ctx: WriteContext, close?: CloseArgs): Promise<ProfileView> {
     if (jsonEqual(before, next)) return this.viewOrLoad(id);
     const origin = { ctx };
     let update: Uint8Array | null;
@@ -265,7 +518,7 @@ export class StoreCore {
       throw err;
     }
     if (update === null) return this.viewOrLoad(id);
-    return this.persist({ id, live, update, action, ctx, before, created: false, content: next });
+    return this.persist({ id, live, update, action, ctx, before, created: false, content: next, ...(close !== undefined ? { close } : {}) });
   }
 
   /** The current view (hot, else persisted); used inside the queue. */
@@ -294,30 +547,46 @@ export class StoreCore {
       if ((err as { code?: string }).code === 'LOG_STREAM_DAMAGED') throw err;
       bytes = undefined; // unreadable derived data: fall back to replay
     }
-    let view: ProfileView;
-    let size: number;
+    let view: ProfileView | undefined;
+    let size = 0;
     let source: 'view' | 'replay' = 'view';
+    let open = false;
+    let digest: string | undefined;
     if (bytes !== undefined) {
-      view = frozenView(decodePersisted(bytes), iso(head.ts));
-      size = bytes.byteLength;
-    } else {
+      const p = decodePersisted(bytes);
+      // a view written by schema-1 code (no `schema`) is rebuilt from the log (v2 refs, v2 shape)
+      if (p.schema === 1 || p.schema === 2) {
+        view = frozenView(p, iso(head.ts));
+        size = bytes.byteLength;
+        open = p.open === true;
+        digest = p.digest;
+      }
+    }
+    if (view === undefined) {
       source = 'replay';
       const last = await this.lastEntry(id);
       const loaded = await this.log.loadState(id);
       const doc = newProfileDoc();
       Y.applyUpdate(doc, loaded.state);
-      const m = materializeDoc(doc);
+      const m = materializeDoc(id, doc, last);
       doc.destroy();
-      const pbytes = persistedBytes(m.content, m.version, last.actor);
+      const pbytes = persistedBytes(m.content, m.extras);
       view = frozenView(decodePersisted(pbytes), iso(head.ts));
       size = pbytes.byteLength;
+      open = m.extras.open === true;
+      digest = m.extras.digest;
     }
     this.hot.set(id, view, size);
+    this.index.put(view, digest);
+    if (open) this.pendingStartup.add(id);
     const ms = monoMs() - t0;
     this.hot.counters.coldLoads.record(ms);
     this.events.emit('view-loaded', { id, bytes: size, source, durationMillis: ms });
     return view;
   }
+
+  /** Profiles whose persisted view says this node left a run open (closed with reason startup). */
+  readonly pendingStartup = new Set<string>();
 
   async lastEntry(id: string): Promise<{ actor: string; origin: string; ts: number }> {
     for await (const e of this.log.read(id, { reverse: true, limit: 1 })) return e;
@@ -327,38 +596,57 @@ export class StoreCore {
   /** Appends the captured update with its version and view; on ack replaces the hot view and notifies. */
   async persist(a: PersistArgs): Promise<ProfileView> {
     const t0 = monoMs();
-    const { id, live, update, ctx } = a;
-    let m: ReturnType<typeof materializeDoc>;
+    const { id, live, ctx } = a;
+    let update = a.update;
+    let content: ProfileContent;
     let bytes: Uint8Array;
     let conflictInputs: AppendInput[] = [];
+    let state: { key: string; bytes: Uint8Array };
+    let extra = a.extra ?? [];
+    let schema: 1 | 2;
+    let conflicts: number;
+    let digest: string;
     try {
-      const vb = live.version.bytes();
-      m = a.content !== undefined ? { content: a.content, version: refFromBytes(vb), versionBytes: vb } : materializeDoc(live.doc, vb);
-      m.content = canonicalContent(m.content); // once, for the persisted bytes and the view
-      bytes = persistedBytes(m.content, m.version, ctx.actor, true);
+      content = canonicalContent(a.content ?? (readContent(live.doc) as unknown as ProfileContent));
+      if (a.close !== undefined) {
+        const closing = this.prepareClose(id, live, content, { ...a.close, base: a.before ?? null, actors: [ctx.actor] }, { close: a.close.reason });
+        if (closing !== null) {
+          update = Y.mergeUpdates([update, closing.update]);
+          if (closing.audit !== undefined) extra = [...extra, closing.audit];
+        }
+      }
+      state = this.stateKey(live);
+      schema = schemaOf(live.doc);
+      conflicts = openConflicts(live.doc);
+      const open = schema === 2 && !isReplicated(ctx.origin) && !live.versions.has(state.key);
+      digest = hashOf(live.full.bytes());
+      bytes = persistedBytes(content, { version: this.refOf(id, state.key), updatedBy: ctx.actor, schema, conflicts, open, digest }, true);
       if (bytes.byteLength > this.maxProfileBytes) throw this.tooLarge(bytes.byteLength);
       if (a.conflicts && a.conflicts.length > 0) conflictInputs = await this.conflictEntries(id, a.conflicts, ctx);
     } catch (err) {
       this.docs.drop(id);
       throw err;
     }
-    const paths = a.before === null ? changedPaths(emptyContent(id), m.content) : changedPaths(a.before, m.content);
+    const paths = a.summaryFields ?? (a.before === null ? changedPaths(emptyContentFor(id), content) : changedPaths(a.before, content));
     const input: AppendInput = {
       stream: id,
       body: update,
       actor: ctx.actor,
       origin: ctx.origin,
       summary: summaryLine(a.action, paths),
-      version: inlineVersion(m.versionBytes),
+      version: inlineVersion(state.bytes),
       view: bytes,
     };
+    const others = [...conflictInputs, ...extra];
     let ack;
     try {
       if (a.replace === true) {
         const { stream: _s, ...entry } = input;
         ack = (await this.log.replaceStream(id, [entry]))[0]!;
+        // the repair's '#audit' records and conflict records go in their own batch after the segment
+        if (others.length > 0) await this.log.appendMany(others);
       } else {
-        ack = conflictInputs.length === 0 ? await this.log.append(input) : (await this.log.appendMany([input, ...conflictInputs]))[0]!;
+        ack = others.length === 0 ? await this.log.append(input) : (await this.log.appendMany([input, ...others]))[0]!;
       }
     } catch (err) {
       this.docs.drop(id);
@@ -367,9 +655,10 @@ export class StoreCore {
     }
     live.bytes += update.byteLength;
     this.docs.resize(id, live);
-    const view = deepFreeze(makeView(m.content, m.version, iso(ack.ts), ctx.actor));
+    const view = deepFreeze(makeView(content, { version: this.refOf(id, state.key), schema, conflicts }, iso(ack.ts), ctx.actor));
     this.hot.set(id, view, bytes.byteLength);
-    this.index.put(view);
+    this.index.put(view, digest);
+    if (a.close !== undefined) this.dropRun(id);
     this.events.emit('profile-written', { id, seq: ack.seq, bytes: update.byteLength, action: a.action, origin: ctx.origin, durationMillis: monoMs() - t0 });
     for (const c of a.conflicts ?? []) this.events.emit('conflict-recorded', { id, path: c.path, durationMillis: 0 });
     this.notify({ id, update, origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, lsn: ack.lsn, created: a.created });
@@ -422,8 +711,11 @@ export class StoreCore {
   }
 }
 
-export function emptyContent(id: string): ProfileContent {
-  return { id, modelId: '', name: '', description: '', systemMessage: '', templates: {}, parameters: {}, labels: {}, meta: {}, deleted: false };
+export function emptyContentFor(id: string): ProfileContent {
+  return { id, modelId: '', name: '', description: '', systemMessage: '', templates: {}, messages: [], parameters: {}, labels: {}, meta: {}, deleted: false };
 }
 
-export { assertProfileId };
+/** @deprecated use emptyContentFor */
+export const emptyContent = emptyContentFor;
+
+export { assertProfileId, contentSnapshotBytes };

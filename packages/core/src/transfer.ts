@@ -20,6 +20,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { errorCode } from '@profilesync/errors';
+import { upgradeParameters } from '@profilesync/model';
 import { CoreErrorCode, coreError } from './errors.js';
 import { isProfileId } from './ids.js';
 import type { ProfileContent } from './model.js';
@@ -127,7 +128,7 @@ export interface JsonImportTarget {
   check(id: string, content: ProfileContent): ProfileContent;
 }
 
-const COMPUTED = ['version', 'updatedAt', 'updatedBy', 'labels'];
+const COMPUTED = ['version', 'updatedAt', 'updatedBy', 'labels', 'schema', 'conflicts'];
 
 /**
  * Imports views or create bodies: computed fields and labels are ignored (labels point at
@@ -144,6 +145,8 @@ export async function importJsonProfiles(data: unknown, target: JsonImportTarget
       if (rawId === null || !isProfileId(rawId)) throw coreError(CoreErrorCode.INVALID_ID, 'an imported profile needs a valid id', { path: 'id' });
       if (item['deleted'] === true) throw coreError(CoreErrorCode.DELETED, 'deleted profiles are not imported', { id: rawId });
       const body: Record<string, unknown> = { ...item };
+      // a view exported by schema-1 code (its version is a v1. ref): parameters up-converted like a stored schema-1 profile
+      if (typeof item['version'] === 'string' && item['version'].startsWith('v1.') && isPlainObject(item['parameters'])) body['parameters'] = upgradeParameters(item['parameters']);
       for (const k of [...COMPUTED, 'deleted']) delete body[k];
       const content = target.check(rawId, contentFromInput(body, rawId));
       if (!target.exists(rawId)) {

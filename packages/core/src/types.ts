@@ -14,39 +14,35 @@ export type ProfileId = string & { readonly __brand: 'ProfileId' };
  */
 export type VersionRef = string;
 
+export type { JsonValue, JsonObject, Message, MessageInput, Role, Tool, ProfileParameters, MetaValue, RenderResult, RenderWarning, RenderVariables } from '@profilesync/model';
+import type { Message, MessageInput, MetaValue, ProfileParameters } from '@profilesync/model';
+
+/** @deprecated schema-1 name of a parameter value; parameters are JSON now */
 export type ParamValue = string | number | boolean | null | string[];
 
-export interface ProfileParameters {
-  temperature?: number;
-  top_p?: number;
-  max_tokens?: number;
-  stop?: string[];
-  seed?: number;
-  presence_penalty?: number;
-  frequency_penalty?: number;
-  /** model-specific extra keys of primitive types */
-  [key: string]: ParamValue | undefined;
-}
-
-export type MetaValue = string | number | boolean | null | string[];
-
-/** The materialized view: plain JSON, frozen when handed out by the store. */
+/** The materialized view (canonical JSON: keys sorted), frozen when handed out by the store. */
 export interface ProfileView {
+  /** number of open conflict records (issue 13; 0 until conflicts are recorded in the doc) */
+  conflicts: number;
+  deleted: boolean;
+  description: string;
   id: string;
+  labels: Record<string, VersionRef>;
+  messages: Message[];
+  meta: Record<string, MetaValue>;
   modelId: string;
   name: string;
-  description: string;
+  parameters: ProfileParameters;
+  /** the profile's stored schema: 2, or 1 for a profile not yet migrated (read up-converted) */
+  schema: 1 | 2;
   systemMessage: string;
   templates: Record<string, string>;
-  parameters: ProfileParameters;
-  labels: Record<string, VersionRef>;
-  meta: Record<string, MetaValue>;
-  deleted: boolean;
-  version: VersionRef;
   /** ISO-8601 time of the last change */
   updatedAt: string;
   /** actor of the last change */
   updatedBy: string;
+  /** the portable v2 ref of the current content state (equal on converged nodes) */
+  version: VersionRef;
 }
 
 /** POST body: the view minus computed fields; id optional (generated when absent). */
@@ -57,6 +53,8 @@ export interface ProfileInput {
   description?: string;
   systemMessage?: string;
   templates?: Record<string, string>;
+  /** messages without an id are new (the store assigns one) */
+  messages?: MessageInput[];
   parameters?: ProfileParameters;
   meta?: Record<string, MetaValue>;
 }
@@ -155,10 +153,42 @@ export interface MergeContext {
   remoteStateVector: Uint8Array;
 }
 
+/** One version of history(): a closed version (or the open run, newest, with open: true). */
 export interface VersionInfo {
+  /** the portable v2 ref of the version's content */
   version: VersionRef;
+  /** N: the version number (`@N`), 1-based in history order */
   seq: number;
-  /** ISO-8601 */
+  /** `@N` */
+  ref: string;
+  /** ISO-8601 time of the version's last change */
+  at: string;
+  /** the first actor of the run (see actors) */
+  actor: string;
+  actors: string[];
+  /** display form of the actors */
+  by: string;
+  /** the node that closed the version */
+  origin: string;
+  node: string;
+  reason: VersionReason;
+  message?: string;
+  /** dotted paths the version changed */
+  fields: string[];
+  /** "reason: field, field" */
+  summary: string;
+  /** true for the open run (changes not yet closed into a version) */
+  open?: boolean;
+}
+
+export type VersionReason = 'idle' | 'checkpoint' | 'actor' | 'create' | 'revert' | 'delete' | 'import' | 'label' | 'startup' | 'migrate';
+
+/** One log entry of history(id, { entries: 'raw' }). */
+export interface EntryInfo {
+  /** v2 ref of the content state after the entry */
+  version: VersionRef;
+  /** the entry's log sequence number */
+  seq: number;
   at: string;
   actor: string;
   origin: string;
@@ -271,6 +301,14 @@ export interface StoreEvents {
   /** a remote update was applied (or found to add nothing) */
   'remote-applied': { id: string; applied: boolean; bytes: number; durationMillis: number };
   'conflict-recorded': { id: string; path: string; durationMillis: number };
+  /** a version was closed on this node (reason idle, checkpoint, actor, create, ...) */
+  'version-closed': { id: string; version: string; reason: string; actors: number; fields: number; durationMillis: number };
+  /** closing a version failed (the run stays open and is retried after the idle gap) */
+  'version-close-failed': { id: string; code: string };
+  /** a schema-1 profile was migrated to schema 2 on its first write here */
+  'profile-migrated': { id: string; legacyVersions: number; durationMillis: number };
+  /** a render was served */
+  rendered: { id: string; messages: number; missing: number; durationMillis: number };
   'doc-evicted': { id: string };
   'store-opened': { profiles: number; durationMillis: number };
   /** a profile's stored data was found damaged: reads answer PROFILE_DAMAGED until it is repaired */
@@ -300,6 +338,12 @@ export interface ProfileStore {
   delete(id: string, ctx: WriteContext): Promise<void>;
 
   history(id: string, opts?: { limit?: number }): Promise<VersionInfo[]>;
+  /** raw log entries, newest first (`?entries=raw`) */
+  entries(id: string, opts?: { limit?: number }): Promise<EntryInfo[]>;
+  /** closes the open run into a version with a message (a named checkpoint) */
+  checkpoint(id: string, message: string, ctx: WriteContext): Promise<{ version: VersionInfo; created: boolean }>;
+  /** render the profile (current, or at a REF) with variables */
+  render(id: string, variables: unknown, opts?: { version?: string; label?: string; template?: string }): Promise<import('@profilesync/model').RenderResult>;
   getAt(id: string, ref: VersionRef): Promise<ProfileView>;
   getByLabel(id: string, label: string): Promise<ProfileView>;
   diff(id: string, from: VersionRef, to: VersionRef): Promise<ProfileDiff>;

@@ -19,23 +19,26 @@ describe('audit', () => {
     clock.advance(1000);
     await h.store.update('a', { name: 'A2' }, bob);
     clock.advance(1000);
+    // bob's run on 'a' becomes one profile.edit record when it closes (not one per patch)
+    expect(await h.store.flushVersions()).toBe(1);
     await h.store.create({ id: 'b', ...sample() }, bob);
     clock.advance(1000);
     await h.store.recordAudit({ actor: 'admin', origin: 'cli', action: 'token.create', outcome: 'ok', details: { tokenId: 't1' } });
 
     const all = await h.store.audit();
-    expect(all.map((r) => r.action)).toEqual(['token.create', 'profile.create', 'profile.update', 'auth.denied', 'profile.create']);
+    expect(all.map((r) => r.action)).toEqual(['token.create', 'profile.create', 'profile.edit', 'auth.denied', 'profile.create']);
     expect(all[1]).toMatchObject({ profile: 'b', actor: 'bob', outcome: 'ok' });
-    expect(all[2]).toMatchObject({ profile: 'a', actor: 'bob', origin: 'api:tok1', fields: ['name'], at: new Date(t0 + 2000).toISOString() });
+    expect(all[2]).toMatchObject({ profile: 'a', actor: 'bob', origin: 'node:local', fields: ['name'], at: new Date(t0 + 3000).toISOString() });
+    expect(all[2]!.details).toMatchObject({ reason: 'idle', actors: ['bob'], origins: ['api:tok1'], version: (await h.store.get('a')).version });
     expect(all[3]).toMatchObject({ actor: 'mallory', outcome: 'denied', details: { method: 'PATCH' } });
-    expect((await h.store.audit({ profile: 'a' })).map((r) => r.action)).toEqual(['profile.update', 'auth.denied', 'profile.create']);
+    expect((await h.store.audit({ profile: 'a' })).map((r) => r.action)).toEqual(['profile.edit', 'auth.denied', 'profile.create']);
     expect((await h.store.audit({ actor: 'bob' })).map((r) => r.profile)).toEqual(['b', 'a']);
-    expect((await h.store.audit({ since: new Date(t0 + 1500).toISOString(), until: t0 + 3500 })).map((r) => r.action)).toEqual(['profile.create', 'profile.update']);
+    expect((await h.store.audit({ since: new Date(t0 + 1500).toISOString(), until: t0 + 3500 })).map((r) => r.action)).toEqual(['profile.create', 'profile.edit']);
     expect(await h.store.audit({ limit: 2 })).toEqual(all.slice(0, 2));
     expect((await h.store.audit({ action: 'auth.denied' })).length).toBe(1);
     // a scoped reader: only records of the profiles it accepts, none without a profile; the limit counts those only
-    expect((await h.store.audit({ profiles: (id) => id === 'a' })).map((r) => r.action)).toEqual(['profile.update', 'auth.denied', 'profile.create']);
-    expect((await h.store.audit({ profiles: (id) => id === 'a', limit: 1 })).map((r) => r.action)).toEqual(['profile.update']);
+    expect((await h.store.audit({ profiles: (id) => id === 'a' })).map((r) => r.action)).toEqual(['profile.edit', 'auth.denied', 'profile.create']);
+    expect((await h.store.audit({ profiles: (id) => id === 'a', limit: 1 })).map((r) => r.action)).toEqual(['profile.edit']);
     expect(await h.store.audit({ profiles: () => false })).toEqual([]);
     expect(await codeOf(h.store.audit({ profiles: 'a' as unknown as () => boolean }))).toBe('AUDIT_INVALID');
   });
@@ -49,11 +52,16 @@ describe('audit', () => {
         clock.advance(10);
       }
     }
+    // the patches are open runs: not audited yet
     const five = await h.store.audit({ limit: 5 });
-    expect(five.map((r) => `${r.action}:${r.profile}`)).toEqual(['profile.create:m29', 'profile.create:m28', 'profile.update:m27', 'profile.create:m27', 'profile.create:m26']);
+    expect(five.map((r) => `${r.action}:${r.profile}`)).toEqual(['profile.create:m29', 'profile.create:m28', 'profile.create:m27', 'profile.create:m26', 'profile.create:m25']);
+    expect(await h.store.audit({ limit: 1000 })).toHaveLength(30);
+    clock.advance(10);
+    expect(await h.store.flushVersions()).toBe(10);
     const all = await h.store.audit({ limit: 1000 });
     expect(all).toHaveLength(40);
-    expect(all.slice(0, 5)).toEqual(five);
+    expect(all.slice(10, 15)).toEqual(five);
+    expect(all.slice(0, 10).every((r) => r.action === 'profile.edit' && r.fields?.[0] === 'name')).toBe(true);
   });
 
   it('the #audit stream is hash-chained by the log and append-only', async () => {

@@ -73,7 +73,7 @@ describe('append failure', () => {
     const after = await h.store.get('p');
     expect(after.systemMessage).toBe(v1.systemMessage);
     expect(after.description).toBe('works again');
-    expect((await h.store.history('p')).map((v) => v.seq)).toEqual([2, 1]);
+    expect((await h.store.entries('p')).map((v) => v.seq)).toEqual([2, 1]);
     // q can be created now (the refused create left nothing behind)
     expect((await h.store.create({ id: 'q', ...sample() }, ctx)).id).toBe('q');
   });
@@ -92,6 +92,6 @@ describe('append failure', () => {
     state.failing = false;
     const ok = await Promise.all(Array.from({ length: 5 }, (_, i) => h.store.update('b', { description: `ok ${i}` }, ctx)));
     expect(ok[4]!.systemMessage).toBe(v1.systemMessage);
-    expect((await h.store.history('b')).length).toBe(6);
+    expect((await h.store.entries('b')).length).toBe(6);
   });
 });

@@ -103,7 +103,13 @@ describe('profile doc model', () => {
   it('persisted view bytes do not depend on map insertion order', () => {
     const c1 = base();
     const c2 = { ...base(), parameters: { stop: ['###'], temperature: 0.7 }, templates: { greet: 'Hello {{name}}' } };
-    expect(encodePersisted(c1, 'v1.x', 'a')).toBe(encodePersisted(c2, 'v1.x', 'a'));
+    const x = { version: 'v2.x', updatedBy: 'a', schema: 2 as const, conflicts: 0 };
+    expect(encodePersisted(c1, x)).toBe(encodePersisted(c2, x));
+    // JSON values keep their writer's key order (a JSON Schema's property order is meaningful)
+    const schema = (order: string[]) => ({ type: 'object', properties: Object.fromEntries(order.map((k) => [k, { type: 'string' }])) });
+    const t = (order: string[]) => ({ ...base(), parameters: { tools: [{ type: 'function' as const, function: { name: 'f', parameters: schema(order) } }] } });
+    expect(encodePersisted(t(['b', 'a']), x)).toContain('"properties":{"b":{"type":"string"},"a":');
+    expect(encodePersisted(t(['b', 'a']), x)).not.toBe(encodePersisted(t(['a', 'b']), x));
   });
 });
 
@@ -134,12 +140,19 @@ describe('merge patch and validation rules', () => {
     ['seed not int', { parameters: { seed: 0.5 } }, 'PROFILE_INVALID'],
     ['presence_penalty 3', { parameters: { presence_penalty: 3 } }, 'PROFILE_INVALID'],
     ['frequency_penalty -3', { parameters: { frequency_penalty: -3 } }, 'PROFILE_INVALID'],
-    ['stop too many', { parameters: { stop: Array.from({ length: 17 }, () => 'x') } }, 'PROFILE_INVALID'],
+    ['stop too many', { parameters: { stop: Array.from({ length: 17 }, () => 'x') } }, 'PROFILE_TOO_LARGE'],
     ['stop not strings', { parameters: { stop: [1] } }, 'PROFILE_INVALID'],
-    ['param object value', { parameters: { extra: { a: 1 } } }, 'PROFILE_INVALID'],
+    ['param object value', { parameters: { temperature: { a: 1 } } }, 'PROFILE_INVALID'],
+    ['unknown param', { parameters: { temprature: 1 } }, 'PROFILE_INVALID'],
+    ['tool schema invalid', { parameters: { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'objekt' } } }] } }, 'PROFILE_INVALID'],
+    ['message role', { messages: [{ id: 'm1', role: 'robot', content: 'x' }] }, 'PROFILE_INVALID'],
+    ['lone surrogate', { systemMessage: 'a\ud800b' }, 'PROFILE_INVALID'],
+    ['NUL in modelId', { modelId: 'gpt\u0000' }, 'PROFILE_INVALID'],
+    ['escape in name', { name: 'a\u001b[2J' }, 'PROFILE_INVALID'],
+    ['label value not a ref', { labels: { prod: 'not-a-version' } }, 'PROFILE_INVALID'],
     ['param bad key', { parameters: { 'bad key': 1 } }, 'PROFILE_INVALID'],
     ['param NaN-like', { parameters: { x: Infinity } }, 'PROFILE_INVALID'],
-    ['too many params', { parameters: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])) }, 'PROFILE_TOO_LARGE'],
+    ['too many extra params', { parameters: { extra: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])) } }, 'PROFILE_TOO_LARGE'],
     ['template bad name', { templates: { 'no spaces': 'x' } }, 'PROFILE_INVALID'],
     ['template not text', { templates: { a: 5 } }, 'PROFILE_INVALID'],
     ['template too long', { templates: { a: 'x'.repeat(512 * 1024 + 1) } }, 'PROFILE_TOO_LARGE'],
@@ -166,8 +179,9 @@ describe('merge patch and validation rules', () => {
     }
   });
 
-  it('extra parameter keys of primitive types are accepted', () => {
-    expect(() => validateContent({ ...base(), parameters: { logit_bias_mode: 'x', n: 2, stream: false, none: null, list: ['a'] } })).not.toThrow();
+  it('model-specific keys live under parameters.extra (any JSON); at the top level they are refused with a hint', () => {
+    expect(() => validateContent({ ...base(), parameters: { n: 2, extra: { logit_bias_mode: 'x', stream: false, none: null, list: ['a'], obj: { a: [1] } } } })).not.toThrow();
+    expect(() => validateContent({ ...base(), parameters: { logit_bias_mode: 'x' } })).toThrow(/parameters\.extra\.logit_bias_mode/);
   });
 });
 

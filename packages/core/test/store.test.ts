@@ -14,7 +14,8 @@ describe('ProfileStore basics', () => {
   it('create -> get returns the frozen view synchronously on a hit', async () => {
     const v = await h.store.create({ id: 'bot-1', ...sample() }, ctx);
     expect(v).toMatchObject({ id: 'bot-1', modelId: 'gpt-4o', name: 'Support bot', deleted: false, updatedBy: 'alice', labels: {} });
-    expect(v.version.startsWith('v1.')).toBe(true);
+    expect(v.version).toMatch(/^v2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{22}$/);
+    expect(v).toMatchObject({ schema: 2, conflicts: 0, messages: [] });
     const got = h.store.get('bot-1');
     expect(got).not.toBeInstanceOf(Promise);
     expect(got).toBe(v);
@@ -25,8 +26,13 @@ describe('ProfileStore basics', () => {
 
   it('generates a valid id when absent; existing id -> PROFILE_EXISTS', async () => {
     const v = await h.store.create(sample({ name: 'Héllo Wörld!' }), ctx);
-    expect(v.id).toMatch(/^hello-world-[a-z2-7]{10}$/);
+    expect(v.id).toBe('hello-world');
     expect(await codeOf(h.store.create({ ...sample(), id: v.id }, ctx))).toBe('PROFILE_EXISTS');
+    // the slug, then -2, -3 only when taken (a tombstone still takes its id)
+    expect((await h.store.create(sample({ name: 'hello  WORLD' }), ctx)).id).toBe('hello-world-2');
+    await h.store.delete('hello-world-2', ctx);
+    const ids = await Promise.all([1, 2].map(() => h.store.create(sample({ name: 'Hello world' }), ctx)));
+    expect(ids.map((x) => x.id).sort()).toEqual(['hello-world-3', 'hello-world-4']);
   });
 
   it('cold get (after clearing the hot cache) returns an equal view via a promise', async () => {
@@ -110,9 +116,12 @@ describe('ProfileStore basics', () => {
     const v1 = await h.store.create({ id: 'a', ...sample() }, ctx);
     const v2 = await h.store.update('a', { systemMessage: 'Be terse.' }, bob);
     await h.store.create({ id: 'b', ...sample() }, ctx);
+    expect(await h.store.flushVersions()).toBe(1); // bob's run on 'a'
     const list = await h.store.list();
+    const a = await h.store.get('a');
     await h.reopen();
-    expect(await h.store.get('a')).toEqual(v2);
+    expect(await h.store.get('a')).toEqual(a);
+    expect(a.version).toBe(v2.version); // closing a version does not change the content ref
     expect(v1.version).not.toBe(v2.version);
     expect(await h.store.list()).toEqual(list);
   });
@@ -121,7 +130,12 @@ describe('ProfileStore basics', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => h.store.create({ id: `p${i}`, ...sample() }, ctx)));
     await Promise.all(Array.from({ length: 30 }, (_, i) => h.store.update('p0', { systemMessage: `v${i}` }, ctx)));
     expect((await h.store.get('p0')).systemMessage).toBe('v29');
-    expect((await h.store.history('p0')).length).toBe(31);
+    expect((await h.store.entries('p0')).length).toBe(31);
+    // one actor's run of 30 patches is one (open) version after the create
+    expect((await h.store.history('p0')).map((v) => [v.ref, v.reason, v.open ?? false])).toEqual([
+      ['@2', 'idle', true],
+      ['@1', 'create', false],
+    ]);
   });
 
   it('stateVector / encodeStateAsUpdate serve sync steps; unknown ids give an empty vector', async () => {

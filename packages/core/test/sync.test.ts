@@ -79,7 +79,10 @@ describe('two stores exchanging updates', () => {
     expect(created[0]!.created).toBe(true);
     expect((await b.store.applyRemoteUpdate('x', u, peerA)).applied).toBe(false);
     expect(b.store.log.head('x')!.seq).toBe(1);
-    expect((await b.store.history('x'))[0]).toMatchObject({ actor: 'node-a', origin: 'peer:a' });
+    // the raw entry is B's (origin peer:a); the version is the one A closed at create, the same on both
+    expect((await b.store.entries('x'))[0]).toMatchObject({ actor: 'node-a', origin: 'peer:a' });
+    expect(await b.store.history('x')).toEqual(await a.store.history('x'));
+    expect((await b.store.history('x'))[0]).toMatchObject({ ref: '@1', reason: 'create', actor: ctx.actor });
     expect(b.store.versionHashes().get('x')).toBe(a.store.versionHashes().get('x'));
   });
 

@@ -66,33 +66,53 @@ describe('encodePersisted', () => {
     description: str,
     systemMessage: str,
     templates: fc.dictionary(str, str, { maxKeys: 4 }),
-    parameters: map,
+    messages: fc.array(fc.record({ id: str, role: fc.constantFrom('user', 'system'), content: str }), { maxLength: 3 }),
+    parameters: fc.tuple(map, fc.option(map, { nil: undefined }), fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined })).map(([m, extra, json]) => ({ ...m, ...(extra ? { extra } : {}), ...(json !== undefined ? { response_format: json } : {}) })),
     labels: fc.dictionary(str, str, { maxKeys: 3 }),
     meta: map,
     deleted: fc.boolean(),
   });
+  const sortKeys = (o: Record<string, unknown>, inner?: (k: string, v: unknown) => unknown): Record<string, unknown> =>
+    Object.fromEntries(Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => [k, inner ? inner(k, o[k]) : o[k]]));
+  /** The canonical form: top-level keys and each map's keys sorted (extra one level deeper); JSON values as written. */
+  const reference = (c: Record<string, unknown>, x: Record<string, unknown>): string =>
+    JSON.stringify(
+      sortKeys({
+        ...c,
+        ...x,
+        templates: sortKeys(c['templates'] as Record<string, unknown>),
+        labels: sortKeys(c['labels'] as Record<string, unknown>),
+        meta: sortKeys(c['meta'] as Record<string, unknown>),
+        messages: (c['messages'] as { id: string; role: string; content: string }[]).map((m) => ({ content: m.content, id: m.id, role: m.role })),
+        parameters: sortKeys(c['parameters'] as Record<string, unknown>, (k, v) => (k === 'extra' ? sortKeys(v as Record<string, unknown>) : v)),
+      }),
+    );
 
   it('is exactly JSON.stringify of the canonical view object', () => {
     fc.assert(
-      fc.property(content, str, str, (c, by, version) => {
-        const reference = canonicalJson({ ...c, updatedBy: by, version });
-        expect(encodePersisted(c as ProfileContent, version, by)).toBe(reference);
+      fc.property(content, str, str, fc.nat(3), (c, by, version, conflicts) => {
+        const x = { updatedBy: by, version, schema: 2 as const, conflicts };
+        const ref = reference(c, x);
+        expect(encodePersisted(c as unknown as ProfileContent, x)).toBe(ref);
         // again from canonical content whose maps are memoized (second call hits the caches)
-        const canon = canonicalContent(c as ProfileContent);
-        expect(encodePersisted(canon, version, by, true)).toBe(reference);
-        expect(encodePersisted(canonicalContent(canon), version, by, true)).toBe(reference);
+        const canon = canonicalContent(c as unknown as ProfileContent);
+        expect(encodePersisted(canon, x, true)).toBe(ref);
+        expect(encodePersisted(canonicalContent(canon), x, true)).toBe(ref);
+        // the hidden open flag sits in its sorted place
+        expect(encodePersisted(canon, { ...x, open: true }, true)).toBe(reference(c, { ...x, open: true }));
       }),
       { numRuns: 1000, seed: 3 },
     );
   });
 
   it('falls back to JSON.stringify for content with wrong kinds (rebuild of an invalid doc)', () => {
-    const odd = { id: 'p', modelId: 'm', name: 'n', description: undefined, systemMessage: Symbol('x'), templates: [], parameters: {}, labels: {}, meta: {}, deleted: 1 } as unknown as ProfileContent;
-    expect(encodePersisted(odd, 'v1.x', 'a')).toBe(JSON.stringify({ ...sortDeep(canonicalContent(odd)), updatedBy: 'a', version: 'v1.x' }));
+    const odd = { id: 'p', modelId: 'm', name: 'n', description: undefined, systemMessage: Symbol('x'), templates: [], messages: [], parameters: {}, labels: {}, meta: {}, deleted: 1 } as unknown as ProfileContent;
+    const x = { version: 'v2.x', updatedBy: 'a', schema: 2 as const, conflicts: 0 };
+    expect(encodePersisted(odd, x)).toBe(JSON.stringify(sortDeep({ ...canonicalContent(odd), ...x })));
   });
 
   it('canonical maps are frozen and reused, so an untouched map is not sorted again', () => {
-    const c1 = canonicalContent({ id: 'p', modelId: 'm', name: 'n', description: '', systemMessage: '', templates: { b: '1', a: '2' }, parameters: {}, labels: {}, meta: {}, deleted: false });
+    const c1 = canonicalContent({ id: 'p', modelId: 'm', name: 'n', description: '', systemMessage: '', templates: { b: '1', a: '2' }, messages: [], parameters: {}, labels: {}, meta: {}, deleted: false });
     expect(Object.isFrozen(c1.templates)).toBe(true);
     expect(Object.keys(c1.templates)).toEqual(['a', 'b']);
     const c2 = canonicalContent({ ...c1, systemMessage: 'changed' });

@@ -200,7 +200,6 @@ const extra: Check = (v, path, issues) => {
   for (const k of keys) {
     const p = join(path, k);
     if (!EXTRA_KEY_PATTERN.test(k)) ok = issues.add(p, 'key-name', `key must match ${EXTRA_KEY_PATTERN.source}`);
-    else if (Object.prototype.hasOwnProperty.call(PARAMETER_SPECS, k)) ok = issues.add(p, 'extra-known-key', `'${k}' is a known parameter: set parameters.${k} instead`, `parameters.${k}`);
     else if (RESERVED_EXTRA.has(k)) ok = issues.add(p, 'key-name', `'${k}' is set by render and cannot be an extra parameter`);
     else ok = checkJson(v[k], p, issues) && ok;
   }
@@ -296,6 +295,14 @@ export function checkParameters(v: unknown, issues: Issues, path = 'parameters')
     }
     if (value === undefined) continue;
     ok = spec(value, p, issues) && ok;
+  }
+  // a known key under extra is a raw override (sent as given, e.g. a provider's wider range, or a
+  // schema-1 value v2 refuses); the same key at both places is ambiguous
+  const ex = v['extra'];
+  if (isPlainObject(ex)) {
+    for (const k of Object.keys(ex)) {
+      if (Object.prototype.hasOwnProperty.call(PARAMETER_SPECS, k) && v[k] !== undefined) ok = issues.add(join(join(path, 'extra'), k), 'extra-known-key', `'${k}' is set both as parameters.${k} and parameters.extra.${k}`, `keep one of parameters.${k} and parameters.extra.${k}`);
+    }
   }
   return ok;
 }

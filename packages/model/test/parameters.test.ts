@@ -91,9 +91,10 @@ describe('parameters v2', () => {
     expect(() => validateContent(content)).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', details: expect.objectContaining({ path: 'parameters.temprature', rule: 'unknown-parameter' }) }));
   });
 
-  it('keeps extra for any JSON but not for known keys or bad key names', () => {
+  it('keeps extra for any JSON; a known key there is a raw override, but not beside the same top-level key', () => {
     ok({ extra: { top_k: 40, weird: { deep: [[{ a: true }]] } } });
-    bad({ extra: { temperature: 1 } }, 'parameters.extra.temperature', 'extra-known-key');
+    ok({ extra: { temperature: 3 } });
+    bad({ temperature: 1, extra: { temperature: 3 } }, 'parameters.extra.temperature', 'extra-known-key');
     bad({ extra: { model: 'x' } }, 'parameters.extra.model', 'key-name');
     bad({ extra: { 'bad key': 1 } }, 'parameters.extra.bad key', 'key-name');
     bad({ extra: { f: () => 1 } }, 'parameters.extra.f', 'invalid_type');

@@ -32,7 +32,7 @@ describe('two nodes, then a third', () => {
     // create on A appears on B
     await a.store.create({ id: 'bot', ...sample() }, ctx);
     await until(() => b.store.versionHashes().get('bot') === a.store.versionHashes().get('bot'), 10_000, 'bot on B');
-    expect((await b.store.history('bot'))[0]).toMatchObject({ origin: `peer:${idOf(a)}` });
+    expect((await b.store.entries('bot'))[0]).toMatchObject({ origin: `peer:${idOf(a)}` });
 
     // link down: B's sync stops; both edit the same text
     await b.stopSync();

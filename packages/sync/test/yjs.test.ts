@@ -64,7 +64,7 @@ describe('stock WebsocketProvider', () => {
     expect(text(doc, 'systemMessage').toString()).toBe(SYSTEM);
     text(doc, 'systemMessage').insert(0, 'Hi! ');
     await until(async () => (await a.store.get('bot')).systemMessage === `Hi! ${SYSTEM}`, 10_000, 'store view');
-    const [latest] = await a.store.history('bot', { limit: 1 });
+    const [latest] = await a.store.entries('bot', { limit: 1 });
     expect(latest).toMatchObject({ actor: 'erin', origin: 'yjs:tok-ed' });
     // another writer (the API) reaches the client through the room
     await a.store.update('bot', { name: 'Renamed bot' }, ctx);

@@ -1,6 +1,7 @@
 /**
- * `profilesync profile list|get|create|set|edit|delete|history|diff|revert|label` (remote).
- * Version arguments accept a full version reference or `@SEQ` (a seq from `profile history`).
+ * `profilesync profile list|get|create|set|edit|delete|history|diff|revert|label|render|checkpoint` (remote).
+ * Version arguments (REF) are resolved by the node: `@N` (the N-th version in `profile history`),
+ * a label name, or a version reference (`v2.…`, legacy `v1.…`).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
-import type { ProfileDiff, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
+import type { EntryInfo, ProfileDiff, ProfileSummary, ProfileView, RenderResult, VersionInfo } from '@profilesync/core';
 import { enc, type ApiClient } from '../client.js';
 import { addRemote, deleteAction, type Cli, type CommonOpts } from '../context.js';
 import type { Output } from '../output.js';
@@ -31,15 +32,20 @@ function readJsonFile(path: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** `@SEQ` -> the version reference of that history entry; anything else is passed through. */
-export async function resolveRef(api: ApiClient, id: string, ref: string): Promise<string> {
-  const m = /^@(\d+)$/.exec(ref);
-  if (!m) return ref;
-  const seq = Number(m[1]);
-  const { versions } = await api.get<{ versions: VersionInfo[] }>(`/api/profiles/${enc(id)}/history`);
-  const v = versions.find((x) => x.seq === seq);
-  if (!v) throw new ProfileSyncError('PROFILE_VERSION_UNAVAILABLE', `profile ${id} has no version with seq ${seq}`);
-  return v.version;
+/** REFs are resolved by the node (`@N`, labels, v2./v1. refs on every route): passed through as given. */
+export async function resolveRef(_api: ApiClient, _id: string, ref: string): Promise<string> {
+  return ref;
+}
+
+/** `NAME=VALUE` arguments of `profile render`: values are strings (use --vars FILE for JSON). */
+export function renderVariables(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of args) {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new ProfileSyncError('USAGE', `variables are NAME=VALUE, not '${a.slice(0, 40)}'`);
+    out[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  return out;
 }
 
 export function printView(out: Output, v: ProfileView): void {
@@ -174,13 +180,53 @@ export function registerProfile(program: Command, cli: Cli): void {
 
   addRemote(profile.command('delete <id>').description('tombstone a profile (history stays)')).action(deleteAction(cli, (id) => `/api/profiles/${enc(id)}`, 'deleted', (id) => `deleted ${id}`));
 
-  addRemote(profile.command('history <id>').description('versions, newest first'))
+  addRemote(profile.command('history <id>').description('versions, newest first (the open run first); --raw: the log entries'))
     .option('--limit <n>', 'at most n versions')
-    .action(async (id: string, o: CommonOpts & { limit?: string }) => {
+    .option('--raw', 'list raw log entries instead of versions')
+    .action(async (id: string, o: CommonOpts & { limit?: string; raw?: boolean }) => {
       const api = await cli.client(o);
-      const { versions } = await api.get<{ versions: VersionInfo[] }>(`/api/profiles/${enc(id)}/history`, { limit: o.limit });
       const out = cli.output(o);
-      out.result({ versions }, () => out.table(['SEQ', 'AT', 'ACTOR', 'ORIGIN', 'SUMMARY', 'VERSION'], versions.map((v) => [`@${v.seq}`, v.at, v.actor, v.origin, v.summary, v.version])));
+      if (o.raw) {
+        const { entries } = await api.get<{ entries: EntryInfo[] }>(`/api/profiles/${enc(id)}/history`, { limit: o.limit, entries: 'raw' });
+        out.result({ entries }, () => out.table(['SEQ', 'AT', 'ACTOR', 'ORIGIN', 'SUMMARY', 'VERSION'], entries.map((v) => [String(v.seq), v.at, v.actor, v.origin, v.summary, v.version])));
+        return;
+      }
+      const { versions } = await api.get<{ versions: VersionInfo[] }>(`/api/profiles/${enc(id)}/history`, { limit: o.limit });
+      out.result({ versions }, () =>
+        out.table(
+          ['SEQ', 'AT', 'ACTOR', 'REASON', 'FIELDS', 'VERSION'],
+          versions.map((v) => [`${v.ref}${v.open ? ' (open)' : ''}`, v.at, v.by, v.message ? `${v.reason}: ${v.message}` : v.reason, v.fields.join(', ') || '-', v.version]),
+        ),
+      );
+    });
+
+  addRemote(profile.command('render <id> [variables...]').description('fill NAME=VALUE variables into the prompt; prints the chat request body (--json: the whole render result)'))
+    .option('--version <ref>', 'render a past version (@N, a label, a ref)')
+    .option('--label <name>', 'render the version a label points at')
+    .option('--template <name>', 'append this named template as a user message')
+    .option('--vars <json>', 'JSON file of variables (- for stdin); NAME=VALUE arguments override it')
+    .action(async (id: string, args: string[], o: CommonOpts & { version?: string; label?: string; template?: string; vars?: string }) => {
+      const api = await cli.client(o);
+      const variables = { ...(o.vars ? readJsonFile(o.vars) : {}), ...renderVariables(args) };
+      const body: Record<string, unknown> = { variables };
+      if (o.version !== undefined) body.version = o.version;
+      if (o.label !== undefined) body.label = o.label;
+      if (o.template !== undefined) body.template = o.template;
+      const r = await api.post<RenderResult>(`/api/profiles/${enc(id)}/render`, body);
+      const out = cli.output(o);
+      out.result(r, () => {
+        out.line(JSON.stringify(r.request, null, 2));
+        for (const w of r.warnings) out.line(`warning: ${w.code} ${w.variable}`);
+      });
+    });
+
+  addRemote(profile.command('checkpoint <id>').description('close the current changes into a named version'))
+    .requiredOption('-m, --message <msg>', 'what this version is')
+    .action(async (id: string, o: CommonOpts & { message: string }) => {
+      const api = await cli.client(o);
+      const v = await api.post<VersionInfo & { created: boolean }>(`/api/profiles/${enc(id)}/versions`, { message: o.message });
+      const out = cli.output(o);
+      out.result(v, () => out.line(v.created ? `${id}: version ${v.ref} (${v.version}): ${v.message ?? ''}` : `${id}: no changes since ${v.ref} (${v.version})`));
     });
 
   addRemote(profile.command('diff <id> <from> <to>').description('field-level diff between two versions (references or @SEQ)')).action(async (id: string, from: string, to: string, o: CommonOpts) => {
@@ -203,7 +249,8 @@ export function registerProfile(program: Command, cli: Cli): void {
       const api = await cli.client(o);
       let view: ProfileView;
       if (o.remove) {
-        view = await api.delete<ProfileView>(`/api/profiles/${enc(id)}/labels/${enc(label)}`);
+        await api.delete(`/api/profiles/${enc(id)}/labels/${enc(label)}`);
+        view = await api.get<ProfileView>(`/api/profiles/${enc(id)}`);
       } else {
         const ref = version === undefined ? (await api.get<ProfileView>(`/api/profiles/${enc(id)}`)).version : await resolveRef(api, id, version);
         view = await api.put<ProfileView>(`/api/profiles/${enc(id)}/labels/${enc(label)}`, { version: ref });

@@ -301,12 +301,15 @@ export class ChangeHub {
       const batch: FeedChange[] = [];
       for (const p of merged.values()) {
         const prev = this.#latest.get(p.id);
+        // an entry that changed nothing a client sees (a version record closing a run: same
+        // content ref, labels and tombstone) is not a change event
+        if (prev !== undefined && prev.data.version === p.data!.version && prev.data.deleted === p.data!.deleted && sameLabels(prev.data.labels, p.data!.labels)) continue;
         const c: FeedChange = { lsn: p.lsn, data: p.data!, kinds: changeKinds(prev?.data, p.data!, labelsOnly.get(p.id)), at: now };
         this.#latest.set(p.id, c);
         batch.push(c);
       }
       this.#released = Math.max(this.#released, ready[ready.length - 1]!.lsn);
-      for (const l of this.#listeners) {
+      if (batch.length > 0) for (const l of this.#listeners) {
         try {
           l(batch);
         } catch {

@@ -85,8 +85,30 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
   app.get('/api/profiles/:id/history', { config: read }, async (req) => {
     const { id } = parse(schemas.idParams, req.params, 'params');
     const q = parse(schemas.historyQuery, req.query, 'query');
-    const versions = await ctx.store.history(id, q.limit === undefined ? {} : { limit: q.limit });
-    return { versions };
+    const opts = q.limit === undefined ? {} : { limit: q.limit };
+    // versions (runs of changes, newest first, the open run flagged open: true); ?entries=raw: the log entries
+    if (q.entries === 'raw') return { entries: await ctx.store.entries(id, opts) };
+    return { versions: await ctx.store.history(id, opts) };
+  });
+
+  app.post('/api/profiles/:id/versions', { config: write }, async (req, reply) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    const { message } = parse(schemas.checkpointBody, req.body, 'body');
+    const { version, created } = await ctx.store.checkpoint(id, message, writeContext(principalOf(req)));
+    // 201 with the new version; 200 with the existing one when nothing changed since it
+    return reply.code(created ? 201 : 200).send({ ...version, created });
+  });
+
+  app.post('/api/profiles/:id/render', { config: read }, async (req) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    const body = parse(schemas.renderBody, req.body, 'body') ?? {};
+    const opts: { version?: string; label?: string; template?: string } = {};
+    if (body.version !== undefined) opts.version = body.version;
+    if (body.label !== undefined) opts.label = body.label;
+    if (body.template !== undefined) opts.template = body.template;
+    return ctx.store.render(id, body.variables ?? {}, opts);
   });
 
   app.get('/api/profiles/:id/diff', { config: read }, async (req) => {
@@ -115,8 +137,8 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     const { id, label } = parse(schemas.labelParams, req.params, 'params');
     parse(schemas.emptyQuery, req.query, 'query');
     parse(schemas.emptyBody, req.body, 'body');
-    const view = await ctx.store.removeLabel(id, label, writeContext(principalOf(req)));
-    return reply.type(JSON_TYPE).send(ctx.viewJson.get(view).json);
+    await ctx.store.removeLabel(id, label, writeContext(principalOf(req)));
+    return reply.code(204).send();
   });
 
 }

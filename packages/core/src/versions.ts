@@ -1,0 +1,143 @@
+/**
+ * Versions read model (docs/profile-model.md §5). A version is one actor's run of content
+ * changes, closed by an idle gap, another actor's write, a checkpoint, or at once by create,
+ * revert, delete and import. Closed versions are records in the doc's sibling root 'versions',
+ * keyed by H = stateHash(content snapshot bytes), written by the node where the run was made and
+ * synced like any change, so every peer lists the same versions: history order is (at, H), and
+ * `@N` is the N-th. Content changes not yet closed are the open run (listed newest, open: true).
+ */
+import * as Y from 'yjs';
+import { base64url, isPlainObject, stateHash } from '@profilesync/model';
+import { VERSIONS_ROOT } from './content-state.js';
+import type { VersionReason } from './types.js';
+
+export const REASONS: ReadonlySet<VersionReason> = new Set(['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate']);
+export const DEFAULT_IDLE_MS = 5000;
+export const MAX_MESSAGE_CHARS = 1000;
+const MAX_ACTORS = 32;
+const MAX_FIELDS = 256;
+const MAX_SNAPSHOT_CHARS = 1024 * 1024;
+const HASH_RE = /^[A-Za-z0-9_-]{22}$/;
+const B64_RE = /^[A-Za-z0-9_-]*$/;
+
+/** A closed version as stored in the 'versions' root (plain JSON, one atomic value per key). */
+export interface VersionRecord {
+  /** ms of the run's last change (never before a version its node already knew) */
+  at: number;
+  actors: string[];
+  by: string;
+  node: string;
+  reason: VersionReason;
+  fields: string[];
+  /** base64url of the content snapshot (Y.encodeSnapshotV2) */
+  snapshot: string;
+  message?: string;
+}
+
+export interface ListedVersion {
+  key: string;
+  rec: VersionRecord;
+}
+
+const str = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/** The record stored at `key`, or a reason why it is not a valid record. */
+export function checkRecord(key: string, v: unknown): VersionRecord | string {
+  if (!HASH_RE.test(key)) return 'key is not a state hash';
+  if (!isPlainObject(v)) return 'not an object';
+  const r = v as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!['at', 'actors', 'by', 'node', 'reason', 'fields', 'snapshot', 'message'].includes(k)) return `unknown key ${k}`;
+  if (typeof r['at'] !== 'number' || !Number.isSafeInteger(r['at']) || r['at'] < 0) return 'at';
+  if (!Array.isArray(r['actors']) || r['actors'].length === 0 || r['actors'].length > MAX_ACTORS || !r['actors'].every((a) => str(a, 256))) return 'actors';
+  if (!str(r['by'], 1024) || !str(r['node'], 256)) return 'by/node';
+  if (typeof r['reason'] !== 'string' || !REASONS.has(r['reason'] as VersionReason)) return 'reason';
+  if (!Array.isArray(r['fields']) || r['fields'].length > MAX_FIELDS || !r['fields'].every((f) => typeof f === 'string' && f.length <= 512)) return 'fields';
+  if (r['message'] !== undefined && !str(r['message'], MAX_MESSAGE_CHARS)) return 'message';
+  const snap = r['snapshot'];
+  if (typeof snap !== 'string' || snap.length === 0 || snap.length > MAX_SNAPSHOT_CHARS || !B64_RE.test(snap)) return 'snapshot';
+  const bytes = fromBase64url(snap);
+  if (stateHash(bytes) !== key) return 'snapshot does not hash to its key';
+  try {
+    Y.decodeSnapshotV2(bytes);
+  } catch {
+    return 'snapshot does not decode';
+  }
+  return r as unknown as VersionRecord;
+}
+
+export function fromBase64url(s: string): Uint8Array {
+  const b = Buffer.from(s, 'base64url');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function toBase64url(bytes: Uint8Array): string {
+  return base64url(bytes);
+}
+
+const byHistory = (a: ListedVersion, b: ListedVersion): number => a.rec.at - b.rec.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** Sorted view of a doc's 'versions' root; re-sorted only after the root changed. */
+export class VersionIndex {
+  readonly #map: Y.Map<unknown>;
+  #sorted: ListedVersion[] | null = null;
+
+  constructor(doc: Y.Doc) {
+    this.#map = doc.getMap(VERSIONS_ROOT);
+    this.#map.observe(() => {
+      this.#sorted = null;
+    });
+  }
+
+  has(key: string): boolean {
+    return this.#map.has(key);
+  }
+
+  get(key: string): VersionRecord | undefined {
+    const v = this.#map.get(key);
+    return v === undefined ? undefined : (v as VersionRecord);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Every valid record in history order (at, key); invalid ones (refused on write) are skipped. */
+  sorted(): readonly ListedVersion[] {
+    if (this.#sorted === null) {
+      const out: ListedVersion[] = [];
+      for (const [key, v] of this.#map.entries()) {
+        const rec = v as VersionRecord;
+        if (rec !== null && typeof rec === 'object' && typeof rec.at === 'number') out.push({ key, rec });
+      }
+      this.#sorted = out.sort(byHistory);
+    }
+    return this.#sorted;
+  }
+
+  /** at of the newest version (0 when none). */
+  newestAt(): number {
+    const s = this.sorted();
+    return s.length === 0 ? 0 : s[s.length - 1]!.rec.at;
+  }
+
+  /** 1-based number of a version, 0 when absent. */
+  numberOf(key: string): number {
+    const s = this.sorted();
+    for (let i = s.length - 1; i >= 0; i--) if (s[i]!.key === key) return i + 1;
+    return 0;
+  }
+}
+
+/** Display form of a run's actors. */
+export function byOf(actors: readonly string[]): string {
+  return actors.length <= 3 ? actors.join(', ') : `${actors.slice(0, 3).join(', ')} +${actors.length - 3}`;
+}
+
+/** Origins whose writes were made on another node (their node closes their runs). */
+export function isReplicated(origin: string): boolean {
+  return origin.startsWith('peer:') || origin.startsWith('bus:');
+}
+
+export function isLive(origin: string): boolean {
+  return origin.startsWith('yjs:');
+}
