@@ -8,7 +8,7 @@ import { ProfileSyncError } from '@profilesync/errors';
 type JsonObject = Record<string, unknown>;
 
 /** Fields of the view that no patch may carry (computed, or changed through other verbs). */
-export const COMPUTED_FIELDS = ['id', 'version', 'updatedAt', 'updatedBy', 'deleted', 'labels'] as const;
+export const COMPUTED_FIELDS = ['id', 'version', 'updatedAt', 'updatedBy', 'deleted', 'labels', 'schema', 'conflicts'] as const;
 
 const TEXT_FIELDS = new Set(['modelId', 'name', 'description', 'systemMessage']);
 
