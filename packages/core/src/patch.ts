@@ -2,7 +2,7 @@
  * JSON Merge Patch (RFC 7396) over the profile view, and the create body. Pure functions over
  * plain content; the result is validated before anything touches the Y.Doc.
  */
-import { newMessageId } from '@profilesync/model';
+import { newMessageId, wellFormed } from '@profilesync/model';
 import { CoreErrorCode, coreError } from './errors.js';
 import type { ProfileContent } from './model.js';
 
@@ -84,7 +84,9 @@ function mergeParameters(current: Record<string, unknown>, patch: unknown): Reco
 }
 
 /** Applies a merge patch to content; returns new (unvalidated) content. Throws on structural misuse. */
-export function applyMergePatch(current: ProfileContent, patch: unknown): ProfileContent {
+export function applyMergePatch(current: ProfileContent, rawPatch: unknown): ProfileContent {
+  // lone surrogates become U+FFFD, as on the Yjs wire (docs/profile-model.md §4)
+  const patch = wellFormed(rawPatch);
   if (!isPlainObject(patch)) throw invalid('', 'patch-type', 'a patch must be a JSON object');
   checkKeys(patch, (k) => TEXT.has(k) || REQUIRED.has(k) || MAPS.has(k) || LISTS.has(k), READONLY_FIELDS);
   const next: ProfileContent = { ...current };
@@ -111,7 +113,8 @@ const INPUT_FIELDS = new Set(['id', 'modelId', 'name', 'description', 'systemMes
 const INPUT_READONLY: ReadonlySet<string> = new Set(['version', 'updatedAt', 'updatedBy', 'deleted', 'labels', 'schema', 'conflicts']);
 
 /** Content of a new profile from a create body (unvalidated; the caller validates). */
-export function contentFromInput(input: unknown, id: string): ProfileContent {
+export function contentFromInput(rawInput: unknown, id: string): ProfileContent {
+  const input = wellFormed(rawInput);
   if (!isPlainObject(input)) throw invalid('', 'input-type', 'a profile must be a JSON object');
   checkKeys(input, (k) => INPUT_FIELDS.has(k), INPUT_READONLY);
   const opt = (k: string, dflt: unknown): unknown => (input[k] === undefined || input[k] === null ? dflt : input[k]);

@@ -1,8 +1,10 @@
 /**
  * String rules shared by every write path (HTTP, CLI, /yjs, peers, import), so a string is
- * refused the same way wherever it arrives:
- * - no lone surrogates anywhere (a UTF-16 string that is not valid Unicode is read back
- *   differently by different encoders: JSON keeps "\ud800", a UTF-8 round trip gives U+FFFD);
+ * treated the same way wherever it arrives:
+ * - a lone surrogate (a UTF-16 string that is not valid Unicode) becomes U+FFFD on every path:
+ *   Yjs encodes strings as UTF-8, so a /yjs client's lone surrogate already arrives as U+FFFD,
+ *   and the node normalizes API input the same way (wellFormed) before it validates; the
+ *   validator refuses what is left (a caller that skipped the normalization);
  * - no NUL (U+0000) anywhere (C strings, many databases and LLM APIs cut or refuse it);
  * - single-line identifiers (modelId, name) also refuse the other control characters
  *   (C0 except tab and newline, DEL, C1), which otherwise reach terminals and logs raw.
@@ -52,3 +54,59 @@ export const STRING_PROBLEM_MESSAGE: Record<StringProblem, string> = {
   nul: 'contains a NUL character (U+0000)',
   'control-character': 'contains a control character (only tab and newline are allowed)',
 };
+
+const LONE = /[\ud800-\udfff]/;
+
+function toWellFormed(s: string): string {
+  const f = (s as { toWellFormed?: () => string }).toWellFormed;
+  if (typeof f === 'function') return f.call(s);
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        out += s[i]! + s[i + 1]!;
+        i++;
+        continue;
+      }
+    }
+    out += c >= 0xd800 && c <= 0xdfff ? '\ufffd' : s[i]!;
+  }
+  return out;
+}
+
+/**
+ * The value with every lone surrogate in its strings and object keys replaced by U+FFFD (what a
+ * UTF-8 round trip, and so the Yjs wire format, does). Returns the value itself when nothing
+ * changes (the common case costs one regex test per string).
+ */
+export function wellFormed<T>(value: T, depth = 0): T {
+  if (typeof value === 'string') return (LONE.test(value) && !isWellFormed(value) ? toWellFormed(value) : value) as T;
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = wellFormed(value[i] as unknown, depth + 1);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return (out ?? value) as T;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  let out: Record<string, unknown> | undefined;
+  const src = value as Record<string, unknown>;
+  for (const k of Object.keys(src)) {
+    const nk = wellFormed(k);
+    const v = wellFormed(src[k], depth + 1);
+    if (nk !== k || v !== src[k]) {
+      if (out === undefined) {
+        out = {};
+        for (const k2 of Object.keys(src)) out[wellFormed(k2)] = src[k2];
+      }
+      if (nk !== k) delete out[k];
+      out[nk] = v;
+    }
+  }
+  return (out ?? value) as T;
+}
