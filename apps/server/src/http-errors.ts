@@ -105,7 +105,9 @@ export interface HttpError {
 }
 
 /** Details worth returning to a client (small, non-secret facts such as a field path). */
-const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version', 'reason', 'importedThrough'];
+const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version', 'reason', 'importedThrough', 'suggestion', 'hint', 'template', 'variable'];
+/** Details that are lists of short strings (render: the missing variables). */
+const PUBLIC_LIST_KEYS = ['missing'];
 
 function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!details) return undefined;
@@ -113,6 +115,10 @@ function publicDetails(details: Record<string, unknown> | undefined): Record<str
   for (const k of PUBLIC_DETAIL_KEYS) {
     const v = details[k];
     if (v !== undefined && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) out[k] = v;
+  }
+  for (const k of PUBLIC_LIST_KEYS) {
+    const v = details[k];
+    if (Array.isArray(v) && v.length <= 100 && v.every((x) => typeof x === 'string' && x.length <= 256)) out[k] = v.slice();
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

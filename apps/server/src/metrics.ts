@@ -21,6 +21,10 @@ export interface StoreEventSource {
   on(event: 'document-loaded', listener: (e: { durationMillis: number }) => void): () => void;
   on(event: 'view-loaded', listener: (e: { source: string; durationMillis: number }) => void): () => void;
   on(event: 'conflict-recorded', listener: (e: { path: string }) => void): () => void;
+  on(event: 'version-closed', listener: (e: { reason: string; actors: number; fields: number; durationMillis: number }) => void): () => void;
+  on(event: 'version-close-failed', listener: (e: { code: string }) => void): () => void;
+  on(event: 'profile-migrated', listener: (e: { durationMillis: number }) => void): () => void;
+  on(event: 'rendered', listener: (e: { ok: boolean; missing: number; durationMillis: number }) => void): () => void;
 }
 
 /** What webhooks expose to metrics. */
@@ -175,6 +179,20 @@ export class ServerMetrics {
       store.on('document-loaded', (e) => loads.observe({ kind: 'doc' }, e.durationMillis / 1000)),
       store.on('view-loaded', (e) => loads.observe({ kind: 'view' }, e.durationMillis / 1000)),
       store.on('conflict-recorded', () => conflicts.inc()),
+    );
+    const versions = new Counter({ name: 'profilesync_versions_closed_total', help: 'versions closed on this node by reason (idle, checkpoint, actor, label, startup, create, revert, delete, import, migrate)', labelNames: ['reason'], registers });
+    const versionFailures = new Counter({ name: 'profilesync_version_close_failures_total', help: 'version closes that failed (the run stays open and is retried after the idle gap)', labelNames: ['code'], registers });
+    const migrated = new Counter({ name: 'profilesync_profiles_migrated_total', help: 'schema-1 profiles migrated to schema 2 on their first write here', registers });
+    const renders = new Counter({ name: 'profilesync_render_total', help: 'renders by outcome (ok, missing: a variable was not given, error)', labelNames: ['outcome'], registers });
+    const renderSeconds = new Histogram({ name: 'profilesync_render_duration_seconds', help: 'one render: resolve the view (hot: a lookup) + fill the variables', buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001, 0.005, 0.025], registers });
+    this.#unsubscribe.push(
+      store.on('version-closed', (e) => versions.inc({ reason: e.reason })),
+      store.on('version-close-failed', (e) => versionFailures.inc({ code: e.code })),
+      store.on('profile-migrated', () => migrated.inc()),
+      store.on('rendered', (e) => {
+        renders.inc({ outcome: e.ok ? 'ok' : e.missing > 0 ? 'missing' : 'error' });
+        renderSeconds.observe(e.durationMillis / 1000);
+      }),
     );
   }
 

@@ -294,6 +294,10 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     const hub = await ChangeHub.open(opened.log, opened.store, { clock });
     cleanups.push(() => hub.close());
     hub.events.on('stalled-change', (e) => logger.warn(e, 'change feed: a committed change had no notification; read from the store'));
+    // versions and migrations: one line per version closed (not per keystroke), warnings when a close fails
+    opened.store.on('version-closed', (e) => logger.info({ profile: e.id, version: e.version, reason: e.reason, actors: e.actors, fields: e.fields }, 'version closed'));
+    opened.store.on('version-close-failed', (e) => logger.warn({ profile: e.id, code: e.code }, 'closing a version failed; retried after the idle gap'));
+    opened.store.on('profile-migrated', (e) => logger.info({ profile: e.id, legacyVersions: e.legacyVersions, durationMillis: e.durationMillis }, 'profile migrated to schema 2'));
     let feed: ChangeFeed | undefined = new ChangeFeed(hub, { heartbeatMs: config.changes.heartbeatMs, retryMs: 1000, maxConnections: config.changes.maxConnections, maxBufferedBytes: 1024 * 1024 }, logger, clock);
     metrics.attachChangeFeed({ stats: () => feed?.stats(), pending: () => hub.pending });
     metrics.attachLive(live);

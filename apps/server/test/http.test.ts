@@ -309,6 +309,37 @@ describe('profiles', () => {
 });
 
 describe('audit, caches, peers, sync', () => {
+  it('render: the prompt with variables, at a version or label, a named template; missing and unused variables; metrics', async () => {
+    const body = { ...profileInput('rn1'), systemMessage: 'You help {{customer}}.', messages: [{ role: 'user', content: 'Order {{order}}?' }], templates: { follow: 'Ticket {{ticket}}' }, parameters: { temperature: 0.2, extra: { top_k: 5 } } };
+    expect((await req('POST', '/api/profiles', { body })).status).toBe(201);
+    const r = await req('POST', '/api/profiles/rn1/render', { body: { variables: { customer: 'Ada', order: 7, extra: 'x' } } });
+    expect(r.status).toBe(200);
+    expect(r.body.messages).toEqual([
+      { role: 'system', content: 'You help Ada.' },
+      { role: 'user', content: 'Order 7?' },
+    ]);
+    expect(r.body.warnings).toEqual([{ code: 'RENDER_UNUSED_VARIABLE', variable: 'extra' }]);
+    expect(r.body.request).toEqual({ model: body.modelId, messages: r.body.messages, temperature: 0.2, top_k: 5 });
+    const missing = await req('POST', '/api/profiles/rn1/render', { body: { variables: { customer: 'Ada' }, template: 'follow' } });
+    expect(missing.status).toBe(422);
+    expect(missing.body.error).toMatchObject({ code: 'PROFILE_RENDER_MISSING_VARIABLES', details: { missing: ['order', 'ticket'] } });
+    // a typo'd parameter: 422 with the suggestion
+    const typo = await req('PATCH', '/api/profiles/rn1', { body: { parameters: { temprature: 0.5 } } });
+    expect(typo.status).toBe(422);
+    expect(typo.body.error).toMatchObject({ code: 'PROFILE_INVALID', details: { path: 'parameters.temprature', rule: 'unknown-parameter', suggestion: "did you mean 'temperature'?" } });
+    expect((await req('POST', '/api/profiles/rn1/render', { body: { variables: { a: { b: 1 } } } })).body.error).toMatchObject({ code: 'PROFILE_RENDER_INVALID', details: { variable: 'a' } });
+    expect((await req('POST', '/api/profiles/rn1/render', { body: { template: 'nope', variables: { customer: 'a', order: 1 } } })).status).toBe(404);
+    // at a version and a label
+    await req('PATCH', '/api/profiles/rn1', { body: { systemMessage: 'Changed {{x}}' } });
+    expect((await req('POST', '/api/profiles/rn1/render', { body: { version: '@1', variables: { customer: 'B', order: 1 } } })).body.messages[0].content).toBe('You help B.');
+    await req('PUT', '/api/profiles/rn1/labels/production', { body: { version: '@1' } });
+    expect((await req('POST', '/api/profiles/rn1/render', { body: { label: 'production', variables: { customer: 'C', order: 1 } } })).body.messages[0].content).toBe('You help C.');
+    const m = (await req('GET', '/metrics')).text as string;
+    expect(m).toMatch(/profilesync_render_total\{outcome="ok"\} [3-9]/);
+    expect(m).toMatch(/profilesync_render_total\{outcome="missing"\} 1/);
+    expect(m).toMatch(/profilesync_versions_closed_total\{reason="label"\} \d/);
+  });
+
   it('audit filters by profile and action', async () => {
     await req('POST', '/api/profiles', { body: profileInput('a1') });
     await req('PATCH', '/api/profiles/a1', { body: { name: 'changed' } });

@@ -478,10 +478,10 @@ export class ProfileStoreImpl implements ProfileStore {
       out = renderProfile(view, variables as never, opts.template === undefined ? {} : { template: opts.template });
     } catch (err) {
       const missing = (err as { details?: { missing?: unknown[] } }).details?.missing;
-      this.#c.events.emit('rendered', { id, messages: 0, missing: Array.isArray(missing) ? missing.length : 0, durationMillis: monoMs() - t0 });
+      this.#c.events.emit('rendered', { id, ok: false, messages: 0, missing: Array.isArray(missing) ? missing.length : 0, durationMillis: monoMs() - t0 });
       throw err;
     }
-    this.#c.events.emit('rendered', { id, messages: out.messages.length, missing: 0, durationMillis: monoMs() - t0 });
+    this.#c.events.emit('rendered', { id, ok: true, messages: out.messages.length, missing: 0, durationMillis: monoMs() - t0 });
     return out;
   }
 

@@ -308,7 +308,7 @@ export interface StoreEvents {
   /** a schema-1 profile was migrated to schema 2 on its first write here */
   'profile-migrated': { id: string; legacyVersions: number; durationMillis: number };
   /** a render was served */
-  rendered: { id: string; messages: number; missing: number; durationMillis: number };
+  rendered: { id: string; ok: boolean; messages: number; missing: number; durationMillis: number };
   'doc-evicted': { id: string };
   'store-opened': { profiles: number; durationMillis: number };
   /** a profile's stored data was found damaged: reads answer PROFILE_DAMAGED until it is repaired */

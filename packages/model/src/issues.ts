@@ -43,9 +43,7 @@ export function issuesError(issues: readonly ValidationIssue[]): Error {
   const head = size ?? issues[0];
   const code = size ? ModelErrorCode.TOO_LARGE : ModelErrorCode.INVALID;
   const hint = head?.suggestion !== undefined ? ` (${head.suggestion})` : '';
-  return modelError(code, `invalid profile: ${head?.path || '(root)'}: ${head?.message ?? 'invalid'}${hint}`, {
-    path: head?.path ?? '',
-    rule: head?.rule ?? 'invalid',
-    issues: issues.map((i) => ({ ...i })),
-  });
+  const details: Record<string, unknown> = { path: head?.path ?? '', rule: head?.rule ?? 'invalid', issues: issues.map((i) => ({ ...i })) };
+  if (head?.suggestion !== undefined) details['suggestion'] = head.suggestion;
+  return modelError(code, `invalid profile: ${head?.path || '(root)'}: ${head?.message ?? 'invalid'}${hint}`, details);
 }
