@@ -1,8 +1,9 @@
 /**
  * What an operator sees of damaged data (issue 11.2/11.3): every finding is logged once (error
- * level, with the profile and what was found), `/readyz` lists a reason while anything is
- * damaged (code STORAGE_DAMAGED: probes take the node out of rotation; it still answers every
- * request, intact profiles 200 and damaged ones 503 PROFILE_DAMAGED), and `/metrics` has
+ * level, with the profile and what was found), `/readyz` lists a degraded reason while anything
+ * is damaged (code STORAGE_DAMAGED; it stays 200 `{ ready: true, degraded: true, reasons }`: the
+ * node still serves every intact profile, and taking a single node out of rotation for one bad
+ * profile would take every good one with it; damaged ones answer 503 PROFILE_DAMAGED), and `/metrics` has
  * `profilesync_damaged_profiles`, `profilesync_damage_findings_total{kind}` and
  * `profilesync_profile_repairs_total{source}`. A repair (from a peer over /sync, or from a backup
  * with `verify --repair --from`) clears the profile's entry.
@@ -69,7 +70,7 @@ export function watchDamage(o: { log: EventLog; store: ProfileStoreImpl; readine
       const parts: string[] = [];
       if (ids.length > 0) parts.push(`${ids.length} damaged profile(s): ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''}`);
       if (d.node.length > 0) parts.push(`${d.node.length} node-level finding(s): ${d.node.slice(0, 3).map((f) => f.kind).join(', ')}`);
-      return { code: 'STORAGE_DAMAGED', message: `${parts.join('; ')} (GET /api/damage; repaired from a peer, or with profilesync verify --repair --from BACKUP)` };
+      return { code: 'STORAGE_DAMAGED', degraded: true, message: `${parts.join('; ')} (GET /api/damage; repaired from a peer, or with profilesync verify --repair --from BACKUP)` };
     }),
   ];
   return () => {
