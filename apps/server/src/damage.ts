@@ -47,11 +47,19 @@ export function watchDamage(o: { log: EventLog; store: ProfileStoreImpl; readine
     findings.inc({ kind: f.kind });
     logger.error({ stream: f.stream || undefined, kind: f.kind, detail: f.message }, 'storage damage found');
   }
+  // what the open repaired itself (a rebuilt MANIFEST): counted and logged, not a lasting degradation
+  for (const f of initial.repaired) {
+    findings.inc({ kind: f.kind });
+    logger.warn({ kind: f.kind, detail: f.message }, 'storage damage found and repaired at open');
+  }
   const offs = [
     log.on('damaged', (d) => {
       findings.inc({ kind: d.kind });
       if (d.stream === '' || d.stream.startsWith('#')) logger.error({ stream: d.stream || undefined, kind: d.kind, detail: d.message }, 'storage damage found');
       else logger.error({ profile: d.stream, kind: d.kind, seq: d.seq, detail: d.message }, 'profile damaged: answered with PROFILE_DAMAGED until repaired');
+    }),
+    store.on('audit-restarted', (e) => {
+      logger.warn({ kept: e.kept, lost: e.lost }, "the '#audit' stream was damaged and is written again as a new segment");
     }),
     store.on('profile-repaired', (e) => {
       const source = e.source.startsWith('peer:') ? 'peer' : e.source;

@@ -556,6 +556,7 @@ export function openApiDocument(): Json {
           properties: {
             profiles: { type: 'array', items: { type: 'object', required: ['id', 'findings'], properties: { id: str, findings: { type: 'array', items: { type: 'object', properties: { kind: str, seq: { type: 'integer' }, message: str, at: str } } } } } },
             node: { type: 'array', items: { type: 'object', properties: { stream: str, kind: str, message: str, at: str } } },
+            repaired: { type: 'array', description: 'unscoped admins: damage the node found and repaired itself when it opened (e.g. kind manifest: LevelDB\'s MANIFEST rebuilt from the table files); not damage that stays', items: { type: 'object', properties: { kind: str, message: str, at: str } } },
           },
         }),
         ...common,
