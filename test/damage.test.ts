@@ -3,7 +3,7 @@
  * 127.0.0.1): node A's acknowledged writes to one profile are lost from the end of LevelDB's
  * write-ahead log (a crash image whose WAL is truncated). Restarted, A answers that profile with
  * 503 PROFILE_DAMAGED everywhere (never its older state, never 404, its id not re-creatable),
- * serves every other profile, reports it (/readyz, /metrics, /api/damage); with its healthy peer
+ * serves every other profile, reports it (/readyz degraded, /metrics, /api/damage); with its healthy peer
  * B it rebuilds the profile from B's full state as a new chain segment, audited as
  * `profile.repair`, and then holds exactly B's content.
  */
@@ -117,9 +117,11 @@ it('a lost WAL tail: PROFILE_DAMAGED (never an older state, never 404, not re-cr
   const damage = (await req(lone, 'GET', '/api/damage')).json;
   expect(damage.profiles.map((p: { id: string }) => p.id)).toEqual(['p1']);
   expect(damage.profiles[0].findings[0].kind).toBe('rollback');
+  // degraded, not unready: the node keeps serving its intact profiles (docs/operations.md)
   const ready = await req(lone, 'GET', '/readyz');
-  expect(ready.status).toBe(503);
-  expect(ready.json.reasons).toContainEqual(expect.objectContaining({ check: 'storage', code: 'STORAGE_DAMAGED' }));
+  expect(ready.status).toBe(200);
+  expect(ready.json).toMatchObject({ ready: true, degraded: true });
+  expect(ready.json.reasons).toContainEqual(expect.objectContaining({ check: 'storage', code: 'STORAGE_DAMAGED', degraded: true }));
   expect((await req(lone, 'GET', '/metrics')).text).toMatch(/^profilesync_damaged_profiles 1$/m);
   await stop(lone);
 
@@ -133,7 +135,7 @@ it('a lost WAL tail: PROFILE_DAMAGED (never an older state, never 404, not re-cr
   expect(repaired.systemMessage).toBe('v4 of 1');
   const audit = (await req(healed, 'GET', '/api/audit?profile=p1')).json.records;
   expect(audit.map((r: { action: string }) => r.action)).toContain('profile.repair');
-  expect((await req(healed, 'GET', '/readyz')).status).toBe(200);
+  expect((await req(healed, 'GET', '/readyz')).json).toEqual({ ready: true });
   expect((await req(healed, 'GET', '/api/damage')).json.profiles).toEqual([]);
   expect((await req(healed, 'GET', '/metrics')).text).toMatch(/^profilesync_profile_repairs_total\{source="peer"\} 1$/m);
   // and it is an ordinary profile again

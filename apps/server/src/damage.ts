@@ -1,8 +1,9 @@
 /**
  * What an operator sees of damaged data (issue 11.2/11.3): every finding is logged once (error
- * level, with the profile and what was found), `/readyz` lists a reason while anything is
- * damaged (code STORAGE_DAMAGED: probes take the node out of rotation; it still answers every
- * request, intact profiles 200 and damaged ones 503 PROFILE_DAMAGED), and `/metrics` has
+ * level, with the profile and what was found), `/readyz` lists a degraded reason while anything
+ * is damaged (code STORAGE_DAMAGED; it stays 200 `{ ready: true, degraded: true, reasons }`: the
+ * node still serves every intact profile, and taking a single node out of rotation for one bad
+ * profile would take every good one with it; damaged ones answer 503 PROFILE_DAMAGED), and `/metrics` has
  * `profilesync_damaged_profiles`, `profilesync_damage_findings_total{kind}` and
  * `profilesync_profile_repairs_total{source}`. A repair (from a peer over /sync, or from a backup
  * with `verify --repair --from`) clears the profile's entry.
@@ -46,11 +47,19 @@ export function watchDamage(o: { log: EventLog; store: ProfileStoreImpl; readine
     findings.inc({ kind: f.kind });
     logger.error({ stream: f.stream || undefined, kind: f.kind, detail: f.message }, 'storage damage found');
   }
+  // what the open repaired itself (a rebuilt MANIFEST): counted and logged, not a lasting degradation
+  for (const f of initial.repaired) {
+    findings.inc({ kind: f.kind });
+    logger.warn({ kind: f.kind, detail: f.message }, 'storage damage found and repaired at open');
+  }
   const offs = [
     log.on('damaged', (d) => {
       findings.inc({ kind: d.kind });
       if (d.stream === '' || d.stream.startsWith('#')) logger.error({ stream: d.stream || undefined, kind: d.kind, detail: d.message }, 'storage damage found');
       else logger.error({ profile: d.stream, kind: d.kind, seq: d.seq, detail: d.message }, 'profile damaged: answered with PROFILE_DAMAGED until repaired');
+    }),
+    store.on('audit-restarted', (e) => {
+      logger.warn({ kept: e.kept, lost: e.lost }, "the '#audit' stream was damaged and is written again as a new segment");
     }),
     store.on('profile-repaired', (e) => {
       const source = e.source.startsWith('peer:') ? 'peer' : e.source;
@@ -69,7 +78,7 @@ export function watchDamage(o: { log: EventLog; store: ProfileStoreImpl; readine
       const parts: string[] = [];
       if (ids.length > 0) parts.push(`${ids.length} damaged profile(s): ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''}`);
       if (d.node.length > 0) parts.push(`${d.node.length} node-level finding(s): ${d.node.slice(0, 3).map((f) => f.kind).join(', ')}`);
-      return { code: 'STORAGE_DAMAGED', message: `${parts.join('; ')} (GET /api/damage; repaired from a peer, or with profilesync verify --repair --from BACKUP)` };
+      return { code: 'STORAGE_DAMAGED', degraded: true, message: `${parts.join('; ')} (GET /api/damage; repaired from a peer, or with profilesync verify --repair --from BACKUP)` };
     }),
   ];
   return () => {

@@ -16,7 +16,7 @@ export { openApiDocument } from './openapi.js';
 export { buildApp, routesOf, type RouteInfo } from './app.js';
 export type { SyncMount, SyncFactory, SyncMountContext, PeerStatus, SyncNowResult } from './sync-mount.js';
 export type { AppContext, CacheDirectory } from './context.js';
-export { Readiness, type ReadinessCheck, type ReadinessReason, type ReadinessReport, type ReadinessStatus } from './readiness.js';
+export { Readiness, readyzAnswer, type ReadinessCheck, type ReadinessReason, type ReadinessReport, type ReadinessStatus } from './readiness.js';
 export { readServerFile, writeServerFile, removeServerFile, serverFilePath, SERVER_FILE, type ServerFileInfo } from './server-file.js';
 export { BackupService, backupSections, streamBackup, writeBackupFile, commitBackupFile, scheduledBackupName, listScheduledBackups, pruneScheduledBackups, type BackupFileReport, type BackupKind } from './backup.js';
 export { importProfileLogExport, LOG_EXPORT_FORMAT, type LogImportReport, type LogImportResult } from './transfer.js';

@@ -114,10 +114,11 @@ const schemas: Json = {
     required: ['ready'],
     properties: {
       ready: { type: 'boolean' },
+      degraded: { type: 'boolean', enum: [true], description: 'present (true) when the node is ready but degraded: it serves, and reasons lists what is not whole (e.g. STORAGE_DAMAGED: damaged profiles answer PROFILE_DAMAGED)' },
       reasons: {
         type: 'array',
-        description: 'present when not ready: one per check that is not ready',
-        items: { type: 'object', required: ['check', 'code', 'message'], properties: { check: { ...str, description: 'the check (store, shutdown, bus, ...)' }, code: { ...str, description: 'stable, e.g. STORE_OPENING, STORE_CLOSED, SERVER_SHUTTING_DOWN' }, message: str } },
+        description: 'present when not ready (one per check that is not ready) or degraded (one per degradation, with degraded: true)',
+        items: { type: 'object', required: ['check', 'code', 'message'], properties: { check: { ...str, description: 'the check (store, shutdown, bus, storage, ...)' }, code: { ...str, description: 'stable, e.g. STORE_OPENING, STORE_CLOSED, SERVER_SHUTTING_DOWN, STORAGE_DAMAGED' }, message: str, degraded: { type: 'boolean', enum: [true], description: 'this reason does not make the node unready' } } },
       },
     },
   },
@@ -463,7 +464,7 @@ export function openApiDocument(): Json {
     '/readyz': {
       get: op(
         'getReadiness',
-        'Readiness (no auth): 200 once the store is open and every readiness check passes (a bus caught up, ...); 503 with the reasons before and while shutting down. Never the dashboard.',
+        'Readiness (no auth): 200 once the store is open and no readiness check blocks (a bus caught up, ...); a degraded node (damaged profiles) stays 200 with degraded: true and the reasons; 503 with the reasons before and while shutting down. Never the dashboard.',
         { '200': ok(ref('ReadyStatus')), '503': ok(ref('ReadyStatus'), 'not ready: reasons lists each check that is not ready') },
         {},
         false,
@@ -555,6 +556,7 @@ export function openApiDocument(): Json {
           properties: {
             profiles: { type: 'array', items: { type: 'object', required: ['id', 'findings'], properties: { id: str, findings: { type: 'array', items: { type: 'object', properties: { kind: str, seq: { type: 'integer' }, message: str, at: str } } } } } },
             node: { type: 'array', items: { type: 'object', properties: { stream: str, kind: str, message: str, at: str } } },
+            repaired: { type: 'array', description: 'unscoped admins: damage the node found and repaired itself when it opened (e.g. kind manifest: LevelDB\'s MANIFEST rebuilt from the table files); not damage that stays', items: { type: 'object', properties: { kind: str, message: str, at: str } } },
           },
         }),
         ...common,

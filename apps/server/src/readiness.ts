@@ -9,12 +9,19 @@
  *   off(); // the part is gone: its check no longer counts
  *
  * A check that throws is itself a reason (`READINESS_CHECK_FAILED`), never a 500.
+ *
+ * A reason with `degraded: true` does not take the node out of rotation: the node still serves
+ * (e.g. one damaged profile answers PROFILE_DAMAGED while every other profile is served), so
+ * `/readyz` stays 200 and lists it (`{ ready: true, degraded: true, reasons: [...] }`). Only
+ * reasons without it (the store not open, shutting down, a fleet catching up) make it 503.
  */
 
 /** Why a part of the node is not ready. `code` is stable (for probes and dashboards), `message` is for people. */
 export interface ReadinessReason {
   code: string;
   message: string;
+  /** the node still serves (some of its data is not): listed, but /readyz stays 200 */
+  degraded?: boolean;
 }
 
 /** A reason as /readyz lists it: which check gave it. */
@@ -26,6 +33,8 @@ export type ReadinessCheck = () => ReadinessReason | string | undefined | null;
 
 export interface ReadinessStatus {
   ready: boolean;
+  /** true when the node is ready but some reason is a degradation (listed in reasons) */
+  degraded: boolean;
   reasons: ReadinessReport[];
 }
 
@@ -52,9 +61,10 @@ export class Readiness {
     return [...this.#checks.keys()];
   }
 
-  /** Runs every check (in registration order). */
+  /** Runs every check (in registration order). Ready unless a reason is not a degradation. */
   status(): ReadinessStatus {
     const reasons: ReadinessReport[] = [];
+    let blocking = false;
     for (const [check, fn] of this.#checks) {
       let r: ReadinessReason | string | undefined | null;
       try {
@@ -63,8 +73,25 @@ export class Readiness {
         r = { code: 'READINESS_CHECK_FAILED', message: `the ${check} check failed: ${(err as Error)?.message ?? String(err)}` };
       }
       if (r === undefined || r === null) continue;
-      reasons.push(typeof r === 'string' ? { check, code: 'NOT_READY', message: r } : { check, code: r.code, message: r.message });
+      if (typeof r === 'string') {
+        blocking = true;
+        reasons.push({ check, code: 'NOT_READY', message: r });
+      } else if (r.degraded === true) {
+        reasons.push({ check, code: r.code, message: r.message, degraded: true });
+      } else {
+        blocking = true;
+        reasons.push({ check, code: r.code, message: r.message });
+      }
     }
-    return { ready: reasons.length === 0, reasons };
+    return { ready: !blocking, degraded: !blocking && reasons.length > 0, reasons };
   }
+}
+
+/**
+ * What `/readyz` answers for a status: 200 `{ ready: true }` (plus `degraded: true` and the
+ * reasons while something is degraded), or 503 `{ ready: false, reasons }`.
+ */
+export function readyzAnswer(status: ReadinessStatus): { code: 200 | 503; body: { ready: boolean; degraded?: true; reasons?: ReadinessReport[] } } {
+  if (!status.ready) return { code: 503, body: { ready: false, reasons: status.reasons } };
+  return { code: 200, body: status.degraded ? { ready: true, degraded: true, reasons: status.reasons } : { ready: true } };
 }

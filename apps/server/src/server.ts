@@ -213,7 +213,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       return;
     }
     res.setHeader('connection', 'close');
-    if (path === '/readyz') return sendJson(res, 503, readiness.status());
+    if (path === '/readyz') return sendJson(res, 503, { ready: false, reasons: readiness.status().reasons });
     if (path === '/healthz') return sendJson(res, closeRequested ? 503 : 200, { status: closeRequested ? 'shutting-down' : 'starting' });
     sendJson(res, 503, errorBody({ status: 503, code: 'SERVER_STARTING', message: 'the node is starting (opening its data dir); retry shortly' }), { 'retry-after': '1' });
   });

@@ -5,20 +5,21 @@
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig, Readiness, readServerFile, startServer } from '../src/index.js';
+import { defaultConfig, Readiness, readServerFile, readyzAnswer, startServer } from '../src/index.js';
 import { isHtmlNavigation } from '../src/web-ui.js';
 import { ADMIN, http, startTestServer, tempDir, type TestServer } from './helpers.js';
 
 describe('Readiness registry', () => {
   it('is ready with no checks; lists each failing check with its code; removal stops counting', () => {
     const r = new Readiness();
-    expect(r.status()).toEqual({ ready: true, reasons: [] });
+    expect(r.status()).toEqual({ ready: true, degraded: false, reasons: [] });
     let behind = true;
     const off = r.register('bus', () => (behind ? { code: 'BUS_CATCHING_UP', message: 'behind by 1200 ms' } : undefined));
     r.register('plain', () => 'a plain reason');
     r.register('fine', () => null);
     expect(r.status()).toEqual({
       ready: false,
+      degraded: false,
       reasons: [
         { check: 'bus', code: 'BUS_CATCHING_UP', message: 'behind by 1200 ms' },
         { check: 'plain', code: 'NOT_READY', message: 'a plain reason' },
@@ -33,12 +34,29 @@ describe('Readiness registry', () => {
     expect(r.status().reasons.map((x) => x.check)).toEqual(['plain']);
   });
 
+  it('a degraded reason keeps the node ready and is listed; a blocking one beside it makes it unready', () => {
+    const r = new Readiness();
+    let damaged = true;
+    let opening = false;
+    r.register('storage', () => (damaged ? { code: 'STORAGE_DAMAGED', message: '1 damaged profile(s): p1', degraded: true } : undefined));
+    r.register('store', () => (opening ? { code: 'STORE_OPENING', message: 'opening' } : undefined));
+    const degradedReason = { check: 'storage', code: 'STORAGE_DAMAGED', message: '1 damaged profile(s): p1', degraded: true };
+    expect(r.status()).toEqual({ ready: true, degraded: true, reasons: [degradedReason] });
+    expect(readyzAnswer(r.status())).toEqual({ code: 200, body: { ready: true, degraded: true, reasons: [degradedReason] } });
+    opening = true;
+    expect(r.status()).toEqual({ ready: false, degraded: false, reasons: [degradedReason, { check: 'store', code: 'STORE_OPENING', message: 'opening' }] });
+    expect(readyzAnswer(r.status()).code).toBe(503);
+    opening = false;
+    damaged = false;
+    expect(readyzAnswer(r.status())).toEqual({ code: 200, body: { ready: true } });
+  });
+
   it('a throwing check is a reason, not an exception; names are unique and well-formed', () => {
     const r = new Readiness();
     r.register('boom', () => {
       throw new Error('kaput');
     });
-    expect(r.status()).toEqual({ ready: false, reasons: [{ check: 'boom', code: 'READINESS_CHECK_FAILED', message: 'the boom check failed: kaput' }] });
+    expect(r.status()).toEqual({ ready: false, degraded: false, reasons: [{ check: 'boom', code: 'READINESS_CHECK_FAILED', message: 'the boom check failed: kaput' }] });
     expect(() => r.register('boom', () => undefined)).toThrow(/already registered/);
     expect(() => r.register('Bad Name', () => undefined)).toThrow(/must match/);
     expect(() => r.register('', () => undefined)).toThrow(/must match/);
@@ -78,6 +96,26 @@ describe('/readyz on a running node', () => {
       off();
     }
     expect(t.server.readiness.names()).toEqual(['shutdown', 'store', 'storage']);
+  });
+
+  it('stays 200 while a check reports a degradation (listed with degraded: true); 503 once a blocking reason joins it', async () => {
+    let lag = 0;
+    const offDegraded = t.server.readiness.register('test-degraded', () => ({ code: 'STORAGE_DAMAGED', message: '1 damaged profile(s): p1', degraded: true }));
+    const offBus = t.server.readiness.register('bus', () => (lag > 0 ? { code: 'BUS_CATCHING_UP', message: `behind the fleet by ${lag} ms` } : undefined));
+    try {
+      const degraded = { check: 'test-degraded', code: 'STORAGE_DAMAGED', message: '1 damaged profile(s): p1', degraded: true };
+      const r = await http(t.url, 'GET', '/readyz', { token: null });
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ ready: true, degraded: true, reasons: [degraded] });
+      lag = 100;
+      const blocked = await http(t.url, 'GET', '/readyz', { token: null });
+      expect(blocked.status).toBe(503);
+      expect(blocked.body).toEqual({ ready: false, reasons: [degraded, { check: 'bus', code: 'BUS_CATCHING_UP', message: 'behind the fleet by 100 ms' }] });
+    } finally {
+      offDegraded();
+      offBus();
+    }
+    expect((await http(t.url, 'GET', '/readyz', { token: null })).body).toEqual({ ready: true });
   });
 
   it('refuses query parameters like the other system routes', async () => {

@@ -81,8 +81,9 @@ export function encodeAudit(r: StoredAudit): Uint8Array {
 /** '#audit' entry -> record; an undecodable body still yields a record (never hidden). */
 export function auditEntryToRecord(e: EntryRecord): AuditRecord {
   try {
-    const r = JSON.parse(new TextDecoder().decode(e.body)) as StoredAudit;
-    return { ...r, at: iso(e.ts) };
+    const r = JSON.parse(new TextDecoder().decode(e.body)) as StoredAudit & { at?: unknown };
+    // a record copied into a new segment after damage keeps its own time (StoreCore.ensureAuditWritable)
+    return { ...r, at: typeof r.at === 'string' ? r.at : iso(e.ts) };
   } catch {
     return { at: iso(e.ts), actor: e.actor, origin: e.origin, action: e.summary || 'unknown', outcome: 'ok', details: { undecodable: true } };
   }

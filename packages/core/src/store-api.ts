@@ -97,6 +97,8 @@ export class ProfileStoreImpl implements ProfileStore {
   /** Builds the in-memory index from the persisted views (and warms the hot cache). */
   async init(): Promise<void> {
     const t0 = monoMs();
+    // a damaged '#audit' starts a new segment at once (StoreCore.ensureAuditWritable)
+    await this.#c.ensureAuditWritable();
     const ids = this.#c.log.streams().filter((s) => !s.startsWith('#'));
     const BATCH = 64;
     for (let i = 0; i < ids.length; i += BATCH) {
@@ -514,6 +516,7 @@ export class ProfileStoreImpl implements ProfileStore {
         ...report.node.map((f) => ({ stream: '', kind: f.kind, message: f.message, at: iso(f.at) })),
         ...report.streams.filter((s) => !s.named || s.stream.startsWith('#')).flatMap((s) => s.findings.map((f) => ({ stream: s.stream, kind: f.kind, message: f.message, at: iso(f.at) }))),
       ],
+      repaired: [...(report.repaired ?? []), ...this.#c.auditRestarts].map((f) => ({ kind: f.kind, message: f.message, at: iso(f.at) })),
     };
   }
 
@@ -585,18 +588,32 @@ export class ProfileStoreImpl implements ProfileStore {
   async recordAudit(record: Omit<AuditRecord, 'at'>): Promise<void> {
     this.#c.assertOpen();
     const r = validateAuditInput(record);
+    await this.#c.ensureAuditWritable();
     await this.#c.log.append({ stream: AUDIT_STREAM, body: encodeAudit(r), actor: r.actor, origin: r.origin, summary: r.action });
   }
 
   async audit(query?: AuditQuery): Promise<AuditRecord[]> {
     this.#c.assertOpen();
-    return queryAudit(this.#c.log, parseAuditQuery(query));
+    const q = parseAuditQuery(query);
+    await this.#c.ensureAuditWritable();
+    const out = await queryAudit(this.#c.log, q);
+    if (!this.#c.log.isDamaged(AUDIT_STREAM)) return out;
+    // this read found '#audit' damaged: its new segment holds every record that verifies
+    await this.#c.ensureAuditWritable();
+    return queryAudit(this.#c.log, q);
   }
 
   async conflicts(id: string): Promise<ConflictRecord[]> {
     this.#c.assertOpen();
     assertProfileId(id);
-    return listConflicts(this.#c.log, id);
+    await this.#c.ensureAuditWritable();
+    try {
+      return await listConflicts(this.#c.log, id);
+    } catch (err) {
+      if (!this.#c.log.isDamaged(AUDIT_STREAM)) throw err;
+      await this.#c.ensureAuditWritable();
+      return listConflicts(this.#c.log, id);
+    }
   }
 
   // --- import / export -------------------------------------------------------

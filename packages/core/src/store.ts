@@ -542,7 +542,7 @@ export class StoreCore {
     const t0 = monoMs();
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await this.log.getView(id);
+      bytes = await this.log.getView(id, { current: true });
     } catch (err) {
       if ((err as { code?: string }).code === 'LOG_STREAM_DAMAGED') throw err;
       bytes = undefined; // unreadable derived data: fall back to replay
@@ -622,7 +622,10 @@ export class StoreCore {
       digest = hashOf(live.full.bytes());
       bytes = persistedBytes(content, { version: this.refOf(id, state.key), updatedBy: ctx.actor, schema, conflicts, open, digest }, true);
       if (bytes.byteLength > this.maxProfileBytes) throw this.tooLarge(bytes.byteLength);
-      if (a.conflicts && a.conflicts.length > 0) conflictInputs = await this.conflictEntries(id, a.conflicts, ctx);
+      if (a.conflicts && a.conflicts.length > 0) {
+        await this.ensureAuditWritable();
+        conflictInputs = await this.conflictEntries(id, a.conflicts, ctx);
+      }
     } catch (err) {
       this.docs.drop(id);
       throw err;
@@ -665,9 +668,57 @@ export class StoreCore {
     return view;
   }
 
+  #auditRestart: Promise<void> | undefined;
+  /** '#audit' restarts of this process (reported with damaged().repaired) */
+  readonly auditRestarts: { kind: string; message: string; at: number }[] = [];
+
+  /**
+   * A damaged '#audit' stream (a node's own record, which no peer holds) must not stop the node
+   * from auditing (and so from creating tokens, recording denials, repairs, conflicts): it is
+   * written again as a new chain segment — every record of its verified prefix, each keeping its
+   * time, then an `audit.restart` record that says how many records could not be kept and why —
+   * and the damaged segment is retired (kept, no longer read). A no-op while '#audit' is intact.
+   */
+  ensureAuditWritable(): Promise<void> {
+    if (!this.log.isDamaged(AUDIT_STREAM)) return Promise.resolve();
+    this.#auditRestart ??= this.#restartAudit().finally(() => (this.#auditRestart = undefined));
+    return this.#auditRestart;
+  }
+
+  async #restartAudit(): Promise<void> {
+    if (!this.log.isDamaged(AUDIT_STREAM)) return;
+    const findings = this.log.damage().streams.find((s) => s.stream === AUDIT_STREAM)?.findings ?? [];
+    const head = this.log.head(AUDIT_STREAM);
+    const kept: Omit<AppendInput, 'stream'>[] = [];
+    try {
+      for await (const e of this.log.read(AUDIT_STREAM, { allowDamaged: true })) {
+        let body = e.body;
+        try {
+          // the record keeps its time (a new entry gets a new one)
+          const r = JSON.parse(new TextDecoder().decode(e.body)) as Record<string, unknown>;
+          body = encodeAudit({ ...r, at: typeof r.at === 'string' ? r.at : iso(e.ts) } as never);
+        } catch {
+          // undecodable: copied as it was (it is listed as such)
+        }
+        kept.push({ body, actor: e.actor, origin: e.origin, summary: e.summary });
+      }
+    } catch {
+      // the verified prefix ends at the first record that does not verify
+    }
+    const lost = Math.max(0, (head?.seq ?? kept.length) - kept.length);
+    const marker = validateAuditInput({
+      actor: 'node', origin: 'local', action: 'audit.restart', outcome: 'ok',
+      details: { kept: kept.length, lost, findings: findings.slice(0, 5).map((f) => ({ kind: f.kind, seq: f.seq, message: f.message.slice(0, 300) })) },
+    });
+    await this.log.replaceStream(AUDIT_STREAM, [...kept, { body: encodeAudit(marker), actor: 'node', origin: 'local', summary: 'audit.restart' }]);
+    this.auditRestarts.push({ kind: findings[0]?.kind ?? 'audit', at: Date.now(), message: `the '#audit' stream was damaged and is written again as a new segment: ${kept.length} record(s) kept, ${lost} lost (an audit.restart record says so)` });
+    this.events.emit('audit-restarted', { kept: kept.length, lost });
+  }
+
   /** The audit record of a repair (best effort: the repair itself is durable already). */
   async auditRepair(id: string, ctx: WriteContext, findings: unknown[]): Promise<void> {
     try {
+      await this.ensureAuditWritable();
       const stored = validateAuditInput({
         actor: ctx.actor, origin: ctx.origin, action: 'profile.repair', outcome: 'ok', profile: id,
         details: { source: ctx.origin, findings: findings.length, first: (findings[0] as { kind?: string; message?: string } | undefined) ?? null },

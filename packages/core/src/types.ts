@@ -315,6 +315,8 @@ export interface StoreEvents {
   'profile-damaged': { id: string; kind: string; message: string };
   /** a damaged profile was rebuilt as a new chain segment (from a peer's full state, or a backup) */
   'profile-repaired': { id: string; source: string; durationMillis: number };
+  /** a damaged '#audit' was written again as a new segment: `kept` records of its verified prefix, `lost` not */
+  'audit-restarted': { kept: number; lost: number };
 }
 
 /** What the store knows to be damaged (ProfileStoreImpl.damaged()). */
@@ -322,6 +324,8 @@ export interface DamageSummary {
   profiles: { id: string; findings: { kind: string; seq: number; message: string; at: string }[] }[];
   /** findings that belong to no profile (a damaged seal, WAL, '#audit', an unnamed stream) */
   node: { stream: string; kind: string; message: string; at: string }[];
+  /** damage the open found and repaired itself (e.g. kind 'manifest': LevelDB's MANIFEST rebuilt) */
+  repaired: { kind: string; message: string; at: string }[];
 }
 
 export type StoreEventName = keyof StoreEvents;

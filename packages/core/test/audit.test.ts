@@ -74,3 +74,42 @@ describe('audit', () => {
     expect(await codeOf(h.store.recordAudit({ actor: 'x', origin: 'cli', action: '', outcome: 'ok' }))).toBe('AUDIT_INVALID');
   });
 });
+
+describe('a damaged #audit', () => {
+  it('is written again as a new segment (intact records keep their time, then audit.restart): auditing never stops', async () => {
+    const { Level } = await import('level');
+    const t0 = clock.now();
+    for (let i = 0; i < 3; i++) {
+      await h.store.recordAudit({ actor: 'admin', origin: 'cli', action: 'token.create', outcome: 'ok', details: { n: i } });
+      clock.advance(1000);
+    }
+    await h.store.close();
+    // flip the last byte of the third '#audit' entry (plaintext catalog value: 5-byte frame header, then the name)
+    const db = new Level<Uint8Array, Uint8Array>(h.dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    let no: number | undefined;
+    for await (const [k, v] of db.iterator({ gte: Uint8Array.of(0x43), lt: Uint8Array.of(0x44) })) {
+      if (Buffer.from(v.subarray(5)).toString('utf8') === '#audit') no = new DataView(k.buffer, k.byteOffset).getUint32(1);
+    }
+    const key = new Uint8Array(13);
+    key[0] = 0x45;
+    new DataView(key.buffer).setUint32(1, no as number);
+    new DataView(key.buffer).setUint32(9, 3);
+    const v = new Uint8Array((await db.get(key)) as Uint8Array);
+    v[v.byteLength - 1] = (v[v.byteLength - 1] as number) ^ 1;
+    await db.put(key, v);
+    await db.close();
+    clock.advance(60_000);
+    const store = await h.reopen({ clock: clock.now });
+    // the read that meets the bad record starts the new segment; the query answers from it
+    const records = await store.audit();
+    expect(records.map((r) => r.action)).toEqual(['audit.restart', 'token.create', 'token.create']);
+    expect(records[0]).toMatchObject({ actor: 'node', details: { kept: 2, lost: 1 } });
+    expect(records.slice(1).map((r) => r.at)).toEqual([new Date(t0 + 1000).toISOString(), new Date(t0).toISOString()]);
+    expect(store.log.isDamaged('#audit')).toBe(false);
+    expect(store.damaged().repaired.map((r) => r.message)).toEqual([expect.stringContaining("'#audit'")]);
+    await store.recordAudit({ actor: 'admin', origin: 'cli', action: 'token.revoke', outcome: 'ok' });
+    expect((await store.audit({ limit: 1 }))[0]?.action).toBe('token.revoke');
+    expect((await store.log.verify()).ok).toBe(true);
+  });
+});

@@ -4,9 +4,9 @@
  * value and is checked on read, so a record copied under another key is rejected.
  */
 import { auxNameKey } from './codec.js';
-import { isNoSpace, type DbHolder } from './db.js';
+import { isNoSpace, type DbHolder, writeOps } from './db.js';
 import { logError, readFailure } from './errors.js';
-import { auxKey, P_AUX, prefixRange } from './keys.js';
+import { auxKey, P_AUX, P_AUX_COPY, prefixRange } from './keys.js';
 import { decodeAuxPlain, encodeAuxPlain, frame, unframe } from './records.js';
 import type { LogCodec } from './types.js';
 
@@ -38,10 +38,11 @@ export async function getAux(holder: DbHolder, codec: LogCodec, name: string): P
 }
 
 export async function putAux(holder: DbHolder, codec: LogCodec, name: string, value: Uint8Array): Promise<void> {
-  const key = auxKey(auxNameKey(codec, name));
+  const nameKey = auxNameKey(codec, name);
   const v = frame(EMPTY_HEADER, codec.encode(PLACE, encodeAuxPlain(name, value)));
   try {
-    await holder.run((db) => db.put(key, v, { sync: true }));
+    // the record and its copy at the other end of the keyspace, in one batch (mirrors.ts)
+    await holder.run((db) => writeOps(db, [{ type: 'put', key: auxKey(nameKey), value: v }, { type: 'put', key: auxKey(nameKey, P_AUX_COPY), value: v }], true));
   } catch (err) {
     holder.markWriteFailed();
     throw logError(isNoSpace(err) ? 'LOG_DISK_FULL' : 'LOG_WRITE_FAILED', `aux record ${name} was not written`, { cause: err, details: { name } });
@@ -49,9 +50,9 @@ export async function putAux(holder: DbHolder, codec: LogCodec, name: string, va
 }
 
 export async function deleteAux(holder: DbHolder, codec: LogCodec, name: string): Promise<void> {
-  const key = auxKey(auxNameKey(codec, name));
+  const nameKey = auxNameKey(codec, name);
   try {
-    await holder.run((db) => db.del(key, { sync: true }));
+    await holder.run((db) => writeOps(db, [{ type: 'del', key: auxKey(nameKey) }, { type: 'del', key: auxKey(nameKey, P_AUX_COPY) }], true));
   } catch (err) {
     holder.markWriteFailed();
     throw logError(isNoSpace(err) ? 'LOG_DISK_FULL' : 'LOG_WRITE_FAILED', `aux record ${name} was not deleted`, { cause: err, details: { name } });

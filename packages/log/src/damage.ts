@@ -97,6 +97,7 @@ export class DamageRegistry {
     return {
       streams: this.numbers().map((no) => ({ stream: nameOf(no) ?? `#${no}`, named: nameOf(no) !== undefined, findings: this.findings(no).map(toRecord) })),
       node: this.#node.map(toRecord),
+      repaired: [],
     };
   }
 }

@@ -13,6 +13,8 @@ export const META_CODEC = 'codec';
 export const META_CREATED = 'created';
 /** time of the last rebuild() (its synced write makes the rebuilt records durable) */
 export const META_REBUILT = 'rebuilt';
+/** present (u32 1) once every catalog and aux record has its copy (mirrors.ts) */
+export const META_MIRRORS = 'mirrors';
 
 export function u32Bytes(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -27,11 +29,13 @@ export function u64Bytes(n: number): Uint8Array {
 }
 
 /** Meta puts of a new DB (also used by restore). */
-export function newMetaOps(format: number, codecId: string, createdAt: number): { key: Uint8Array; value: Uint8Array }[] {
+/** The meta records of a new log; `mirrored`: its catalog and aux records all have their copies (a new or restored log). */
+export function newMetaOps(format: number, codecId: string, createdAt: number, mirrored = true): { key: Uint8Array; value: Uint8Array }[] {
   return [
     { key: metaKey(META_FORMAT), value: u32Bytes(format) },
     { key: metaKey(META_CODEC), value: utf8(codecId) },
     { key: metaKey(META_CREATED), value: u64Bytes(createdAt) },
+    ...(mirrored ? [{ key: metaKey(META_MIRRORS), value: u32Bytes(1) }] : []),
   ];
 }
 
@@ -75,7 +79,8 @@ export async function prepareFormat(
       // the records (the caller opens its own data dir), so they are written again, with the
       // opener's codec (a wrong codec still fails on the first record it decodes)
       const createdAt = clock();
-      await writeOps(db, newMetaOps(FORMAT_VERSION, codec.id, createdAt).map((o) => ({ type: 'put' as const, ...o })), true);
+      // (not marked mirrored: the open checks the copies)
+      await writeOps(db, newMetaOps(FORMAT_VERSION, codec.id, createdAt, false).map((o) => ({ type: 'put' as const, ...o })), true);
       return { formatVersion: FORMAT_VERSION, createdAt, recovered: `the format records were lost (damaged) and written again (format ${FORMAT_VERSION}, codec ${codec.id})` };
     }
     const createdAt = clock();

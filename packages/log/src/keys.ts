@@ -9,6 +9,12 @@
  *   V u32 stream           materialized view
  *   S u32 stream u64 seq   snapshot
  *   A key-bytes            aux record (utf8 name, or codec.keyFor(name))
+ *   a key-bytes            copy of the aux record (same value), at the other end of the keyspace
+ *   c u32 stream           copy of the catalog record (same value), at the other end of the keyspace
+ *
+ * The copies (written in the same batch as the record) let the open restore catalog and aux
+ * records that a damaged table block took (mirrors.ts): LevelDB keeps neighbouring keys in one
+ * block, and one block must not lose every profile's name or every token.
  */
 import { readU32, readU64, utf8, writeU32, writeU64 } from './bytes.js';
 
@@ -19,6 +25,8 @@ export const P_HEAD = 0x48; // 'H'
 export const P_VIEW = 0x56; // 'V'
 export const P_SNAPSHOT = 0x53; // 'S'
 export const P_AUX = 0x41; // 'A'
+export const P_AUX_COPY = 0x61; // 'a'
+export const P_CATALOG_COPY = 0x63; // 'c'
 
 export const MAX_STREAM_NO = 0xffff_ffff;
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -71,9 +79,9 @@ export function snapshotKey(stream: number, seq: number): Uint8Array {
   return seqKey(P_SNAPSHOT, stream, seq);
 }
 
-export function auxKey(nameKey: Uint8Array): Uint8Array {
+export function auxKey(nameKey: Uint8Array, prefix: number = P_AUX): Uint8Array {
   const k = new Uint8Array(1 + nameKey.byteLength);
-  k[0] = P_AUX;
+  k[0] = prefix;
   k.set(nameKey, 1);
   return k;
 }

@@ -7,11 +7,13 @@ import type { BackupSource } from './backup.js';
 import { asU8 } from './bytes.js';
 import * as aux from './aux.js';
 import { plainCodec } from './codec.js';
-import { DbHolder, getPoint, openLevel } from './db.js';
+import { type Db, DbHolder, getPoint, openLevel } from './db.js';
+import { type ManifestRebuild, rebuildManifest } from './manifest.js';
 import { Emitter } from './emitter.js';
 import { invalid, logError, readFailure } from './errors.js';
 import { META_REBUILT, prepareFormat, u64Bytes } from './format.js';
-import { metaKey, P_VIEW, streamKey } from './keys.js';
+import { metaKey, P_AUX, P_AUX_COPY, P_CATALOG, P_CATALOG_COPY, P_ENTRY, P_HEAD, P_VIEW, streamKey } from './keys.js';
+import { coversPrefix, type HealResult, healCopies, isMirrored } from './mirrors.js';
 import { defaultSnapshotPolicy } from './policy.js';
 import { decodeEntry, iterateRaw, type ReadContext, resolveRange } from './reader.js';
 import { rebuildStream } from './rebuild.js';
@@ -63,20 +65,52 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
   const opts = checkOptions(options);
   const codec = opts.codec ?? plainCodec;
   const clock = opts.clock ?? Date.now;
-  const { damage, lost } = opts.checkTables === false ? { damage: [], lost: [] } : await tableDamage(opts.dir);
-  const db = await openLevel(opts.dir, opts.wrapDb);
+  const check = opts.checkTables !== false;
+  let rebuilt: ManifestRebuild | undefined;
+  let found = check ? await tableDamage(opts.dir) : { damage: [], lost: [], manifest: undefined };
+  if (found.manifest !== undefined) {
+    // CURRENT or the MANIFEST cannot be trusted: rebuild it from the files (manifest.ts)
+    rebuilt = await rebuildManifest(opts.dir, found.manifest);
+    found = await tableDamage(opts.dir);
+  }
+  let db: Db;
+  try {
+    db = await openLevel(opts.dir, opts.wrapDb);
+  } catch (err) {
+    // LevelDB refuses what the checks passed: the same rebuild, once
+    if (!check || rebuilt !== undefined || (err as { code?: string }).code !== 'LOG_CORRUPT') throw err;
+    rebuilt = await rebuildManifest(opts.dir, `LevelDB refused to open it: ${String((err as Error).cause ?? (err as Error).message)}`);
+    found = await tableDamage(opts.dir);
+    db = await openLevel(opts.dir, opts.wrapDb);
+  }
   try {
     // lost format records are written again only in a dir that carries this log's commit seal (never in a foreign DB)
     const ours = opts.seal !== false && existsSync(join(opts.dir, SEAL_FILE));
     const { formatVersion, createdAt, recovered } = await prepareFormat(db, opts.dir, codec, clock, opts.migrations ?? new Map(), ours);
     const table = new StreamTable();
     await table.load(db, codec);
+    // catalog and aux records a damaged block took come back from their copies (mirrors.ts)
+    const lost = [...(rebuilt?.lost ?? []), ...found.lost];
+    const ranges = lost.flatMap((l) => l.ranges);
+    const mirrored = await isMirrored(db);
+    let heal: HealResult | undefined;
+    if (!mirrored || [P_CATALOG, P_CATALOG_COPY, P_AUX, P_AUX_COPY].some((p) => coversPrefix(ranges, p))
+      || table.problems.some((p) => p.kind === 'catalog') || table.unnamedHeads().length > 0) {
+      heal = await healCopies(db, ranges, mirrored);
+      if (heal.catalog.length > 0) await table.load(db, codec);
+    }
     const holder = new DbHolder(opts.dir, db, opts.wrapDb);
     const log = new Log(opts, holder, table, codec, clock, formatVersion, createdAt);
-    log.tableDamage = damage;
-    log.markLost(lost);
-    if (recovered !== undefined) log.markNode('meta', recovered);
+    if (heal !== undefined && mirrored) log.noteHealed(heal);
+    // names (and tokens, peers) stay known unless a record and its copy were both lost, or the
+    // copies did not exist yet
+    const known = (main: number, copy: number) => mirrored ? !(coversPrefix(ranges, main) && coversPrefix(ranges, copy)) : !coversPrefix(ranges, main);
+    log.markLost(lost, { catalog: known(P_CATALOG, P_CATALOG_COPY), aux: known(P_AUX, P_AUX_COPY) });
+    if (recovered !== undefined) log.repairedAtOpen.push({ no: 0, kind: 'meta', seq: 0, at: clock(), message: recovered });
+    if (rebuilt !== undefined) log.noteRebuilt(rebuilt);
     await log.checkAtOpen(db, opts.seal !== false);
+    // after a rebuild every chain is verified: what a lost table took shows there
+    if (rebuilt !== undefined) await log.verify();
     return log;
   } catch (err) {
     await db.close().catch(() => undefined);
@@ -85,17 +119,21 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
 }
 
 /**
- * Checks the table files before LevelDB reads them (see tables.ts). Unsafe damage refuses the
- * open with LOG_CORRUPT; safe damage (altered values in readable blocks) is returned for
- * verify() to report. Damage must show twice: a compaction in another process may be moving
- * files while we read.
+ * Checks CURRENT, the MANIFEST and the table files before LevelDB reads them (see tables.ts).
+ * A table LevelDB cannot read safely is salvaged; `manifest` says why LevelDB's metadata cannot
+ * be trusted (the caller rebuilds it, then checks again). Damage must show twice: a compaction in
+ * another process may be moving files while we read (that process holds the lock: the open then
+ * fails with LOG_LOCKED).
  */
-async function tableDamage(dir: string): Promise<{ damage: TableDamage[]; lost: { file: string; ranges: LostRange[] }[] }> {
-  let { damage, sizes } = await checkTablesWithSizes(dir);
-  if (damage.length > 0) {
-    const again = new Set((await checkTablesWithSizes(dir)).damage.map((d) => `${d.file}@${d.offset}:${d.safe}`));
+async function tableDamage(dir: string): Promise<{ damage: TableDamage[]; lost: { file: string; ranges: LostRange[] }[]; manifest: string | undefined }> {
+  let { damage, sizes, manifest } = await checkTablesWithSizes(dir);
+  if (damage.length > 0 || manifest !== undefined) {
+    const second = await checkTablesWithSizes(dir);
+    const again = new Set(second.damage.map((d) => `${d.file}@${d.offset}:${d.safe}`));
     damage = damage.filter((d) => again.has(`${d.file}@${d.offset}:${d.safe}`));
+    manifest = second.manifest === undefined ? undefined : manifest;
   }
+  if (manifest !== undefined) return { damage: [], lost: [], manifest };
   // a table LevelDB cannot read safely is salvaged (its intact blocks kept), never a node-wide refusal
   const lost: { file: string; ranges: LostRange[] }[] = [];
   for (const file of new Set(damage.filter((d) => !d.safe).map((d) => d.file))) {
@@ -119,12 +157,10 @@ async function tableDamage(dir: string): Promise<{ damage: TableDamage[]; lost: 
       fail(String((err as Error).message));
     }
   }
-  return { damage, lost };
+  return { damage, lost, manifest: undefined };
 }
 
 class Log implements EventLog {
-  /** damage found by the table check at open that LevelDB can still read (reported by verify) */
-  tableDamage: TableDamage[] = [];
   readonly dir: string;
   readonly formatVersion: number;
   readonly #createdAt: number;
@@ -184,17 +220,23 @@ class Log implements EventLog {
    * catalog records are gone there; views and snapshots are derived and rebuilt). Aux or meta
    * records in a lost range are node-level findings.
    */
-  markLost(lost: { file: string; ranges: LostRange[] }[]): void {
+  markLost(lost: { file: string; ranges: LostRange[] }[], healed: { catalog: boolean; aux: boolean } = { catalog: false, aux: false }): void {
     const at = this.#clock();
     for (const { file, ranges } of lost) {
+      if (ranges.length === 0) {
+        this.repairedAtOpen.push({ no: 0, kind: 'table', seq: 0, at, message: `table ${file} was salvaged (a damaged index, filter or meta index block, or footer): every data block was intact, nothing is lost; the original is in lost/` });
+        continue;
+      }
+      let marked = 0;
       for (const r of ranges) {
         const msg = `table ${file} was salvaged: the records between ${r.after === undefined ? 'its start' : Buffer.from(r.after).toString('hex')} and ${r.before === undefined ? 'its end' : Buffer.from(r.before).toString('hex')} were in damaged blocks (the original is in lost/)`;
-        // always a node-level finding too: streams whose every record was there are not known by name
-        this.#damage.mark({ no: 0, kind: 'table', seq: 0, message: msg, at });
+        // without the catalog's copies, streams whose every record was there are not known by name
+        if (!healed.catalog) this.#damage.mark({ no: 0, kind: 'table', seq: 0, message: msg, at });
         const numbers = new Set<number>(this.#table.numbers());
         for (let no = 1; no < this.#table.nextNo; no++) numbers.add(no);
         for (const no of numbers) {
-          for (const prefix of [0x43, 0x45, 0x48]) {
+          // catalog records restored from their copies are not lost (healed.catalog)
+          for (const prefix of healed.catalog ? [P_ENTRY, P_HEAD] : [P_CATALOG, P_ENTRY, P_HEAD]) {
             // a stream's records of this prefix span [prefix no 0.., prefix no ff..]: overlap with the range
             const lo = streamKey(prefix, no);
             const hi = new Uint8Array(14).fill(0xff);
@@ -202,20 +244,44 @@ class Log implements EventLog {
             const overlaps = (r.before === undefined || Buffer.compare(lo, r.before) < 0) && (r.after === undefined || Buffer.compare(hi, r.after) > 0);
             if (overlaps) {
               this.#damage.mark({ no, kind: 'table', seq: 0, message: msg, at });
+              marked++;
               break;
             }
           }
         }
-        for (const prefix of [0x41, 0x4d]) {
-          const probe = Uint8Array.of(prefix);
-          const end = Uint8Array.of(prefix + 1);
-          const overlaps = (r.before === undefined || Buffer.compare(probe, r.before) < 0) && (r.after === undefined || Buffer.compare(end, r.after) > 0);
-          if (overlaps) {
-            this.#damage.mark({ no: 0, kind: 'table', seq: 0, message: `${prefix === 0x41 ? 'aux records (tokens, peers)' : 'format records'} may be lost: ${msg}`, at });
-          }
+        // aux records restored from their copies are not lost; lost format records are written
+        // again by the open (prepareFormat: reported as repaired)
+        if (!healed.aux && coversPrefix([r], P_AUX)) {
+          this.#damage.mark({ no: 0, kind: 'table', seq: 0, message: `aux records (tokens, peers) may be lost: ${msg}`, at });
         }
       }
+      if (healed.catalog) {
+        this.repairedAtOpen.push({ no: 0, kind: 'table', seq: 0, at, message: `table ${file} was salvaged: the records in its damaged block(s) are gone; ${marked} profile(s) with records there are marked damaged (the original is in lost/)` });
+      }
     }
+  }
+
+  /** What the open repaired itself (reported by damage().repaired; not damage that stays). */
+  readonly repairedAtOpen: StoredDamage[] = [];
+
+  /** The MANIFEST was rebuilt at this open (manifest.ts): reported; tables that could not be kept are node findings. */
+  noteRebuilt(r: ManifestRebuild): void {
+    const at = this.#clock();
+    const parts = [`LevelDB's MANIFEST was rebuilt from the table files (${r.reason}); the originals are in lost/`];
+    if (r.abandoned.length > 0) parts.push(`unfinished table(s) no MANIFEST listed moved to lost/: ${r.abandoned.join(', ')}`);
+    if (r.lost.length > 0) parts.push(`damaged table(s) salvaged: ${r.lost.map((l) => l.file).join(', ')}`);
+    this.repairedAtOpen.push({ no: 0, kind: 'manifest', seq: 0, at, message: parts.join('; ') });
+    for (const f of r.dropped) {
+      this.#damage.mark({ no: 0, kind: 'table', seq: 0, at, message: `table ${f} could not be salvaged and is in lost/: its records are gone (which streams held them is unknown; every chain was verified)` });
+    }
+  }
+
+  /** Catalog and aux records restored from their copies at this open (reported as repaired). */
+  noteHealed(h: HealResult): void {
+    const at = this.#clock();
+    if (h.catalog.length > 0) this.repairedAtOpen.push({ no: 0, kind: 'catalog', seq: 0, at, message: `${h.catalog.length} catalog record(s) (profile names) restored from their copies` });
+    if (h.aux > 0) this.repairedAtOpen.push({ no: 0, kind: 'aux', seq: 0, at, message: `${h.aux} aux record(s) (tokens, peers, settings) restored from their copies` });
+    if (h.copies > 0) this.repairedAtOpen.push({ no: 0, kind: 'aux', seq: 0, at, message: `${h.copies} copies of catalog/aux records written again from the records` });
   }
 
   markNode(kind: StoredDamage['kind'], message: string): void {
@@ -232,6 +298,10 @@ class Log implements EventLog {
     if (!seal) return;
     const deps = { dir: this.dir, holder: this.#holder, table: this.#table, damage: this.#damage, codec: this.#codec, emitter: this.#emitter, clock: this.#clock };
     const check = await checkSeal(deps, db as never);
+    if (check.unreadable) {
+      // this open could not compare with the seal; a new one is written at once (not damage that stays)
+      this.repairedAtOpen.push({ no: 0, kind: 'seal', seq: 0, at, message: 'the commit seal was unreadable (damaged) and is written again: a lost tail of the write-ahead log could not be ruled out for this open' });
+    }
     this.#sealer = new Sealer(deps, check.counter);
     // every open is a checkpoint (LevelDB turned its WAL into a table): seal the state as found
     this.#sealer.damageChanged();
@@ -316,7 +386,9 @@ class Log implements EventLog {
 
   damage(): DamageReport {
     this.#open();
-    return this.#damage.report((no) => this.#table.nameOf(no));
+    const report = this.#damage.report((no) => this.#table.nameOf(no));
+    report.repaired = this.repairedAtOpen.map((d) => ({ stream: '', seq: 0, kind: d.kind, message: d.message, at: d.at }));
+    return report;
   }
 
   isDamaged(stream: string): boolean {
@@ -341,9 +413,10 @@ class Log implements EventLog {
     return acks;
   }
 
-  async getView(stream: string): Promise<Uint8Array | undefined> {
+  async getView(stream: string, opts?: { current?: boolean }): Promise<Uint8Array | undefined> {
     this.#open();
     const { no, name } = this.#stream(stream);
+    const headSeq = this.#table.head(no)?.seq;
     let v: Uint8Array | undefined;
     try {
       v = await this.#holder.run((db) => getPoint(db, streamKey(P_VIEW, no)));
@@ -353,7 +426,10 @@ class Log implements EventLog {
     if (v === undefined) return undefined;
     try {
       const { header, stored } = unframe(v, VIEW_HEADER_BYTES, `view of ${name}`, { stream: name });
-      return asU8(this.#codec.decode({ kind: 'view', stream: no, seq: readViewSeq(header) }, stored));
+      const seq = readViewSeq(header);
+      // not the head's view: the caller replays (a view is derived data, never served for another state)
+      if (opts?.current === true && seq !== headSeq) return undefined;
+      return asU8(this.#codec.decode({ kind: 'view', stream: no, seq }, stored));
     } catch (err) {
       // derived data: report it and let the caller replay (loadState + materialize)
       this.#emitter.emit('corruption', { stream: name, seq: 0, kind: 'view', message: String((err as Error).message) });
@@ -403,7 +479,6 @@ class Log implements EventLog {
       this.#emitter.emit('verify-progress', p);
       opts?.onProgress?.(p);
     }, (no) => this.#table.isRetired(no));
-    for (const d of this.tableDamage) report.broken.push({ stream: '', seq: 0, kind: 'checksum', message: d.message });
     const known = new Set(report.broken.map((b) => `${b.stream}|${b.seq}|${b.kind}`));
     for (const p of this.#table.problems) {
       if (p.kind === 'head' && this.#table.broken.has(p.streamNo) && !known.has(`${p.stream}|${p.seq}|${p.kind}`)) report.broken.push(p);

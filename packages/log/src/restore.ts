@@ -20,7 +20,7 @@ import { type SnapshotChain, SnapshotThread } from './snapshot-thread.js';
 import { isValidStreamName } from './validate.js';
 import { invalid, logError } from './errors.js';
 import { FORMAT_VERSION, newMetaOps } from './format.js';
-import { auxKey, entryKey, P_CATALOG, P_HEAD, P_VIEW, snapshotKey, streamKey } from './keys.js';
+import { auxKey, entryKey, P_AUX_COPY, P_CATALOG, P_CATALOG_COPY, P_HEAD, P_VIEW, snapshotKey, streamKey } from './keys.js';
 import { defaultSnapshotPolicy } from './policy.js';
 import { decodePayload, encodeHead, type HeadRecord, parseEntry, payloadBody, unframe } from './records.js';
 import type { LastEntryInfo, LogCodec, RestoreOptions, RestoreReport } from './types.js';
@@ -217,6 +217,7 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
           const { name, rest } = parseNamed(payload);
           unframe(rest, 0, 'aux record', {});
           ops.push({ type: 'put', key: auxKey(name), value: rest });
+          ops.push({ type: 'put', key: auxKey(name, P_AUX_COPY), value: rest });
           aux++;
           if (ops.length >= FLUSH_OPS) await flush();
         } else if (type === R_CATALOG) {
@@ -318,6 +319,7 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
     const head: HeadRecord = { seq: s.seq, lsn: s.lsn, ts: s.ts, hash: s.hash };
     ops.push({ type: 'put', key: streamKey(P_HEAD, s.no), value: encodeHead(head) });
     ops.push({ type: 'put', key: streamKey(P_CATALOG, s.no), value: catalog.get(s.no) as Uint8Array });
+    ops.push({ type: 'put', key: streamKey(P_CATALOG_COPY, s.no), value: catalog.get(s.no) as Uint8Array });
   }
   await hashes.finish();
   await flush();

@@ -120,10 +120,11 @@ function footer(meta: Handle, index: Handle): Uint8Array {
 
 const userKey = (k: Uint8Array): Uint8Array => k.subarray(0, Math.max(0, k.byteLength - 8));
 
-/** The good data blocks of a (damaged) table file and where the non-data region starts. */
-function goodBlocks(file: Uint8Array): { good: Good[]; lost: LostRange[]; end: number } {
+/** The good data blocks of a (damaged) table file, where the non-data region starts, and the dropped blocks' regions. */
+function goodBlocks(file: Uint8Array): { good: Good[]; lost: LostRange[]; end: number; holes: Handle[] } {
   const good: Good[] = [];
   const lost: LostRange[] = [];
+  const holes: Handle[] = [];
   // through the original index, when its footer and index block are intact
   let handles: Handle[] | undefined;
   let dataEnd = 0;
@@ -164,6 +165,7 @@ function goodBlocks(file: Uint8Array): { good: Good[]; lost: LostRange[]; end: n
     const keys = blk.ok && blk.contents !== undefined ? keysOf(blk.contents) : undefined;
     if (keys === undefined) {
       pendingLoss = true;
+      holes.push({ offset: handle.offset, size: handle.size + 5 });
       return false;
     }
     if (pendingLoss) lost.push({ after: prevLast === undefined ? undefined : userKey(prevLast), before: userKey(keys.first) });
@@ -175,7 +177,7 @@ function goodBlocks(file: Uint8Array): { good: Good[]; lost: LostRange[]; end: n
   if (handles !== undefined) {
     for (const h of handles) keep(h);
     if (pendingLoss) lost.push({ after: prevLast === undefined ? undefined : userKey(prevLast), before: undefined });
-    return { good, lost, end: dataEnd };
+    return { good, lost, end: dataEnd, holes };
   }
   // no index: walk the blocks from the start until one does not end in a matching crc
   let o = 0;
@@ -191,7 +193,7 @@ function goodBlocks(file: Uint8Array): { good: Good[]; lost: LostRange[]; end: n
   }
   // everything after the last good block is lost (a truncated tail, or the damaged index's blocks)
   lost.push({ after: prevLast === undefined ? undefined : userKey(prevLast), before: undefined });
-  return { good, lost, end: o };
+  return { good, lost, end: o, holes };
 }
 
 /**
@@ -199,16 +201,25 @@ function goodBlocks(file: Uint8Array): { good: Good[]; lost: LostRange[]; end: n
  * that are no longer readable. Throws when the new index does not fit in the file's size.
  */
 export async function salvageTable(dir: string, name: string, file: Uint8Array, size: number): Promise<LostRange[]> {
-  const { good, lost, end } = goodBlocks(file);
+  const { good, lost, end, holes } = goodBlocks(file);
   const index = blockWithTrailer(indexBlock(good));
   const meta = blockWithTrailer(EMPTY_BLOCK);
-  const start = end;
-  if (start + index.byteLength + meta.byteLength + 48 > size) throw new RangeError(`no room for a new index in ${name}`);
+  const need = index.byteLength + meta.byteLength;
+  // the new index and meta index go after the last good block, or into a dropped block's place
+  // (full keys make the new index larger than LevelDB's shortened one: the tail may not hold it)
+  const regions: Handle[] = [{ offset: end, size: size - 48 - end }];
+  for (const h of holes) {
+    const last = regions[regions.length - 1] as Handle;
+    if (regions.length > 1 && last.offset + last.size === h.offset) last.size += h.size;
+    else regions.push({ offset: h.offset, size: Math.min(h.size, size - 48 - h.offset) });
+  }
+  const place = regions.find((r) => r.size >= need && r.offset >= 0);
+  if (place === undefined) throw new RangeError(`no room for a new index in ${name}`);
   const out = new Uint8Array(size);
-  out.set(file.subarray(0, Math.min(file.byteLength, start)), 0);
-  const indexHandle = { offset: start, size: index.byteLength - 5 };
-  out.set(index, start);
-  const metaHandle = { offset: start + index.byteLength, size: meta.byteLength - 5 };
+  out.set(file.subarray(0, Math.min(file.byteLength, end)), 0);
+  const indexHandle = { offset: place.offset, size: index.byteLength - 5 };
+  out.set(index, place.offset);
+  const metaHandle = { offset: place.offset + index.byteLength, size: meta.byteLength - 5 };
   out.set(meta, metaHandle.offset);
   out.set(footer(metaHandle, indexHandle), size - 48);
   await mkdir(join(dir, 'lost'), { recursive: true });

@@ -185,6 +185,8 @@ export interface SealCheck {
   counter: number;
   /** the open found nothing to compare with (a new DB, or one written before seals existed) */
   first: boolean;
+  /** a seal file exists but does not parse (damaged): nothing could be compared */
+  unreadable: boolean;
 }
 
 /**
@@ -197,12 +199,11 @@ export async function checkSeal(deps: SealerDeps, db: Db): Promise<SealCheck> {
   const { dir, table, damage, codec, clock } = deps;
   const read = await readSeal(dir);
   const at = clock();
-  if (read.unreadable) {
-    damage.mark({ no: 0, kind: 'seal', seq: 0, at, message: 'the commit seal is unreadable (damaged): a lost tail of the write-ahead log cannot be ruled out for this open' });
-  }
+  // an unreadable seal is the caller's to report (it is written again at once, not damage that stays)
   const seal = read.seal;
-  if (seal === undefined) return { counter: 0, first: !read.unreadable };
-  for (const d of seal.damage) damage.mark({ ...d });
+  if (seal === undefined) return { counter: 0, first: !read.unreadable, unreadable: read.unreadable };
+  // (a 'seal' finding of an older version concerned the open that made it)
+  for (const d of seal.damage) if (d.kind !== 'seal') damage.mark({ ...d });
   const marked = new Set<number>();
   const mark = (no: number, seq: number, kind: 'rollback' | 'gap' | 'checksum', message: string): void => {
     marked.add(no);
@@ -249,10 +250,11 @@ export async function checkSeal(deps: SealerDeps, db: Db): Promise<SealCheck> {
   const lastLsn = table.lastLsn;
   const offset = lastLsn - table.totalEntries();
   const sealedOffset = seal.lastLsn - seal.entries;
-  if (lastLsn < seal.lastLsn && marked.size === 0) {
+  // node-level only when no damaged stream explains the loss (a salvaged table's streams do)
+  if (lastLsn < seal.lastLsn && marked.size === 0 && damage.size === 0) {
     damage.mark({ no: 0, kind: 'rollback', seq: 0, at, message: `the log ends at lsn ${lastLsn}, but lsn ${seal.lastLsn} was committed (commit seal): acknowledged writes were lost` });
-  } else if (offset !== sealedOffset && marked.size === 0 && table.broken.size === 0) {
+  } else if (offset !== sealedOffset && marked.size === 0 && table.broken.size === 0 && damage.size === 0) {
     damage.mark({ no: 0, kind: 'gap', seq: 0, at, message: `${Math.abs(offset - sealedOffset)} committed entries are missing from the log and cannot be attributed to a stream` });
   }
-  return { counter: seal.counter, first: false };
+  return { counter: seal.counter, first: false, unreadable: false };
 }

@@ -74,6 +74,11 @@ export class StreamTable {
     return out;
   }
 
+  /** Stream numbers that have a head but no name (their catalog record is missing or unreadable). */
+  unnamedHeads(): number[] {
+    return [...this.#heads.keys()].filter((no) => !this.#names.has(no));
+  }
+
   /** Stream numbers with a name, in stream-number order (retired segments included). */
   numbers(): number[] {
     return [...this.#names.keys()];

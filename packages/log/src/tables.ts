@@ -1,17 +1,16 @@
 /**
  * Table-file check, run before LevelDB opens a dir. LevelDB (as bundled by classic-level, built
  * with assertions) reads table blocks without verifying their crc32c and ABORTS the process on
- * some malformed keys (e.g. an internal key shorter than 8 bytes). So before opening, every live
- * table file (from CURRENT -> MANIFEST) is read and every block's crc32c checked:
- *   - a damaged data block whose entries still parse with sane keys is "safe": LevelDB will hand
- *     back altered values, which the log's own hashes and crcs detect precisely (verify reports
- *     the stream and seq);
- *   - any other damage (index, filter, meta index, footer, unparseable data block) is "unsafe":
- *     openLog refuses with LOG_CORRUPT naming the file and offset, instead of letting LevelDB
- *     crash the process.
+ * some malformed keys (e.g. an internal key shorter than 8 bytes). So before opening, CURRENT and
+ * the MANIFEST are checked (see DirCheck.manifest: when they cannot be trusted the caller rebuilds
+ * the MANIFEST, manifest.ts), and every live table file (from CURRENT -> MANIFEST) is read and
+ * every block's crc32c checked. Any damage (a data block, index, filter, meta index, footer, a
+ * size that differs from the MANIFEST, a missing file) is "unsafe": LevelDB must not read that
+ * table as it is, and openLog salvages it (salvage.ts). A data block whose entries still parse is
+ * no exception: its keys cannot be trusted either.
  * Formats: leveldb-1.20 table/format.cc, table/block.cc, db/log_format.h, db/version_edit.cc.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface TableDamage {
@@ -241,10 +240,11 @@ export function checkTable(name: string, file: Uint8Array, expectedSize?: number
     }
   }, false);
   for (const h of dataBlocks) {
-    const blk = readBlock(file, h, false);
-    if (blk.ok) continue;
-    const safe = blk.contents !== undefined && walkBlock(blk.contents, 8);
-    bad(h.offset, 'data', safe, `data block at ${h.offset} fails its crc32c${safe ? '' : ' and cannot be read safely'}`);
+    if (readBlock(file, h, false).ok) continue;
+    // never "safe", even when its entries parse: an altered key (a sequence number or type byte
+    // in its last 8 bytes) would resurrect an older value of the key or hide the record, which no
+    // record-level check can see. The block is dropped by salvage and what it held is damaged.
+    bad(h.offset, 'data', false, `data block at ${h.offset} fails its crc32c`);
   }
   const mi = readBlock(file, meta);
   if (!mi.ok || mi.contents === undefined) {
@@ -265,67 +265,105 @@ export function checkTable(name: string, file: Uint8Array, expectedSize?: number
   return out;
 }
 
-/** Records of a LevelDB log-format file (the MANIFEST); stops at the first damaged record. */
-function logRecords(b: Uint8Array): Uint8Array[] {
+/**
+ * Records of a LevelDB log-format file (the MANIFEST). Stops at the first damaged record and says
+ * why: a record whose crc fails, one that runs past its block or the file (a cut tail), an
+ * unknown record type, or a fragmented record left open at the end. LevelDB itself takes a cut
+ * tail for the end of the file and opens with the version edits before it.
+ */
+function logRecords(b: Uint8Array): { records: Uint8Array[]; problem: string | undefined } {
   const out: Uint8Array[] = [];
-  let pending: Uint8Array[] = [];
+  let pending: Uint8Array[] | undefined;
   for (let block = 0; block < b.byteLength; block += 32768) {
     const end = Math.min(block + 32768, b.byteLength);
     let o = block;
     while (end - o >= 7) {
       const len = (b[o + 4] as number) | ((b[o + 5] as number) << 8);
       const type = b[o + 6] as number;
-      if (type === 0 && len === 0) break; // zero padding
-      if (o + 7 + len > end || unmask(u32le(b, o)) !== crc32c(b, o + 6, o + 7 + len)) return out;
+      if (type === 0 && len === 0 && end === block + 32768) break; // zero padding at a block's end
+      if (o + 7 + len > end) return { records: out, problem: `a record at ${o} runs past the end of its block or the file (cut)` };
+      if (unmask(u32le(b, o)) !== crc32c(b, o + 6, o + 7 + len)) return { records: out, problem: `the record at ${o} fails its crc32c` };
       const payload = b.subarray(o + 7, o + 7 + len);
-      if (type === 1) out.push(payload);
-      else if (type === 2) pending = [payload];
-      else if (type === 3) pending.push(payload);
-      else if (type === 4) {
+      if (type === 1 && pending === undefined) out.push(payload);
+      else if (type === 2 && pending === undefined) pending = [payload];
+      else if (type === 3 && pending !== undefined) pending.push(payload);
+      else if (type === 4 && pending !== undefined) {
         pending.push(payload);
         out.push(Buffer.concat(pending));
-        pending = [];
-      }
+        pending = undefined;
+      } else return { records: out, problem: `the record at ${o} has type ${type} out of place` };
       o += 7 + len;
     }
+    if (end === b.byteLength && end - o > 0) return { records: out, problem: `${end - o} bytes of a cut record header at ${o}` };
   }
-  return out;
+  if (pending !== undefined) return { records: out, problem: 'a fragmented record is cut at the end of the file' };
+  return { records: out, problem: undefined };
 }
 
-/** Live table files (number -> size) from the MANIFEST's version edits. */
-export function liveTables(manifest: Uint8Array): Map<number, number> {
+/** Live table files (number -> size) from the MANIFEST's version edits, and why it is not whole (if it is not). */
+export function parseManifest(manifest: Uint8Array): { live: Map<number, number>; problem: string | undefined } {
   const live = new Map<number, number>();
   const key = (level: number, n: number) => level * 2 ** 40 + n;
   const files = new Map<number, { n: number; size: number }>();
-  for (const rec of logRecords(manifest)) {
-    const c = { o: 0 };
-    const skipSlice = (): void => {
-      const n = varint(rec, c);
-      c.o += n;
-      if (c.o > rec.byteLength) throw new RangeError('slice beyond record');
-    };
-    while (c.o < rec.byteLength) {
-      const tag = varint(rec, c);
-      if (tag === 1) skipSlice();
-      else if (tag === 2 || tag === 3 || tag === 4 || tag === 9) varint(rec, c);
-      else if (tag === 5) {
-        varint(rec, c);
-        skipSlice();
-      } else if (tag === 6) {
-        const level = varint(rec, c);
-        files.delete(key(level, varint(rec, c)));
-      } else if (tag === 7) {
-        const level = varint(rec, c);
+  const read = logRecords(manifest);
+  let problem = read.problem;
+  if (read.records.length === 0 && problem === undefined) problem = 'it holds no version edit';
+  try {
+    for (const rec of read.records) {
+      const c = { o: 0 };
+      const skipSlice = (): void => {
         const n = varint(rec, c);
-        const size = varint(rec, c);
-        skipSlice();
-        skipSlice();
-        files.set(key(level, n), { n, size });
-      } else throw new RangeError(`unknown version edit tag ${tag}`);
+        c.o += n;
+        if (c.o > rec.byteLength) throw new RangeError('slice beyond record');
+      };
+      while (c.o < rec.byteLength) {
+        const tag = varint(rec, c);
+        if (tag === 1) skipSlice();
+        else if (tag === 2 || tag === 3 || tag === 4 || tag === 9) varint(rec, c);
+        else if (tag === 5) {
+          varint(rec, c);
+          skipSlice();
+        } else if (tag === 6) {
+          const level = varint(rec, c);
+          files.delete(key(level, varint(rec, c)));
+        } else if (tag === 7) {
+          const level = varint(rec, c);
+          const n = varint(rec, c);
+          const size = varint(rec, c);
+          skipSlice();
+          skipSlice();
+          files.set(key(level, n), { n, size });
+        } else throw new RangeError(`unknown version edit tag ${tag}`);
+      }
     }
+  } catch (err) {
+    problem ??= `a version edit does not decode (${(err as Error).message})`;
   }
   for (const f of files.values()) live.set(f.n, f.size);
+  return { live, problem };
+}
+
+/** Live table files (number -> size) from the MANIFEST's version edits; throws when it is not whole. */
+export function liveTables(manifest: Uint8Array): Map<number, number> {
+  const { live, problem } = parseManifest(manifest);
+  if (problem !== undefined) throw new RangeError(problem);
   return live;
+}
+
+/** A table file that LevelDB could use as it is: footer magic and an index block whose crc32c holds. */
+export function isCompleteTable(file: Uint8Array): boolean {
+  if (file.byteLength < 48) return false;
+  const foot = file.byteLength - 48;
+  if ([0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb].some((m, i) => file[foot + 40 + i] !== m)) return false;
+  try {
+    const c = { o: foot };
+    varint(file, c, foot + 40);
+    varint(file, c, foot + 40);
+    const index = { offset: varint(file, c, foot + 40), size: varint(file, c, foot + 40) };
+    return readBlock(file, index, false).ok;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -337,22 +375,63 @@ export async function checkTables(dir: string): Promise<TableDamage[]> {
   return (await checkTablesWithSizes(dir)).damage;
 }
 
-/** checkTables, plus the live tables' MANIFEST sizes (salvage keeps a file at that size). */
-export async function checkTablesWithSizes(dir: string): Promise<{ damage: TableDamage[]; sizes: Map<string, number> }> {
+export interface DirCheck {
+  damage: TableDamage[];
+  /** the live tables' MANIFEST sizes (salvage keeps a file at that size) */
+  sizes: Map<string, number>;
+  /**
+   * Why LevelDB's own metadata (CURRENT, the MANIFEST) cannot be trusted, when it cannot: CURRENT
+   * missing beside LevelDB files (LevelDB would create a new, empty DB and delete every table),
+   * malformed, or naming a missing MANIFEST; a MANIFEST record that fails its crc, is cut, or does
+   * not decode; or a complete table file that the MANIFEST does not list (its version edit is
+   * lost: LevelDB would delete the file with its data). The table check is skipped then.
+   */
+  manifest: string | undefined;
+}
+
+const TABLE_FILE = /^(\d+)\.(ldb|sst)$/;
+
+/** Checks CURRENT, the MANIFEST and every live table file of a closed LevelDB dir (see DirCheck). */
+export async function checkTablesWithSizes(dir: string): Promise<DirCheck> {
   const sizes = new Map<string, number>();
+  const none = (manifest?: string): DirCheck => ({ damage: [], sizes, manifest });
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return none(); // no dir yet: a new log
+  }
+  const leveldbFiles = names.filter((f) => TABLE_FILE.test(f) || /^MANIFEST-\d+$/.test(f));
+  let current: string;
+  try {
+    current = await readFile(join(dir, 'CURRENT'), 'latin1');
+  } catch {
+    // a new DB has none; LevelDB files without one would be taken for an empty dir
+    return none(leveldbFiles.length > 0 ? `CURRENT is missing beside ${leveldbFiles.length} LevelDB file(s)` : undefined);
+  }
+  const m = /^(MANIFEST-\d+)\n$/.exec(current);
+  if (m === null) return none(`CURRENT does not name a MANIFEST (${JSON.stringify(current.slice(0, 40))})`);
   let manifest: Uint8Array;
   try {
-    const current = (await readFile(join(dir, 'CURRENT'), 'utf8')).trim();
-    if (!/^MANIFEST-\d+$/.test(current)) return { damage: [], sizes };
-    manifest = await readFile(join(dir, current));
+    manifest = await readFile(join(dir, m[1] as string));
   } catch {
-    return { damage: [], sizes };
+    return none(`CURRENT names ${m[1]}, which is missing`);
   }
-  let live: Map<number, number>;
-  try {
-    live = liveTables(manifest);
-  } catch {
-    return { damage: [], sizes };
+  const parsed = parseManifest(manifest);
+  if (parsed.problem !== undefined) return none(`${m[1]} is damaged: ${parsed.problem}`);
+  const live = parsed.live;
+  // a complete table the MANIFEST does not list: its version edit is lost (or a crash came between
+  // a compaction's output and its edit); either way LevelDB would delete it at open
+  for (const f of names) {
+    const t = TABLE_FILE.exec(f);
+    if (t === null || live.has(Number(t[1]))) continue;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(dir, f));
+    } catch {
+      continue;
+    }
+    if (isCompleteTable(bytes)) return none(`${m[1]} does not list the complete table ${f}`);
   }
   const damage: TableDamage[] = [];
   for (const [n, size] of live) {
@@ -374,5 +453,5 @@ export async function checkTablesWithSizes(dir: string): Promise<{ damage: Table
     }
     damage.push(...checkTable(name, file, size));
   }
-  return { damage, sizes };
+  return { damage, sizes, manifest: undefined };
 }

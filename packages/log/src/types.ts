@@ -211,6 +211,11 @@ export interface DamageReport {
   streams: { stream: string; named: boolean; findings: DamageRecord[] }[];
   /** findings that belong to no stream (a damaged seal, WAL, MANIFEST, aux records) */
   node: DamageRecord[];
+  /**
+   * damage this open found and repaired itself, e.g. a MANIFEST rebuilt from the table files
+   * (kind 'manifest'): reported, not damage that stays (what it cost shows in streams/node)
+   */
+  repaired: DamageRecord[];
 }
 
 export interface BrokenRecord {
@@ -292,8 +297,12 @@ export interface EventLog {
   head(stream: string): StreamHead | undefined;
   /** Entries of a stream in seq order (or reverse); every entry is verified before it is yielded. */
   read(stream: string, range?: ReadRange): AsyncIterable<EntryRecord>;
-  /** The persisted materialized view, verified and decoded; undefined when the stream has none. */
-  getView(stream: string): Promise<Uint8Array | undefined>;
+  /**
+   * The persisted materialized view, verified and decoded; undefined when the stream has none.
+   * With `current: true`, only a view written with the stream's head entry (undefined otherwise:
+   * the head's batch carried no view, or an older view showed through after damage).
+   */
+  getView(stream: string, opts?: { current?: boolean }): Promise<Uint8Array | undefined>;
   /** Latest snapshot + tail merged (optionally only up to `untilSeq`). Throws LOG_STREAM_NOT_FOUND. */
   loadState(stream: string, opts?: { untilSeq?: number }): Promise<LoadedState>;
 

@@ -7,7 +7,7 @@
 import { equalBytes, fromUtf8, readU32 } from './bytes.js';
 import type { Db } from './db.js';
 import { auxNameKey } from './codec.js';
-import { auxKey, P_AUX, P_CATALOG, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW, parseSeqKey, parseStreamKey, prefixRange, seqKey } from './keys.js';
+import { auxKey, P_AUX, P_AUX_COPY, P_CATALOG, P_CATALOG_COPY, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW, parseSeqKey, parseStreamKey, prefixRange, seqKey } from './keys.js';
 import type { ReadContext } from './reader.js';
 import { decodeAuxPlain, decodeHead, decodePayload, type HeadRecord, readViewSeq, SNAPSHOT_HEADER_BYTES, unframe, VIEW_HEADER_BYTES, verifyEntry } from './records.js';
 import type { BrokenKind, BrokenRecord, LogEvents, VerifyReport } from './types.js';
@@ -27,7 +27,7 @@ interface StreamFacts {
   viewSeq: number | undefined;
 }
 
-const KNOWN = [P_AUX, P_CATALOG, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW].sort((a, b) => a - b);
+const KNOWN = [P_AUX, P_CATALOG, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW, P_AUX_COPY, P_CATALOG_COPY].sort((a, b) => a - b);
 
 function msg(err: unknown): string {
   return String((err as Error)?.message ?? err);

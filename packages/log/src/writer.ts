@@ -20,7 +20,7 @@ import { plainCodec } from './codec.js';
 import { type Chained, type DbHolder, isNoSpace, noSpaceError, reopenSpace, startBatch } from './db.js';
 import type { Emitter } from './emitter.js';
 import { logError } from './errors.js';
-import { MAX_STREAM_NO, P_CATALOG, P_ENTRY, P_HEAD, P_VIEW, putSeqKey, putStreamKey } from './keys.js';
+import { MAX_STREAM_NO, P_CATALOG, P_CATALOG_COPY, P_ENTRY, P_HEAD, P_VIEW, putSeqKey, putStreamKey } from './keys.js';
 import {
   ENTRY_HEADER_BYTES, encodeEntry, encodeHead, encodePayload, frame, frameViewInPlace, HEAD_BYTES, type HeadRecord, sealEntryInPlace,
   VIEW_FRAME_HEADROOM, viewHeader,
@@ -423,7 +423,10 @@ export class GroupCommitWriter {
       if (newStreams !== undefined) {
         for (const [name, no] of newStreams) {
           const stored = codec.encode({ kind: 'catalog', stream: no, seq: 0 }, utf8(name));
-          batch.put(putStreamKey(transient.take(5), P_CATALOG, no), frame(EMPTY_HEADER, stored));
+          const record = frame(EMPTY_HEADER, stored);
+          batch.put(putStreamKey(transient.take(5), P_CATALOG, no), record);
+          // and its copy at the other end of the keyspace (mirrors.ts)
+          batch.put(putStreamKey(transient.take(5), P_CATALOG_COPY, no), record);
         }
       }
     } catch (err) {

@@ -217,17 +217,30 @@ describe('verify', () => {
     expect(st.snapshotSeq).toBe(4);
   });
 
-  it('catalog, aux and foreign keys are reported; reading the aux record raises a code', async () => {
-    const dir = await makeLog();
-    await flip(dir, key('C', 2));
-    await withRawDb(dir, async (db) => {
-      await db.put(Uint8Array.of(0x5a, 1, 2), Uint8Array.of(1));
-      const aux = [...(await db.keys({ gte: Uint8Array.of(0x41), lt: Uint8Array.of(0x42) }).all())][0] as Uint8Array;
+  it('a damaged catalog or aux record is restored from its copy at open (reported as repaired); both sides damaged: reported, reading the aux record raises a code', async () => {
+    const flipAux = (prefix: number) => withRawDb(dir, async (db) => {
+      const aux = [...(await db.keys({ gte: Uint8Array.of(prefix), lt: Uint8Array.of(prefix + 1) }).all())][0] as Uint8Array;
       const v = new Uint8Array((await db.get(aux)) as Uint8Array);
       v[v.byteLength - 1] = (v[v.byteLength - 1] as number) ^ 1;
       await db.put(aux, v);
     });
-    const log = await open(dir);
+    const dir = await makeLog();
+    // the records only: their copies (c, a) bring them back
+    await flip(dir, key('C', 2));
+    await flipAux(0x41);
+    let log = await open(dir);
+    expect(log.streams()).toEqual(['a', 'b']);
+    expect(log.damage().repaired.map((r) => r.kind).sort()).toEqual(['aux', 'catalog']);
+    expect(await log.getAux('token:1')).toEqual(new Uint8Array([1, 2, 3]));
+    expect((await log.verify()).ok).toBe(true);
+    await log.close();
+    // the records and their copies
+    await flip(dir, key('C', 2));
+    await flip(dir, key('c', 2));
+    await flipAux(0x41);
+    await flipAux(0x61);
+    await withRawDb(dir, async (db) => db.put(Uint8Array.of(0x5a, 1, 2), Uint8Array.of(1)));
+    log = await open(dir);
     expect(log.streams()).toEqual(['a']);
     const report = await log.verify();
     expect(kinds(report.broken)).toEqual(['#2/0/catalog', '#2/0/catalog', '/0/aux', '/0/key']);

@@ -52,6 +52,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     return {
       profiles: p.grants === null ? d.profiles : d.profiles.filter((x) => grantAllows(p.grants, x.id)),
       node: p.role === 'admin' && p.grants === null ? d.node : [],
+      repaired: p.role === 'admin' && p.grants === null ? d.repaired : [],
     };
   });
 

@@ -1,10 +1,11 @@
 /**
- * /healthz (no auth, minimal: the process answers), /readyz (no auth: 200 once every readiness
- * check passes, 503 with the reasons before), /metrics (policy: metrics.auth), /openapi.json (no auth).
+ * /healthz (no auth, minimal: the process answers), /readyz (no auth: 200 once no readiness
+ * check blocks, with degraded reasons listed; 503 with the reasons before), /metrics (policy: metrics.auth), /openapi.json (no auth).
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
 import { openApiDocument } from '../openapi.js';
+import { readyzAnswer } from '../readiness.js';
 import { parse, schemas } from '../validation.js';
 
 export function registerSystemRoutes(app: FastifyInstance, ctx: AppContext): void {
@@ -18,8 +19,9 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: AppContext): voi
 
   app.get('/readyz', { config: publicRoute }, async (req, reply) => {
     parse(schemas.emptyQuery, req.query, 'query');
-    const status = ctx.readiness.status();
-    return reply.code(status.ready ? 200 : 503).header('cache-control', 'no-store').send(status.ready ? { ready: true } : status);
+    // a degraded node (e.g. a damaged profile) still serves: probes keep it in rotation
+    const { code, body } = readyzAnswer(ctx.readiness.status());
+    return reply.code(code).header('cache-control', 'no-store').send(body);
   });
 
   app.get('/metrics', { config: { access: { permission: 'metrics:read' } } }, async (req, reply) => {
