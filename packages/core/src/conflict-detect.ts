@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { sortDeep } from './canonical.js';
-import { commonSnapshot, holdsState, keysEver, textAt, valueAt, writersOf, type At } from './merge-state.js';
+import { commonSnapshot, holdsState, keysEver, textAt, valueAt, valueAtCommon, writersOf, type At } from './merge-state.js';
 import { ROOT } from './model.js';
 
 export type ConflictKind = 'text' | 'scalar' | 'create';
@@ -40,11 +40,26 @@ export interface DetectedConflict {
   merged: unknown;
 }
 
+/** A state to read fields at: its snapshot (null: the doc now) and how map keys read there. */
+export interface State {
+  at: At;
+  get(map: Y.Map<unknown>, key: string): unknown;
+}
+
+export function stateAt(at: At): State {
+  return { at, get: (map, key) => valueAt(map, key, at) };
+}
+
+/** The common state of l and r (map values both sides replaced apart read as they were before). */
+export function commonState(b: Y.Snapshot, l: Y.Snapshot, r: Y.Snapshot): State {
+  return { at: b, get: (map, key) => valueAtCommon(map, key, b, l, r) };
+}
+
 export interface FieldReader {
   path: string;
   kind: 'text' | 'scalar';
   /** the field's value at a state; undefined when absent */
-  read(at: At): unknown;
+  read(s: State): unknown;
 }
 
 type AnyMap = Y.Map<unknown>;
@@ -67,13 +82,13 @@ function keysOfAll(maps: AnyMap[]): string[] {
   return [...keys].sort();
 }
 
-function childAt(map: AnyMap, key: string, at: At): AnyMap | undefined {
-  const v = valueAt(map, key, at);
+function childAt(map: AnyMap, key: string, s: State): AnyMap | undefined {
+  const v = s.get(map, key);
   return v instanceof Y.Map ? (v as AnyMap) : undefined;
 }
 
-function textValue(v: unknown, at: At): string | undefined {
-  return v instanceof Y.Text ? textAt(v, at) : undefined;
+function textValue(v: unknown, s: State): string | undefined {
+  return v instanceof Y.Text ? textAt(v, s.at) : undefined;
 }
 
 function plain(v: unknown): unknown {
@@ -93,17 +108,17 @@ function toolValue(v: unknown): unknown {
 export function profileFields(doc: Y.Doc): FieldReader[] {
   const root = doc.getMap<unknown>(ROOT);
   const out: FieldReader[] = [];
-  for (const key of ['description', 'systemMessage']) out.push({ path: key, kind: 'text', read: (at) => textValue(valueAt(root, key, at), at) });
-  for (const key of ['name', 'modelId', 'deleted']) out.push({ path: key, kind: 'scalar', read: (at) => plain(valueAt(root, key, at)) });
-  const nested = (rootKey: string, prefix: string, kind: 'text' | 'scalar', value: (v: unknown, at: At) => unknown): void => {
+  for (const key of ['description', 'systemMessage']) out.push({ path: key, kind: 'text', read: (s) => textValue(s.get(root, key), s) });
+  for (const key of ['name', 'modelId', 'deleted']) out.push({ path: key, kind: 'scalar', read: (s) => plain(s.get(root, key)) });
+  const nested = (rootKey: string, prefix: string, kind: 'text' | 'scalar', value: (v: unknown, s: State) => unknown): void => {
     for (const k of keysOfAll(containersEver(root, rootKey))) {
       if (rootKey === 'parameters' && (k === 'tools' || k === 'extra') && root.has('schema')) continue;
       out.push({
         path: `${prefix}${k}`,
         kind,
-        read: (at) => {
-          const m = childAt(root, rootKey, at);
-          return m === undefined ? undefined : value(valueAt(m, k, at), at);
+        read: (s) => {
+          const m = childAt(root, rootKey, s);
+          return m === undefined ? undefined : value(s.get(m, k), s);
         },
       });
     }
@@ -115,12 +130,12 @@ export function profileFields(doc: Y.Doc): FieldReader[] {
   nested('meta', 'meta.', 'scalar', plain);
   nested('labels', 'labels.', 'scalar', plain);
   for (const id of keysOfAll(containersEver(root, 'messages'))) {
-    const message = (at: At): AnyMap | undefined => {
-      const ms = childAt(root, 'messages', at);
-      return ms === undefined ? undefined : childAt(ms, id, at);
+    const message = (s: State): AnyMap | undefined => {
+      const ms = childAt(root, 'messages', s);
+      return ms === undefined ? undefined : childAt(ms, id, s);
     };
-    out.push({ path: `messages.${id}.content`, kind: 'text', read: (at) => { const m = message(at); return m === undefined ? undefined : textValue(valueAt(m, 'content', at), at); } });
-    out.push({ path: `messages.${id}.role`, kind: 'scalar', read: (at) => { const m = message(at); return m === undefined ? undefined : plain(valueAt(m, 'role', at)); } });
+    out.push({ path: `messages.${id}.content`, kind: 'text', read: (s) => { const m = message(s); return m === undefined ? undefined : textValue(s.get(m, 'content'), s); } });
+    out.push({ path: `messages.${id}.role`, kind: 'scalar', read: (s) => { const m = message(s); return m === undefined ? undefined : plain(s.get(m, 'role')); } });
   }
   return out;
 }
@@ -151,8 +166,12 @@ const orNull = (v: unknown): unknown => (v === undefined ? null : v);
 export interface DetectOptions {
   /** the whole content at a state (for kind 'create'); default: no create detection */
   readWhole?: (at: At) => unknown;
-  /** fields to leave out (e.g. both sides resolved the same conflict of that field at once) */
-  skip?: (field: string) => boolean;
+  /**
+   * Fields both sides resolved apart (each its own resolution of one conflict), with the value
+   * each side's resolution wrote: when each side still holds its resolution's value, the field
+   * is not reported again (last-writer-wins picked one resolution; the conflict is closed).
+   */
+  resolvedOnBothSides?: (b: Y.Snapshot) => Map<string, { ours: unknown; theirs: unknown }>;
 }
 
 /**
@@ -171,13 +190,16 @@ export function detectConflicts(doc: Y.Doc, l: Y.Snapshot, r: Y.Snapshot, opts: 
     return [{ id: conflictId('create', '', null, ours, theirs), field: '', kind: 'create', base: null, ours, theirs, merged }];
   }
   const out: DetectedConflict[] = [];
+  const both = opts.resolvedOnBothSides?.(b);
+  const [sb, sl, sr, sm] = [commonState(b, l, r), stateAt(l), stateAt(r), stateAt(null)];
   for (const f of profileFields(doc)) {
-    if (opts.skip?.(f.path)) continue;
-    const base = f.read(b);
-    const ours = f.read(l);
-    const theirs = f.read(r);
-    const merged = f.read(null);
+    const base = f.read(sb);
+    const ours = f.read(sl);
+    const theirs = f.read(sr);
+    const merged = f.read(sm);
     if (!isConflict(base, ours, theirs, merged)) continue;
+    const res = both?.get(f.path);
+    if (res !== undefined && key(res.ours) === key(ours) && key(res.theirs) === key(theirs)) continue;
     out.push({ id: conflictId(f.kind, f.path, base, ours, theirs), field: f.path, kind: f.kind, base: orNull(base), ours: orNull(ours), theirs: orNull(theirs), merged: orNull(merged) });
   }
   return out;

@@ -94,7 +94,7 @@ export function changedPaths(a: ProfileContent, b: ProfileContent): string[] {
 }
 
 /** History/audit action of an entry. */
-export type EntryAction = 'create' | 'update' | 'delete' | 'revert' | 'label.set' | 'label.remove' | 'sync' | 'import' | 'repair' | 'version' | 'migrate';
+export type EntryAction = 'create' | 'update' | 'delete' | 'revert' | 'label.set' | 'label.remove' | 'sync' | 'import' | 'repair' | 'version' | 'migrate' | 'resolve';
 
 const MAX_SUMMARY_FIELDS = 12;
 

@@ -19,6 +19,8 @@ export const CoreErrorCode = {
   LIST_INVALID: 'PROFILE_LIST_INVALID',
   STORE_CLOSED: 'STORE_CLOSED',
   DAMAGED: 'PROFILE_DAMAGED',
+  CONFLICT_NOT_FOUND: 'CONFLICT_NOT_FOUND',
+  CONFLICT_RESOLVED: 'CONFLICT_RESOLVED',
 } as const;
 
 export type CoreErrorCode = (typeof CoreErrorCode)[keyof typeof CoreErrorCode];

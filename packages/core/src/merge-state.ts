@@ -147,11 +147,52 @@ export function keysEver(map: Y.Map<unknown>): string[] {
   return [...mapItems(map).keys()];
 }
 
+/**
+ * The newest value a map key was set to within a state's structs: an item (its clock range may
+ * hold several consecutive sets merged into one struct) and the index of the value in it.
+ */
+function newestIn(map: Y.Map<unknown>, key: string, at: Y.Snapshot): { item: Y.Item; i: number; newer: Y.Item[] } | undefined {
+  const newer: Y.Item[] = [];
+  for (let v = mapItems(map).get(key) ?? null; v !== null; v = v.left as Y.Item | null) {
+    const held = Math.min(v.length, (at.sv.get(v.id.client) ?? 0) - v.id.clock);
+    if (held > 0) return { item: v, i: held - 1, newer };
+    newer.push(v);
+  }
+  return undefined;
+}
+
+function contentAt(item: Y.Item, i: number): unknown {
+  return item.content.getContent()[i];
+}
+
 /** The value of a map key at a state (undefined when absent). */
 export function valueAt(map: Y.Map<unknown>, key: string, at: At): unknown {
   if (at === null) return map.get(key);
-  if (!mapItems(map).has(key)) return undefined;
-  return Y.typeMapGetSnapshot(map as unknown as Y.AbstractType<unknown>, key, at);
+  const hit = newestIn(map, key, at);
+  if (hit === undefined) return undefined;
+  return Y.isDeleted(at.ds, Y.createID(hit.item.id.client, hit.item.id.clock + hit.i)) ? undefined : contentAt(hit.item, hit.i);
+}
+
+function inState(item: Y.Item, at: Y.Snapshot): boolean {
+  return item.id.clock < (at.sv.get(item.id.client) ?? 0);
+}
+
+/**
+ * The value of a map key at the common state `b` of `l` and `r`. A value both sides replaced
+ * apart is deleted in both delete sets, hence in b's, though neither side knew of the other's
+ * replacement: when each side holds a newer value of its own (one b does not hold), the
+ * replaced value is the common one. (A deletion both knew of, followed by new values on both
+ * sides, reads the same way; the verdict does not depend on it, only the reported base.)
+ */
+export function valueAtCommon(map: Y.Map<unknown>, key: string, b: Y.Snapshot, l: Y.Snapshot, r: Y.Snapshot): unknown {
+  const hit = newestIn(map, key, b);
+  if (hit === undefined) return undefined;
+  const value = contentAt(hit.item, hit.i);
+  if (!Y.isDeleted(b.ds, Y.createID(hit.item.id.client, hit.item.id.clock + hit.i))) return value;
+  // newer sets of the key that b does not hold: later clocks of the same struct, and newer structs
+  const beyond = (s: Y.Snapshot): boolean =>
+    hit.item.id.clock + hit.i + 1 < Math.min(hit.item.id.clock + hit.item.length, s.sv.get(hit.item.id.client) ?? 0) || hit.newer.some((n) => inState(n, s));
+  return beyond(l) && beyond(r) ? value : undefined;
 }
 
 function deletedRanges(at: Y.Snapshot, client: number): Range[] {

@@ -519,14 +519,7 @@ export function contentOf(view: ProfileView | PersistedView): ProfileContent {
   };
 }
 
-/** Open conflict records of the doc (issue 13 fills the 'conflicts' root; 0 until then). */
-export function openConflicts(doc: Y.Doc): number {
-  if (!doc.share.has('conflicts')) return 0;
-  const map = doc.getMap<unknown>('conflicts');
-  if (map.size === 0) return 0;
-  let n = 0;
-  for (const v of (map as Y.Map<unknown>).values()) if (v !== null && typeof v === 'object' && (v as { status?: unknown }).status === 'open') n++;
-  return n;
-}
+/** Open conflict records of the doc (records without a resolution; conflict-records.ts). */
+export { openCount as openConflicts } from './conflict-records.js';
 
 export { deepFreeze };

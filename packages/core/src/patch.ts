@@ -3,6 +3,7 @@
  * plain content; the result is validated before anything touches the Y.Doc.
  */
 import { newMessageId, wellFormed } from '@profilesync/model';
+import { messageIds } from './create.js';
 import { CoreErrorCode, coreError } from './errors.js';
 import type { ProfileContent } from './model.js';
 
@@ -49,9 +50,9 @@ function mergeMap(current: Record<string, unknown>, patch: unknown, path: string
  * new and gets one; a message with a known id keeps its identity (its content is then applied as
  * a character diff, a changed position as a move). Other shapes are left to the validator.
  */
-export function withMessageIds(messages: unknown): unknown {
+export function withMessageIds(messages: unknown, ids?: (string | undefined)[]): unknown {
   if (!Array.isArray(messages)) return messages;
-  return messages.map((m: unknown) => (isPlainObject(m) && m['id'] === undefined ? { id: newMessageId(), ...m } : m));
+  return messages.map((m: unknown, i) => (isPlainObject(m) && m['id'] === undefined ? { id: ids?.[i] ?? newMessageId(), ...m } : m));
 }
 
 /**
@@ -125,7 +126,9 @@ export function contentFromInput(rawInput: unknown, id: string): ProfileContent 
     description: opt('description', '') as string,
     systemMessage: opt('systemMessage', '') as string,
     templates: opt('templates', {}) as Record<string, string>,
-    messages: withMessageIds(opt('messages', [])) as ProfileContent['messages'],
+    // a new profile's messages without ids get ids derived from them (create.ts: the same input
+    // creates the same messages on every node, so identical creates deduplicate)
+    messages: withMessageIds(opt('messages', []), Array.isArray(input['messages']) ? messageIds(id, input['messages'] as never[]) : undefined) as ProfileContent['messages'],
     parameters: normalizeParameters(opt('parameters', {})) as ProfileContent['parameters'],
     labels: {},
     meta: opt('meta', {}) as ProfileContent['meta'],

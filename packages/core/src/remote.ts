@@ -9,13 +9,14 @@ import type { AppendInput } from '@profilesync/log';
 import { AUDIT_STREAM, encodeAudit, validateAuditInput } from './audit.js';
 import { NODE_ROOTS } from './content-state.js';
 import { changedPaths } from './diff.js';
+import { beginMerge, finishMerge } from './merge-conflicts.js';
 import { readContent, ROOT } from './model.js';
 import { captureUpdate, checkContext, type StoreCore } from './store.js';
 import type { ProfileContent } from './model.js';
 import type { ProfileView, WriteContext } from './types.js';
 import { checkRecord, isLive, isReplicated, type VersionRecord } from './versions.js';
 
-const AUDIT_ACTION: Record<string, string> = { create: 'profile.create', revert: 'profile.revert', delete: 'profile.delete', import: 'profile.import', migrate: 'profile.migrate' };
+const AUDIT_ACTION: Record<string, string> = { create: 'profile.create', revert: 'profile.revert', delete: 'profile.delete', import: 'profile.import', migrate: 'profile.migrate', resolve: 'conflict.resolve' };
 
 /** Keys of root 'profile' a /yjs client may not change (labels move through the API, audited). */
 const YJS_READONLY: ReadonlySet<string> = new Set(['labels', 'schema', 'id']);
@@ -105,7 +106,10 @@ export async function applyRemote(
       live = await c.acquire(id);
     }
     const before = exists ? c.currentContent(id, live) : null;
-    const probe = exists ? captureProbe(live.doc) : null;
+    // a merge of a diverged state gets the three-way check (merge-conflicts.ts); a live update
+    // only the report of scalar overwrites (conflicts.ts)
+    const mergeFrom = beginMerge(live, exists, ctx);
+    const probe = exists && mergeFrom === null ? captureProbe(live.doc) : null;
     const origin = { ctx };
     let emitted: Uint8Array | null | undefined;
     try {
@@ -142,6 +146,11 @@ export async function applyRemote(
     const after = content as unknown as ProfileContent;
     const paths = before === null ? [] : changedPaths(before, after);
     const extra = isReplicated(ctx.origin) ? replicatedAudit(c, id, ctx, touchedKeys, added, paths.filter((p) => p.startsWith('labels.')), after) : [];
+    const merged = mergeFrom === null ? null : finishMerge(c, id, live, update, ctx, mergeFrom);
+    if (merged?.update) {
+      emitted = Y.mergeUpdates([emitted, merged.update]);
+      extra.push(...merged.audit);
+    }
     if (isLive(ctx.origin) && paths.some((p) => !p.startsWith('labels.'))) c.noteChange(id, ctx, before);
     let view: ProfileView;
     try {
@@ -150,6 +159,7 @@ export async function applyRemote(
       if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) return reject(err);
       throw err;
     }
+    for (const w of merged?.written ?? []) c.events.emit('conflict-detected', { id, conflict: w.id, field: w.field, kind: w.kind, origin: ctx.origin });
     c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
     return { applied: true, view };
   });

@@ -14,9 +14,9 @@ import { historyOf } from './history.js';
 import { assertProfileId, generateProfileId } from './ids.js';
 import { iso, materializeDoc, persistedBytes } from './materialize.js';
 import { inlineVersion } from './history.js';
-import { applyContent, canonicalContent, contentOf, makeView, newProfileDoc, readContent, schemaOf, type ProfileContent } from './model.js';
+import { applyContent, canonicalContent, contentOf, makeView, migrateDoc, newProfileDoc, readContent, schemaOf, type ProfileContent } from './model.js';
 import { contentFromInput, isPlainObject } from './patch.js';
-import { LABEL_PATTERN } from './schema.js';
+import { LABEL_PATTERN, validateContent } from './schema.js';
 import { captureUpdate, checkContext, emptyContentFor, StoreCore, type StoreCoreOptions } from './store.js';
 import { isLabelName, lineProblem, render as renderProfile, textProblem, type RenderResult } from '@profilesync/model';
 import { changedPaths, summaryLine } from './diff.js';
@@ -25,12 +25,17 @@ import { contentAt, resolveRef, versionList, type Resolved } from './refs.js';
 import { MAX_MESSAGE_CHARS, type ListedVersion } from './versions.js';
 import type { LiveDoc } from './caches.js';
 import { exportProfileLog, importProfileLog, importJsonProfiles } from './transfer.js';
+import { CONFLICT_ID, CONFLICTS_ROOT, getRecord, listRecords, RESOLUTION_SUFFIX, type ConflictInfo } from './conflict-records.js';
+import { checkResolution, resolutionPlan } from './resolve.js';
+import { writeFieldValue, writeWholeContent } from './resolve-write.js';
+import { createClientId, writeCreate } from './create.js';
 import type {
   AuditQuery,
   AuditRecord,
   CacheStatsSnapshot,
   ChangeEvent,
   ConflictRecord,
+  ConflictResolution,
   EntryInfo,
   ImportReport,
   ListFilter,
@@ -213,7 +218,14 @@ export class ProfileStoreImpl implements ProfileStore {
     const live = this.#c.freshDoc(id);
     try {
       const origin = { ctx };
-      captureUpdate(live.doc, origin, () => applyContent(live.doc, emptyContentFor(id), content));
+      // deterministic create (create.ts): the same id and content write the same structs on
+      // every node, which Yjs deduplicates; the node's own client writes everything after it
+      live.doc.clientID = createClientId(content);
+      try {
+        captureUpdate(live.doc, origin, () => writeCreate(live.doc, content));
+      } finally {
+        live.doc.clientID = this.#c.clientId;
+      }
     } catch (err) {
       this.#c.docs.drop(id);
       throw err;
@@ -603,7 +615,15 @@ export class ProfileStoreImpl implements ProfileStore {
     return queryAudit(this.#c.log, q);
   }
 
-  async conflicts(id: string): Promise<ConflictRecord[]> {
+  async conflicts(id: string): Promise<ConflictInfo[]> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    if (!this.#c.exists(id)) throw coreError(CoreErrorCode.NOT_FOUND, `profile ${id} not found`, { id });
+    return this.#c.queues.run(id, async () => listRecords((await this.#c.acquire(id)).doc));
+  }
+
+  /** Scalar overwrites seen on live updates (audit action `conflict`), newest first. */
+  async scalarOverwrites(id: string): Promise<ConflictRecord[]> {
     this.#c.assertOpen();
     assertProfileId(id);
     await this.#c.ensureAuditWritable();
@@ -614,6 +634,68 @@ export class ProfileStoreImpl implements ProfileStore {
       await this.#c.ensureAuditWritable();
       return listConflicts(this.#c.log, id);
     }
+  }
+
+  /** Runs `write` on a copy of the doc (migrated like a local write would) and validates the result. */
+  #dryRun(id: string, doc: Y.Doc, write: (doc: Y.Doc, current: ProfileContent) => void): void {
+    const copy = newProfileDoc();
+    try {
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
+      copy.transact(() => {
+        migrateDoc(copy);
+        write(copy, validateContent(readContent(copy)));
+      });
+      this.#c.checkContent(id, readContent(copy));
+    } finally {
+      copy.destroy();
+    }
+  }
+
+  async resolveConflict(id: string, conflictId: string, resolution: ConflictResolution, ctx: WriteContext): Promise<{ view: ProfileView; conflict: ConflictInfo }> {
+    this.#c.assertOpen();
+    assertProfileId(id);
+    checkContext(ctx);
+    const r = checkResolution(resolution);
+    if (typeof conflictId !== 'string' || !CONFLICT_ID.test(conflictId)) throw coreError(CoreErrorCode.CONFLICT_NOT_FOUND, `conflict ${String(conflictId).slice(0, 40)} not found on ${id}`, { id, conflict: String(conflictId).slice(0, 40) });
+    return this.#c.queues.run(id, async () => {
+      const t0 = monoMs();
+      let live = await this.#c.acquire(id);
+      const found = getRecord(live.doc, conflictId);
+      if (found === undefined) throw coreError(CoreErrorCode.CONFLICT_NOT_FOUND, `conflict ${conflictId} not found on ${id}`, { id, conflict: conflictId });
+      if (found.resolution !== undefined) {
+        throw coreError(CoreErrorCode.CONFLICT_RESOLVED, `conflict ${conflictId} was resolved by ${found.resolution.by} at ${iso(found.resolution.at)}`, { id, conflict: conflictId, resolvedBy: found.resolution.by, resolvedAt: iso(found.resolution.at), keep: found.resolution.keep });
+      }
+      const rec = found.conflict;
+      const plan = resolutionPlan(id, rec, r, this.#c.currentContent(id, live), (c) => this.#c.checkContent(id, c));
+      const write = (doc: Y.Doc, current: ProfileContent): void => {
+        if (plan.whole !== undefined) writeWholeContent(doc, current, plan.whole, r.keep === 'merged');
+        else writeFieldValue(doc, rec.field, plan.value, rec.message);
+        doc.getMap(CONFLICTS_ROOT).set(conflictId + RESOLUTION_SUFFIX, { keep: r.keep, value: plan.whole ?? plan.value ?? null, at: this.#c.clock(), by: ctx.actor, node: this.#c.nodeId });
+      };
+      // a resolution the schema refuses changes nothing: tried on a copy before anything is written
+      this.#dryRun(id, live.doc, write);
+      live = await this.#writable(id, ctx);
+      await this.#closeRun(id, live, ctx);
+      live = await this.#c.acquire(id);
+      const before = this.#c.currentContent(id, live);
+      const origin = { ctx };
+      let update: Uint8Array | null;
+      let next: ProfileContent;
+      try {
+        update = captureUpdate(live.doc, origin, () => write(live.doc, before));
+        next = this.#c.checkContent(id, readContent(live.doc));
+      } catch (err) {
+        this.#c.docs.drop(id);
+        throw err;
+      }
+      if (update === null) throw coreError(CoreErrorCode.CONFLICT_RESOLVED, `conflict ${conflictId} could not be resolved`, { id, conflict: conflictId });
+      const stored = validateAuditInput({ actor: ctx.actor, origin: ctx.origin, action: 'conflict.resolve', outcome: 'ok', profile: id, fields: rec.field === '' ? [] : [rec.field], details: { conflict: conflictId, field: rec.field, kind: rec.kind, keep: r.keep } });
+      const audit = { stream: AUDIT_STREAM, body: encodeAudit(stored), actor: stored.actor, origin: stored.origin, summary: stored.action };
+      const view = await this.#c.persist({ id, live, update, action: 'resolve', ctx, before, created: false, content: next, close: { reason: 'resolve' }, extra: [audit], summaryFields: rec.field === '' ? [] : [rec.field] });
+      this.#c.events.emit('conflict-resolved', { id, conflict: conflictId, field: rec.field, keep: r.keep, durationMillis: monoMs() - t0 });
+      const conflict = listRecords((await this.#c.acquire(id)).doc).find((x) => x.id === conflictId)!;
+      return { view, conflict };
+    });
   }
 
   // --- import / export -------------------------------------------------------

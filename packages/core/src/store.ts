@@ -431,7 +431,7 @@ export class StoreCore {
     const update = captureUpdate(live.doc, origin, () => live.doc.getMap(VERSIONS_ROOT).set(key, rec));
     if (update === null) return null;
     let audit: AppendInput | undefined;
-    if (!['create', 'revert', 'delete', 'import', 'migrate'].includes(args.reason)) {
+    if (!['create', 'revert', 'delete', 'import', 'migrate', 'resolve'].includes(args.reason)) {
       // the record is written by this node when the version closes (possibly after its writers
       // left or were revoked): its origin is the node; the writes' origins are in details
       const details: Record<string, unknown> = { version: this.refOf(id, key), reason: args.reason, actors, origins: run?.origins.slice() ?? [] };

@@ -181,7 +181,7 @@ export interface VersionInfo {
   open?: boolean;
 }
 
-export type VersionReason = 'idle' | 'checkpoint' | 'actor' | 'create' | 'revert' | 'delete' | 'import' | 'label' | 'startup' | 'migrate';
+export type VersionReason = 'idle' | 'checkpoint' | 'actor' | 'create' | 'revert' | 'delete' | 'import' | 'label' | 'startup' | 'migrate' | 'resolve';
 
 /** One log entry of history(id, { entries: 'raw' }). */
 export interface EntryInfo {
@@ -253,6 +253,15 @@ export interface ConflictRecord {
   dropped: { value: unknown; actor: string; origin: string };
 }
 
+/** POST /api/profiles/:id/conflicts/:cid/resolve body (DESIGN §6). */
+export interface ConflictResolution {
+  keep: 'merged' | 'ours' | 'theirs' | 'value';
+  /** with keep: value only (null removes a template, a message or a key) */
+  value?: unknown;
+}
+
+export type { ConflictInfo } from './conflict-records.js';
+
 /** One change notification: the exact Yjs update that was made durable. */
 export interface ChangeEvent {
   id: string;
@@ -300,7 +309,12 @@ export interface StoreEvents {
   'write-rejected': { id: string; code: string; origin: string; durationMillis: number };
   /** a remote update was applied (or found to add nothing) */
   'remote-applied': { id: string; applied: boolean; bytes: number; durationMillis: number };
+  /** a live update overwrote a scalar another writer had set concurrently (audit action `conflict`) */
   'conflict-recorded': { id: string; path: string; durationMillis: number };
+  /** a merge of a diverged state recorded a new conflict (issue 13) */
+  'conflict-detected': { id: string; conflict: string; field: string; kind: 'text' | 'scalar' | 'create'; origin: string };
+  /** a conflict was resolved on this node (keep: merged | ours | theirs | value) */
+  'conflict-resolved': { id: string; conflict: string; field: string; keep: string; durationMillis: number };
   /** a version was closed on this node (reason idle, checkpoint, actor, create, ...) */
   'version-closed': { id: string; version: string; reason: string; actors: number; fields: number; durationMillis: number };
   /** closing a version failed (the run stays open and is retried after the idle gap) */
@@ -354,7 +368,10 @@ export interface ProfileStore {
   revert(id: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView>;
   setLabel(id: string, label: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView>;
   removeLabel(id: string, label: string, ctx: WriteContext): Promise<ProfileView>;
-  conflicts(id: string): Promise<ConflictRecord[]>;
+  /** Conflict records of a profile (issue 13), open and resolved, newest first. */
+  conflicts(id: string): Promise<import('./conflict-records.js').ConflictInfo[]>;
+  /** Resolves one: writes the kept value as a new version (replacing the field) and closes the record everywhere. */
+  resolveConflict(id: string, conflictId: string, resolution: ConflictResolution, ctx: WriteContext): Promise<{ view: ProfileView; conflict: import('./conflict-records.js').ConflictInfo }>;
 
   audit(query?: AuditQuery): Promise<AuditRecord[]>;
   /** Security events (denied requests, token and key events); appended to the audit chain. */

@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { conflictId, detectConflicts, isConflict, profileFields } from '../src/conflict-detect.js';
-import { commonSnapshot, holdsState, remoteSnapshot, textAt } from '../src/merge-state.js';
+import { conflictId, detectConflicts, isConflict, profileFields, stateAt } from '../src/conflict-detect.js';
+import { commonSnapshot, holdsState, remoteSnapshot, textAt, valueAt } from '../src/merge-state.js';
 import { newProfileDoc, ROOT, skeletonUpdate } from '../src/model.js';
 import { applyTextDiff } from '../src/textdiff.js';
 
@@ -154,6 +154,13 @@ describe('three-way detection', () => {
     (root(b).get('meta') as Y.Map<unknown>).set('owner', 'ann');
     const found = merge(a, b);
     expect(found).toEqual([expect.objectContaining({ field: 'parameters.temperature', kind: 'scalar', base: null, ours: 0.2, theirs: 0.9 })]);
+    // a value both sides replaced apart is reported as the common base
+    const c = base();
+    (root(c).get('parameters') as Y.Map<unknown>).set('temperature', 0.5);
+    const d = fork(c, 202);
+    (root(c).get('parameters') as Y.Map<unknown>).set('temperature', 0.2);
+    (root(d).get('parameters') as Y.Map<unknown>).set('temperature', 0.9);
+    expect(merge(c, d)).toEqual([expect.objectContaining({ field: 'parameters.temperature', base: 0.5 })]);
   });
 
   it('an edit made in a container the other side replaced is reported even when the replacing side kept the text', () => {
@@ -213,7 +220,7 @@ describe('three-way detection', () => {
   it('two creates that share only the skeleton are one create conflict with the whole sides; identical creates are none', () => {
     const read = (doc: Y.Doc) => (at: Y.Snapshot | null) => {
       const fields = profileFields(doc);
-      return Object.fromEntries(fields.map((f) => [f.path, f.read(at)]).filter(([, v]) => v !== undefined));
+      return Object.fromEntries(fields.map((f) => [f.path, f.read(stateAt(at))]).filter(([, v]) => v !== undefined));
     };
     const a = skeleton(101);
     const b = skeleton(202);
@@ -280,6 +287,30 @@ describe('states', () => {
         },
       ),
       { numRuns: 200, seed: 1301 },
+    );
+  });
+
+  it('valueAt reads a map key at any past state, also when consecutive sets merged into one struct (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2), fc.option(fc.nat(99), { nil: null })), { minLength: 1, maxLength: 30 }), (ops) => {
+        const docs = [0, 1, 2].map((i) => {
+          const d = newProfileDoc();
+          d.clientID = 50 + i;
+          return d;
+        });
+        const seen: { snap: Y.Snapshot; value: unknown }[] = [];
+        for (const [who, v] of ops) {
+          const d = docs[who]!;
+          const m = d.getMap<unknown>('m');
+          if (v === null) m.delete('k');
+          else m.set('k', v);
+          // the writer syncs everyone (sequential sets: each writer saw the previous value)
+          for (const o of docs) if (o !== d) Y.applyUpdate(o, Y.encodeStateAsUpdate(d, Y.encodeStateVector(o)));
+          seen.push({ snap: Y.snapshot(d), value: m.get('k') });
+        }
+        for (const s of seen) expect(valueAt(docs[0]!.getMap<unknown>('m'), 'k', s.snap)).toBe(s.value);
+      }),
+      { numRuns: 200, seed: 1303 },
     );
   });
 

@@ -143,8 +143,8 @@ describe('two stores exchanging updates', () => {
     await b.store.update('c', { parameters: { temperature: 1.9 } }, { actor: 'bob', origin: 'api:t2' });
     await b.store.applyRemoteUpdate('c', fromA.splice(0)[0]!.update, peerA);
     await a.store.applyRemoteUpdate('c', fromB.splice(0)[0]!.update, peerB);
-    const ca = await a.store.conflicts('c');
-    const cb = await b.store.conflicts('c');
+    const ca = await a.store.scalarOverwrites('c');
+    const cb = await b.store.scalarOverwrites('c');
     expect(ca).toHaveLength(1);
     expect(cb).toHaveLength(1);
     const final = (await a.store.get('c')).parameters.temperature;
@@ -165,7 +165,7 @@ describe('two stores exchanging updates', () => {
     // a sequential overwrite later is not a conflict
     await b.store.update('c', { parameters: { temperature: 1 } }, ctx);
     await a.store.applyRemoteUpdate('c', fromB.splice(0).at(-1)!.update, peerB);
-    expect(await a.store.conflicts('c')).toHaveLength(1);
+    expect(await a.store.scalarOverwrites('c')).toHaveLength(1);
   });
 
   it('a plain Yjs client (like /yjs/:id) edits the same text as an API patch: both edits survive', async () => {

@@ -51,5 +51,5 @@ export {
   parameterIssues,
   type ContentKey,
 } from './content.js';
-export { newMessageId, positionBetween, positionsBetween, compareByPosition, isPosition, MESSAGE_ID_PATTERN, MAX_POSITION_CHARS } from './positions.js';
+export { newMessageId, positionBetween, positionsBetween, initialPositions, compareByPosition, isPosition, MESSAGE_ID_PATTERN, MAX_POSITION_CHARS } from './positions.js';
 export { base64url, sha256Bytes } from './hash.js';

@@ -5,7 +5,7 @@
  * positions thanks to a random suffix (jitter), so they interleave deterministically instead of
  * colliding; two equal positions (possible only if the jitter collides) still order by id.
  */
-import { generateKeyBetween } from 'fractional-indexing';
+import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing';
 
 export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 /** Positions longer than this are refused (a sane bound; typical keys are 3-10 characters). */
@@ -72,6 +72,14 @@ export function positionsBetween(a: string | null, b: string | null, n: number):
     out.push(lo);
   }
   return out;
+}
+
+/**
+ * `n` increasing positions for a new list, without jitter: the same on every node. Used by the
+ * deterministic create (identical creates must write identical bytes); later inserts jitter.
+ */
+export function initialPositions(n: number): string[] {
+  return n === 0 ? [] : generateNKeysBetween(null, null, n);
 }
 
 /** Orders entries by (pos, id), plain code-unit comparison (the same on every peer). */
