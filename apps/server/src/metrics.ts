@@ -25,6 +25,10 @@ export interface StoreEventSource {
   on(event: 'version-close-failed', listener: (e: { code: string }) => void): () => void;
   on(event: 'profile-migrated', listener: (e: { durationMillis: number }) => void): () => void;
   on(event: 'rendered', listener: (e: { ok: boolean; missing: number; durationMillis: number }) => void): () => void;
+  on(event: 'conflict-detected', listener: (e: { kind: string }) => void): () => void;
+  on(event: 'conflict-resolved', listener: (e: { keep: string }) => void): () => void;
+  /** open conflict records over every profile (read at scrape) */
+  openConflicts?(): { records: number; profiles: number };
 }
 
 /** What webhooks expose to metrics. */
@@ -169,7 +173,14 @@ export class ServerMetrics {
     const writeSeconds = new Histogram({ name: 'profilesync_profile_write_duration_seconds', help: 'validate + apply + durable append of one change', buckets: WRITE_SECONDS_BUCKETS, registers });
     const rejected = new Counter({ name: 'profilesync_profile_writes_rejected_total', help: 'changes refused (nothing written) by code', labelNames: ['code'], registers });
     const loads = new Histogram({ name: 'profilesync_profile_cold_load_seconds', help: 'cold loads: a view into the hot cache (kind=view) or a live Y.Doc (kind=doc)', labelNames: ['kind'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25], registers });
-    const conflicts = new Counter({ name: 'profilesync_profile_conflicts_total', help: 'concurrent scalar changes where one value was dropped', registers });
+    const conflicts = new Counter({ name: 'profilesync_profile_conflicts_total', help: 'live updates that overwrote a scalar another writer set concurrently (audit action conflict)', registers });
+    const detected = new Counter({ name: 'profilesync_conflicts_detected_total', help: 'conflicts found when a diverged state was merged (sync step 2, /yjs reconnect, bus republish, log import), by kind', labelNames: ['kind'], registers });
+    const resolved = new Counter({ name: 'profilesync_conflicts_resolved_total', help: 'conflicts resolved on this node, by what was kept', labelNames: ['keep'], registers });
+    const openSource = store.openConflicts?.bind(store);
+    if (openSource !== undefined) {
+      new Gauge({ name: 'profilesync_conflicts_open', help: 'open conflict records over every profile (the same on converged nodes)', registers, collect() { this.set(openSource().records); } });
+      new Gauge({ name: 'profilesync_conflicts_open_profiles', help: 'profiles with at least one open conflict', registers, collect() { this.set(openSource().profiles); } });
+    }
     this.#unsubscribe.push(
       store.on('profile-written', (e) => {
         writes.inc({ action: e.action });
@@ -179,6 +190,8 @@ export class ServerMetrics {
       store.on('document-loaded', (e) => loads.observe({ kind: 'doc' }, e.durationMillis / 1000)),
       store.on('view-loaded', (e) => loads.observe({ kind: 'view' }, e.durationMillis / 1000)),
       store.on('conflict-recorded', () => conflicts.inc()),
+      store.on('conflict-detected', (e) => detected.inc({ kind: e.kind })),
+      store.on('conflict-resolved', (e) => resolved.inc({ keep: e.keep })),
     );
     const versions = new Counter({ name: 'profilesync_versions_closed_total', help: 'versions closed on this node by reason (idle, checkpoint, actor, label, startup, create, revert, delete, import, migrate)', labelNames: ['reason'], registers });
     const versionFailures = new Counter({ name: 'profilesync_version_close_failures_total', help: 'version closes that failed (the run stays open and is retried after the idle gap)', labelNames: ['code'], registers });

@@ -22,6 +22,7 @@ const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const ID = pathParam('id', 'profile id', ID_PATTERN);
 const HOOK_ID = pathParam('id', 'webhook id', '^[cw][0-9a-f]{15}$');
 const LABEL = pathParam('label', 'label name', '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$');
+const CONFLICT = pathParam('cid', 'conflict id (16 characters; an id of another form is CONFLICT_NOT_FOUND)');
 const common = {
   '400': errorRef('REQUEST_INVALID / REQUEST_MALFORMED_JSON: the request shape is wrong (the message names the field)'),
   '401': errorRef('AUTH_UNAUTHORIZED: missing, invalid or revoked token'),
@@ -177,8 +178,8 @@ const schemas: Json = {
   },
   ProfileSummary: {
     type: 'object',
-    required: ['id', 'modelId', 'name', 'version', 'updatedAt', 'labels', 'tags', 'deleted'],
-    properties: { id: str, modelId: str, name: str, version: str, updatedAt: str, labels: { type: 'array', items: str, description: 'label names' }, tags: strArray, deleted: bool },
+    required: ['id', 'modelId', 'name', 'version', 'updatedAt', 'labels', 'tags', 'deleted', 'conflicts'],
+    properties: { id: str, modelId: str, name: str, version: str, updatedAt: str, labels: { type: 'array', items: str, description: 'label names' }, tags: strArray, deleted: bool, conflicts: { type: 'integer', minimum: 0, description: 'open conflict records' } },
   },
   ProfilePage: {
     type: 'object',
@@ -207,7 +208,7 @@ const schemas: Json = {
       by: str,
       origin: str,
       node: str,
-      reason: { enum: ['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate'] },
+      reason: { enum: ['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve'] },
       message: str,
       fields: strArray,
       summary: str,
@@ -263,6 +264,39 @@ const schemas: Json = {
     },
   },
   VersionBody: { type: 'object', required: ['version'], additionalProperties: false, properties: { version: str } },
+  Conflict: {
+    type: 'object',
+    required: ['id', 'field', 'kind', 'status', 'base', 'ours', 'theirs', 'merged', 'at', 'node', 'origin'],
+    additionalProperties: false,
+    description:
+      'a conflict found when a diverged state was merged (docs/profile-model.md "Conflicts"): the same record (same id) on every node. Values are the field\'s values (strings for text, null when absent; whole profile contents for kind create). ours/theirs: the two sides as the node that detected it (node) saw them; merged: what the merge produced (and every peer now holds)',
+    properties: {
+      id: { type: 'string', pattern: '^[A-Za-z0-9_-]{16}$' },
+      field: { ...str, description: "dotted path: systemMessage, description, templates.NAME, messages.ID.content, parameters.temperature, ...; '' for kind create (the whole profile)" },
+      kind: { enum: ['text', 'scalar', 'create'] },
+      status: { enum: ['open', 'resolved'] },
+      base: jsonValue,
+      ours: jsonValue,
+      theirs: jsonValue,
+      merged: jsonValue,
+      at: isoTime,
+      node: { ...str, description: 'the node that detected it' },
+      origin: { ...str, description: 'the merge it was found in: peer:<id>, yjs:<token>, bus:<member>, or an import\'s origin' },
+      resolvedAt: isoTime,
+      resolvedBy: str,
+      resolution: { type: 'object', required: ['keep', 'value', 'node'], additionalProperties: false, properties: { keep: { enum: ['merged', 'ours', 'theirs', 'value'] }, value: jsonValue, node: str } },
+    },
+  },
+  ConflictList: { type: 'object', required: ['conflicts'], additionalProperties: false, properties: { conflicts: { type: 'array', items: ref('Conflict'), description: 'newest first; resolved ones stay listed' } } },
+  ResolveBody: {
+    type: 'object',
+    required: ['keep'],
+    additionalProperties: false,
+    properties: {
+      keep: { enum: ['merged', 'ours', 'theirs', 'value'] },
+      value: { ...jsonValue, description: 'with keep: value only: the field\'s new value (null removes a template, message or key; a whole profile content for kind create)' },
+    },
+  },
   AuditRecord: {
     type: 'object',
     required: ['at', 'actor', 'origin', 'action', 'outcome'],
@@ -368,7 +402,7 @@ const schemas: Json = {
       durationMillis: num,
     },
   },
-  WebhookEvent: { enum: ['profile.created', 'profile.updated', 'profile.deleted', 'label.moved'] },
+  WebhookEvent: { enum: ['profile.created', 'profile.updated', 'profile.deleted', 'label.moved', 'conflict.opened', 'conflict.resolved'] },
   Webhook: {
     type: 'object',
     required: ['id', 'name', 'url', 'events', 'profiles', 'source', 'createdAt', 'status'],
@@ -451,9 +485,9 @@ const schemas: Json = {
   ChangeEvent: {
     type: 'object',
     description: 'data of a `change` event of GET /api/changes',
-    required: ['id', 'version', 'labels', 'deleted'],
+    required: ['id', 'version', 'labels', 'deleted', 'conflicts'],
     additionalProperties: false,
-    properties: { id: str, version: str, labels: { type: 'object', additionalProperties: str }, deleted: { type: 'boolean' } },
+    properties: { id: str, version: str, labels: { type: 'object', additionalProperties: str }, deleted: { type: 'boolean' }, conflicts: { type: 'integer', minimum: 0, description: 'open conflict records (issue 13); a change that opens or resolves one is an event even when the content did not move' } },
   },
   PeerCreate: { type: 'object', required: ['url', 'key'], additionalProperties: false, properties: { url: str, key: str, name: str } },
 };
@@ -531,6 +565,23 @@ export function openApiDocument(): Json {
     },
     '/api/profiles/{id}/revert': {
       post: op('revertProfile', 'Revert the content to a version (a new version; labels stay)', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, { parameters: [ID], requestBody: jsonBody(ref('VersionBody')) }),
+    },
+    '/api/profiles/{id}/conflicts': {
+      get: op('listConflicts', 'Conflicts found when diverged states merged (open and resolved, newest first)', { '200': ok(ref('ConflictList')), ...common, ...notFound }, { parameters: [ID] }),
+    },
+    '/api/profiles/{id}/conflicts/{cid}/resolve': {
+      post: op(
+        'resolveConflict',
+        'Resolve a conflict: keep merged, ours, theirs or a value. A new version that replaces the field (two nodes resolving at once end in one state); the conflict is closed on every node',
+        {
+          '200': ok(ref('ProfileView')),
+          ...withBody,
+          '404': errorRef('PROFILE_NOT_FOUND or CONFLICT_NOT_FOUND'),
+          '409': errorRef('CONFLICT_RESOLVED: already resolved (details: resolvedBy, resolvedAt, keep)'),
+          '422': errorRef('PROFILE_INVALID: the kept value is not valid for the field (nothing changed)'),
+        },
+        { parameters: [ID, CONFLICT], requestBody: jsonBody(ref('ResolveBody')) },
+      ),
     },
     '/api/profiles/{id}/labels/{label}': {
       put: op('setLabel', 'Point a label at a version', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, {

@@ -290,6 +290,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     metrics.attachStore(opened.store);
     const unwatchDamage = watchDamage({ log: opened.log, store: opened.store, readiness, logger, metrics });
     cleanups.push(unwatchDamage);
+    // conflicts (issue 13): found when a diverged state merges, closed by a resolution
+    cleanups.push(
+      opened.store.on('conflict-detected', (e) => logger.warn({ profile: e.id, conflict: e.conflict, field: e.field, kind: e.kind, origin: e.origin }, 'conflict: apart edits of one field merged; the merged value stays, resolve with POST /api/profiles/:id/conflicts/:cid/resolve')),
+      opened.store.on('conflict-resolved', (e) => logger.info({ profile: e.id, conflict: e.conflict, field: e.field, keep: e.keep }, 'conflict resolved')),
+    );
     // before anything can write (the app, sync): the hub sees every change with its log position
     const hub = await ChangeHub.open(opened.log, opened.store, { clock });
     cleanups.push(() => hub.close());

@@ -26,6 +26,8 @@ const shortText = z.string().min(1).max(256);
 export const schemas = {
   idParams: z.strictObject({ id: profileId }),
   labelParams: z.strictObject({ id: profileId, label: z.string().regex(LABEL_PARAM_RE, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$') }),
+  // any bounded id: one that cannot exist is CONFLICT_NOT_FOUND from the store, like an unknown one
+  conflictParams: z.strictObject({ id: profileId, cid: z.string().min(1).max(64) }),
   // any bounded id: one that cannot exist is TOKEN_NOT_FOUND / PEER_NOT_FOUND from the store, like an unknown one
   tokenParams: z.strictObject({ id: z.string().min(1).max(128) }),
   peerParams: z.strictObject({ id: z.string().min(1).max(128) }),
@@ -91,6 +93,8 @@ export const schemas = {
   checkpointBody: z.strictObject({ message: z.string().min(1).max(1000) }),
   patchBody: z.record(z.string(), z.unknown()),
   versionBody: z.strictObject({ version: versionRef }),
+  // the store checks the rest (value only with keep: value; a value valid for the field)
+  resolveBody: z.strictObject({ keep: z.enum(['merged', 'ours', 'theirs', 'value']), value: z.unknown().optional() }),
   tokenBody: z.strictObject({
     name: z.string().min(1).max(64),
     displayName: z.string().min(1).max(100).optional(),

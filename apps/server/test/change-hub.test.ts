@@ -149,7 +149,7 @@ describe('positions and kinds', () => {
   });
 
   it('changeKinds', () => {
-    const v = (version: string, labels: Record<string, string> = {}, deleted = false) => ({ id: 'p', version, labels, deleted });
+    const v = (version: string, labels: Record<string, string> = {}, deleted = false, conflicts = 0) => ({ id: 'p', version, labels, deleted, conflicts });
     expect(changeKinds(undefined, v('1'))).toEqual(['profile.created']);
     expect(changeKinds(v('1'), v('2'))).toEqual(['profile.updated']);
     expect(changeKinds(v('1'), v('1', { prod: '1' }))).toEqual(['label.moved']);
@@ -158,5 +158,9 @@ describe('positions and kinds', () => {
     expect(changeKinds(v('1'), v('1'))).toEqual(['profile.updated']);
     // a label move changes the version (labels are part of the state) but not the content
     expect(changeKinds(v('1'), v('2', { prod: '1' }), true)).toEqual(['label.moved']);
+    // a merge that found a conflict; a resolution (a new version that closes it)
+    expect(changeKinds(v('1'), v('2', {}, false, 1))).toEqual(['profile.updated', 'conflict.opened']);
+    expect(changeKinds(v('2', {}, false, 1), v('2', {}, false, 2))).toEqual(['conflict.opened']);
+    expect(changeKinds(v('2', {}, false, 2), v('3', {}, false, 1))).toEqual(['profile.updated', 'conflict.resolved']);
   });
 });

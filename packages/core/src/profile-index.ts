@@ -107,6 +107,8 @@ export class ProfileIndex {
   readonly #entries = new Map<string, IndexEntry>();
   readonly #hashes = new LazyVersionHashes();
   readonly #syncKeys = new Map<string, string>();
+  /** open conflict records over every profile (the /metrics gauge) */
+  #open = 0;
   /** per sort: every entry in ascending (key, id) order; dropped when a key of that sort changes */
   readonly #sorted = new Map<ListSort, IndexEntry[]>();
 
@@ -125,10 +127,13 @@ export class ProfileIndex {
       labels: Object.keys(view.labels).sort(),
       tags: Array.isArray(tags) ? tags.slice() : [],
       deleted: view.deleted,
+      conflicts: view.conflicts ?? 0,
     });
     const keys = sortKeys(view);
     const fields = searchFields(view);
     const e = this.#entries.get(view.id);
+    this.#open += summary.conflicts - (e?.summary.conflicts ?? 0);
+    if (this.#open < 0) this.#open = 0;
     if (e === undefined) {
       this.#entries.set(view.id, { summary, keys, fields, hay: undefined });
       this.#sorted.clear();
@@ -145,13 +150,22 @@ export class ProfileIndex {
 
   /** Drops a profile (found damaged: it is listed again once repaired). */
   remove(id: string): void {
-    if (!this.#entries.delete(id)) return;
+    const e = this.#entries.get(id);
+    if (e === undefined || !this.#entries.delete(id)) return;
+    this.#open = Math.max(0, this.#open - e.summary.conflicts);
     this.#sorted.clear();
     this.#hashes.delete(id);
   }
 
   has(id: string): boolean {
     return this.#entries.has(id);
+  }
+
+  /** Open conflict records over every profile, and how many profiles have one. */
+  openConflicts(): { records: number; profiles: number } {
+    let profiles = 0;
+    if (this.#open > 0) for (const e of this.#entries.values()) if (e.summary.conflicts > 0) profiles++;
+    return { records: this.#open, profiles };
   }
 
   get size(): number {

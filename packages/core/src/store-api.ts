@@ -184,6 +184,11 @@ export class ProfileStoreImpl implements ProfileStore {
     return this.#c.index.hashes();
   }
 
+  /** Open conflict records over every profile (no I/O: the index's count). */
+  openConflicts(): { records: number; profiles: number } {
+    return this.#c.index.openConflicts();
+  }
+
   // --- writes ----------------------------------------------------------------
 
   async create(input: ProfileInput, ctx: WriteContext): Promise<ProfileView> {

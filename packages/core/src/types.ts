@@ -71,6 +71,8 @@ export interface ProfileSummary {
   labels: string[];
   tags: string[];
   deleted: boolean;
+  /** open conflict records (issue 13) */
+  conflicts: number;
 }
 
 export interface ListFilter {
@@ -390,6 +392,8 @@ export interface ProfileStore {
   encodeStateAsUpdate(id: string, stateVector?: Uint8Array): Promise<Uint8Array>;
   /** Cheap digest input for fast reconnect: profile id -> hash of its current version (no doc loads). */
   versionHashes(): ReadonlyMap<string, string>;
+  /** Open conflict records over every profile and how many profiles have one (the /metrics gauge; no I/O). */
+  openConflicts(): { records: number; profiles: number };
 
   subscribe(listener: (event: ChangeEvent) => void): () => void;
   /** Typed events with durations (document-loaded, profile-written, ...). */

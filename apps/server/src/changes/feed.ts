@@ -3,7 +3,7 @@
  *
  *   id: <epoch>-<lsn>
  *   event: change
- *   data: {"deleted":false,"id":"p1","labels":{"prod":"v2..."},"version":"v2..."}
+ *   data: {"conflicts":0,"deleted":false,"id":"p1","labels":{"prod":"v2..."},"version":"v2..."}
  *
  * A connection first gets what it missed (every visible profile whose latest change is after
  * its Last-Event-ID, oldest first), then one `ready` event (no id; data `{ position,
@@ -61,7 +61,7 @@ interface Conn {
 
 const encodeData = (c: FeedChange): string =>
   // keys sorted: canonical, like the views
-  JSON.stringify({ deleted: c.data.deleted, id: c.data.id, labels: c.data.labels, version: c.data.version });
+  JSON.stringify({ conflicts: c.data.conflicts, deleted: c.data.deleted, id: c.data.id, labels: c.data.labels, version: c.data.version });
 
 export class ChangeFeed {
   readonly #hub: ChangeHub;

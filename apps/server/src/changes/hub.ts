@@ -18,15 +18,17 @@
  */
 import { Emitter } from '@profilesync/errors';
 
-/** The data of one change event (DESIGN §6): `{ id, version, labels, deleted }`. */
+/** The data of one change event (DESIGN §6): `{ id, version, labels, deleted }`, plus the open conflict count (issue 13). */
 export interface ChangeData {
   id: string;
   version: string;
   labels: Readonly<Record<string, string>>;
   deleted: boolean;
+  /** open conflict records of the profile (view.conflicts) */
+  conflicts: number;
 }
 
-export type ChangeKind = 'profile.created' | 'profile.updated' | 'profile.deleted' | 'label.moved';
+export type ChangeKind = 'profile.created' | 'profile.updated' | 'profile.deleted' | 'label.moved' | 'conflict.opened' | 'conflict.resolved';
 
 /** A released change: its data, its log position, and what it changed when the hub saw the state before it. */
 export interface FeedChange {
@@ -61,6 +63,7 @@ export interface ViewLike {
   version: string;
   labels: Readonly<Record<string, string>>;
   deleted: boolean;
+  conflicts?: number;
 }
 
 export interface HubEvents {
@@ -89,7 +92,7 @@ const LABEL_ACTIONS = new Set(['label.set', 'label.remove']);
 const isProfileStream = (s: string): boolean => !s.startsWith('#');
 
 function dataOf(v: ViewLike): ChangeData {
-  return { id: v.id, version: v.version, labels: v.labels, deleted: v.deleted };
+  return { id: v.id, version: v.version, labels: v.labels, deleted: v.deleted, conflicts: v.conflicts ?? 0 };
 }
 
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -109,6 +112,9 @@ export function changeKinds(prev: ChangeData | undefined, next: ChangeData, labe
   if (next.deleted && !prev.deleted) out.push('profile.deleted');
   else if (!labelsOnly && (prev.version !== next.version || prev.deleted !== next.deleted)) out.push('profile.updated');
   if (!sameLabels(prev.labels, next.labels)) out.push('label.moved');
+  // a merge that found a conflict, or a resolution (also when the content did not move)
+  if (next.conflicts > prev.conflicts) out.push('conflict.opened');
+  else if (next.conflicts < prev.conflicts) out.push('conflict.resolved');
   if (out.length === 0) out.push('profile.updated');
   return out;
 }
@@ -302,8 +308,8 @@ export class ChangeHub {
       for (const p of merged.values()) {
         const prev = this.#latest.get(p.id);
         // an entry that changed nothing a client sees (a version record closing a run: same
-        // content ref, labels and tombstone) is not a change event
-        if (prev !== undefined && prev.data.version === p.data!.version && prev.data.deleted === p.data!.deleted && sameLabels(prev.data.labels, p.data!.labels)) continue;
+        // content ref, labels, tombstone and open conflicts) is not a change event
+        if (prev !== undefined && prev.data.version === p.data!.version && prev.data.deleted === p.data!.deleted && prev.data.conflicts === p.data!.conflicts && sameLabels(prev.data.labels, p.data!.labels)) continue;
         const c: FeedChange = { lsn: p.lsn, data: p.data!, kinds: changeKinds(prev?.data, p.data!, labelsOnly.get(p.id)), at: now };
         this.#latest.set(p.id, c);
         batch.push(c);

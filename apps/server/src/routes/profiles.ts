@@ -125,6 +125,22 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     return reply.type(JSON_TYPE).send(ctx.viewJson.get(view).json);
   });
 
+  app.get('/api/profiles/:id/conflicts', { config: read }, async (req) => {
+    const { id } = parse(schemas.idParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    return { conflicts: await ctx.store.conflicts(id) };
+  });
+
+  app.post('/api/profiles/:id/conflicts/:cid/resolve', { config: write }, async (req, reply) => {
+    const { id, cid } = parse(schemas.conflictParams, req.params, 'params');
+    parse(schemas.emptyQuery, req.query, 'query');
+    const body = parse(schemas.resolveBody, req.body, 'body');
+    const resolution = 'value' in body ? { keep: body.keep, value: body.value } : { keep: body.keep };
+    const { view } = await ctx.store.resolveConflict(id, cid, resolution, writeContext(principalOf(req)));
+    // the new version, like a revert
+    return reply.type(JSON_TYPE).send(ctx.viewJson.get(view).json);
+  });
+
   app.put('/api/profiles/:id/labels/:label', { config: write }, async (req, reply) => {
     const { id, label } = parse(schemas.labelParams, req.params, 'params');
     parse(schemas.emptyQuery, req.query, 'query');

@@ -7,7 +7,7 @@ import { ProfileSyncError } from '@profilesync/errors';
 import { compileGlob, GLOB_RE, grantAllows } from '../auth/policy.js';
 import type { ChangeKind, FeedChange } from '../changes/hub.js';
 
-export const WEBHOOK_EVENTS: readonly ChangeKind[] = ['profile.created', 'profile.updated', 'profile.deleted', 'label.moved'];
+export const WEBHOOK_EVENTS: readonly ChangeKind[] = ['profile.created', 'profile.updated', 'profile.deleted', 'label.moved', 'conflict.opened', 'conflict.resolved'];
 
 /** A hook as stored (runtime hooks in the log's aux table) or read from the config file. */
 export interface WebhookRecord {

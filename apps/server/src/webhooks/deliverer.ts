@@ -87,7 +87,7 @@ function merge(a: Item, b: Item): Item {
 
 /** The main kind of a delivery: deletion first, then creation, update, label move. */
 function mainKind(kinds: ChangeKind[]): ChangeKind {
-  for (const k of ['profile.deleted', 'profile.created', 'profile.updated', 'label.moved'] as const) if (kinds.includes(k)) return k;
+  for (const k of ['profile.deleted', 'profile.created', 'profile.updated', 'label.moved', 'conflict.opened', 'conflict.resolved'] as const) if (kinds.includes(k)) return k;
   return 'profile.updated';
 }
 
@@ -216,7 +216,7 @@ export class HookDeliverer {
       sentAt: iso(started),
       attempt: p.attempts,
       catchUp: p.catchUp,
-      data: { deleted: p.change.data.deleted, id: p.change.data.id, labels: p.change.data.labels, version: p.change.data.version },
+      data: { conflicts: p.change.data.conflicts, deleted: p.change.data.deleted, id: p.change.data.id, labels: p.change.data.labels, version: p.change.data.version },
     });
     const signature = `sha256=${createHmac('sha256', record.secret).update(body).digest('hex')}`;
     let status: number | null = null;
