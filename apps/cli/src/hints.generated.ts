@@ -32,6 +32,8 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   CLIENT_INVALID_ARGUMENT: "fix it",
   CLIENT_UNAVAILABLE: "retry later; configure `fallback` or `persist` for cold starts during outages",
   CONFIG_INVALID: "fix that key",
+  CONFLICT_NOT_FOUND: "list them with `conflicts(id)` (`profilesync profile conflicts ID`); sync first if another node found it (HTTP 404)",
+  CONFLICT_RESOLVED: "nothing to do; a new conflict is recorded if the resolutions disagree with later edits (HTTP 409)",
   CRYPTO_AUTH_FAILED: "treat as corruption (`verify`); restore from backup (for a blob: rewrite the secret)",
   CRYPTO_BAD_PASSPHRASE: "ask again; after too many tries use the recovery phrase",
   CRYPTO_BAD_PUBLIC_KEY: "check the copied key",

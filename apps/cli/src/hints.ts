@@ -25,6 +25,8 @@ const CLI_HINTS: Readonly<Record<string, string>> = {
   SYNC_NOT_CONVERGED: 'check `profilesync peer list` (connected? lag?) and retry with a longer --timeout',
   SYNC_UNAVAILABLE: 'this node runs without peer sync',
   PROFILE_NOT_FOUND: 'list the ids with `profilesync profile list`',
+  CONFLICT_NOT_FOUND: 'list the conflicts with `profilesync profile conflicts ID` (run `profilesync sync` first if another node found it)',
+  CONFLICT_RESOLVED: 'it is closed already (perhaps by another node): `profilesync profile conflicts ID` shows who kept what',
   PROFILE_DELETED: 'the profile is deleted; its history stays readable with `profilesync profile history ID`',
   PROFILE_EXISTS: 'pick another --id, or change the existing profile with `profilesync profile set ID ...`',
   PROFILE_BAD_VERSION: 'a version is @N (the N-th in `profilesync profile history ID`), a label name, or a full version reference',

@@ -114,7 +114,7 @@ describe('issue 13 on two peered nodes', () => {
     expect(ca.map((c) => c.id)).toEqual(cb.map((c) => c.id));
     expect(ca[0]).toMatchObject({ field: 'systemMessage', kind: 'text', status: 'open', base: 'You write clean code.', merged: va.systemMessage });
     expect([ca[0].ours, ca[0].theirs].sort()).toEqual(['You write clean, well-named code.', 'You write code. Always add tests.']);
-    expect((await ok<any[]>(a, 'GET', '/api/profiles?limit=10')).profiles ?? []).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'coder', conflicts: 1 })]));
+    expect((await ok<{ profiles: unknown[] }>(a, 'GET', '/api/profiles?limit=10')).profiles).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'coder', conflicts: 1 })]));
     expect(await metric(a, 'profilesync_conflicts_open')).toBe(1);
     const detected = (await metric(a, 'profilesync_conflicts_detected_total')) + (await metric(b, 'profilesync_conflicts_detected_total'));
     expect(detected).toBeGreaterThanOrEqual(1);

@@ -1,5 +1,5 @@
 /**
- * `profilesync profile list|get|create|set|edit|delete|history|diff|revert|label|render|checkpoint` (remote).
+ * `profilesync profile list|get|create|set|edit|delete|history|diff|revert|label|render|checkpoint|conflicts|resolve` (remote).
  * Version arguments (REF) are resolved by the node: `@N` (the N-th version in `profile history`),
  * a label name, or a version reference (`v2.…`, legacy `v1.…`).
  */
@@ -9,11 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ProfileSyncError } from '@profilesync/errors';
-import type { EntryInfo, ProfileDiff, ProfileSummary, ProfileView, RenderResult, VersionInfo } from '@profilesync/core';
+import type { ConflictInfo, EntryInfo, ProfileDiff, ProfileSummary, ProfileView, RenderResult, VersionInfo } from '@profilesync/core';
 import { enc, type ApiClient } from '../client.js';
 import { addRemote, deleteAction, type Cli, type CommonOpts } from '../context.js';
 import type { Output } from '../output.js';
 import { assignmentsToPatch, editable, mergeDiff } from '../patch.js';
+
+/** One line of a value for a table: text as is, anything else as JSON, cut at 40 characters. */
+function short(v: unknown): string {
+  const t = v === null ? '(none)' : JSON.stringify(v);
+  return t.length > 40 ? `${t.slice(0, 39)}…` : t;
+}
+
+function jsonOrText(v: string): unknown {
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v;
+  }
+}
 
 function readJsonFile(path: string): Record<string, unknown> {
   let text: string;
@@ -242,6 +256,37 @@ export function registerProfile(program: Command, cli: Cli): void {
     const out = cli.output(o);
     out.result(view, () => out.line(`reverted ${id}: new version ${view.version}`));
   });
+
+  addRemote(profile.command('conflicts <id>').description('conflicts found when apart edits merged (open first; --open: only those)'))
+    .option('--open', 'only the open ones')
+    .action(async (id: string, o: CommonOpts & { open?: boolean }) => {
+      const api = await cli.client(o);
+      const { conflicts } = await api.get<{ conflicts: ConflictInfo[] }>(`/api/profiles/${enc(id)}/conflicts`);
+      const list = (o.open ? conflicts.filter((c) => c.status === 'open') : conflicts).sort((a, b) => (a.status === b.status ? 0 : a.status === 'open' ? -1 : 1));
+      const out = cli.output(o);
+      out.result({ conflicts: list }, () => {
+        out.table(
+          ['ID', 'FIELD', 'KIND', 'STATUS', 'OURS', 'THEIRS', 'MERGED', 'AT'],
+          list.map((c) => [c.id, c.field === '' ? '(profile)' : c.field, c.kind, c.status === 'resolved' ? `resolved (${c.resolution?.keep ?? '?'})` : 'open', short(c.ours), short(c.theirs), short(c.merged), c.at]),
+        );
+        if (list.some((c) => c.status === 'open')) out.line(`resolve one: profilesync profile resolve ${id} ID --keep merged|ours|theirs|value [--value V]`);
+      });
+    });
+
+  addRemote(profile.command('resolve <id> <conflict>').description('resolve a conflict: keep merged, ours, theirs, or --value (a new version; closed on every node)'))
+    .requiredOption('--keep <what>', 'merged | ours | theirs | value')
+    .option('--value <value>', 'with --keep value: the new value (JSON when it parses as JSON, else the text; null removes)')
+    .action(async (id: string, conflict: string, o: CommonOpts & { keep: string; value?: string }) => {
+      if (!['merged', 'ours', 'theirs', 'value'].includes(o.keep)) throw new ProfileSyncError('USAGE', `--keep must be merged, ours, theirs or value (not ${o.keep})`);
+      if (o.keep === 'value' && o.value === undefined) throw new ProfileSyncError('USAGE', '--keep value needs --value');
+      if (o.keep !== 'value' && o.value !== undefined) throw new ProfileSyncError('USAGE', '--value is only read with --keep value');
+      const api = await cli.client(o);
+      const body: Record<string, unknown> = { keep: o.keep };
+      if (o.value !== undefined) body['value'] = jsonOrText(o.value);
+      const view = await api.post<ProfileView>(`/api/profiles/${enc(id)}/conflicts/${enc(conflict)}/resolve`, body);
+      const out = cli.output(o);
+      out.result(view, () => out.line(`resolved ${conflict} on ${id} (kept ${o.keep}): new version ${view.version}; ${view.conflicts} open conflict${view.conflicts === 1 ? '' : 's'} left`));
+    });
 
   addRemote(profile.command('label <id> <label> [version]').description('point a label at a version (default: the current one), or --remove it'))
     .option('--remove', 'remove the label')

@@ -1,0 +1,82 @@
+/**
+ * `profilesync profile conflicts ID` and `profilesync profile resolve ID CID --keep ...` through
+ * the real binary, against two served nodes that edited one profile apart and then synced
+ * (`peer add`, `sync`, `peer remove` as an operator would).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { assertBuilt, cli, serve, type Served } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ps-cli-conflicts-'));
+const nodes: Served[] = [];
+beforeAll(() => assertBuilt());
+afterAll(async () => {
+  for (const n of nodes) await n.stop('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = (n: Served) => ({ PROFILESYNC_URL: n.info.url, PROFILESYNC_DATA_DIR: n.info.dataDir });
+const wsUrl = (n: Served) => `${n.info.url.replace(/^http/, 'ws')}/sync`;
+
+function peer(from: Served, to: Served): string {
+  const r = cli(['peer', 'add', wsUrl(to), '--key', to.info.publicKey, '--json'], env(from));
+  expect(r.code, r.stderr).toBe(0);
+  return r.json.id as string;
+}
+
+/** `profilesync sync` until converged (the first dials of a fresh pair can cross). */
+function sync(n: Served): void {
+  let r = cli(['sync', '--json'], env(n));
+  for (let i = 0; i < 20 && !r.json?.converged; i++) r = cli(['sync', '--json'], env(n));
+  expect(r.json, r.stderr).toMatchObject({ converged: true });
+}
+
+it('lists the conflict of apart edits and resolves it; bad requests get codes and exit codes', async () => {
+  const a = await serve(['--data', join(dir, 'a')]);
+  nodes.push(a);
+  const b = await serve(['--data', join(dir, 'b')]);
+  nodes.push(b);
+  expect(cli(['profile', 'create', '--id', 'coder', '--model', 'gpt-4o', '--name', 'Coder', 'systemMessage=You write clean code.', '--json'], env(a)).code).toBe(0);
+  let ab = peer(a, b);
+  let ba = peer(b, a);
+  sync(a);
+  expect(cli(['profile', 'get', 'coder', '--json'], env(b)).json.systemMessage).toBe('You write clean code.');
+  expect(cli(['peer', 'remove', ab, '--json'], env(a)).code).toBe(0);
+  expect(cli(['peer', 'remove', ba, '--json'], env(b)).code).toBe(0);
+  expect(cli(['profile', 'set', 'coder', 'systemMessage=You write code. Always add tests.', '--json'], env(a)).code).toBe(0);
+  expect(cli(['profile', 'set', 'coder', 'systemMessage=You write clean, small functions.', '--json'], env(b)).code).toBe(0);
+  ab = peer(a, b);
+  ba = peer(b, a);
+  sync(a);
+
+  const listed = cli(['profile', 'conflicts', 'coder', '--json'], env(b));
+  expect(listed.code).toBe(0);
+  expect(listed.json.conflicts).toHaveLength(1);
+  const c = listed.json.conflicts[0];
+  expect(c).toMatchObject({ field: 'systemMessage', kind: 'text', status: 'open', base: 'You write clean code.' });
+  const human = cli(['profile', 'conflicts', 'coder'], env(b));
+  expect(human.stdout).toMatch(/ID\s+FIELD\s+KIND\s+STATUS/);
+  expect(human.stdout).toContain(c.id);
+  expect(human.stdout).toContain('profilesync profile resolve coder ID --keep');
+
+  // usage and coded errors change nothing
+  expect(cli(['profile', 'resolve', 'coder', c.id, '--keep', 'mine'], env(b)).code).toBe(2);
+  expect(cli(['profile', 'resolve', 'coder', c.id, '--keep', 'value'], env(b)).code).toBe(2);
+  const unknown = cli(['profile', 'resolve', 'coder', 'AAAAAAAAAAAAAAAA', '--keep', 'ours', '--json'], env(b));
+  expect(unknown.code).toBe(4);
+  expect(unknown.error).toMatchObject({ code: 'CONFLICT_NOT_FOUND', hint: expect.stringContaining('profilesync profile conflicts') });
+  expect(cli(['profile', 'get', 'coder', '--json'], env(b)).json.conflicts).toBe(1);
+
+  const resolved = cli(['profile', 'resolve', 'coder', c.id, '--keep', 'value', '--value', 'You write clean, tested code.', '--json'], env(b));
+  expect(resolved.code, resolved.stderr).toBe(0);
+  expect(resolved.json).toMatchObject({ systemMessage: 'You write clean, tested code.', conflicts: 0 });
+  const twice = cli(['profile', 'resolve', 'coder', c.id, '--keep', 'merged', '--json'], env(b));
+  expect(twice.code).toBe(6);
+  expect(twice.error?.code).toBe('CONFLICT_RESOLVED');
+  sync(b);
+  const onA = cli(['profile', 'conflicts', 'coder', '--open', '--json'], env(a));
+  expect(onA.json.conflicts).toEqual([]);
+  expect(cli(['profile', 'get', 'coder', '--json'], env(a)).json).toMatchObject({ systemMessage: 'You write clean, tested code.', conflicts: 0 });
+}, 120_000);
