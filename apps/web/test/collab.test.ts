@@ -47,6 +47,9 @@ describe('live collaborative editing', () => {
 
     const view = await api(node.url, 'GET', `/api/profiles/${id}`);
     expect(view.body.systemMessage).toBe(merged);
+    // live co-editing is never a conflict (issue 13: only merges of apart work are checked)
+    expect(view.body.conflicts).toBe(0);
+    expect((await api(node.url, 'GET', `/api/profiles/${id}/conflicts`)).body.conflicts).toEqual([]);
     const raw = await api(node.url, 'GET', `/api/profiles/${id}/history?entries=raw`);
     const edits = raw.body.entries.filter((v: any) => v.origin.startsWith('yjs:'));
     expect(new Set(edits.map((v: any) => v.actor))).toEqual(new Set(['alice', 'bob']));
@@ -106,6 +109,8 @@ describe('live collaborative editing', () => {
     await node.restart();
     await waitForSync(page, ['saved'], 30_000);
     expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.systemMessage).toBe('Draft. Written offline.');
+    // offline work nobody else touched merges as a fast-forward: no conflict
+    expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.conflicts).toBe(0);
     await context.close();
   });
 });
