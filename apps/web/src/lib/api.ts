@@ -3,7 +3,7 @@
  * token and turns every error body `{ error: { code, message, details? } }` into an ApiError
  * with the same stable code, so screens can show "CODE: message" next to the right field.
  */
-import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
+import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, RenderResult, VersionInfo } from '@profilesync/core';
 import type { DeliveryAttempt, PeerInfo, PeersResponse, SyncReport, TokenCreate, TokenInfo, WebhookInfo } from './types.js';
 import type { ClusterResponse } from './cluster.js';
 
@@ -193,6 +193,14 @@ export class Api {
   }
   revert(id: string, version: string): Promise<ProfileView> {
     return this.request('POST', `/api/profiles/${enc(id)}/revert`, { body: { version } });
+  }
+  /** The exact chat request the node renders (POST /render); 422 PROFILE_RENDER_MISSING_VARIABLES lists details.missing. */
+  render(id: string, body: { variables: Record<string, string>; template?: string; version?: string }): Promise<RenderResult> {
+    return this.request('POST', `/api/profiles/${enc(id)}/render`, { body });
+  }
+  /** Closes the open run of changes into a version now, with a message (201; 200 when nothing changed since the last version). */
+  checkpoint(id: string, message: string): Promise<VersionInfo & { created: boolean }> {
+    return this.request('POST', `/api/profiles/${enc(id)}/versions`, { body: { message } });
   }
   setLabel(id: string, label: string, version: string): Promise<ProfileView> {
     return this.request('PUT', `/api/profiles/${enc(id)}/labels/${enc(label)}`, { body: { version } });
