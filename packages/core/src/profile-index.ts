@@ -42,6 +42,7 @@ function passes(s: ProfileSummary, f: ListFilter): boolean {
   if (f.modelId !== undefined && s.modelId !== f.modelId) return false;
   if (f.label !== undefined && f.label !== 'latest' && !s.labels.includes(f.label)) return false;
   if (f.tag !== undefined && !s.tags.includes(f.tag)) return false;
+  if (f.withConflicts === true && !(s.conflicts > 0)) return false;
   return true;
 }
 
@@ -125,6 +126,7 @@ export class ProfileIndex {
       labels: Object.keys(view.labels).sort(),
       tags: Array.isArray(tags) ? tags.slice() : [],
       deleted: view.deleted,
+      conflicts: typeof view.conflicts === 'number' ? view.conflicts : 0,
     });
     const keys = sortKeys(view);
     const fields = searchFields(view);
