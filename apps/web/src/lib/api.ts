@@ -50,6 +50,8 @@ export interface ListFilter {
 
 /** One page of GET /api/profiles: filters, search words, sort, keyset cursor. */
 export interface PageQuery extends ListFilter {
+  /** 'open': only profiles with open conflicts */
+  conflicts?: 'open';
   q?: string;
   sort?: ListSort;
   order?: 'asc' | 'desc';
