@@ -47,6 +47,8 @@ describe('live collaborative editing', () => {
 
     const view = await api(node.url, 'GET', `/api/profiles/${id}`);
     expect(view.body.systemMessage).toBe(merged);
+    // people editing together live see each other's keystrokes: that is never a conflict (issue 13)
+    expect(view.body.conflicts).toBe(0);
     const raw = await api(node.url, 'GET', `/api/profiles/${id}/history?entries=raw`);
     const edits = raw.body.entries.filter((v: any) => v.origin.startsWith('yjs:'));
     expect(new Set(edits.map((v: any) => v.actor))).toEqual(new Set(['alice', 'bob']));

@@ -205,3 +205,21 @@ describe('messages in the live doc', () => {
     expect(one.map((z) => z.content).sort()).toEqual(['from one', 'from two', 'x', 'y']);
   });
 });
+
+describe('conflicts', () => {
+  it('each side against the merged text: what the merge kept, dropped and added', async () => {
+    const { compareToMerged, conflictField, valueText } = await import('../src/lib/conflicts.js');
+    // the example: two edits made apart, merged into a garbled prompt
+    const merged = 'You write cleAlanays add tests.';
+    expect(compareToMerged('You write code. Always add tests.', merged).map((r) => r.mark)).toContain('gone');
+    expect(compareToMerged('same', 'same')).toEqual([{ text: 'same', mark: 'same' }]);
+    expect(compareToMerged('ab', 'abc')).toEqual([{ text: 'ab', mark: 'same' }, { text: 'c', mark: 'added' }]);
+    expect(conflictField('systemMessage', () => undefined)).toBe('system message');
+    expect(conflictField('templates.greet', () => undefined)).toBe('template greet');
+    expect(conflictField('messages.abc.content', (id) => (id === 'abc' ? 2 : undefined))).toBe('message 3');
+    expect(conflictField('messages.gone.content', () => undefined)).toBe('a message (since deleted)');
+    expect(conflictField('parameters.temperature', () => undefined)).toBe('parameters.temperature');
+    expect(valueText('0.5')).toBe('"0.5"');
+    expect(valueText(undefined)).toBe('(absent)');
+  });
+});

@@ -4,6 +4,7 @@
  * with the same stable code, so screens can show "CODE: message" next to the right field.
  */
 import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, RenderResult, VersionInfo } from '@profilesync/core';
+import type { Conflict, Keep } from './conflicts.js';
 import type { DeliveryAttempt, PeerInfo, PeersResponse, SyncReport, TokenCreate, TokenInfo, WebhookInfo } from './types.js';
 import type { ClusterResponse } from './cluster.js';
 
@@ -203,6 +204,13 @@ export class Api {
   /** Closes the open run of changes into a version now, with a message (201; 200 when nothing changed since the last version). */
   checkpoint(id: string, message: string): Promise<VersionInfo & { created: boolean }> {
     return this.request('POST', `/api/profiles/${enc(id)}/versions`, { body: { message } });
+  }
+  async conflicts(id: string): Promise<Conflict[]> {
+    return (await this.request<{ conflicts: Conflict[] }>('GET', `/api/profiles/${enc(id)}/conflicts`)).conflicts;
+  }
+  /** Closes a conflict by keeping the merged text, one side, or a given value (a new version on the node). */
+  resolveConflict(id: string, cid: string, keep: Keep, value?: unknown): Promise<unknown> {
+    return this.request('POST', `/api/profiles/${enc(id)}/conflicts/${enc(cid)}/resolve`, { body: keep === 'value' ? { keep, value } : { keep } });
   }
   setLabel(id: string, label: string, version: string): Promise<ProfileView> {
     return this.request('PUT', `/api/profiles/${enc(id)}/labels/${enc(label)}`, { body: { version } });

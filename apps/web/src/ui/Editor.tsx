@@ -17,6 +17,7 @@ import { CollabText } from './CollabText.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { CheckpointDialog } from './CheckpointDialog.js';
+import { Conflicts } from './Conflicts.js';
 import { Messages } from './Messages.js';
 import { ParamsForm, type EditableFields } from './ParamsForm.js';
 import { RenderPreview } from './RenderPreview.js';
@@ -250,6 +251,16 @@ export function Editor({ id }: { id: string }) {
           <strong>Read-only.</strong> Your token ({who.role ?? 'no write access'}) can view this profile and see others edit it, but cannot change it.
         </p>
       )}
+      <Conflicts
+        profileId={id}
+        version={nodeView.version}
+        count={nodeView.conflicts ?? 0}
+        readOnly={readOnly}
+        messageIndex={(mid) => {
+          const i = (nodeView.messages ?? []).findIndex((m) => m.id === mid);
+          return i < 0 ? undefined : i;
+        }}
+      />
       {!ready && <p class="muted">Loading the live document…</p>}
       {ready && (
         <div class="texts">
