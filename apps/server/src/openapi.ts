@@ -519,6 +519,7 @@ export function openApiDocument(): Json {
           query('limit', 'page size; absent = every match', { type: 'integer', minimum: 1, maximum: 1000 }),
           query('cursor', 'nextCursor of the previous page (same sort and order); a bad one is 400 PROFILE_LIST_INVALID', { type: 'string', maxLength: 2048 }),
           query('facets', 'true: also answer facets (distinct models, labels, tags of every listed profile, for filter menus)', { enum: ['true', 'false'] }),
+          query('conflicts', 'open: only profiles with at least one open conflict', { enum: ['open'] }),
         ],
       }),
       post: op('createProfile', 'Create a profile', { '201': ok(ref('ProfileView'), 'created'), ...withBody, '409': errorRef('PROFILE_EXISTS'), '422': errorRef('PROFILE_INVALID / PROFILE_TOO_LARGE') }, { requestBody: jsonBody(ref('ProfileInput')) }),

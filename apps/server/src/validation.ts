@@ -44,6 +44,7 @@ export const schemas = {
     limit: intString(1, 1000).optional(),
     cursor: z.string().min(1).max(2048).optional(),
     facets: boolString.optional(),
+    conflicts: z.enum(['open']).optional(),
   }),
   getQuery: z
     .strictObject({ version: versionRef.optional(), label: z.string().min(1).max(64).optional() })

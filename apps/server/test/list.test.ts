@@ -68,6 +68,14 @@ describe('GET /api/profiles: search, sort, pages', () => {
     expect((await req('GET', '/api/profiles?limit=1')).body.facets).toBeUndefined();
   });
 
+  it('rows carry their open conflict count; ?conflicts=open keeps only profiles with one', async () => {
+    const r = await req('GET', '/api/profiles?limit=2&sort=id');
+    expect(r.body.profiles.map((p: any) => p.conflicts)).toEqual([0, 0]);
+    const open = await req('GET', '/api/profiles?conflicts=open');
+    expect([open.status, open.body.total, open.body.profiles]).toEqual([200, 0, []]);
+    expect((await req('GET', '/api/profiles?conflicts=all')).body.error).toMatchObject({ code: 'REQUEST_INVALID', details: { field: 'conflicts' } });
+  });
+
   it('a token limited to some profiles gets only those, counted before paging', async () => {
     const tok = await req('POST', '/api/tokens', { body: { name: 'team-a', role: 'viewer', profiles: ['team-a.*'] } });
     expect(tok.status).toBe(201);

@@ -26,23 +26,25 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-async function boot(dataDir: string, port: number, opts: StartServerOptions): Promise<RunningServer> {
-  const config = defaultConfig({ dataDir, host: '127.0.0.1', port, logLevel: 'silent' });
-  return startServer(config, { adminToken: ADMIN, env: {}, ...opts });
+type ConfigOverrides = Partial<Parameters<typeof defaultConfig>[0]>;
+
+async function boot(dataDir: string, port: number, opts: StartServerOptions, config: ConfigOverrides): Promise<RunningServer> {
+  const c = defaultConfig({ dataDir, host: '127.0.0.1', port, logLevel: 'silent', ...config });
+  return startServer(c, { adminToken: ADMIN, env: {}, ...opts });
 }
 
-/** A node in a fresh temp data dir; `opts` go to startServer (e.g. `{ sync: false }`). */
-export async function startNode(opts: StartServerOptions = {}): Promise<TestNode> {
+/** A node in a fresh temp data dir; `opts` go to startServer (e.g. `{ sync: false }`), `config` to its config. */
+export async function startNode(opts: StartServerOptions = {}, config: ConfigOverrides = {}): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), 'ps-web-'));
   const dataDir = join(dir, 'data');
   const node: TestNode = {
-    server: await boot(dataDir, 0, opts),
+    server: await boot(dataDir, 0, opts, config),
     url: '',
     async halt() {
       await node.server.close();
     },
     async restart() {
-      node.server = await boot(dataDir, node.server.port, opts);
+      node.server = await boot(dataDir, node.server.port, opts, config);
     },
     async stop() {
       await node.server.close();
@@ -58,12 +60,12 @@ export async function startNode(opts: StartServerOptions = {}): Promise<TestNode
  * one node and one Chromium, and hand both to `ready`; after them, close both. A file's own
  * beforeAll, registered after this call, runs once both are up.
  */
-export function nodeAndBrowser(ready: (env: { node: TestNode; browser: Browser }) => void): void {
+export function nodeAndBrowser(ready: (env: { node: TestNode; browser: Browser }) => void, config: ConfigOverrides = {}): void {
   let node: TestNode | undefined;
   let browser: Browser | undefined;
   beforeAll(async () => {
     ensureBuilt();
-    node = await startNode();
+    node = await startNode({}, config);
     browser = await launchBrowser();
     ready({ node, browser });
   });

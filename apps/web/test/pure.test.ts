@@ -160,3 +160,66 @@ describe('parameters as JSON (the node\'s own rules)', () => {
     expect(parseNumberField(NUMBER_FIELDS.find((f) => f.key === 'max_tokens')!, '1.5').error).toMatch(/whole number/);
   });
 });
+
+describe('messages in the live doc', () => {
+  const fresh = async () => {
+    const Y = await import('yjs');
+    const doc = new Y.Doc();
+    const profile = doc.getMap<unknown>('profile');
+    profile.set('messages', new Y.Map());
+    return { Y, doc, profile };
+  };
+  it('add, move, re-role and delete keep a (pos, id) order the node reads the same way', async () => {
+    const { profile } = await fresh();
+    const m = await import('../src/lib/messages.js');
+    const a = m.addMessage(profile, 'system', undefined, 'A');
+    const b = m.addMessage(profile, 'user', undefined, 'B');
+    const c = m.addMessage(profile, 'assistant', undefined, 'C');
+    const first = m.addMessage(profile, 'developer', -1, 'first');
+    expect(m.plainMessages(profile).map((x) => x.content)).toEqual(['first', 'A', 'B', 'C']);
+    expect(m.moveMessage(profile, c, -1)).toBe(true);
+    expect(m.plainMessages(profile).map((x) => x.content)).toEqual(['first', 'A', 'C', 'B']);
+    expect(m.moveMessage(profile, first, 1)).toBe(true);
+    expect(m.plainMessages(profile).map((x) => x.content)).toEqual(['A', 'first', 'C', 'B']);
+    expect(m.moveMessage(profile, b, 1)).toBe(false);
+    expect(m.moveMessage(profile, a, -1)).toBe(false);
+    m.setRole(profile, b, 'assistant');
+    m.removeMessage(profile, a);
+    expect(m.plainMessages(profile).map((x) => [x.content, x.role])).toEqual([['first', 'developer'], ['C', 'assistant'], ['B', 'assistant']]);
+  });
+  it('two people adding and moving at once: both docs end in the same order with every message', async () => {
+    const { Y, doc: d1, profile: p1 } = await fresh();
+    const m = await import('../src/lib/messages.js');
+    const x = m.addMessage(p1, 'user', undefined, 'x');
+    m.addMessage(p1, 'user', undefined, 'y');
+    const d2 = new Y.Doc();
+    Y.applyUpdate(d2, Y.encodeStateAsUpdate(d1));
+    const p2 = d2.getMap<unknown>('profile');
+    m.addMessage(p1, 'assistant', 0, 'from one');
+    m.addMessage(p2, 'assistant', 0, 'from two');
+    m.moveMessage(p2, x, 1);
+    Y.applyUpdate(d1, Y.encodeStateAsUpdate(d2));
+    Y.applyUpdate(d2, Y.encodeStateAsUpdate(d1));
+    const one = m.plainMessages(p1);
+    expect(m.plainMessages(p2)).toEqual(one);
+    expect(one.map((z) => z.content).sort()).toEqual(['from one', 'from two', 'x', 'y']);
+  });
+});
+
+describe('conflicts', () => {
+  it('each side against the merged text: what the merge kept, dropped and added', async () => {
+    const { compareToMerged, conflictField, valueText } = await import('../src/lib/conflicts.js');
+    // the issue's example: two edits made apart, merged into a garbled prompt
+    const merged = 'You write cleAlanays add tests.';
+    expect(compareToMerged('You write code. Always add tests.', merged).map((r) => r.mark)).toContain('gone');
+    expect(compareToMerged('same', 'same')).toEqual([{ text: 'same', mark: 'same' }]);
+    expect(compareToMerged('ab', 'abc')).toEqual([{ text: 'ab', mark: 'same' }, { text: 'c', mark: 'added' }]);
+    expect(conflictField('systemMessage', () => undefined)).toBe('system message');
+    expect(conflictField('templates.greet', () => undefined)).toBe('template greet');
+    expect(conflictField('messages.abc.content', (id) => (id === 'abc' ? 2 : undefined))).toBe('message 3');
+    expect(conflictField('messages.gone.content', () => undefined)).toBe('a message (since deleted)');
+    expect(conflictField('parameters.temperature', () => undefined)).toBe('parameters.temperature');
+    expect(valueText('0.5')).toBe('"0.5"');
+    expect(valueText(undefined)).toBe('(absent)');
+  });
+});

@@ -1,10 +1,9 @@
-/** The dashboard's pure policies (no browser): parameter checks and patches, import merge, diff sides, chart, routes. */
+/** The dashboard's pure policies (no browser): import merge, diff sides, chart, routes (parameters: pure.test.ts). */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { checkDelay, describeClose, sameTexts, textsOf } from '../src/lib/collab.js';
 import { groupChanges, splitSides } from '../src/lib/diffsides.js';
 import { importItems, mergeDiff, writable } from '../src/lib/merge.js';
-import { checkNumber, formFromParams, NUMBER_PARAMS, paramsPatch, parseExtra, parseStop } from '../src/lib/params.js';
 import { href, parseRoute } from '../src/lib/router.js';
 import { HitRateHistory, intervalRate, linePath, MAX_SAMPLES } from '../src/lib/series.js';
 import { globMatches } from '../src/lib/session.js';
@@ -12,62 +11,15 @@ import { pageContentSecurityPolicy, webUiTarget } from '../../server/src/web-ui.
 import { WEB_ROOT, ensureBuilt } from './helpers.js';
 import { join } from 'node:path';
 
-const spec = (k: string) => NUMBER_PARAMS.find((s) => s.key === k)!;
-
-describe('parameters', () => {
-  it('checks ranges and integers like core does', () => {
-    expect(checkNumber(spec('temperature'), '2').value).toBe(2);
-    expect(checkNumber(spec('temperature'), '2.01').error).toMatch(/at most 2/);
-    expect(checkNumber(spec('top_p'), '-0.1').error).toMatch(/at least 0/);
-    expect(checkNumber(spec('max_tokens'), '1.5').error).toMatch(/whole number/);
-    expect(checkNumber(spec('max_tokens'), '0').error).toMatch(/at least 1/);
-    expect(checkNumber(spec('seed'), '-7').value).toBe(-7);
-    expect(checkNumber(spec('temperature'), 'not a number').error).toMatch(/must be a number/);
-    expect(checkNumber(spec('temperature'), '  ')).toEqual({});
-  });
-
-  it('stop sequences: one per line, bounded', () => {
-    expect(parseStop('a\n\nb\r\n')).toEqual({ value: ['a', 'b'] });
-    expect(parseStop('')).toEqual({});
-    expect(parseStop(Array.from({ length: 17 }, (_, i) => `s${i}`).join('\n')).error).toMatch(/16/);
-    expect(parseStop('x'.repeat(257)).error).toMatch(/256/);
-  });
-
-  it('extra values: numbers, booleans, null and string lists parse; anything else stays text', () => {
-    expect(parseExtra('3')).toBe(3);
-    expect(parseExtra('true')).toBe(true);
-    expect(parseExtra('null')).toBe(null);
-    expect(parseExtra('["a","b"]')).toEqual(['a', 'b']);
-    expect(parseExtra('[1,2]')).toBe('[1,2]');
-    expect(parseExtra('hello')).toBe('hello');
-  });
-
-  it('the form becomes a minimal merge patch: changed keys set, emptied keys null, others absent', () => {
-    const current = { temperature: 0.7, max_tokens: 512, stop: ['###'], mode: 'fast' };
-    const form = formFromParams(current);
-    expect(paramsPatch(form, current)).toEqual({ patch: {}, errors: {} });
-    form.numbers.temperature = '1.1';
-    form.numbers.max_tokens = '';
-    form.stop = '###\nEND';
-    form.extra.mode = 'slow';
-    expect(paramsPatch(form, current)).toEqual({ patch: { temperature: 1.1, max_tokens: null, stop: ['###', 'END'], mode: 'slow' }, errors: {} });
-  });
-
-  it('invalid fields are reported by path and never removed', () => {
-    const current = { temperature: 0.7 };
-    const form = formFromParams(current);
-    form.numbers.temperature = '9';
-    const r = paramsPatch(form, current);
-    expect(r.errors['parameters.temperature']).toMatch(/at most 2/);
-    expect(r.patch).toEqual({});
-  });
-});
-
 describe('import merge', () => {
   it('mergeDiff nulls removed nested keys and skips equal values', () => {
     const cur = writable({ id: 'x', name: 'A', modelId: 'm', templates: { a: '1', b: '2' }, parameters: { temperature: 1 }, version: 'v1.x' });
     const target = writable({ name: 'A', modelId: 'm2', templates: { a: '1', c: '3' }, parameters: { temperature: 1 } });
     expect(mergeDiff(cur, target)).toEqual({ modelId: 'm2', templates: { c: '3', b: null } });
+    // a parameter is one value: a changed nested object is sent whole, never as a partial patch
+    const p1 = { parameters: { response_format: { type: 'json_schema', json_schema: { name: 'a', schema: {} } }, temperature: 1 } };
+    const p2 = { parameters: { response_format: { type: 'text' }, temperature: 1 } };
+    expect(mergeDiff(p1, p2)).toEqual({ parameters: { response_format: { type: 'text' } } });
   });
   it('accepts an export file or a bare array, refuses anything else', () => {
     expect(importItems({ format: 'profilesync-export/v1', profiles: [{ id: 'a' }] })).toEqual([{ id: 'a' }]);

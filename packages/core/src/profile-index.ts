@@ -42,6 +42,7 @@ function passes(s: ProfileSummary, f: ListFilter): boolean {
   if (f.modelId !== undefined && s.modelId !== f.modelId) return false;
   if (f.label !== undefined && f.label !== 'latest' && !s.labels.includes(f.label)) return false;
   if (f.tag !== undefined && !s.tags.includes(f.tag)) return false;
+  if (f.withConflicts === true && !(s.conflicts > 0)) return false;
   return true;
 }
 

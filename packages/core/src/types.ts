@@ -71,7 +71,7 @@ export interface ProfileSummary {
   labels: string[];
   tags: string[];
   deleted: boolean;
-  /** open conflict records (issue 13) */
+  /** open conflict records (issue 13; the view's `conflicts`) */
   conflicts: number;
 }
 
@@ -80,6 +80,8 @@ export interface ListFilter {
   label?: string;
   tag?: string;
   includeDeleted?: boolean;
+  /** only profiles with at least one open conflict */
+  withConflicts?: boolean;
 }
 
 /** Orders of the list: name (A-Z), updated (newest first), model (then name), id. Ties: by id. */

@@ -57,6 +57,14 @@ describe('search', () => {
     expect((await h.store.search({ q: '   ' })).total).toBe(3);
   });
 
+  it('finds words in messages (profile model v2) and names the message', async () => {
+    await h.store.create({ id: 'chat', ...sample({ name: 'Chat', systemMessage: 'Be brief.', templates: {}, messages: [{ role: 'user', content: 'Hello' }, { role: 'assistant', content: 'How may I assist with your PARCEL today?' }] }) }, ctx);
+    const r = await h.store.search({ q: 'parcel' });
+    expect(r.profiles.map((p) => [p.id, p.match?.field, p.match?.snippet])).toEqual([['chat', 'messages.1', 'How may I assist with your PARCEL today?']]);
+    expect(r.profiles[0]!.conflicts).toBe(0);
+    expect((await h.store.search({ withConflicts: true })).total).toBe(0);
+  });
+
   it('sees every write at once: new text is found, replaced text is not', async () => {
     await h.store.update('writer', { systemMessage: 'Use a friendly, careful tone.' }, ctx);
     expect((await h.store.search({ q: 'careful' })).profiles.map((p) => p.id).sort()).toEqual(['support', 'writer']);

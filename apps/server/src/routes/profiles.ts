@@ -33,6 +33,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     for (const k of ['modelId', 'label', 'tag', 'includeDeleted', 'q', 'sort', 'order', 'limit', 'cursor', 'facets'] as const) {
       if (q[k] !== undefined) (query as Record<string, unknown>)[k] = q[k];
     }
+    if (q.conflicts === 'open') query.withConflicts = true;
     const p = principalOf(req);
     if (p.grants !== null) query.allow = (id) => grantAllows(p.grants, id);
     return ctx.store.search(query);

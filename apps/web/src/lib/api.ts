@@ -3,7 +3,8 @@
  * token and turns every error body `{ error: { code, message, details? } }` into an ApiError
  * with the same stable code, so screens can show "CODE: message" next to the right field.
  */
-import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, VersionInfo } from '@profilesync/core';
+import type { AuditRecord, CacheStatsSnapshot, ListPage, ListSort, ProfileDiff, ProfileInput, ProfileSummary, ProfileView, RenderResult, VersionInfo } from '@profilesync/core';
+import type { Conflict, Keep } from './conflicts.js';
 import type { DeliveryAttempt, PeerInfo, PeersResponse, SyncReport, TokenCreate, TokenInfo, WebhookInfo } from './types.js';
 import type { ClusterResponse } from './cluster.js';
 
@@ -50,6 +51,8 @@ export interface ListFilter {
 
 /** One page of GET /api/profiles: filters, search words, sort, keyset cursor. */
 export interface PageQuery extends ListFilter {
+  /** 'open': only profiles with open conflicts */
+  conflicts?: 'open';
   q?: string;
   sort?: ListSort;
   order?: 'asc' | 'desc';
@@ -193,6 +196,21 @@ export class Api {
   }
   revert(id: string, version: string): Promise<ProfileView> {
     return this.request('POST', `/api/profiles/${enc(id)}/revert`, { body: { version } });
+  }
+  /** The exact chat request the node renders (POST /render); 422 PROFILE_RENDER_MISSING_VARIABLES lists details.missing. */
+  render(id: string, body: { variables: Record<string, string>; template?: string; version?: string }): Promise<RenderResult> {
+    return this.request('POST', `/api/profiles/${enc(id)}/render`, { body });
+  }
+  /** Closes the open run of changes into a version now, with a message (201; 200 when nothing changed since the last version). */
+  checkpoint(id: string, message: string): Promise<VersionInfo & { created: boolean }> {
+    return this.request('POST', `/api/profiles/${enc(id)}/versions`, { body: { message } });
+  }
+  async conflicts(id: string): Promise<Conflict[]> {
+    return (await this.request<{ conflicts: Conflict[] }>('GET', `/api/profiles/${enc(id)}/conflicts`)).conflicts;
+  }
+  /** Closes a conflict by keeping the merged text, one side, or a given value (a new version on the node). */
+  resolveConflict(id: string, cid: string, keep: Keep, value?: unknown): Promise<unknown> {
+    return this.request('POST', `/api/profiles/${enc(id)}/conflicts/${enc(cid)}/resolve`, { body: keep === 'value' ? { keep, value } : { keep } });
   }
   setLabel(id: string, label: string, version: string): Promise<ProfileView> {
     return this.request('PUT', `/api/profiles/${enc(id)}/labels/${enc(label)}`, { body: { version } });

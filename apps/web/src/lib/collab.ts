@@ -14,6 +14,7 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import type { Awareness } from 'y-protocols/awareness';
 import type { ProfileView } from '@profilesync/core';
+import { plainMessages } from './messages.js';
 
 export type SyncState = 'connecting' | 'syncing' | 'connected' | 'saved' | 'offline' | 'closed';
 
@@ -57,20 +58,22 @@ export function describeClose(code: number, reason: string): { code: string; mes
   return { code: CLOSE_CODES[code] ?? `WS_CLOSE_${code}`, message: reason || `the node closed the connection (${code})` };
 }
 
-/** The texts a person edits live, as plain strings (for the "saved" check). */
-export function textsOf(profile: Y.Map<unknown>): { description: string; systemMessage: string; templates: Record<string, string> } {
+/** The texts a person edits live, as plain strings (for the "saved" check); messages in order. */
+export function textsOf(profile: Y.Map<unknown>): { description: string; systemMessage: string; templates: Record<string, string>; messages: { id: string; role: string; content: string }[] } {
   const templates: Record<string, string> = {};
   const t = profile.get('templates');
   if (t instanceof Y.Map) for (const [k, v] of t.entries()) templates[k] = String(v);
-  return { description: String(profile.get('description') ?? ''), systemMessage: String(profile.get('systemMessage') ?? ''), templates };
+  return { description: String(profile.get('description') ?? ''), systemMessage: String(profile.get('systemMessage') ?? ''), templates, messages: plainMessages(profile) };
 }
 
-/** Whether the node's view holds exactly the local texts. */
-export function sameTexts(local: ReturnType<typeof textsOf>, view: Pick<ProfileView, 'description' | 'systemMessage' | 'templates'>): boolean {
+/** Whether the node's view holds exactly the local texts (and messages: same ids, order, roles, contents). */
+export function sameTexts(local: ReturnType<typeof textsOf>, view: Pick<ProfileView, 'description' | 'systemMessage' | 'templates'> & { messages?: { id: string; role: string; content: string }[] }): boolean {
   if (local.description !== view.description || local.systemMessage !== view.systemMessage) return false;
   const a = Object.keys(local.templates);
   const b = Object.keys(view.templates ?? {});
-  return a.length === b.length && a.every((k) => view.templates[k] === local.templates[k]);
+  if (a.length !== b.length || !a.every((k) => view.templates[k] === local.templates[k])) return false;
+  const vm = view.messages ?? [];
+  return vm.length === local.messages.length && vm.every((m, i) => m.id === local.messages[i]!.id && m.role === local.messages[i]!.role && m.content === local.messages[i]!.content);
 }
 
 /** Failed connection attempts (never connected) before the badge says the endpoint is unreachable. */

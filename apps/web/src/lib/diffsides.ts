@@ -20,11 +20,13 @@ export function splitSides(parts: readonly TextDiffPart[]): { before: Run[]; aft
   return { before, after };
 }
 
-/** A value as shown in a diff cell ('' for absent). */
+/**
+ * A non-text value as shown in a diff cell ('' for absent): JSON, so a string keeps its quotes
+ * and "0.5" is told apart from 0.5; objects and lists indented.
+ */
 export function showValue(v: unknown): string {
   if (v === undefined) return '';
-  if (typeof v === 'string') return v;
-  return JSON.stringify(v);
+  return JSON.stringify(v, null, v !== null && typeof v === 'object' ? 2 : undefined) ?? '';
 }
 
 /** Group changes by their top-level field, keeping core's path order. */

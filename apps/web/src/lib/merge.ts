@@ -5,7 +5,7 @@
 type Json = Record<string, unknown>;
 
 export const EXPORT_FORMAT = 'profilesync-export/v1';
-const WRITABLE = ['modelId', 'name', 'description', 'systemMessage', 'templates', 'parameters', 'meta'] as const;
+const WRITABLE = ['modelId', 'name', 'description', 'systemMessage', 'templates', 'messages', 'parameters', 'meta'] as const;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -20,13 +20,19 @@ function equal(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** The merge patch from `current` to `target` over the writable fields. */
+/**
+ * The merge patch from `current` to `target` over the writable fields. Maps (templates,
+ * parameters, meta) are diffed per key and each value is sent whole: a parameter such as
+ * response_format is one value on the node, so half of it must never be sent. Messages are
+ * sent as the whole list (ids keep their identity on the node).
+ */
 export function mergeDiff(current: Json, target: Json): Json {
   const patch: Json = {};
   for (const [k, v] of Object.entries(target)) {
     const cur = current[k];
     if (isObject(v) && isObject(cur)) {
-      const sub = mergeDiff(cur, v);
+      const sub: Json = {};
+      for (const [key, value] of Object.entries(v)) if (!equal(cur[key], value)) sub[key] = value;
       for (const key of Object.keys(cur)) if (!(key in v)) sub[key] = null;
       if (Object.keys(sub).length > 0) patch[k] = sub;
     } else if (!equal(cur, v)) {

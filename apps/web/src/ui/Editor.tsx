@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as Y from 'yjs';
-import type { ParamValue, ProfileView } from '@profilesync/core';
+import type { ProfileView } from '@profilesync/core';
 import { describeError, errorText } from '../lib/api.js';
 import { CollabSession, type CollabStatus } from '../lib/collab.js';
 import { randomColor } from '../lib/format.js';
@@ -16,64 +16,95 @@ import { canWrite, roleAllows } from '../lib/session.js';
 import { CollabText } from './CollabText.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
+import { CheckpointDialog } from './CheckpointDialog.js';
+import { Conflicts } from './Conflicts.js';
+import { Messages } from './Messages.js';
 import { ParamsForm, type EditableFields } from './ParamsForm.js';
+import { RenderPreview } from './RenderPreview.js';
 import { ErrorAlert } from './parts.js';
 import { Presence, SyncBadge } from './Presence.js';
 import { announce } from './status.js';
 
-/**
- * The profile's non-text fields (name, model, parameters, meta, labels, template names) as
- * plain JSON, re-read only when one of them changes: typing in a text does not re-render the
- * page (Y.Map observers fire for key changes, not for edits inside a nested Y.Text).
- */
-function useProfileJson(session: CollabSession | undefined): Record<string, unknown> | undefined {
-  const [json, setJson] = useState<Record<string, unknown> | undefined>();
+/** Template names, re-read only when the templates map's keys change (not per keystroke). */
+function useTemplateNames(session: CollabSession | undefined): string[] {
+  const [names, setNames] = useState<string[]>([]);
   useEffect(() => {
     if (!session) return;
     const p = session.profile;
+    let watched: Y.Map<unknown> | undefined;
     const read = () => {
-      const out: Record<string, unknown> = { name: p.get('name'), modelId: p.get('modelId') };
-      for (const k of ['parameters', 'meta', 'labels']) {
-        const m = p.get(k);
-        out[k] = m instanceof Y.Map ? m.toJSON() : undefined;
-      }
       const t = p.get('templates');
-      out.templateNames = t instanceof Y.Map ? [...t.keys()].sort() : [];
-      setJson(out);
+      setNames(t instanceof Y.Map ? [...t.keys()].sort() : []);
     };
-    const maps: Y.Map<unknown>[] = [];
     const watch = () => {
-      for (const m of maps.splice(0)) m.unobserve(read);
-      for (const k of ['parameters', 'meta', 'labels', 'templates']) {
-        const m = p.get(k);
-        if (m instanceof Y.Map) {
-          m.observe(read);
-          maps.push(m);
+      const t = p.get('templates');
+      if (t !== watched) {
+        watched?.unobserve(read);
+        watched = t instanceof Y.Map ? t : undefined;
+        watched?.observe(read);
+      }
+      read();
+    };
+    p.observe(watch);
+    watch();
+    return () => {
+      p.unobserve(watch);
+      watched?.unobserve(read);
+    };
+  }, [session]);
+  return names;
+}
+
+/**
+ * The node's durable view, kept fresh: re-read (at most one request in flight, 250 ms after
+ * the last change) whenever the live doc changes, locally or remotely. Parameters, name,
+ * model, tags, labels and the render preview follow it.
+ */
+function useNodeView(session: CollabSession | undefined, initial: ProfileView | undefined, fetchView: () => Promise<ProfileView>): ProfileView | undefined {
+  const [view, setView] = useState(initial);
+  useEffect(() => setView(initial), [initial]);
+  useEffect(() => {
+    if (!session) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let inFlight = false;
+    let again = false;
+    let live = true;
+    const refresh = async () => {
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      try {
+        const v = await fetchView();
+        if (live) setView(v);
+      } catch {
+        // shown by the sync badge / the next change
+      } finally {
+        inFlight = false;
+        if (again && live) {
+          again = false;
+          schedule();
         }
       }
     };
-    const onTop = () => {
-      watch(); // a top-level key may have been replaced (e.g. the first sync)
-      read();
+    const schedule = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void refresh(), 250);
     };
-    p.observe(onTop);
-    onTop();
+    session.doc.on('update', schedule);
     return () => {
-      p.unobserve(onTop);
-      for (const m of maps.splice(0)) m.unobserve(read);
+      live = false;
+      clearTimeout(timer);
+      session.doc.off('update', schedule);
     };
   }, [session]);
-  return json;
+  return view;
 }
 
-function editableFrom(json: Record<string, unknown> | undefined, view: ProfileView): EditableFields {
-  const meta = (json?.meta ?? view.meta) as Record<string, ParamValue>;
-  return {
-    name: String(json?.name ?? view.name),
-    modelId: String(json?.modelId ?? view.modelId),
-    parameters: (json?.parameters ?? view.parameters) as Record<string, ParamValue>,
-    tags: Array.isArray(meta?.tags) ? (meta.tags as string[]) : [],
-  };
+function editableFrom(view: ProfileView): EditableFields {
+  const tags = view.meta?.tags;
+  return { name: view.name, modelId: view.modelId, parameters: view.parameters as Record<string, unknown>, tags: Array.isArray(tags) ? (tags as string[]) : [] };
 }
 
 function TemplateAdder({ profileId, existing }: { profileId: string; existing: string[] }) {
@@ -116,6 +147,7 @@ export function Editor({ id }: { id: string }) {
   const [session, setSession] = useState<CollabSession | undefined>();
   const [status, setStatus] = useState<CollabStatus>({ state: 'connecting', ready: false });
   const [removing, setRemoving] = useState<string | undefined>();
+  const [checkpointing, setCheckpointing] = useState(false);
   const user = useMemo(() => ({ name: displayName, ...randomColor() }), [displayName]);
 
   useEffect(() => {
@@ -147,7 +179,9 @@ export function Editor({ id }: { id: string }) {
     };
   }, [session]);
 
-  const json = useProfileJson(session);
+  const templateNames = useTemplateNames(session);
+  const fetchView = useMemo(() => () => api.getProfile(id), [id]);
+  const nodeView = useNodeView(session, view, fetchView);
 
   if (loadError) {
     return (
@@ -165,13 +199,12 @@ export function Editor({ id }: { id: string }) {
       </section>
     );
   }
-  if (!view || !session || writable === undefined) return <p>Loading {id}…</p>;
+  if (!view || !nodeView || !session || writable === undefined) return <p>Loading {id}…</p>;
 
   const readOnly = !writable || status.state === 'closed';
   const ready = status.ready;
-  const templateNames = (json?.templateNames as string[] | undefined) ?? [];
-  const fields = editableFrom(json, view);
-  const labels = (json?.labels ?? view.labels) as Record<string, string>;
+  const fields = editableFrom(nodeView);
+  const labels = nodeView.labels;
 
   const textField = (field: 'systemMessage' | 'description', title: string, lines: number) => {
     const ytext = session.text(field);
@@ -194,6 +227,11 @@ export function Editor({ id }: { id: string }) {
           </p>
         </div>
         <div class="actions">
+          {writable && (
+            <button type="button" onClick={() => setCheckpointing(true)}>
+              Save version…
+            </button>
+          )}
           <a class="button" href={href({ name: 'history', id })}>
             History
           </a>
@@ -213,6 +251,16 @@ export function Editor({ id }: { id: string }) {
           <strong>Read-only.</strong> Your token ({who.role ?? 'no write access'}) can view this profile and see others edit it, but cannot change it.
         </p>
       )}
+      <Conflicts
+        profileId={id}
+        version={nodeView.version}
+        count={nodeView.conflicts ?? 0}
+        readOnly={readOnly}
+        messageIndex={(mid) => {
+          const i = (nodeView.messages ?? []).findIndex((m) => m.id === mid);
+          return i < 0 ? undefined : i;
+        }}
+      />
       {!ready && <p class="muted">Loading the live document…</p>}
       {ready && (
         <div class="texts">
@@ -239,9 +287,12 @@ export function Editor({ id }: { id: string }) {
             );
           })}
           {!readOnly && <TemplateAdder profileId={id} existing={templateNames} />}
+          <Messages session={session} profileId={id} readOnly={readOnly} />
         </div>
       )}
       {ready && <ParamsForm profileId={id} current={fields} readOnly={readOnly} />}
+      {ready && <RenderPreview profileId={id} source={{ version: nodeView.version, systemMessage: nodeView.systemMessage, messages: nodeView.messages ?? [], templates: nodeView.templates }} />}
+      {checkpointing && <CheckpointDialog id={id} onClose={() => setCheckpointing(false)} />}
       {removing && (
         <Dialog
           title={`Remove template ${removing}?`}

@@ -1,7 +1,10 @@
 /**
- * History of one profile: a timeline of versions (who, when, origin, summary), a side-by-side
- * diff of any two (GET /diff), revert to a version and move a label to a version, both after
- * a confirmation.
+ * History of one profile: a timeline of versions (profile model v2: a version is one run of
+ * changes closed by an idle gap, another person's change or a "Save version" checkpoint, not
+ * one per keystroke) with who made it (the person's display name), when, why it closed, its
+ * message and the fields it touched; the open run (changes not yet closed) on top. A
+ * side-by-side diff of any two (GET /diff), "Save version", and revert / move a label to a
+ * closed version, each after a confirmation.
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { ProfileDiff, ProfileView, VersionInfo } from '@profilesync/core';
@@ -12,10 +15,30 @@ import { roleAllows } from '../lib/session.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { DiffView } from './DiffView.js';
+import { CheckpointDialog } from './CheckpointDialog.js';
 import { ErrorAlert } from './parts.js';
 import { announce } from './status.js';
 
 const LABEL_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+/** Touched fields as a person reads them: one "messages" for any message (their ids mean nothing to people). */
+export function fieldNames(fields: readonly string[]): string[] {
+  return [...new Set(fields.map((f) => (f.startsWith('messages.') ? 'messages' : f)))];
+}
+
+/** Why a version closed, in words. */
+const REASON: Record<string, string> = {
+  idle: 'edits, then a pause',
+  checkpoint: 'saved version',
+  actor: 'edits, then someone else edited',
+  create: 'created',
+  revert: 'reverted',
+  delete: 'deleted',
+  import: 'imported',
+  label: 'label',
+  startup: 'edits (closed at node start)',
+  migrate: 'migrated to schema 2',
+};
 
 function LabelDialog({ id, version, labels, onClose, onDone }: { id: string; version: VersionInfo; labels: Record<string, string>; onClose: () => void; onDone: () => Promise<void> }) {
   const { api } = useApp();
@@ -25,14 +48,14 @@ function LabelDialog({ id, version, labels, onClose, onDone }: { id: string; ver
   const current = labels[label];
   return (
     <Dialog
-      title={`Move a label to version #${version.seq}`}
+      title={`Move a label to version @${version.seq}`}
       confirmLabel="Move label"
       testId="label-dialog"
       onClose={onClose}
       onConfirm={async () => {
         if (!LABEL_RE.test(label) || label === 'latest') throw new ApiError(0, 'LABEL_INVALID', 'label names use a-z, 0-9, _ . - (not "latest")');
         await api.setLabel(id, label, version.version);
-        announce(`Label ${label} now points at version #${version.seq}.`);
+        announce(`Label ${label} now points at version @${version.seq}.`);
         await onDone();
       }}
     >
@@ -51,7 +74,7 @@ function LabelDialog({ id, version, labels, onClose, onDone }: { id: string; ver
       <p>
         {current === undefined ? (
           <>
-            <code>{label || '…'}</code> is not set yet; it will point at version #{version.seq} ({when(version.at)}).
+            <code>{label || '…'}</code> is not set yet; it will point at version @{version.seq} ({when(version.at)}).
           </>
         ) : current === version.version ? (
           <>
@@ -59,7 +82,7 @@ function LabelDialog({ id, version, labels, onClose, onDone }: { id: string; ver
           </>
         ) : (
           <>
-            <code>{label}</code> moves from <code>{shortRef(current)}</code> to version #{version.seq} ({when(version.at)}). Readers of <code>?label={label}</code> get this content from now on.
+            <code>{label}</code> moves from <code>{shortRef(current)}</code> to version @{version.seq} ({when(version.at)}). Readers of <code>?label={label}</code> get this content from now on.
           </>
         )}
       </p>
@@ -78,6 +101,7 @@ export function History({ id }: { id: string }) {
   const [diffError, setDiffError] = useState<string | undefined>();
   const [reverting, setReverting] = useState<VersionInfo | undefined>();
   const [labelling, setLabelling] = useState<VersionInfo | undefined>();
+  const [checkpointing, setCheckpointing] = useState(false);
   const canWrite = roleAllows(session.role, 'write');
 
   const load = async (keepSelection = false) => {
@@ -123,6 +147,11 @@ export function History({ id }: { id: string }) {
           History of <code>{id}</code>
         </h1>
         <div class="actions">
+          {view && canWrite && (
+            <button type="button" onClick={() => setCheckpointing(true)}>
+              Save version…
+            </button>
+          )}
           {view && (
             <a class="button" href={href({ name: 'editor', id })}>
               Open editor
@@ -142,9 +171,10 @@ export function History({ id }: { id: string }) {
             </p>
             <ol class="timeline" data-testid="timeline" aria-describedby="pick-help">
               {versions.map((v, i) => (
-                <li key={v.version} data-seq={v.seq} class={v.version === to || v.version === from ? 'picked' : undefined}>
+                <li key={`${v.seq}-${v.version}`} data-seq={v.seq} data-open={v.open ? 'true' : undefined} class={[v.version === to || v.version === from ? 'picked' : '', v.open ? 'open-run' : ''].join(' ').trim() || undefined}>
                   <div class="t-head">
-                    <strong>#{v.seq}</strong> <span class="summary">{v.summary}</span>
+                    <strong>{v.ref ?? `@${v.seq}`}</strong>{' '}
+                    {v.open ? <span class="chip open">open: not yet a closed version</span> : <span class="reason">{REASON[v.reason] ?? v.reason}</span>}
                     {i === 0 && <span class="chip">current</span>}
                     {labelsAt(v.version).map((l) => (
                       <span class="chip label" key={l}>
@@ -152,8 +182,16 @@ export function History({ id }: { id: string }) {
                       </span>
                     ))}
                   </div>
+                  {v.message && <div class="t-message">“{v.message}”</div>}
+                  <div class="t-fields">{v.fields && v.fields.length > 0 ? <>changed: {fieldNames(v.fields).map((f) => <code key={f}>{f}</code>)}</> : <span class="muted">{v.summary}</span>}</div>
                   <div class="muted">
-                    {v.actor} · {when(v.at)} · from <code>{v.origin}</code>
+                    <span class="t-by">{v.by ?? v.actor}</span> · {when(v.at)}
+                    {v.node ? (
+                      <>
+                        {' '}
+                        · on <code>{v.node}</code>
+                      </>
+                    ) : null}
                   </div>
                   <div class="t-actions">
                     <label>
@@ -162,12 +200,12 @@ export function History({ id }: { id: string }) {
                     <label>
                       <input type="radio" name="diff-to" aria-label={`Compare to version ${v.seq}`} checked={to === v.version} onChange={() => setTo(v.version)} /> to
                     </label>
-                    {canWrite && i > 0 && (
+                    {canWrite && i > 0 && !v.open && (
                       <button type="button" class="link" onClick={() => setReverting(v)} aria-label={`Revert to version ${v.seq}`}>
                         Revert to this
                       </button>
                     )}
-                    {canWrite && (
+                    {canWrite && !v.open && (
                       <button type="button" class="link" onClick={() => setLabelling(v)} aria-label={`Move a label to version ${v.seq}`}>
                         Move label here
                       </button>
@@ -179,30 +217,39 @@ export function History({ id }: { id: string }) {
           </div>
           <div>
             <h2>
-              Diff #{seqOf(from) ?? '?'} → #{seqOf(to) ?? '?'}
+              Diff @{seqOf(from) ?? '?'} → @{seqOf(to) ?? '?'}
             </h2>
             <ErrorAlert message={diffError} />
-            {diff && <DiffView diff={diff} fromLabel={`#${seqOf(from) ?? '?'}`} toLabel={`#${seqOf(to) ?? '?'}`} />}
+            {diff && <DiffView diff={diff} fromLabel={`@${seqOf(from) ?? '?'}`} toLabel={`@${seqOf(to) ?? '?'}`} />}
           </div>
         </div>
       )}
       {reverting && (
         <Dialog
-          title={`Revert to version #${reverting.seq}?`}
+          title={`Revert to version @${reverting.seq}?`}
           confirmLabel="Revert"
           danger
           testId="revert-dialog"
           onClose={() => setReverting(undefined)}
           onConfirm={async () => {
             await api.revert(id, reverting.version);
-            announce(`Reverted to version #${reverting.seq} (as a new version).`);
+            announce(`Reverted to version @${reverting.seq} (as a new version).`);
             await load();
           }}
         >
           <p>
-            The content of version #{reverting.seq} ({reverting.summary}, by {reverting.actor}, {when(reverting.at)}) becomes a new version. Nothing is erased; labels stay where they are.
+            The content of version @{reverting.seq} ({reverting.message ? `“${reverting.message}”, ` : ''}by {reverting.by ?? reverting.actor}, {when(reverting.at)}) becomes a new version. Nothing is erased; labels stay where they are.
           </p>
         </Dialog>
+      )}
+      {checkpointing && (
+        <CheckpointDialog
+          id={id}
+          onClose={() => {
+            setCheckpointing(false);
+            void load();
+          }}
+        />
       )}
       {labelling && <LabelDialog id={id} version={labelling} labels={labels} onClose={() => setLabelling(undefined)} onDone={() => load(true)} />}
     </section>

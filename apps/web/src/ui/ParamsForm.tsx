@@ -1,13 +1,14 @@
 /**
- * Typed parameter inputs (number inputs with min/max/step, stop sequences one per line,
- * other parameters as text) plus name / model / tags, saved with one PATCH (JSON Merge
- * Patch). Client checks run first; the node's answer (code + message) is shown next to the
- * field it names (details.path), or above the buttons.
+ * Name, model, tags and parameters (profile model v2), saved with one PATCH (JSON Merge Patch;
+ * each changed parameter is sent whole). Known numeric parameters are typed number inputs;
+ * every other parameter is a JSON field: what a person types is parsed as JSON and checked
+ * with the node's own rules (@profilesync/model) as they type — the typed value is saved, or
+ * the field says why not (never a silent string). The node's answer is shown next to the field
+ * it names (details.path), or above the buttons.
  */
-import { useEffect, useState } from 'preact/hooks';
-import type { ParamValue } from '@profilesync/core';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, errorText } from '../lib/api.js';
-import { formFromParams, NUMBER_PARAMS, PARAM_NAME_RE, paramsPatch, type ParamForm } from '../lib/params.js';
+import { ADDABLE_PARAMETERS, checkParameters, EXAMPLES, isNumberField, jsonText, NUMBER_FIELDS, parametersPatch, parseJsonField, parseNumberField } from '../lib/jsonparams.js';
 import { useApp } from './context.js';
 import { ErrorAlert } from './parts.js';
 import { announce } from './status.js';
@@ -15,8 +16,41 @@ import { announce } from './status.js';
 export interface EditableFields {
   name: string;
   modelId: string;
-  parameters: Record<string, ParamValue>;
+  parameters: Record<string, unknown>;
   tags: string[];
+}
+
+interface FormState {
+  numbers: Record<string, string>;
+  /** JSON text per parameter key, in the order shown */
+  json: [string, string][];
+}
+
+function formOf(params: Record<string, unknown>): FormState {
+  const numbers: Record<string, string> = {};
+  for (const f of NUMBER_FIELDS) numbers[f.key] = typeof params[f.key] === 'number' ? String(params[f.key]) : '';
+  const json: [string, string][] = [];
+  for (const [k, v] of Object.entries(params)) if (!isNumberField(k) || typeof v !== 'number') json.push([k, jsonText(v)]);
+  return { numbers, json };
+}
+
+/** The typed parameters the form holds, and why a field is not a value yet. */
+function evaluate(form: FormState): { params: Record<string, unknown>; errors: Record<string, string> } {
+  const params: Record<string, unknown> = {};
+  const errors: Record<string, string> = {};
+  for (const f of NUMBER_FIELDS) {
+    const r = parseNumberField(f, form.numbers[f.key] ?? '');
+    if (r.error) errors[f.key] = r.error;
+    else if (r.value !== undefined) params[f.key] = r.value;
+  }
+  for (const [k, text] of form.json) {
+    const r = parseJsonField(text);
+    if ('error' in r) errors[k] = `${k}: ${r.error}`;
+    else params[k] = r.value;
+  }
+  // the node's rules over everything that parsed (types, ranges, unknown keys, JSON Schemas)
+  for (const issue of checkParameters(params)) if (!errors[issue.key || '_form']) errors[issue.key || '_form'] = issue.text;
+  return { params, errors };
 }
 
 function FieldError({ id, error }: { id: string; error: string | undefined }) {
@@ -29,44 +63,66 @@ function FieldError({ id, error }: { id: string; error: string | undefined }) {
 
 const tagsText = (t: string[]) => t.join(', ');
 const parseTags = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const errId = (k: string) => `err-p-${k.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
 export function ParamsForm({ profileId, current, readOnly }: { profileId: string; current: EditableFields; readOnly: boolean }) {
   const { api } = useApp();
-  const [form, setForm] = useState<ParamForm>(() => formFromParams(current.parameters));
+  const [form, setForm] = useState<FormState>(() => formOf(current.parameters));
   const [basics, setBasics] = useState({ name: current.name, modelId: current.modelId, tags: tagsText(current.tags) });
   const [dirty, setDirty] = useState(false);
-  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [nodeErrors, setNodeErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const [newKey, setNewKey] = useState('');
+  const [newKeyError, setNewKeyError] = useState<string | undefined>();
 
   // someone else's change shows up live unless this person is in the middle of editing
   const currentKey = JSON.stringify(current);
   useEffect(() => {
     if (dirty) return;
-    setForm(formFromParams(current.parameters));
+    setForm(formOf(current.parameters));
     setBasics({ name: current.name, modelId: current.modelId, tags: tagsText(current.tags) });
   }, [currentKey]);
 
+  const checked = useMemo(() => evaluate(form), [form]);
+  const basicErrors: Record<string, string> = {};
+  if (basics.name.trim() === '') basicErrors.name = 'Name is required';
+  if (basics.modelId.trim() === '') basicErrors.modelId = 'Model id is required';
+  // what a person sees: their own field's problem first, then what the node said
+  const errors: Record<string, string> = { ...nodeErrors, ...(dirty ? checked.errors : {}), ...basicErrors };
+
   const touch = () => {
     setDirty(true);
+    setNodeErrors({});
   };
-  const setNumber = (k: string, v: string) => {
+  const setJson = (key: string, text: string) => {
     touch();
-    setForm({ ...form, numbers: { ...form.numbers, [k]: v } });
+    setForm({ ...form, json: form.json.map(([k, t]) => [k, k === key ? text : t]) });
+  };
+
+  const addParameter = () => {
+    const k = newKey.trim();
+    setNewKeyError(undefined);
+    if (k === '') return;
+    if (isNumberField(k)) return setNewKeyError(`${k} has its own field above`);
+    if (form.json.some(([x]) => x === k)) return setNewKeyError(`${k} is already in the form`);
+    const unknown = checkParameters({ [k]: null }).find((i) => i.key === k && /unknown/.test(i.text));
+    if (unknown) return setNewKeyError(`${unknown.text.replace(/^PROFILE_INVALID: /, '')} — a parameter the node does not know goes under "extra"`);
+    touch();
+    setForm({ ...form, json: [...form.json, [k, k === 'extra' ? '{}' : '']] });
+    setNewKey('');
   };
 
   const save = async (e: Event) => {
     e.preventDefault();
-    const { patch: params, errors: errs } = paramsPatch(form, current.parameters);
-    if (basics.name.trim() === '') errs.name = 'Name is required';
-    if (basics.modelId.trim() === '') errs.modelId = 'Model id is required';
-    setErrors(errs);
-    if (Object.keys(errs).length > 0) {
-      announce(`Not saved: ${Object.keys(errs).length} field(s) need attention.`, 'error');
+    const { params, errors: errs } = checked;
+    const all = { ...errs, ...basicErrors };
+    if (Object.keys(all).length > 0) {
+      announce(`Not saved: ${Object.keys(all).length} field(s) need attention.`, 'error');
       return;
     }
     const patch: Record<string, unknown> = {};
-    if (Object.keys(params).length > 0) patch.parameters = params;
+    const pp = parametersPatch(current.parameters, params);
+    if (Object.keys(pp).length > 0) patch.parameters = pp;
     if (basics.name.trim() !== current.name) patch.name = basics.name.trim();
     if (basics.modelId.trim() !== current.modelId) patch.modelId = basics.modelId.trim();
     const tags = parseTags(basics.tags);
@@ -80,19 +136,22 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
     try {
       await api.patchProfile(profileId, patch);
       setDirty(false);
+      setNodeErrors({});
       announce('Parameters saved.');
     } catch (err) {
       const text = errorText(err);
       const field = err instanceof ApiError ? err.field : undefined;
-      const key = field && (field.startsWith('parameters.') || field === 'name' || field === 'modelId' || field.startsWith('meta')) ? (field.startsWith('meta') ? 'tags' : field) : '_form';
-      setErrors({ [key]: text });
+      let key = '_form';
+      if (field?.startsWith('parameters.')) key = field.slice('parameters.'.length).split('.')[0] ?? '_form';
+      else if (field === 'name' || field === 'modelId') key = field;
+      else if (field?.startsWith('meta')) key = 'tags';
+      setNodeErrors({ [key]: text });
       announce(`Not saved: ${text}`, 'error');
     } finally {
       setBusy(false);
     }
   };
 
-  const errId = (k: string) => `err-${k.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const input = (k: string) => ({ 'aria-invalid': errors[k] ? ('true' as const) : undefined, 'aria-describedby': errors[k] ? errId(k) : undefined, disabled: readOnly });
 
   return (
@@ -116,75 +175,86 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
             <input id="p-tags" value={basics.tags} onInput={(e) => (touch(), setBasics({ ...basics, tags: e.currentTarget.value }))} {...input('tags')} />
             <FieldError id={errId('tags')} error={errors.tags} />
           </div>
-          {NUMBER_PARAMS.map((s) => {
-            const k = `parameters.${s.key}`;
-            return [
-              <label for={`p-${s.key}`} key={`l-${s.key}`}>
-                {s.label} <span class="muted">({s.help})</span>
-              </label>,
-              <div key={`i-${s.key}`}>
-                <input id={`p-${s.key}`} type="number" inputMode="decimal" min={s.min} max={s.max} step={s.step} value={form.numbers[s.key] ?? ''} onInput={(e) => setNumber(s.key, e.currentTarget.validity.badInput ? 'not a number' : e.currentTarget.value)} {...input(k)} />
-                <FieldError id={errId(k)} error={errors[k]} />
-              </div>,
-            ];
-          })}
-          <label for="p-stop">
-            Stop sequences <span class="muted">(one per line, at most 16)</span>
-          </label>
-          <div>
-            <textarea id="p-stop" rows={3} value={form.stop} onInput={(e) => (touch(), setForm({ ...form, stop: e.currentTarget.value }))} {...input('parameters.stop')} />
-            <FieldError id={errId('parameters.stop')} error={errors['parameters.stop']} />
-          </div>
-          {Object.entries(form.extra).map(([k, v]) => {
-            const path = `parameters.${k}`;
-            return [
-              <label for={`p-x-${k}`} key={`l-${k}`}>
-                {k} <span class="muted">(text, number, true/false or JSON list)</span>
-              </label>,
-              <div key={`i-${k}`} class="inline">
-                <input id={`p-x-${k}`} value={v} onInput={(e) => (touch(), setForm({ ...form, extra: { ...form.extra, [k]: e.currentTarget.value } }))} {...input(path)} />
+          {NUMBER_FIELDS.map((f) => [
+            <label for={`p-${f.key}`} key={`l-${f.key}`}>
+              {f.label} <span class="muted">({f.help})</span>
+            </label>,
+            <div key={`i-${f.key}`}>
+              <input
+                id={`p-${f.key}`}
+                type="number"
+                inputMode="decimal"
+                min={f.min}
+                max={f.max}
+                step={f.step}
+                value={form.numbers[f.key] ?? ''}
+                onInput={(e) => {
+                  touch();
+                  const v = e.currentTarget.validity.badInput ? 'not a number' : e.currentTarget.value;
+                  setForm({ ...form, numbers: { ...form.numbers, [f.key]: v } });
+                }}
+                {...input(f.key)}
+              />
+              <FieldError id={errId(f.key)} error={errors[f.key]} />
+            </div>,
+          ])}
+        </div>
+        <h3 id="json-params-title">Other parameters (JSON)</h3>
+        <p class="muted" id="json-params-help">
+          Each value is JSON: numbers, <code>true</code>/<code>false</code>, <code>"text in quotes"</code>, lists and objects (tools, response_format, logit_bias, stop, …). It is checked with the node's rules as you type;
+          keys the node does not know go under <code>extra</code>.
+        </p>
+        {form.json.length === 0 && <p class="muted">None.</p>}
+        <div class="form-grid" aria-labelledby="json-params-title">
+          {form.json.map(([k, text]) => [
+            <label for={`p-json-${k}`} key={`l-${k}`}>
+              <code>{k}</code>
+            </label>,
+            <div key={`i-${k}`} class="json-field">
+              <textarea
+                id={`p-json-${k}`}
+                class="json"
+                rows={Math.min(14, Math.max(2, text.split('\n').length))}
+                spellcheck={false}
+                value={text}
+                placeholder={EXAMPLES[k] ?? 'a JSON value'}
+                onInput={(e) => setJson(k, e.currentTarget.value)}
+                {...input(k)}
+                aria-describedby={`json-params-help${errors[k] ? ` ${errId(k)}` : ''}`}
+              />
+              {!readOnly && (
                 <button
                   type="button"
                   class="link danger"
                   aria-label={`Remove parameter ${k}`}
                   onClick={() => {
                     touch();
-                    const extra = { ...form.extra };
-                    delete extra[k];
-                    setForm({ ...form, extra });
+                    setForm({ ...form, json: form.json.filter(([x]) => x !== k) });
                   }}
                 >
                   Remove
                 </button>
-                <FieldError id={errId(path)} error={errors[path]} />
-              </div>,
-            ];
-          })}
+              )}
+              <FieldError id={errId(k)} error={errors[k]} />
+            </div>,
+          ])}
         </div>
         {!readOnly && (
           <div class="inline add-param">
-            <label for="p-new-key">New parameter name</label>
-            <input id="p-new-key" value={newKey} onInput={(e) => setNewKey(e.currentTarget.value)} aria-describedby="p-new-key-help" />
-            <button
-              type="button"
-              onClick={() => {
-                const k = newKey.trim();
-                if (!PARAM_NAME_RE.test(k) || k in form.extra || k === 'stop' || NUMBER_PARAMS.some((s) => s.key === k)) {
-                  setErrors({ ...errors, _new: `"${k}" is not a new valid parameter name` });
-                  return;
-                }
-                touch();
-                setForm({ ...form, extra: { ...form.extra, [k]: '' } });
-                setNewKey('');
-                setErrors({ ...errors, _new: '' });
-              }}
-            >
-              Add parameter
+            <label for="p-new-key">Add parameter</label>
+            <input id="p-new-key" list="known-parameters" value={newKey} onInput={(e) => setNewKey(e.currentTarget.value)} aria-invalid={newKeyError ? 'true' : undefined} aria-describedby={newKeyError ? 'err-new' : 'p-new-key-help'} />
+            <datalist id="known-parameters">
+              {ADDABLE_PARAMETERS.map((k) => (
+                <option key={k} value={k} />
+              ))}
+            </datalist>
+            <button type="button" onClick={addParameter}>
+              Add
             </button>
             <span id="p-new-key-help" class="muted">
-              letters, digits, _ . - (starting with a letter or _)
+              a known parameter (tools, response_format, stop, …) or <code>extra</code>
             </span>
-            <FieldError id="err-new" error={errors._new || undefined} />
+            <FieldError id="err-new" error={newKeyError} />
           </div>
         )}
         <ErrorAlert message={errors._form} />
@@ -195,8 +265,8 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
               disabled={!dirty}
               onClick={() => {
                 setDirty(false);
-                setErrors({});
-                setForm(formFromParams(current.parameters));
+                setNodeErrors({});
+                setForm(formOf(current.parameters));
                 setBasics({ name: current.name, modelId: current.modelId, tags: tagsText(current.tags) });
               }}
             >

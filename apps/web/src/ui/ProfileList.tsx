@@ -117,7 +117,7 @@ export function ProfileList() {
   const canWrite = roleAllows(session.role, 'write');
   const [search, setSearch] = useState('');
   const [sortValue, setSortValue] = useState(DEFAULT_SORT);
-  const [filter, setFilter] = useState({ modelId: '', label: '', tag: '' });
+  const [filter, setFilter] = useState({ modelId: '', label: '', tag: '', conflicts: false });
   const [pageSize, setPageSize] = useState<number>(DEFAULT_PAGE_SIZE);
   // keyset pages: cursors[i] opens page i (undefined for the first)
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
@@ -146,6 +146,7 @@ export function ProfileList() {
     ...(filter.modelId ? { modelId: filter.modelId } : {}),
     ...(filter.label ? { label: filter.label } : {}),
     ...(filter.tag ? { tag: filter.tag } : {}),
+    ...(filter.conflicts ? { conflicts: 'open' as const } : {}),
   };
   const cursor = cursors[pageIndex];
   const queryKey = JSON.stringify(query);
@@ -210,7 +211,7 @@ export function ProfileList() {
 
   const words = useMemo(() => searchWords(search.trim()), [search]);
   const rows: Row[] = page?.profiles ?? [];
-  const filtered = query.q !== undefined || filter.modelId !== '' || filter.label !== '' || filter.tag !== '';
+  const filtered = query.q !== undefined || filter.modelId !== '' || filter.label !== '' || filter.tag !== '' || filter.conflicts;
   const emptyNode = page !== undefined && page.total === 0 && !filtered && pageIndex === 0;
 
   const exportJson = async () => {
@@ -293,6 +294,10 @@ export function ProfileList() {
             <FilterSelect id="f-model" label="Model" value={filter.modelId} options={facets.models} onChange={(modelId) => (setFilter({ ...filter, modelId }), resetPages())} />
             <FilterSelect id="f-label" label="Label" value={filter.label} options={facets.labels} onChange={(label) => (setFilter({ ...filter, label }), resetPages())} />
             <FilterSelect id="f-tag" label="Tag" value={filter.tag} options={facets.tags} onChange={(tag) => (setFilter({ ...filter, tag }), resetPages())} />
+            <div class="checkbox">
+              <input id="f-conflicts" type="checkbox" checked={filter.conflicts} onChange={(e) => (setFilter({ ...filter, conflicts: e.currentTarget.checked }), resetPages())} />
+              <label for="f-conflicts">Only with open conflicts</label>
+            </div>
           </form>
           <p class="feed muted" data-testid="feed" data-mode={feed}>
             <span aria-hidden="true" class={`feed-dot feed-${feed}`} /> {FEED_TEXT[feed]}
