@@ -263,7 +263,7 @@ describe('online backup', () => {
   });
 });
 
-/** Runs `cmd` on a real terminal (a pty through `script`), types Ctrl-C once `ready` shows; resolves with the screen and the exit code. */
+/** Runs `cmd` on a real terminal (a pty through `script`), types Ctrl-C as soon as `ready` shows (a condition, never a fixed sleep); resolves with the screen and the exit code. */
 function onTerminal(cmd: string, ready: string): Promise<{ screen: string; code: number | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'] });
@@ -277,8 +277,9 @@ function onTerminal(cmd: string, ready: string): Promise<{ screen: string; code:
       screen += String(c);
       if (!sent && screen.includes(ready)) {
         sent = true;
-        // the keystroke as a person types it, once the banner is on the screen
-        setTimeout(() => child.stdin!.write('\u0003'), 500);
+        // the keystroke as a person types it, as soon as the banner's last line is on the screen:
+        // the node installs its SIGINT handler in the same tick as it writes that line, so no wait
+        child.stdin!.write('\u0003');
       }
     });
     child.on('exit', (code) => {

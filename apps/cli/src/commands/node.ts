@@ -73,21 +73,11 @@ export function registerNode(program: Command, cli: Cli): void {
         ...(server.node.recoveryPhrase ? { recoveryPhrase: server.node.recoveryPhrase } : {}),
         pid: process.pid,
       };
-      if (out.json) out.jsonLine(info);
-      else {
-        const b = (t: string) => out.style('bold', t);
-        out.line(`${out.style('green', 'profilesync is ready')} at ${b(server.url)}  (dashboard; /readyz, /metrics, /openapi.json)`);
-        out.line(`  data dir     ${config.dataDir}${server.node.encrypted ? ' (encrypted)' : ''}`);
-        out.line(`  public key   ${server.publicKey}`);
-        out.line(`  fingerprint  ${server.fingerprint}`);
-        out.line(`  admin token  ${where.text}`);
-        if (config.backup.intervalMinutes > 0) out.line(`  backups      every ${config.backup.intervalMinutes} min into ${server.backups.dir} (keep ${config.backup.keep})`);
-        if (server.node.recoveryPhrase) out.line(`  ${b('RECOVERY PHRASE')} (write it down, shown once): ${server.node.recoveryPhrase}`);
-        for (const l of adminTokenLines(adminToken ?? { created: false })) out.line(l);
-        out.line(out.style('dim', `  logs go to stderr (${logFormat}); stop with Ctrl-C`));
-      }
+      // the handlers are in place BEFORE the banner's last line says "stop with Ctrl-C": a Ctrl-C
+      // typed (or a SIGTERM sent by a script) the moment the line shows is a clean stop, never
+      // Node's default exit that leaves server.json and skips the shutdown
       let stoppingAt: number | undefined;
-      await new Promise<void>((resolve) => {
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           if (stoppingAt !== undefined) {
             // Ctrl-C reaches every process of the terminal's group and package managers forward it
@@ -107,6 +97,20 @@ export function registerNode(program: Command, cli: Cli): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      if (out.json) out.jsonLine(info);
+      else {
+        const b = (t: string) => out.style('bold', t);
+        out.line(`${out.style('green', 'profilesync is ready')} at ${b(server.url)}  (dashboard; /readyz, /metrics, /openapi.json)`);
+        out.line(`  data dir     ${config.dataDir}${server.node.encrypted ? ' (encrypted)' : ''}`);
+        out.line(`  public key   ${server.publicKey}`);
+        out.line(`  fingerprint  ${server.fingerprint}`);
+        out.line(`  admin token  ${where.text}`);
+        if (config.backup.intervalMinutes > 0) out.line(`  backups      every ${config.backup.intervalMinutes} min into ${server.backups.dir} (keep ${config.backup.keep})`);
+        if (server.node.recoveryPhrase) out.line(`  ${b('RECOVERY PHRASE')} (write it down, shown once): ${server.node.recoveryPhrase}`);
+        for (const l of adminTokenLines(adminToken ?? { created: false })) out.line(l);
+        out.line(out.style('dim', `  logs go to stderr (${logFormat}); stop with Ctrl-C`));
+      }
+      await stopped;
     });
 
   addLocal(program.command('init').description('create a data dir: identity, log, first admin token (and a keyring with --encrypt)'))
