@@ -163,6 +163,8 @@ describe('a fleet of three node processes over Redis Streams', () => {
   it('joins with only the bus URL and the fleet key: every node lists the three members at their HTTP base URLs', async () => {
     for (const n of nodes) {
       await until(async () => (await api(n.url, 'GET', '/api/cluster')).body.members.filter((m: { alive: boolean }) => m.alive).length === 3, 30_000, `${n.name} sees 3 members`);
+      // a member that joined last triggers one more repair round on the others: wait until it ran
+      await until(async () => (await api(n.url, 'GET', '/api/cluster')).body.bus.repairPending !== true, 30_000, `${n.name} has no repair pending`);
       const c = (await api(n.url, 'GET', '/api/cluster')).body;
       expect(c.bus.connected).toBe(true);
       expect(c.members.map((m: { url: string }) => m.url).sort()).toEqual(nodes.map((x) => x.url).sort());
