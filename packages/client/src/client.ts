@@ -26,6 +26,9 @@ import type { PersistStore } from './persist.js';
 import { AppResponseCache, type CachedOptions, type ProfileStamp, type ResponseCacheOptions } from './responses.js';
 import type { CacheStats, ChangeData, FallbackProfile, ProfileView, RenderResult, RenderVariables, Selector, ValueSource } from './types.js';
 
+/** The render input of each cached view (a WeakMap: gone with the view). */
+const RENDERABLE = new WeakMap<object, object>();
+
 export interface ClientOptions {
   /** the node's base URL, e.g. http://127.0.0.1:7878 */
   url: string;
@@ -350,15 +353,21 @@ export class ProfileSyncClient {
     if (opts.label !== undefined) sel.label = opts.label;
     if (opts.version !== undefined) sel.version = opts.version;
     const view = await this.get(id, sel);
-    const renderable = {
-      id: view.id,
-      version: view.version,
-      modelId: view.modelId,
-      systemMessage: view.systemMessage ?? '',
-      messages: view.messages ?? [],
-      templates: view.templates ?? {},
-      parameters: view.parameters ?? {},
-    };
+    // one frozen renderable per cached view object, so the render module's compiled prompt
+    // (kept per frozen object) is reused by every render of the same cached value
+    let renderable = RENDERABLE.get(view);
+    if (renderable === undefined) {
+      renderable = Object.freeze({
+        id: view.id,
+        version: view.version,
+        modelId: view.modelId,
+        systemMessage: view.systemMessage ?? '',
+        messages: view.messages ?? [],
+        templates: view.templates ?? {},
+        parameters: view.parameters ?? {},
+      });
+      RENDERABLE.set(view, renderable);
+    }
     try {
       return renderProfile(renderable as never, variables, opts.template !== undefined ? { template: opts.template } : {}) as unknown as RenderResult;
     } catch (err) {
