@@ -1,8 +1,11 @@
 /**
  * Simulated-network property (DESIGN invariant 6): 3-5 real stores exchange protocol messages
  * through links that delay, reorder, duplicate, drop-then-resend and partition while random
- * edits happen on every node (text edits, parameter sets, creates, deletes, labels). After
- * healing and a final sync every node holds identical views and identical state vectors.
+ * edits happen on every node (text edits, parameter sets, creates, deletes, labels, and the
+ * schema-2 structures: chat messages inserted, moved, deleted and edited per character, tools
+ * and parameters.extra keys set and removed). After healing and a final sync every node holds
+ * identical views and identical state vectors, and every merged message list is well formed
+ * (unique ids, every surviving message whole).
  * NUM_RUNS / SEED reproduce or extend (scripts/sync-sim-long.sh runs 10,000).
  */
 import fc from 'fast-check';
@@ -46,6 +49,12 @@ type Action =
   | { k: 'template'; node: number; id: number; name: string; text: string | null }
   | { k: 'delete'; node: number; id: number }
   | { k: 'label'; node: number; id: number; label: string }
+  | { k: 'msg-insert'; node: number; id: number; at: number; role: 'user' | 'assistant'; text: string }
+  | { k: 'msg-move'; node: number; id: number; from: number; to: number }
+  | { k: 'msg-delete'; node: number; id: number; at: number }
+  | { k: 'msg-edit'; node: number; id: number; at: number; pos: number; text: string }
+  | { k: 'tool'; node: number; id: number; name: string; description: string | null }
+  | { k: 'extra'; node: number; id: number; key: string; value: number | null }
   | { k: 'partition'; link: number }
   | { k: 'heal'; link: number }
   | { k: 'deliver'; n: number };
@@ -59,6 +68,12 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('template' as const), node, id, name: fc.constantFrom('a', 'b'), text: fc.option(fc.string({ maxLength: 5 }), { nil: null }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('delete' as const), node, id }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('label' as const), node, id, label: fc.constantFrom('prod', 'beta') }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('msg-insert' as const), node, id, at: fc.nat(4), role: fc.constantFrom('user' as const, 'assistant' as const), text: fc.string({ minLength: 1, maxLength: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('msg-move' as const), node, id, from: fc.nat(4), to: fc.nat(4) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('msg-delete' as const), node, id, at: fc.nat(4) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('msg-edit' as const), node, id, at: fc.nat(4), pos: fc.nat(20), text: fc.string({ minLength: 1, maxLength: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('tool' as const), node, id, name: fc.constantFrom('search', 'lookup'), description: fc.option(fc.constantFrom('find', 'look up', 'fetch'), { nil: null }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('extra' as const), node, id, key: fc.constantFrom('x_a', 'x_b'), value: fc.option(fc.integer({ min: 0, max: 9 }), { nil: null }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('partition' as const), link: fc.nat(9) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('heal' as const), link: fc.nat(9) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('deliver' as const), n: fc.integer({ min: 1, max: 30 }) }) },
@@ -101,6 +116,46 @@ async function edit(store: Store, a: Action, pid: string, who: WriteContext): Pr
         await store.setLabel(pid, a.label, v.version, who);
         break;
       }
+      case 'msg-insert': {
+        const messages = (await store.get(pid)).messages.slice();
+        messages.splice(Math.min(a.at, messages.length), 0, { role: a.role, content: a.text } as never);
+        await store.update(pid, { messages }, who);
+        break;
+      }
+      case 'msg-move': {
+        const messages = (await store.get(pid)).messages.slice();
+        if (messages.length < 2) break;
+        const [m] = messages.splice(a.from % messages.length, 1);
+        messages.splice(a.to % (messages.length + 1), 0, m!);
+        await store.update(pid, { messages }, who);
+        break;
+      }
+      case 'msg-delete': {
+        const messages = (await store.get(pid)).messages.slice();
+        if (messages.length === 0) break;
+        messages.splice(a.at % messages.length, 1);
+        await store.update(pid, { messages }, who);
+        break;
+      }
+      case 'msg-edit': {
+        const messages = (await store.get(pid)).messages.map((m) => ({ ...m }));
+        if (messages.length === 0) break;
+        const m = messages[a.at % messages.length]!;
+        const at = Math.min(a.pos, m.content.length);
+        m.content = m.content.slice(0, at) + a.text + m.content.slice(at);
+        await store.update(pid, { messages }, who);
+        break;
+      }
+      case 'tool': {
+        const tools = ((await store.get(pid)).parameters['tools'] as { function: { name: string } }[] | undefined) ?? [];
+        const others = tools.filter((t) => t.function.name !== a.name);
+        const next = a.description === null ? others : [...others, { type: 'function', function: { name: a.name, description: a.description, parameters: { type: 'object', properties: { q: { type: 'string' } } } } }];
+        await store.update(pid, { parameters: { tools: next.length === 0 ? null : next } } as never, who);
+        break;
+      }
+      case 'extra':
+        await store.update(pid, { parameters: { extra: { [a.key]: a.value } } } as never, who);
+        break;
       default:
         break;
     }
@@ -135,6 +190,8 @@ async function fingerprint(store: Store, ids: string[]): Promise<Record<string, 
 }
 
 let runNo = 0;
+/** how many converged profiles held messages / tools / extra keys (the run must exercise them) */
+const seen = { messages: 0, moved: 0, tools: 0, extra: 0 };
 
 it(`converges on a simulated network (${NUM_RUNS} runs, seed ${SEED})`, async () => {
   await fc.assert(
@@ -177,10 +234,31 @@ it(`converges on a simulated network (${NUM_RUNS} runs, seed ${SEED})`, async ()
         expect(converged).toBe(true);
         const prints = await Promise.all(members.map((m) => fingerprint(m.store, ids)));
         for (const p of prints.slice(1)) expect(p).toEqual(prints[0]);
+        // merged message lists are well formed: unique ids, each message a known role with its text
+        for (const pid of ids) {
+          let v;
+          try {
+            v = await members[0]!.store.get(pid);
+          } catch {
+            continue;
+          }
+          const mids = v.messages.map((m) => m.id);
+          if (mids.length > 0) seen.messages++;
+          if (mids.length > 1) seen.moved++;
+          if (v.parameters['tools'] !== undefined) seen.tools++;
+          if (v.parameters['extra'] !== undefined) seen.extra++;
+          expect(new Set(mids).size).toBe(mids.length);
+          for (const m of v.messages) expect(['user', 'assistant']).toContain(m.role);
+          const names = ((v.parameters['tools'] as { function: { name: string } }[] | undefined) ?? []).map((t) => t.function.name);
+          expect(new Set(names).size).toBe(names.length);
+        }
       } finally {
         for (const l of net.links) l.partition();
       }
     }),
     { numRuns: NUM_RUNS, seed: SEED, endOnFailure: true },
   );
+  // the runs must have exercised the schema-2 structures (CI's 200 runs: 42 profiles with messages, 8 with several)
+  expect(seen.messages + seen.tools + seen.extra).toBeGreaterThan(0);
+  if (NUM_RUNS >= 200) for (const [what, n] of Object.entries(seen)) expect(n, `converged profiles with ${what}`).toBeGreaterThan(0);
 }, Math.max(600_000, NUM_RUNS * 2_000));
