@@ -40,7 +40,7 @@ describe('change feed', () => {
     await r.until((x) => x.readies.length === 1, 'ready');
     const created = await http(t.url, 'POST', '/api/profiles', { body: profileInput('feed-a') });
     await r.until((x) => x.changes.length === 1, 'create event');
-    expect(r.changes[0]!.data).toEqual({ id: 'feed-a', version: created.body.version, labels: {}, deleted: false });
+    expect(r.changes[0]!.data).toEqual({ id: 'feed-a', version: created.body.version, labels: {}, deleted: false, conflicts: 0 });
 
     const edited = await http(t.url, 'PATCH', '/api/profiles/feed-a', { body: { systemMessage: 'Be brief.' } });
     await r.until((x) => x.changes.length === 2, 'edit event');
@@ -179,7 +179,7 @@ describe('change feed', () => {
     }
     const blocks = out.split('\n\n');
     expect(blocks[0]).toMatch(/^retry: \d+$/);
-    expect(blocks[1]).toMatch(/^id: [0-9a-z]+-\d+\nevent: change\ndata: \{"deleted":false,"id":"curl-a","labels":\{\},"version":"[^"]+"\}$/);
+    expect(blocks[1]).toMatch(/^id: [0-9a-z]+-\d+\nevent: change\ndata: \{"conflicts":0,"deleted":false,"id":"curl-a","labels":\{\},"version":"[^"]+"\}$/);
     expect(blocks[2]).toMatch(/^event: ready\ndata: \{"heartbeatMs":200,"position":"[0-9a-z]+-\d+"\}$/);
   });
 
