@@ -57,7 +57,13 @@ describe('two nodes, then a third', () => {
     const va = await a.store.get('bot');
     expect(va.systemMessage).toBe('A: You are a helpful support agent. Answer briefly. B');
     expect(va.parameters.top_p).toBe(0.5);
-    expect(portable(await b.store.get('bot'))).toBe(portable(va));
+    // both edited the system message apart: the merge is reported (issue 13) on both nodes; each
+    // node writes the record it detected as an entry of its own, which then syncs like any change
+    await converged(a.sync!);
+    await until(async () => (await a.store.get('bot')).conflicts === 1 && (await b.store.get('bot')).conflicts === 1, 10_000, 'the conflict on both');
+    await converged(b.sync!);
+    expect(portable(await b.store.get('bot'))).toBe(portable(await a.store.get('bot')));
+    await until(() => a.sync!.status()[0]!.pending === 0, 10_000, 'A has nothing pending');
     expect(a.sync!.status()[0]).toMatchObject({ connected: true, pending: 0, lagMillis: 0 });
 
     // a third node joins later and catches up with everything
