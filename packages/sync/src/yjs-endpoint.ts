@@ -14,6 +14,7 @@ import { isProfileId, type MergeContext, type ProfileStore, type WriteContext } 
 import { codeOf, CloseCode, closeCodeFor, SyncErrorCode } from './errors.js';
 import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
 import type { SyncHub } from './hub.js';
+import { stampPresence } from './presence-stamp.js';
 import { awarenessMessage, YAuth, YjsRoom, YMessage, YSync, type RoomMember } from './yjs-room.js';
 import type { PresenceHook } from './fleet/presence.js';
 
@@ -310,6 +311,11 @@ class YjsClient implements RoomMember {
     }
   }
 
+  /** The client's awareness update with its presence name set to the token's (see presence-stamp.ts). */
+  #presence(update: Uint8Array): Uint8Array {
+    return this.#principal ? stampPresence(update, this.#principal.actor) : update;
+  }
+
   #handle(bytes: Uint8Array): void {
     const room = this.#room!;
     try {
@@ -331,7 +337,7 @@ class YjsClient implements RoomMember {
           this.#write(payload);
         } else throw new Error('unknown sync message');
       } else if (type === YMessage.awareness) {
-        awarenessProtocol.applyAwarenessUpdate(room.awareness, decoding.readVarUint8Array(d), this);
+        awarenessProtocol.applyAwarenessUpdate(room.awareness, this.#presence(decoding.readVarUint8Array(d)), this);
       } else if (type === YMessage.queryAwareness) {
         this.send(awarenessMessage(room.awareness, [...room.awareness.getStates().keys()]));
       } else if (type !== YMessage.auth) {

@@ -75,8 +75,15 @@ describe('stock WebsocketProvider', () => {
     const one = provider('bot', 'editor-token');
     const two = provider('bot', 'editor-token');
     await Promise.all([one.synced, two.synced]);
-    one.p.awareness.setLocalStateField('user', { name: 'one' });
-    await until(() => [...two.p.awareness.getStates().values()].some((s) => (s as { user?: { name: string } }).user?.name === 'one'), 10_000, 'awareness');
+    // the client claims a name; the others see the name of the token it signed in with (its
+    // person), with the colour and cursor it chose (issue 16: presence shows the person)
+    one.p.awareness.setLocalStateField('user', { name: 'Mallory (claimed)', color: '#123456' });
+    one.p.awareness.setLocalStateField('cursor', { index: 3 });
+    type Seen = { user?: { name: string; color: string }; cursor?: { index: number } };
+    const ofOne = (): Seen | undefined => two.p.awareness.getStates().get(one.doc.clientID) as Seen | undefined;
+    await until(() => ofOne()?.cursor?.index === 3, 10_000, 'awareness');
+    expect(ofOne()!.user).toEqual({ name: 'erin', color: '#123456' });
+    expect([...two.p.awareness.getStates().values()].some((s) => (s as Seen).user?.name === 'Mallory (claimed)')).toBe(false);
     text(one.doc, 'description').insert(0, '[one] ');
     await until(() => text(two.doc, 'description').toString().startsWith('[one] '), 10_000, 'edit relayed');
   });
