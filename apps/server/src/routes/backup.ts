@@ -23,8 +23,15 @@ export function registerBackupRoutes(app: FastifyInstance, ctx: AppContext): voi
     // throws BACKUP_IN_PROGRESS before anything is sent
     const done = ctx.backups.stream(body, { actor: p.actor, origin: p.origin });
     done.catch((err: unknown) => body.destroy(err as Error));
+    // a backup is a long-lived response: revoking the token, or taking away its admin role,
+    // aborts it at once like any live connection (auth/live.ts); the client never gets a trailer
+    const unregister = ctx.live.register(p, {
+      kind: 'backup',
+      close: (code) => body.destroy(Object.assign(new Error(`the backup's token lost its access (${code})`), { code })),
+    });
     // the client went away: stop reading the log (backupLog sees the failed output)
     reply.raw.once('close', () => {
+      unregister();
       if (!reply.raw.writableFinished) body.destroy(new Error('the client closed the connection'));
     });
     return reply
