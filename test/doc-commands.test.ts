@@ -37,7 +37,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allBlocks, repoRoot, type DocBlock } from './doc-commands';
+import { allBlocks, repoRoot, type DocBlock } from './doc-commands.js';
 
 const blocks = allBlocks();
 const scratchDirs: string[] = [];

@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, delimiter } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { extractBlocks, repoRoot } from './doc-commands';
+import { extractBlocks, repoRoot } from './doc-commands.js';
 
 let work: string | undefined;
 let group: number | undefined;
