@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,7 +17,10 @@ if (!existsSync(turbo)) {
   process.exit(1);
 }
 process.stderr.write('building (the first build takes a few minutes)...\n');
-const built = spawnSync(process.execPath, [turbo, 'run', 'build', '--output-logs=errors-only'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+// turbo runs each package's build through the package manager (pnpm): the root devDependency's
+// binary, so a machine with only node and npm builds too (also when run as `node scripts/start.mjs`)
+const env = { ...process.env, PATH: `${root}node_modules/.bin${delimiter}${process.env.PATH ?? ''}` };
+const built = spawnSync(process.execPath, [turbo, 'run', 'build', '--output-logs=errors-only'], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 if (built.status !== 0) {
   process.stderr.write(`${built.stdout ?? ''}${built.stderr ?? ''}\nthe build failed (exit ${built.status ?? built.signal})\n`);
   process.exit(built.status ?? 1);
