@@ -4,7 +4,8 @@
  * line, taken from README.md itself and run as written (`npx -y pnpm@10.34.8 install && npm
  * start`) by bash, with a PATH that has node, npm, npx and git but no `pnpm`. The node must
  * answer /readyz and serve the dashboard, print its banner (URL, admin token), and stop with
- * exit 0 on Ctrl-C (SIGINT to the process group, as a terminal sends it).
+ * cleanly on Ctrl-C (SIGINT to the process group, as a terminal sends it): the node logs `closed`,
+ * no package-manager error.
  *
  * The only change to the command's world: PROFILESYNC_PORT is a free port (the README's node
  * listens on 7878; tests never take fixed ports). pnpm's store on this machine makes the install
@@ -83,7 +84,7 @@ describe('README quick start on a fresh clone (node and npm only)', () => {
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
     let done = false;
     void exited.then(() => (done = true));
 
@@ -120,9 +121,12 @@ describe('README quick start on a fresh clone (node and npm only)', () => {
     expect(list.status).toBe(200);
 
     process.kill(-proc.pid!, 'SIGINT');
-    const code = await exited;
+    const { code, signal } = await exited;
     group = undefined;
-    expect(code, out.slice(-2000)).toBe(0);
-    expect(out).not.toMatch(/ELIFECYCLE/);
+    // the node shuts down cleanly (its last log line) and no package manager reports a failure;
+    // npm itself ends the way a Ctrl-C'd program does (it re-raises SIGINT once its script ended)
+    expect(out).toContain('"msg":"closed"');
+    expect(out).not.toMatch(/ELIFECYCLE|npm ERR|npm error/);
+    expect(code === 0 || signal === 'SIGINT', `exit ${code} ${signal}\n${out.slice(-2000)}`).toBe(true);
   });
 });

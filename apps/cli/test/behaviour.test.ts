@@ -87,6 +87,18 @@ describe('no option is shadowed by a global one', () => {
     expect(local('profile', 'get', 'chat', '--json').json.name).toBe('Chat two');
   });
 
+  it('`profile get` shows the messages (role, id, content) in order, between the system message and the templates', () => {
+    const file = join(dir, 'with-messages.json');
+    writeFileSync(file, JSON.stringify({ id: 'msgs', modelId: 'gpt-4o', name: 'Msgs', systemMessage: 'Be brief.', templates: { t: 'T {{x}}' }, messages: [{ role: 'user', content: 'Hi {{name}}' }, { role: 'assistant', content: 'Hello!' }] }));
+    expect(local('profile', 'create', '--file', file).code).toBe(0);
+    const view = local('profile', 'get', 'msgs', '--json').json;
+    const human = local('profile', 'get', 'msgs');
+    expect(human.code).toBe(0);
+    const [u, a] = view.messages;
+    expect(human.stdout).toContain(`\nsystemMessage\nBe brief.\n\nmessage user (${u.id})\nHi {{name}}\n\nmessage assistant (${a.id})\nHello!\n\ntemplate t\nT {{x}}\n`);
+    expect(human.stdout).not.toMatch(/^conflicts/m);
+  });
+
   it('the CLI version is a program option only: before any command', () => {
     for (const flag of ['--version', '-V']) {
       const r = cli([flag]);

@@ -73,9 +73,11 @@ export function printView(out: Output, v: ProfileView): void {
     ['parameters', JSON.stringify(v.parameters)],
     ['meta', JSON.stringify(v.meta)],
     ...(v.deleted ? ([['deleted', 'yes']] as [string, unknown][]) : []),
+    ...(v.conflicts ? ([['conflicts', `${v.conflicts} open (profilesync profile conflicts ${v.id})`]] as [string, unknown][]) : []),
   ]);
   if (v.description) out.line(`\n${out.style('bold', 'description')}\n${out.safe(v.description)}`);
   if (v.systemMessage) out.line(`\n${out.style('bold', 'systemMessage')}\n${out.safe(v.systemMessage)}`);
+  for (const m of v.messages ?? []) out.line(`\n${out.style('bold', `message ${out.safe(m.role)} (${out.safe(m.id)})`)}\n${out.safe(m.content)}`);
   for (const [name, text] of Object.entries(v.templates)) out.line(`\n${out.style('bold', `template ${out.safe(name)}`)}\n${out.safe(text)}`);
 }
 
