@@ -31,7 +31,7 @@
  * makes the state the prose assumes ("with the node running"). The last test pins the list of
  * both, so no block is skipped silently and every new exception shows up in review.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -320,3 +320,29 @@ const EXPECTED_GIVEN: string[] = [
   'docs/sdk.md: TOKEN=$(cat ../data/admin.token)',
 ];
 
+
+/** The commands `profilesync [GROUP] --help` lists (the built binary), as `GROUP NAME`. */
+function cliCommands(group?: string): string[] {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'apps/cli/dist/main.js'), ...(group ? [group] : []), '--help'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', COLUMNS: '200' } });
+  const section = r.stdout.split(/\nCommands:\n/)[1] ?? '';
+  return section
+    .split('\n')
+    .map((l) => /^ {2}([a-z][a-z-]*)\b/.exec(l)?.[1])
+    .filter((c): c is string => c !== undefined && c !== 'help')
+    .map((c) => (group ? `${group} ${c}` : c));
+}
+
+describe('apps/cli/README.md', () => {
+  it("its command table lists every command of the CLI (each group's subcommands too)", () => {
+    const top = cliCommands();
+    expect(top.length).toBeGreaterThan(15);
+    const all = top.flatMap((c) => {
+      const sub = cliCommands(c);
+      return sub.length > 0 ? sub : [c];
+    });
+    const readme = readFileSync(join(repoRoot, 'apps/cli/README.md'), 'utf8');
+    const rows = readme.split('\n').filter((l) => l.startsWith('| `'));
+    const listed = (cmd: string) => rows.some((r) => new RegExp(`\`${cmd}( [^\`]*)?\``).test(r.split(/(?<!\\)\|/)[1]!));
+    expect(all.filter((c) => !listed(c))).toEqual([]);
+  });
+});

@@ -56,7 +56,7 @@ function pathWithoutPnpm(bin: string): string {
 }
 
 describe('README quick start on a fresh clone (node and npm only)', () => {
-  it('installs, builds and starts a node that answers /readyz and serves the dashboard; Ctrl-C stops it with exit 0', { timeout: 400_000 }, async () => {
+  it('installs, builds and starts a node that answers /readyz and serves the dashboard; Ctrl-C stops it cleanly', { timeout: 400_000 }, async () => {
     const readme = extractBlocks('README.md', readFileSync(join(repoRoot, 'README.md'), 'utf8'));
     const quick = readme[0]!;
     expect(quick.notRun).toMatch(/fresh-clone\.test\.ts/);
