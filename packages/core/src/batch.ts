@@ -13,7 +13,8 @@
  */
 import type { AppendAck, AppendInput } from '@profilesync/log';
 import type { LiveDoc } from './caches.js';
-import { canonicalContent, makeView, applyContent, openConflicts, schemaOf, type ProfileContent } from './model.js';
+import { canonicalContent, makeView, applyContent, schemaOf, type ProfileContent } from './model.js';
+import { openCount as openConflicts } from './conflict-records.js';
 import { deepFreeze, jsonEqual } from './canonical.js';
 import { changedPaths, summaryLine } from './diff.js';
 import { CoreErrorCode, coreError } from './errors.js';

@@ -13,6 +13,7 @@
 import * as Y from 'yjs';
 import type { DetectedConflict } from './conflict-detect.js';
 import { valueAt } from './merge-state.js';
+import type { ConflictInfo, Keep } from './types.js';
 
 /** the doc's content root (model.ts ROOT; not imported: model.ts re-exports openCount from here) */
 const ROOT = 'profile';
@@ -20,7 +21,7 @@ export const CONFLICTS_ROOT = 'conflicts';
 export const RESOLUTION_SUFFIX = '.resolution';
 export const CONFLICT_ID = /^[A-Za-z0-9_-]{16}$/;
 
-export type Keep = 'merged' | 'ours' | 'theirs' | 'value';
+export type { ConflictInfo, Keep } from './types.js';
 export const KEEPS: readonly Keep[] = ['merged', 'ours', 'theirs', 'value'];
 
 /** A detection as stored (plain JSON, one atomic value). */
@@ -48,26 +49,6 @@ export interface StoredResolution {
   at: number;
   by: string;
   node: string;
-}
-
-/** One conflict as the API shows it (DESIGN §6 "Conflicts"). */
-export interface ConflictInfo {
-  id: string;
-  field: string;
-  kind: 'text' | 'scalar' | 'create';
-  status: 'open' | 'resolved';
-  base: unknown;
-  ours: unknown;
-  theirs: unknown;
-  merged: unknown;
-  /** ISO-8601 */
-  at: string;
-  node: string;
-  origin: string;
-  resolvedAt?: string;
-  resolvedBy?: string;
-  /** how it was resolved, and the value that was kept */
-  resolution?: { keep: Keep; value: unknown; node: string };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -12,7 +12,8 @@ import * as Y from 'yjs';
 import { profileTag } from '@profilesync/model';
 import { deepFreeze } from './canonical.js';
 import { contentSnapshotBytes, VERSIONS_ROOT } from './content-state.js';
-import { canonicalContent, encodePersisted, makeView, newProfileDoc, openConflicts, readDoc, type PersistedView, type ProfileContent, type ViewExtras } from './model.js';
+import { canonicalContent, encodePersisted, makeView, newProfileDoc, readDoc, type PersistedView, type ProfileContent, type ViewExtras } from './model.js';
+import { openCount as openConflicts } from './conflict-records.js';
 import type { ProfileView } from './types.js';
 import { isReplicated } from './versions.js';
 

@@ -519,7 +519,4 @@ export function contentOf(view: ProfileView | PersistedView): ProfileContent {
   };
 }
 
-/** Open conflict records of the doc (records without a resolution; conflict-records.ts). */
-export { openCount as openConflicts } from './conflict-records.js';
-
 export { deepFreeze };

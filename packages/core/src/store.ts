@@ -27,12 +27,12 @@ import {
   makeView,
   migrationUpdate,
   newProfileDoc,
-  openConflicts,
   readContent,
   schemaOf,
   skeletonUpdate,
   type ProfileContent,
 } from './model.js';
+import { openCount as openConflicts } from './conflict-records.js';
 import { ProfileIndex } from './profile-index.js';
 import { ProfileQueues } from './queue.js';
 import { validateContent, validateFields, DEFAULT_MAX_PROFILE_BYTES } from './schema.js';

@@ -259,12 +259,34 @@ export interface ConflictRecord {
 
 /** POST /api/profiles/:id/conflicts/:cid/resolve body (DESIGN §6). */
 export interface ConflictResolution {
-  keep: 'merged' | 'ours' | 'theirs' | 'value';
+  keep: Keep;
   /** with keep: value only (null removes a template, a message or a key) */
   value?: unknown;
 }
 
-export type { ConflictInfo } from './conflict-records.js';
+/** How a conflict is resolved. */
+export type Keep = 'merged' | 'ours' | 'theirs' | 'value';
+
+/** One conflict as the API shows it (DESIGN §6 "Conflicts"). */
+export interface ConflictInfo {
+  id: string;
+  field: string;
+  kind: 'text' | 'scalar' | 'create';
+  status: 'open' | 'resolved';
+  base: unknown;
+  ours: unknown;
+  theirs: unknown;
+  merged: unknown;
+  /** ISO-8601 */
+  at: string;
+  node: string;
+  origin: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+  /** how it was resolved, and the value that was kept */
+  resolution?: { keep: Keep; value: unknown; node: string };
+}
+
 
 /** One change notification: the exact Yjs update that was made durable. */
 export interface ChangeEvent {
@@ -373,9 +395,9 @@ export interface ProfileStore {
   setLabel(id: string, label: string, ref: VersionRef, ctx: WriteContext): Promise<ProfileView>;
   removeLabel(id: string, label: string, ctx: WriteContext): Promise<ProfileView>;
   /** Conflict records of a profile (issue 13), open and resolved, newest first. */
-  conflicts(id: string): Promise<import('./conflict-records.js').ConflictInfo[]>;
+  conflicts(id: string): Promise<ConflictInfo[]>;
   /** Resolves one: writes the kept value as a new version (replacing the field) and closes the record everywhere. */
-  resolveConflict(id: string, conflictId: string, resolution: ConflictResolution, ctx: WriteContext): Promise<{ view: ProfileView; conflict: import('./conflict-records.js').ConflictInfo }>;
+  resolveConflict(id: string, conflictId: string, resolution: ConflictResolution, ctx: WriteContext): Promise<{ view: ProfileView; conflict: ConflictInfo }>;
 
   audit(query?: AuditQuery): Promise<AuditRecord[]>;
   /** Security events (denied requests, token and key events); appended to the audit chain. */

@@ -1,9 +1,17 @@
 /** The SyncService as the fleet's repair port: members become on-demand peers of the /sync service. */
 import { SyncErrorCode } from '../errors.js';
-import type { SyncService } from '../service.js';
 import type { FleetRepairPort } from './fleet.js';
 
-export function serviceRepairPort(service: SyncService): FleetRepairPort {
+/** What the port uses of the SyncService (structural, so this file does not import service.ts, which imports it). */
+export interface RepairPortService {
+  addPeer(peer: { id: string; url: string; publicKey: string; name?: string; mode: 'on-demand'; fleet: true }): unknown;
+  removePeer(id: string): unknown;
+  hasPeer(id: string): boolean;
+  repairWith(id: string, opts: { timeoutMs: number }): Promise<{ ok: boolean; code?: string; message?: string }>;
+  setPeerMode(id: string, mode: 'standing' | 'on-demand'): unknown;
+}
+
+export function serviceRepairPort(service: RepairPortService): FleetRepairPort {
   /** member id -> sync url, for the peers this port added (operator-configured peers are never touched) */
   const ours = new Map<string, string>();
   return {
