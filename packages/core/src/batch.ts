@@ -25,7 +25,7 @@ import { applyMergePatch } from './patch.js';
 import { captureUpdate, hashOf, type StoreCore } from './store.js';
 import { migrate } from './legacy.js';
 import type { ProfilePatch, ProfileView, WriteContext } from './types.js';
-import { isReplicated } from './versions.js';
+import { isReplicated, stampOf } from './versions.js';
 
 interface Item {
   patch: ProfilePatch;
@@ -51,6 +51,8 @@ interface Step {
   viewBytes: number;
   /** sync digest key of the state after the step */
   digest?: string;
+  /** updatedAt/updatedBy derived from the doc (stampOf); absent: the entry's ts and actor */
+  stamp?: { at: number; by: string } | undefined;
 }
 
 export class PatchBatcher {
@@ -153,9 +155,10 @@ export class PatchBatcher {
             const ctx = { actor: closing.rec.actors[0]!, origin: run?.origin ?? `node:${c.nodeId}` };
             const x = extras();
             const digest = hashOf(live.full.bytes());
-            const viewBytes = persistedBytes(canonicalContent(before), { version, updatedBy: ctx.actor, ...x, digest }, true);
+            const stamp = x.schema === 2 ? stampOf(live.versions, key, false) : undefined;
+            const viewBytes = persistedBytes(canonicalContent(before), { version, updatedBy: stamp?.by ?? ctx.actor, ...(stamp !== undefined ? { updatedAt: stamp.at } : {}), ...x, digest }, true);
             const input: AppendInput = { stream: id, body: closing.update, actor: ctx.actor, origin: ctx.origin, summary: summaryLine('version', closing.rec.fields), version: inlineVersion(bytes), view: viewBytes };
-            steps.push({ input, ...(closing.audit !== undefined ? { audit: closing.audit } : {}), content: canonicalContent(before), version, viewBytes: viewBytes.byteLength, digest, ...x });
+            steps.push({ input, ...(closing.audit !== undefined ? { audit: closing.audit } : {}), content: canonicalContent(before), version, viewBytes: viewBytes.byteLength, digest, stamp, ...x });
           }
           c.dropRun(id);
         } catch (err) {
@@ -184,7 +187,8 @@ export class PatchBatcher {
       const x = extras();
       const open = x.schema === 2 && !isReplicated(item.ctx.origin) && !live.versions.has(key);
       const digest = hashOf(live.full.bytes());
-      const bytes = persistedBytes(canonical, { version, updatedBy: item.ctx.actor, ...x, open, digest }, true);
+      const stamp = x.schema === 2 ? stampOf(live.versions, key, open) : undefined;
+      const bytes = persistedBytes(canonical, { version, updatedBy: stamp?.by ?? item.ctx.actor, ...(stamp !== undefined ? { updatedAt: stamp.at } : {}), ...x, open, digest }, true);
       if (bytes.byteLength > c.maxProfileBytes) {
         polluted = true; // the doc holds this change: drop it after appending the steps before
         item.reject(c.tooLarge(bytes.byteLength));
@@ -201,7 +205,7 @@ export class PatchBatcher {
         view: bytes,
       };
       c.noteChange(id, item.ctx, before);
-      steps.push({ item, input, content: canonical, version, viewBytes: bytes.byteLength, digest, ...x });
+      steps.push({ item, input, content: canonical, version, viewBytes: bytes.byteLength, digest, stamp, ...x });
       before = next;
     }
     await this.#commit(id, live, steps, polluted);
@@ -251,7 +255,7 @@ export class PatchBatcher {
       }
       const ack = acks[w++] as AppendAck;
       const input = s.input;
-      const view = deepFreeze(makeView(s.content, { version: s.version, schema: s.schema, conflicts: s.conflicts }, iso(ack.ts), input.actor));
+      const view = deepFreeze(makeView(s.content, { version: s.version, schema: s.schema, conflicts: s.conflicts }, iso(s.stamp?.at ?? ack.ts), s.stamp?.by ?? input.actor));
       current = view;
       c.hot.set(id, view, s.viewBytes);
       c.index.put(view, s.digest);

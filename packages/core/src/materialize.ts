@@ -1,7 +1,9 @@
 /**
  * Materialization: Y.Doc -> view bytes (persisted with every append) and bytes -> frozen view.
- * The persisted bytes are canonical JSON of { content, conflicts, open?, schema, updatedBy,
- * version }; `updatedAt` is the last entry's ts (added when the view is read). `open` (not part
+ * The persisted bytes are canonical JSON of { content, conflicts, open?, schema, updatedAt?,
+ * updatedBy, version }: updatedAt/updatedBy come from the doc's version records (stampOf), so
+ * converged nodes persist the same; while this node's own run is open they are the last entry's
+ * actor, and its ts (added when the view is read). `open` (not part
  * of the public view) says this node left content changes no version covers yet; it is a pure
  * function of the state and the last entry, like everything here, so deleting every view and
  * rebuilding gives byte-identical bytes.
@@ -15,7 +17,7 @@ import { contentSnapshotBytes, VERSIONS_ROOT } from './content-state.js';
 import { canonicalContent, encodePersisted, makeView, newProfileDoc, readDoc, type PersistedView, type ProfileContent, type ViewExtras } from './model.js';
 import { openCount as openConflicts } from './conflict-records.js';
 import type { ProfileView } from './types.js';
-import { isReplicated } from './versions.js';
+import { isReplicated, stampOf, VersionIndex } from './versions.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -37,9 +39,18 @@ export function materializeDoc(id: string, doc: Y.Doc, last: Pick<LastEntryInfo,
   const stateBytes = schema === 2 ? contentSnapshotBytes(doc) : Y.encodeSnapshotV2(Y.snapshot(doc));
   const key = hash(stateBytes);
   const open = schema === 2 && !isReplicated(last.origin) && !doc.getMap(VERSIONS_ROOT).has(key);
+  const stamp = schema === 2 ? stampOf(new VersionIndex(doc), key, open) : undefined;
   return {
     content: canonicalContent(content as unknown as ProfileContent),
-    extras: { version: `v2.${profileTag(id)}.${key}`, updatedBy: last.actor, schema, conflicts: openConflicts(doc), open, digest: hash(Y.encodeSnapshotV2(Y.snapshot(doc))) },
+    extras: {
+      version: `v2.${profileTag(id)}.${key}`,
+      updatedBy: stamp?.by ?? last.actor,
+      ...(stamp !== undefined ? { updatedAt: stamp.at } : {}),
+      schema,
+      conflicts: openConflicts(doc),
+      open,
+      digest: hash(Y.encodeSnapshotV2(Y.snapshot(doc))),
+    },
     stateBytes,
   };
 }
@@ -67,5 +78,5 @@ export function decodePersisted(bytes: Uint8Array): PersistedView {
 
 /** Frozen view from persisted parts (nested maps are already canonical). */
 export function frozenView(p: PersistedView, updatedAt: string): ProfileView {
-  return deepFreeze(makeView(p, { version: p.version, schema: p.schema, conflicts: p.conflicts ?? 0 }, updatedAt, p.updatedBy));
+  return deepFreeze(makeView(p, { version: p.version, schema: p.schema, conflicts: p.conflicts ?? 0 }, typeof p.updatedAt === 'number' ? iso(p.updatedAt) : updatedAt, p.updatedBy));
 }

@@ -443,6 +443,8 @@ export function canonicalContent(c: ProfileContent): ProfileContent {
 export interface ViewExtras {
   version: string;
   updatedBy: string;
+  /** ms, derived from the doc's version records (stampOf); absent: the last entry's ts */
+  updatedAt?: number;
   schema: 1 | 2;
   conflicts: number;
   /** hidden: this node left content changes that no version covers yet (closed at startup) */
@@ -451,7 +453,7 @@ export interface ViewExtras {
   digest?: string;
 }
 
-/** The persisted view: canonical content + extras (updatedAt comes from the entry's ts). */
+/** The persisted view: canonical content + extras (updatedAt: the doc's, else the last entry's ts). */
 export interface PersistedView extends ProfileContent, ViewExtras {}
 
 const isObj = (v: unknown): v is object => v !== null && typeof v === 'object';
@@ -470,14 +472,14 @@ export function encodePersisted(content: ProfileContent, x: ViewExtras, alreadyC
     !s(c.description) || !s(c.id) || !s(c.modelId) || !s(c.name) || !s(c.systemMessage) || !s(x.updatedBy) || !s(x.version) ||
     !isObj(c.labels) || !isObj(c.meta) || !isObj(c.parameters) || !isObj(c.templates) || !Array.isArray(c.messages)
   ) {
-    const p: Record<string, unknown> = { conflicts: x.conflicts, ...c, ...(x.digest !== undefined ? { digest: x.digest } : {}), ...(x.open ? { open: true } : {}), schema: x.schema, updatedBy: x.updatedBy, version: x.version };
+    const p: Record<string, unknown> = { conflicts: x.conflicts, ...c, ...(x.digest !== undefined ? { digest: x.digest } : {}), ...(x.open ? { open: true } : {}), schema: x.schema, ...(x.updatedAt !== undefined ? { updatedAt: x.updatedAt } : {}), updatedBy: x.updatedBy, version: x.version };
     return JSON.stringify(Object.fromEntries(Object.keys(p).sort().map((k) => [k, p[k]])));
   }
   return (
     `{"conflicts":${x.conflicts},"deleted":${c.deleted ? 'true' : 'false'},"description":${stringJson(c.description)},${x.digest !== undefined ? `"digest":${stringJson(x.digest)},` : ''}"id":${stringJson(c.id)},` +
     `"labels":${objectJson(c.labels)},"messages":${objectJson(c.messages)},"meta":${objectJson(c.meta)},"modelId":${stringJson(c.modelId)},"name":${stringJson(c.name)},` +
     `${x.open ? '"open":true,' : ''}"parameters":${objectJson(c.parameters)},"schema":${x.schema},"systemMessage":${stringJson(c.systemMessage)},"templates":${objectJson(c.templates)},` +
-    `"updatedBy":${stringJson(x.updatedBy)},"version":${stringJson(x.version)}}`
+    `${x.updatedAt !== undefined ? `"updatedAt":${x.updatedAt},` : ''}"updatedBy":${stringJson(x.updatedBy)},"version":${stringJson(x.version)}}`
   );
 }
 

@@ -576,7 +576,7 @@ export class ProfileStoreImpl implements ProfileStore {
       const acks = await this.#c.log.replaceStream(id, input);
       const ack = acks[acks.length - 1] as (typeof acks)[number];
       this.#c.docs.drop(id);
-      const view = deepFreeze(makeView(canonical, m.extras, iso(ack.ts), last.actor));
+      const view = deepFreeze(makeView(canonical, m.extras, iso(m.extras.updatedAt ?? ack.ts), m.extras.updatedBy));
       this.#c.hot.set(id, view, bytes.byteLength);
       this.#c.index.put(view, m.extras.digest);
       this.#c.events.emit('profile-repaired', { id, source: ctx.origin, durationMillis: monoMs() - t0 });

@@ -37,7 +37,7 @@ import { ProfileIndex } from './profile-index.js';
 import { ProfileQueues } from './queue.js';
 import { validateContent, validateFields, DEFAULT_MAX_PROFILE_BYTES } from './schema.js';
 import { VersionTracker } from './version.js';
-import { byOf, DEFAULT_IDLE_MS, isLive, isReplicated, toBase64url, VersionIndex, type VersionRecord } from './versions.js';
+import { byOf, DEFAULT_IDLE_MS, isLive, isReplicated, stampOf, toBase64url, VersionIndex, type VersionRecord } from './versions.js';
 import type { ChangeEvent, ConflictRecord, ProfileView, VersionReason, WriteContext } from './types.js';
 
 export interface StoreCoreOptions {
@@ -606,6 +606,7 @@ export class StoreCore {
     let schema: 1 | 2;
     let conflicts: number;
     let digest: string;
+    let stamp: { at: number; by: string } | undefined;
     try {
       content = canonicalContent(a.content ?? (readContent(live.doc) as unknown as ProfileContent));
       if (a.close !== undefined) {
@@ -620,7 +621,8 @@ export class StoreCore {
       conflicts = openConflicts(live.doc);
       const open = schema === 2 && !isReplicated(ctx.origin) && !live.versions.has(state.key);
       digest = hashOf(live.full.bytes());
-      bytes = persistedBytes(content, { version: this.refOf(id, state.key), updatedBy: ctx.actor, schema, conflicts, open, digest }, true);
+      stamp = schema === 2 ? stampOf(live.versions, state.key, open) : undefined;
+      bytes = persistedBytes(content, { version: this.refOf(id, state.key), updatedBy: stamp?.by ?? ctx.actor, ...(stamp !== undefined ? { updatedAt: stamp.at } : {}), schema, conflicts, open, digest }, true);
       if (bytes.byteLength > this.maxProfileBytes) throw this.tooLarge(bytes.byteLength);
       if (a.conflicts && a.conflicts.length > 0) {
         await this.ensureAuditWritable();
@@ -658,7 +660,7 @@ export class StoreCore {
     }
     live.bytes += update.byteLength;
     this.docs.resize(id, live);
-    const view = deepFreeze(makeView(content, { version: this.refOf(id, state.key), schema, conflicts }, iso(ack.ts), ctx.actor));
+    const view = deepFreeze(makeView(content, { version: this.refOf(id, state.key), schema, conflicts }, iso(stamp?.at ?? ack.ts), stamp?.by ?? ctx.actor));
     this.hot.set(id, view, bytes.byteLength);
     this.index.put(view, digest);
     if (a.close !== undefined) this.dropRun(id);

@@ -128,6 +128,37 @@ export class VersionIndex {
   }
 }
 
+/** What `stampOf` reads: the doc's version records (a VersionIndex, or one over a temporary doc). */
+export interface VersionLookup {
+  get(key: string): VersionRecord | undefined;
+  sorted(): readonly ListedVersion[];
+}
+
+const lastActor = (rec: VersionRecord | undefined): string | undefined =>
+  rec !== undefined && rec !== null && typeof rec === 'object' && Number.isSafeInteger(rec.at) && Array.isArray(rec.actors) && typeof rec.actors[rec.actors.length - 1] === 'string'
+    ? rec.actors[rec.actors.length - 1]
+    : undefined;
+
+/**
+ * updatedAt / updatedBy of a view, derived from the doc so that converged nodes show the same
+ * (docs/profile-model.md, "Which view fields are node-local"): the version record of the current
+ * state (its `at`, its run's last actor); when the current state is not a closed version and no
+ * run of this node is open on it (`open` false: a change made on another node whose run is still
+ * open there, or a merge of states edited apart), the newest version record in history order.
+ * Undefined (the caller uses its own last entry: time and actor) while this node's own run is
+ * open, and for a doc without version records (schema 1).
+ */
+export function stampOf(versions: VersionLookup, key: string, open: boolean): { at: number; by: string } | undefined {
+  const rec = versions.get(key);
+  const by = lastActor(rec);
+  if (by !== undefined) return { at: rec!.at, by };
+  if (open) return undefined;
+  const list = versions.sorted();
+  const newest = list[list.length - 1]?.rec;
+  const nby = lastActor(newest);
+  return nby !== undefined ? { at: newest!.at, by: nby } : undefined;
+}
+
 /** Display form of a run's actors. */
 export function byOf(actors: readonly string[]): string {
   return actors.length <= 3 ? actors.join(', ') : `${actors.slice(0, 3).join(', ')} +${actors.length - 3}`;
