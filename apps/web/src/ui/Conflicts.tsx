@@ -13,26 +13,12 @@ import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
 import { ErrorAlert } from './parts.js';
 import { announce } from './status.js';
+import { MarkedText } from './MarkedText.js';
 
-function Runs({ runs }: { runs: Run[] }) {
-  return (
-    <pre class="diff-text">
-      {runs.map((r, i) =>
-        r.mark === 'same' ? (
-          <span key={i}>{r.text}</span>
-        ) : r.mark === 'gone' ? (
-          <del key={i} title="not in the merged text">
-            {r.text}
-          </del>
-        ) : (
-          <ins key={i} title="in the merged text, not written by this side">
-            {r.text}
-          </ins>
-        ),
-      )}
-    </pre>
-  );
-}
+/** The side's text against the merged one: what the merge dropped (struck out) and what it added from the other side. */
+const Runs = ({ runs }: { runs: Run[] }) => (
+  <MarkedText runs={runs.map((r) => ({ text: r.text, mark: r.mark === 'gone' ? 'del' : r.mark === 'added' ? 'ins' : 'same' }))} titles={{ del: 'not in the merged text', ins: 'in the merged text, not written by this side' }} />
+);
 
 function Side({ title, value, merged, text }: { title: string; value: unknown; merged: unknown; text: boolean }) {
   return (

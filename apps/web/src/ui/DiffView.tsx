@@ -1,26 +1,9 @@
 /** Side-by-side diff of two versions: text fields with marked deletions/insertions, values as JSON. */
 import type { ProfileDiff } from '@profilesync/core';
-import { groupChanges, showValue, splitSides, type Run } from '../lib/diffsides.js';
+import { groupChanges, showValue, splitSides } from '../lib/diffsides.js';
+import { MarkedText, type MarkedRun } from './MarkedText.js';
 
-function Runs({ runs }: { runs: Run[] }) {
-  return (
-    <pre class="diff-text">
-      {runs.map((r, i) =>
-        r.mark === 'same' ? (
-          <span key={i}>{r.text}</span>
-        ) : r.mark === 'del' ? (
-          <del key={i} title="removed">
-            {r.text}
-          </del>
-        ) : (
-          <ins key={i} title="added">
-            {r.text}
-          </ins>
-        ),
-      )}
-    </pre>
-  );
-}
+const Runs = ({ runs }: { runs: MarkedRun[] }) => <MarkedText runs={runs} titles={{ del: 'removed', ins: 'added' }} />;
 
 const KIND: Record<string, string> = { added: 'added', removed: 'removed', changed: 'changed' };
 
