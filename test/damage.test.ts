@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { createSyncMount } from '@profilesync/sync';
 import { defaultConfig, startServer, type RunningServer } from '@profilesync/server';
+import { req as httpReq, until, type Answer } from './node-http.js';
 
 const ADMIN = 'damage-e2e-admin-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'ps-damage-'));
@@ -29,30 +30,7 @@ async function stop(s: RunningServer): Promise<void> {
   running.splice(running.indexOf(s), 1);
 }
 
-async function req(s: RunningServer, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(s.url + path, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
-
-async function until(fn: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const req = (s: RunningServer, method: string, path: string, body?: unknown): Promise<Answer> => httpReq(s, ADMIN, method, path, body);
 
 /** The view without the fields that name the local entry (its time and actor). */
 const content = (v: Record<string, unknown>): Record<string, unknown> => {

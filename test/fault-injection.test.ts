@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSyncMount } from '@profilesync/sync';
 import { defaultConfig, startServer, type RunningServer } from '@profilesync/server';
+import { req as httpReq, until, type Answer } from './node-http.js';
 
 const TRIALS = Number(process.env.FAULT_TRIALS ?? 100);
 const SEED = Number(process.env.FAULT_SEED ?? 20_251_203);
@@ -67,36 +68,7 @@ async function stop(s: RunningServer): Promise<void> {
   await s.close();
 }
 
-interface Answer {
-  status: number;
-  json: any;
-  text: string;
-}
-
-async function req(s: RunningServer, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(s.url + path, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
-
-async function until(fn: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const req = (s: RunningServer, method: string, path: string, body?: unknown): Promise<Answer> => httpReq(s, ADMIN, method, path, body);
 
 /** The view without the two fields that name the node's own last entry (its time and actor). */
 function content(v: Record<string, unknown>): string {
