@@ -25,6 +25,10 @@
  *   the background; the next command runs once its /readyz answers (a reader waits for the
  *   banner). Every process a doc started is stopped at the end of the doc (its process group).
  * - a stream (`curl -N`): runs until it printed a complete event, then is interrupted.
+ * The session has job control (`set -m`), as a terminal has: `kill %1` signals the whole job
+ * (npx and the node it started), and the test waits for every process of the job to end before
+ * the next command.
+ * Jobs still running when the doc ends are stopped (SIGTERM to each job's process group).
  *
  * Exceptions: a block that cannot run here (a second machine, a real cloud, a terminal, the whole
  * suite) carries `<!-- not run: REASON -->` right before its fence; `<!-- given: COMMAND -->`
@@ -111,6 +115,9 @@ class Session {
       this.exited = true;
       for (const w of this.waiters.splice(0)) w();
     });
+    // job control, as in a reader's terminal: each background job is a process group of its own,
+    // so `kill %1` stops the whole job (npx AND the node it runs), not only its first process
+    this.proc.stdin.write('set -m 2>/dev/null\n');
   }
 
   /** Runs `text` in the session; output (stdout+stderr) goes to a file read back afterwards. */
@@ -134,21 +141,37 @@ class Session {
     }
   }
 
-  /** Stops the shell and everything it started (one process group: the shell is its leader). */
+  /**
+   * Stops the background jobs still running (each its own process group, led by the job's pid),
+   * as a reader closes their terminal, then the shell (its own group).
+   */
   async stop(): Promise<void> {
-    if (this.exited) return;
-    try {
-      process.kill(-this.proc.pid!, 'SIGTERM');
-    } catch {
-      /* gone */
+    const groups: number[] = [];
+    if (!this.exited) {
+      const { output } = await this.run('jobs -p', 10_000);
+      for (const l of output.split('\n')) if (/^\d+$/.test(l.trim())) groups.push(Number(l.trim()));
     }
+    const signal = (sig: NodeJS.Signals) => {
+      for (const g of [...groups, this.proc.pid!]) {
+        try {
+          process.kill(-g, sig);
+        } catch {
+          /* gone */
+        }
+      }
+    };
+    signal('SIGTERM');
+    const alive = (g: number) => {
+      try {
+        process.kill(-g, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     const deadline = Date.now() + 15_000;
-    while (!this.exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    try {
-      process.kill(-this.proc.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    while ((!this.exited || groups.some(alive)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    signal('SIGKILL');
   }
 }
 
@@ -255,7 +278,10 @@ async function runDoc(file: string, docBlocks: DocBlock[]): Promise<{ failures: 
         if (!got || errorBody(output)) failures.push({ where, command: s.written, why: 'the stream printed no complete event', output });
         continue;
       }
-      const { rc, output } = await sh.run(s.text, 180_000);
+      // `kill %N`: a reader sees the job end (the node logs `closed`) before typing on
+      const killed = /^\s*kill\s+%(\d+)/.exec(trimmed);
+      const text = killed ? `__doc_pg=$(jobs -p %${killed[1]})\n${s.text}\n__doc_rc=$?\nwhile kill -0 -- -$__doc_pg 2>/dev/null; do sleep 0.1; done; wait %${killed[1]} 2>/dev/null; (exit $__doc_rc)` : s.text;
+      const { rc, output } = await sh.run(text, 180_000);
       if (rc === undefined) failures.push({ where, command: s.written, why: 'did not finish within 180 s', output });
       else if (rc !== 0) failures.push({ where, command: s.written, why: `exit ${rc}`, output });
       else if (/\bcurl\b/.test(s.text) && errorBody(output)) failures.push({ where, command: s.written, why: `error answer ${errorBody(output)}`, output });
