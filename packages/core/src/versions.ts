@@ -142,7 +142,7 @@ const lastActor = (rec: VersionRecord | undefined): string | undefined =>
 /**
  * updatedAt / updatedBy of a view, derived from the doc so that converged nodes show the same
  * (docs/profile-model.md, "Which view fields are node-local"): the version record of the current
- * state (its `at`, its run's last actor); when the current state is not a closed version and no
+ * state (its `at`, the last of its `actors`, i.e. the last to join the run); when the current state is not a closed version and no
  * run of this node is open on it (`open` false: a change made on another node whose run is still
  * open there, or a merge of states edited apart), the newest version record in history order.
  * Undefined (the caller uses its own last entry: time and actor) while this node's own run is
