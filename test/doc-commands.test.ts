@@ -329,7 +329,7 @@ describe('every command the docs show runs as written', () => {
 // Pinned: adding an exception means adding it here too (and saying why in the doc).
 const EXPECTED_NOT_RUN: string[] = [
   'README.md: test/fresh-clone.test.ts runs line 1 on a fresh clone; line 2 is the whole suite, which CI runs (.ci/run)',
-  "apps/web/README.md: Vite's dev server is for a person with a browser (hot reload); the web project (real Chromium) runs the UI tests this block ends with",
+  "apps/web/README.md: Vite's dev server is for a person with a browser (hot reload), the build empties apps/web/dist that other tests' nodes serve meanwhile, and the last line is the whole web project (real Chromium), which the suite runs",
   'docs/api.md: needs an open conflict, i.e. a second node that edited apart; operations.md (Peers) makes one and resolves it with the CLI, apps/server tests resolve over HTTP',
   'docs/benchmarks.md: every benchmark takes many minutes of a quiet machine; test/bench is not part of the test suite',
   'docs/configuration.md: needs the example file above, a second node and /var/lib/profilesync',
