@@ -20,7 +20,7 @@ afterEach(async () => {
 const peerA = { actor: 'node-a', origin: 'peer:a' };
 const peerB = { actor: 'node-b', origin: 'peer:b' };
 
-/** Content + version: what must be identical on converged peers (updatedAt/updatedBy are per node). */
+/** Content + version: what must be identical on converged peers (updatedAt/updatedBy too, once no run is open: docs/profile-model.md §3.1). */
 const portable = (v: ProfileView): string => canonicalJson({ ...contentOf(v), version: v.version });
 
 function collect(h: Harness): ChangeEvent[] {
