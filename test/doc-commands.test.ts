@@ -45,9 +45,11 @@ import { allBlocks, repoRoot, type DocBlock } from './doc-commands.js';
 
 const blocks = allBlocks();
 const scratchDirs: string[] = [];
+/** scratch dirs of docs that failed: kept for a look (each command's output is in .doc-cmd-N.out) */
+const keptDirs = new Set<string>();
 
 afterAll(() => {
-  for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
+  for (const d of scratchDirs) if (!keptDirs.has(d)) rmSync(d, { recursive: true, force: true });
 });
 
 async function freePort(): Promise<number> {
@@ -289,7 +291,8 @@ async function runDoc(file: string, docBlocks: DocBlock[]): Promise<{ failures: 
   } finally {
     await sh.stop();
   }
-  return { failures, ran, map: `\n(ports: ${[...map].map(([a, b]) => `${a} -> ${b}`).join(', ')}; scratch dir ${cwd})` };
+  if (failures.length > 0) keptDirs.add(cwd);
+  return { failures, ran, map: `\n(ports: ${[...map].map(([a, b]) => `${a} -> ${b}`).join(', ')}; scratch dir, kept: ${cwd})` };
 }
 
 function report(failures: Failure[], map: string): string {
