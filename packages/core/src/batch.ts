@@ -66,9 +66,9 @@ export class PatchBatcher {
     this.#c = core;
     // any other operation queued for a profile closes its open batch, so a patch submitted after
     // that operation runs after it (call order per profile is kept)
-    core.queues.beforeEnqueue = (id) => {
+    core.queues.onEnqueue((id) => {
       if (!this.#enqueuing) this.#open.delete(id);
-    };
+    });
   }
 
   submit(id: string, patch: ProfilePatch, ctx: WriteContext): Promise<ProfileView> {

@@ -45,6 +45,11 @@ export class HotViews {
     return this.#lru.peek(id);
   }
 
+  /** The serialized size a view was stored with (undefined when it is not cached). */
+  bytesOf(id: string): number | undefined {
+    return this.#lru.info(id)?.size;
+  }
+
   /** Write-through replace; `bytes` is the view's serialized size. */
   set(id: string, view: ProfileView, bytes: number): void {
     this.#lru.set(id, view, { size: Math.max(1, Math.min(bytes, this.#maxBytes)) });

@@ -106,6 +106,12 @@ export function contentSnapshotBytes(doc: Y.Doc): Uint8Array {
   return Y.encodeSnapshotV2(contentSnapshot(doc));
 }
 
+/** Items of one Y.Text that a transaction added or deleted (live-text.ts checks such edits in place). */
+export interface TextEdit {
+  ins: Y.Item[];
+  del: Y.Item[];
+}
+
 /** What the last transaction of a doc touched, by top-level location (for the /yjs root rules). */
 export interface Touched {
   roots: Set<string>;
@@ -113,7 +119,13 @@ export interface Touched {
   profileKeys: Set<string>;
   /** keys of the 'versions' root that were set */
   versionKeys: Set<string>;
+  /** per Y.Text: its items the transaction added or deleted */
+  texts: Map<Y.Text, TextEdit>;
+  /** some added or deleted struct is not an item of a Y.Text (map keys, other types, GC structs) */
+  other: boolean;
 }
+
+const newTouched = (): Touched => ({ roots: new Set(), profileKeys: new Set(), versionKeys: new Set(), texts: new Map(), other: false });
 
 /**
  * Keeps a live doc's content snapshot current, one transaction at a time: new structs move sv
@@ -127,9 +139,11 @@ export class ContentTracker {
   #pending: DeleteSet[] = [];
   #bytes: Uint8Array | null = null;
   /** locations touched by the most recent transaction (reset per transaction) */
-  touched: Touched = { roots: new Set(), profileKeys: new Set(), versionKeys: new Set() };
+  touched: Touched = newTouched();
   /** bumps whenever the content snapshot changes */
   generation = 0;
+  /** the most recent transaction (read right after it: what it added and deleted) */
+  lastTransaction: Y.Transaction | undefined;
 
   constructor(doc: Y.Doc) {
     this.#doc = doc;
@@ -139,8 +153,18 @@ export class ContentTracker {
     doc.on('afterTransaction', (tr: Y.Transaction) => this.#after(tr));
   }
 
-  #touch(s: AnyStruct): void {
-    if (!(s instanceof Y.Item)) return;
+  #touch(s: AnyStruct, added: boolean): void {
+    const t = this.touched;
+    if (!(s instanceof Y.Item)) {
+      t.other = true;
+      return;
+    }
+    const parent = s.parent;
+    if (parent instanceof Y.Text) {
+      let e = t.texts.get(parent);
+      if (e === undefined) t.texts.set(parent, (e = { ins: [], del: [] }));
+      (added ? e.ins : e.del).push(s);
+    } else t.other = true;
     const loc = locate(this.#doc, s);
     this.touched.roots.add(loc.root);
     if (loc.root === ROOT && loc.key !== null) this.touched.profileKeys.add(loc.key);
@@ -149,7 +173,8 @@ export class ContentTracker {
 
   #after(tr: Y.Transaction): void {
     const doc = this.#doc;
-    this.touched = { roots: new Set(), profileKeys: new Set(), versionKeys: new Set() };
+    this.touched = newTouched();
+    this.lastTransaction = tr;
     let changed = false;
     for (const [client, after] of tr.afterState) {
       const before = tr.beforeState.get(client) ?? 0;
@@ -159,7 +184,7 @@ export class ContentTracker {
       let gcRanges: Range[] | null = null;
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
         const s = structs[i] as AnyStruct;
-        this.#touch(s);
+        this.#touch(s, true);
         if (!isContentStruct(doc, s)) continue;
         const end = s.id.clock + s.length;
         if (end > (this.#sv.get(client) ?? 0)) {
@@ -191,7 +216,7 @@ export class ContentTracker {
           for (let i = Y.findIndexSS(structs, del.clock); i < structs.length; i++) {
             const s = structs[i] as AnyStruct;
             if (s.id.clock >= end) break;
-            this.#touch(s);
+            this.#touch(s, false);
             if (!isContentStruct(doc, s)) continue;
             const from = Math.max(s.id.clock, del.clock);
             const to = Math.min(s.id.clock + s.length, end);

@@ -6,8 +6,12 @@
 export class ProfileQueues {
   readonly #tails = new Map<string, Promise<void>>();
   readonly #active = new Map<string, number>();
-  /** called before an operation is queued (the patch batcher closes its open batch: call order holds) */
-  beforeEnqueue: ((id: string) => void) | undefined;
+  /** called before an operation is queued (the batchers close their open batches: call order holds) */
+  readonly #onEnqueue: ((id: string) => void)[] = [];
+
+  onEnqueue(fn: (id: string) => void): void {
+    this.#onEnqueue.push(fn);
+  }
 
   /** Whether an operation on `id` is running right now (it holds the live doc). */
   busy(id: string): boolean {
@@ -19,7 +23,7 @@ export class ProfileQueues {
   }
 
   run<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    this.beforeEnqueue?.(id);
+    for (const f of this.#onEnqueue) f(id);
     const start = async (): Promise<T> => {
       this.#active.set(id, (this.#active.get(id) ?? 0) + 1);
       try {

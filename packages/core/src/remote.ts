@@ -13,7 +13,8 @@ import { beginMerge, finishMerge } from './merge-conflicts.js';
 import { readContent, ROOT } from './model.js';
 import { captureUpdate, checkContext, type StoreCore } from './store.js';
 import type { ProfileContent } from './model.js';
-import type { ProfileView, WriteContext } from './types.js';
+import type { ProfileView, RemoteHooks, WriteContext } from './types.js';
+import { RemotePipelines } from './remote-pipeline.js';
 import { checkRecord, isLive, isReplicated, type VersionRecord } from './versions.js';
 
 const AUDIT_ACTION: Record<string, string> = { create: 'profile.create', revert: 'profile.revert', delete: 'profile.delete', import: 'profile.import', migrate: 'profile.migrate', resolve: 'conflict.resolve' };
@@ -75,6 +76,7 @@ export async function applyRemote(
   update: Uint8Array,
   ctx: WriteContext,
   onRejected: (err: unknown) => Promise<void>,
+  hooks?: RemoteHooks,
 ): Promise<{ applied: boolean; view?: ProfileView }> {
   assertProfileId(id);
   checkContext(ctx);
@@ -83,7 +85,8 @@ export async function applyRemote(
   if (update.byteLength > c.maxUpdateBytes) {
     throw coreError(CoreErrorCode.TOO_LARGE, `update is ${update.byteLength} bytes, the limit is ${c.maxUpdateBytes}`, { id, rule: 'max-update-bytes' });
   }
-  return c.queues.run(id, async () => {
+  // one at a time (inside the profile's queue slot): merges, unknown and damaged profiles
+  const single = async (): Promise<{ applied: boolean; view?: ProfileView }> => {
     c.assertOpen();
     if (c.log.isDamaged(id)) return repairFromRemote(c, id, update, ctx, onRejected, t0);
     const exists = c.exists(id);
@@ -162,7 +165,26 @@ export async function applyRemote(
     for (const w of merged?.written ?? []) c.events.emit('conflict-detected', { id, conflict: w.id, field: w.field, kind: w.kind, origin: ctx.origin });
     c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
     return { applied: true, view };
-  });
+  };
+  // live updates of a known profile: the profile's pipeline (remote-pipeline.ts)
+  if (ctx.merge === undefined && c.exists(id) && !c.log.isDamaged(id)) {
+    return pipelinesOf(c).submit(id, { update, ctx, hooks, onRejected, t0, single });
+  }
+  return c.queues.run(id, single);
+}
+
+const PIPELINES = new WeakMap<StoreCore, RemotePipelines>();
+
+function pipelinesOf(c: StoreCore): RemotePipelines {
+  let p = PIPELINES.get(c);
+  if (p === undefined) {
+    p = new RemotePipelines(c, {
+      checkTouched: (live, ctx) => ({ keys: [...live.tracker.touched.versionKeys], records: checkTouched(c, live, ctx) }),
+      replicatedAudit: (pid, ctx, keys, records, labelPaths, after) => replicatedAudit(c, pid, ctx, keys, records as VersionRecord[], labelPaths, after),
+    });
+    PIPELINES.set(c, p);
+  }
+  return p;
 }
 
 /**

@@ -47,6 +47,7 @@ import type {
   ProfileStore,
   ProfileSummary,
   ProfileView,
+  RemoteHooks,
   VersionInfo,
   VersionRef,
   WriteContext,
@@ -506,9 +507,9 @@ export class ProfileStoreImpl implements ProfileStore {
 
   // --- sync ------------------------------------------------------------------
 
-  async applyRemoteUpdate(id: string, update: Uint8Array, ctx: WriteContext): Promise<{ applied: boolean; view?: ProfileView }> {
+  async applyRemoteUpdate(id: string, update: Uint8Array, ctx: WriteContext, hooks?: RemoteHooks): Promise<{ applied: boolean; view?: ProfileView }> {
     this.#c.assertOpen();
-    return applyRemote(this.#c, id, update, ctx, (err) => this.#recordRejected(id, ctx, err));
+    return applyRemote(this.#c, id, update, ctx, (err) => this.#recordRejected(id, ctx, err), hooks);
   }
 
   async #recordRejected(id: string, ctx: WriteContext, err: unknown): Promise<void> {

@@ -146,6 +146,18 @@ export interface WriteContext {
   merge?: MergeContext;
 }
 
+/** Hooks of one applyRemoteUpdate call (issue 17.1). */
+export interface RemoteHooks {
+  /**
+   * Called once the update is applied to the profile's live doc and passed every check, before
+   * it is durable (a live update, no merge context, of an existing profile; not called for an
+   * update that changes nothing or is refused). The /yjs endpoint relays the update to the
+   * other editors of the room here; the returned promise still resolves only when it is
+   * durable. If the append then fails, the promise rejects (what the editors saw is not stored).
+   */
+  accepted?(): void;
+}
+
 /** What the receiver of a merging update knows about the sender's state (docs/profile-model.md, conflicts). */
 export interface MergeContext {
   /**
@@ -294,12 +306,15 @@ export interface ChangeEvent {
   update: Uint8Array;
   origin: string;
   actor: string;
+  /** the view after the change; for live remote updates appended together, the view after the group */
   view: ProfileView;
   seq: number;
   /** the entry's log sequence number (global, increasing in commit order) */
   lsn: number;
   /** true when the profile was created by this change */
   created: boolean;
+  /** the writer's `accepted` hook ran for this change (applyRemoteUpdate): live editors have it already */
+  relayed?: boolean;
 }
 
 /** Stats of one cache, in the shape /api/cache/stats uses. */
@@ -409,7 +424,7 @@ export interface ProfileStore {
   // --- sync support -------------------------------------------------------
   /** Applies a Yjs update from a peer or a Yjs client: validated, appended with ctx.origin, audited.
    *  Returns applied: false when it added nothing new (not appended again). Creates the profile when unknown. */
-  applyRemoteUpdate(id: string, update: Uint8Array, ctx: WriteContext): Promise<{ applied: boolean; view?: ProfileView }>;
+  applyRemoteUpdate(id: string, update: Uint8Array, ctx: WriteContext, hooks?: RemoteHooks): Promise<{ applied: boolean; view?: ProfileView }>;
   /** Yjs state vector of a profile (for sync step 1). */
   stateVector(id: string): Promise<Uint8Array>;
   /** Yjs update with everything the holder of `stateVector` lacks (sync step 2). */

@@ -1,7 +1,9 @@
 /**
  * /yjs/:profileId: the y-websocket protocol (sync 0, awareness 1, auth 2, query-awareness 3)
- * for stock Yjs clients. Writes go through store.applyRemoteUpdate (validated, logged, audited);
- * the room doc follows the store's change events, so peers' and API writes reach browsers too.
+ * for stock Yjs clients. Writes go through store.applyRemoteUpdate (validated, logged, audited):
+ * the room relays a live update to the other editors once the store accepted it and echoes it to
+ * its writer once it is durable (yjs-room.ts); the store's change events bring the API's, the
+ * CLI's and peers' writes. Sync answers come from the store's durable state.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,12 +12,12 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isProfileId, type MergeContext, type ProfileStore, type WriteContext } from '@profilesync/core';
+import { isProfileId, type MergeContext, type ProfileStore, type RemoteHooks, type WriteContext } from '@profilesync/core';
 import { codeOf, CloseCode, closeCodeFor, SyncErrorCode } from './errors.js';
 import { monoMs, type SyncEmitter, type SyncLogger } from './events.js';
 import type { SyncHub } from './hub.js';
 import { stampPresence } from './presence-stamp.js';
-import { awarenessMessage, YAuth, YjsRoom, YMessage, YSync, type RoomMember } from './yjs-room.js';
+import { awarenessMessage, syncUpdateMessage, YAuth, YjsRoom, YMessage, YSync, type RoomMember } from './yjs-room.js';
 import type { PresenceHook } from './fleet/presence.js';
 
 /**
@@ -115,7 +117,7 @@ export class YjsEndpoint {
   #room(id: string): YjsRoom {
     let room = this.#rooms.get(id);
     if (!room) {
-      room = new YjsRoom(id, this.#o.store, (r) => {
+      room = new YjsRoom(id, (r) => {
         if (this.#rooms.get(r.id) === r) this.#rooms.delete(r.id);
       });
       this.#rooms.set(id, room);
@@ -139,6 +141,8 @@ class YjsClient implements RoomMember {
   #room: YjsRoom | undefined;
   #ready = false;
   #queue: Uint8Array[] = [];
+  /** a message's store round trip (a sync answer, a viewer's check) is in flight: later messages wait in order */
+  #busy = false;
   #closing = false;
   #dropped = 0;
   #alive = true;
@@ -184,12 +188,23 @@ class YjsClient implements RoomMember {
 
   ready(): void {
     if (this.#closing || this.#ready) return;
+    void this.#open();
+  }
+
+  /** The opening: our step 1 with the store's durable state vector, the awareness states, then what the client sent meanwhile. */
+  async #open(): Promise<void> {
+    let sv: Uint8Array;
+    try {
+      sv = await this.#o.store.stateVector(this.#id);
+    } catch (err) {
+      return this.#close(codeOf(err));
+    }
+    if (this.#closing || this.#ready) return;
     this.#ready = true;
-    const doc = this.#room!.doc;
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, YMessage.sync);
     encoding.writeVarUint(e, YSync.step1);
-    encoding.writeVarUint8Array(e, Y.encodeStateVector(doc));
+    encoding.writeVarUint8Array(e, sv);
     this.send(encoding.toUint8Array(e));
     const states = [...this.#room!.awareness.getStates().keys()];
     if (states.length > 0) this.send(awarenessMessage(this.#room!.awareness, states));
@@ -202,7 +217,22 @@ class YjsClient implements RoomMember {
     this.#timers.push(ping as unknown as ReturnType<typeof setTimeout>);
     this.#o.events.emit('yjs-connected', { id: this.#id, actor: this.#principal!.actor, readOnly: this.#readOnly, durationMillis: monoMs() - this.#started });
     this.#o.logger.info?.({ profile: this.#id, actor: this.#principal!.actor, origin: this.#ctx?.origin, readOnly: this.#readOnly }, 'yjs editor joined');
-    for (const m of this.#queue.splice(0)) this.#handle(m);
+    this.#drain();
+  }
+
+  /** Handles queued messages in order; one that needs the store holds the rest until it is answered. */
+  #drain(): void {
+    while (!this.#busy && !this.#closing && this.#queue.length > 0) this.#dispatch(this.#queue.shift()!);
+  }
+
+  #dispatch(bytes: Uint8Array): void {
+    const pending = this.#handle(bytes);
+    if (pending === undefined) return;
+    this.#busy = true;
+    void pending.finally(() => {
+      this.#busy = false;
+      this.#drain();
+    });
   }
 
   failed(code: string): void {
@@ -292,7 +322,11 @@ class YjsClient implements RoomMember {
     if (this.#closing) return;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (!isBinary) return this.#close(SyncErrorCode.YJS_BAD_MESSAGE);
-    if (this.#ready) return this.#handle(bytes);
+    if (this.#ready && !this.#busy && this.#queue.length === 0) return this.#dispatch(bytes);
+    if (this.#ready) {
+      this.#queue.push(bytes);
+      return;
+    }
     if (this.#awaitingAuthMessage) {
       this.#awaitingAuthMessage = false;
       return this.#firstMessageAuth(bytes);
@@ -316,7 +350,8 @@ class YjsClient implements RoomMember {
     return this.#principal ? stampPresence(update, this.#principal.actor) : update;
   }
 
-  #handle(bytes: Uint8Array): void {
+  /** Handles one message; returns a promise when the answer needs the store (later messages wait for it). */
+  #handle(bytes: Uint8Array): Promise<void> | undefined {
     const room = this.#room!;
     try {
       const d = decoding.createDecoder(bytes);
@@ -326,15 +361,11 @@ class YjsClient implements RoomMember {
         const payload = decoding.readVarUint8Array(d);
         if (sub === YSync.step1) {
           if (this.#clientSv === undefined) this.#clientSv = payload;
-          const e = encoding.createEncoder();
-          encoding.writeVarUint(e, YMessage.sync);
-          encoding.writeVarUint(e, YSync.step2);
-          encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(room.doc, payload));
-          this.send(encoding.toUint8Array(e));
+          return this.#answer(payload);
         } else if (sub === YSync.step2) {
-          this.#write(payload, this.#mergeContext());
+          return this.#write(payload, this.#mergeContext());
         } else if (sub === YSync.update) {
-          this.#write(payload);
+          return this.#write(payload);
         } else throw new Error('unknown sync message');
       } else if (type === YMessage.awareness) {
         awarenessProtocol.applyAwarenessUpdate(room.awareness, this.#presence(decoding.readVarUint8Array(d)), this);
@@ -347,6 +378,24 @@ class YjsClient implements RoomMember {
       this.#o.logger.warn({ profile: this.#id, err: (err as Error).message }, 'yjs client sent a malformed message');
       this.#close(SyncErrorCode.YJS_BAD_MESSAGE);
     }
+    return undefined;
+  }
+
+  /** Sync step 2 for the client's step 1: what it lacks of the store's durable state. */
+  async #answer(stateVector: Uint8Array): Promise<void> {
+    let update: Uint8Array;
+    try {
+      update = await this.#o.store.encodeStateAsUpdate(this.#id, stateVector);
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === 'PROFILE_BAD_UPDATE') this.#o.logger.warn({ profile: this.#id }, 'yjs client sent a malformed state vector');
+      return this.#close(code === 'PROFILE_BAD_UPDATE' ? SyncErrorCode.YJS_BAD_MESSAGE : code);
+    }
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, YMessage.sync);
+    encoding.writeVarUint(e, YSync.step2);
+    encoding.writeVarUint8Array(e, update);
+    this.send(encoding.toUint8Array(e));
   }
 
   /** The client's state vector for its first step 2 (then never again: later writes are live). */
@@ -356,33 +405,62 @@ class YjsClient implements RoomMember {
     return sv === undefined || sv === 'used' ? undefined : { remoteStateVector: sv };
   }
 
-  #write(update: Uint8Array, merge?: MergeContext): void {
+  #write(update: Uint8Array, merge?: MergeContext): Promise<void> | undefined {
     const id = this.#id;
     const t0 = monoMs();
     // access is checked again for every write: a change the registry did not push still bites
-    if (!this.#readOnly && !this.#principal!.canWrite(id) && this.#refresh() === 'closed') return;
-    if (this.#readOnly) {
-      // a viewer: drop anything that would change the profile (counted, audited once at close)
-      if (!Y.snapshotContainsUpdate(Y.snapshot(this.#room!.doc), update)) {
-        if (this.#dropped++ === 0) {
-          const e = encoding.createEncoder();
-          encoding.writeVarUint(e, YMessage.auth);
-          encoding.writeVarUint(e, YAuth.permissionDenied);
-          encoding.writeVarString(e, 'read-only: updates are dropped');
-          this.send(encoding.toUint8Array(e));
-        }
-      }
-      return;
-    }
-    this.#o.store.applyRemoteUpdate(id, update, merge === undefined ? this.#ctx! : { ...this.#ctx!, merge }).then(
-      (r) => this.#o.events.emit('update-received', { source: 'yjs', from: this.#ctx!.origin, id, bytes: update.length, applied: r.applied, durationMillis: monoMs() - t0 }),
+    if (!this.#readOnly && !this.#principal!.canWrite(id) && this.#refresh() === 'closed') return undefined;
+    if (this.#readOnly) return this.#dropForViewer(update);
+    const room = this.#room!;
+    let relayed = false;
+    // a live update reaches the room's other editors once the store has applied and checked it
+    // (before it is durable); its writer gets it back, as the acknowledgement, once it is durable
+    const hooks: RemoteHooks = {
+      accepted: () => {
+        relayed = true;
+        room.relay(update, this);
+      },
+    };
+    this.#o.store.applyRemoteUpdate(id, update, merge === undefined ? this.#ctx! : { ...this.#ctx!, merge }, merge === undefined ? hooks : undefined).then(
+      (r) => {
+        if (r.applied && relayed) this.send(syncUpdateMessage(update));
+        this.#o.events.emit('update-received', { source: 'yjs', from: this.#ctx!.origin, id, bytes: update.length, applied: r.applied, durationMillis: monoMs() - t0 });
+      },
       (err: unknown) => {
         const code = codeOf(err);
         this.#o.events.emit('update-rejected', { source: 'yjs', from: this.#ctx!.origin, id, code, durationMillis: monoMs() - t0 });
         this.#o.logger.warn({ profile: id, code, origin: this.#ctx!.origin }, 'yjs update rejected');
-        this.#close(code);
+        // the other editors have it and the node could not store it: all of them sync again
+        if (relayed) room.resync(code);
+        else this.#close(code);
       },
     );
+    return undefined;
+  }
+
+  /** A viewer: anything that would change the profile is dropped (counted, audited once at close). */
+  async #dropForViewer(update: Uint8Array): Promise<void> {
+    let contained: boolean;
+    try {
+      const { structs, ds } = Y.decodeUpdate(update);
+      if (structs.length === 0 && ds.clients.size === 0) contained = true;
+      else {
+        const doc = new Y.Doc();
+        Y.applyUpdate(doc, await this.#o.store.encodeStateAsUpdate(this.#id));
+        contained = Y.snapshotContainsUpdate(Y.snapshot(doc), update);
+        doc.destroy();
+      }
+    } catch {
+      contained = false;
+    }
+    if (contained) return;
+    if (this.#dropped++ === 0) {
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, YMessage.auth);
+      encoding.writeVarUint(e, YAuth.permissionDenied);
+      encoding.writeVarString(e, 'read-only: updates are dropped');
+      this.send(encoding.toUint8Array(e));
+    }
   }
 
   #close(code: string): void {

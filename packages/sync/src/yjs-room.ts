@@ -1,12 +1,21 @@
 /**
- * A /yjs room: the in-memory Y.Doc of one profile (loaded from the store's durable state,
- * then kept equal to it by the store's change events), its awareness, and its clients.
- * Clients are answered only once the room is loaded (y-websocket bug #81).
+ * A /yjs room: the editors of one profile on this node, and their awareness. The profile's
+ * state is the store's: a joining client is answered from the store's durable state, and
+ * every change reaches the room's clients once:
+ * - an update a client of the room wrote is relayed to the other clients as soon as the store
+ *   has applied and checked it (`relay`, before it is durable); its writer gets it back (the
+ *   echo that acknowledges it) once it is durable;
+ * - every other durable change (the API, the CLI, peers, the node's own version records) is
+ *   broadcast to all clients from the store's change events.
+ * If a write the room already relayed cannot be made durable, every client is closed with a
+ * 45xx code (`resync`): the providers reconnect and sync again, and their step 2 gives the node
+ * back whatever it lacks. Clients are answered only with the store's durable state (never
+ * before the profile is loaded: y-websocket bug #81).
  */
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as encoding from 'lib0/encoding';
-import type { ChangeEvent, ProfileStore } from '@profilesync/core';
+import type { ChangeEvent } from '@profilesync/core';
 
 export const YMessage = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const;
 export const YSync = { step1: 0, step2: 1, update: 2 } as const;
@@ -17,7 +26,7 @@ export interface RoomMember {
   /** awareness client ids this member controls */
   readonly controlled: Set<number>;
   send(message: Uint8Array): void;
-  /** the room is loaded: send the opening messages, then handle what was queued */
+  /** the member joined: send the opening messages, then handle what was queued */
   ready(): void;
   /** the room could not load, or its profile is gone (deleted): close with this code */
   failed(code: string): void;
@@ -49,19 +58,17 @@ export interface RoomRelay {
 
 export class YjsRoom {
   readonly id: string;
-  readonly doc = new Y.Doc({ gc: false });
+  /** only for the awareness (its client id and its 'destroy'): the profile's state is the store's */
+  readonly #awarenessDoc = new Y.Doc();
   readonly awareness: awarenessProtocol.Awareness;
   readonly members = new Set<RoomMember>();
-  #loaded = false;
-  #failed: string | undefined;
-  #buffered: ChangeEvent[] = [];
   #relay: RoomRelay | undefined;
   readonly #onEmpty: (room: YjsRoom) => void;
 
-  constructor(id: string, store: ProfileStore, onEmpty: (room: YjsRoom) => void) {
+  constructor(id: string, onEmpty: (room: YjsRoom) => void) {
     this.id = id;
     this.#onEmpty = onEmpty;
-    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.awareness = new awarenessProtocol.Awareness(this.#awarenessDoc);
     this.awareness.setLocalState(null);
     this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
       const changed = [...added, ...updated, ...removed];
@@ -74,7 +81,6 @@ export class YjsRoom {
       for (const m of this.members) m.send(msg);
       if (this.#relay && origin !== RELAYED) this.#relay.publish(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
     });
-    void this.#load(store);
   }
 
   /** Relays local awareness changes to other nodes from now on. */
@@ -94,14 +100,9 @@ export class YjsRoom {
     return ids.length === 0 ? undefined : awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
   }
 
-  get loaded(): boolean {
-    return this.#loaded;
-  }
-
   join(member: RoomMember): void {
     this.members.add(member);
-    if (this.#loaded) member.ready();
-    else if (this.#failed !== undefined) member.failed(this.#failed);
+    member.ready();
   }
 
   leave(member: RoomMember): void {
@@ -110,38 +111,33 @@ export class YjsRoom {
     if (this.members.size === 0) this.destroy();
   }
 
-  /** A durable change of this profile: fold it into the room doc and broadcast it. */
+  /** An update `from` wrote, applied and checked by the store (not durable yet): to every other member. */
+  relay(update: Uint8Array, from: RoomMember): void {
+    if (this.members.size < 2) return;
+    const msg = syncUpdateMessage(update);
+    for (const m of this.members) if (m !== from) m.send(msg);
+  }
+
+  /** A durable change of this profile: broadcast it (unless the room relayed it already). */
   onChange(e: ChangeEvent): void {
-    if (!this.#loaded) {
-      this.#buffered.push(e);
-      return;
+    if (e.relayed !== true) {
+      const msg = syncUpdateMessage(e.update);
+      for (const m of this.members) m.send(msg);
     }
-    Y.applyUpdate(this.doc, e.update, 'store');
-    const msg = syncUpdateMessage(e.update);
-    for (const m of this.members) m.send(msg);
     // a deleted profile takes its sockets with it (4410): no more reads, no writes to a tombstone
     if (e.view.deleted) for (const m of [...this.members]) m.failed('PROFILE_DELETED');
+  }
+
+  /** A relayed write could not be made durable: every member reconnects and syncs again (`code` maps to a 45xx close). */
+  resync(code: string): void {
+    for (const m of [...this.members]) m.failed(code);
   }
 
   destroy(): void {
     this.#relay?.close();
     this.#relay = undefined;
     this.awareness.destroy();
-    this.doc.destroy();
+    this.#awarenessDoc.destroy();
     this.#onEmpty(this);
-  }
-
-  async #load(store: ProfileStore): Promise<void> {
-    try {
-      const state = await store.encodeStateAsUpdate(this.id);
-      Y.applyUpdate(this.doc, state, 'store');
-      for (const e of this.#buffered.splice(0)) Y.applyUpdate(this.doc, e.update, 'store');
-      this.#loaded = true;
-    } catch (err) {
-      this.#failed = (err as { code?: string }).code ?? 'SYNC_INTERNAL';
-      for (const m of [...this.members]) m.failed(this.#failed);
-      return;
-    }
-    for (const m of [...this.members]) m.ready();
   }
 }
