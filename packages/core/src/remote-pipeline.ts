@@ -79,6 +79,8 @@ interface Step {
   key: string;
 }
 
+const RESTORE_ORIGIN = Symbol('pipeline-restore');
+
 /** Steps per appendMany; more wait for the next group. */
 const MAX_GROUP = 512;
 /** Slack for the view's computed fields (updatedBy up to 256 characters, escaped) in the size bound. */
@@ -133,16 +135,18 @@ class Pipe {
           await this.#load();
         }
         this.#applyPending();
+        if (this.#polluted) {
+          // the doc holds a refused change: back to the log's state (plus the group accepted
+          // before it), so the group's view, digest and conflict count never include it
+          if (this.#group.length > 0) await this.#restore();
+          else this.#drop();
+          continue;
+        }
         if (this.#group.length === 0) {
-          if (this.#polluted) {
-            this.#drop();
-            continue;
-          }
           if (this.#pending.length === 0) return;
           continue;
         }
         await this.#commit();
-        if (this.#polluted && this.#group.length === 0) this.#drop();
       }
     } catch (err) {
       for (const it of this.#pending.splice(0)) it.reject(err);
@@ -173,6 +177,23 @@ class Pipe {
     this.#polluted = false;
   }
 
+  /** A doc with exactly the log's state and the accepted group's updates (after a refused update polluted it). */
+  async #restore(): Promise<void> {
+    const c = this.#c;
+    c.docs.drop(this.id);
+    this.#live = undefined;
+    this.#content = undefined;
+    const live = await c.acquire(this.id);
+    live.doc.transact(() => {
+      for (const s of this.#group) Y.applyUpdate(live.doc, s.input.body, RESTORE_ORIGIN);
+    }, RESTORE_ORIGIN);
+    this.#live = live;
+    this.#content = new LiveContent(c.checkContent(this.id, readContent(live.doc)));
+    this.#viewBytes = c.maxProfileBytes + 1;
+    this.#growth = 0;
+    this.#polluted = false;
+  }
+
   #applyPending(): void {
     while (this.#pending.length > 0 && !this.#polluted && this.#live !== undefined && this.#group.length < MAX_GROUP) {
       const item = this.#pending.shift() as Item;
@@ -192,9 +213,10 @@ class Pipe {
       try {
         this.#closeRun(live, content.read());
       } catch (err) {
+        // as on the one-at-a-time path: the write fails with the close (the doc is restored)
         this.#polluted = true;
-        this.#pending.unshift(item);
         this.#c.events.emit('write-rejected', { id, code: (err as { code?: string }).code ?? 'UNKNOWN', origin: ctx.origin, durationMillis: monoMs() - item.t0 });
+        item.reject(err);
         return;
       }
     }
