@@ -35,10 +35,11 @@ import { monoMs } from './events.js';
 import { inlineVersion } from './history.js';
 import { growthBound, LiveContent, quickStep } from './live-text.js';
 import { iso, persistedBytes } from './materialize.js';
-import { makeView, openConflicts, readContent, schemaOf, type ProfileContent } from './model.js';
+import { openCount as openConflicts } from './conflict-records.js';
+import { makeView, readContent, schemaOf, type ProfileContent } from './model.js';
 import { captureUpdate, hashOf, type StoreCore } from './store.js';
 import type { ProfileView, RemoteHooks, WriteContext } from './types.js';
-import { isLive, isReplicated } from './versions.js';
+import { isLive, isReplicated, stampOf } from './versions.js';
 
 export interface RemoteResult {
   applied: boolean;
@@ -318,7 +319,12 @@ class Pipe {
     const c = this.#c;
     const schema = schemaOf(live.doc);
     const open = schema === 2 && !isReplicated(ctx.origin) && !live.versions.has(key);
-    return persistedBytes(content, { version: c.refOf(this.id, key), updatedBy: ctx.actor, schema, conflicts: openConflicts(live.doc), open, digest: hashOf(live.full.bytes()) }, true);
+    const stamp = schema === 2 ? stampOf(live.versions, key, open) : undefined;
+    return persistedBytes(
+      content,
+      { version: c.refOf(this.id, key), updatedBy: stamp?.by ?? ctx.actor, ...(stamp !== undefined ? { updatedAt: stamp.at } : {}), schema, conflicts: openConflicts(live.doc), open, digest: hashOf(live.full.bytes()) },
+      true,
+    );
   }
 
   /** Appends the group (one synced batch) and settles its items. */
@@ -339,7 +345,13 @@ class Pipe {
     const open = schema === 2 && !isReplicated(lastCtx.origin) && !live.versions.has(last.key);
     const digest = hashOf(live.full.bytes());
     const version = c.refOf(id, last.key);
-    const viewBytes = persistedBytes(after, { version, updatedBy: lastCtx.actor, schema, conflicts: conflictCount, open, digest }, true);
+    // updatedAt/updatedBy derived from the doc (versions.ts stampOf), as persist() does
+    const stamp = schema === 2 ? stampOf(live.versions, last.key, open) : undefined;
+    const viewBytes = persistedBytes(
+      after,
+      { version, updatedBy: stamp?.by ?? lastCtx.actor, ...(stamp !== undefined ? { updatedAt: stamp.at } : {}), schema, conflicts: conflictCount, open, digest },
+      true,
+    );
     const inputs: AppendInput[] = steps.map((s, i) => (i === steps.length - 1 ? { ...s.input, view: viewBytes } : s.input));
     for (const s of steps) inputs.push(...s.audit);
     for (const s of steps) {
@@ -367,8 +379,8 @@ class Pipe {
     this.#writing = false;
     live.bytes += steps.reduce((n, s) => n + s.input.body.byteLength, 0);
     c.docs.resize(id, live);
-    const ts = iso((acks[steps.length - 1] as AppendAck).ts);
-    const view = deepFreeze(makeView(after, { version, schema, conflicts: conflictCount }, ts, lastCtx.actor));
+    const ts = iso(stamp?.at ?? (acks[steps.length - 1] as AppendAck).ts);
+    const view = deepFreeze(makeView(after, { version, schema, conflicts: conflictCount }, ts, stamp?.by ?? lastCtx.actor));
     c.hot.set(id, view, viewBytes.byteLength);
     c.index.put(view, digest);
     this.#viewBytes = viewBytes.byteLength;
