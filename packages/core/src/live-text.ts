@@ -150,7 +150,7 @@ export class LiveContent {
   readonly #dirty = new Map<string, { text: Y.Text; field: TextField }>();
 
   constructor(content: ProfileContent) {
-    this.#content = content;
+    this.#content = canonicalContent(content);
   }
 
   get dirty(): boolean {
@@ -194,10 +194,10 @@ export class LiveContent {
     return this.#content;
   }
 
-  /** Replaces the content after a full read. */
+  /** Replaces the content after a full read (canonical from here on: views are canonical JSON). */
   set(content: ProfileContent): void {
     this.#dirty.clear();
-    this.#content = content;
+    this.#content = canonicalContent(content);
   }
 }
 
