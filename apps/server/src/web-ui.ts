@@ -15,8 +15,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { ProfileSyncError } from '@profilesync/errors';
 
-/** apps/web/dist, from both apps/server/src and apps/server/dist. */
-export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+/**
+ * Set only by the single-file CLI package build (scripts/pack-cli.mjs, esbuild `define`): where
+ * the dashboard's files are, relative to the bundle's own files.
+ */
+declare const PROFILESYNC_BUNDLED_WEB_DIR: string | undefined;
+
+/** apps/web/dist, from both apps/server/src and apps/server/dist (or the CLI package's copy). */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL(typeof PROFILESYNC_BUNDLED_WEB_DIR === 'string' ? PROFILESYNC_BUNDLED_WEB_DIR : '../../web/dist/', import.meta.url));
 
 /** Paths the UI never shadows. */
 const RESERVED = /^\/(api|healthz|readyz|metrics|openapi\.json|yjs|sync)(\/|$)/;

@@ -74,8 +74,16 @@ function handle({ id, op, chain, packed, lengths }) {
 }
 `;
 
+/**
+ * Set only by the single-file CLI package build (scripts/pack-cli.mjs, esbuild `define`): the
+ * path of the bundled Yjs module (with the patched lib0) relative to the bundle's own files,
+ * where no `yjs` package is installed to resolve.
+ */
+declare const PROFILESYNC_BUNDLED_YJS: string | undefined;
+
 /** URL of the yjs build the worker imports: the ES module one (what `import 'yjs'` resolves to). */
 function yjsModuleUrl(): string {
+  if (typeof PROFILESYNC_BUNDLED_YJS === 'string') return new URL(PROFILESYNC_BUNDLED_YJS, import.meta.url).href;
   try {
     return import.meta.resolve('yjs');
   } catch {
