@@ -336,6 +336,7 @@ const EXPECTED_NOT_RUN: string[] = [
   'docs/api.md: needs an open conflict, i.e. a second node that edited apart; operations.md (Peers) makes one and resolves it with the CLI, apps/server tests resolve over HTTP',
   'docs/benchmarks.md: every benchmark takes many minutes of a quiet machine; test/bench is not part of the test suite',
   'docs/configuration.md: needs the example file above, a second node and /var/lib/profilesync',
+  'docs/operations.md: installs globally and writes /var/lib/profilesync, on a server; apps/cli/test/pack.test.ts installs the tarball with npm install -g --prefix into a temp dir and runs init, serve, backup and restore from there',
   "docs/operations.md: 1000 trials are ten times the suite's own run of test/fault-injection.test.ts (100 trials), minutes of both cores",
   'docs/operations.md: needs a Redis and the three files above; test/fleet.test.ts runs such a fleet (real redis-server, real nodes)',
   "docs/profile-model.md: 3000 runs are 15 times the suite's own run of the same file (200 runs), minutes of both cores",
