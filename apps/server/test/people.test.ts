@@ -5,6 +5,9 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
 import { defaultConfig, startServer } from '../src/index.js';
 import { ADMIN, http, profileInput, startTestServer, type TestServer } from './helpers.js';
 
@@ -97,6 +100,36 @@ describe('tokens with a display name and email', () => {
       expect((await http(s2.url, 'GET', '/api/session', { token: created.body.token })).body).toMatchObject({ displayName: 'Margaret Hamilton', email: 'mh@example.org' });
     } finally {
       await s2.close();
+    }
+  });
+});
+
+describe('presence on /yjs', () => {
+  it("shows the person a token names, whatever name the client claims; a token without a display name keeps the client's", async () => {
+    const s = await startTestServer();
+    const providers: WebsocketProvider[] = [];
+    try {
+      expect((await http(s.url, 'POST', '/api/profiles', { body: profileInput('room') })).status).toBe(201);
+      const ada = (await http(s.url, 'POST', '/api/tokens', { body: { name: 'ada-laptop', role: 'editor', displayName: 'Ada Lovelace' } })).body.token as string;
+      const shared = (await http(s.url, 'POST', '/api/tokens', { body: { name: 'team', role: 'editor' } })).body.token as string;
+      const open = (token: string): WebsocketProvider => {
+        const p = new WebsocketProvider(`${s.url.replace(/^http/, 'ws')}/yjs`, 'room', new Y.Doc(), { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, params: { token }, disableBc: true });
+        providers.push(p);
+        return p;
+      };
+      const watcher = open(ADMIN);
+      const pa = open(ada);
+      const pt = open(shared);
+      pa.awareness.setLocalStateField('user', { name: 'Grace Hopper', color: '#aa0000' });
+      pt.awareness.setLocalStateField('user', { name: 'Linus on the team token', color: '#00aa00' });
+      const nameOf = (p: WebsocketProvider): string | undefined => (watcher.awareness.getStates().get(p.awareness.clientID) as { user?: { name?: string } } | undefined)?.user?.name;
+      const end = Date.now() + 15_000;
+      while ((nameOf(pa) === undefined || nameOf(pt) === undefined) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(nameOf(pa)).toBe('Ada Lovelace');
+      expect(nameOf(pt)).toBe('Linus on the team token');
+    } finally {
+      for (const p of providers) p.destroy();
+      await s.stop();
     }
   });
 });

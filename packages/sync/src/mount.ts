@@ -13,6 +13,8 @@ export interface MountPrincipal {
   tokenId: string;
   role: 'admin' | 'editor' | 'viewer';
   actor: string;
+  /** the person an admin named for the token, if any (presence shows it) */
+  person?: string;
 }
 
 export interface SyncMountContextLike<P extends MountPrincipal> {
@@ -41,6 +43,7 @@ export function createSyncMount<P extends MountPrincipal>(ctx: SyncMountContextL
       actor: p.actor,
       role: p.role,
       tokenId: p.tokenId,
+      ...(p.person !== undefined ? { person: p.person } : {}),
       canRead: (id) => ctx.authorize(p, id, 'read'),
       canWrite: (id) => ctx.authorize(p, id, 'write'),
       ...(watch ? { watch: (conn: YjsLiveHandle) => watch(p, conn) } : {}),

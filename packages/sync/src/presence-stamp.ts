@@ -1,8 +1,10 @@
 /**
- * Presence names are the node's, not the client's: a /yjs client's awareness states are
- * rewritten so that `user.name` is the name of the token it authenticated with (its display
- * name: issue 16, people), before the room applies or relays them. A client can still choose
- * its colour and cursor; it cannot appear to other editors as somebody else.
+ * Presence names of per-person tokens are the node's, not the client's: when the token a /yjs
+ * client authenticated with names a person (its display name, set by an admin: issue 16,
+ * people), the client's awareness states are rewritten so that `user.name` is that name, before
+ * the room applies or relays them. The client still chooses its colour and cursor; it cannot
+ * appear to other editors as somebody else. A token that names no person (one shared by a
+ * team) keeps the names its clients give, which is how people sharing it are told apart.
  *
  * Wire format (y-protocols awareness update): varUint count, then per state varUint clientID,
  * varUint clock, varString JSON state ("null" for a removed state).

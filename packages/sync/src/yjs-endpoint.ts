@@ -39,6 +39,8 @@ export interface YjsPrincipal {
   role: 'admin' | 'editor' | 'viewer';
   /** recorded as origin `yjs:<tokenId>` (default: the actor) */
   tokenId?: string;
+  /** the person an admin named for the token: when set, the client's presence (awareness `user.name`) shows it, whatever name the client claims */
+  person?: string;
   /** Live checks: asked again before every write and on refresh(), so they must answer for the token's current access. */
   canRead(id: string): boolean;
   canWrite(id: string): boolean;
@@ -345,9 +347,10 @@ class YjsClient implements RoomMember {
     }
   }
 
-  /** The client's awareness update with its presence name set to the token's (see presence-stamp.ts). */
+  /** The client's awareness update with its presence name set to the token's person, when the token names one (see presence-stamp.ts). */
   #presence(update: Uint8Array): Uint8Array {
-    return this.#principal ? stampPresence(update, this.#principal.actor) : update;
+    const person = this.#principal?.person;
+    return person !== undefined ? stampPresence(update, person) : update;
   }
 
   /** Handles one message; returns a promise when the answer needs the store (later messages wait for it). */

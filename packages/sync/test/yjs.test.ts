@@ -21,7 +21,8 @@ const principal = (actor: string, tokenId: string, write: boolean, read: (id: st
   canWrite: (id) => write && read(id),
 });
 const TOKENS: Record<string, YjsPrincipal> = {
-  'editor-token': principal('erin', 'tok-ed', true),
+  'editor-token': { ...principal('erin', 'tok-ed', true), person: 'Erin Example' },
+  'shared-token': principal('team', 'tok-team', true),
   'viewer-token': principal('vic', 'tok-view', false),
   'scoped-token': principal('sam', 'tok-scoped', true, (id) => id.startsWith('other')),
 };
@@ -75,17 +76,25 @@ describe('stock WebsocketProvider', () => {
     const one = provider('bot', 'editor-token');
     const two = provider('bot', 'editor-token');
     await Promise.all([one.synced, two.synced]);
-    // the client claims a name; the others see the name of the token it signed in with (its
-    // person), with the colour and cursor it chose (issue 16: presence shows the person)
+    // the client claims a name; the others see the person its token names (set by an admin),
+    // with the colour and cursor it chose (issue 16: presence shows the person)
     one.p.awareness.setLocalStateField('user', { name: 'Mallory (claimed)', color: '#123456' });
     one.p.awareness.setLocalStateField('cursor', { index: 3 });
     type Seen = { user?: { name: string; color: string }; cursor?: { index: number } };
     const ofOne = (): Seen | undefined => two.p.awareness.getStates().get(one.doc.clientID) as Seen | undefined;
     await until(() => ofOne()?.cursor?.index === 3, 10_000, 'awareness');
-    expect(ofOne()!.user).toEqual({ name: 'erin', color: '#123456' });
+    expect(ofOne()!.user).toEqual({ name: 'Erin Example', color: '#123456' });
     expect([...two.p.awareness.getStates().values()].some((s) => (s as Seen).user?.name === 'Mallory (claimed)')).toBe(false);
     text(one.doc, 'description').insert(0, '[one] ');
     await until(() => text(two.doc, 'description').toString().startsWith('[one] '), 10_000, 'edit relayed');
+  });
+
+  it('a token that names no person (shared by a team) keeps the names its clients give', async () => {
+    const one = provider('bot', 'shared-token');
+    const two = provider('bot', 'shared-token');
+    await Promise.all([one.synced, two.synced]);
+    one.p.awareness.setLocalStateField('user', { name: 'Ada', color: '#abcdef' });
+    await until(() => (two.p.awareness.getStates().get(one.doc.clientID) as { user?: { name: string } } | undefined)?.user?.name === 'Ada', 10_000, 'the claimed name');
   });
 
   it('a viewer token is read-only: its edits are dropped, the store is unchanged, the audit shows it', async () => {

@@ -34,6 +34,8 @@ export interface Principal {
   /** who acts with this token: its display name, else its name (always set by the token store) */
   displayName?: string;
   email?: string;
+  /** the person an admin named for this token (its display name, only when one was set): /yjs presence shows it instead of a name the client claims */
+  person?: string;
   role: Role;
   /** the token's grant globs (null = every profile): its scope */
   profiles: string[] | null;
@@ -85,6 +87,7 @@ function toPrincipal(r: TokenRecord): Principal {
     grants: r.profiles === null ? null : r.profiles.map(compileGlob),
     displayName: r.displayName ?? r.name,
     ...(r.email !== undefined ? { email: r.email } : {}),
+    ...(r.displayName !== undefined ? { person: r.displayName } : {}),
     // the log and the audit record the person (display name) when the token has one
     actor: r.displayName ?? r.name,
     origin: `api:${r.id}`,
