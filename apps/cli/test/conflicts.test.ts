@@ -60,6 +60,10 @@ it('lists the conflict of apart edits and resolves it; bad requests get codes an
   expect(human.stdout).toMatch(/ID\s+FIELD\s+KIND\s+STATUS/);
   expect(human.stdout).toContain(c.id);
   expect(human.stdout).toContain('profilesync profile resolve coder ID --keep');
+  // whose side "ours" is: the node that found it, named in the row
+  expect(human.stdout).toMatch(/FOUND ON/);
+  expect(human.stdout).toContain(c.node);
+  expect(human.stdout).toContain('OURS is the side of the node the conflict was found on');
 
   // usage and coded errors change nothing
   expect(cli(['profile', 'resolve', 'coder', c.id, '--keep', 'mine'], env(b)).code).toBe(2);

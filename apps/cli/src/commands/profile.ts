@@ -211,7 +211,7 @@ export function registerProfile(program: Command, cli: Cli): void {
       out.result({ versions }, () =>
         out.table(
           ['SEQ', 'AT', 'ACTOR', 'REASON', 'FIELDS', 'VERSION'],
-          versions.map((v) => [`${v.ref}${v.open ? ' (open)' : ''}`, v.at, v.by, v.message ? `${v.reason}: ${v.message}` : v.reason, v.fields.join(', ') || '-', v.version]),
+          versions.map((v) => [`${v.ref}${v.open ? ' (open)' : ''}`, v.at, v.by, v.open ? 'still open (closes after an idle gap)' : v.message ? `${v.reason}: ${v.message}` : v.reason, v.fields.join(', ') || '-', v.version]),
         ),
       );
     });
@@ -268,9 +268,11 @@ export function registerProfile(program: Command, cli: Cli): void {
       const out = cli.output(o);
       out.result({ conflicts: list }, () => {
         out.table(
-          ['ID', 'FIELD', 'KIND', 'STATUS', 'OURS', 'THEIRS', 'MERGED', 'AT'],
-          list.map((c) => [c.id, c.field === '' ? '(profile)' : c.field, c.kind, c.status === 'resolved' ? `resolved (${c.resolution?.keep ?? '?'})` : 'open', short(c.ours), short(c.theirs), short(c.merged), c.at]),
+          ['ID', 'FIELD', 'KIND', 'STATUS', 'OURS', 'THEIRS', 'MERGED', 'FOUND ON', 'AT'],
+          list.map((c) => [c.id, c.field === '' ? '(profile)' : c.field, c.kind, c.status === 'resolved' ? `resolved (${c.resolution?.keep ?? '?'})` : 'open', short(c.ours), short(c.theirs), short(c.merged), c.node, c.at]),
         );
+        // the sides are the detecting node's: on another node, "ours" is still that node's side
+        if (list.length > 0) out.line(out.style('dim', 'OURS is the side of the node the conflict was found on (FOUND ON), THEIRS the side it merged in; --keep ours keeps that node\'s side on every node'));
         if (list.some((c) => c.status === 'open')) out.line(`resolve one: profilesync profile resolve ${id} ID --keep merged|ours|theirs|value [--value V]`);
       });
     });
