@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
-import { ADMIN, http, profileInput, tempDir } from './helpers.js';
+import { ADMIN, http, profileInput, tempDir, wsUrl, ok } from './helpers.js';
 
 const dir = tempDir('ps-conflicts-');
 const servers: RunningServer[] = [];
@@ -28,14 +28,6 @@ async function node(): Promise<RunningServer> {
   const s = await startServer(defaultConfig({ dataDir: join(dir, `n${n++}`), port: 0, logLevel: (process.env.LOG_LEVEL ?? 'silent') as 'silent' }), { env: {}, adminToken: ADMIN });
   servers.push(s);
   return s;
-}
-
-const wsUrl = (s: RunningServer, path: string): string => `${s.url.replace(/^http/, 'ws')}${path}`;
-
-async function ok<T = any>(s: RunningServer, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await http<T>(s.url, method, path, body === undefined ? {} : { body });
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-  return r.body;
 }
 
 /** Peers a and b both ways and syncs until converged. */

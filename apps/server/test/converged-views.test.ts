@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
-import { ADMIN, http, profileInput, tempDir } from './helpers.js';
+import { ADMIN, http, profileInput, tempDir, wsUrl, ok } from './helpers.js';
 
 const dir = tempDir('ps-converged-');
 const servers: RunningServer[] = [];
@@ -26,14 +26,6 @@ async function node(name: string, port = 0): Promise<RunningServer> {
   const s = await startServer({ ...base, versions: { idleMs: IDLE_MS } }, { env: {}, adminToken: ADMIN });
   servers.push(s);
   return s;
-}
-
-const wsUrl = (s: RunningServer, path: string): string => `${s.url.replace(/^http/, 'ws')}${path}`;
-
-async function ok<T = any>(s: RunningServer, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await http<T>(s.url, method, path, body === undefined ? {} : { body });
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-  return r.body;
 }
 
 async function sync(a: RunningServer): Promise<void> {

@@ -83,3 +83,13 @@ export const profileInput = (id: string, extra: Record<string, unknown> = {}) =>
   meta: { tags: ['test'] },
   ...extra,
 });
+
+/** The WebSocket URL of `path` on a running node. */
+export const wsUrl = (s: { url: string }, path: string): string => `${s.url.replace(/^http/, 'ws')}${path}`;
+
+/** A request as the admin that must succeed (status < 300); its JSON body. */
+export async function ok<T = any>(s: { url: string }, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await http<T>(s.url, method, path, body === undefined ? {} : { body });
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+  return r.body;
+}

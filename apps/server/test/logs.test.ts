@@ -10,7 +10,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
-import { ADMIN, http, profileInput, tempDir } from './helpers.js';
+import { ADMIN, http, profileInput, tempDir, wsUrl } from './helpers.js';
 
 const dir = tempDir('ps-logs-');
 const servers: RunningServer[] = [];
@@ -51,8 +51,6 @@ async function waitFor(lines: Line[], pred: (l: Line) => boolean, what: string):
 
 const WARN = 40;
 const INFO = 30;
-const wsUrl = (s: RunningServer, path: string) => `${s.url.replace(/^http/, 'ws')}${path}`;
-
 describe('operator log lines', () => {
   it('peers: connected, disconnected, backing off while refused or unreachable; unknown peers refused', async () => {
     const a = await node('a');

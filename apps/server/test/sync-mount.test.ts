@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
-import { ADMIN, http, profileInput, tempDir } from './helpers.js';
+import { ADMIN, http, profileInput, tempDir, wsUrl } from './helpers.js';
 
 const dir = tempDir('ps-sync-');
 const servers: RunningServer[] = [];
@@ -22,8 +22,6 @@ async function node(name: string): Promise<RunningServer> {
   servers.push(s);
   return s;
 }
-
-const wsUrl = (s: RunningServer, path: string) => `${s.url.replace(/^http/, 'ws')}${path}`;
 
 describe('sync mount', () => {
   it('two nodes converge through /sync; peers report sessions; /yjs checks the token; close sends 1001', async () => {
