@@ -5,11 +5,9 @@
  * keep typing into it, not into the replaced one.
  */
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { WebsocketProvider } from 'y-websocket';
 import type { Browser } from 'playwright-core';
-import { ADMIN, api, createProfile, editorText, eventually, nodeAndBrowser, signedInPage, waitForSync, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, editorText, eventually, nodeAndBrowser, signedInPage, waitForSync, offlineYjsClient, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -27,11 +25,8 @@ describe('conflicts and the live editor', () => {
     await sys.waitFor();
 
     // a stock Yjs client works offline while Rita edits live in the dashboard
-    const doc = new Y.Doc();
-    const p = new WebsocketProvider(`${node.url.replace(/^http/, 'ws')}/yjs`, id, doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, params: { token: ADMIN }, disableBc: true });
+    const { doc, p } = await offlineYjsClient(node.url, id);
     try {
-      await eventually(() => p.synced, 'the Yjs client to sync');
-      p.disconnect();
       const t = doc.getMap('profile').get('systemMessage') as Y.Text;
       t.insert(0, 'Offline: ');
       await sys.click();

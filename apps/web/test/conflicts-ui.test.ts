@@ -5,11 +5,9 @@
  * resolution reaches the node (a new version, conflicts 0) and the list mark goes away.
  */
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { WebsocketProvider } from 'y-websocket';
 import type { Browser } from 'playwright-core';
-import { ADMIN, api, createProfile, eventually, nodeAndBrowser, signedInPage, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, eventually, nodeAndBrowser, signedInPage, offlineYjsClient, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -19,11 +17,8 @@ nodeAndBrowser((env) => ({ node, browser } = env));
 /** A stock Yjs client edits offline while the API edits the same text; its reconnect merges apart work: one open conflict. */
 async function conflicted(id: string): Promise<void> {
   await createProfile(node.url, id, { systemMessage: 'You write clean code.' });
-  const doc = new Y.Doc();
-  const p = new WebsocketProvider(`${node.url.replace(/^http/, 'ws')}/yjs`, id, doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, params: { token: ADMIN }, disableBc: true });
+  const { doc, p } = await offlineYjsClient(node.url, id);
   try {
-    await eventually(() => p.synced, 'the Yjs client to sync');
-    p.disconnect();
     const t = doc.getMap('profile').get('systemMessage') as Y.Text;
     t.delete(t.length - 'clean code.'.length, 'clean code.'.length);
     t.insert(t.length, 'tested code.');

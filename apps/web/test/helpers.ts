@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
 import { defaultConfig, startServer, type RunningServer, type StartServerOptions } from '@profilesync/server';
 import { CHROMIUM, WEB_ROOT, ensureBuilt, launchBrowser } from './browser.js';
 
@@ -174,4 +177,18 @@ export async function unlabeledControls(page: Page): Promise<string[]> {
 export async function dialogReady(page: Page, testId: string): Promise<void> {
   await page.getByTestId(testId).waitFor();
   await page.waitForFunction((id) => document.activeElement?.closest(`[data-testid="${id}"]`) != null, testId);
+}
+
+/** A stock Yjs client (y-websocket in Node) of profile `id`, synced with the node, then taken offline: its doc and provider (`p.connect()` reconnects). */
+export async function offlineYjsClient(url: string, id: string, token = ADMIN): Promise<{ doc: Y.Doc; p: WebsocketProvider }> {
+  const doc = new Y.Doc();
+  const p = new WebsocketProvider(`${url.replace(/^http/, 'ws')}/yjs`, id, doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, params: { token }, disableBc: true });
+  try {
+    await eventually(() => p.synced, 'the Yjs client to sync');
+  } catch (err) {
+    p.destroy();
+    throw err;
+  }
+  p.disconnect();
+  return { doc, p };
 }
