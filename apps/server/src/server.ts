@@ -27,6 +27,7 @@ import { PeerStore } from './peers.js';
 import { ViewJsonCache } from './view-cache.js';
 import { Readiness } from './readiness.js';
 import { watchDamage } from './damage.js';
+import { watchLogHealth } from './log-health.js';
 import { errorBody } from './http-errors.js';
 import { removeServerFile, writeServerFile } from './server-file.js';
 import { BackupService } from './backup.js';
@@ -290,6 +291,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     metrics.attachStore(opened.store);
     const unwatchDamage = watchDamage({ log: opened.log, store: opened.store, readiness, logger, metrics });
     cleanups.push(unwatchDamage);
+    cleanups.push(watchLogHealth({ log: opened.log, logger, metrics }));
     // conflicts (issue 13): found when a diverged state merges, closed by a resolution
     cleanups.push(
       opened.store.on('conflict-detected', (e) => logger.warn({ profile: e.id, conflict: e.conflict, field: e.field, kind: e.kind, origin: e.origin }, 'conflict: apart edits of one field merged; the merged value stays, resolve with POST /api/profiles/:id/conflicts/:cid/resolve')),

@@ -61,6 +61,8 @@ describe('system routes', () => {
     expect(r.text).toContain('route="/api/profiles"');
     expect(r.text).toMatch(/profilesync_cache_hits_total\{cache="[^"]+"\}/);
     expect(r.text).toContain('profilesync_log_appends_total');
+    // the log's own faults, each kind present from the start (0 until it happens)
+    for (const kind of ['seal-failed', 'reopened', 'corruption', 'snapshot-thread-failed']) expect(r.text).toContain(`profilesync_log_faults_total{kind="${kind}"} 0`);
     expect(r.text).toContain('profilesync_process_cpu_seconds_total');
   });
 });

@@ -172,7 +172,7 @@ class Log implements EventLog {
   readonly #writer: GroupCommitWriter;
   readonly #snapshots: SnapshotWorker;
   /** builds snapshots (background work and rebuild) off the main thread */
-  readonly #thread = new SnapshotThread();
+  readonly #thread = new SnapshotThread((err) => this.#emitter.emit('snapshot-thread-failed', { message: err.message }));
   readonly #policy: SnapshotPolicy;
   readonly #clock: () => number;
   #closed = false;

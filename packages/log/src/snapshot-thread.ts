@@ -145,6 +145,15 @@ export class SnapshotThread {
   #failed = false;
   #next = 0;
   readonly #pending = new Map<number, Pending>();
+  /** told once when the thread cannot start or dies (builds go on in-thread) */
+  readonly #onFail: ((err: Error) => void) | undefined;
+  readonly #yjsUrl: string | undefined;
+
+  /** `yjsUrl`: the Yjs module the worker imports (default: the one `import 'yjs'` resolves to). */
+  constructor(onFail?: (err: Error) => void, yjsUrl?: string) {
+    this.#onFail = onFail;
+    this.#yjsUrl = yjsUrl;
+  }
 
   /** Whether builds currently run on the worker thread (false before the first build or after a failure). */
   get onThread(): boolean {
@@ -206,7 +215,7 @@ export class SnapshotThread {
   #start(): Worker | undefined {
     if (this.#worker !== undefined || this.#failed) return this.#worker;
     try {
-      const yjs = yjsModuleUrl();
+      const yjs = this.#yjsUrl ?? yjsModuleUrl();
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { yjs } });
       w.unref();
       w.on('message', (m: { id: number; out?: Uint8Array; done?: true; error?: string }) => {
@@ -222,16 +231,19 @@ export class SnapshotThread {
       w.on('exit', () => this.#fail(new Error('snapshot thread exited')));
       this.#worker = w;
       return w;
-    } catch {
+    } catch (err) {
       this.#failed = true;
+      this.#onFail?.(err as Error);
       return undefined;
     }
   }
 
   /** The thread died: fail what it held (the worker retries them later) and build in-thread from now on. */
   #fail(err: Error): void {
+    if (this.#worker === undefined) return; // closed, or already failed
     this.#worker = undefined;
     this.#failed = true;
+    this.#onFail?.(err);
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
   }

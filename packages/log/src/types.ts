@@ -277,6 +277,8 @@ export interface LogEvents {
   sealed: { lastLsn: number; touched: number; durationMillis: number; clean: boolean };
   /** a background seal write or checkpoint failed (retried; reads and appends go on) */
   'seal-failed': { message: string };
+  /** the snapshot worker thread failed: snapshots are built on the main thread from now on (same bytes, more main-thread CPU) */
+  'snapshot-thread-failed': { message: string };
 }
 
 export type LogEventName = keyof LogEvents;

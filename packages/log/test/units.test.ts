@@ -172,6 +172,27 @@ describe('snapshot thread', () => {
       await thread.close();
     }
   });
+
+  it('says once when the thread dies, and builds the same bytes on the main thread from then on', async () => {
+    const failures: string[] = [];
+    // a Yjs module the worker cannot import: the worker dies at start
+    const thread = new SnapshotThread((err) => failures.push(err.message), 'file:///nonexistent/profilesync-test/yjs.mjs');
+    try {
+      const w = new DocWriter();
+      const bodies = Array.from({ length: 40 }, () => w.edit());
+      await expect(thread.build(undefined, bodies)).rejects.toThrow();
+      expect(failures).toHaveLength(1);
+      expect(thread.onThread).toBe(false);
+      expect(await thread.build(undefined, bodies)).toEqual(buildSnapshot(undefined, bodies));
+      const chain = thread.chain();
+      expect(await chain.next(bodies)).toEqual(buildSnapshot(undefined, bodies));
+      chain.end();
+      expect(failures).toHaveLength(1);
+    } finally {
+      await thread.close();
+    }
+    expect(failures).toHaveLength(1); // closing is not a failure
+  });
 });
 
 describe('getPoint (db.ts)', () => {
