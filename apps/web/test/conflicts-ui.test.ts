@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import type { Browser } from 'playwright-core';
-import { ADMIN, api, createProfile, eventually, nodeAndBrowser, signedInPage, offlineYjsClient, type TestNode } from './helpers.js';
+import { ADMIN, api, createProfile, eventually, nodeAndBrowser, signedInPage, offlineYjsClient, shot, type TestNode } from './helpers.js';
 
 let node: TestNode;
 let browser: Browser;
@@ -69,6 +69,9 @@ describe('conflicts in the dashboard', () => {
     const dropped = await item.locator('.conflict-side del').allInnerTexts();
     const added = await item.locator('.conflict-side ins').allInnerTexts();
     expect(dropped.length + added.length).toBeGreaterThan(0);
+
+    await item.scrollIntoViewIfNeeded();
+    await shot(page, 'conflict');
 
     // resolve with a click: keep theirs
     await item.getByRole('button', { name: /Keep their/ }).click();
