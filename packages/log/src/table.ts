@@ -32,7 +32,7 @@ async function scanEach(db: Db, prefix: number, onEntry: (k: Uint8Array, v: Uint
   }
 }
 
-const SCAN_BATCH = 1024;
+const SCAN_BATCH = 4096;
 
 async function lastKey(db: Db, prefix: number): Promise<Uint8Array | undefined> {
   const it = db.keys({ ...prefixRange(prefix), reverse: true, limit: 1 });
