@@ -214,7 +214,7 @@ export function decodeHead(stream: number, v: Uint8Array): HeadRecord {
     throw logError('LOG_CHECKSUM_MISMATCH', `head of stream ${stream} is corrupt`, { details: { stream } });
   }
   try {
-    return { seq: readU64(v, 1), lsn: readU64(v, 9), ts: readU64(v, 17), hash: asU8(v.subarray(25, 57)) }; // a view of the record: no new backing store per head
+    return { seq: readU64(v, 1), lsn: readU64(v, 9), ts: readU64(v, 17), hash: asU8(v.slice(25, 57)) };
   } catch (err) {
     throw logError('LOG_CHECKSUM_MISMATCH', `head of stream ${stream} is corrupt`, { cause: err, details: { stream } });
   }

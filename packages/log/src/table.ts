@@ -16,23 +16,16 @@ export interface TableProblem extends BrokenRecord {
   streamNo: number;
 }
 
-/**
- * Calls `onEntry` for every record under `prefix`, a batch at a time: the records of a batch are
- * garbage as soon as they are read, so an open of 10,000 streams does not hold 20,000 key/value
- * buffers at once (they would survive young-generation collections and be copied and promoted).
- */
-async function scanEach(db: Db, prefix: number, onEntry: (k: Uint8Array, v: Uint8Array) => void): Promise<void> {
+async function scan(db: Db, prefix: number): Promise<[Uint8Array, Uint8Array][]> {
   const it = db.iterator({ ...prefixRange(prefix) });
   try {
-    for (let batch = await it.nextv(SCAN_BATCH); batch.length > 0; batch = await it.nextv(SCAN_BATCH)) {
-      for (const [k, v] of batch) onEntry(k, v);
-    }
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (let batch = await it.nextv(4096); batch.length > 0; batch = await it.nextv(4096)) out.push(...batch);
+    return out;
   } finally {
     await it.close();
   }
 }
-
-const SCAN_BATCH = 4096;
 
 async function lastKey(db: Db, prefix: number): Promise<Uint8Array | undefined> {
   const it = db.keys({ ...prefixRange(prefix), reverse: true, limit: 1 });
@@ -144,15 +137,15 @@ export class StreamTable {
     const problems: TableProblem[] = [];
     let maxNo = 0;
     let lastLsn = 0;
-    // the three scans are independent: run them concurrently (open time is mostly I/O waits);
-    // records are handled as each batch arrives. A head that does not decode is recovered after
-    // the scans (from its stream's last entry), with the stream's name known by then.
-    const badHeads: (TableProblem | [number, Error])[] = []; // in key order, as a scan meets them
-    const onCatalog = (k: Uint8Array, v: Uint8Array): void => {
+    // the three scans are independent: run them concurrently (open time is mostly I/O waits)
+    const [catalogRecords, headRecords, lastEntryKey] = await Promise.all([
+      scan(db, P_CATALOG), scan(db, P_HEAD), lastKey(db, P_ENTRY),
+    ]);
+    for (const [k, v] of catalogRecords) {
       const no = parseStreamKey(k, P_CATALOG);
       if (no === undefined) {
         problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed catalog key' });
-        return;
+        continue;
       }
       if (no > maxNo) maxNo = no;
       try {
@@ -166,12 +159,12 @@ export class StreamTable {
       } catch (err) {
         problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
       }
-    };
-    const onHead = (k: Uint8Array, v: Uint8Array): void => {
+    }
+    for (const [k, v] of headRecords) {
       const no = parseStreamKey(k, P_HEAD);
       if (no === undefined) {
-        badHeads.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed head key' });
-        return;
+        problems.push({ streamNo: 0, stream: '', seq: 0, kind: 'key', message: 'malformed head key' });
+        continue;
       }
       if (no > maxNo) maxNo = no;
       try {
@@ -179,23 +172,14 @@ export class StreamTable {
         heads.set(no, h);
         if (h.lsn > lastLsn) lastLsn = h.lsn;
       } catch (err) {
-        badHeads.push([no, err as Error]);
-      }
-    };
-    const [, , lastEntryKey] = await Promise.all([scanEach(db, P_CATALOG, onCatalog), scanEach(db, P_HEAD, onHead), lastKey(db, P_ENTRY)]);
-    for (const bad of badHeads) {
-      if (!Array.isArray(bad)) {
-        problems.push(bad);
-        continue;
-      }
-      const [no, err] = bad;
-      const name = names.get(no) ?? `#${no}`;
-      problems.push({ streamNo: no, stream: name, seq: 0, kind: 'head', message: err.message });
-      const recovered = await this.#headFromEntries(db, no);
-      if (recovered === undefined) broken.add(no);
-      else if (recovered !== null) {
-        heads.set(no, recovered);
-        lastLsn = Math.max(lastLsn, recovered.lsn);
+        const name = names.get(no) ?? `#${no}`;
+        problems.push({ streamNo: no, stream: name, seq: 0, kind: 'head', message: (err as Error).message });
+        const recovered = await this.#headFromEntries(db, no);
+        if (recovered === undefined) broken.add(no);
+        else if (recovered !== null) {
+          heads.set(no, recovered);
+          lastLsn = Math.max(lastLsn, recovered.lsn);
+        }
       }
     }
     // a stream number used by entries only (a lost catalog/head) must never be reused
