@@ -9,7 +9,7 @@
  * framed value = u8 version(1) | u32 crc32(rest) | kind header | stored payload   (catalog, view, snapshot, aux)
  */
 import {
-  asU8, crc32, equalBytes, fromUtf8, readBytes, readU32, readU64, readVaruint, sha256, utf8, varuintSize, writeU32, writeU64,
+  asU8, crc32, equalBytes, fromUtf8, readBytes, readU32, readU64, readVaruint, sha256, span, utf8, varuintSize, writeU32, writeU64,
   writeVaruint,
 } from './bytes.js';
 import { logError } from './errors.js';
@@ -140,7 +140,7 @@ export function sealEntryInPlace(value: Uint8Array, seq: number, lsn: number, ts
   writeU64(value, o + 10, lsn);
   writeU64(value, o + 18, ts);
   value.set(prevHash, o + 26);
-  const hash = sha256(value.subarray(o));
+  const hash = sha256(span(value, o));
   value[0] = ENTRY_VERSION;
   value[1] = 0;
   writeU64(value, 2, lsn);
@@ -204,7 +204,7 @@ export function encodeHead(h: HeadRecord, out: Uint8Array = new Uint8Array(HEAD_
   writeU64(out, 9, h.lsn);
   writeU64(out, 17, h.ts);
   out.set(h.hash, 25);
-  writeU32(out, 57, crc32(out.subarray(0, 57)));
+  writeU32(out, 57, crc32(span(out, 0, 57)));
   return out;
 }
 
@@ -248,7 +248,7 @@ export const VIEW_FRAME_HEADROOM = 5 + VIEW_HEADER_BYTES;
 export function frameViewInPlace(v: Uint8Array, seq: number): Uint8Array {
   v[0] = FRAME_VERSION;
   writeU64(v, 5, seq);
-  writeU32(v, 1, crc32(v.subarray(5)));
+  writeU32(v, 1, crc32(span(v, 5)));
   return v;
 }
 

@@ -58,7 +58,8 @@ interface Work {
   viewSeq: number;
   /** the view as stored (sealed by a batch sealer before its frame's crc is computed) */
   sealedView: Uint8Array | undefined;
-  committed: CommittedStream;
+  /** set with the stream's first entry in the batch */
+  committed: CommittedStream | undefined;
 }
 
 /** An entry sealed by a batch sealer: its chain hash (over the stored bytes) is computed after seal(). */
@@ -324,7 +325,7 @@ export class GroupCommitWriter {
           let w = work.get(no);
           if (w === undefined) {
             const head = table.head(no) ?? { seq: 0, lsn: 0, ts: 0, hash: ZERO_HASH };
-            w = { head, view: undefined, viewSeq: 0, sealedView: undefined, committed: { no, name: item.stream, firstSeq: head.seq + 1, storedBytes: [], payloads: [], bodyAt: [], hashes: [] } };
+            w = { head, view: undefined, viewSeq: 0, sealedView: undefined, committed: undefined };
             work.set(no, w);
           }
           const seq = w.head.seq + 1;
@@ -363,11 +364,16 @@ export class GroupCommitWriter {
           if (hash !== NO_HASH) batch.put(key, value);
           bytes += value.byteLength;
           w.head = { seq, lsn, ts, hash };
-          const c = w.committed;
-          c.storedBytes.push(storedBytes);
-          c.payloads.push(item.entry);
-          c.bodyAt.push(item.bodyAt);
-          c.hashes.push(hash);
+          let c = w.committed;
+          if (c === undefined) {
+            // one-element literals: a push onto [] would reserve 17 slots per array, per stream, per batch
+            c = w.committed = { no, name: item.stream, firstSeq: seq, storedBytes: [storedBytes], payloads: [item.entry], bodyAt: [item.bodyAt], hashes: [hash] };
+          } else {
+            c.storedBytes.push(storedBytes);
+            c.payloads.push(item.entry);
+            c.bodyAt.push(item.bodyAt);
+            c.hashes.push(hash);
+          }
           if (item.view !== undefined) {
             w.view = item.view;
             w.viewSeq = seq;
@@ -390,10 +396,11 @@ export class GroupCommitWriter {
         // now the chain hashes, in batch order (a stream's entries come in seq order)
         const tips = new Map<Work, Uint8Array>();
         for (const d of deferred) {
-          const prev = tips.get(d.w) ?? (table.head(d.w.committed.no)?.hash ?? ZERO_HASH);
+          const c = d.w.committed as CommittedStream;
+          const prev = tips.get(d.w) ?? (table.head(c.no)?.hash ?? ZERO_HASH);
           const h = sealEntryInPlace(d.value, d.seq, d.lsn, d.ts, prev);
           tips.set(d.w, h);
-          d.w.committed.hashes[d.at] = h;
+          c.hashes[d.at] = h;
           d.ack.hash = asU8(h);
           if (d.w.head.seq === d.seq) d.w.head = { seq: d.seq, lsn: d.lsn, ts: d.ts, hash: h };
           batch.put(d.key, d.value);
@@ -447,7 +454,7 @@ export class GroupCommitWriter {
     const heads: [number, HeadRecord][] = [];
     for (const [no, w] of work) {
       heads.push([no, w.head]);
-      committed.push(w.committed);
+      committed.push(w.committed as CommittedStream);
     }
     table.commit(heads, newStreams === undefined ? [] : [...newStreams].map(([name, no]) => [no, name] as [number, string]), lsn, nextNo);
     const end = performance.now();
