@@ -5,23 +5,13 @@
 import type { Command } from 'commander';
 import { createParser } from 'eventsource-parser';
 import { ProfileSyncError } from '@profilesync/errors';
+import type { ChangeData, HookStatus } from '@profilesync/server';
 import { enc } from '../client.js';
 import { addRemote, deleteAction, type Cli, type CommonOpts } from '../context.js';
 
 interface ChangeLine {
   id: string;
-  data: { id: string; version: string; labels: Record<string, string>; deleted: boolean };
-}
-
-interface HookStatus {
-  pending: number;
-  inflight: number;
-  delivered: number;
-  failed: number;
-  attempts: number;
-  cursor: string;
-  lastDeliveredAt: string | null;
-  lastError: { at: string; id: string; error: string } | null;
+  data: ChangeData;
 }
 
 interface Hook {
