@@ -10,7 +10,7 @@ import { lagText, peerState, seenText, syncMessage } from '../lib/peers.js';
 import type { PeerInfo, PeersResponse } from '../lib/types.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
-import { ErrorAlert, Grid, usePolling } from './parts.js';
+import { ErrorAlert, Grid, RemoveOrConfig, usePolling } from './parts.js';
 import { ClusterPanel } from './ClusterPanel.js';
 import { announce, announceError } from './status.js';
 
@@ -214,13 +214,7 @@ export function Peers() {
                   {p.pending > 0 ? ` · ${p.pending} pending` : ''}
                 </td>
                 <td class="row-actions">
-                  {p.source === 'added' ? (
-                    <button type="button" class="link danger" onClick={() => setRemoving(p)} aria-label={`Remove peer ${p.name ?? p.id}`}>
-                      Remove
-                    </button>
-                  ) : (
-                    <span class="muted">from the config file</span>
-                  )}
+                  <RemoveOrConfig source={p.source} label={`peer ${p.name ?? p.id}`} onRemove={() => setRemoving(p)} />
                 </td>
               </tr>
             );

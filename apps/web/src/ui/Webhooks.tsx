@@ -10,7 +10,7 @@ import { href, navigate } from '../lib/router.js';
 import type { DeliveryAttempt, WebhookInfo } from '../lib/types.js';
 import { useApp } from './context.js';
 import { Dialog } from './Dialog.js';
-import { ErrorAlert, Grid, usePolling } from './parts.js';
+import { ErrorAlert, Grid, RemoveOrConfig, usePolling } from './parts.js';
 import { announce } from './status.js';
 
 const POLL_MS = 2000;
@@ -198,13 +198,7 @@ export function Webhooks({ selected }: { selected?: string | undefined }) {
                   <a href={href({ name: 'webhooks', id: h.id })} class="link" aria-label={`Deliveries of ${h.name ?? h.id}`}>
                     Deliveries
                   </a>{' '}
-                  {h.source === 'added' ? (
-                    <button type="button" class="link danger" onClick={() => setRemoving(h)} aria-label={`Remove webhook ${h.name ?? h.id}`}>
-                      Remove
-                    </button>
-                  ) : (
-                    <span class="muted">from the config file</span>
-                  )}
+                  <RemoveOrConfig source={h.source} label={`webhook ${h.name ?? h.id}`} onRemove={() => setRemoving(h)} />
                 </td>
               </tr>
             );

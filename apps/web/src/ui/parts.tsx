@@ -59,3 +59,14 @@ export function usePolling(poll: () => Promise<void>, intervalMillis: number): v
     return () => clearInterval(t);
   }, []);
 }
+
+/** The removal control of a row added over the API; a row from the config file says so instead (it is removed there). */
+export function RemoveOrConfig({ source, label, onRemove }: { source: 'config' | 'added'; label: string; onRemove: () => void }) {
+  return source === 'added' ? (
+    <button type="button" class="link danger" onClick={onRemove} aria-label={`Remove ${label}`}>
+      Remove
+    </button>
+  ) : (
+    <span class="muted">from the config file</span>
+  );
+}
