@@ -157,7 +157,7 @@ export async function applyRemote(
     if (isLive(ctx.origin) && paths.some((p) => !p.startsWith('labels.'))) c.noteChange(id, ctx, before);
     let view: ProfileView;
     try {
-      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts, content: after, extra });
+      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts, content: after, extra, ...(merged?.update ? { authored: true } : {}) });
     } catch (err) {
       if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) return reject(err);
       throw err;

@@ -165,6 +165,8 @@ interface PersistArgs {
   extra?: AppendInput[];
   /** fields for the summary instead of the content diff (version entries) */
   summaryFields?: string[];
+  /** a remote update's entry also holds structs this node wrote (the conflict records of a merge) */
+  authored?: boolean;
 }
 
 /** Internal state and the write path; the public API is in ProfileStoreImpl (store-api.ts). */
@@ -666,7 +668,7 @@ export class StoreCore {
     if (a.close !== undefined) this.dropRun(id);
     this.events.emit('profile-written', { id, seq: ack.seq, bytes: update.byteLength, action: a.action, origin: ctx.origin, durationMillis: monoMs() - t0 });
     for (const c of a.conflicts ?? []) this.events.emit('conflict-recorded', { id, path: c.path, durationMillis: 0 });
-    this.notify({ id, update, origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, lsn: ack.lsn, created: a.created });
+    this.notify({ id, update, origin: ctx.origin, actor: ctx.actor, view, seq: ack.seq, lsn: ack.lsn, created: a.created, ...(a.authored ? { authored: true } : {}) });
     return view;
   }
 

@@ -315,6 +315,11 @@ export interface ChangeEvent {
   created: boolean;
   /** the writer's `accepted` hook ran for this change (applyRemoteUpdate): live editors have it already */
   relayed?: boolean;
+  /**
+   * A remote update's entry that also holds structs this node wrote itself (the conflict records
+   * a merge found): replication that skips what it received must still pass these on.
+   */
+  authored?: boolean;
 }
 
 /** Stats of one cache, in the shape /api/cache/stats uses. */

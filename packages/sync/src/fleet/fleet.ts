@@ -316,7 +316,9 @@ export class Fleet {
 
   #onChange(e: ChangeEvent): void {
     this.#outbox.seen(e.lsn);
-    if (this.#skipPublish(e.origin)) return this.#stateChanged();
+    // what came from the bus or this node's own repair is not published again, unless the entry
+    // also holds structs this node wrote (a merge's conflict records): no other path carries them
+    if (this.#skipPublish(e.origin) && e.authored !== true) return this.#stateChanged();
     if (this.#outbox.dirty.has(e.id) || !this.#bus.connected) {
       this.#outbox.markDirty(e.id, e.lsn);
       return;
