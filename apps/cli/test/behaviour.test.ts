@@ -227,7 +227,7 @@ describe('control characters on a terminal', () => {
     expect(hasScript).toBe(true);
     const evil = 'evil \u001b[2J\u001b]0;pwned\u0007 \u202e end';
     expect(local('profile', 'set', 'chat', `systemMessage=${evil}`, 'description=short').code).toBe(0);
-    const tty = spawnSync('script', ['-qec', `node ${BIN} profile get chat --data ${data}`, '/dev/null'], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    const tty = spawnSync('script', ['-qec', `exec node ${BIN} profile get chat --data ${data}`, '/dev/null'], { cwd: ROOT, env: cleanEnv({ SHELL: '/bin/sh' }), encoding: 'utf8', timeout: 60_000 });
     expect(tty.status).toBe(0);
     expect(tty.stdout).toContain('evil \\x1b[2J\\x1b]0;pwned\\x07 \\u202e end');
     expect(tty.stdout).not.toContain('\u001b[2J');
@@ -278,7 +278,11 @@ describe('online backup', () => {
 /** Runs `cmd` on a real terminal (a pty through `script`), types Ctrl-C as soon as `ready` shows (a condition, never a fixed sleep); resolves with the screen and the exit code. */
 function onTerminal(cmd: string, ready: string): Promise<{ screen: string; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'] });
+    // `script` runs `$SHELL -c cmd`; dash (Debian's /bin/sh, and what runs when SHELL is unset) does
+    // not exec a lone command, and a non-interactive dash dies of the Ctrl-C itself (exit 130) while
+    // the node stops cleanly: `exec` makes the node the terminal's process under any shell, and
+    // SHELL is pinned to /bin/sh so this machine's login shell cannot hide the difference
+    const child = spawn('script', ['-qec', `exec ${cmd}`, '/dev/null'], { cwd: ROOT, env: cleanEnv({ TERM: 'xterm', SHELL: '/bin/sh' }), stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     let sent = false;
     const timer = setTimeout(() => {
