@@ -57,11 +57,23 @@ export function recordAad(version: number, keyId: number, place: Place): Uint8Ar
   return recordAadInto(new Uint8Array(18), version, keyId, place);
 }
 
+/** KIND_CODES as a switch: no keyed property lookup per record on the commit path. */
+function kindCode(kind: unknown): number {
+  switch (kind) {
+    case 'entry': return 1;
+    case 'view': return 2;
+    case 'snapshot': return 3;
+    case 'catalog': return 4;
+    case 'aux': return 5;
+    default: return 0;
+  }
+}
+
 /** The kind code of a valid place; CRYPTO_INVALID_ARGUMENT for anything else. */
 function checkPlace(place: Place): number {
-  const kind = typeof place?.kind === 'string' && Object.hasOwn(KIND_CODES, place.kind) ? KIND_CODES[place.kind] : undefined;
-  const { stream, seq } = place ?? {};
-  if (kind === undefined || !Number.isInteger(stream) || stream < 0 || stream > 0xffff_ffff || !Number.isSafeInteger(seq) || seq < 0) {
+  const kind = typeof place === 'object' && place !== null ? kindCode(place.kind) : 0;
+  // (x >>> 0) === x: an integer number in [0, 2^32)
+  if (kind === 0 || (place.stream >>> 0) !== place.stream || !Number.isSafeInteger(place.seq) || place.seq < 0) {
     throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'a place is { kind, stream: u32, seq: non-negative safe integer }', {
       kind: String(place?.kind),
     });
@@ -147,7 +159,7 @@ export function createAtRestCodec(keyring: Keyring): AtRestCodec {
     return {
       add(place: Place, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
         if (sealed) throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'this batch was already sealed');
-        live();
+        if (material.closed) live();
         if (!(plaintext instanceof Uint8Array)) throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, 'plaintext must be a Uint8Array');
         if (!(out instanceof Uint8Array) || !Number.isSafeInteger(offset) || offset < 0 || out.length - offset < RECORD_OVERHEAD_BYTES + plaintext.length) {
           throw cryptoError(CryptoErrorCode.INVALID_ARGUMENT, `out needs plaintext.length + ${RECORD_OVERHEAD_BYTES} bytes from offset`);
@@ -161,7 +173,7 @@ export function createAtRestCodec(keyring: Keyring): AtRestCodec {
         const counter = current.add(plaintext, out, offset + RECORD_HEADER_BYTES, kind, place.stream, place.seq);
         out[offset] = RECORD_VERSION;
         writeU32(out, offset + 1, keyId);
-        out.set(current.iv.subarray(0, CTR_NONCE_BYTES), offset + 5);
+        out.set(current.nonce, offset + 5);
         writeU32(out, offset + 5 + CTR_NONCE_BYTES, counter);
       },
       seal(): void {

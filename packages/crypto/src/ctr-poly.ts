@@ -21,9 +21,12 @@
  * K2 is derived from the data key by HKDF with its own label, so the CTR keystream can never
  * meet the GCM counter blocks or the GHASH key of version-1 records under the same data key.
  *
- * Hot path notes (instruction counts, callgrind): no per-record objects, typed-array views or
- * fill() calls; the keystream input buffer stays all-zero between batches, so the one-time-key
- * blocks need no zeroing; the MAC input is built inside the keystream output.
+ * Hot path notes (instruction counts, callgrind; CPU profiles of the 64-writer append bench): no
+ * per-record objects or fill() calls; the keystream input buffer stays all-zero between batches,
+ * so the one-time-key blocks need no zeroing; the MAC input is built inside the keystream output.
+ * Per record, two plain Uint8Array views (ciphertext, MAC input) instead of Buffer.copy and
+ * Buffer#subarray (argument checks and a species lookup each), a 32-byte loop for the one-time
+ * key, and the Poly1305 function looked up once (about 15% of a 128-record seal, measured A/B).
  */
 import { createCipheriv, type KeyObject } from 'node:crypto';
 import sodium from 'sodium-native';
@@ -100,6 +103,8 @@ function macInputInPlace(b: Uint8Array, r: number, n: number, version: number, k
 let zeroIn = Buffer.alloc(64 * 1024);
 const otk = Buffer.alloc(OTK_BYTES);
 const tag = Buffer.alloc(POLY_TAG_BYTES);
+/** looked up once: sodium-native's exports object has hundreds of properties */
+const onetimeauth = sodium.crypto_onetimeauth;
 
 function inputOf(n: number): Buffer {
   if (zeroIn.length < n) zeroIn = Buffer.alloc(Math.max(n, zeroIn.length * 2));
@@ -113,6 +118,8 @@ function inputOf(n: number): Buffer {
  */
 export class CtrPolyBatch {
   readonly iv = new Uint8Array(CTR_IV_BYTES);
+  /** the iv's nonce part (one view per batch: the caller copies it into each record's header) */
+  readonly nonce = this.iv.subarray(0, CTR_NONCE_BYTES);
   /** keystream bytes used so far = where the next record's region starts */
   total = 0;
   #plain: Uint8Array[] = [];
@@ -164,17 +171,24 @@ export class CtrPolyBatch {
     const ctAt = this.#ctAt;
     const version = this.#version;
     const keyId = this.#keyId;
+    const kind = this.#kind;
+    const stream = this.#stream;
+    const seq = this.#seq;
+    // plain Uint8Array views (new Uint8Array(buffer, offset, n)), no Buffer.copy/subarray: both
+    // go through argument checks and a species lookup that cost more than the small copies themselves
+    const buf = ks.buffer;
+    const base = ks.byteOffset;
     try {
       for (let i = 0; i < count; i++) {
         const r = region[i] as number;
         const n = (plain[i] as Uint8Array).length;
         const o = out[i] as Uint8Array;
         const at = ctAt[i] as number;
-        ks.copy(otk, 0, r, r + OTK_BYTES);
-        ks.copy(o, at, r + OTK_BYTES, r + OTK_BYTES + n);
+        for (let j = 0; j < OTK_BYTES; j++) otk[j] = ks[r + j] as number;
+        o.set(new Uint8Array(buf, base + r + OTK_BYTES, n), at);
         // overwrites the one-time key's keystream with the aad block: no one-time key stays in ks
-        const len = macInputInPlace(ks, r, n, version, keyId, this.#kind[i] as number, this.#stream[i] as number, this.#seq[i] as number);
-        sodium.crypto_onetimeauth(tag, ks.subarray(r, r + len), otk);
+        const len = macInputInPlace(ks, r, n, version, keyId, kind[i] as number, stream[i] as number, seq[i] as number);
+        onetimeauth(tag, new Uint8Array(buf, base + r, len), otk);
         o.set(tag, at + n);
       }
     } finally {

@@ -7,6 +7,7 @@ import type { Place, RecordKind } from '@profilesync/log';
 import {
   AT_REST_CODEC_ID,
   KEYRING_FILE,
+  KIND_CODES,
   RECORD_OVERHEAD_BYTES,
   RECORD_VERSION,
   createAtRestCodec,
@@ -132,7 +133,18 @@ describe('at-rest codec', () => {
   it('the AAD layout is fixed: version, key id, kind code, stream, seq', () => {
     const aad = recordAad(1, 0x0a0b0c0d, { kind: 'snapshot', stream: 0x01020304, seq: 0x0506070809 });
     expect(Buffer.from(aad).toString('hex')).toBe('01' + '0a0b0c0d' + '03' + '01020304' + '0000000506070809');
+    // the codes the AAD carries are exactly the published KIND_CODES (the codec looks them up by a switch)
+    for (const kind of KINDS) expect(recordAad(2, 1, { kind, stream: 0, seq: 0 })[5]).toBe(KIND_CODES[kind]);
+    expect(Object.keys(KIND_CODES).sort()).toEqual([...KINDS].sort());
+    expect(recordAad(2, 1, { kind: 'entry', stream: 0xffff_ffff, seq: 2 ** 53 - 1 })).toHaveLength(18);
     for (const bad of [
+      { kind: 'entry', stream: '1', seq: 1 },
+      { kind: 'entry', stream: Number.NaN, seq: 1 },
+      { kind: 'entry', stream: 1, seq: '1' },
+      { kind: 'entry', stream: 1 },
+      { kind: 'ENTRY', stream: 1, seq: 1 },
+      'entry',
+      null,
       { kind: 'nope', stream: 1, seq: 1 },
       { kind: 'toString', stream: 1, seq: 1 },
       { kind: '__proto__', stream: 1, seq: 1 },
