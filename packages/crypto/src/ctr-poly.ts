@@ -188,7 +188,8 @@ export class CtrPolyBatch {
         o.set(new Uint8Array(buf, base + r + OTK_BYTES, n), at);
         // overwrites the one-time key's keystream with the aad block: no one-time key stays in ks
         const len = macInputInPlace(ks, r, n, version, keyId, kind[i] as number, stream[i] as number, seq[i] as number);
-        onetimeauth(tag, new Uint8Array(buf, base + r, len), otk);
+        // sodium-native takes any typed array (its types say Buffer)
+        onetimeauth(tag, new Uint8Array(buf, base + r, len) as Buffer, otk);
         o.set(tag, at + n);
       }
     } finally {
