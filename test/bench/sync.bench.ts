@@ -186,6 +186,10 @@ const syncInitial: BenchCase = {
     try {
       const t0 = nowMs();
       await populate(a.store, profiles, updates);
+      // close the runs populate left open now: otherwise every reopen of A below resumes them and
+      // closes them 5 s later (the idle gap), in the middle of a timed copy, so A's state (and
+      // the versions B must end with) would change while B syncs
+      await a.store.flushVersions();
       const setupMs = nowMs() - t0;
       // anchor first, each run from a freshly opened (cold) store on A
       await a.reopen();
