@@ -198,4 +198,37 @@ describe('two stores exchanging updates', () => {
     expect(viaB.systemMessage).toBe(sample().systemMessage);
     expect(viaB.version).toBe(v1.version);
   });
+
+  it('a version record from a peer must hash to its key: a forged one is refused (PROFILE_INVALID, version-record) and changes nothing, on a new and on a known profile', async () => {
+    await a.store.create({ id: 'vr', ...sample() }, ctx);
+    const state = await a.store.encodeStateAsUpdate('vr');
+    const forge = (base: Uint8Array): { full: Uint8Array; delta: Uint8Array } => {
+      const doc = new Y.Doc({ gc: false });
+      Y.applyUpdate(doc, base);
+      const sv = Y.encodeStateVector(doc);
+      const versions = doc.getMap<Record<string, unknown>>('versions');
+      const [key, rec] = [...versions.entries()][0]!;
+      // the same (valid, decodable) snapshot under another state hash
+      const other = (key[0] === 'A' ? 'B' : 'A') + key.slice(1);
+      doc.clientID = 4242;
+      versions.set(other, { ...rec });
+      const out = { full: Y.encodeStateAsUpdate(doc), delta: Y.encodeStateAsUpdate(doc, sv) };
+      doc.destroy();
+      return out;
+    };
+    const forged = forge(state);
+    const refused = { code: 'PROFILE_INVALID', details: { path: expect.stringMatching(/^versions\./), rule: 'version-record' } };
+    // first-time apply (B does not have the profile): refused, nothing created
+    await expect(b.store.applyRemoteUpdate('vr', forged.full, peerA)).rejects.toMatchObject(refused);
+    expect(b.store.log.head('vr')).toBeUndefined();
+    // the genuine state is accepted; then the forged record alone is refused and B's state stays A's
+    expect((await b.store.applyRemoteUpdate('vr', state, peerA)).applied).toBe(true);
+    const before = b.store.versionHashes().get('vr');
+    const seq = b.store.log.head('vr')!.seq;
+    await expect(b.store.applyRemoteUpdate('vr', forged.delta, peerA)).rejects.toMatchObject(refused);
+    expect(b.store.log.head('vr')!.seq).toBe(seq);
+    expect(b.store.versionHashes().get('vr')).toBe(before);
+    expect(before).toBe(a.store.versionHashes().get('vr'));
+    expect(await b.store.history('vr')).toEqual(await a.store.history('vr'));
+  });
 });
