@@ -12,6 +12,7 @@ import type { PeerStatus, SyncMount } from './sync-mount.js';
 export interface LogEventSource {
   on(event: 'batch-committed', listener: (e: { entries: number; streams: number; bytes: number; durationMillis: number }) => void): () => void;
   on(event: 'batch-failed', listener: (e: { entries: number; code: string; durationMillis: number }) => void): () => void;
+  info?(): { openedFrom: string; openMillis: number };
 }
 
 /** The slice of the store's typed events the metrics subscribe to. */
@@ -77,6 +78,7 @@ export class ServerMetrics {
   #batchEntries: Histogram;
   #batchSeconds: Histogram;
   #batchFailures: Counter<'code'>;
+  #logOpen: Gauge<'from'>;
   #denials: Counter<'reason' | 'endpoint'>;
   #backups: Counter<'kind' | 'outcome'>;
   #backupSeconds: Gauge<'kind'>;
@@ -141,6 +143,7 @@ export class ServerMetrics {
       registers,
     });
     this.#batchFailures = new Counter({ name: 'profilesync_log_batch_failures_total', help: 'batches the log failed to write', labelNames: ['code'], registers });
+    this.#logOpen = new Gauge({ name: 'profilesync_log_open_seconds', help: 'how long the log took to open at start; from: open-index (a clean stop wrote it) or scan (every catalog and head record read)', labelNames: ['from'], registers });
 
     this.#denials = new Counter({
       name: 'profilesync_auth_denied_total',
@@ -333,6 +336,8 @@ export class ServerMetrics {
 
   /** Subscribes to the log's typed events; detach() undoes it. */
   attachLog(log: LogEventSource): void {
+    const info = log.info?.();
+    if (info !== undefined) this.#logOpen.set({ from: info.openedFrom }, info.openMillis / 1000);
     this.#unsubscribe.push(
       log.on('batch-committed', (e) => {
         this.#appends.inc(e.entries);

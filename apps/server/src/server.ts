@@ -441,7 +441,8 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     } catch (err) {
       logger.warn({ err, dataDir: config.dataDir }, 'cannot write server.json: the CLI will not find this node from --data alone');
     }
-    logger.info({ url, dataDir: config.dataDir, encrypted: opened.encrypted, fingerprint: opened.identity.fingerprint }, 'listening');
+    const logInfo = opened.log.info();
+    logger.info({ url, dataDir: config.dataDir, encrypted: opened.encrypted, fingerprint: opened.identity.fingerprint, streams: logInfo.streams, logOpenedFrom: logInfo.openedFrom, logOpenMs: logInfo.openMillis }, 'listening');
     if (fleet && fleetMount?.started) {
       // the fleet joins once /sync answers (members dial it to repair)
       await fleetMount.started({ url: config.bus.advertiseUrl !== '' ? config.bus.advertiseUrl.replace(/\/+$/, '') : url });

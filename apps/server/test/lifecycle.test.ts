@@ -53,6 +53,8 @@ describe('first start', () => {
     const created = await http(s1.url, 'POST', '/api/tokens', { token: printed!, body: { name: 'kept', role: 'viewer' } });
     const key = Buffer.alloc(32, 3).toString('base64url');
     await http(s1.url, 'POST', '/api/peers', { token: printed!, body: { url: 'ws://h:1/sync', key } });
+    const metrics1 = await (await fetch(`${s1.url}/metrics`)).text();
+    expect(metrics1).toMatch(/^profilesync_log_open_seconds\{from="scan"\} [0-9.e-]+$/m); // a new dir: nothing to take
     await s1.close();
 
     let printedAgain: string | undefined;
@@ -63,6 +65,8 @@ describe('first start', () => {
     expect((await http(s2.url, 'GET', '/api/profiles', { token: created.body.token })).status).toBe(200);
     expect((await http(s2.url, 'GET', '/api/peers', { token: printed! })).body.peers).toHaveLength(1);
     expect(s2.publicKey).toBe(s1.publicKey);
+    // a clean stop wrote the open index: the restart took the names and heads from it
+    expect(await (await fetch(`${s2.url}/metrics`)).text()).toMatch(/^profilesync_log_open_seconds\{from="open-index"\} [0-9.e-]+$/m);
   });
 
   it('PROFILESYNC_ADMIN_TOKEN presets the admin token and writes no file', async () => {
@@ -104,6 +108,8 @@ describe('first start', () => {
     await expect(start(data)).rejects.toMatchObject({ code: 'CRYPTO_PASSPHRASE_REQUIRED' });
     const again = await start(data, { passphrase: async () => passphrase });
     expect((await http(again.url, 'GET', '/api/profiles/enc-1', { token: token! })).body.systemMessage).toBe(marker);
+    // the open index is sealed by the at-rest codec like every record, and read back through it
+    expect(await (await fetch(`${again.url}/metrics`)).text()).toMatch(/^profilesync_log_open_seconds\{from="open-index"\} /m);
   });
 
   it('sealed admin token file: a keyring blob for the admin-token purpose only; damage -> ADMIN_TOKEN_UNAVAILABLE', async () => {

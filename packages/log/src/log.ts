@@ -27,7 +27,8 @@ import { type LostRange, salvageTable } from './salvage.js';
 import { readFile } from 'node:fs/promises';
 import { DamageRegistry, type StoredDamage } from './damage.js';
 import { checkSeal, Sealer } from './sealer.js';
-import { SEAL_FILE } from './seal.js';
+import { FLAG_CLEAN, readSeal, SEAL_FILE } from './seal.js';
+import { currentManifest, encodeOpenIndex, OPEN_INDEX_KEY, type OpenIndex, takeOpenIndex } from './open-index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
@@ -62,10 +63,13 @@ function checkOptions(o: unknown): OpenLogOptions {
 
 /** Opens (creating when missing) the log in `options.dir`. */
 export async function openLog(options: OpenLogOptions): Promise<EventLog> {
+  const started = performance.now();
   const opts = checkOptions(options);
   const codec = opts.codec ?? plainCodec;
   const clock = opts.clock ?? Date.now;
   const check = opts.checkTables !== false;
+  // before LevelDB opens (which starts a new MANIFEST): an open index is current only for this one
+  const manifestAtOpen = currentManifest(opts.dir);
   let rebuilt: ManifestRebuild | undefined;
   let found = check ? await tableDamage(opts.dir) : { damage: [], lost: [], manifest: undefined };
   if (found.manifest !== undefined) {
@@ -84,14 +88,19 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
     db = await openLevel(opts.dir, opts.wrapDb);
   }
   try {
+    // the open index is taken (read and deleted) before any other write of this open (open-index.ts)
+    const index = await takeOpenIndex(db, codec);
     // lost format records are written again only in a dir that carries this log's commit seal (never in a foreign DB)
     const ours = opts.seal !== false && existsSync(join(opts.dir, SEAL_FILE));
     const { formatVersion, createdAt, recovered } = await prepareFormat(db, opts.dir, codec, clock, opts.migrations ?? new Map(), ours);
-    const table = new StreamTable();
-    await table.load(db, codec);
     // catalog and aux records a damaged block took come back from their copies (mirrors.ts)
     const lost = [...(rebuilt?.lost ?? []), ...found.lost];
     const ranges = lost.flatMap((l) => l.ranges);
+    const table = new StreamTable();
+    const fromIndex = index !== undefined && ours && lost.length === 0 && rebuilt === undefined && recovered === undefined
+      && index.manifest === manifestAtOpen && await indexIsCurrent(opts.dir, index, formatVersion);
+    if (fromIndex) table.adopt(index);
+    else await table.load(db, codec);
     const mirrored = await isMirrored(db);
     let heal: HealResult | undefined;
     if (!mirrored || [P_CATALOG, P_CATALOG_COPY, P_AUX, P_AUX_COPY].some((p) => coversPrefix(ranges, p))
@@ -111,11 +120,20 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
     await log.checkAtOpen(db, opts.seal !== false);
     // after a rebuild every chain is verified: what a lost table took shows there
     if (rebuilt !== undefined) await log.verify();
+    log.openedFrom = fromIndex ? 'open-index' : 'scan';
+    log.openMillis = performance.now() - started;
     return log;
   } catch (err) {
     await db.close().catch(() => undefined);
     throw readFailure(err, `the catalog and heads in ${opts.dir}`, { dir: opts.dir });
   }
+}
+
+/** An open index is current when the seal found is the clean one its close wrote (same counter and lastLsn). */
+async function indexIsCurrent(dir: string, index: OpenIndex, formatVersion: number): Promise<boolean> {
+  if (index.formatVersion !== formatVersion) return false;
+  const { seal } = await readSeal(dir);
+  return seal !== undefined && (seal.flags & FLAG_CLEAN) !== 0 && seal.counter === index.sealCounter && seal.lastLsn === index.lastLsn;
 }
 
 /**
@@ -263,6 +281,9 @@ class Log implements EventLog {
 
   /** What the open repaired itself (reported by damage().repaired; not damage that stays). */
   readonly repairedAtOpen: StoredDamage[] = [];
+  /** set by openLog */
+  openedFrom: LogInfo['openedFrom'] = 'scan';
+  openMillis = 0;
 
   /** The MANIFEST was rebuilt at this open (manifest.ts): reported; tables that could not be kept are node findings. */
   noteRebuilt(r: ManifestRebuild): void {
@@ -549,7 +570,7 @@ class Log implements EventLog {
     this.#open();
     return {
       dir: this.dir, formatVersion: this.formatVersion, codecId: this.#codec.id, streams: this.#table.names().length,
-      lastLsn: this.#table.lastLsn, createdAt: this.#createdAt,
+      lastLsn: this.#table.lastLsn, createdAt: this.#createdAt, openedFrom: this.openedFrom, openMillis: Math.round(this.openMillis * 10) / 10,
     };
   }
 
@@ -590,8 +611,13 @@ class Log implements EventLog {
       await this.#writer.drain();
       await this.#snapshots.stop();
       await this.#thread.close();
-      // flush the memtable and write the exact final seal: a stopped node's WAL is empty
-      await this.#sealer?.close();
+      // the open index (every name and head in one record, for the next open), then the memtable
+      // flush and the exact final seal: a stopped node's WAL is empty
+      await this.#sealer?.close(async (db, counter) => {
+        const manifest = currentManifest(this.dir);
+        const ix = manifest === undefined ? undefined : this.#table.toOpenIndex(this.formatVersion, counter, manifest);
+        if (ix !== undefined) await db.put(OPEN_INDEX_KEY, encodeOpenIndex(ix, this.#codec));
+      });
       await this.#holder.close();
     })();
     return this.#closing;

@@ -159,17 +159,25 @@ export class Sealer {
     }
   }
 
-  /** close(): flush the memtable, then the exact final seal (no touched streams: all in tables). */
-  async close(): Promise<void> {
+  /**
+   * close(): flush the memtable, then the exact final seal (no touched streams: all in tables).
+   * `beforeFlush` writes what must be in tables under this seal (the open index) and learns the
+   * counter the final seal will carry; when it fails, the flush and the seal still happen.
+   */
+  async close(beforeFlush?: (db: Db, counter: number) => Promise<void>): Promise<void> {
     await this.drain();
     this.#closed = true;
     try {
       const db = await this.#d.holder.current();
+      if (beforeFlush !== undefined) {
+        // the counter the final seal below carries (#snapshot counts it up by one)
+        await beforeFlush(db, this.#counter + 1).catch((err: unknown) => {
+          this.#d.emitter.emit('seal-failed', { message: `open index not written: ${String((err as Error)?.message ?? err)}` });
+        });
+      }
       const flushed = await flushMemtable(db);
       if (flushed) this.#touched.clear();
-      this.#counter++;
       const s = this.#snapshot(flushed);
-      s.counter = this.#counter;
       await writeSeal(this.#d.dir, s);
     } catch (err) {
       this.#d.emitter.emit('seal-failed', { message: String((err as Error)?.message ?? err) });

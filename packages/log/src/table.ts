@@ -5,6 +5,7 @@
  */
 import { fromUtf8 } from './bytes.js';
 import type { Db } from './db.js';
+import type { OpenIndex } from './open-index.js';
 import { P_CATALOG, P_ENTRY, P_HEAD, parseSeqKey, parseStreamKey, prefixRange, seqRange } from './keys.js';
 import { decodeHead, type HeadRecord, unframe, verifyEntry } from './records.js';
 import type { BrokenRecord, LogCodec } from './types.js';
@@ -125,6 +126,28 @@ export class StreamTable {
     for (const [no, h] of heads) this.#heads.set(no, h);
     this.#lastLsn = lastLsn;
     this.#nextNo = nextNo;
+  }
+
+  /** What a clean close writes as the open index (open-index.ts); undefined when the table knows of problems. */
+  toOpenIndex(formatVersion: number, sealCounter: number, manifest: string): OpenIndex | undefined {
+    if (this.problems.length > 0 || this.broken.size > 0) return undefined;
+    return { formatVersion, sealCounter, lastLsn: this.#lastLsn, nextNo: this.#nextNo, manifest, names: this.#names, heads: this.#heads };
+  }
+
+  /** Takes catalog and heads from an open index instead of the scan (the caller checked that it is current). */
+  adopt(ix: OpenIndex): void {
+    const byName = new Map<string, number>();
+    for (const [no, name] of ix.names) {
+      const prev = byName.get(name);
+      if (prev === undefined || prev < no) byName.set(name, no);
+    }
+    this.#byName = byName;
+    this.#names = ix.names;
+    this.#heads = ix.heads;
+    this.broken = new Set();
+    this.problems = [];
+    this.#nextNo = ix.nextNo;
+    this.#lastLsn = ix.lastLsn;
   }
 
   /** Reads catalog and heads from the DB, replacing the in-memory state. */

@@ -384,6 +384,10 @@ export interface LogInfo {
   lastLsn: number;
   /** ms since the epoch when the DB was created (from the injected clock) */
   createdAt: number;
+  /** how this open found the catalog and heads: the open index a clean close wrote, or a scan of every record (docs/storage-format.md §14) */
+  openedFrom: 'open-index' | 'scan';
+  /** how long openLog took (table check, LevelDB open, catalog and heads, seal check), ms */
+  openMillis: number;
 }
 
 export interface BackupOptions {
