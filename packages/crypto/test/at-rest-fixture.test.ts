@@ -43,7 +43,8 @@ async function describeLog(l: EventLog) {
   }
   const aux: Record<string, string | null> = {};
   for (const name of await l.listAux('')) aux[name] = hex(await l.getAux(name));
-  const { dir: _dir, ...info } = l.info();
+  // how this open loaded and how long it took are facts of the open, not of the stored data
+  const { dir: _dir, openedFrom: _from, openMillis: _ms, ...info } = l.info();
   return { info, streams, aux };
 }
 
