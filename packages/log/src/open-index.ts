@@ -33,6 +33,8 @@ import { isValidStreamName } from './validate.js';
 /** Under the meta prefix: nothing else reads or writes it, and restore/backup never see it (an open log has none). */
 export const OPEN_INDEX_KEY = metaKey('open-index');
 const INDEX_VERSION = 1;
+/** ~60 bytes a stream: 500,000 streams make a ~30 MB value; a larger log writes none and scans */
+export const OPEN_INDEX_MAX_STREAMS = 500_000;
 /** sealed like a catalog record of stream 0, a number no stream uses: its AAD differs from every catalog record's */
 const PLACE: Place = Object.freeze({ kind: 'catalog', stream: 0, seq: 0 });
 const NO_HEADER = new Uint8Array(0);

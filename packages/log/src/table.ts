@@ -5,7 +5,7 @@
  */
 import { fromUtf8 } from './bytes.js';
 import type { Db } from './db.js';
-import type { OpenIndex } from './open-index.js';
+import { OPEN_INDEX_MAX_STREAMS, type OpenIndex } from './open-index.js';
 import { P_CATALOG, P_ENTRY, P_HEAD, parseSeqKey, parseStreamKey, prefixRange, seqRange } from './keys.js';
 import { decodeHead, type HeadRecord, unframe, verifyEntry } from './records.js';
 import type { BrokenRecord, LogCodec } from './types.js';
@@ -130,7 +130,8 @@ export class StreamTable {
 
   /** What a clean close writes as the open index (open-index.ts); undefined when the table knows of problems. */
   toOpenIndex(formatVersion: number, sealCounter: number, manifest: string): OpenIndex | undefined {
-    if (this.problems.length > 0 || this.broken.size > 0) return undefined;
+    // past OPEN_INDEX_MAX_STREAMS one value would be tens of MB: such a log scans (as before)
+    if (this.problems.length > 0 || this.broken.size > 0 || this.#heads.size > OPEN_INDEX_MAX_STREAMS) return undefined;
     return { formatVersion, sealCounter, lastLsn: this.#lastLsn, nextNo: this.#nextNo, manifest, names: this.#names, heads: this.#heads };
   }
 
