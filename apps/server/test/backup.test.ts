@@ -138,7 +138,13 @@ describe('POST /api/backup', () => {
     expect(m.text).toMatch(/profilesync_backups_total\{kind="online",outcome="failed"\} 1/);
     expect(m.text).toMatch(/profilesync_backup_last_success_timestamp_seconds\{kind="online"\} \d/);
     expect(m.text).toMatch(/profilesync_backup_last_bytes\{kind="online"\} [1-9]/);
-    const audit = await http(t.url, 'GET', '/api/audit?action=backup.create');
+    // the audit record is written after the backup's response ends (not on its path): the last
+    // one may still be on its way to the log when this asks, so wait for it (bounded)
+    let audit = await http(t.url, 'GET', '/api/audit?action=backup.create');
+    for (let i = 0; i < 200 && audit.body.records.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      audit = await http(t.url, 'GET', '/api/audit?action=backup.create');
+    }
     expect(audit.body.records.length).toBeGreaterThanOrEqual(3);
     expect(audit.body.records[0]).toMatchObject({ action: 'backup.create', outcome: 'ok', details: { kind: 'online', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
   });
