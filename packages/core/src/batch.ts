@@ -55,6 +55,17 @@ interface Step {
   stamp?: { at: number; by: string } | undefined;
 }
 
+/** Schema and open conflict count of a live doc (view extras beside the version). */
+function extrasOf(live: LiveDoc): { schema: 1 | 2; conflicts: number } {
+  return { schema: schemaOf(live.doc), conflicts: openConflicts(live.doc) };
+}
+
+/** The step of a patch that changed nothing: the view of the step before it (or the current one). */
+function noopStep(item: Item, content: ProfileContent, steps: readonly Step[], live: LiveDoc): Step {
+  const last = steps.at(-1);
+  return { item, content, version: last?.version ?? '', viewBytes: last?.viewBytes ?? 0, ...extrasOf(live) };
+}
+
 export class PatchBatcher {
   readonly #c: StoreCore;
   /** the batch of each profile that has not started yet (new patches join it) */
@@ -127,7 +138,6 @@ export class PatchBatcher {
     let before = c.currentContent(id, live);
     const steps: Step[] = [];
     let polluted = false;
-    const extras = () => ({ schema: schemaOf(live.doc), conflicts: openConflicts(live.doc) });
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as Item;
       let next: ProfileContent;
@@ -138,10 +148,8 @@ export class PatchBatcher {
         item.reject(err); // validation: nothing touched the doc
         continue;
       }
-      const last = steps.at(-1);
-      const noop = (): Step => ({ item, content: before, version: last?.version ?? '', viewBytes: last?.viewBytes ?? 0, ...extras() });
       if (jsonEqual(before, next)) {
-        steps.push(noop());
+        steps.push(noopStep(item, before, steps, live));
         continue;
       }
       // another actor's patch closes the open run first (a version of the changes before it)
@@ -149,11 +157,11 @@ export class PatchBatcher {
         try {
           const closing = c.prepareClose(id, live, canonicalContent(before), { reason: 'actor' }, { close: 'actor' });
           if (closing !== null) {
-            const { key, bytes } = c.stateKey(live);
+            const x = extrasOf(live);
+            const { key, bytes } = c.stateKey(live, x.schema);
             const version = c.refOf(id, key);
             const run = c.runs.get(id);
             const ctx = { actor: closing.rec.actors[0]!, origin: run?.origin ?? `node:${c.nodeId}` };
-            const x = extras();
             const digest = hashOf(live.full.bytes());
             const stamp = x.schema === 2 ? stampOf(live.versions, key, false) : undefined;
             const viewBytes = persistedBytes(canonicalContent(before), { version, updatedBy: stamp?.by ?? ctx.actor, ...(stamp !== undefined ? { updatedAt: stamp.at } : {}), ...x, digest }, true);
@@ -171,6 +179,7 @@ export class PatchBatcher {
       let update: Uint8Array | null;
       try {
         update = captureUpdate(live.doc, { ctx: item.ctx }, () => applyContent(live.doc, before, next));
+        live.tracker.release(); // a local write does not read what its transaction touched
       } catch (err) {
         polluted = true;
         item.reject(err);
@@ -178,13 +187,13 @@ export class PatchBatcher {
         break;
       }
       if (update === null) {
-        steps.push(noop());
+        steps.push(noopStep(item, before, steps, live));
         continue;
       }
-      const { key, bytes: stateBytes } = c.stateKey(live);
+      const x = extrasOf(live);
+      const { key, bytes: stateBytes } = c.stateKey(live, x.schema);
       const version = c.refOf(id, key);
       const canonical = canonicalContent(next);
-      const x = extras();
       const open = x.schema === 2 && !isReplicated(item.ctx.origin) && !live.versions.has(key);
       const digest = hashOf(live.full.bytes());
       const stamp = x.schema === 2 ? stampOf(live.versions, key, open) : undefined;

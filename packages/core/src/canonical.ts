@@ -51,13 +51,28 @@ export function canonicalShallow<T extends object>(value: T, inner?: (key: strin
   }
   const src = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(src).sort()) {
+  for (const key of sortedKeys(src)) {
     const v = src[key];
     if (v !== undefined) out[key] = inner === undefined ? v : inner(key, v);
   }
   deepFreeze(out);
   CANONICAL.add(out);
   return out as T;
+}
+
+/** Whether `value` is a canonical (frozen, memoized) object made by canonicalObject/canonicalShallow. */
+export function isCanonical(value: object): boolean {
+  return CANONICAL.has(value);
+}
+
+/**
+ * Object.keys in sorted order (the default sort: UTF-16 code units). A map merged from a canonical
+ * one usually has its keys in order already; checking that is one pass, sorting is not needed then.
+ */
+function sortedKeys(src: Record<string, unknown>): string[] {
+  const keys = Object.keys(src);
+  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort();
+  return keys;
 }
 
 /** JSON.stringify(value), cached for canonical (frozen) objects. */

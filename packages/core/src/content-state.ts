@@ -20,6 +20,7 @@
  */
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
+import { addRange, encodeSnapshot } from './delete-set.js';
 import { ROOT } from './model.js';
 
 export const VERSIONS_ROOT = 'versions';
@@ -59,6 +60,21 @@ export function locate(doc: Y.Doc, item: Y.Item): Location {
     if (up === null) return { root: rootName(doc, parent), key: it.parentSub };
     it = up;
   }
+}
+
+/** Location of the items of a nested type (not a root), memoized: every item of one Y.Text or Y.Map shares it. */
+const nestedLocations = new WeakMap<object, Location>();
+
+/** locate(), memoized per nested parent type (a type never moves, so its items' location is fixed). */
+function locateMemo(doc: Y.Doc, item: Y.Item): Location {
+  const parent = item.parent as Y.AbstractType<unknown> | null;
+  if (parent === null || typeof parent !== 'object' || parent._item === null || parent._item === undefined) return locate(doc, item);
+  let loc = nestedLocations.get(parent);
+  if (loc === undefined) {
+    loc = locate(doc, item);
+    nestedLocations.set(parent, loc);
+  }
+  return loc;
 }
 
 /** Content verdict per parent type, memoized (every item of one Y.Text shares it). */
@@ -126,6 +142,8 @@ export interface Touched {
 }
 
 const newTouched = (): Touched => ({ roots: new Set(), profileKeys: new Set(), versionKeys: new Set(), texts: new Map(), other: false });
+/** What a released tracker reports (nothing touched; never written to: #touch works on a new one). */
+const EMPTY_TOUCHED: Touched = newTouched();
 
 /**
  * Keeps a live doc's content snapshot current, one transaction at a time: new structs move sv
@@ -135,8 +153,7 @@ const newTouched = (): Touched => ({ roots: new Set(), profileKeys: new Set(), v
 export class ContentTracker {
   readonly #doc: Y.Doc;
   readonly #sv: Map<number, number>;
-  #ds: DeleteSet;
-  #pending: DeleteSet[] = [];
+  readonly #ds: DeleteSet;
   #bytes: Uint8Array | null = null;
   /** locations touched by the most recent transaction (reset per transaction) */
   touched: Touched = newTouched();
@@ -153,11 +170,12 @@ export class ContentTracker {
     doc.on('afterTransaction', (tr: Y.Transaction) => this.#after(tr));
   }
 
-  #touch(s: AnyStruct, added: boolean): void {
+  /** Records what struct `s` touched and returns whether it is content (one location lookup for both). */
+  #touch(s: AnyStruct, added: boolean): boolean {
     const t = this.touched;
     if (!(s instanceof Y.Item)) {
       t.other = true;
-      return;
+      return s instanceof Y.GC;
     }
     const parent = s.parent;
     if (parent instanceof Y.Text) {
@@ -165,10 +183,14 @@ export class ContentTracker {
       if (e === undefined) t.texts.set(parent, (e = { ins: [], del: [] }));
       (added ? e.ins : e.del).push(s);
     } else t.other = true;
-    const loc = locate(this.#doc, s);
-    this.touched.roots.add(loc.root);
-    if (loc.root === ROOT && loc.key !== null) this.touched.profileKeys.add(loc.key);
-    if (loc.root === VERSIONS_ROOT && loc.key !== null && s.parent === this.#doc.share.get(VERSIONS_ROOT)) this.touched.versionKeys.add(loc.key);
+    const loc = locateMemo(this.#doc, s);
+    t.roots.add(loc.root);
+    if (loc.root === ROOT) {
+      if (loc.key !== null) t.profileKeys.add(loc.key);
+      return loc.key !== 'labels';
+    }
+    if (loc.root === VERSIONS_ROOT && loc.key !== null && parent === this.#doc.share.get(VERSIONS_ROOT)) t.versionKeys.add(loc.key);
+    return false;
   }
 
   #after(tr: Y.Transaction): void {
@@ -181,11 +203,9 @@ export class ContentTracker {
       if (after <= before) continue;
       const structs = doc.store.clients.get(client);
       if (structs === undefined) continue;
-      let gcRanges: Range[] | null = null;
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
         const s = structs[i] as AnyStruct;
-        this.#touch(s, true);
-        if (!isContentStruct(doc, s)) continue;
+        if (!this.#touch(s, true)) continue;
         const end = s.id.clock + s.length;
         if (end > (this.#sv.get(client) ?? 0)) {
           this.#sv.set(client, end);
@@ -194,40 +214,30 @@ export class ContentTracker {
         if (s instanceof Y.GC) {
           // a GC struct arrives deleted without an entry in the transaction's delete set
           const from = Math.max(s.id.clock, before);
-          gcRanges ??= [];
-          pushRange(gcRanges, from, end - from);
+          addRange(this.#rangesOf(client), from, end - from);
+          changed = true;
         }
-      }
-      if (gcRanges !== null) {
-        const ds = Y.createDeleteSet();
-        ds.clients.set(client, gcRanges as never);
-        this.#pending.push(ds);
-        changed = true;
       }
     }
     if (tr.deleteSet.clients.size > 0) {
-      const ds = Y.createDeleteSet();
       for (const [client, deletes] of tr.deleteSet.clients) {
         const structs = doc.store.clients.get(client);
         if (structs === undefined) continue;
-        const ranges: Range[] = [];
+        let ranges: Range[] | undefined;
         for (const del of deletes) {
           const end = del.clock + del.len;
           for (let i = Y.findIndexSS(structs, del.clock); i < structs.length; i++) {
             const s = structs[i] as AnyStruct;
             if (s.id.clock >= end) break;
-            this.#touch(s, false);
-            if (!isContentStruct(doc, s)) continue;
+            if (!this.#touch(s, false)) continue;
             const from = Math.max(s.id.clock, del.clock);
             const to = Math.min(s.id.clock + s.length, end);
-            if (to > from) pushRange(ranges, from, to - from);
+            if (to > from) {
+              addRange((ranges ??= this.#rangesOf(client)), from, to - from);
+              changed = true;
+            }
           }
         }
-        if (ranges.length > 0) ds.clients.set(client, ranges as never);
-      }
-      if (ds.clients.size > 0) {
-        this.#pending.push(ds);
-        changed = true;
       }
     }
     if (changed) {
@@ -236,16 +246,35 @@ export class ContentTracker {
     }
   }
 
-  /** The content snapshot's V2 bytes (cached until the content changes). */
+  /**
+   * Forgets what the last transaction touched, for a caller that will not read it (a local
+   * write): otherwise the transaction and its items stay referenced until the doc's next one, long
+   * enough on a busy node to be copied into the old generation and collected by a full GC.
+   */
+  release(): void {
+    this.touched = EMPTY_TOUCHED;
+    this.lastTransaction = undefined;
+  }
+
+  /** The delete set's range list of a client (created empty; only ever grows). */
+  #rangesOf(client: number): Range[] {
+    let list = this.#ds.clients.get(client) as Range[] | undefined;
+    if (list === undefined) {
+      list = [];
+      this.#ds.clients.set(client, list as never);
+    }
+    return list;
+  }
+
+  /**
+   * The content snapshot's V2 bytes (cached until the content changes). The delete set is kept
+   * normalized in place at each transaction (addRange: the ranges Y.mergeDeleteSets would give,
+   * without copying the whole history's list per write); sv holds only clocks > 0. Encoded as
+   * Y.encodeSnapshotV2 does (encodeSnapshot: the same bytes).
+   */
   bytes(): Uint8Array {
     if (this.#bytes !== null) return this.#bytes;
-    if (this.#pending.length > 0) {
-      this.#ds = Y.mergeDeleteSets([this.#ds, ...this.#pending]);
-      this.#pending = [];
-    }
-    const sv = new Map<number, number>();
-    for (const [c, clock] of this.#sv) if (clock > 0) sv.set(c, clock);
-    this.#bytes = Y.encodeSnapshotV2(Y.createSnapshot(this.#ds, sv));
+    this.#bytes = encodeSnapshot(this.#ds, this.#sv);
     return this.#bytes;
   }
 }

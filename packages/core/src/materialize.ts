@@ -9,7 +9,7 @@
  * rebuilding gives byte-identical bytes.
  */
 import type { LastEntryInfo, Materializer } from '@profilesync/log';
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { profileTag } from '@profilesync/model';
 import { deepFreeze } from './canonical.js';
@@ -24,7 +24,7 @@ const decoder = new TextDecoder();
 
 export const iso = (ts: number): string => new Date(ts).toISOString();
 
-const hash = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
+const hash = (bytes: Uint8Array): string => oneShotHash('sha256', bytes, 'base64url').slice(0, 22);
 
 export interface Materialized {
   content: ProfileContent;

@@ -27,7 +27,7 @@ import {
   type ProfileParameters,
   type Tool,
 } from '@profilesync/model';
-import { canonicalShallow, deepFreeze, jsonEqual, objectJson, stringJson } from './canonical.js';
+import { canonicalShallow, deepFreeze, isCanonical, jsonEqual, objectJson, stringJson } from './canonical.js';
 import { applyTextDiff } from './textdiff.js';
 import type { ProfileView } from './types.js';
 
@@ -102,8 +102,16 @@ export function migrationUpdate(): Uint8Array {
 }
 
 /** Schema of a doc: 2 once migrated, 1 before. */
+/** Root 'profile' of each doc (doc.getMap looks the name up and checks the type on every call). */
+const ROOTS = new WeakMap<Y.Doc, Y.Map<unknown>>();
+
 export function schemaOf(doc: Y.Doc): 1 | 2 {
-  return doc.getMap(ROOT).get('schema') === SCHEMA_VERSION ? 2 : 1;
+  let root = ROOTS.get(doc);
+  if (root === undefined) {
+    root = doc.getMap<unknown>(ROOT);
+    ROOTS.set(doc, root);
+  }
+  return root.get('schema') === SCHEMA_VERSION ? 2 : 1;
 }
 
 /**
@@ -414,7 +422,8 @@ function canonicalParameters(p: ProfileParameters): ProfileParameters {
 }
 
 function canonicalMessages(ms: readonly Message[]): Message[] {
-  if (!Array.isArray(ms)) return ms as Message[];
+  // the list of the previous content, untouched by a write: kept as is (also its memoized JSON)
+  if (!Array.isArray(ms) || isCanonical(ms)) return ms as Message[];
   return canonicalShallow(ms.map((m) => (Object.isFrozen(m) ? m : { content: m.content, id: m.id, role: m.role })));
 }
 
@@ -457,6 +466,7 @@ export interface ViewExtras {
 export interface PersistedView extends ProfileContent, ViewExtras {}
 
 const isObj = (v: unknown): v is object => v !== null && typeof v === 'object';
+const isStr = (v: unknown): v is string => typeof v === 'string';
 
 /**
  * Canonical JSON of the persisted view: exactly JSON.stringify of the keys in sorted order.
@@ -466,7 +476,7 @@ const isObj = (v: unknown): v is object => v !== null && typeof v === 'object';
  */
 export function encodePersisted(content: ProfileContent, x: ViewExtras, alreadyCanonical = false): string {
   const c = alreadyCanonical ? content : canonicalContent(content);
-  const s = (v: unknown): v is string => typeof v === 'string';
+  const s = isStr;
   if (
     typeof c.deleted !== 'boolean' ||
     !s(c.description) || !s(c.id) || !s(c.modelId) || !s(c.name) || !s(c.systemMessage) || !s(x.updatedBy) || !s(x.version) ||

@@ -33,11 +33,35 @@ export function commonEnds(a: string, b: string): { prefix: number; suffix: numb
   return { prefix, suffix };
 }
 
+/** Middles this short are checked for a shared character (a few dozen comparisons at most). */
+const SMALL_MIDDLE = 16;
+
+/**
+ * Whether two short, surrogate-free strings have no character in common. fast-diff's answer for
+ * such a pair is always "delete the one, insert the other" (no equality can exist), which is what
+ * the usual replaced number or word at the end of a long text is; answered here without fast-diff's
+ * setup (pinned against fast-diff in write-path.test.ts).
+ */
+function shareNothing(a: string, b: string): boolean {
+  if (a.length > SMALL_MIDDLE || b.length > SMALL_MIDDLE) return false;
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) return false;
+    for (let j = 0; j < b.length; j++) if (b.charCodeAt(j) === c) return false;
+  }
+  for (let j = 0; j < b.length; j++) {
+    const c = b.charCodeAt(j);
+    if (c >= 0xd800 && c <= 0xdfff) return false;
+  }
+  return true;
+}
+
 /**
  * The edits that turn `before` into `after`: the common prefix and suffix are cut off first (a
  * plain loop), a pure insertion or deletion needs nothing more, and only a replaced middle goes
- * through fast-diff. Same minimal character edits as a diff of the whole strings, at a fraction
- * of the cost for the usual small edit of a long text.
+ * through fast-diff (unless the two middles share no character: then fast-diff could only answer
+ * delete + insert). Same minimal character edits as a diff of the whole strings, at a fraction of
+ * the cost for the usual small edit of a long text.
  */
 export function textEdits(before: string, after: string): DiffOp[] {
   if (before === after) return before.length === 0 ? [] : [[0, before]];
@@ -48,6 +72,7 @@ export function textEdits(before: string, after: string): DiffOp[] {
   const b = after.slice(prefix, after.length - suffix);
   if (a.length === 0) out.push([1, b]);
   else if (b.length === 0) out.push([-1, a]);
+  else if (shareNothing(a, b)) out.push([-1, a], [1, b]);
   else out.push(...(diff(a, b) as DiffOp[]));
   if (suffix > 0) out.push([0, before.slice(before.length - suffix)]);
   return out;

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
+import { addDeleteSet, encodeSnapshot } from './delete-set.js';
 import { CoreErrorCode, coreError } from './errors.js';
 import type { VersionRef } from './types.js';
 
@@ -37,28 +38,20 @@ export function stateVectorOf(doc: Y.Doc): Map<number, number> {
  * (pinned by the store's rebuild-equality tests).
  */
 export class VersionTracker {
-  #ds: DeleteSet;
-  #pending: DeleteSet[] = [];
+  readonly #ds: DeleteSet;
   readonly #doc: Y.Doc;
 
   constructor(doc: Y.Doc) {
     this.#doc = doc;
     this.#ds = Y.createDeleteSetFromStructStore(doc.store);
+    // in place, per transaction (addDeleteSet copies the ranges: Yjs still uses the transaction's)
     doc.on('afterTransaction', (tr: Y.Transaction) => {
-      if (tr.deleteSet.clients.size === 0) return;
-      // copy: Yjs still uses the transaction's items, and merging mutates lengths in place
-      const copy = Y.createDeleteSet();
-      for (const [client, items] of tr.deleteSet.clients) copy.clients.set(client, items.map((it) => ({ clock: it.clock, len: it.len }) as (typeof items)[number]));
-      this.#pending.push(copy);
+      if (tr.deleteSet.clients.size > 0) addDeleteSet(this.#ds, tr.deleteSet);
     });
   }
 
   bytes(): Uint8Array {
-    if (this.#pending.length > 0) {
-      this.#ds = Y.mergeDeleteSets([this.#ds, ...this.#pending]);
-      this.#pending = [];
-    }
-    return Y.encodeSnapshotV2(Y.createSnapshot(this.#ds, stateVectorOf(this.#doc)));
+    return encodeSnapshot(this.#ds, stateVectorOf(this.#doc)); // = Y.encodeSnapshotV2(Y.snapshot(doc))
   }
 }
 

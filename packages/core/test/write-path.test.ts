@@ -1,6 +1,7 @@
 /** Pure pieces of the write hot path, pinned against their straightforward definitions. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import diff from 'fast-diff';
 import * as Y from 'yjs';
 import { canonicalJson, sortDeep } from '../src/canonical.js';
 import { canonicalContent, encodePersisted, newProfileDoc, type ProfileContent } from '../src/model.js';
@@ -35,6 +36,25 @@ describe('textEdits', () => {
       }),
       { numRuns: 2000, seed: 42 },
     );
+  });
+
+  it('gives exactly the edits of fast-diff on the changed middle (the no-shared-character shortcut included)', () => {
+    const short = fc.array(fc.constantFrom('a', 'b', 'c', '1', '2', '9', ' ', '😀', 'é'), { maxLength: 20 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(short, short, short, short, (prefix, a, b, suffix) => {
+        const before = `${prefix}(rev ${a})${suffix}`;
+        const after = `${prefix}(rev ${b})${suffix}`;
+        if (before === after) return;
+        const { prefix: p, suffix: s } = commonEnds(before, after);
+        const x = before.slice(p, before.length - s);
+        const y = after.slice(p, after.length - s);
+        const middle = x.length === 0 ? [[1, y]] : y.length === 0 ? [[-1, x]] : diff(x, y);
+        const expected = [...(p > 0 ? [[0, before.slice(0, p)]] : []), ...middle, ...(s > 0 ? [[0, before.slice(before.length - s)]] : [])];
+        expect(textEdits(before, after)).toEqual(expected);
+      }),
+      { numRuns: 3000, seed: 7 },
+    );
+    expect(textEdits('x (rev 39)', 'x (rev 40)')).toEqual([[0, 'x (rev '], [-1, '39'], [1, '40'], [0, ')']]);
   });
 
   it('never cuts a surrogate pair at the ends', () => {

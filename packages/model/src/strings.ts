@@ -13,15 +13,17 @@
  * them (the CLI on a terminal, the dashboard renders text, JSON escapes them).
  */
 
-const LONE_OR_NUL = /[\u0000\ud800-\udfff]/;
 const SURROGATES = /[\ud800-\udfff]/g;
 /** C0 except \t and \n, DEL, C1. */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
+/** String.prototype.isWellFormed (ES2024; Node 20+, current browsers). */
+const NATIVE_WELL_FORMED = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
+type Es2024String = string & { isWellFormed(): boolean };
+
 /** Whether every surrogate in `s` is part of a pair. */
 export function isWellFormed(s: string): boolean {
-  const f = (s as { isWellFormed?: () => boolean }).isWellFormed;
-  if (typeof f === 'function') return f.call(s);
+  if (NATIVE_WELL_FORMED) return (s as Es2024String).isWellFormed();
   SURROGATES.lastIndex = 0;
   let m: RegExpExecArray | null;
   while ((m = SURROGATES.exec(s)) !== null) {
@@ -36,9 +38,13 @@ export function isWellFormed(s: string): boolean {
 
 export type StringProblem = 'lone-surrogate' | 'nul' | 'control-character';
 
-/** The problem of a text-field string, or undefined when it is acceptable. */
+/**
+ * The problem of a text-field string, or undefined when it is acceptable. Two scans the engine
+ * does natively (a search for NUL, and the well-formedness check, immediate for a one-byte string)
+ * instead of one regular expression with NUL in its class, which V8 scans character by character
+ * (about 20 times slower on a long prompt, and this runs on every write of a text field).
+ */
 export function textProblem(s: string): StringProblem | undefined {
-  if (!LONE_OR_NUL.test(s)) return undefined;
   if (s.includes('\u0000')) return 'nul';
   return isWellFormed(s) ? undefined : 'lone-surrogate';
 }
@@ -54,8 +60,6 @@ export const STRING_PROBLEM_MESSAGE: Record<StringProblem, string> = {
   nul: 'contains a NUL character (U+0000)',
   'control-character': 'contains a control character (only tab and newline are allowed)',
 };
-
-const LONE = /[\ud800-\udfff]/;
 
 function toWellFormed(s: string): string {
   const f = (s as { toWellFormed?: () => string }).toWellFormed;
@@ -82,7 +86,7 @@ function toWellFormed(s: string): string {
  * changes (the common case costs one regex test per string).
  */
 export function wellFormed<T>(value: T, depth = 0): T {
-  if (typeof value === 'string') return (LONE.test(value) && !isWellFormed(value) ? toWellFormed(value) : value) as T;
+  if (typeof value === 'string') return (isWellFormed(value) ? value : toWellFormed(value)) as T;
   if (value === null || typeof value !== 'object' || depth > 64) return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
