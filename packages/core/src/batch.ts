@@ -178,8 +178,8 @@ export class PatchBatcher {
       }
       let update: Uint8Array | null;
       try {
-        update = captureUpdate(live.doc, { ctx: item.ctx }, () => applyContent(live.doc, before, next));
-        live.tracker.release(); // a local write does not read what its transaction touched
+        // a local write does not read what its transaction touched
+        update = live.tracker.quietly(() => captureUpdate(live.doc, { ctx: item.ctx }, () => applyContent(live.doc, before, next)));
       } catch (err) {
         polluted = true;
         item.reject(err);

@@ -142,7 +142,7 @@ export interface Touched {
 }
 
 const newTouched = (): Touched => ({ roots: new Set(), profileKeys: new Set(), versionKeys: new Set(), texts: new Map(), other: false });
-/** What a released tracker reports (nothing touched; never written to: #touch works on a new one). */
+/** What `touched` reads after a quiet transaction (nothing; never written to: #touch records into a new one). */
 const EMPTY_TOUCHED: Touched = newTouched();
 
 /**
@@ -154,6 +154,8 @@ export class ContentTracker {
   readonly #doc: Y.Doc;
   readonly #sv: Map<number, number>;
   readonly #ds: DeleteSet;
+  /** inside quietly(): classify structs only, record nothing */
+  #quiet = false;
   #bytes: Uint8Array | null = null;
   /** locations touched by the most recent transaction (reset per transaction) */
   touched: Touched = newTouched();
@@ -174,8 +176,12 @@ export class ContentTracker {
   #touch(s: AnyStruct, added: boolean): boolean {
     const t = this.touched;
     if (!(s instanceof Y.Item)) {
-      t.other = true;
+      if (!this.#quiet) t.other = true;
       return s instanceof Y.GC;
+    }
+    if (this.#quiet) {
+      const loc = locateMemo(this.#doc, s);
+      return loc.root === ROOT && loc.key !== 'labels';
     }
     const parent = s.parent;
     if (parent instanceof Y.Text) {
@@ -195,8 +201,8 @@ export class ContentTracker {
 
   #after(tr: Y.Transaction): void {
     const doc = this.#doc;
-    this.touched = newTouched();
-    this.lastTransaction = tr;
+    this.touched = this.#quiet ? EMPTY_TOUCHED : newTouched();
+    this.lastTransaction = this.#quiet ? undefined : tr;
     let changed = false;
     for (const [client, after] of tr.afterState) {
       const before = tr.beforeState.get(client) ?? 0;
@@ -247,13 +253,20 @@ export class ContentTracker {
   }
 
   /**
-   * Forgets what the last transaction touched, for a caller that will not read it (a local
-   * write): otherwise the transaction and its items stay referenced until the doc's next one, long
-   * enough on a busy node to be copied into the old generation and collected by a full GC.
+   * Runs `fn` (a local write's transaction) without recording what it touched: the caller does
+   * not read it, and the content snapshot is kept current all the same. Nothing of the transaction
+   * stays referenced (else it would live until the doc's next one, long enough on a busy node to
+   * be copied into the old generation and collected by a full GC); `touched` reads as nothing.
    */
-  release(): void {
-    this.touched = EMPTY_TOUCHED;
-    this.lastTransaction = undefined;
+  quietly<T>(fn: () => T): T {
+    this.#quiet = true;
+    try {
+      return fn();
+    } finally {
+      this.#quiet = false;
+      this.touched = EMPTY_TOUCHED;
+      this.lastTransaction = undefined;
+    }
   }
 
   /** The delete set's range list of a client (created empty; only ever grows). */
