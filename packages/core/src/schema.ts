@@ -21,7 +21,11 @@ export function validateContent(content: unknown): ProfileContent {
   return validateModel(content);
 }
 
-/** Validates only the listed top-level fields of content whose other fields are known valid. */
-export function validateFields(content: ProfileContent, keys: Iterable<keyof ProfileContent>): ProfileContent {
-  return validateModelFields(content, keys as Iterable<string>);
+/**
+ * Validates only the listed top-level fields of content whose other fields are known valid;
+ * `valid` (known-valid content, e.g. the content before a patch): inside `parameters`, a key
+ * whose value is the very same object there is not checked again.
+ */
+export function validateFields(content: ProfileContent, keys: Iterable<keyof ProfileContent>, valid?: ProfileContent): ProfileContent {
+  return validateModelFields(content, keys as Iterable<string>, valid);
 }

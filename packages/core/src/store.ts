@@ -325,7 +325,7 @@ export class StoreCore {
   checkChanged(id: string, before: ProfileContent, next: ProfileContent): ProfileContent {
     const changed = (Object.keys(next) as (keyof ProfileContent)[]).filter((k) => next[k] !== before[k]);
     if (next.id !== id) throw coreError(CoreErrorCode.INVALID, 'id does not match the profile', { path: 'id', rule: 'id-mismatch', issues: [] });
-    return validateFields(next, changed);
+    return validateFields(next, changed, before);
   }
 
   tooLarge(bytes: number): Error {

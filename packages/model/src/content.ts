@@ -146,7 +146,7 @@ function labels(v: unknown, id: unknown, issues: Issues): boolean {
 }
 
 /** Checks one top-level field of content (`content` gives the id for label refs). */
-export function checkField(key: string, value: unknown, content: { id?: unknown }, issues: Issues): boolean {
+export function checkField(key: string, value: unknown, content: { id?: unknown }, issues: Issues, valid?: unknown): boolean {
   switch (key) {
     case 'id':
       return (typeof value === 'string' && PROFILE_ID_PATTERN.test(value)) || issues.add('id', 'invalid_format', `must match ${PROFILE_ID_PATTERN.source}`);
@@ -163,7 +163,7 @@ export function checkField(key: string, value: unknown, content: { id?: unknown 
     case 'messages':
       return checkMessages(value, issues);
     case 'parameters':
-      return checkParameters(value, issues);
+      return checkParameters(value, issues, 'parameters', valid);
     case 'labels':
       return labels(value, content.id, issues);
     case 'meta':
@@ -198,9 +198,10 @@ export function validateContent(content: unknown): ProfileContentV2 {
 }
 
 /** Validates only `keys` of content whose other fields are known valid (no rule spans two fields except labels <- id). */
-export function validateFields(content: ProfileContentV2, keys: Iterable<string>): ProfileContentV2 {
+export function validateFields(content: ProfileContentV2, keys: Iterable<string>, valid?: ProfileContentV2): ProfileContentV2 {
   const issues = new Issues();
-  for (const k of keys) checkField(k, (content as unknown as Record<string, unknown>)[k], content, issues);
+  const before = valid as unknown as Record<string, unknown> | undefined;
+  for (const k of keys) checkField(k, (content as unknown as Record<string, unknown>)[k], content, issues, before?.[k]);
   if (!issues.ok) throw issuesError(issues.list);
   return content;
 }

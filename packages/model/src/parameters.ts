@@ -277,12 +277,16 @@ export function suggest(key: string, candidates: readonly string[]): string | un
 }
 
 /** Validates a parameters object; adds issues under `path` (default 'parameters'). */
-export function checkParameters(v: unknown, issues: Issues, path = 'parameters'): boolean {
+export function checkParameters(v: unknown, issues: Issues, path = 'parameters', valid?: unknown): boolean {
   if (!isPlainObject(v)) return issues.add(path, 'invalid_type', 'must be an object');
+  // `valid`: parameters known valid (the previous content); a key holding the very same value
+  // there was checked then and is not checked again (the rule across keys below always runs)
+  const known = isPlainObject(valid) ? valid : undefined;
   let ok = true;
   for (const k of Object.keys(v)) {
-    const p = join(path, k);
     const value = v[k];
+    if (known !== undefined && value !== undefined && known[k] === value && Object.prototype.hasOwnProperty.call(known, k)) continue;
+    const p = join(path, k);
     if (k === 'extra') {
       ok = extra(value, p, issues) && ok;
       continue;

@@ -27,6 +27,28 @@ describe('content v2', () => {
     expect(validateContent(base())).toEqual(base());
   });
 
+  it('validateFields with the valid content before a patch: changed parameters are checked, the same values are not checked again, the cross-key rule always runs', () => {
+    const stop = ['###'];
+    const before = { ...base(), parameters: { temperature: 0.5, stop, extra: { vendor_x: 1 } } } as never;
+    const next = (parameters: Record<string, unknown>) => ({ ...base(), parameters } as never);
+    const codes = (c: unknown, valid?: unknown) => {
+      try {
+        validateFields(c as never, ['parameters'], valid as never);
+        return [];
+      } catch (err) {
+        return ((err as { details?: { issues?: { path: string; rule: string }[] } }).details?.issues ?? []).map((i) => `${i.path}:${i.rule}`);
+      }
+    };
+    // a changed key is checked as without `valid`
+    expect(codes(next({ temperature: 7, stop, extra: { vendor_x: 1 } }), before)).toEqual(codes(next({ temperature: 7, stop, extra: { vendor_x: 1 } })));
+    expect(codes(next({ temperature: 7, stop, extra: { vendor_x: 1 } }), before)).toContain('parameters.temperature:too_big');
+    expect(codes(next({ temperature: 0.5, stop, extra: { vendor_x: 1 }, temprature: 1 }), before)).toEqual(['parameters.temprature:unknown-parameter']);
+    // a known key moved into extra beside the same top-level key is refused even though neither value changed
+    expect(codes(next({ temperature: 0.5, stop, extra: { temperature: 0.5 } }), before)).toEqual(['parameters.extra.temperature:extra-known-key']);
+    // unchanged values pass (they were valid before), changed valid ones too
+    expect(codes(next({ temperature: 1.5, stop, extra: { vendor_x: 1 } }), before)).toEqual([]);
+  });
+
   it('checks messages: roles, ids, unique ids, exact keys', () => {
     expect(rules({ ...base(), messages: [{ id: 'a', role: 'robot', content: 'x' }] })).toEqual(['messages.0.role:invalid_value']);
     expect(rules({ ...base(), messages: [{ role: 'user', content: 'x' }] })).toEqual(['messages.0.id:invalid_format']);
