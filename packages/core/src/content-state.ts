@@ -287,7 +287,7 @@ export class ContentTracker {
    */
   bytes(): Uint8Array {
     if (this.#bytes !== null) return this.#bytes;
-    this.#bytes = encodeSnapshot(this.#ds, this.#sv);
+    this.#bytes = encodeSnapshot(this.#ds, this.#sv, true);
     return this.#bytes;
   }
 }

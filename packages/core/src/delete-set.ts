@@ -20,7 +20,7 @@ export function addRange(list: Range[], clock: number, len: number): void {
   // fast path: at or after the end (a list grows at its end most of the time)
   const last = list[n - 1];
   if (last === undefined || last.clock + last.len < start) {
-    list.push({ clock: start, len: end - start });
+    list.push({ clock: start, len: end - start }); // ranges before it keep their encoding
     return;
   }
   // first range that ends at or after `start` (it may merge with the new one, or lie after it)
@@ -41,6 +41,8 @@ export function addRange(list: Range[], clock: number, len: number): void {
   }
   if (j === lo + 1 && (list[lo] as Range).clock === start && (list[lo] as Range).len === end - start) return; // already covered
   list.splice(lo, j - lo, { clock: start, len: end - start });
+  const cached = SECTIONS.get(list);
+  if (cached !== undefined && cached.valid > lo) cached.valid = lo; // ranges from lo on are encoded again
 }
 
 /** Adds every range of `add` to the normalized delete set `ds` (in place). */
@@ -56,61 +58,106 @@ export function addDeleteSet(ds: DeleteSet, add: DeleteSet): void {
   }
 }
 
-/** Scratch space of encodeSnapshot (grown when a snapshot needs more; the result is a copy). */
-let scratch = new Uint8Array(1024);
-let at = 0;
-
-function put(byte: number): void {
-  if (at === scratch.length) {
-    const bigger = new Uint8Array(scratch.length * 2);
-    bigger.set(scratch);
-    scratch = bigger;
+/** A growable byte buffer (lib0's writeVarUint, byte for byte: 7 bits a byte, low bits first). */
+class Bytes {
+  buf: Uint8Array;
+  at = 0;
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
   }
-  scratch[at++] = byte;
+  #grow(need: number): void {
+    let size = this.buf.length * 2;
+    while (size < this.at + need) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.buf.subarray(0, this.at));
+    this.buf = bigger;
+  }
+  varUint(num: number): void {
+    if (this.at + 10 > this.buf.length) this.#grow(10);
+    const b = this.buf;
+    while (num > 127) {
+      b[this.at++] = 128 | (127 & num);
+      num = Math.floor(num / 128);
+    }
+    b[this.at++] = 127 & num;
+  }
+  append(bytes: Uint8Array): void {
+    if (this.at + bytes.length > this.buf.length) this.#grow(bytes.length);
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
+  }
 }
 
-/** lib0's writeVarUint, byte for byte (7 bits a byte, low bits first). */
-function varUint(num: number): void {
-  while (num > 127) {
-    put(128 | (127 & num));
-    num = Math.floor(num / 128);
+/**
+ * The encoded ranges of one client's list of a tracker's delete set: `bytes` holds ranges
+ * [0, valid) as DSEncoderV2 writes them (clock delta from the previous range's end, len - 1);
+ * `ends[i]` is where range i's bytes end. addRange moves `valid` back to the first range it
+ * replaced; a push leaves it (the new range is encoded at the next call).
+ */
+interface Section {
+  bytes: Bytes;
+  ends: number[];
+  valid: number;
+}
+const SECTIONS = new WeakMap<Range[], Section>();
+
+function encodeRanges(out: Bytes, items: readonly Range[], from: number, ends: number[] | null): void {
+  let cur = from === 0 ? 0 : (items[from - 1] as Range).clock + (items[from - 1] as Range).len;
+  for (let i = from; i < items.length; i++) {
+    const it = items[i] as Range;
+    out.varUint(it.clock - cur);
+    if (it.len === 0) throw new Error('Unexpected case'); // as Yjs's DSEncoderV2.writeDsLen
+    out.varUint(it.len - 1);
+    cur = it.clock + it.len;
+    if (ends !== null) ends[i] = out.at;
   }
-  put(127 & num);
 }
 
+/** The encoded ranges of a tracked list, brought up to date from the first range that changed. */
+function section(items: Range[]): Uint8Array {
+  let sec = SECTIONS.get(items);
+  if (sec === undefined) {
+    sec = { bytes: new Bytes(64), ends: [], valid: 0 };
+    SECTIONS.set(items, sec);
+  }
+  const from = Math.min(sec.valid, items.length);
+  sec.bytes.at = from === 0 ? 0 : (sec.ends[from - 1] as number);
+  sec.ends.length = from;
+  encodeRanges(sec.bytes, items, from, sec.ends);
+  sec.valid = items.length;
+  return sec.bytes.buf.subarray(0, sec.bytes.at);
+}
+
+const out = new Bytes(1024);
 const byClientDesc = (a: [number, unknown], b: [number, unknown]): number => b[0] - a[0];
 
 /**
- * Y.encodeSnapshotV2(Y.createSnapshot(ds, sv)), the same bytes (pinned by a test against Yjs),
+ * Y.encodeSnapshotV2(Y.createSnapshot(ds, sv)), the same bytes (pinned by tests against Yjs),
  * without Yjs's encoder objects and per-entry closures: the delete set (clients in descending
  * order; per client its ranges as clock deltas and len - 1), then the state vector (clients in
  * descending order). The version hash and the sync digest encode one of these at every write.
+ *
+ * `tracked`: every range list of `ds` changes only through addRange/addDeleteSet (the trackers'
+ * delete sets): each list's encoded ranges are kept and only the ranges from the first one that
+ * changed are encoded again, so a write costs O(its change) instead of O(the whole history).
  */
-export function encodeSnapshot(ds: DeleteSet, sv: ReadonlyMap<number, number>): Uint8Array {
-  at = 0;
-  varUint(ds.clients.size);
+export function encodeSnapshot(ds: DeleteSet, sv: ReadonlyMap<number, number>, tracked = false): Uint8Array {
+  out.at = 0;
+  out.varUint(ds.clients.size);
   const clients = [...ds.clients.entries()];
   if (clients.length > 1) clients.sort(byClientDesc);
   for (const [client, items] of clients) {
-    let cur = 0;
-    varUint(client);
-    const n = items.length;
-    varUint(n);
-    for (let i = 0; i < n; i++) {
-      const it = items[i] as Range;
-      varUint(it.clock - cur);
-      cur = it.clock;
-      if (it.len === 0) throw new Error('Unexpected case'); // as Yjs's DSEncoderV2.writeDsLen
-      varUint(it.len - 1);
-      cur += it.len;
-    }
+    out.varUint(client);
+    out.varUint(items.length);
+    if (tracked) out.append(section(items as Range[]));
+    else encodeRanges(out, items as Range[], 0, null);
   }
-  varUint(sv.size);
+  out.varUint(sv.size);
   const entries = [...sv.entries()];
   if (entries.length > 1) entries.sort(byClientDesc);
   for (const [client, clock] of entries) {
-    varUint(client);
-    varUint(clock);
+    out.varUint(client);
+    out.varUint(clock);
   }
-  return scratch.slice(0, at);
+  return out.buf.slice(0, out.at);
 }

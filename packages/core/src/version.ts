@@ -51,7 +51,7 @@ export class VersionTracker {
   }
 
   bytes(): Uint8Array {
-    return encodeSnapshot(this.#ds, stateVectorOf(this.#doc)); // = Y.encodeSnapshotV2(Y.snapshot(doc))
+    return encodeSnapshot(this.#ds, stateVectorOf(this.#doc), true); // = Y.encodeSnapshotV2(Y.snapshot(doc))
   }
 }
 
