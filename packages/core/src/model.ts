@@ -101,10 +101,10 @@ export function migrationUpdate(): Uint8Array {
   return migration;
 }
 
-/** Schema of a doc: 2 once migrated, 1 before. */
 /** Root 'profile' of each doc (doc.getMap looks the name up and checks the type on every call). */
 const ROOTS = new WeakMap<Y.Doc, Y.Map<unknown>>();
 
+/** Schema of a doc: 2 once migrated, 1 before. */
 export function schemaOf(doc: Y.Doc): 1 | 2 {
   let root = ROOTS.get(doc);
   if (root === undefined) {
