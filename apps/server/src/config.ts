@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ProfileSyncError } from '@profilesync/errors';
+import { suggest } from '@profilesync/model';
 import { checkEvents, checkName, checkProfiles, checkSecret, checkSecretEnv, checkUrl, type WebhookFileEntry, type WebhookTuning } from './webhooks/config.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -176,6 +177,14 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   obj[path[path.length - 1]!] = value;
 }
 
+/** "unknown key", with the key meant when it is close (config keys are snake_case: `idleMs` is `idle_ms`). */
+function unknownKey(dotted: string, known: ReadonlySet<string>): string {
+  const snake = dotted.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  if (snake !== dotted && known.has(snake)) return `unknown key; did you mean '${snake}'? (config keys are snake_case)`;
+  const near = suggest(dotted, [...known]);
+  return near === undefined ? 'unknown key' : `unknown key; ${near}`;
+}
+
 /** Flattens a parsed TOML table into dotted keys, rejecting unknown keys by name. */
 function flattenFile(table: Record<string, unknown>, file: string): Map<string, unknown> {
   const known = new Set(CONFIG_KEYS.map((k) => k.key));
@@ -190,14 +199,14 @@ function flattenFile(table: Record<string, unknown>, file: string): Map<string, 
           const dotted = `${prefix}.${k2}`;
           if (known.has(dotted)) out.set(dotted, v2);
           else if ([...known].some((x) => x.startsWith(`${dotted}.`)) && typeof v2 === 'object' && v2 !== null && !Array.isArray(v2)) walk(dotted, v2 as Record<string, unknown>);
-          else throw invalid(dotted, file, 'unknown key');
+          else throw invalid(dotted, file, unknownKey(dotted, known));
         }
       };
       walk(k, v as Record<string, unknown>);
     } else if (known.has(k)) {
       out.set(k, v);
     } else {
-      throw invalid(k, file, 'unknown key');
+      throw invalid(k, file, unknownKey(k, known));
     }
   }
   return out;

@@ -60,6 +60,12 @@ describe('loadConfig', () => {
     expect(codeOf(() => loadConfig({ file: unknown, env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'prot' } });
     const unknownNested = file('unknown2.toml', '[cache]\nhot = 1\n');
     expect(codeOf(() => loadConfig({ file: unknownNested, env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'cache.hot' } });
+    // the key meant, when one is close: a typo, or the camelCase spelling of a snake_case key
+    expect(codeOf(() => loadConfig({ file: unknown, env: {} }))).toMatchObject({ message: expect.stringContaining("unknown key; did you mean 'port'?") });
+    const camel = file('camel.toml', '[versions]\nidleMs = 3000\n');
+    expect(codeOf(() => loadConfig({ file: camel, env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'versions.idleMs' }, message: expect.stringContaining("did you mean 'versions.idle_ms'? (config keys are snake_case)") });
+    const far = file('far.toml', 'completely_unrelated = 1\n');
+    expect((codeOf(() => loadConfig({ file: far, env: {} })) as { message?: string }).message).toMatch(/: unknown key$/);
     const notToml = file('broken.toml', 'port = = 3\n');
     expect(codeOf(() => loadConfig({ file: notToml, env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'config' } });
     expect(codeOf(() => loadConfig({ file: join(dir, 'missing.toml'), env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'config' } });
