@@ -10,9 +10,9 @@ import { iso } from './materialize.js';
 import { ContentTracker } from './content-state.js';
 import { newProfileDoc, schemaOf } from './model.js';
 import { profileTag } from '@profilesync/model';
-import { createHash } from 'node:crypto';
 import type { EntryInfo } from './types.js';
 import { snapshotContains, VersionTracker } from './version.js';
+import { hashOf } from './state-hash.js';
 
 /** Versions up to this size are stored in the entry; larger ones are recomputed on demand. */
 export const MAX_INLINE_VERSION_BYTES = 1024;
@@ -26,7 +26,7 @@ const hasInline = (e: EntryRecord): boolean => e.version !== undefined && e.vers
 
 /** v2 ref of an entry's state bytes (content snapshot; the v1 full snapshot for a schema-1 entry). */
 export function entryRef(stream: string, bytes: Uint8Array): string {
-  return `v2.${profileTag(stream)}.${createHash('sha256').update(bytes).digest('base64url').slice(0, 22)}`;
+  return `v2.${profileTag(stream)}.${hashOf(bytes)}`;
 }
 
 export function versionInfo(e: EntryRecord, version: Uint8Array | undefined = e.version): EntryInfo {
@@ -99,19 +99,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The bytes of the entry whose state hashes to `key` (scan of inline versions; replay for the rest). */
 export async function entryBytesFor(log: EventLog, id: string, key: string): Promise<{ entry: EntryRecord; bytes: Uint8Array } | undefined> {
-  const hash = (b: Uint8Array): string => createHash('sha256').update(b).digest('base64url').slice(0, 22);
   let anyMissing = false;
   for await (const e of log.read(id, { reverse: true })) {
     if (!hasInline(e)) {
       anyMissing = true;
       continue;
     }
-    if (hash(e.version as Uint8Array) === key) return { entry: e, bytes: e.version as Uint8Array };
+    if (hashOf(e.version as Uint8Array) === key) return { entry: e, bytes: e.version as Uint8Array };
   }
   if (!anyMissing) return undefined;
   let found: { entry: EntryRecord; bytes: Uint8Array } | undefined;
   await replayVersions(log, id, 1, log.head(id)?.seq ?? 0, (e, v) => {
-    if (!hasInline(e) && hash(v) === key) {
+    if (!hasInline(e) && hashOf(v) === key) {
       found = { entry: e, bytes: v.slice() };
       return true;
     }

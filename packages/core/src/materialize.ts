@@ -9,7 +9,6 @@
  * rebuilding gives byte-identical bytes.
  */
 import type { LastEntryInfo, Materializer } from '@profilesync/log';
-import { hash as oneShotHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { profileTag } from '@profilesync/model';
 import { deepFreeze } from './canonical.js';
@@ -17,14 +16,13 @@ import { contentSnapshotBytes, VERSIONS_ROOT } from './content-state.js';
 import { canonicalContent, encodePersisted, makeView, newProfileDoc, readDoc, type PersistedView, type ProfileContent, type ViewExtras } from './model.js';
 import { openCount as openConflicts } from './conflict-records.js';
 import type { ProfileView } from './types.js';
+import { hashOf } from './state-hash.js';
 import { isReplicated, stampOf, VersionIndex } from './versions.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const iso = (ts: number): string => new Date(ts).toISOString();
-
-const hash = (bytes: Uint8Array): string => oneShotHash('sha256', bytes, 'base64url').slice(0, 22);
 
 export interface Materialized {
   content: ProfileContent;
@@ -37,7 +35,7 @@ export interface Materialized {
 export function materializeDoc(id: string, doc: Y.Doc, last: Pick<LastEntryInfo, 'actor' | 'origin'>): Materialized {
   const { content, schema } = readDoc(doc);
   const stateBytes = schema === 2 ? contentSnapshotBytes(doc) : Y.encodeSnapshotV2(Y.snapshot(doc));
-  const key = hash(stateBytes);
+  const key = hashOf(stateBytes);
   const open = schema === 2 && !isReplicated(last.origin) && !doc.getMap(VERSIONS_ROOT).has(key);
   const stamp = schema === 2 ? stampOf(new VersionIndex(doc), key, open) : undefined;
   return {
@@ -49,7 +47,7 @@ export function materializeDoc(id: string, doc: Y.Doc, last: Pick<LastEntryInfo,
       schema,
       conflicts: openConflicts(doc),
       open,
-      digest: hash(Y.encodeSnapshotV2(Y.snapshot(doc))),
+      digest: hashOf(Y.encodeSnapshotV2(Y.snapshot(doc))),
     },
     stateBytes,
   };

@@ -6,7 +6,8 @@
  * Versions (versions.ts): content changes made here form runs, closed into version records.
  */
 import type { AppendInput, EventLog } from '@profilesync/log';
-import { hash as oneShotHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashOf } from './state-hash.js';
 import * as Y from 'yjs';
 import { profileTag } from '@profilesync/model';
 import { AUDIT_STREAM, encodeAudit, validateAuditInput } from './audit.js';
@@ -103,13 +104,7 @@ export function captureUpdate(doc: Y.Doc, origin: object, fn: () => void): Uint8
   }
 }
 
-/**
- * H of a content snapshot (the same SHA-256 as @profilesync/model's stateHash, via node:crypto's
- * one-shot hash: no Hash object per call, which is most of the cost for inputs this small).
- */
-export function hashOf(bytes: Uint8Array): string {
-  return oneShotHash('sha256', bytes, 'base64url').slice(0, 22);
-}
+export { hashOf };
 
 /** A run of content changes made on this node, not yet closed into a version. */
 export interface Run {

@@ -6,10 +6,10 @@
  * synced like any change, so every peer lists the same versions: history order is (at, H), and
  * `@N` is the N-th. Content changes not yet closed are the open run (listed newest, open: true).
  */
-import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { base64url, isPlainObject } from '@profilesync/model';
 import { VERSIONS_ROOT } from './content-state.js';
+import { hashOf } from './state-hash.js';
 import type { VersionReason } from './types.js';
 
 export const REASONS: ReadonlySet<VersionReason> = new Set(['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve']);
@@ -57,8 +57,7 @@ export function checkRecord(key: string, v: unknown): VersionRecord | string {
   const snap = r['snapshot'];
   if (typeof snap !== 'string' || snap.length === 0 || snap.length > MAX_SNAPSHOT_CHARS || !B64_RE.test(snap)) return 'snapshot';
   const bytes = fromBase64url(snap);
-  // H as @profilesync/model's stateHash computes it (SHA-256, base64url, 22 chars), via node:crypto
-  if (createHash('sha256').update(bytes).digest('base64url').slice(0, 22) !== key) return 'snapshot does not hash to its key';
+  if (hashOf(bytes) !== key) return 'snapshot does not hash to its key';
   try {
     Y.decodeSnapshotV2(bytes);
   } catch {
