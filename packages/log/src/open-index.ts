@@ -28,6 +28,7 @@ import { metaKey } from './keys.js';
 import type { HeadRecord } from './records.js';
 import { frame, unframe } from './records.js';
 import type { LogCodec, Place } from './types.js';
+import { manifestNamedBy } from './tables.js';
 import { isValidStreamName } from './validate.js';
 
 /** Under the meta prefix: nothing else reads or writes it, and restore/backup never see it (an open log has none). */
@@ -129,7 +130,7 @@ export function decodeOpenIndex(value: Uint8Array, codec: LogCodec): OpenIndex {
 /** The MANIFEST that CURRENT names (undefined when there is none or it does not name one). */
 export function currentManifest(dir: string): string | undefined {
   try {
-    return /^(MANIFEST-\d+)\n$/.exec(readFileSync(join(dir, 'CURRENT'), 'latin1'))?.[1];
+    return manifestNamedBy(readFileSync(join(dir, 'CURRENT'), 'latin1'));
   } catch {
     return undefined;
   }

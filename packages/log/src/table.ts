@@ -37,6 +37,12 @@ async function lastKey(db: Db, prefix: number): Promise<Uint8Array | undefined> 
   }
 }
 
+/** A name on several numbers: chain segments (a repair wrote a new one); the newest is current. */
+function keepNewest(byName: Map<string, number>, name: string, no: number): void {
+  const prev = byName.get(name);
+  if (prev === undefined || prev < no) byName.set(name, no);
+}
+
 export class StreamTable {
   #byName = new Map<string, number>();
   #names = new Map<number, string>();
@@ -138,10 +144,7 @@ export class StreamTable {
   /** Takes catalog and heads from an open index instead of the scan (the caller checked that it is current). */
   adopt(ix: OpenIndex): void {
     const byName = new Map<string, number>();
-    for (const [no, name] of ix.names) {
-      const prev = byName.get(name);
-      if (prev === undefined || prev < no) byName.set(name, no);
-    }
+    for (const [no, name] of ix.names) keepNewest(byName, name, no);
     this.#byName = byName;
     this.#names = ix.names;
     this.#heads = ix.heads;
@@ -177,9 +180,7 @@ export class StreamTable {
         const name = fromUtf8(codec.decode({ kind: 'catalog', stream: no, seq: 0 }, stored));
         if (!isValidStreamName(name)) throw new Error(`invalid name`);
         names.set(no, name);
-        // a name on several numbers: chain segments (a repair wrote a new one); the newest is current
-        const prev = byName.get(name);
-        if (prev === undefined || prev < no) byName.set(name, no);
+        keepNewest(byName, name, no);
       } catch (err) {
         problems.push({ streamNo: no, stream: `#${no}`, seq: 0, kind: 'catalog', message: `catalog record unreadable: ${(err as Error).message}` });
       }

@@ -414,6 +414,11 @@ function readInto(path: string, scratch: { buf: Uint8Array }): Uint8Array {
   }
 }
 
+/** The MANIFEST a CURRENT file's text names (`MANIFEST-000123` and a newline), or undefined. */
+export function manifestNamedBy(current: string): string | undefined {
+  return /^(MANIFEST-\d+)\n$/.exec(current)?.[1];
+}
+
 /** Checks CURRENT, the MANIFEST and every live table file of a closed LevelDB dir (see DirCheck). */
 export async function checkTablesWithSizes(dir: string): Promise<DirCheck> {
   const sizes = new Map<string, number>();
@@ -432,16 +437,16 @@ export async function checkTablesWithSizes(dir: string): Promise<DirCheck> {
     // a new DB has none; LevelDB files without one would be taken for an empty dir
     return none(leveldbFiles.length > 0 ? `CURRENT is missing beside ${leveldbFiles.length} LevelDB file(s)` : undefined);
   }
-  const m = /^(MANIFEST-\d+)\n$/.exec(current);
-  if (m === null) return none(`CURRENT does not name a MANIFEST (${JSON.stringify(current.slice(0, 40))})`);
+  const named = manifestNamedBy(current);
+  if (named === undefined) return none(`CURRENT does not name a MANIFEST (${JSON.stringify(current.slice(0, 40))})`);
   let manifest: Uint8Array;
   try {
-    manifest = readFileSync(join(dir, m[1] as string));
+    manifest = readFileSync(join(dir, named));
   } catch {
-    return none(`CURRENT names ${m[1]}, which is missing`);
+    return none(`CURRENT names ${named}, which is missing`);
   }
   const parsed = parseManifest(manifest);
-  if (parsed.problem !== undefined) return none(`${m[1]} is damaged: ${parsed.problem}`);
+  if (parsed.problem !== undefined) return none(`${named} is damaged: ${parsed.problem}`);
   const live = parsed.live;
   // a complete table the MANIFEST does not list: its version edit is lost (or a crash came between
   // a compaction's output and its edit); either way LevelDB would delete it at open
@@ -454,7 +459,7 @@ export async function checkTablesWithSizes(dir: string): Promise<DirCheck> {
     } catch {
       continue;
     }
-    if (isCompleteTable(bytes)) return none(`${m[1]} does not list the complete table ${f}`);
+    if (isCompleteTable(bytes)) return none(`${named} does not list the complete table ${f}`);
   }
   const damage: TableDamage[] = [];
   const scratch = { buf: new Uint8Array(0) };
