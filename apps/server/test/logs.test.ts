@@ -1,21 +1,25 @@
 /**
  * Structured log lines an operator relies on (issue 16.3), captured from a real node's pino
  * logger: peer connect / disconnect / backoff / refusal, /yjs joins and leaves, auth denials,
- * backups.
+ * backups, a fleet's joins (real redis-server).
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
+import { defaultConfig, startServer, type RunningServer, type ServerConfig } from '../src/index.js';
 import { ADMIN, http, profileInput, tempDir, wsUrl } from './helpers.js';
+import { startRedisServer, type RedisServer } from '../../../packages/cache/test/redis-server.js';
 
 const dir = tempDir('ps-logs-');
 const servers: RunningServer[] = [];
+let redis: RedisServer | undefined;
 afterAll(async () => {
   for (const s of servers) await s.close().catch(() => undefined);
+  await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -26,7 +30,7 @@ interface Line {
 }
 
 /** A node whose log lines are collected (JSON, level info and above). */
-async function node(name: string): Promise<{ s: RunningServer; lines: Line[] }> {
+async function node(name: string, overrides: Partial<ServerConfig> = {}): Promise<{ s: RunningServer; lines: Line[] }> {
   const lines: Line[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -35,7 +39,7 @@ async function node(name: string): Promise<{ s: RunningServer; lines: Line[] }> 
     },
   });
   const logger = pino({ level: 'info' }, sink);
-  const s = await startServer(defaultConfig({ dataDir: join(dir, name), port: 0, logLevel: 'info' }), { env: {}, adminToken: ADMIN, logger });
+  const s = await startServer(defaultConfig({ dataDir: join(dir, name), port: 0, logLevel: 'info', ...overrides }), { env: {}, adminToken: ADMIN, logger });
   servers.push(s);
   return { s, lines };
 }
@@ -94,4 +98,29 @@ describe('operator log lines', () => {
     const backup = await waitFor(lines, (l) => l.msg === 'backup written', 'a backup');
     expect(backup).toMatchObject({ level: INFO, kind: 'online', bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
   }, 60_000);
+  it('fleet: members joining at once log their first refusals of each other as info (retried); an unknown key stays a warning', async () => {
+    redis = await startRedisServer();
+    const base = defaultConfig().bus;
+    const bus = { ...base, url: redis.url, key: randomBytes(32).toString('base64'), prefix: 'logs-test', antiEntropyMs: 0 };
+    // a fleet of one, then two nodes join: each finds fa's record (and repairs with it at once)
+    // before fa's next heartbeat finds theirs
+    const fa = await node('fa', { bus });
+    const joined = await Promise.all(['fb', 'fc'].map((n) => node(n, { bus })));
+    for (const m of joined) await waitFor(m.lines, (l) => l.msg === 'fleet: repair over /sync' && l.failed === 0, `${m.s.url} repairs with every member`);
+    const members = [fa, ...joined];
+    const all = members.flatMap((m) => m.lines);
+    const refusals = all.filter((l) => /^peer handshake (failed|refused)/.test(l.msg) || l.msg === 'fleet: repair with a member failed');
+    // the race is there to see (each node dials the others as soon as it finds them) ...
+    expect(refusals.length).toBeGreaterThan(0);
+    // ... and none of it is a warning: every refusal was between members that had not met yet
+    expect(refusals.filter((l) => l.level >= WARN)).toEqual([]);
+    expect(all.filter((l) => l.level >= WARN && /^(peer|fleet)/.test(String(l.msg)))).toEqual([]);
+    expect(refusals.some((l) => l.msg.startsWith('peer handshake refused: a fleet member this node had not seen yet') && l.direction === 'inbound' && l.level === INFO)).toBe(true);
+
+    // a key that is no member's knocking on a fleet node: a warning, as without a fleet
+    const stranger = await node('stranger');
+    expect((await http(stranger.s.url, 'POST', '/api/peers', { body: { url: wsUrl(members[0]!.s, '/sync'), key: members[0]!.s.publicKey, name: 'fa' } })).status).toBe(201);
+    const refused = await waitFor(members[0]!.lines, (l) => l.msg === 'peer handshake failed' && l.direction === 'inbound' && l.peerFingerprint === stranger.s.fingerprint, 'the fleet node refuses the stranger');
+    expect(refused.level).toBe(WARN);
+  }, 90_000);
 });

@@ -6,12 +6,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { FRAME_OVERHEAD_BYTES, HandshakeReplayGuard, type NodeIdentity } from '@profilesync/crypto';
+import { CryptoErrorCode, FRAME_OVERHEAD_BYTES, HandshakeReplayGuard, type NodeIdentity } from '@profilesync/crypto';
 import type { ProfileStore } from '@profilesync/core';
 import { classifyAttempt, DEFAULT_BACKOFF, nextBackoff, type BackoffPolicy } from './backoff.js';
 import { PeerConnection } from './connection.js';
 import { SyncEngine } from './engine.js';
-import { CloseCode, SyncErrorCode, syncError } from './errors.js';
+import { CloseCode, codeOf, SyncErrorCode, syncError } from './errors.js';
 import { monoMs, silentLogger, SyncEmitter, type SyncEventName, type SyncEvents, type SyncLogger } from './events.js';
 import { originPeer, SyncHub } from './hub.js';
 import { resolveLimits, takeAuditToken, type AuditBucket, type SyncLimits } from './limits.js';
@@ -242,6 +242,11 @@ export class SyncService {
     return this.#peers.has(id);
   }
 
+  /** A peer's last failure code (a refused handshake, a close reason); undefined when none or no such peer. */
+  lastErrorOf(id: string): string | undefined {
+    return this.#peers.get(id)?.lastError;
+  }
+
   /**
    * standing: dial now and keep a session (redialed with backoff); on-demand: stop redialing,
    * and a session this node dialed closes once idle (sessions the peer dialed are its call).
@@ -431,7 +436,7 @@ export class SyncService {
     if (entry) entry.lastError = code;
     else if (conn.direction === 'outbound') for (const e of this.#peers.values()) if (e.dialing === conn) e.lastError = code;
     this.#events.emit('handshake-failed', { remote: conn.remote, direction: conn.direction, code, ...(peerFingerprint ? { peerFingerprint } : {}), durationMillis: conn.sinceStartMillis });
-    this.#logger.warn({ remote: conn.remote, direction: conn.direction, code, peerFingerprint }, 'peer handshake failed');
+    this.#logRefusal(conn, code, peerFingerprint, entry);
     if (conn.direction !== 'inbound' || code === SyncErrorCode.CONNECTION_LOST) return;
     this.#auditLimited({
       action: 'auth.denied',
@@ -440,6 +445,33 @@ export class SyncService {
       outcome: 'denied',
       details: { reason: code, endpoint: '/sync' },
     });
+  }
+
+  /**
+   * Logs a failed handshake. A fleet's members learn each other at their heartbeats, so while a
+   * join settles a refusal between two members is expected and retried: info, not a warning.
+   * Every other refusal (an unknown key that is no member's, a member refusing us long after
+   * both joined) stays a warning.
+   */
+  #logRefusal(conn: PeerConnection, code: string, peerFingerprint: string | undefined, entry: PeerEntry | undefined): void {
+    const line = { remote: conn.remote, direction: conn.direction, code, peerFingerprint };
+    const warn = (): void => this.#logger.warn(line, 'peer handshake failed');
+    const fleet = this.fleet;
+    if (code !== CryptoErrorCode.PEER_UNKNOWN || fleet === undefined) return warn();
+    if (conn.direction === 'inbound') {
+      if (peerFingerprint === undefined) return warn();
+      void fleet.knowsFingerprint(peerFingerprint).then(
+        (member) => (member ? this.#logger.info?.({ ...line, member: true }, 'peer handshake refused: a fleet member this node had not seen yet (allowed now; its next attempt connects)') : warn()),
+        warn,
+      );
+      return;
+    }
+    const member = entry ?? [...this.#peers.values()].find((e) => e.dialing === conn);
+    if (member?.fleet === true && fleet.notYetKnown(member.id)) {
+      this.#logger.info?.({ ...line, member: member.id }, 'peer handshake refused: the fleet member has not seen this node yet (retrying)');
+      return;
+    }
+    warn();
   }
 
   /** Audits through a token bucket (5/s, burst 20): a misbehaving node may retry forever. */
@@ -530,18 +562,27 @@ export class SyncService {
       if (!e.dialing) this.connect(e.id);
       await this.#until(deadline, new Promise<void>((r) => e.waiters.push(r)));
     }
-    const engine = e.conn?.engine;
+    let engine = e.conn?.engine;
     if (!engine) return result(false, SyncErrorCode.NOT_CONNECTED, e.lastError ? `not connected (${e.lastError})` : 'not connected');
-    const req = want === 'converged' ? engine.requestSync() : engine.requestRound();
-    try {
-      const done = await this.#until(deadline, req.promise.then(() => true));
-      if (done !== true) {
-        req.cancel();
-        return result(false, SyncErrorCode.TIMEOUT, want === 'converged' ? 'no converged digest round before the timeout' : 'no completed digest round before the timeout');
+    for (;;) {
+      const req = want === 'converged' ? engine.requestSync() : engine.requestRound();
+      try {
+        const done = await this.#until(deadline, req.promise.then(() => true));
+        if (done !== true) {
+          req.cancel();
+          return result(false, SyncErrorCode.TIMEOUT, want === 'converged' ? 'no converged digest round before the timeout' : 'no completed digest round before the timeout');
+        }
+        return result(true);
+      } catch (err) {
+        // the session closed under the round, e.g. both nodes dialed at once and the other kept
+        // its own session (peers.ts keepSession): the round runs again on the session that stays
+        const next = e.conn?.engine;
+        if (codeOf(err) === SyncErrorCode.NOT_CONNECTED && next !== undefined && next !== engine && monoMs() < deadline) {
+          engine = next;
+          continue;
+        }
+        return result(false, codeOf(err), (err as Error).message);
       }
-      return result(true);
-    } catch (err) {
-      return result(false, (err as { code?: string }).code ?? SyncErrorCode.INTERNAL, (err as Error).message);
     }
   }
 

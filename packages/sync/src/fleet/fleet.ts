@@ -28,8 +28,8 @@ export interface FleetRepairPort {
   /** allows a member over /sync (on-demand: dialed only when asked); idempotent */
   addMember(m: { id: string; syncUrl: string; publicKey: string; name: string }): void;
   removeMember(id: string): void;
-  /** one completed digest round with the member (dialing it if needed) */
-  repairWith(id: string, timeoutMs: number): Promise<{ ok: boolean; code?: string; message?: string }>;
+  /** one completed digest round with the member (dialing it if needed); `cause`: the session's last failure when it could not connect */
+  repairWith(id: string, timeoutMs: number): Promise<{ ok: boolean; code?: string; message?: string; cause?: string }>;
   /** standing sessions with exactly these members (fallback while the bus is away); the others on-demand */
   setStanding(ids: readonly string[]): void;
 }
@@ -131,7 +131,14 @@ interface Member {
   lastChange: number;
   /** this node's clock when its record was first found missing from the bus */
   missingSince?: number;
+  /** this node's clock when it first found the member's record */
+  firstSeen: number;
 }
+
+/** the code a node answers a key it does not know with (crypto's PEER_UNKNOWN) */
+const PEER_UNKNOWN = 'CRYPTO_PEER_UNKNOWN';
+/** unknown inbound keys make the fleet poll the member records, at most once per this many ms */
+const LOOKUP_SPACING_MS = 250;
 
 /** the empty state vector: a whole state's merge context */
 const EMPTY_SV = new Uint8Array([0]);
@@ -187,6 +194,10 @@ export class Fleet {
   #lagMillis = 0;
   #lastBusChange = 0;
   #wakeRead: (() => void) | undefined;
+  /** knocks by unknown keys waiting for a member poll that started after them */
+  #lookupWaiters: { at: number; done: () => void }[] = [];
+  #lookupRunning = false;
+  #lookupStartedAt = -Infinity;
 
   constructor(opts: FleetOptions) {
     this.#o = opts;
@@ -534,9 +545,11 @@ export class Fleet {
         }
         const t0 = monoMs();
         const results = await this.#inParallel(targets, 4, (id) => this.#repairOne(id));
-        const failed = results.filter((ok) => !ok).length;
+        const failed = results.filter((r) => r !== 'ok').length;
+        const notYet = results.filter((r) => r === 'not-yet').length;
         this.#events.emit('fleet-repair', { reason, members: targets.length, failed, durationMillis: monoMs() - t0 });
-        this.#logger[failed > 0 ? 'warn' : 'info']?.({ reason, members: targets.length, failed, durationMillis: Math.round(monoMs() - t0) }, 'fleet: repair over /sync');
+        // members that only have not seen this node yet (a join) are retried, not an operator's concern
+        this.#logger[failed > notYet ? 'warn' : 'info']?.({ reason, members: targets.length, failed, ...(notYet > 0 ? { notYetKnown: notYet } : {}), durationMillis: Math.round(monoMs() - t0) }, 'fleet: repair over /sync');
         if (failed < targets.length) this.#someRepairedGen = gen;
         if (failed === 0) {
           this.#repairFailures = 0;
@@ -558,15 +571,21 @@ export class Fleet {
     }
   }
 
-  async #repairOne(id: string): Promise<boolean> {
+  /** 'not-yet': the member refused this node's key while either of them is new (see notYetKnown) */
+  async #repairOne(id: string): Promise<'ok' | 'not-yet' | 'failed'> {
     this.#repairingWith.add(id);
     try {
       const r = await this.#o.repair.repairWith(id, this.#l.repairTimeoutMs);
-      if (!r.ok) this.#logger.warn({ member: id, code: r.code, err: r.message }, 'fleet: repair with a member failed');
-      return r.ok;
+      if (r.ok) return 'ok';
+      if (r.cause === PEER_UNKNOWN && this.notYetKnown(id)) {
+        this.#logger.info?.({ member: id, code: r.code, cause: r.cause }, 'fleet: a member has not seen this node yet; retrying');
+        return 'not-yet';
+      }
+      this.#logger.warn({ member: id, code: r.code, err: r.message }, 'fleet: repair with a member failed');
+      return 'failed';
     } catch (err) {
       this.#logger.warn({ member: id, code: codeOf(err), err: (err as Error).message }, 'fleet: repair with a member failed');
-      return false;
+      return 'failed';
     } finally {
       // changes pulled in this repair may still be landing: stop skipping them a little later
       this.#after(1_000, () => this.#repairingWith.delete(id));
@@ -578,7 +597,7 @@ export class Fleet {
     if (live.length === 0 || this.#repairing) return;
     const id = live[Math.floor(this.#random() * live.length)]!;
     const t0 = monoMs();
-    const ok = await this.#repairOne(id);
+    const ok = (await this.#repairOne(id)) === 'ok';
     this.#events.emit('fleet-repair', { reason: 'anti-entropy', members: 1, failed: ok ? 0 : 1, durationMillis: monoMs() - t0 });
   }
 
@@ -634,7 +653,7 @@ export class Fleet {
       if (prev) delete prev.missingSince;
       if (!prev) {
         const fresh = Math.abs(now - info.at) <= this.#l.memberTtlMs;
-        this.#members.set(info.id, { info, lastChange: fresh ? mono : -Infinity });
+        this.#members.set(info.id, { info, lastChange: fresh ? mono : -Infinity, firstSeen: mono });
         this.#allow(info);
         if (fresh) {
           changed = true;
@@ -676,6 +695,57 @@ export class Fleet {
     }
     if (changed && this.#state.repairPending) this.#scheduleRepair('member live');
     this.#maybeReady();
+  }
+
+  /**
+   * Whether a refusal of this node's key by member `id` is a join still settling: the member
+   * learns members from the bus at its heartbeat (or at once when an unknown key knocks, see
+   * knowsFingerprint), so for two heartbeats after either of the two appeared it may not know
+   * this node yet. Later, a refusal means the member's view is wrong (another fleet key?).
+   */
+  notYetKnown(id: string): boolean {
+    const m = this.#members.get(id);
+    if (m === undefined) return false;
+    const now = this.#clock();
+    const grace = 2 * this.#l.heartbeatMs;
+    return now - m.firstSeen <= grace || now - this.#startedAt <= grace;
+  }
+
+  /**
+   * Whether the key with this fingerprint is a member's: an inbound session offered a key this
+   * node does not allow. A member that joined since the last heartbeat is found by polling the
+   * member records now (at most once a second, however many unknown keys knock), and is allowed
+   * from then on (its next attempt connects). Decides only how the refusal is logged.
+   */
+  async knowsFingerprint(fp: string): Promise<boolean> {
+    const known = (): boolean => [...this.#members.values()].some((m) => m.info.fingerprint === fp);
+    if (known() || !this.#started || this.#closed) return known();
+    // a member's record is on the bus before it dials anyone: a poll that starts after the knock finds it
+    const at = monoMs();
+    await new Promise<void>((done) => {
+      this.#lookupWaiters.push({ at, done });
+      void this.#lookupLoop();
+    });
+    return known();
+  }
+
+  /** Member polls for knocking keys: one at a time, LOOKUP_SPACING_MS apart, each answering every knock before its start. */
+  async #lookupLoop(): Promise<void> {
+    if (this.#lookupRunning) return;
+    this.#lookupRunning = true;
+    try {
+      while (this.#lookupWaiters.length > 0 && !this.#closed) {
+        const wait = this.#lookupStartedAt + LOOKUP_SPACING_MS - monoMs();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait).unref?.());
+        const start = monoMs();
+        this.#lookupStartedAt = start;
+        await this.#heartbeat();
+        this.#lookupWaiters = this.#lookupWaiters.filter((w) => (w.at <= start ? (w.done(), false) : true));
+      }
+    } finally {
+      this.#lookupRunning = false;
+      if (this.#closed) for (const w of this.#lookupWaiters.splice(0)) w.done();
+    }
   }
 
   #allow(m: KnownMember | MemberInfo): void {

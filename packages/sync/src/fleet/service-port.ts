@@ -8,6 +8,8 @@ export interface RepairPortService {
   removePeer(id: string): unknown;
   hasPeer(id: string): boolean;
   repairWith(id: string, opts: { timeoutMs: number }): Promise<{ ok: boolean; code?: string; message?: string }>;
+  /** the peer's last failure code (a refused handshake, a close reason) */
+  lastErrorOf(id: string): string | undefined;
   setPeerMode(id: string, mode: 'standing' | 'on-demand'): unknown;
 }
 
@@ -34,7 +36,8 @@ export function serviceRepairPort(service: RepairPortService): FleetRepairPort {
     },
     async repairWith(id, timeoutMs) {
       const r = await service.repairWith(id, { timeoutMs });
-      return { ok: r.ok, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}) };
+      const cause = r.ok || r.code !== SyncErrorCode.NOT_CONNECTED ? undefined : service.lastErrorOf(id);
+      return { ok: r.ok, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}), ...(cause ? { cause } : {}) };
     },
     setStanding(ids) {
       for (const id of ours.keys()) if (service.hasPeer(id)) service.setPeerMode(id, ids.includes(id) ? 'standing' : 'on-demand');
