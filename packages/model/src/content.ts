@@ -135,12 +135,14 @@ function labels(v: unknown, id: unknown, issues: Issues): boolean {
   const keys = keyed(v, 'labels', L.labels, 'labels', issues);
   if (keys === null) return false;
   const o = v as Record<string, unknown>;
-  const tag = typeof id === 'string' ? profileTag(id) : '';
+  // the profile's tag (a SHA-256 of its id) only when a label is there to check
+  let tag: string | undefined;
+  const tagOf = (): string => (tag ??= typeof id === 'string' ? profileTag(id) : '');
   let ok = true;
   for (const k of keys) {
     const p = join('labels', k);
     if (!LABEL_PATTERN.test(k) || RESERVED_LABELS.has(k)) ok = issues.add(p, 'label-name', 'invalid label name');
-    else if (!isStoredRef(o[k], typeof id === 'string' ? id : '', () => tag)) ok = issues.add(p, 'label-value', `a label holds a version reference of this profile (v2.${tag}.…)`);
+    else if (!isStoredRef(o[k], typeof id === 'string' ? id : '', tagOf)) ok = issues.add(p, 'label-value', `a label holds a version reference of this profile (v2.${tagOf()}.…)`);
   }
   return ok;
 }
