@@ -3,7 +3,8 @@
  * processes in every real deployment; in one process their CPU work adds up).
  *   -> { type: 'ready', url, publicKey }                      store, http server and identity are up
  *   <- { type: 'start', peer: { url, publicKey } }            start the sync service (it dials the peer)
- *   <- { type: 'hashes' }  -> { type: 'hashes', entries }     the store's version hashes
+ *   <- { type: 'hashes' }  -> { type: 'hashes', entries, cpuMs }  the store's version hashes, and the
+ *                                                             process's CPU (user + system) since 'start'
  *   <- { type: 'close' }   -> exits after closing everything
  */
 import { benchNode } from './sync.bench.js';
@@ -16,12 +17,16 @@ const send = (m: unknown): void => {
 
 const node = await benchNode('child');
 
+let cpuAtStart = process.cpuUsage();
+
 process.on('message', (m: In) => {
   void (async () => {
     if (m.type === 'start') {
+      cpuAtStart = process.cpuUsage();
       node.start({ peers: [m.peer] });
     } else if (m.type === 'hashes') {
-      send({ type: 'hashes', entries: [...node.store.versionHashes()] });
+      const cpu = process.cpuUsage(cpuAtStart);
+      send({ type: 'hashes', entries: [...node.store.versionHashes()], cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
     } else if (m.type === 'close') {
       await node.close();
       process.disconnect?.();
