@@ -4,7 +4,8 @@
  * timed here (this process does nothing else, so no event-loop work of the nodes lands in it).
  *   -> { type: 'ready' }                       the DB is open and warmed up
  *   <- { type: 'pair' }  -> { type: 'pair', ms } one timed pair
- *   <- { type: 'close' }                       exits after closing and removing the DB
+ *   <- { type: 'close' }                       exits after closing and removing the DB (so does a
+ *                                              disconnect: the bench process is gone)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,15 +19,23 @@ await db.open();
 let next = 0;
 for (let i = 0; i < 20; i++) await rawSyncPair(db, next++);
 
+let closing: Promise<never> | undefined;
+const shutdown = (): Promise<never> => (closing ??= closeAndExit());
+const closeAndExit = async (): Promise<never> => {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+  if (process.connected) process.disconnect();
+  process.exit(0);
+};
+// the bench process is gone (it failed or was killed): do not leave the DB behind
+process.on('disconnect', () => void shutdown());
+
 process.on('message', (m: { type: string }) => {
   void (async () => {
     if (m.type === 'pair') {
       process.send?.({ type: 'pair', ms: await rawSyncPair(db, next++) });
     } else if (m.type === 'close') {
-      await db.close();
-      await rm(dir, { recursive: true, force: true });
-      process.disconnect?.();
-      process.exit(0);
+      await shutdown();
     }
   })().catch((err: unknown) => {
     console.error(err);

@@ -189,6 +189,7 @@ async function startChildPeer(): Promise<ChildPeer> {
     },
     close: () =>
       new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.send({ type: 'close' });
       }),
@@ -309,7 +310,7 @@ async function startRawFloor(): Promise<{ pair(): Promise<number>; close(): Prom
     },
     close: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.send({ type: 'close' });
       }),
