@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,13 @@ describe('loadConfig', () => {
       expect(k.env).toBe(named[k.key] ?? `PROFILESYNC_${k.key.replaceAll('.', '_').toUpperCase()}`);
       expect(k.doc.length).toBeGreaterThan(5);
     }
+  });
+
+  it('docs/configuration.md has a row for every key, with its environment variable', () => {
+    const doc = readFileSync(join(__dirname, '../../../docs/configuration.md'), 'utf8');
+    const rows = new Set(doc.split('\n').filter((l) => l.startsWith('| `')).map((l) => l.split(' | ').slice(0, 2).join(' | ')));
+    const missing = CONFIG_KEYS.filter((k) => !rows.has(`| \`${k.key}\` | \`${k.env}\``)).map((k) => k.key);
+    expect(missing).toEqual([]);
   });
 
   it('classifies loopback binds', () => {
