@@ -239,6 +239,17 @@ export const PARAMETER_SPECS: Readonly<Record<string, Check>> = Object.freeze({
 });
 
 export const KNOWN_PARAMETERS: readonly string[] = Object.keys(PARAMETER_SPECS);
+
+/**
+ * Sampling parameters other providers take (Anthropic, Gemini, Mistral, Ollama, vLLM, llama.cpp)
+ * that lie a letter or two from a known key (top_k from top_p): not typos, so the hint for them
+ * is `extra` alone, never a "did you mean".
+ */
+const PROVIDER_PARAMETERS: ReadonlySet<string> = new Set([
+  'top_k', 'min_p', 'top_a', 'typical_p', 'tfs_z', 'repetition_penalty', 'repeat_penalty', 'repeat_last_n',
+  'mirostat', 'mirostat_eta', 'mirostat_tau', 'num_ctx', 'num_predict', 'max_output_tokens', 'stop_sequences',
+  'candidate_count', 'safe_prompt', 'random_seed', 'length_penalty', 'best_of', 'use_beam_search',
+]);
 /** Keys whose values are not atomic in the Y.Doc (docs/profile-model.md, merge semantics). */
 export const NESTED_PARAMETERS: readonly string[] = ['tools', 'extra'];
 
@@ -293,7 +304,7 @@ export function checkParameters(v: unknown, issues: Issues, path = 'parameters',
     }
     const spec = PARAMETER_SPECS[k];
     if (spec === undefined || !Object.prototype.hasOwnProperty.call(PARAMETER_SPECS, k)) {
-      const hint = suggest(k, KNOWN_PARAMETERS) ?? `a model-specific key goes under parameters.extra.${k.slice(0, 64)}`;
+      const hint = (PROVIDER_PARAMETERS.has(k) ? undefined : suggest(k, KNOWN_PARAMETERS)) ?? `a model-specific key goes under parameters.extra.${k.slice(0, 64)}`;
       ok = issues.add(p, 'unknown-parameter', `unknown parameter '${k.slice(0, 64)}'`, hint);
       continue;
     }

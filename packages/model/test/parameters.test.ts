@@ -83,7 +83,10 @@ describe('parameters v2', () => {
     const [typo] = parameterIssues({ temprature: 0.5 });
     expect(typo).toMatchObject({ path: 'parameters.temprature', rule: 'unknown-parameter', suggestion: "did you mean 'temperature'?" });
     expect(parameterIssues({ maxtokens: 5 })[0]?.suggestion).toBe("did you mean 'max_tokens'?");
-    expect(parameterIssues({ top_k: 40 })[0]).toMatchObject({ rule: 'unknown-parameter', suggestion: "did you mean 'top_p'?" });
+    expect(parameterIssues({ top_pp: 0.9 })[0]).toMatchObject({ rule: 'unknown-parameter', suggestion: "did you mean 'top_p'?" });
+    // another provider's parameter a letter from a known one is not a typo: extra, no "did you mean"
+    expect(parameterIssues({ top_k: 40 })[0]).toMatchObject({ rule: 'unknown-parameter', suggestion: 'a model-specific key goes under parameters.extra.top_k' });
+    expect(parameterIssues({ min_p: 0.05 })[0]).toMatchObject({ rule: 'unknown-parameter', suggestion: 'a model-specific key goes under parameters.extra.min_p' });
     expect(parameterIssues({ repetition_penalty: 1.1 })[0]).toMatchObject({ rule: 'unknown-parameter', suggestion: 'a model-specific key goes under parameters.extra.repetition_penalty' });
     // the coded error carries the suggestion in its message
     const content = { id: 'p', modelId: 'm', name: 'n', description: '', systemMessage: '', templates: {}, messages: [], parameters: { temprature: 0.5 }, labels: {}, meta: {}, deleted: false };
