@@ -15,7 +15,8 @@
  *                        (entry + head + view sized like an edit's, sync: true), no other JS,
  *                        in a process of its own (raw-sync-child.ts), one pair after each sample:
  *                        the disk as the samples found it. The same floor measured after the
- *                        samples in this process (the anchor before 17.3) is in extra (rawAfterP99).
+ *                        samples in this process (the anchor before 17.3) is in extra (rawAfterP99,
+ *                        ratioToRawAfter); `met` needs the goal against both.
  *                        sync-live-latency-two-processes: the same with B in its own process
  *                        (sync-peer-child.ts; B's change event is timed on B's clock, mapped onto
  *                        A's by the fastest of 50 IPC round trips), as two nodes run.
@@ -435,13 +436,18 @@ const syncLiveLatency: BenchCase = {
           value: s.p99,
           p50: s.p50,
           p99: s.p99,
-          goal: 'p99 <= 2x the same-run floor (issue 17.3)',
-          met: s.p99 <= 2 * raw.p99,
+          // met only against both floors: the pair after each sample also meets whatever disk work
+          // the nodes left behind (snapshots, compactions), which makes it the kinder anchor
+          goal: 'p99 <= 2x the same-run floor (issue 17.3), both the pairs between the samples and the pairs after them',
+          met: s.p99 <= 2 * raw.p99 && s.p99 <= 2 * after.p99,
           baseline: 'two sequential raw LevelDB sync batches (entry + head + view), p99, one pair after each sample in a process of its own',
           baselineValue: raw.p99,
           extra: {
             samples: r.samples.length,
             rawTwoSyncWritesP50: Number(raw.p50.toFixed(3)),
+            rawAfterP50: Number(after.p50.toFixed(3)),
+            rawAfterP99: Number(after.p99.toFixed(3)),
+            ratioToRawAfter: Number((s.p99 / after.p99).toFixed(3)),
             localAppendP50: Number(local.p50.toFixed(3)),
             localAppendP99: Number(local.p99.toFixed(3)),
             mean: Number(s.mean.toFixed(3)),
@@ -452,8 +458,6 @@ const syncLiveLatency: BenchCase = {
       };
       return [
         report('sync-live-latency', one, {
-          rawAfterP50: Number(after.p50.toFixed(3)),
-          rawAfterP99: Number(after.p99.toFixed(3)),
           remoteApplyP50: Number(remote.p50.toFixed(3)),
           remoteApplyP99: Number(remote.p99.toFixed(3)),
           b: "in A's process",
