@@ -25,7 +25,7 @@
  *                        Goal < 50 ms and a constant message count (the same run at 1,000 is in extra).
  * Sizes: SYNC_BENCH_PROFILES, SYNC_BENCH_UPDATES, SYNC_BENCH_NOOP_PROFILES.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -158,9 +158,9 @@ interface ChildPeer {
   close(): Promise<void>;
 }
 
-/** Starts test/bench/sync-peer-child.ts (same conditions and loader as this process). */
-async function startChildPeer(): Promise<ChildPeer> {
-  const child = fork(new URL('./sync-peer-child.ts', import.meta.url), { execArgv: ['--conditions=@profilesync/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** Forks a bench child (same conditions and loader as this process); `next(type)` resolves with its next message of that type. */
+function forkChild(file: string, what: string): { child: ChildProcess; next<T>(type: string): Promise<T> } {
+  const child = fork(new URL(file, import.meta.url), { execArgv: ['--conditions=@profilesync/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T>(type: string): Promise<T> =>
     new Promise((resolve, reject) => {
       const onMessage = (m: { type: string }): void => {
@@ -169,10 +169,16 @@ async function startChildPeer(): Promise<ChildPeer> {
         child.off('exit', onExit);
         resolve(m as T);
       };
-      const onExit = (code: number | null): void => reject(new Error(`sync peer child exited with ${code}`));
+      const onExit = (code: number | null): void => reject(new Error(`${what} exited with ${code}`));
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
+  return { child, next };
+}
+
+/** Starts test/bench/sync-peer-child.ts. */
+async function startChildPeer(): Promise<ChildPeer> {
+  const { child, next } = forkChild('./sync-peer-child.ts', 'sync peer child');
   const ready = await next<{ url: string; publicKey: string }>('ready');
   return {
     ready,
@@ -289,19 +295,7 @@ async function rawTwoSyncWrites(samples: number): Promise<number[]> {
 
 /** The same floor in its own process (raw-sync-child.ts), one pair on request: sampled between the live samples. */
 async function startRawFloor(): Promise<{ pair(): Promise<number>; close(): Promise<void> }> {
-  const child = fork(new URL('./raw-sync-child.ts', import.meta.url), { execArgv: ['--conditions=@profilesync/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = <T>(type: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (m: { type: string }): void => {
-        if (m.type !== type) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(m as T);
-      };
-      const onExit = (code: number | null): void => reject(new Error(`raw floor child exited with ${code}`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
+  const { child, next } = forkChild('./raw-sync-child.ts', 'raw floor child');
   await next('ready');
   return {
     pair: async () => {
