@@ -83,4 +83,25 @@ it('lists the conflict of apart edits and resolves it; bad requests get codes an
   const onA = cli(['profile', 'conflicts', 'coder', '--open', '--json'], env(a));
   expect(onA.json.conflicts).toEqual([]);
   expect(cli(['profile', 'get', 'coder', '--json'], env(a)).json).toMatchObject({ systemMessage: 'You write clean, tested code.', conflicts: 0 });
+
+  // one id created apart with other content: a 'create' conflict, whose sides are whole profiles;
+  // the table shows where they differ (not the same first 40 characters of both)
+  for (const r of cli(['peer', 'list', '--json'], env(a)).json.peers as { id: string }[]) expect(cli(['peer', 'remove', r.id, '--json'], env(a)).code).toBe(0);
+  for (const r of cli(['peer', 'list', '--json'], env(b)).json.peers as { id: string }[]) expect(cli(['peer', 'remove', r.id, '--json'], env(b)).code).toBe(0);
+  expect(cli(['profile', 'create', '--id', 'faq', '--model', 'gpt-4o', '--name', 'FAQ', 'systemMessage=Answer from the FAQ.', '--json'], env(a)).code).toBe(0);
+  expect(cli(['profile', 'create', '--id', 'faq', '--model', 'gpt-4o', '--name', 'FAQ bot', 'systemMessage=Answer briefly.', '--json'], env(b)).code).toBe(0);
+  peer(a, b);
+  peer(b, a);
+  sync(a);
+  const created = cli(['profile', 'conflicts', 'faq', '--json'], env(a));
+  expect(created.json.conflicts).toHaveLength(1);
+  const cc = created.json.conflicts[0];
+  expect(cc).toMatchObject({ kind: 'create', field: '', status: 'open' });
+  const table = cli(['profile', 'conflicts', 'faq'], env(a));
+  expect(table.code, table.stderr).toBe(0);
+  expect(table.stdout).toContain(`${cc.id} (created apart): the two sides differ in name, systemMessage; --json shows both whole profiles`);
+  const row = table.stdout.split('\n').find((l) => l.startsWith(cc.id) && l.includes('create'))!;
+  // each side's cell names its own name and system message
+  expect(row).toContain('"name":"FAQ"');
+  expect(row).toContain('"name":"FAQ bot"');
 }, 120_000);
