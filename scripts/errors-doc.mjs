@@ -94,7 +94,11 @@ export function generate() {
     'The `profilesync` binary maps error codes to exit codes; the table is in',
     '[apps/cli/README.md](../apps/cli/README.md#exit-codes-and-errors) and',
     '[operations.md](operations.md). CLI-only codes: `USAGE`, `SERVER_UNREACHABLE`, `NODE_EXISTS`,',
-    '`NODE_NOT_ENCRYPTED`, `NODE_IDENTITY_NOT_FOUND`, `VERIFY_DAMAGE`, `SYNC_NOT_CONVERGED`, `BACKUP_INCOMPLETE`, `HTTP_<status>`.',
+    '`NODE_NOT_ENCRYPTED`, `NODE_IDENTITY_NOT_FOUND`, `VERIFY_DAMAGE`, `SYNC_NOT_CONVERGED`, `BACKUP_INCOMPLETE`, `HTTP_<status>`,',
+    '`NODE_NOT_RUNNING` (a remote command on a data dir no node runs on: nothing is sent to another node; exit 7),',
+    '`ADMIN_TOKEN_WRONG_NODE` (`--url` is not the node of the data dir whose admin token would be sent; exit 5),',
+    '`LOG_RESTORE_NOTHING` (`restore --until` before every entry of the backup; the message names its first and last',
+    'entry times; nothing is left in the target; exit 8).',
     '',
   );
   return out.join('\n');

@@ -70,9 +70,7 @@ export class ApiClient {
     }
     if (res.ok || opts.accept?.includes(res.status)) return { status: res.status, data: data as T, headers: res.headers };
     const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
-    throw new ProfileSyncError(e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status} from ${method} ${path}`, {
-      details: { status: res.status, ...(e?.details ?? {}) },
-    });
+    throw this.#answered(res.status, method, path, e);
   }
 
   /**
@@ -105,7 +103,13 @@ export class ApiClient {
     } catch {
       e = undefined;
     }
-    throw new ProfileSyncError(e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status} from ${method} ${path}`, { details: { status: res.status, ...(e?.details ?? {}) } });
+    throw this.#answered(res.status, method, path, e);
+  }
+
+  /** An error answer as a ProfileSyncError with the node's code; the message names the URL that answered. */
+  #answered(status: number, method: string, path: string, e: { code?: string; message?: string; details?: Record<string, unknown> } | undefined): ProfileSyncError {
+    const what = e?.message ?? `HTTP ${status} from ${method} ${path}`;
+    return new ProfileSyncError(e?.code ?? `HTTP_${status}`, `${what} (answered by ${this.url})`, { details: { status, ...(e?.details ?? {}), url: this.url } });
   }
 
   get<T = unknown>(path: string, query?: RequestOptions['query']): Promise<T> {
@@ -143,7 +147,7 @@ export class ApiClient {
     } catch {
       e = undefined;
     }
-    throw new ProfileSyncError(e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status} from GET ${path}`, { details: { status: res.status, ...(e?.details ?? {}) } });
+    throw this.#answered(res.status, 'GET', path, e);
   }
 }
 

@@ -91,35 +91,58 @@ export class Cli {
 
   /**
    * The node to talk to: --url / PROFILESYNC_URL, else the node running on the data dir (its
-   * `server.json`, whatever port it took), else the configured address; token from --token /
-   * PROFILESYNC_TOKEN / PROFILESYNC_ADMIN_TOKEN, then the local admin token.
+   * `server.json`, whatever port it took). With no node running on the data dir: the configured
+   * address, but only for an explicit token and a data dir nobody named; else NODE_NOT_RUNNING
+   * (a node on the default URL may serve another dir). Token from --token / PROFILESYNC_TOKEN /
+   * PROFILESYNC_ADMIN_TOKEN, then the data dir's admin token, which is only ever sent to the
+   * node that serves that dir (its `server.json`): never to whatever else answers on a port.
    */
   async client(opts: CommonOpts): Promise<ApiClient> {
     const env = this.io.env;
-    let url = opts.url ?? (env.PROFILESYNC_URL || undefined);
-    let config: ServerConfig | undefined;
+    const explicitUrl = opts.url ?? (env.PROFILESYNC_URL || undefined);
+    const explicitToken = opts.token ?? (env.PROFILESYNC_TOKEN || undefined) ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
+    // the data dir counts only when it can matter: no explicit URL, or its admin token is needed
+    const config = explicitUrl === undefined || explicitToken === undefined ? this.config(opts) : undefined;
+    const running = config ? readServerFile(config.dataDir) : undefined;
+    let url = explicitUrl;
     if (url === undefined) {
-      config = this.config(opts);
-      const running = readServerFile(config.dataDir);
-      url = running ? localUrl(running.host, running.port) : localUrl(config.host, config.port);
+      const c = config as ServerConfig;
+      // a dir (or config) the user named is the node they mean; only the default ./data falls back
+      const named = opts.data !== undefined || opts.config !== undefined || (env.PROFILESYNC_DATA_DIR ?? '') !== '' || (env.PROFILESYNC_CONFIG ?? '') !== '';
+      if (running) url = localUrl(running.host, running.port);
+      else if (explicitToken !== undefined && !named) url = localUrl(c.host, c.port);
+      else throw notRunning(c.dataDir, opts, `nothing was sent to ${localUrl(c.host, c.port)} (the configured address, where another dir's node may run)`);
     }
-    let token = opts.token ?? (env.PROFILESYNC_TOKEN || undefined) ?? (env.PROFILESYNC_ADMIN_TOKEN || undefined);
+    let token = explicitToken;
     if (token === undefined) {
-      // the local admin token never leaves this machine: only for the configured address or a loopback URL
-      if (config === undefined && !isLoopbackUrl(url)) {
-        throw new ProfileSyncError('AUTH_UNAUTHORIZED', `no token for ${url}: pass --token or set PROFILESYNC_TOKEN (the local admin token is only sent to a loopback address)`);
+      const c = config as ServerConfig;
+      if (explicitUrl !== undefined) {
+        // the local admin token never leaves this machine, and only goes to the node that serves its dir
+        if (!isLoopbackUrl(explicitUrl)) {
+          throw new ProfileSyncError('AUTH_UNAUTHORIZED', `no token for ${explicitUrl}: pass --token or set PROFILESYNC_TOKEN (the local admin token is only sent to a loopback address)`);
+        }
+        if (!running) throw notRunning(c.dataDir, opts, `its admin token is not sent to ${explicitUrl}`);
+        if (!sameNode(explicitUrl, running)) {
+          const own = localUrl(running.host, running.port);
+          throw new ProfileSyncError('ADMIN_TOKEN_WRONG_NODE', `${explicitUrl} is not the node running on ${c.dataDir} (that one listens at ${own}): the admin token of ${c.dataDir} is only sent to its own node`, {
+            details: { url: explicitUrl, dataDir: c.dataDir, nodeUrl: own, hint: `drop --url (the CLI finds ${own} from ${c.dataDir}), or pass --token with a token of the node at ${explicitUrl}` },
+          });
+        }
       }
-      config ??= this.config(opts);
-      token = await readAdminToken(config.dataDir, this.passphrase(false));
+      token = await readAdminToken(c.dataDir, this.passphrase(false));
       if (token === undefined) {
-        throw new ProfileSyncError('AUTH_UNAUTHORIZED', `no token: pass --token or set PROFILESYNC_TOKEN (no admin token file in ${config.dataDir})`);
+        throw new ProfileSyncError('AUTH_UNAUTHORIZED', `no token: pass --token or set PROFILESYNC_TOKEN (no admin token file in ${c.dataDir})`);
       }
     }
     return new ApiClient({ url, token });
   }
 
-  /** Runs `fn` on the data dir opened in this process; explains LOG_LOCKED (a server holds it). */
-  async offline<T>(opts: CommonOpts, fn: (node: NodeHandle, config: ServerConfig) => Promise<T>, extra: Partial<OpenNodeOptions> = {}): Promise<T> {
+  /**
+   * Runs `fn` on the data dir opened in this process. When a server holds the dir (LOG_LOCKED)
+   * the hint offers `--url` only to commands that take it (`remote`), else what does work while
+   * the node runs (`whileRunning`), if anything.
+   */
+  async offline<T>(opts: CommonOpts, fn: (node: NodeHandle, config: ServerConfig) => Promise<T>, use: OfflineUse = {}): Promise<T> {
     const config = this.config(opts);
     const { openNode } = await import('@profilesync/server');
     let node: NodeHandle;
@@ -130,14 +153,17 @@ export class Cli {
         hotCacheBytes: config.cache.hotBytes,
         maxDocs: config.cache.maxDocs,
         maxProfileBytes: config.maxProfileBytes,
-        ...extra,
+        ...use.open,
       });
     } catch (err) {
       if (errorCode(err) === 'LOG_LOCKED') {
         const running = readServerFile(config.dataDir);
-        const where = running ? ` at ${localUrl(running.host, running.port)} (pid ${running.pid})` : '';
+        const url = running ? localUrl(running.host, running.port) : undefined;
+        const where = running ? ` at ${url} (pid ${running.pid})` : '';
+        const stop = `stop that server first (Ctrl-C where it runs, or \`kill -TERM ${running ? running.pid : 'PID'}\`), then run this again`;
+        const other = use.remote ? `, or run the command against it with --url ${url ?? 'URL'}` : use.whileRunning ? `; ${use.whileRunning(url ?? 'URL')}` : '';
         throw new ProfileSyncError('LOG_LOCKED', `a server is running on ${config.dataDir}${where} (its log is locked)`, {
-          details: { hint: `stop that server first (Ctrl-C or SIGTERM)${running ? `, or run the command against it with --url ${localUrl(running.host, running.port)}` : ', or run the command against it with --url URL'}` },
+          details: { dataDir: config.dataDir, ...(url ? { url } : {}), hint: stop + other },
           cause: err,
         });
       }
@@ -149,6 +175,39 @@ export class Cli {
       await node.close();
     }
   }
+}
+
+/** What a command that opens the data dir itself offers when a server holds it. */
+export interface OfflineUse {
+  /** more openNode options */
+  open?: Partial<OpenNodeOptions>;
+  /** the command takes --url (it can run against the node instead) */
+  remote?: boolean;
+  /** what does work while the node runs (given its URL), for commands without --url */
+  whileRunning?: (url: string) => string;
+}
+
+/** NODE_NOT_RUNNING: no node serves `dataDir` (its `server.json` is missing, or its process is gone). */
+function notRunning(dataDir: string, opts: CommonOpts, why: string): ProfileSyncError {
+  const start = `profilesync serve${opts.data !== undefined ? ` --data ${opts.data}` : ''}${opts.config !== undefined ? ` --config ${opts.config}` : ''}`;
+  return new ProfileSyncError('NODE_NOT_RUNNING', `no node is running on ${dataDir} (it has no server.json of a live node): ${why}`, {
+    details: { dataDir, hint: `start it with \`${start}\` (in another terminal), or pass --url and --token for a node elsewhere` },
+  });
+}
+
+/** Whether `url` reaches the node described by `running` (same port; same host, or both on this machine). */
+function sameNode(url: string, running: ServerFileInfo): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  const port = u.port !== '' ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+  if (port !== running.port) return false;
+  const own = new URL(localUrl(running.host, running.port)).hostname;
+  // localUrl maps a wildcard bind to loopback: a node on 0.0.0.0 is reached on 127.0.0.1 and localhost alike
+  return u.hostname === own || (isLoopbackHost(u.hostname) && isLoopbackHost(own));
 }
 
 /** Whether a URL points at this machine (127.0.0.0/8, ::1, localhost). */

@@ -42,11 +42,14 @@ const CLI_HINTS: Readonly<Record<string, string>> = {
   REQUEST_INVALID: 'fix the value named in the message',
   AUDIT_INVALID: 'see `profilesync audit --help` for the forms --since and --until take',
   IMPORT_INVALID: 'import takes the output of `profilesync export` (JSON, or --format log)',
-  LOG_LOCKED: 'stop the server that holds the data dir, or run the command against it with --url',
+  LOG_LOCKED: 'another process (a running node) holds the data dir: stop it first, or use another --data dir',
+  NODE_NOT_RUNNING: 'start the node on that dir (`profilesync serve --data DIR`), or pass --url and --token for a node elsewhere',
+  ADMIN_TOKEN_WRONG_NODE: 'drop --url to reach the node running on the data dir, or pass --token with a token of the node at that URL',
   LOG_BACKUP_CORRUPT: 'use another copy of the backup; nothing was restored',
   BACKUP_INCOMPLETE: 'run the backup again; if it fails again, the node\'s log (a `backup failed` line) says why',
   BACKUP_IN_PROGRESS: 'another backup of the node is running: retry when it is done',
-  LOG_RESTORE_NOT_EMPTY: 'restore into a new --data dir',
+  LOG_RESTORE_NOT_EMPTY: 'name a dir that does not exist yet: `profilesync restore FILE --data NEW_DIR` (the restore creates it)',
+  LOG_RESTORE_NOTHING: 'pick an --until between the first and the last entry time of the backup (the message names them), or leave --until out',
   ADMIN_TOKEN_UNAVAILABLE: 'pass --token; a restore issues a fresh admin token',
 };
 

@@ -135,7 +135,10 @@ describe('profilesync (plaintext node)', () => {
     const foreign = cli(['profile', 'list', '--json', '--url', 'http://profilesync.example.invalid:7878'], { PROFILESYNC_DATA_DIR: data });
     expect(foreign.code).toBe(5);
     expect(foreign.error?.message).toContain('only sent to a loopback address');
-    const down = cli(['profile', 'list', '--json', '--url', `http://127.0.0.1:${freePort}`], env);
+    // the data dir's admin token goes only to the node that serves the dir
+    const elsewhere = cli(['profile', 'list', '--json', '--url', `http://127.0.0.1:${freePort}`], env);
+    expect([elsewhere.code, elsewhere.error?.code]).toEqual([5, 'ADMIN_TOKEN_WRONG_NODE']);
+    const down = cli(['profile', 'list', '--json', '--url', `http://127.0.0.1:${freePort}`, '--token', init.adminToken], env);
     expect(down.code).toBe(7);
     expect(down.error?.code).toBe('SERVER_UNREACHABLE');
     expect(down.error?.hint).toContain('profilesync serve');
@@ -204,7 +207,8 @@ describe('profilesync (plaintext node)', () => {
     expect(r.code).toBe(7);
     expect(r.error?.code).toBe('LOG_LOCKED');
     expect(r.error?.message).toContain('a server is running');
-    expect(r.error?.hint).toContain('--url');
+    // verify takes no --url: the hint does not offer it
+    expect(r.error?.hint).not.toContain('--url');
     const human = cli(['verify', '--data', data]);
     expect(human.code).toBe(7);
     expect(human.stderr).toContain('stop that server first');

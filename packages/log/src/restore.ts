@@ -121,6 +121,7 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
   let aux = 0;
   let seen = 0;
   let trailer = false;
+  let span: RestoreReport['span'];
   let current: StreamState | undefined;
   const every = 10_000;
 
@@ -250,6 +251,13 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
             throw corrupt(`entry ${no}/${seq} is malformed`, err);
           }
           // the hash itself is recomputed on the hash thread (awaited before the final write)
+          if (span === undefined) span = { firstLsn: e.lsn, lastLsn: e.lsn, firstTs: e.ts, lastTs: e.ts };
+          else {
+            if (e.lsn < span.firstLsn) span.firstLsn = e.lsn;
+            if (e.lsn > span.lastLsn) span.lastLsn = e.lsn;
+            if (e.ts < span.firstTs) span.firstTs = e.ts;
+            if (e.ts > span.lastTs) span.lastTs = e.ts;
+          }
           const wait = hashes.add(no, seq, value);
           if (wait !== undefined) await wait;
           if (s.stopped || (opts.untilLsn !== undefined && e.lsn > opts.untilLsn) || (opts.untilTs !== undefined && e.ts > opts.untilTs)) {
@@ -328,6 +336,6 @@ async function replay(opts: RestoreOptions, open: () => Promise<Db>, newChain: (
   await writeOps(d, newMetaOps(FORMAT_VERSION, c.id, header.createdAt).map((o) => ({ type: 'put' as const, ...o })), true);
   opts.onProgress?.({ done: seen, total: seen });
   return {
-    streams: restoredStreams, entries, skipped, aux, sections, codecId: c.id, lastLsn, durationMillis: performance.now() - start,
+    streams: restoredStreams, entries, skipped, aux, sections, codecId: c.id, lastLsn, span, durationMillis: performance.now() - start,
   };
 }

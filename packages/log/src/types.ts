@@ -442,6 +442,11 @@ export interface RestoreReport {
   sections: Map<string, Uint8Array>;
   codecId: string;
   lastLsn: number;
+  /**
+   * lsn and ts (ms) bounds of every entry in the backup, restored or skipped (undefined when it
+   * holds no entry): what a caller names when an until bound keeps nothing
+   */
+  span: { firstLsn: number; lastLsn: number; firstTs: number; lastTs: number } | undefined;
   durationMillis: number;
 }
 

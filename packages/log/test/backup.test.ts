@@ -166,6 +166,13 @@ describe('backup / restore', () => {
     const early = join(await tempDir(), 'early');
     const r0 = await restoreLog({ dir: early, input: source(b), untilTs: 0 });
     expect(r0).toMatchObject({ streams: 0, entries: 0, skipped: 33 });
+    // the bounds of every entry in the backup, also when the until bound kept none of them
+    const every = (await Promise.all(log.streams().map((s) => collect(log.read(s))))).flat();
+    const want = { firstLsn: Math.min(...every.map((e) => e.lsn)), lastLsn: Math.max(...every.map((e) => e.lsn)), firstTs: Math.min(...every.map((e) => e.ts)), lastTs: Math.max(...every.map((e) => e.ts)) };
+    expect(every.length).toBe(33);
+    expect(want.firstTs).toBeLessThan(want.lastTs);
+    expect(r0.span).toEqual(want);
+    expect(r.span).toEqual(want);
     const empty = track(await openLog({ dir: early }));
     expect(empty.streams()).toEqual([]);
   });

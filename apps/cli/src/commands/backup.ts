@@ -81,6 +81,30 @@ function entriesOf(dir: string): string[] {
   }
 }
 
+/** `profilesync restore FILE --data DIR [--until X]`, quoted for a shell where needed. */
+function restoreCommand(file: string, dir: string, until: string | undefined): string {
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+  return `profilesync restore ${q(file)} --data ${q(dir)}${until !== undefined ? ` --until ${q(until)}` : ''}`;
+}
+
+/** A sibling of `dir` (as the user wrote it) that does not exist yet: DIR-restored, DIR-restored-2, ... */
+function freshDir(dir: string, cwd: string): string {
+  const base = `${dir.replace(/[\\/]+$/, '')}-restored`;
+  for (let i = 1; ; i++) {
+    const candidate = i === 1 ? base : `${base}-${i}`;
+    if (!existsSync(resolve(cwd, candidate))) return candidate;
+  }
+}
+
+/** LOG_RESTORE_NOTHING: the --until bound lies before every entry of the backup. */
+function nothingRestored(file: string, until: string, span: { firstLsn: number; lastLsn: number; firstTs: number; lastTs: number }, dir: string): ProfileSyncError {
+  const first = new Date(span.firstTs).toISOString();
+  const last = new Date(span.lastTs).toISOString();
+  return new ProfileSyncError('LOG_RESTORE_NOTHING', `--until ${until} is before every entry of ${file}: its entries run from ${first} to ${last} (lsn ${span.firstLsn} to ${span.lastLsn}); nothing was restored and ${dir} was left as it was`, {
+    details: { file, until, firstAt: first, lastAt: last, firstLsn: span.firstLsn, lastLsn: span.lastLsn, hint: `pick an --until from ${first} (or lsn ${span.firstLsn}) on; \`--until ${last}\` keeps every entry` },
+  });
+}
+
 export function registerBackup(program: Command, cli: Cli): void {
   addRemote(
     program
@@ -102,7 +126,7 @@ export function registerBackup(program: Command, cli: Cli): void {
       } finally {
         progress.stop();
       }
-    });
+    }, { remote: true });
     out.result(report, () => out.line(`backup ${file}: ${report.entries} entries in ${report.streams} streams, ${report.bytes} bytes, lsn <= ${report.lastLsn}, sha256 ${report.sha256.slice(0, 16)}...`));
   });
 
@@ -115,11 +139,13 @@ export function registerBackup(program: Command, cli: Cli): void {
       const { AT_REST_CODEC_ID, IDENTITY_FILE, KEYRING_FILE, createAtRestCodec, unlockKeyring } = await import('@profilesync/crypto');
       const { TokenStore, openNode, writeAdminTokenFile, writeSecretFile } = await import('@profilesync/server');
       const config = cli.config(o);
-      if (isNodeDir(config.dataDir)) throw new ProfileSyncError('LOG_RESTORE_NOT_EMPTY', `${config.dataDir} already holds a node; restore into a new --data dir`);
+      const notEmpty = (what: string) =>
+        new ProfileSyncError('LOG_RESTORE_NOT_EMPTY', `${config.dataDir} ${what}: a restore only writes into a new or empty dir (nothing was changed)`, {
+          details: { dir: config.dataDir, hint: `restore into a dir that does not exist yet (the restore creates it): \`${restoreCommand(file, freshDir(o.data ?? config.dataDir, cli.io.cwd), o.until)}\`` },
+        });
+      if (isNodeDir(config.dataDir)) throw notEmpty('already holds a node');
       const foreign = entriesOf(config.dataDir);
-      if (foreign.length > 0) {
-        throw new ProfileSyncError('LOG_RESTORE_NOT_EMPTY', `${config.dataDir} is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); restore into a new or empty --data dir`, { details: { dir: config.dataDir } });
-      }
+      if (foreign.length > 0) throw notEmpty(`is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`);
       if (!existsSync(file) || !statSync(file).isFile()) throw new ProfileSyncError('USAGE', `no backup file ${file}`);
       const existed = existsSync(config.dataDir);
       const paths = nodePaths(config.dataDir);
@@ -147,6 +173,8 @@ export function registerBackup(program: Command, cli: Cli): void {
         };
         mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
         report = await restoreLog({ dir: paths.logDir, input: createReadStream(file), codec, materialize: materializeProfile, snapshotPolicy: PROFILE_SNAPSHOT_POLICY, onProgress: (p) => progress.update(p.done, p.total), ...until });
+        // an --until before every entry would leave a node with nothing in it: refused, and removed below
+        if (report.entries === 0 && report.skipped > 0 && report.span !== undefined) throw nothingRestored(file, o.until ?? '', report.span, config.dataDir);
       } catch (err) {
         // nothing of a failed restore stays behind: the files written here, and the dir if this run made it
         await keyring?.close();

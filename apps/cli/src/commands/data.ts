@@ -55,7 +55,7 @@ const CLI_WRITE: WriteContext = { actor: 'cli', origin: 'cli:import' };
 /** Runs `fn` against the node: through its HTTP API when remote, else on the data dir opened here. */
 async function withTarget<T>(cli: Cli, o: CommonOpts, fn: (t: TransferTarget) => Promise<T>): Promise<T> {
   if (cli.isRemote(o)) return fn(remoteTarget(await cli.client(o)));
-  return cli.offline(o, (node) => fn(localTarget(node, CLI_WRITE)));
+  return cli.offline(o, (node) => fn(localTarget(node, CLI_WRITE)), { remote: true });
 }
 
 export function registerData(program: Command, cli: Cli): void {
@@ -126,7 +126,10 @@ export function registerData(program: Command, cli: Cli): void {
     .action(async (o: CommonOpts & { repair?: boolean; from?: string }) => {
       if (o.from !== undefined && !o.repair) throw new ProfileSyncError('USAGE', '--from needs --repair');
       if (o.from !== undefined && !existsSync(o.from)) throw new ProfileSyncError('USAGE', `no backup file ${o.from}`);
-      const result = await cli.offline(o, (node) => verifyAndRepair(cli, node, o));
+      // no online verify: a running node checks what it reads and reports the damage it found at /api/damage
+      const result = await cli.offline(o, (node) => verifyAndRepair(cli, node, o), {
+        whileRunning: (url) => `meanwhile \`GET ${url}/api/damage\` (any token) lists the damage the running node has found`,
+      });
       const out = cli.output(o);
       const { report, findings, repaired } = result;
       out.result({ ...report, findings, ...(repaired.length > 0 ? { repaired } : {}) }, () => {
