@@ -58,7 +58,9 @@ describe('server.json: a running node is found from --data', () => {
     const r = local('verify');
     expect(r.code).toBe(7);
     expect(r.stderr).toContain(`at ${served!.info.url}`);
-    expect(r.stderr).toContain(`--url ${served!.info.url}`);
+    // verify takes no --url: what works while the node runs, at its URL
+    expect(r.stderr).toContain(`${served!.info.url}/api/damage`);
+    expect(r.stderr).not.toContain('--url');
   });
 
   it('a server.json left by a dead process is ignored', () => {
