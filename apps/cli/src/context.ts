@@ -161,7 +161,7 @@ export class Cli {
         const url = running ? localUrl(running.host, running.port) : undefined;
         const where = running ? ` at ${url} (pid ${running.pid})` : '';
         const stop = `stop that server first (Ctrl-C where it runs, or \`kill -TERM ${running ? running.pid : 'PID'}\`), then run this again`;
-        const other = use.remote ? `, or run the command against it with --url ${url ?? 'URL'}` : use.whileRunning ? `; ${use.whileRunning(url ?? 'URL')}` : '';
+        const other = use.remote ? `, or run the command against it with ${url ? `--url ${url}` : '--url URL --token TOKEN'}` : use.whileRunning ? `; ${use.whileRunning(url ?? 'URL')}` : '';
         throw new ProfileSyncError('LOG_LOCKED', `a server is running on ${config.dataDir}${where} (its log is locked)`, {
           details: { dataDir: config.dataDir, ...(url ? { url } : {}), hint: stop + other },
           cause: err,

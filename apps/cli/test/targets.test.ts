@@ -145,7 +145,7 @@ describe('LOG_LOCKED offers --url only to commands that take it', () => {
     try {
       const r = cli(['export', '--data', a, '--json']);
       expect([r.code, r.error?.code]).toEqual([7, 'LOG_LOCKED']);
-      expect(r.error?.hint).toContain('--url URL');
+      expect(r.error?.hint).toContain('--url URL --token TOKEN');
       const online = cli(['export', '--data', a, '--url', nodeA!.info.url, '--token', adminA, '--json']);
       expect(online.code).toBe(0);
       expect(online.json.profiles.map((p: { id: string }) => p.id)).toEqual(['triage']);
