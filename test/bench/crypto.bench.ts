@@ -20,6 +20,7 @@ import * as Y from 'yjs';
 import { openLog, type LogCodec } from '@profilesync/log';
 import { SecureSession, createAtRestCodec, initKeyring } from '@profilesync/crypto';
 import { concurrentRate, gc, nowMs, result, type BenchCase, type BenchResult } from './harness.js';
+import { batchPhases, type BatchPhases } from './log-workload.js';
 
 // tweetnacl as the crypto package resolves it (its dev dependency: the reference its tests compare against)
 interface Secretbox {
@@ -137,17 +138,19 @@ function profileWorkload(profiles: number, perProfile: number): { stream: string
 }
 
 /** Durable appends/s: `writers` concurrent writers, each on its own profile. */
-async function appendRate(codec: LogCodec | undefined, work: ReturnType<typeof profileWorkload>): Promise<number> {
+async function appendRate(codec: LogCodec | undefined, work: ReturnType<typeof profileWorkload>): Promise<{ opsPerSec: number; phases: BatchPhases }> {
   const dir = await mkdtemp(join(tmpdir(), 'psync-bench-rest-'));
   const log = await openLog({ dir, ...(codec ? { codec } : {}) });
+  const phases = batchPhases(log);
   try {
     const perWriter = work[0]!.length;
-    const { opsPerSec } = await concurrentRate(work.length, work.length * perWriter, (w, i) => {
+    const { opsPerSec, elapsedMs } = await concurrentRate(work.length, work.length * perWriter, (w, i) => {
       const item = work[w]![Math.floor(i / work.length) % perWriter]!;
       return log.append({ stream: item.stream, body: item.body, actor: 'bench', origin: 'local', view: item.view });
     });
-    return opsPerSec;
+    return { opsPerSec, phases: phases.done(elapsedMs) };
   } finally {
+    phases.off();
     await log.close();
     await rm(dir, { recursive: true, force: true });
   }
@@ -194,16 +197,23 @@ const atRestOverhead: BenchCase = {
     try {
       await appendRate(undefined, profileWorkload(writers, 20));
       await appendRate(codec, profileWorkload(writers, 20));
-      const plain: number[] = [];
-      const encrypted: number[] = [];
+      const plainRuns: Awaited<ReturnType<typeof appendRate>>[] = [];
+      const encryptedRuns: Awaited<ReturnType<typeof appendRate>>[] = [];
       for (let round = 0; round < 3; round++) {
         gc();
-        plain.push(await appendRate(undefined, work));
+        plainRuns.push(await appendRate(undefined, work));
         gc();
-        encrypted.push(await appendRate(codec, work));
+        encryptedRuns.push(await appendRate(codec, work));
       }
+      const plain = plainRuns.map((r) => r.opsPerSec);
+      const encrypted = encryptedRuns.map((r) => r.opsPerSec);
       const value = Math.max(...encrypted);
       const baselineValue = Math.max(...plain);
+      // ms per batch of the best round of each: acks -> next cut, cut -> synced write (incl. the seal), the write
+      const phasesOf = (runs: typeof plainRuns, best: number) => {
+        const p = (runs.find((r) => r.opsPerSec === best) as (typeof runs)[number]).phases;
+        return `${p.outsideMs} / ${p.buildMs} / ${p.writeMs}`;
+      };
       const sealMs = sealMsPerRound(codec, work);
       const plainRoundMs = (writers / baselineValue) * 1000;
       const bodyBytes = work.flat().reduce((n, x) => n + x.body.length, 0) / (writers * work[0]!.length);
@@ -228,6 +238,8 @@ const atRestOverhead: BenchCase = {
           anchorSealMsPerRound: Number(sealMs.toFixed(3)),
           anchorSealUsPerRecord: Number(((sealMs * 1000) / (2 * writers)).toFixed(2)),
           anchorCeilingRatio: Number((plainRoundMs / (plainRoundMs + sealMs)).toFixed(3)),
+          plainBatchOutsideBuildWriteMs: phasesOf(plainRuns, baselineValue),
+          encryptedBatchOutsideBuildWriteMs: phasesOf(encryptedRuns, value),
         },
       });
     } finally {

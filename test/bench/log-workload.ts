@@ -111,10 +111,37 @@ export function makeAppendWorkload(writers = 64, perWriter = 1000, seed = 1000):
   };
 }
 
-/** Runs the workload against an open log: acknowledged appends/s and how they were batched. */
-export async function runDurableAppends(log: EventLog, work: AppendWorkload): Promise<{ opsPerSec: number; elapsedMs: number; appends: number; batches: number }> {
+/**
+ * Where a batch's round goes, averaged over the run (ms per batch): `outside` from one batch's
+ * acks to the next batch being cut (the writers' continuations: validating, encoding and
+ * queueing their next appends), `build` from the cut to the synced write (sequence numbers,
+ * chain hashes, sealing, framing, the batch's puts), `write` the synced LevelDB write.
+ */
+export interface BatchPhases {
+  outsideMs: number;
+  buildMs: number;
+  writeMs: number;
+}
+
+export type DurableAppendResult = { opsPerSec: number; elapsedMs: number; appends: number; batches: number; phases: BatchPhases };
+
+/** Accumulates `batch-committed` events into BatchPhases (call done() with the run's elapsed ms). */
+export function batchPhases(log: EventLog): { off: () => void; count: () => number; done: (elapsedMs: number) => BatchPhases } {
   let batches = 0;
-  const off = log.on('batch-committed', () => batches++);
+  let duration = 0;
+  let write = 0;
+  const off = log.on('batch-committed', (e) => {
+    batches++;
+    duration += e.durationMillis;
+    write += e.writeMillis;
+  });
+  const per = (x: number) => Number((x / Math.max(1, batches)).toFixed(3));
+  return { off, count: () => batches, done: (elapsedMs) => ({ outsideMs: per(elapsedMs - duration), buildMs: per(duration - write), writeMs: per(write) }) };
+}
+
+/** Runs the workload against an open log: acknowledged appends/s and how they were batched. */
+export async function runDurableAppends(log: EventLog, work: AppendWorkload): Promise<DurableAppendResult> {
+  const phases = batchPhases(log);
   const cursor = new Array<number>(work.writers).fill(0);
   const appends = work.writers * work.perWriter;
   try {
@@ -122,14 +149,14 @@ export async function runDurableAppends(log: EventLog, work: AppendWorkload): Pr
       const it = work.items[w]?.[cursor[w]!++];
       if (it !== undefined) await log.append({ stream: it.stream, body: it.body, actor: 'bench', origin: 'local', view: it.view });
     });
-    return { ...r, appends, batches };
+    return { ...r, appends, batches: phases.count(), phases: phases.done(r.elapsedMs) };
   } finally {
-    off();
+    phases.off();
   }
 }
 
 /** Opens a fresh log in a temp dir (with `codec` when given), runs the workload, removes it. */
-export async function durableAppendRate(codec: LogCodec | undefined, work: AppendWorkload): Promise<{ opsPerSec: number; elapsedMs: number; appends: number; batches: number }> {
+export async function durableAppendRate(codec: LogCodec | undefined, work: AppendWorkload): Promise<DurableAppendResult> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-log-append-'));
   const log = await openLog({ dir, ...(codec ? { codec } : {}) });
   try {

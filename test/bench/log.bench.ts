@@ -132,6 +132,8 @@ const appendDurable: BenchCase = {
         extra: {
           rawBatchP50Ms: Number(raw.p50.toFixed(3)), rawBatchP99Ms: Number(raw.p99.toFixed(3)),
           rounds: ours.map((o) => Math.round(o.opsPerSec)).join(' / '), rawRounds: raws.map((r) => Math.round(r.opsPerSec)).join(' / '),
+          // the log's best round per batch (ms): acks -> next cut, cut -> synced write, the write itself
+          batchOutsideMs: best.phases.outsideMs, batchBuildMs: best.phases.buildMs, batchWriteMs: best.phases.writeMs,
           note: 'the disk + LevelDB ceiling of this batch composition on this machine',
         },
       }),

@@ -258,7 +258,11 @@ export interface Progress {
 
 export interface LogEvents {
   appended: { stream: string; seq: number; lsn: number; bytes: number; durationMillis: number };
-  'batch-committed': { entries: number; streams: number; bytes: number; durationMillis: number };
+  /**
+   * durationMillis: from cutting the batch to its acks (building it, then the synced write);
+   * writeMillis: the synced LevelDB write alone (write() issued until it completed)
+   */
+  'batch-committed': { entries: number; streams: number; bytes: number; durationMillis: number; writeMillis: number };
   'batch-failed': { entries: number; code: string; durationMillis: number };
   'snapshot-written': { stream: string; seq: number; bytes: number; durationMillis: number };
   'verify-progress': Progress & { stream: string; broken: number };

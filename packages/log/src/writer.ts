@@ -441,10 +441,13 @@ export class GroupCommitWriter {
       this.#fail(jobs, err, start);
       return;
     }
+    let writeMillis: number;
     try {
+      const writeStart = performance.now();
       const writing = batch.write({ sync: true });
       this.#flushCommitted();
       await writing;
+      writeMillis = performance.now() - writeStart;
     } catch (err) {
       this.#needsReopen = true;
       this.#fail(jobs, err, start);
@@ -477,7 +480,7 @@ export class GroupCommitWriter {
       k += job.items.length;
     }
     if (emitter.has('batch-committed')) {
-      emitter.emit('batch-committed', { entries: acks.length, streams: work.size, bytes, durationMillis: end - start });
+      emitter.emit('batch-committed', { entries: acks.length, streams: work.size, bytes, durationMillis: end - start, writeMillis });
     }
     this.#committed.push(committed);
   }

@@ -72,6 +72,11 @@ describe('append / read / getView / loadState', () => {
     const acks = await Promise.all(Array.from({ length: 60 }, (_, i) => log.append(input(`s${i % 3}`, bytes(i)))));
     expect(batches.length).toBeLessThan(60);
     expect(batches.reduce((n, b) => n + b.entries, 0)).toBe(60);
+    // the synced write is part of the batch's duration
+    for (const b of batches) {
+      expect(b.writeMillis).toBeGreaterThanOrEqual(0);
+      expect(b.writeMillis).toBeLessThanOrEqual(b.durationMillis);
+    }
     for (let s = 0; s < 3; s++) {
       const mine = acks.filter((a) => a.stream === `s${s}`);
       expect(mine.map((a) => a.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
