@@ -739,7 +739,8 @@ export class Fleet {
         if (wait > 0) await new Promise((r) => setTimeout(r, wait).unref?.());
         const start = monoMs();
         this.#lookupStartedAt = start;
-        await this.#heartbeat();
+        // a failed poll answers the knocks all the same (not known: the refusal stays a warning)
+        await this.#heartbeat().catch(() => undefined);
         this.#lookupWaiters = this.#lookupWaiters.filter((w) => (w.at <= start ? (w.done(), false) : true));
       }
     } finally {
