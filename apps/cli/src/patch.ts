@@ -12,7 +12,7 @@ export const COMPUTED_FIELDS = ['id', 'version', 'updatedAt', 'updatedBy', 'dele
 
 const TEXT_FIELDS = new Set(['modelId', 'name', 'description', 'systemMessage']);
 
-function isObject(v: unknown): v is JsonObject {
+export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

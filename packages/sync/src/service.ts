@@ -432,9 +432,10 @@ export class SyncService {
   #handshakeFailed(conn: PeerConnection, code: string, peerFingerprint?: string): void {
     this.#handshaking.delete(conn);
     if (code === SyncErrorCode.DUPLICATE_CONNECTION) return; // the other node kept its own session to us
-    const entry = conn.peerPublicKey ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url')) : undefined;
+    const entry = conn.peerPublicKey
+      ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url'))
+      : conn.direction === 'outbound' ? [...this.#peers.values()].find((e) => e.dialing === conn) : undefined;
     if (entry) entry.lastError = code;
-    else if (conn.direction === 'outbound') for (const e of this.#peers.values()) if (e.dialing === conn) e.lastError = code;
     this.#events.emit('handshake-failed', { remote: conn.remote, direction: conn.direction, code, ...(peerFingerprint ? { peerFingerprint } : {}), durationMillis: conn.sinceStartMillis });
     this.#logRefusal(conn, code, peerFingerprint, entry);
     if (conn.direction !== 'inbound' || code === SyncErrorCode.CONNECTION_LOST) return;
@@ -466,9 +467,8 @@ export class SyncService {
       );
       return;
     }
-    const member = entry ?? [...this.#peers.values()].find((e) => e.dialing === conn);
-    if (member?.fleet === true && fleet.notYetKnown(member.id)) {
-      this.#logger.info?.({ ...line, member: member.id }, 'peer handshake refused: the fleet member has not seen this node yet (retrying)');
+    if (entry?.fleet === true && fleet.notYetKnown(entry.id)) {
+      this.#logger.info?.({ ...line, member: entry.id }, 'peer handshake refused: the fleet member has not seen this node yet (retrying)');
       return;
     }
     warn();

@@ -13,7 +13,7 @@ import type { ConflictInfo, EntryInfo, ProfileDiff, ProfileSummary, ProfileView,
 import { enc, type ApiClient } from '../client.js';
 import { addRemote, deleteAction, type Cli, type CommonOpts } from '../context.js';
 import type { Output } from '../output.js';
-import { assignmentsToPatch, editable, mergeDiff } from '../patch.js';
+import { assignmentsToPatch, editable, isObject, mergeDiff } from '../patch.js';
 
 /** One line of a value for a table: text as is, anything else as JSON, cut at 40 characters. */
 function short(v: unknown): string {
@@ -21,14 +21,12 @@ function short(v: unknown): string {
   return t.length > 40 ? `${t.slice(0, 39)}…` : t;
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * Where two whole profiles (a create conflict's sides) differ: dotted paths, one level into
  * objects (`parameters.temperature`, `templates.answer`), in key order.
  */
 function differingPaths(a: unknown, b: unknown, depth = 2, prefix = ''): string[] {
-  if (depth > 0 && isPlainObject(a) && isPlainObject(b)) {
+  if (depth > 0 && isObject(a) && isObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => differingPaths(a[k], b[k], depth - 1, prefix === '' ? k : `${prefix}.${k}`));
   }
@@ -40,18 +38,20 @@ function pick(v: unknown, paths: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const p of paths) {
     let cur: unknown = v;
-    for (const k of p.split('.')) cur = isPlainObject(cur) ? cur[k] : undefined;
+    for (const k of p.split('.')) cur = isObject(cur) ? cur[k] : undefined;
     out[p] = cur ?? null;
   }
   return out;
 }
 
-/** A conflict's three sides for the table: a create conflict's whole profiles show only where the sides differ. */
-function sides(c: ConflictInfo): [string, string, string] {
-  if (c.kind === 'create' && isPlainObject(c.ours) && isPlainObject(c.theirs)) {
-    const paths = differingPaths(c.ours, c.theirs);
-    return [short(pick(c.ours, paths)), short(pick(c.theirs, paths)), short(pick(c.merged, paths))];
-  }
+/** Where a create conflict's two whole profiles differ (undefined for any other conflict). */
+function createPaths(c: ConflictInfo): string[] | undefined {
+  return c.kind === 'create' && isObject(c.ours) && isObject(c.theirs) ? differingPaths(c.ours, c.theirs) : undefined;
+}
+
+/** A conflict's three sides for the table: a create conflict's whole profiles show only where the sides differ (`paths`). */
+function sides(c: ConflictInfo, paths: string[] | undefined): [string, string, string] {
+  if (paths !== undefined) return [short(pick(c.ours, paths)), short(pick(c.theirs, paths)), short(pick(c.merged, paths))];
   return [short(c.ours), short(c.theirs), short(c.merged)];
 }
 
@@ -301,14 +301,16 @@ export function registerProfile(program: Command, cli: Cli): void {
       const list = (o.open ? conflicts.filter((c) => c.status === 'open') : conflicts).sort((a, b) => (a.status === b.status ? 0 : a.status === 'open' ? -1 : 1));
       const out = cli.output(o);
       out.result({ conflicts: list }, () => {
+        const paths = list.map(createPaths);
         out.table(
           ['ID', 'FIELD', 'KIND', 'STATUS', 'OURS', 'THEIRS', 'MERGED', 'FOUND ON', 'AT'],
-          list.map((c) => [c.id, c.field === '' ? '(profile)' : c.field, c.kind, c.status === 'resolved' ? `resolved (${c.resolution?.keep ?? '?'})` : 'open', ...sides(c), c.node, c.at]),
+          list.map((c, i) => [c.id, c.field === '' ? '(profile)' : c.field, c.kind, c.status === 'resolved' ? `resolved (${c.resolution?.keep ?? '?'})` : 'open', ...sides(c, paths[i]), c.node, c.at]),
         );
         // a create conflict's sides are whole profiles: the cells hold only the fields where they differ
-        for (const c of list.filter((x) => x.kind === 'create' && isPlainObject(x.ours) && isPlainObject(x.theirs))) {
-          out.line(`${c.id} (created apart): the two sides differ in ${differingPaths(c.ours, c.theirs).join(', ') || 'nothing'}; --json shows both whole profiles`);
-        }
+        list.forEach((c, i) => {
+          const p = paths[i];
+          if (p !== undefined) out.line(`${c.id} (created apart): the two sides differ in ${p.join(', ') || 'nothing'}; --json shows both whole profiles`);
+        });
         // the sides are the detecting node's: on another node, "ours" is still that node's side
         if (list.length > 0) out.line(out.style('dim', 'OURS is the side of the node the conflict was found on (FOUND ON), THEIRS the side it merged in; --keep ours keeps that node\'s side on every node'));
         if (list.some((c) => c.status === 'open')) out.line(`resolve one: profilesync profile resolve ${id} ID --keep merged|ours|theirs|value [--value V]`);

@@ -16,6 +16,7 @@
  * (ring neighbours) carry changes live. See docs/architecture.md §9.
  */
 import { BusErrorCode, type Bus, type BusEntry, type ShardBatch } from '@profilesync/bus';
+import { CryptoErrorCode } from '@profilesync/crypto';
 import type { ChangeEvent, ProfileStore } from '@profilesync/core';
 import { codeOf } from '../errors.js';
 import { monoMs, silentLogger, SyncEmitter, type SyncLogger } from '../events.js';
@@ -135,8 +136,6 @@ interface Member {
   firstSeen: number;
 }
 
-/** the code a node answers a key it does not know with (crypto's PEER_UNKNOWN) */
-const PEER_UNKNOWN = 'CRYPTO_PEER_UNKNOWN';
 /** unknown inbound keys make the fleet poll the member records, at most once per this many ms */
 const LOOKUP_SPACING_MS = 250;
 
@@ -577,7 +576,7 @@ export class Fleet {
     try {
       const r = await this.#o.repair.repairWith(id, this.#l.repairTimeoutMs);
       if (r.ok) return 'ok';
-      if (r.cause === PEER_UNKNOWN && this.notYetKnown(id)) {
+      if (r.cause === CryptoErrorCode.PEER_UNKNOWN && this.notYetKnown(id)) {
         this.#logger.info?.({ member: id, code: r.code, cause: r.cause }, 'fleet: a member has not seen this node yet; retrying');
         return 'not-yet';
       }
@@ -714,7 +713,7 @@ export class Fleet {
   /**
    * Whether the key with this fingerprint is a member's: an inbound session offered a key this
    * node does not allow. A member that joined since the last heartbeat is found by polling the
-   * member records now (at most once a second, however many unknown keys knock), and is allowed
+   * member records now (LOOKUP_SPACING_MS apart at most, however many unknown keys knock), and is allowed
    * from then on (its next attempt connects). Decides only how the refusal is logged.
    */
   async knowsFingerprint(fp: string): Promise<boolean> {
