@@ -207,7 +207,7 @@ class Log implements EventLog {
     this.#codec = codec;
     this.#clock = clock;
     this.#policy = opts.snapshotPolicy ?? defaultSnapshotPolicy;
-    this.#ctx = { holder, codec, emitter: this.#emitter };
+    this.#ctx = { holder, codec, emitter: this.#emitter, snapshotSeqs: table.snapshotSeqs };
     this.#snapshots = new SnapshotWorker(this.#ctx, table, this.#policy, this.#thread);
     this.#writer = new GroupCommitWriter({
       holder, table, codec, clock, emitter: this.#emitter, maxBatchEntries: opts.maxBatchEntries ?? 4096,
@@ -549,6 +549,7 @@ class Log implements EventLog {
         const newChain = () => this.#thread.chain();
         await this.#writer.exclusive(() => rebuildStream({ ctx: this.#ctx, table: this.#table, policy: this.#policy, newChain }, no, name, materialize));
         this.#snapshots.reset(no);
+        this.#table.snapshotSeqs.delete(no);
         const p = { done: ++done, total: numbers.length, stream: name };
         this.#emitter.emit('rebuild-progress', p);
         opts?.onProgress?.(p);

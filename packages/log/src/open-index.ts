@@ -1,5 +1,5 @@
 /**
- * The open index: every stream's name and head in one record, written by a clean close and read
+ * The open index: every stream's name and head (and newest snapshot seq) in one record, written by a clean close and read
  * by the next open instead of scanning one catalog record and one head record per stream (10,000
  * streams: ~20,000 LevelDB values, each its own buffer, most of an open's time and garbage).
  * docs/storage-format.md §14.
@@ -33,13 +33,15 @@ import { isValidStreamName } from './validate.js';
 
 /** Under the meta prefix: nothing else reads or writes it, and restore/backup never see it (an open log has none). */
 export const OPEN_INDEX_KEY = metaKey('open-index');
-const INDEX_VERSION = 1;
+/** 2 added the snapshot seqs; a version 1 index (no such section) is still read */
+const INDEX_VERSION = 2;
 /** ~60 bytes a stream: 500,000 streams make a ~30 MB value; a larger log writes none and scans */
 export const OPEN_INDEX_MAX_STREAMS = 500_000;
 /** sealed like a catalog record of stream 0, a number no stream uses: its AAD differs from every catalog record's */
 const PLACE: Place = Object.freeze({ kind: 'catalog', stream: 0, seq: 0 });
 const NO_HEADER = new Uint8Array(0);
 const HEAD_PART = 8 + 8 + 8 + 32;
+const SNAP_PART = 4 + 8;
 
 export interface OpenIndex {
   formatVersion: number;
@@ -50,6 +52,8 @@ export interface OpenIndex {
   manifest: string;
   names: Map<number, string>;
   heads: Map<number, HeadRecord>;
+  /** each stream's newest snapshot seq known at close (StreamTable.snapshotSeqs; empty from a version 1 index) */
+  snapshots: Map<number, number>;
 }
 
 export function encodeOpenIndex(ix: OpenIndex, codec: LogCodec): Uint8Array {
@@ -58,7 +62,7 @@ export function encodeOpenIndex(ix: OpenIndex, codec: LogCodec): Uint8Array {
   // names are ASCII without a newline (STREAM_NAME_RE): one string, one decode at open
   const joined = utf8(entries.map((e) => e[1]).join('\n'));
   const manifest = utf8(ix.manifest.slice(0, 255));
-  const out = new Uint8Array(1 + 4 + 8 + 8 + 4 + 1 + manifest.byteLength + 4 + entries.length * 4 + 4 + joined.byteLength + 4 + ix.heads.size * (4 + HEAD_PART));
+  const out = new Uint8Array(1 + 4 + 8 + 8 + 4 + 1 + manifest.byteLength + 4 + entries.length * 4 + 4 + joined.byteLength + 4 + ix.heads.size * (4 + HEAD_PART) + 4 + ix.snapshots.size * SNAP_PART);
   let o = 0;
   out[o++] = INDEX_VERSION;
   writeU32(out, o, ix.formatVersion); o += 4;
@@ -81,6 +85,11 @@ export function encodeOpenIndex(ix: OpenIndex, codec: LogCodec): Uint8Array {
     writeU64(out, o, h.ts); o += 8;
     out.set(h.hash, o); o += 32;
   }
+  writeU32(out, o, ix.snapshots.size); o += 4;
+  for (const [no, seq] of ix.snapshots) {
+    writeU32(out, o, no); o += 4;
+    writeU64(out, o, seq); o += 8;
+  }
   return frame(NO_HEADER, codec.encode(PLACE, out));
 }
 
@@ -93,7 +102,8 @@ export function decodeOpenIndex(value: Uint8Array, codec: LogCodec): OpenIndex {
   };
   cut(30);
   let o = 0;
-  if (b[o++] !== INDEX_VERSION) throw new RangeError('unknown open index version');
+  const version = b[o++];
+  if (version !== 1 && version !== INDEX_VERSION) throw new RangeError('unknown open index version');
   const formatVersion = readU32(b, o); o += 4;
   const sealCounter = readU64(b, o); o += 8;
   const lastLsn = readU64(b, o); o += 8;
@@ -117,14 +127,23 @@ export function decodeOpenIndex(value: Uint8Array, codec: LogCodec): OpenIndex {
     names.set(readU32(b, nosAt + i * 4), name);
   }
   const nHeads = readU32(b, o); o += 4;
-  if (o + nHeads * (4 + HEAD_PART) !== b.byteLength) throw new RangeError('open index has the wrong size');
+  const headsEnd = o + nHeads * (4 + HEAD_PART);
+  const snapshots = new Map<number, number>();
+  if (version === 1) {
+    if (headsEnd !== b.byteLength) throw new RangeError('open index has the wrong size');
+  } else {
+    cut(headsEnd + 4);
+    const nSnaps = readU32(b, headsEnd);
+    if (headsEnd + 4 + nSnaps * SNAP_PART !== b.byteLength) throw new RangeError('open index has the wrong size');
+    for (let i = 0, p = headsEnd + 4; i < nSnaps; i++, p += SNAP_PART) snapshots.set(readU32(b, p), readU64(b, p + 4));
+  }
   // the hashes stay views of one copy of the head part (one allocation for every head, not one each)
-  const part = b.slice(o);
+  const part = b.slice(o, headsEnd);
   const heads = new Map<number, HeadRecord>();
   for (let i = 0, p = 0; i < nHeads; i++, p += 4 + HEAD_PART) {
     heads.set(readU32(part, p), { seq: readU64(part, p + 4), lsn: readU64(part, p + 12), ts: readU64(part, p + 20), hash: part.subarray(p + 28, p + 60) });
   }
-  return { formatVersion, sealCounter, lastLsn, nextNo, manifest, names, heads };
+  return { formatVersion, sealCounter, lastLsn, nextNo, manifest, names, heads, snapshots };
 }
 
 /** The MANIFEST that CURRENT names (undefined when there is none or it does not name one). */

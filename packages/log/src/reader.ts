@@ -16,6 +16,8 @@ export interface ReadContext {
   holder: DbHolder;
   codec: LogCodec;
   emitter: Emitter<LogEvents>;
+  /** newest snapshot seq per stream known to be on disk (StreamTable.snapshotSeqs); absent: findSnapshot always iterates */
+  snapshotSeqs?: Map<number, number>;
 }
 
 export interface RawEntry {

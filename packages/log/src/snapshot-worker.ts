@@ -253,7 +253,8 @@ export class SnapshotWorker {
     if (name === undefined || isOpaqueStream(name) || this.#table.head(no) === undefined) return;
     let st = this.#states.get(no);
     if (st === undefined) {
-      const snap = await findSnapshot(this.#ctx, no, name, this.#table.head(no)?.seq ?? 0);
+      const headSeq = this.#table.head(no)?.seq ?? 0;
+      const snap = await findSnapshot(this.#ctx, no, name, headSeq, undefined, headSeq);
       const base = snap?.seq ?? 0;
       st = newState(base);
       st.needsScan = true;

@@ -53,6 +53,13 @@ export class StreamTable {
   problems: TableProblem[] = [];
   #nextNo = 1;
   #lastLsn = 0;
+  /**
+   * The newest snapshot seq of a stream known to be on disk: written by this log (writeSnapshot),
+   * found at the head by a read, or recorded by the open index. findSnapshot reads it with one
+   * point read instead of a reverse iterator (snapshots.ts). A hint only: a stale or missing one
+   * costs the iterator, never a wrong state. One Map for the table's life (the read context holds it).
+   */
+  readonly snapshotSeqs = new Map<number, number>();
 
   get lastLsn(): number {
     return this.#lastLsn;
@@ -138,7 +145,9 @@ export class StreamTable {
   toOpenIndex(formatVersion: number, sealCounter: number, manifest: string): OpenIndex | undefined {
     // past OPEN_INDEX_MAX_STREAMS one value would be tens of MB: such a log scans (as before)
     if (this.problems.length > 0 || this.broken.size > 0 || this.#heads.size > OPEN_INDEX_MAX_STREAMS) return undefined;
-    return { formatVersion, sealCounter, lastLsn: this.#lastLsn, nextNo: this.#nextNo, manifest, names: this.#names, heads: this.#heads };
+    const snapshots = new Map<number, number>();
+    for (const [no, seq] of this.snapshotSeqs) if (this.#heads.has(no)) snapshots.set(no, seq);
+    return { formatVersion, sealCounter, lastLsn: this.#lastLsn, nextNo: this.#nextNo, manifest, names: this.#names, heads: this.#heads, snapshots };
   }
 
   /** Takes catalog and heads from an open index instead of the scan (the caller checked that it is current). */
@@ -152,6 +161,8 @@ export class StreamTable {
     this.problems = [];
     this.#nextNo = ix.nextNo;
     this.#lastLsn = ix.lastLsn;
+    this.snapshotSeqs.clear();
+    for (const [no, seq] of ix.snapshots) if (ix.heads.has(no)) this.snapshotSeqs.set(no, seq);
   }
 
   /** Reads catalog and heads from the DB, replacing the in-memory state. */
@@ -217,6 +228,8 @@ export class StreamTable {
     this.problems = problems;
     this.#nextNo = maxNo + 1;
     this.#lastLsn = lastLsn;
+    // a scan learns snapshot seqs only as reads find them
+    this.snapshotSeqs.clear();
   }
 
   /** The head implied by the last entry of a stream when that entry verifies; null when it has no entries. */
