@@ -12,6 +12,7 @@ import type { PeerStatus, SyncMount } from './sync-mount.js';
 export interface LogEventSource {
   on(event: 'batch-committed', listener: (e: { entries: number; streams: number; bytes: number; durationMillis: number }) => void): () => void;
   on(event: 'batch-failed', listener: (e: { entries: number; code: string; durationMillis: number }) => void): () => void;
+  on(event: 'snapshot-written' | 'rest-written', listener: (e: { bytes: number; durationMillis: number }) => void): () => void;
   info?(): { openedFrom: string; openMillis: number };
 }
 
@@ -78,6 +79,7 @@ export class ServerMetrics {
   #batchEntries: Histogram;
   #batchSeconds: Histogram;
   #batchFailures: Counter<'code'>;
+  #derived: Counter<'kind'>;
   #logOpen: Gauge<'from'>;
   #denials: Counter<'reason' | 'endpoint'>;
   #backups: Counter<'kind' | 'outcome'>;
@@ -143,6 +145,13 @@ export class ServerMetrics {
       registers,
     });
     this.#batchFailures = new Counter({ name: 'profilesync_log_batch_failures_total', help: 'batches the log failed to write', labelNames: ['code'], registers });
+    this.#derived = new Counter({
+      name: 'profilesync_log_states_written_total',
+      help: 'merged profile states the log wrote in the background: kind="snapshot" (snapshot policy points), kind="rest" (rest states of quiet streams and at a clean stop)',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const kind of ['snapshot', 'rest']) this.#derived.inc({ kind }, 0);
     this.#logOpen = new Gauge({ name: 'profilesync_log_open_seconds', help: 'how long the log took to open at start; from: open-index (a clean stop wrote it) or scan (every catalog and head record read)', labelNames: ['from'], registers });
 
     this.#denials = new Counter({
@@ -345,6 +354,8 @@ export class ServerMetrics {
         this.#batchSeconds.observe(e.durationMillis / 1000);
       }),
       log.on('batch-failed', (e) => this.#batchFailures.inc({ code: e.code })),
+      log.on('snapshot-written', () => this.#derived.inc({ kind: 'snapshot' })),
+      log.on('rest-written', () => this.#derived.inc({ kind: 'rest' })),
     );
   }
 

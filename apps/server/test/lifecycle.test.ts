@@ -69,6 +69,23 @@ describe('first start', () => {
     expect(await (await fetch(`${s2.url}/metrics`)).text()).toMatch(/^profilesync_log_open_seconds\{from="open-index"\} [0-9.e-]+$/m);
   });
 
+  it('a profile that goes quiet gets its rest state written in the background, counted in metrics', async () => {
+    const data = join(dir(), 'data');
+    const s1 = await start(data, { env: { PROFILESYNC_ADMIN_TOKEN: ADMIN } });
+    const metric = async (url: string, kind: string): Promise<number> => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const m = new RegExp(`^profilesync_log_states_written_total\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text);
+      return m === null ? Number.NaN : Number(m[1]);
+    };
+    expect(await metric(s1.url, 'rest')).toBe(0);
+    expect(await metric(s1.url, 'snapshot')).toBe(0);
+    expect((await http(s1.url, 'POST', '/api/profiles', { token: ADMIN, body: { id: 'quiet', modelId: 'gpt-4o', name: 'Quiet', systemMessage: 'You are terse.' } })).status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await http(s1.url, 'PATCH', '/api/profiles/quiet', { token: ADMIN, body: { description: `edit ${i}` } })).status).toBe(200);
+    // quiet for 2 s (the default): the log writes its state at the head in the background
+    await expect.poll(() => metric(s1.url, 'rest'), { timeout: 8000, interval: 200 }).toBeGreaterThanOrEqual(1);
+    await s1.close();
+  }, 15_000);
+
   it('PROFILESYNC_ADMIN_TOKEN presets the admin token and writes no file', async () => {
     const data = join(dir(), 'data');
     const s = await start(data, { env: { PROFILESYNC_ADMIN_TOKEN: ADMIN } });

@@ -8,6 +8,7 @@
  *   H u32 stream           head
  *   V u32 stream           materialized view
  *   S u32 stream u64 seq   snapshot
+ *   R u32 stream           rest state: the stream's state at one seq (usually its head), outside the policy
  *   A key-bytes            aux record (utf8 name, or codec.keyFor(name))
  *   a key-bytes            copy of the aux record (same value), at the other end of the keyspace
  *   c u32 stream           copy of the catalog record (same value), at the other end of the keyspace
@@ -24,6 +25,7 @@ export const P_ENTRY = 0x45; // 'E'
 export const P_HEAD = 0x48; // 'H'
 export const P_VIEW = 0x56; // 'V'
 export const P_SNAPSHOT = 0x53; // 'S'
+export const P_REST = 0x52; // 'R'
 export const P_AUX = 0x41; // 'A'
 export const P_AUX_COPY = 0x61; // 'a'
 export const P_CATALOG_COPY = 0x63; // 'c'

@@ -56,6 +56,13 @@ function checkOptions(o: unknown): OpenLogOptions {
   }
   if (opts.clock !== undefined && typeof opts.clock !== 'function') throw invalid('clock must be a function', { field: 'clock' });
   if (opts.snapshotPolicy !== undefined && typeof opts.snapshotPolicy !== 'function') throw invalid('snapshotPolicy must be a function', { field: 'snapshotPolicy' });
+  const r = opts.restStates;
+  if (r !== undefined && r !== false) {
+    const ms = (v: unknown) => v === undefined || (Number.isSafeInteger(v) && (v as number) >= 0);
+    if (typeof r !== 'object' || r === null || !ms(r.quietMs) || !ms(r.closeBudgetMs)) {
+      throw invalid('restStates must be false or { quietMs?, closeBudgetMs? } (non-negative integers, ms)', { field: 'restStates' });
+    }
+  }
   const m = opts.maxBatchEntries;
   if (m !== undefined && (!Number.isSafeInteger(m) || m < 1)) throw invalid('maxBatchEntries must be a positive integer', { field: 'maxBatchEntries' });
   return opts;
@@ -208,7 +215,7 @@ class Log implements EventLog {
     this.#clock = clock;
     this.#policy = opts.snapshotPolicy ?? defaultSnapshotPolicy;
     this.#ctx = { holder, codec, emitter: this.#emitter, snapshotSeqs: table.snapshotSeqs };
-    this.#snapshots = new SnapshotWorker(this.#ctx, table, this.#policy, this.#thread);
+    this.#snapshots = new SnapshotWorker(this.#ctx, table, this.#policy, this.#thread, opts.restStates);
     this.#writer = new GroupCommitWriter({
       holder, table, codec, clock, emitter: this.#emitter, maxBatchEntries: opts.maxBatchEntries ?? 4096,
       onCommitted: (streams) => {
@@ -610,6 +617,8 @@ class Log implements EventLog {
     this.#closed = true;
     this.#closing = (async () => {
       await this.#writer.drain();
+      // the rest states still due (bounded time), so the next run's cold loads read no tails
+      await this.#snapshots.settle();
       await this.#snapshots.stop();
       await this.#thread.close();
       // the open index (every name and head in one record, for the next open), then the memtable

@@ -7,7 +7,7 @@
 import { DerivedBuilder } from './derived.js';
 import type { SnapshotChain } from './snapshot-thread.js';
 import { type Op, writeOps } from './db.js';
-import { P_SNAPSHOT, P_VIEW, parseSeqKey, seqRange, snapshotKey, streamKey } from './keys.js';
+import { P_REST, P_SNAPSHOT, P_VIEW, parseSeqKey, seqRange, snapshotKey, streamKey } from './keys.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
 import type { StreamTable } from './table.js';
 import type { LastEntryInfo, Materializer, SnapshotPolicy } from './types.js';
@@ -47,7 +47,8 @@ async function rebuildWith(d: RebuildDeps, builder: DerivedBuilder, no: number, 
     }
     last = { seq, lsn: e.lsn, ts: e.ts, actor: e.actor, origin: e.origin };
   }
-  const ops: Op[] = [];
+  // the rest state is derived too: it goes, and comes back when the stream is next quiet or closed
+  const ops: Op[] = [{ type: 'del', key: streamKey(P_REST, no) }];
   const keep = new Set<number>();
   for (const s of await Promise.all(pending)) {
     if (s === undefined) continue;

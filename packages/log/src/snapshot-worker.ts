@@ -8,9 +8,9 @@
 import type { Emitter } from './emitter.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
 import type { SnapshotChain, SnapshotThread } from './snapshot-thread.js';
-import { findSnapshot, policyStep, type PolicyCounters, writeSnapshot } from './snapshots.js';
+import { findSnapshot, loadState, policyStep, type PolicyCounters, writeRest, writeSnapshot } from './snapshots.js';
 import type { StreamTable } from './table.js';
-import type { LogEvents, SnapshotPolicy } from './types.js';
+import type { LogEvents, OpenLogOptions, SnapshotPolicy } from './types.js';
 import { isOpaqueStream } from './validate.js';
 import type { CommittedStream } from './writer.js';
 
@@ -54,6 +54,14 @@ interface LiveChain {
   bytes: number;
 }
 
+/**
+ * A stream with a tail after its newest snapshot gets a rest state (snapshots.ts) once no batch
+ * has touched it for this long, so its next cold load is one read (no tail, no merge).
+ */
+export const REST_QUIET_MS = 2000;
+/** A clean close writes the rest states still due for at most this long (oldest commits first); the rest wait for the next run. */
+export const REST_CLOSE_BUDGET_MS = 3000;
+
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function newState(base: number): StreamState {
@@ -80,10 +88,20 @@ export class SnapshotWorker {
   #chainBytes = 0;
   #paused = 0;
   #stopped = false;
+  /** streams whose head may be past their newest snapshot and rest state, by last commit (ms, oldest first) */
+  readonly #restless = new Map<number, number>();
+  #restTimer: NodeJS.Timeout | undefined;
+  #settling = false;
 
   readonly #thread: SnapshotThread;
 
-  constructor(ctx: ReadContext, table: StreamTable, policy: SnapshotPolicy, thread: SnapshotThread, memBudget = SNAPSHOT_MEMORY_BYTES) {
+  /** REST_QUIET_MS unless configured; undefined: no rest states */
+  readonly #restQuietMs: number | undefined;
+  readonly #restCloseBudgetMs: number;
+
+  constructor(ctx: ReadContext, table: StreamTable, policy: SnapshotPolicy, thread: SnapshotThread, rest: OpenLogOptions['restStates'] = {}, memBudget = SNAPSHOT_MEMORY_BYTES) {
+    this.#restQuietMs = rest === false ? undefined : rest.quietMs ?? REST_QUIET_MS;
+    this.#restCloseBudgetMs = rest === false ? 0 : rest.closeBudgetMs ?? REST_CLOSE_BUDGET_MS;
     this.#thread = thread;
     this.#ctx = ctx;
     this.#table = table;
@@ -117,7 +135,75 @@ export class SnapshotWorker {
       }
       if (st.needsScan || st.points.length > 0) this.#pending.add(s.no);
     }
+    const now = performance.now();
+    for (const s of streams) {
+      if (this.#restQuietMs === undefined || isOpaqueStream(s.name)) continue;
+      this.#restless.delete(s.no);
+      this.#restless.set(s.no, now);
+    }
+    this.#armRestTimer();
     this.#kick();
+  }
+
+  /** Wakes the worker when the oldest restless stream has been quiet for REST_QUIET_MS. */
+  #armRestTimer(): void {
+    if (this.#restTimer !== undefined || this.#stopped) return;
+    const oldest = this.#restless.values().next();
+    if (oldest.done === true) return;
+    const wait = Math.max(0, oldest.value + (this.#restQuietMs ?? 0) - performance.now());
+    this.#restTimer = setTimeout(() => {
+      this.#restTimer = undefined;
+      if (this.#paused > 0 || this.#settling || this.#stopped) return; // resume() and the close take over
+      this.#kick();
+      if (this.#running === undefined) this.#armRestTimer();
+    }, wait + 1);
+    this.#restTimer.unref();
+  }
+
+  #restsDue(): boolean {
+    const oldest = this.#restless.values().next();
+    return oldest.done !== true && performance.now() - oldest.value >= (this.#restQuietMs ?? 0);
+  }
+
+  /** Writes rest states of streams quiet for `quietMs`, oldest first, until `deadline` (performance.now() ms). */
+  async #writeRests(quietMs: number, deadline: number): Promise<void> {
+    for (const [no, at] of this.#restless) {
+      if (this.#paused > 0 || (this.#stopped && !this.#settling) || this.#pending.size > 0) return; // snapshot points first
+      if (performance.now() - at < quietMs || performance.now() > deadline) return;
+      this.#restless.delete(no);
+      await this.#writeRest(no);
+      await yieldToIo();
+    }
+  }
+
+  async #writeRest(no: number): Promise<void> {
+    const name = this.#table.nameOf(no);
+    const head = this.#table.head(no);
+    if (name === undefined || head === undefined || this.#table.isRetired(no)) return;
+    if (this.#ctx.snapshotSeqs?.get(no) === head.seq) return; // a snapshot at the head: nothing to add
+    const start = performance.now();
+    try {
+      const loaded = await loadState(this.#ctx, no, name, head, head.seq);
+      if (loaded.tailEntries === 0) return; // its base is at the head already
+      const bytes = await writeRest(this.#ctx, no, head.seq, head.hash, loaded.state);
+      this.#emitter.emit('rest-written', { stream: name, seq: head.seq, bytes, durationMillis: performance.now() - start });
+    } catch {
+      // derived data only: a stream that does not load (damaged, reported by the read) gets none
+    }
+  }
+
+  /**
+   * A clean close: after the pending snapshots, the rest states of every stream that still has
+   * a tail, oldest commits first, for at most `budgetMs` (the others keep their tails).
+   */
+  async settle(budgetMs = this.#restCloseBudgetMs): Promise<void> {
+    await this.drain();
+    this.#settling = true;
+    try {
+      await this.#writeRests(0, performance.now() + budgetMs);
+    } finally {
+      this.#settling = false;
+    }
   }
 
   /** Keeps the batch's bodies of one stream in memory (within the budget). */
@@ -194,10 +280,12 @@ export class SnapshotWorker {
     this.#states.delete(no);
   }
 
-  /** Forgets what it knows of a stream (after rebuild rewrote its snapshots). */
+  /** Forgets what it knows of a stream (after rebuild rewrote its snapshots and deleted its rest state). */
   reset(no: number): void {
     this.#forget(no);
     this.#pending.delete(no);
+    this.#restless.delete(no);
+    if (this.#restQuietMs !== undefined) this.#restless.set(no, performance.now());
   }
 
   /** Waits for the current work, then holds further work until resume(). */
@@ -209,6 +297,7 @@ export class SnapshotWorker {
   resume(): void {
     this.#paused = Math.max(0, this.#paused - 1);
     this.#kick();
+    if (this.#running === undefined) this.#armRestTimer();
   }
 
   /** Finishes all pending snapshot work. */
@@ -220,19 +309,28 @@ export class SnapshotWorker {
   async stop(): Promise<void> {
     await this.drain();
     this.#stopped = true;
+    clearTimeout(this.#restTimer);
+    this.#restTimer = undefined;
+    this.#restless.clear();
     this.#pending.clear();
     for (const no of [...this.#chains.keys()]) this.#dropChain(no);
   }
 
   #kick(): void {
-    if (this.#running !== undefined || this.#paused > 0 || this.#pending.size === 0) return;
+    if (this.#running !== undefined || this.#paused > 0 || this.#settling || (this.#pending.size === 0 && !this.#restsDue())) return;
     this.#running = this.#run().finally(() => {
       this.#running = undefined;
-      this.#kick();
+      if (this.#pending.size > 0) this.#kick();
+      else this.#armRestTimer();
     });
   }
 
   async #run(): Promise<void> {
+    await this.#points();
+    if (this.#pending.size === 0 && !this.#stopped) await this.#writeRests(this.#restQuietMs ?? 0, Number.POSITIVE_INFINITY);
+  }
+
+  async #points(): Promise<void> {
     while (this.#pending.size > 0 && this.#paused === 0) {
       const no = this.#pending.values().next().value as number;
       this.#pending.delete(no);

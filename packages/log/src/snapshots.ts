@@ -9,8 +9,9 @@ import * as Y from 'yjs';
 import { equalBytes } from './bytes.js';
 import { getPoint } from './db.js';
 import { logError, readFailure } from './errors.js';
-import { P_SNAPSHOT, seqRange, parseSeqKey, snapshotKey } from './keys.js';
+import { P_REST, P_SNAPSHOT, seqRange, parseSeqKey, snapshotKey, streamKey } from './keys.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
+import { readU64, writeU64 } from './bytes.js';
 import { frame, SNAPSHOT_HEADER_BYTES, unframe, type HeadRecord } from './records.js';
 import type { LoadedState, SnapshotPolicy } from './types.js';
 
@@ -142,25 +143,75 @@ export async function writeSnapshot(ctx: ReadContext, no: number, seq: number, e
   return v.byteLength;
 }
 
+/**
+ * Rest states (`R` u32 stream, docs/storage-format.md §8): one record per stream holding its
+ * merged state at one seq, written outside the snapshot policy when the stream has a tail after
+ * its newest snapshot and has gone quiet (or at a clean close). A cold load at that seq is then
+ * one point read: no tail to read and verify, no Y.mergeUpdates. Derived data like a snapshot
+ * (same codec place, kind `snapshot` at its seq; header = u64 seq + the entry's chain hash); it
+ * never serves as a policy base, so snapshot positions and bytes stay what rebuild() gives.
+ */
+const REST_HEADER_BYTES = 8 + SNAPSHOT_HEADER_BYTES;
+
+export function encodeRest(ctx: ReadContext, no: number, seq: number, entryHash: Uint8Array, state: Uint8Array): Uint8Array {
+  const header = new Uint8Array(REST_HEADER_BYTES);
+  writeU64(header, 0, seq);
+  header.set(entryHash, 8);
+  return frame(header, ctx.codec.encode({ kind: 'snapshot', stream: no, seq }, state));
+}
+
+/** The stream's rest state, when it has a readable one; an unreadable one is reported (corruption, kind snapshot) and ignored. */
+export async function readRest(ctx: ReadContext, no: number, name: string): Promise<StoredSnapshot | undefined> {
+  const v = await ctx.holder.run((db) => getPoint(db, streamKey(P_REST, no))).catch((err: unknown) => {
+    throw readFailure(err, `the rest state of ${name}`, { stream: name });
+  });
+  if (v === undefined) return undefined;
+  let seq = 0;
+  try {
+    const { header, stored } = unframe(v, REST_HEADER_BYTES, `rest state of ${name}`, { stream: name });
+    seq = readU64(header, 0);
+    const state = ctx.codec.decode({ kind: 'snapshot', stream: no, seq }, stored);
+    return { seq, hash: header.slice(8), state };
+  } catch (err) {
+    ctx.emitter.emit('corruption', { stream: name, seq, kind: 'snapshot', message: `rest state unreadable: ${String((err as Error).message)}` });
+    return undefined;
+  }
+}
+
+export async function writeRest(ctx: ReadContext, no: number, seq: number, entryHash: Uint8Array, state: Uint8Array): Promise<number> {
+  const v = encodeRest(ctx, no, seq, entryHash, state);
+  await ctx.holder.run((db) => db.put(streamKey(P_REST, no), v));
+  return v.byteLength;
+}
+
 function lazyState(updates: Uint8Array[]): () => Uint8Array {
   let merged: Uint8Array | undefined;
   return () => (merged ??= updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates));
 }
 
 /**
- * The state at `target`: newest readable snapshot at or before it, plus the verified tail.
- * A snapshot that does not link to the chain (its hash differs from the entry's) is reported
- * and skipped.
+ * The state at `target`: the newest readable base at or before it (the stream's rest state, or
+ * its newest snapshot), plus the verified tail. A base that does not link to the chain (its
+ * hash differs from the entry's) is reported and skipped.
  */
 export async function loadState(ctx: ReadContext, no: number, name: string, head: HeadRecord, target: number): Promise<LoadedState> {
   const skip = new Set<number>();
+  let rest = await readRest(ctx, no, name);
+  if (rest !== undefined && rest.seq > target) rest = undefined;
   for (;;) {
-    const snap = await findSnapshot(ctx, no, name, target, skip.size === 0 ? undefined : skip, head.seq);
+    // the rest state at the target needs no search; below it, the newer of rest and snapshot
+    let snap = rest !== undefined && rest.seq === target ? undefined : await findSnapshot(ctx, no, name, target, skip.size === 0 ? undefined : skip, head.seq);
+    const fromRest = rest !== undefined && (snap === undefined || rest.seq > snap.seq);
+    if (fromRest) snap = rest;
     const from = snap === undefined ? 1 : snap.seq + 1;
     const updates: Uint8Array[] = snap === undefined ? [] : [snap.state];
     let linked = true;
     let first = true;
     if (snap !== undefined && snap.seq === head.seq && !equalBytes(snap.hash, head.hash)) linked = false;
+    if (linked && snap !== undefined && snap.seq === target && target < head.seq) {
+      // a base at the target has no tail to check its link: the next entry's prevHash does
+      for await (const { parsed } of iterateRaw(ctx, no, name, head, target + 1, target + 1)) linked = equalBytes(parsed.prevHash, snap.hash);
+    }
     if (linked) {
       for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, from, target)) {
         if (first && snap !== undefined && !equalBytes(parsed.prevHash, snap.hash)) {
@@ -172,8 +223,9 @@ export async function loadState(ctx: ReadContext, no: number, name: string, head
       }
     }
     if (!linked && snap !== undefined) {
-      ctx.emitter.emit('corruption', { stream: name, seq: snap.seq, kind: 'snapshot', message: 'snapshot disagrees with the log' });
-      skip.add(snap.seq);
+      ctx.emitter.emit('corruption', { stream: name, seq: snap.seq, kind: 'snapshot', message: fromRest ? 'rest state disagrees with the log' : 'snapshot disagrees with the log' });
+      if (fromRest) rest = undefined;
+      else skip.add(snap.seq);
       continue;
     }
     if (updates.length === 0) throw logError('LOG_CORRUPT', `stream ${name} has no entries`, { details: { stream: name } });

@@ -265,6 +265,8 @@ export interface LogEvents {
   'batch-committed': { entries: number; streams: number; bytes: number; durationMillis: number; writeMillis: number };
   'batch-failed': { entries: number; code: string; durationMillis: number };
   'snapshot-written': { stream: string; seq: number; bytes: number; durationMillis: number };
+  /** a rest state (the stream's state at its head, outside the snapshot policy) was written: quiet stream or clean close */
+  'rest-written': { stream: string; seq: number; bytes: number; durationMillis: number };
   'verify-progress': Progress & { stream: string; broken: number };
   'rebuild-progress': Progress & { stream: string };
   'backup-progress': Progress;
@@ -377,6 +379,13 @@ export interface OpenLogOptions {
    * read of the table files per open (~150+ MB/s).
    */
   checkTables?: boolean;
+  /**
+   * Rest states (docs/storage-format.md §8): a stream with a tail after its newest snapshot gets
+   * its state at the head written once no batch touched it for `quietMs` (default 2000), and a
+   * clean close writes the ones still due for at most `closeBudgetMs` (default 3000), so cold
+   * loads read no tail and merge nothing. `false` writes none (the existing ones are still read).
+   */
+  restStates?: { quietMs?: number; closeBudgetMs?: number } | false;
 }
 
 export interface LogInfo {

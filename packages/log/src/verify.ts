@@ -4,10 +4,10 @@
  * entry's hash, seq gaps, chain links, decodability through the codec, heads agree with the
  * last entries, views and snapshots readable and linked to the chain, no foreign keys.
  */
-import { equalBytes, fromUtf8, readU32 } from './bytes.js';
+import { equalBytes, fromUtf8, readU32, readU64 } from './bytes.js';
 import type { Db } from './db.js';
 import { auxNameKey } from './codec.js';
-import { auxKey, P_AUX, P_AUX_COPY, P_CATALOG, P_CATALOG_COPY, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW, parseSeqKey, parseStreamKey, prefixRange, seqKey } from './keys.js';
+import { auxKey, P_AUX, P_AUX_COPY, P_CATALOG, P_CATALOG_COPY, P_ENTRY, P_HEAD, P_META, P_REST, P_SNAPSHOT, P_VIEW, parseSeqKey, parseStreamKey, prefixRange, seqKey } from './keys.js';
 import type { ReadContext } from './reader.js';
 import { decodeAuxPlain, decodeHead, decodePayload, type HeadRecord, readViewSeq, SNAPSHOT_HEADER_BYTES, unframe, VIEW_HEADER_BYTES, verifyEntry } from './records.js';
 import type { BrokenKind, BrokenRecord, LogEvents, VerifyReport } from './types.js';
@@ -24,10 +24,12 @@ interface StreamFacts {
   lastLsn: number;
   lastTs: number;
   snapshots: Map<number, Uint8Array>;
+  /** the rest state's seq and entry hash (snapshots.ts) */
+  rest: { seq: number; hash: Uint8Array } | undefined;
   viewSeq: number | undefined;
 }
 
-const KNOWN = [P_AUX, P_CATALOG, P_ENTRY, P_HEAD, P_META, P_SNAPSHOT, P_VIEW, P_AUX_COPY, P_CATALOG_COPY].sort((a, b) => a - b);
+const KNOWN = [P_AUX, P_CATALOG, P_ENTRY, P_HEAD, P_META, P_REST, P_SNAPSHOT, P_VIEW, P_AUX_COPY, P_CATALOG_COPY].sort((a, b) => a - b);
 
 function msg(err: unknown): string {
   return String((err as Error)?.message ?? err);
@@ -52,7 +54,7 @@ export async function verifyLog(
   const fact = (no: number): StreamFacts => {
     let f = facts.get(no);
     if (f === undefined) {
-      f = { name: undefined, head: undefined, headBroken: false, lastSeq: 0, lastHash: undefined, lastLsn: 0, lastTs: 0, snapshots: new Map(), viewSeq: undefined };
+      f = { name: undefined, head: undefined, headBroken: false, lastSeq: 0, lastHash: undefined, lastLsn: 0, lastTs: 0, snapshots: new Map(), rest: undefined, viewSeq: undefined };
       facts.set(no, f);
     }
     return f;
@@ -133,6 +135,20 @@ export async function verifyLog(
         add(name, key.seq, 'snapshot', `snapshot unreadable: ${msg(err)}`);
       }
     }, (k) => nextPrefixKey(k));
+    // rest states (one per stream: seq + entry hash in the header, checked during the entry walk)
+    await walk(prefixRange(P_REST), (k, v) => {
+      const no = parseStreamKey(k, P_REST);
+      if (no === undefined) return add('', 0, 'key', 'malformed rest state key');
+      let seq = 0;
+      try {
+        const { header, stored } = unframe(v, 8 + SNAPSHOT_HEADER_BYTES, `rest state of ${nameOf(no)}`, {});
+        seq = readU64(header, 0);
+        ctx.codec.decode({ kind: 'snapshot', stream: no, seq }, stored);
+        fact(no).rest = { seq, hash: header.slice(8) };
+      } catch (err) {
+        add(nameOf(no), seq, 'snapshot', `rest state unreadable: ${msg(err)}`);
+      }
+    }, nextPrefixKey);
     // views
     await walk(prefixRange(P_VIEW), (k, v) => {
       const no = parseStreamKey(k, P_VIEW);
@@ -173,6 +189,7 @@ export async function verifyLog(
         }
       }
       for (const seq of f.snapshots.keys()) if (seq > f.lastSeq) add(name, seq, 'snapshot', 'snapshot beyond the last entry');
+      if (f.rest !== undefined && f.rest.seq > f.lastSeq) add(name, f.rest.seq, 'snapshot', 'rest state beyond the last entry');
       if (f.viewSeq !== undefined && f.viewSeq > f.lastSeq) add(name, f.viewSeq, 'view', `view of seq ${f.viewSeq} is beyond the last entry`);
       if (f.name !== undefined && f.head !== undefined && f.viewSeq === undefined && f.lastSeq > 0) {
         // a stream may legitimately have no view ('#audit'); nothing to report
@@ -215,6 +232,7 @@ export async function verifyLog(
       }
       const snapHash = f.snapshots.get(key.seq);
       if (snapHash !== undefined && !equalBytes(snapHash, e.hash)) add(name, key.seq, 'snapshot', 'snapshot disagrees with the log');
+      if (f.rest !== undefined && f.rest.seq === key.seq && !equalBytes(f.rest.hash, e.hash)) add(name, key.seq, 'snapshot', 'rest state disagrees with the log');
       f.lastSeq = key.seq;
       f.lastHash = e.hash;
       f.lastLsn = e.lsn;
@@ -223,7 +241,7 @@ export async function verifyLog(
     if (current !== undefined) finish(current);
     for (const no of [...facts.keys()].sort((a, b) => a - b)) {
       const f = facts.get(no) as StreamFacts;
-      if (f.lastSeq === 0 && (f.head !== undefined || f.snapshots.size > 0 || f.viewSeq !== undefined)) finish(no);
+      if (f.lastSeq === 0 && (f.head !== undefined || f.snapshots.size > 0 || f.rest !== undefined || f.viewSeq !== undefined)) finish(no);
     }
 
     // keys outside the known prefixes

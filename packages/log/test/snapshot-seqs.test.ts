@@ -13,6 +13,8 @@ import { frame, unframe } from '../src/records.js';
 import { DocWriter, input, tempDir, track, viewOf, withRawDb } from './helpers.js';
 
 const policy = snapshotEvery(8);
+/** no rest states: these cases are about finding snapshots (rest-states.test.ts has its own) */
+const restStates = false;
 const STREAMS = ['a', 'b', 'c', 'd'];
 
 /** Counts what reaches LevelDB for snapshot keys: iterators over them and point reads of them. */
@@ -52,7 +54,7 @@ function counting(opts: { hide?: boolean; damage?: boolean } = {}) {
 /** 4 streams x 21 entries: snapshots at 8 and 16, a tail of 5. */
 async function makeLog(): Promise<string> {
   const dir = await tempDir('pssnapseq-');
-  const log = track(await openLog({ dir, snapshotPolicy: policy }));
+  const log = track(await openLog({ dir, snapshotPolicy: policy, restStates }));
   const docs = new Map(STREAMS.map((s) => [s, new DocWriter()]));
   for (let r = 0; r < 21; r++) {
     for (const s of STREAMS) {
@@ -84,7 +86,7 @@ describe('snapshot seqs', () => {
   it('after a clean close a cold load reads its snapshot with one point read; a scan-open learns it on the first load; the states are the same', async () => {
     const dir = await makeLog();
     const byIndex = counting();
-    const log = track(await openLog({ dir, snapshotPolicy: policy, wrapDb: byIndex.wrapDb }));
+    const log = track(await openLog({ dir, snapshotPolicy: policy, restStates, wrapDb: byIndex.wrapDb }));
     expect(log.info().openedFrom).toBe('open-index');
     const expected = await loadAll(log);
     for (const s of STREAMS) expect(expected[s]).toMatchObject({ seq: 21, snapshotSeq: 16, tailEntries: 5 });
@@ -94,7 +96,7 @@ describe('snapshot seqs', () => {
     // the index gone (the raw open moves the MANIFEST too): the open scans and knows no snapshot seq
     await withRawDb(dir, (db) => db.del(OPEN_INDEX_KEY));
     const byScan = counting();
-    const scanned = track(await openLog({ dir, snapshotPolicy: policy, wrapDb: byScan.wrapDb }));
+    const scanned = track(await openLog({ dir, snapshotPolicy: policy, restStates, wrapDb: byScan.wrapDb }));
     expect(scanned.info().openedFrom).toBe('scan');
     expect(await loadAll(scanned)).toEqual(expected);
     expect(byScan.seen).toEqual({ iterators: STREAMS.length, pointReads: 0 });
@@ -110,13 +112,13 @@ describe('snapshot seqs', () => {
 
   it('learns the snapshots it writes: the next close carries them, and the open after it reads them directly', async () => {
     const dir = await makeLog();
-    const log = track(await openLog({ dir, snapshotPolicy: policy }));
+    const log = track(await openLog({ dir, snapshotPolicy: policy, restStates }));
     const w = new DocWriter();
     for (let i = 0; i < 9; i++) await log.append(input('e', w.edit(), { view: viewOf(w.doc) })); // a point at 8
     await log.idle();
     await log.close();
     const again = counting();
-    const reopened = track(await openLog({ dir, snapshotPolicy: policy, wrapDb: again.wrapDb }));
+    const reopened = track(await openLog({ dir, snapshotPolicy: policy, restStates, wrapDb: again.wrapDb }));
     expect(reopened.info().openedFrom).toBe('open-index');
     expect(await reopened.loadState('e')).toMatchObject({ seq: 9, snapshotSeq: 8, tailEntries: 1 });
     expect(again.seen).toEqual({ iterators: 0, pointReads: 1 });
@@ -125,12 +127,12 @@ describe('snapshot seqs', () => {
 
   it('a hinted snapshot that is gone or unreadable costs the iterator, never a wrong state', async () => {
     const dir = await makeLog();
-    const plain = track(await openLog({ dir, snapshotPolicy: policy }));
+    const plain = track(await openLog({ dir, snapshotPolicy: policy, restStates }));
     const expected = await loadAll(plain);
     await plain.close();
 
     const gone = counting({ hide: true });
-    const a = track(await openLog({ dir, snapshotPolicy: policy, wrapDb: gone.wrapDb }));
+    const a = track(await openLog({ dir, snapshotPolicy: policy, restStates, wrapDb: gone.wrapDb }));
     expect(a.info().openedFrom).toBe('open-index');
     expect(await loadAll(a)).toEqual(expected);
     expect(gone.seen).toEqual({ iterators: STREAMS.length, pointReads: STREAMS.length });
@@ -140,7 +142,7 @@ describe('snapshot seqs', () => {
     await a.close();
 
     const damaged = counting({ damage: true });
-    const b = track(await openLog({ dir, snapshotPolicy: policy, wrapDb: damaged.wrapDb }));
+    const b = track(await openLog({ dir, snapshotPolicy: policy, restStates, wrapDb: damaged.wrapDb }));
     const corruption: string[] = [];
     b.on('corruption', (c) => corruption.push(`${c.stream}/${c.seq}/${c.kind}`));
     expect(b.info().openedFrom).toBe('open-index');
