@@ -10,7 +10,7 @@ import { afterEach } from 'vitest';
 import { Level } from 'level';
 import { ProfileSyncError } from '@profilesync/errors';
 import { DocWriter, viewOf } from './child/docs.js';
-import type { AppendInput, EventLog, LogCodec, Materializer, Place } from '../src/index.js';
+import type { AppendInput, EventLog, LoadedState, LogCodec, Materializer, Place } from '../src/index.js';
 
 export { DocWriter, viewOf };
 
@@ -42,6 +42,15 @@ export const materialize: Materializer = (_stream, state) => {
   doc.destroy();
   return v;
 };
+
+/** What a load gives: where it started (its base and tail) and the document it holds (JSON and state vector). */
+export function loadSummary(l: LoadedState): { seq: number; base: number; tail: number; doc: unknown; sv: string } {
+  const doc = new Y.Doc({ gc: false });
+  Y.applyUpdate(doc, l.state);
+  const out = { seq: l.seq, base: l.snapshotSeq, tail: l.tailEntries, doc: doc.getMap('profile').toJSON(), sv: Buffer.from(Y.encodeStateVector(doc)).toString('hex') };
+  doc.destroy();
+  return out;
+}
 
 export function input(stream: string, body: Uint8Array, extra: Partial<AppendInput> = {}): AppendInput {
   return { stream, body, actor: 'alice', origin: 'local', ...extra };

@@ -6,21 +6,14 @@
  */
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { openLog, snapshotEvery, type EventLog, type LoadedState, type LogCodec } from '../src/index.js';
+import { openLog, snapshotEvery, type EventLog, type LogCodec } from '../src/index.js';
 import { P_REST } from '../src/keys.js';
-import { collect, DocWriter, input, materialize, rawEntries, tempDir, testCodec, track, viewOf, withRawDb } from './helpers.js';
+import { collect, DocWriter, input, loadSummary, materialize, rawEntries, tempDir, testCodec, track, viewOf, withRawDb } from './helpers.js';
 
 const policy = snapshotEvery(8);
 const restKey = (no: number): Uint8Array => Uint8Array.of(P_REST, 0, 0, 0, no);
 
-/** What a load gives: where it started and the document (its JSON and state vector). */
-function summary(l: LoadedState) {
-  const doc = new Y.Doc({ gc: false });
-  Y.applyUpdate(doc, l.state);
-  const out = { seq: l.seq, base: l.snapshotSeq, tail: l.tailEntries, doc: doc.getMap('profile').toJSON(), sv: Buffer.from(Y.encodeStateVector(doc)).toString('hex') };
-  doc.destroy();
-  return out;
-}
+const summary = loadSummary;
 
 /** a: 13 entries (snapshot at 8, a tail of 5), b: 16 (snapshot at 16, no tail), c: 3 (no snapshot) */
 async function fill(log: EventLog, docs = new Map<string, DocWriter>()): Promise<Map<string, DocWriter>> {

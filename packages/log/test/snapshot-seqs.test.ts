@@ -4,13 +4,12 @@
  * the log wrote, what a read from the head found, or what the open index carried over a restart.
  * It is a hint: a wrong one costs the iterator, never a wrong state.
  */
-import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { openLog, plainCodec, snapshotEvery, type EventLog, type LoadedState } from '../src/index.js';
+import { openLog, plainCodec, snapshotEvery, type EventLog } from '../src/index.js';
 import { P_SNAPSHOT } from '../src/keys.js';
 import { decodeOpenIndex, OPEN_INDEX_KEY } from '../src/open-index.js';
 import { frame, unframe } from '../src/records.js';
-import { DocWriter, input, tempDir, track, viewOf, withRawDb } from './helpers.js';
+import { DocWriter, input, loadSummary, tempDir, track, viewOf, withRawDb } from './helpers.js';
 
 const policy = snapshotEvery(8);
 /** no rest states: these cases are about finding snapshots (rest-states.test.ts has its own) */
@@ -67,14 +66,7 @@ async function makeLog(): Promise<string> {
   return dir;
 }
 
-/** What a load gives: where it started, and the document (its JSON and state vector) */
-function summary(l: LoadedState) {
-  const doc = new Y.Doc({ gc: false });
-  Y.applyUpdate(doc, l.state);
-  const out = { seq: l.seq, snapshotSeq: l.snapshotSeq, tailEntries: l.tailEntries, doc: doc.getMap('profile').toJSON(), sv: Buffer.from(Y.encodeStateVector(doc)).toString('hex') };
-  doc.destroy();
-  return out;
-}
+const summary = loadSummary;
 
 async function loadAll(log: EventLog) {
   const out: Record<string, ReturnType<typeof summary>> = {};
@@ -89,7 +81,7 @@ describe('snapshot seqs', () => {
     const log = track(await openLog({ dir, snapshotPolicy: policy, restStates, wrapDb: byIndex.wrapDb }));
     expect(log.info().openedFrom).toBe('open-index');
     const expected = await loadAll(log);
-    for (const s of STREAMS) expect(expected[s]).toMatchObject({ seq: 21, snapshotSeq: 16, tailEntries: 5 });
+    for (const s of STREAMS) expect(expected[s]).toMatchObject({ seq: 21, base: 16, tail: 5 });
     expect(byIndex.seen).toEqual({ iterators: 0, pointReads: STREAMS.length });
     await log.close();
 
@@ -149,7 +141,7 @@ describe('snapshot seqs', () => {
     // the damaged point read is reported; the iterator (which reads the stored bytes) skips that
     // seq too, so the state comes from the snapshot before it and a longer tail: the same state
     const got = await loadAll(b);
-    for (const s of STREAMS) expect(got[s]).toEqual({ ...expected[s], snapshotSeq: 8, tailEntries: 13 });
+    for (const s of STREAMS) expect(got[s]).toEqual({ ...expected[s], base: 8, tail: 13 });
     expect(corruption).toEqual(STREAMS.map((s) => `${s}/16/snapshot`));
     expect(b.damage().streams).toEqual([]); // snapshots are derived: nothing is marked damaged
     await b.close();
