@@ -184,7 +184,8 @@ export class SnapshotWorker {
     const start = performance.now();
     try {
       const loaded = await loadState(this.#ctx, no, name, head, head.seq);
-      if (loaded.tailEntries === 0) return; // its base is at the head already
+      // one part (a base at the head, or a stream of one entry): a load merges nothing already
+      if (loaded.updates.length <= 1) return;
       const bytes = await writeRest(this.#ctx, no, head.seq, head.hash, loaded.state);
       this.#emitter.emit('rest-written', { stream: name, seq: head.seq, bytes, durationMillis: performance.now() - start });
     } catch {
