@@ -6,12 +6,11 @@
  * bytes (invariant 5).
  */
 import * as Y from 'yjs';
-import { equalBytes } from './bytes.js';
+import { equalBytes, readU64, writeU64 } from './bytes.js';
 import { getPoint } from './db.js';
 import { logError, readFailure } from './errors.js';
 import { P_REST, P_SNAPSHOT, seqRange, parseSeqKey, snapshotKey, streamKey } from './keys.js';
 import { decodeEntry, iterateRaw, type ReadContext } from './reader.js';
-import { readU64, writeU64 } from './bytes.js';
 import { frame, SNAPSHOT_HEADER_BYTES, unframe, type HeadRecord } from './records.js';
 import type { LoadedState, SnapshotPolicy } from './types.js';
 
@@ -209,8 +208,8 @@ export async function loadState(ctx: ReadContext, no: number, name: string, head
     let first = true;
     if (snap !== undefined && snap.seq === head.seq && !equalBytes(snap.hash, head.hash)) linked = false;
     if (linked && snap !== undefined && snap.seq === target && target < head.seq) {
-      // a base at the target has no tail to check its link: the next entry's prevHash does
-      for await (const { parsed } of iterateRaw(ctx, no, name, head, target + 1, target + 1)) linked = equalBytes(parsed.prevHash, snap.hash);
+      // a base at the target has no tail to check its link: the entry at the target must carry its hash
+      for await (const { parsed } of iterateRaw(ctx, no, name, head, target, target)) linked = equalBytes(parsed.hash, snap.hash);
     }
     if (linked) {
       for await (const { seq, parsed } of iterateRaw(ctx, no, name, head, from, target)) {

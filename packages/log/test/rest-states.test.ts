@@ -147,5 +147,12 @@ describe('rest states', () => {
     expect(await loads(reopened, ['a'])).toEqual(expected);
     expect(corruption).toEqual(['a/11/snapshot: rest state disagrees with the log']);
     expect((await reopened.verify()).broken.map((b) => `${b.stream}/${b.seq}/${b.kind}`)).toEqual(['a/11/snapshot']);
+    // below the head too: a base exactly at the seq asked for is checked against that entry's hash
+    const w = docs.get('a') as DocWriter;
+    await reopened.append(input('a', w.edit(), { view: viewOf(w.doc) }));
+    corruption.length = 0;
+    const at11 = loadSummary(await reopened.loadState('a', { untilSeq: 11 }));
+    expect(at11).toEqual({ ...expected['a'], base: 8, tail: 3 });
+    expect(corruption).toEqual(['a/11/snapshot: rest state disagrees with the log']);
   });
 });
