@@ -55,22 +55,51 @@ export function freePort(): Promise<number> {
   });
 }
 
-function pingOnce(port: number): Promise<boolean> {
+/**
+ * Asks whoever listens on `port`: PING, then INFO server. The pid of the redis-server that
+ * answered +PONG, or undefined (nothing there, not ready, not redis).
+ */
+function answeringPid(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const s = createConnection({ host: '127.0.0.1', port });
     let buf = '';
-    const done = (ok: boolean): void => {
+    const done = (pid: number | undefined): void => {
       s.destroy();
-      resolve(ok);
+      resolve(pid);
     };
-    s.setTimeout(500, () => done(false));
-    s.on('error', () => done(false));
-    s.on('connect', () => s.write('PING\r\n'));
+    s.setTimeout(500, () => done(undefined));
+    s.on('error', () => done(undefined));
+    s.on('connect', () => s.write('PING\r\nINFO server\r\n'));
     s.on('data', (d) => {
       buf += d.toString();
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+      if (buf.includes('\r\n') && !buf.startsWith('+PONG')) return done(undefined);
+      const m = /process_id:(\d+)\r\n/.exec(buf);
+      if (m !== null) done(Number(m[1]));
     });
   });
+}
+
+/** Whether nothing listens on 127.0.0.1:`port` now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port BELOW the kernel's ephemeral range (32768-60999 on Linux by default), for a
+ * server that a test kills and restarts on the same port: a port from freePort() (bind to 0)
+ * is in that range, and while the server is down the kernel may give it to any other socket
+ * (another test's server, an outgoing connection), which would then answer in its place.
+ */
+async function stablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
 }
 
 function exited(p: ChildProcess): Promise<void> {
@@ -105,7 +134,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (p.exitCode !== null || p.signalCode !== null) return false; // e.g. port taken
-      if (await pingOnce(port)) return true;
+      // the server that answers must be this process (not another one that took the port)
+      const pid = await answeringPid(port);
+      if (pid !== undefined && pid === p.pid) return true;
+      if (pid !== undefined) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     p.kill('SIGKILL');
@@ -114,7 +146,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 
   for (let attempt = 0; ; attempt++) {
-    if (options.port === undefined) port = await freePort();
+    if (options.port === undefined) port = await stablePort();
     if (await launch()) break;
     if (attempt >= 4) throw new Error(`redis-server did not answer PING on 127.0.0.1:${port}`);
     if (options.port !== undefined) await new Promise((r) => setTimeout(r, 100));
