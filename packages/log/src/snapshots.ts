@@ -159,19 +159,27 @@ export function encodeRest(ctx: ReadContext, no: number, seq: number, entryHash:
   return frame(header, ctx.codec.encode({ kind: 'snapshot', stream: no, seq }, state));
 }
 
+/** Checks and decodes a stored rest state; throws (with `seq` set when the header was readable) when it is not readable. */
+export function decodeRest(ctx: ReadContext, no: number, name: string, v: Uint8Array): StoredSnapshot {
+  const { header, stored } = unframe(v, REST_HEADER_BYTES, `rest state of ${name}`, { stream: name });
+  const seq = readU64(header, 0);
+  try {
+    return { seq, hash: header.slice(8), state: ctx.codec.decode({ kind: 'snapshot', stream: no, seq }, stored) };
+  } catch (err) {
+    throw Object.assign(err as Error, { restSeq: seq });
+  }
+}
+
 /** The stream's rest state, when it has a readable one; an unreadable one is reported (corruption, kind snapshot) and ignored. */
 export async function readRest(ctx: ReadContext, no: number, name: string): Promise<StoredSnapshot | undefined> {
   const v = await ctx.holder.run((db) => getPoint(db, streamKey(P_REST, no))).catch((err: unknown) => {
     throw readFailure(err, `the rest state of ${name}`, { stream: name });
   });
   if (v === undefined) return undefined;
-  let seq = 0;
   try {
-    const { header, stored } = unframe(v, REST_HEADER_BYTES, `rest state of ${name}`, { stream: name });
-    seq = readU64(header, 0);
-    const state = ctx.codec.decode({ kind: 'snapshot', stream: no, seq }, stored);
-    return { seq, hash: header.slice(8), state };
+    return decodeRest(ctx, no, name, v);
   } catch (err) {
+    const seq = (err as { restSeq?: number }).restSeq ?? 0;
     ctx.emitter.emit('corruption', { stream: name, seq, kind: 'snapshot', message: `rest state unreadable: ${String((err as Error).message)}` });
     return undefined;
   }

@@ -4,11 +4,12 @@
  * entry's hash, seq gaps, chain links, decodability through the codec, heads agree with the
  * last entries, views and snapshots readable and linked to the chain, no foreign keys.
  */
-import { equalBytes, fromUtf8, readU32, readU64 } from './bytes.js';
+import { equalBytes, fromUtf8, readU32 } from './bytes.js';
 import type { Db } from './db.js';
 import { auxNameKey } from './codec.js';
 import { auxKey, P_AUX, P_AUX_COPY, P_CATALOG, P_CATALOG_COPY, P_ENTRY, P_HEAD, P_META, P_REST, P_SNAPSHOT, P_VIEW, parseSeqKey, parseStreamKey, prefixRange, seqKey } from './keys.js';
 import type { ReadContext } from './reader.js';
+import { decodeRest } from './snapshots.js';
 import { decodeAuxPlain, decodeHead, decodePayload, type HeadRecord, readViewSeq, SNAPSHOT_HEADER_BYTES, unframe, VIEW_HEADER_BYTES, verifyEntry } from './records.js';
 import type { BrokenKind, BrokenRecord, LogEvents, VerifyReport } from './types.js';
 import { isValidStreamName } from './validate.js';
@@ -139,14 +140,11 @@ export async function verifyLog(
     await walk(prefixRange(P_REST), (k, v) => {
       const no = parseStreamKey(k, P_REST);
       if (no === undefined) return add('', 0, 'key', 'malformed rest state key');
-      let seq = 0;
       try {
-        const { header, stored } = unframe(v, 8 + SNAPSHOT_HEADER_BYTES, `rest state of ${nameOf(no)}`, {});
-        seq = readU64(header, 0);
-        ctx.codec.decode({ kind: 'snapshot', stream: no, seq }, stored);
-        fact(no).rest = { seq, hash: header.slice(8) };
+        const { seq, hash } = decodeRest(ctx, no, nameOf(no), v);
+        fact(no).rest = { seq, hash };
       } catch (err) {
-        add(nameOf(no), seq, 'snapshot', `rest state unreadable: ${msg(err)}`);
+        add(nameOf(no), (err as { restSeq?: number }).restSeq ?? 0, 'snapshot', `rest state unreadable: ${msg(err)}`);
       }
     }, nextPrefixKey);
     // views
