@@ -556,7 +556,6 @@ class Log implements EventLog {
         const newChain = () => this.#thread.chain();
         await this.#writer.exclusive(() => rebuildStream({ ctx: this.#ctx, table: this.#table, policy: this.#policy, newChain }, no, name, materialize));
         this.#snapshots.reset(no);
-        this.#table.snapshotSeqs.delete(no);
         const p = { done: ++done, total: numbers.length, stream: name };
         this.#emitter.emit('rebuild-progress', p);
         opts?.onProgress?.(p);

@@ -113,8 +113,13 @@ export class SnapshotWorker {
   /** Called after every committed batch (synchronously, cheap). */
   notify(streams: readonly CommittedStream[]): void {
     if (this.#stopped) return;
+    const now = this.#restQuietMs === undefined ? undefined : performance.now();
     for (const s of streams) {
       if (isOpaqueStream(s.name)) continue; // no snapshots of reserved streams
+      if (now !== undefined) {
+        this.#restless.delete(s.no); // re-inserted: the map stays ordered by last commit
+        this.#restless.set(s.no, now);
+      }
       let st = this.#states.get(s.no);
       if (st === undefined) {
         if (s.firstSeq !== 1) {
@@ -134,12 +139,6 @@ export class SnapshotWorker {
         st.scannedSeq = s.firstSeq + n - 1;
       }
       if (st.needsScan || st.points.length > 0) this.#pending.add(s.no);
-    }
-    const now = performance.now();
-    for (const s of streams) {
-      if (this.#restQuietMs === undefined || isOpaqueStream(s.name)) continue;
-      this.#restless.delete(s.no);
-      this.#restless.set(s.no, now);
     }
     this.#armRestTimer();
     this.#kick();
@@ -168,7 +167,7 @@ export class SnapshotWorker {
   /** Writes rest states of streams quiet for `quietMs`, oldest first, until `deadline` (performance.now() ms). */
   async #writeRests(quietMs: number, deadline: number): Promise<void> {
     for (const [no, at] of this.#restless) {
-      if (this.#paused > 0 || (this.#stopped && !this.#settling) || this.#pending.size > 0) return; // snapshot points first
+      if (this.#paused > 0 || this.#stopped || this.#pending.size > 0) return; // snapshot points first
       if (performance.now() - at < quietMs || performance.now() > deadline) return;
       this.#restless.delete(no);
       await this.#writeRest(no);
@@ -197,11 +196,11 @@ export class SnapshotWorker {
    * A clean close: after the pending snapshots, the rest states of every stream that still has
    * a tail, oldest commits first, for at most `budgetMs` (the others keep their tails).
    */
-  async settle(budgetMs = this.#restCloseBudgetMs): Promise<void> {
+  async settle(): Promise<void> {
     await this.drain();
     this.#settling = true;
     try {
-      await this.#writeRests(0, performance.now() + budgetMs);
+      await this.#writeRests(0, performance.now() + this.#restCloseBudgetMs);
     } finally {
       this.#settling = false;
     }
@@ -281,9 +280,10 @@ export class SnapshotWorker {
     this.#states.delete(no);
   }
 
-  /** Forgets what it knows of a stream (after rebuild rewrote its snapshots and deleted its rest state). */
+  /** Forgets what it knows of a stream, its newest snapshot seq too (after rebuild rewrote its snapshots and deleted its rest state). */
   reset(no: number): void {
     this.#forget(no);
+    this.#ctx.snapshotSeqs?.delete(no);
     this.#pending.delete(no);
     this.#restless.delete(no);
     if (this.#restQuietMs !== undefined) this.#restless.set(no, performance.now());

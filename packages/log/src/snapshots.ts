@@ -159,14 +159,18 @@ export function encodeRest(ctx: ReadContext, no: number, seq: number, entryHash:
   return frame(header, ctx.codec.encode({ kind: 'snapshot', stream: no, seq }, state));
 }
 
-/** Checks and decodes a stored rest state; throws (with `seq` set when the header was readable) when it is not readable. */
-export function decodeRest(ctx: ReadContext, no: number, name: string, v: Uint8Array): StoredSnapshot {
-  const { header, stored } = unframe(v, REST_HEADER_BYTES, `rest state of ${name}`, { stream: name });
-  const seq = readU64(header, 0);
+/**
+ * Checks and decodes a stored rest state: the state, or why it is unreadable (with its seq when
+ * the frame was readable, else 0), for the load and for verify alike.
+ */
+export function decodeRest(ctx: ReadContext, no: number, name: string, v: Uint8Array): StoredSnapshot | { seq: number; error: string } {
+  let seq = 0;
   try {
+    const { header, stored } = unframe(v, REST_HEADER_BYTES, `rest state of ${name}`, { stream: name });
+    seq = readU64(header, 0);
     return { seq, hash: header.slice(8), state: ctx.codec.decode({ kind: 'snapshot', stream: no, seq }, stored) };
   } catch (err) {
-    throw Object.assign(err as Error, { restSeq: seq });
+    return { seq, error: `rest state unreadable: ${String((err as Error)?.message ?? err)}` };
   }
 }
 
@@ -176,13 +180,10 @@ export async function readRest(ctx: ReadContext, no: number, name: string): Prom
     throw readFailure(err, `the rest state of ${name}`, { stream: name });
   });
   if (v === undefined) return undefined;
-  try {
-    return decodeRest(ctx, no, name, v);
-  } catch (err) {
-    const seq = (err as { restSeq?: number }).restSeq ?? 0;
-    ctx.emitter.emit('corruption', { stream: name, seq, kind: 'snapshot', message: `rest state unreadable: ${String((err as Error).message)}` });
-    return undefined;
-  }
+  const rest = decodeRest(ctx, no, name, v);
+  if ('state' in rest) return rest;
+  ctx.emitter.emit('corruption', { stream: name, seq: rest.seq, kind: 'snapshot', message: rest.error });
+  return undefined;
 }
 
 export async function writeRest(ctx: ReadContext, no: number, seq: number, entryHash: Uint8Array, state: Uint8Array): Promise<number> {

@@ -145,9 +145,8 @@ export class StreamTable {
   toOpenIndex(formatVersion: number, sealCounter: number, manifest: string): OpenIndex | undefined {
     // past OPEN_INDEX_MAX_STREAMS one value would be tens of MB: such a log scans (as before)
     if (this.problems.length > 0 || this.broken.size > 0 || this.#heads.size > OPEN_INDEX_MAX_STREAMS) return undefined;
-    const snapshots = new Map<number, number>();
-    for (const [no, seq] of this.snapshotSeqs) if (this.#heads.has(no)) snapshots.set(no, seq);
-    return { formatVersion, sealCounter, lastLsn: this.#lastLsn, nextNo: this.#nextNo, manifest, names: this.#names, heads: this.#heads, snapshots };
+    // a stream has a snapshot seq only once it has entries (a head): no filtering needed
+    return { formatVersion, sealCounter, lastLsn: this.#lastLsn, nextNo: this.#nextNo, manifest, names: this.#names, heads: this.#heads, snapshots: this.snapshotSeqs };
   }
 
   /** Takes catalog and heads from an open index instead of the scan (the caller checked that it is current). */

@@ -140,12 +140,9 @@ export async function verifyLog(
     await walk(prefixRange(P_REST), (k, v) => {
       const no = parseStreamKey(k, P_REST);
       if (no === undefined) return add('', 0, 'key', 'malformed rest state key');
-      try {
-        const { seq, hash } = decodeRest(ctx, no, nameOf(no), v);
-        fact(no).rest = { seq, hash };
-      } catch (err) {
-        add(nameOf(no), (err as { restSeq?: number }).restSeq ?? 0, 'snapshot', `rest state unreadable: ${msg(err)}`);
-      }
+      const rest = decodeRest(ctx, no, nameOf(no), v);
+      if ('state' in rest) fact(no).rest = { seq: rest.seq, hash: rest.hash };
+      else add(nameOf(no), rest.seq, 'snapshot', rest.error);
     }, nextPrefixKey);
     // views
     await walk(prefixRange(P_VIEW), (k, v) => {
