@@ -19,8 +19,12 @@ import { checkRecord, isLive, isReplicated, type VersionRecord } from './version
 
 const AUDIT_ACTION: Record<string, string> = { create: 'profile.create', revert: 'profile.revert', delete: 'profile.delete', import: 'profile.import', migrate: 'profile.migrate', resolve: 'conflict.resolve' };
 
-/** Keys of root 'profile' a /yjs client may not change (labels move through the API, audited). */
-const YJS_READONLY: ReadonlySet<string> = new Set(['labels', 'schema', 'id']);
+/**
+ * Keys of root 'profile' a /yjs client may not change: labels move through the API (audited),
+ * and a delete is DELETE /api/profiles/:id (a version of its own, audited profile.delete), never
+ * a key an editor's socket sets.
+ */
+const YJS_READONLY: ReadonlySet<string> = new Set(['labels', 'schema', 'id', 'deleted']);
 
 function refused(code: string, path: string, message: string, rule: string): Error {
   return coreError(code as never, message, { path, rule, issues: [{ path, rule, message }] });
@@ -35,7 +39,7 @@ function checkTouched(c: StoreCore, live: import('./caches.js').LiveDoc, ctx: Wr
       throw refused(CoreErrorCode.READONLY_FIELD, root, `${yjs ? 'a /yjs client' : 'a peer'} may not change '${root}' (${yjs ? "only the 'profile' root" : 'only profile, versions and conflicts'})`, 'root');
     }
   }
-  if (yjs) for (const k of t.profileKeys) if (YJS_READONLY.has(k)) throw refused(CoreErrorCode.READONLY_FIELD, k, `a /yjs client may not change '${k}'${k === 'labels' ? ' (labels move through the API: PUT/DELETE /api/profiles/:id/labels/:label)' : ''}`, 'readonly');
+  if (yjs) for (const k of t.profileKeys) if (YJS_READONLY.has(k)) throw refused(CoreErrorCode.READONLY_FIELD, k, `a /yjs client may not change '${k}'${k === 'labels' ? ' (labels move through the API: PUT/DELETE /api/profiles/:id/labels/:label)' : k === 'deleted' ? ' (delete through the API: DELETE /api/profiles/:id)' : ''}`, 'readonly');
   const added: VersionRecord[] = [];
   const versions = live.doc.getMap<unknown>('versions');
   for (const key of t.versionKeys) {

@@ -355,7 +355,7 @@ export class SyncEngine {
   #applyFailed(id: string, err: unknown, t0: number): void {
     const code = codeOf(err);
     const ms = monoMs() - t0;
-    if (code === 'PROFILE_INVALID' || code === 'PROFILE_TOO_LARGE') {
+    if (code === 'PROFILE_INVALID' || code === 'PROFILE_TOO_LARGE' || code === 'PROFILE_READONLY_FIELD') {
       // refused by validation (the store audited sync.rejected); the session goes on
       this.#o.events.emit('update-rejected', { source: 'peer', from: this.peerId, id, code, durationMillis: ms });
       this.#o.logger.warn({ peerId: this.peerId, profile: id, code }, 'peer update rejected by validation');

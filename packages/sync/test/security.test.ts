@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { HandshakeInitiator, NodeIdentity, networkKeyFor, type SecureSession } from '@profilesync/crypto';
-import { encodeMessage, MessageType, SYNC_SUBPROTOCOL } from '../src/index.js';
+import { decodeMessage, encodeMessage, MessageType, STEP1_REPLY, SYNC_SUBPROTOCOL } from '../src/index.js';
 import { ctx, node, sample, until, type TestNode } from './helpers.js';
 
 interface Raw {
@@ -172,6 +172,26 @@ describe('frames', () => {
     }
     await until(async () => (await a.store.audit({ action: 'sync.rejected' })).length >= 3, 5_000, 'audit');
     expect(a.store.versionHashes().has('evil')).toBe(false);
+  });
+
+  it('an update that touches a root no peer may write is refused (audited PROFILE_READONLY_FIELD); the session goes on', async () => {
+    const { r, s } = await session();
+    const before = a.store.versionHashes().get('secret');
+    const rogue = new Y.Doc();
+    rogue.getMap('evil').set('x', 1);
+    r.ws.send(s.seal(payload(encodeMessage({ type: MessageType.UPDATE, id: 'secret', update: Y.encodeStateAsUpdate(rogue) }))));
+    await until(async () => (await a.store.audit({ action: 'sync.rejected', profile: 'secret' })).some((x) => x.details?.['code'] === 'PROFILE_READONLY_FIELD'), 5_000, 'audit');
+    expect(a.store.versionHashes().get('secret')).toBe(before);
+    // one refused profile does not cut the peer off: the session still answers a step 1
+    r.ws.send(s.seal(payload(encodeMessage({ type: MessageType.STEP1, id: 'secret', stateVector: new Uint8Array([0]), hash: '', flags: STEP1_REPLY }))));
+    for (;;) {
+      const m = decodeMessage((s.open(await r.next()) as { data: Uint8Array }).data.subarray(1));
+      if (m.type === MessageType.STEP2 && m.id === 'secret') {
+        expect(m.update.length).toBeGreaterThan(0);
+        break;
+      }
+    }
+    expect(r.ws.readyState).toBe(WebSocket.OPEN);
   });
 
   it('a frame over maxPayload is refused by the socket (1009)', async () => {

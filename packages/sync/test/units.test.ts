@@ -220,6 +220,7 @@ describe('small policies', () => {
     expect(closeCodeFor('PROFILE_NOT_FOUND')).toBe(4404);
     expect(closeCodeFor('AUTH_UNAUTHORIZED')).toBe(4401);
     expect(closeCodeFor('PROFILE_INVALID')).toBe(4422);
+    expect(closeCodeFor('PROFILE_READONLY_FIELD')).toBe(4422); // a refused write: the provider must not resend it forever
     expect(closeCodeFor('SOMETHING_ELSE')).toBe(4500);
   });
 

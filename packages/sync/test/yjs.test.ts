@@ -128,6 +128,26 @@ describe('stock WebsocketProvider', () => {
     expect((await a.store.audit({ action: 'sync.rejected' }))[0]).toMatchObject({ origin: 'yjs:tok-ed', profile: 'bot' });
   });
 
+  it('an editor socket may not set labels, schema, id or deleted, nor write another root: 4422 PROFILE_READONLY_FIELD (the provider stops), nothing changes', async () => {
+    const before = a.store.versionHashes().get('bot');
+    const writes: ((doc: Y.Doc) => void)[] = [
+      (doc) => doc.getMap('profile').set('deleted', true),
+      (doc) => doc.getMap('profile').set('schema', 3),
+      (doc) => doc.getMap('profile').set('id', 'other'),
+      (doc) => doc.getMap('versions').set('forged', { at: 1 }),
+    ];
+    for (const write of writes) {
+      const { doc, synced, closed } = provider('bot', 'editor-token');
+      await synced;
+      write(doc);
+      expect(await closed).toEqual({ code: 4422, reason: 'PROFILE_READONLY_FIELD' });
+    }
+    expect(a.store.versionHashes().get('bot')).toBe(before);
+    expect((await a.store.get('bot')).deleted).toBe(false);
+    const rejected = await a.store.audit({ action: 'sync.rejected', profile: 'bot' });
+    expect(rejected.map((r) => r.details?.['path']).sort()).toEqual(['deleted', 'id', 'schema', 'versions']);
+  });
+
   it('no grant, unknown and deleted profiles, bad tokens: 4403, 4404, 4410, 4401 (the provider stops reconnecting)', async () => {
     await a.store.create({ id: 'gone', ...sample() }, ctx);
     await a.store.delete('gone', ctx);
