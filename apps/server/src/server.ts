@@ -192,6 +192,8 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     readiness.register('store', () => {
       if (!node) return { code: 'STORE_OPENING', message: 'the node is opening its data dir' };
       if (storeClosed) return { code: 'STORE_CLOSED', message: 'the profile store is closed' };
+      // the store is open but the API is not serving yet (tokens, caches, sync, the fleet start)
+      if (!appHandler) return { code: 'SERVER_STARTING', message: 'the node is starting: its data dir is open, the API is not serving yet' };
       return undefined;
     }),
   ];

@@ -186,6 +186,35 @@ describe('before the store is open', () => {
     }
   });
 
+  it('store open but the API not serving yet (sync still starting): /readyz names SERVER_STARTING, never an empty 503', async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    try {
+      let url = '';
+      let entered!: () => void;
+      const inSync = new Promise<void>((resolve) => (entered = resolve));
+      let fail!: (e: Error) => void;
+      const gate = new Promise<never>((_resolve, reject) => (fail = reject));
+      const starting = startServer(defaultConfig({ dataDir, port: 0, logLevel: 'silent' }), {
+        adminToken: ADMIN,
+        env: {},
+        onListening: (i) => (url = i.url),
+        sync: () => {
+          entered();
+          return gate;
+        },
+      });
+      await inSync;
+      const r = await http(url, 'GET', '/readyz', { token: null });
+      expect(r.status).toBe(503);
+      expect(r.body).toEqual({ ready: false, reasons: [{ check: 'store', code: 'SERVER_STARTING', message: 'the node is starting: its data dir is open, the API is not serving yet' }] });
+      fail(new Error('sync failed to start'));
+      await expect(starting).rejects.toThrow('sync failed to start');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a failed open (wrong passphrase) releases the port and throws the open error', async () => {
     const dir = tempDir();
     const dataDir = join(dir, 'data');
