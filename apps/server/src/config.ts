@@ -214,27 +214,33 @@ function flattenFile(table: Record<string, unknown>, file: string): Map<string, 
 
 const PEER_KEY_RE = /^[A-Za-z0-9_-]{43}={0,1}$/;
 
-/** Validates one [[peers]] entry (url ws:// or wss://, key a base64url Ed25519 public key). */
-export function validatePeer(raw: unknown, where: string): PeerConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(where, 'file', 'must be a table with url and key');
+/**
+ * Validates one peer: a [[peers]] entry of the config file (`source` = the file's path, named in
+ * the error like every other config key) or a run-time `peer add` (no source: the error names
+ * only the field).
+ */
+export function validatePeer(raw: unknown, where: string, source?: string): PeerConfig {
+  const bad = (key: string, message: string): ProfileSyncError =>
+    source === undefined ? new ProfileSyncError('CONFIG_INVALID', `${key}: ${message}`, { details: { key } }) : invalid(key, source, message);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad(where, 'must be a table with url and key');
   const r = raw as Record<string, unknown>;
   for (const k of Object.keys(r)) {
-    if (!['url', 'key', 'name'].includes(k)) throw invalid(`${where}.${k}`, 'file', 'unknown key');
+    if (!['url', 'key', 'name'].includes(k)) throw bad(`${where}.${k}`, 'unknown key');
   }
   let url: URL;
   try {
     url = new URL(String(r.url));
   } catch {
-    throw invalid(`${where}.url`, 'file', 'must be a ws:// or wss:// URL');
+    throw bad(`${where}.url`, 'must be a ws:// or wss:// URL');
   }
   if (typeof r.url !== 'string' || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) {
-    throw invalid(`${where}.url`, 'file', 'must be a ws:// or wss:// URL');
+    throw bad(`${where}.url`, 'must be a ws:// or wss:// URL');
   }
   if (typeof r.key !== 'string' || !PEER_KEY_RE.test(r.key)) {
-    throw invalid(`${where}.key`, 'file', 'must be a base64url Ed25519 public key (43 characters, from `profilesync keys show`)');
+    throw bad(`${where}.key`, 'must be a base64url Ed25519 public key (43 characters, from `profilesync keys show`)');
   }
   if (r.name !== undefined && (typeof r.name !== 'string' || r.name.length === 0 || r.name.length > 100)) {
-    throw invalid(`${where}.name`, 'file', 'must be a string of 1..100 characters');
+    throw bad(`${where}.name`, 'must be a string of 1..100 characters');
   }
   return r.name === undefined ? { url: r.url, key: r.key } : { url: r.url, key: r.key, name: r.name as string };
 }
@@ -315,7 +321,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
   const peers: PeerConfig[] = [];
   if (peersRaw !== undefined) {
     if (!Array.isArray(peersRaw)) throw invalid('peers', file!, 'must be an array of tables ([[peers]])');
-    peersRaw.forEach((p, i) => peers.push(validatePeer(p, `peers[${i}]`)));
+    peersRaw.forEach((p, i) => peers.push(validatePeer(p, `peers[${i}]`, file!)));
   }
   out.peers = peers;
   const webhooks: WebhookFileEntry[] = [];

@@ -80,7 +80,9 @@ describe('loadConfig', () => {
     const badUrl = file('peers2.toml', `[[peers]]\nurl = "ws://a/sync"\nkey = "${key}"\n[[peers]]\nurl = "http://x"\nkey = "${key}"\n`);
     expect(codeOf(() => loadConfig({ file: badUrl, env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'peers[1].url' } });
     const badKey = file('peers3.toml', '[[peers]]\nurl = "ws://a/sync"\nkey = "short"\n');
-    expect(codeOf(() => loadConfig({ file: badKey, env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'peers[0].key' } });
+    expect(codeOf(() => loadConfig({ file: badKey, env: {} }))).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'peers[0].key', source: badKey } });
+    // the message names the file like every other config key (it said "(file)")
+    expect((codeOf(() => loadConfig({ file: badKey, env: {} })) as Error).message).toBe(`config peers[0].key (${badKey}): must be a base64url Ed25519 public key (43 characters, from \`profilesync keys show\`)`);
   });
 
   it('documents every key with an env var', () => {
