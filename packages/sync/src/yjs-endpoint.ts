@@ -374,7 +374,13 @@ class YjsClient implements RoomMember {
         awarenessProtocol.applyAwarenessUpdate(room.awareness, this.#presence(decoding.readVarUint8Array(d)), this);
       } else if (type === YMessage.queryAwareness) {
         this.send(awarenessMessage(room.awareness, [...room.awareness.getStates().keys()]));
-      } else if (type !== YMessage.auth) {
+      } else if (type === YMessage.auth) {
+        // a token after the connection is authenticated changes nothing (one token per socket),
+        // but the message must still be well-formed
+        const sub = decoding.readVarUint(d);
+        if (sub !== YAuth.token && sub !== YAuth.permissionDenied) throw new Error(`unknown auth message ${sub}`);
+        decoding.readVarString(d);
+      } else {
         throw new Error(`unknown message type ${type}`);
       }
     } catch (err) {

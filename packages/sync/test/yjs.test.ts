@@ -269,6 +269,13 @@ describe('raw protocol', () => {
     await garbage.opened;
     garbage.ws.send(new Uint8Array([0, 9, 1, 1]));
     expect(await garbage.closed).toEqual({ code: 4400, reason: 'YJS_BAD_MESSAGE' });
+    // an auth message of an unknown sub-type, or a cut one, is malformed too (it was ignored)
+    for (const bad of [new Uint8Array([2, 9]), new Uint8Array([2, 1, 5, 0x61])]) {
+      const c2 = connect('/yjs/bot?token=editor-token');
+      await c2.opened;
+      c2.ws.send(bad);
+      expect(await c2.closed).toEqual({ code: 4400, reason: 'YJS_BAD_MESSAGE' });
+    }
   });
 
   it('does not answer sync before the profile is loaded from disk (y-websocket #81)', async () => {
