@@ -20,5 +20,5 @@ export { Readiness, readyzAnswer, type ReadinessCheck, type ReadinessReason, typ
 export { readServerFile, writeServerFile, removeServerFile, serverFilePath, SERVER_FILE, type ServerFileInfo } from './server-file.js';
 export { BackupService, backupSections, streamBackup, writeBackupFile, commitBackupFile, scheduledBackupName, listScheduledBackups, pruneScheduledBackups, type BackupFileReport, type BackupKind } from './backup.js';
 export { importProfileLogExport, LOG_EXPORT_FORMAT, type LogImportReport, type LogImportResult } from './transfer.js';
-export type { ChangeData } from './changes/hub.js';
+export type { ChangeData, ChangeKind } from './changes/hub.js';
 export type { HookStatus } from './webhooks/deliverer.js';

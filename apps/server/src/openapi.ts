@@ -30,6 +30,8 @@ const common = {
 };
 const withBody = { ...common, '413': errorRef('REQUEST_TOO_LARGE'), '415': errorRef('REQUEST_UNSUPPORTED_MEDIA_TYPE') };
 const notFound = { '404': errorRef('PROFILE_NOT_FOUND (or LABEL_NOT_FOUND / PROFILE_VERSION_UNAVAILABLE)') };
+/** Routes that refuse a tombstoned profile (reads of a past version or a label, history, diff, revert and the log still work). */
+const tombstone = { '410': errorRef('PROFILE_DELETED: the profile is deleted (a tombstone; revert it to a version to bring it back)') };
 
 /** One operation. Every operation has an operationId (clients and code generators name calls by it). */
 function op(operationId: string, summary: string, responses: Json, extra: Json = {}, secured = true): Json {
@@ -528,11 +530,11 @@ export function openApiDocument(): Json {
       get: op('getProfile', 'Current view, or a past one with ?version= or ?label=', { '200': ok(ref('ProfileView')), '304': { description: 'If-None-Match matched the ETag' }, ...common, ...notFound, '410': errorRef('PROFILE_DELETED') }, {
         parameters: [ID, query('version', 'a version reference: @N, v2.… / v1.…, or a label name', { type: 'string', minLength: 1, maxLength: 16_384 }), query('label', 'a label name', { type: 'string', minLength: 1, maxLength: 64 })],
       }),
-      patch: op('updateProfile', 'Merge-patch the profile', { '200': ok(ref('ProfileView')), ...withBody, ...notFound, '422': errorRef('PROFILE_INVALID / PROFILE_READONLY_FIELD / PROFILE_TOO_LARGE') }, {
+      patch: op('updateProfile', 'Merge-patch the profile', { '200': ok(ref('ProfileView')), ...withBody, ...notFound, ...tombstone, '422': errorRef('PROFILE_INVALID / PROFILE_READONLY_FIELD / PROFILE_TOO_LARGE') }, {
         parameters: [ID],
         requestBody: { required: true, content: { 'application/json': { schema: ref('MergePatch') }, 'application/merge-patch+json': { schema: ref('MergePatch') } } },
       }),
-      delete: op('deleteProfile', 'Tombstone the profile (history stays)', { '204': { description: 'deleted' }, ...common, ...notFound }, { parameters: [ID] }),
+      delete: op('deleteProfile', 'Tombstone the profile (history stays)', { '204': { description: 'deleted' }, ...common, ...notFound, ...tombstone }, { parameters: [ID] }),
     },
     '/api/profiles/{id}/history': {
       get: op('getProfileHistory', 'Versions, newest first (the open run first, open: true); ?entries=raw lists the log entries instead', { '200': ok({ type: 'object', properties: { versions: { type: 'array', items: ref('VersionInfo') }, entries: { type: 'array', items: ref('EntryInfo') } } }), ...common, ...notFound }, {
@@ -546,7 +548,7 @@ export function openApiDocument(): Json {
       }),
     },
     '/api/profiles/{id}/render': {
-      post: op('renderProfile', 'Fill {{variables}} into the prompt: the messages, the parameters and the exact chat request body', { '200': ok(ref('RenderResult')), ...withBody, ...notFound, '422': errorRef('PROFILE_RENDER_MISSING_VARIABLES (details.missing)') }, {
+      post: op('renderProfile', 'Fill {{variables}} into the prompt: the messages, the parameters and the exact chat request body', { '200': ok(ref('RenderResult')), ...withBody, ...notFound, ...tombstone, '422': errorRef('PROFILE_RENDER_MISSING_VARIABLES (details.missing)') }, {
         parameters: [ID],
         requestBody: jsonBody(ref('RenderBody'), false),
       }),
@@ -585,11 +587,11 @@ export function openApiDocument(): Json {
       ),
     },
     '/api/profiles/{id}/labels/{label}': {
-      put: op('setLabel', 'Point a label at a version', { '200': ok(ref('ProfileView')), ...withBody, ...notFound }, {
+      put: op('setLabel', 'Point a label at a version', { '200': ok(ref('ProfileView')), ...withBody, ...notFound, ...tombstone }, {
         parameters: [ID, LABEL],
         requestBody: jsonBody(ref('VersionBody')),
       }),
-      delete: op('removeLabel', 'Remove a label (an audit record, not a version)', { '204': { description: 'removed' }, ...common, ...notFound }, { parameters: [ID, LABEL] }),
+      delete: op('removeLabel', 'Remove a label (an audit record, not a version)', { '204': { description: 'removed' }, ...common, ...notFound, ...tombstone }, { parameters: [ID, LABEL] }),
     },
     '/api/session': {
       get: op('getSession', 'The calling token: id, name, role, grants (extension; any role)', { '200': ok(ref('Session')), ...common }),

@@ -48,7 +48,7 @@ export const schemas = {
   }),
   getQuery: z
     .strictObject({ version: versionRef.optional(), label: z.string().min(1).max(64).optional() })
-    .refine((q) => !(q.version !== undefined && q.label !== undefined), { message: 'give version or label, not both', path: ['label'] }),
+    .refine((q) => !(q.version !== undefined && q.label !== undefined), { message: 'must not be given together with "version" (give one of them)', path: ['label'] }),
   historyQuery: z.strictObject({ limit: intString(1, 100_000).optional(), entries: z.enum(['raw', 'versions']).optional() }),
   diffQuery: z.strictObject({ from: versionRef, to: versionRef }),
   auditQuery: z.strictObject({
@@ -89,7 +89,7 @@ export const schemas = {
       label: z.string().min(1).max(64).optional(),
       template: z.string().min(1).max(64).optional(),
     })
-    .refine((q) => !(q.version !== undefined && q.label !== undefined), { message: 'give version or label, not both', path: ['label'] })
+    .refine((q) => !(q.version !== undefined && q.label !== undefined), { message: 'must not be given together with "version" (give one of them)', path: ['label'] })
     .optional(),
   checkpointBody: z.strictObject({ message: z.string().min(1).max(1000) }),
   patchBody: z.record(z.string(), z.unknown()),

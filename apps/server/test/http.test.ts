@@ -201,6 +201,10 @@ describe('profiles', () => {
     expect(badQuery.body.error).toMatchObject({ code: 'REQUEST_INVALID', details: { field: 'colour', in: 'query' } });
     const both = await req('GET', '/api/profiles/p1?version=a&label=b');
     expect(both.status).toBe(400);
+    // the message is a sentence about the field it names
+    expect(both.body.error).toEqual({ code: 'REQUEST_INVALID', message: 'query parameter "label" must not be given together with "version" (give one of them)', details: { field: 'label', in: 'query' } });
+    const bothRender = await req('POST', '/api/profiles/p1/render', { body: { version: '@1', label: 'b' } });
+    expect(bothRender.body.error).toEqual({ code: 'REQUEST_INVALID', message: 'body field "label" must not be given together with "version" (give one of them)', details: { field: 'label', in: 'body' } });
     const badParam = await req('GET', `/api/profiles/${encodeURIComponent('bad id')}`);
     expect(badParam.body.error).toMatchObject({ code: 'REQUEST_INVALID', details: { field: 'id', in: 'params' } });
     expect((await req('GET', '/api/profiles/missing-one')).body.error.code).toBe('PROFILE_NOT_FOUND');

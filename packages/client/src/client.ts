@@ -158,6 +158,8 @@ function normalizeFallback(id: string, fb: FallbackProfile): ProfileView {
     labels: {},
     meta: {},
     deleted: false,
+    conflicts: 0,
+    schema: 2,
     version: 'fallback',
     updatedAt: '',
     updatedBy: '',
@@ -189,6 +191,8 @@ export class ProfileSyncClient {
   readonly #responses: AppResponseCache;
   #liveReady = false;
   #everReady = false;
+  /** ready() calls waiting for the feed: settled by its `ready`, a refusal by the node, or close() */
+  readonly #readyWaiters = new Set<{ resolve: () => void; reject: (err: ClientError) => void }>();
   readonly #coarse: boolean;
   #closed = false;
   #persisted: Map<string, ProfileView> | undefined;
@@ -247,12 +251,22 @@ export class ProfileSyncClient {
           ready: () => {
             this.#liveReady = true;
             this.#everReady = true;
+            for (const w of this.#readyWaiters) w.resolve();
+            this.#readyWaiters.clear();
             this.#events.emit('live', { connected: true });
           },
           down: (err) => {
+            const was = this.#liveReady;
             this.#liveReady = false;
             if (err) this.#report(err);
-            this.#events.emit('live', { connected: false });
+            // the node itself refused the stream (a bad or revoked token, ...): waiting cannot
+            // help, so ready() says why; an unreachable node (CLIENT_UNAVAILABLE) is waited for
+            if (err && !isUnavailable(err)) {
+              for (const w of this.#readyWaiters) w.reject(err);
+              this.#readyWaiters.clear();
+            }
+            // a transition only: a failed reconnect of a feed that is already down is an error event, not a `live` one
+            if (was) this.#events.emit('live', { connected: false });
           },
         },
       );
@@ -273,16 +287,17 @@ export class ProfileSyncClient {
     return this.#liveReady;
   }
 
-  /** Resolves when the change feed is connected and caught up (live clients; resolves at once otherwise). */
+  /**
+   * Resolves when the change feed is connected and caught up (live clients; resolves at once
+   * otherwise). While the node cannot be reached it keeps waiting (the feed reconnects); it
+   * rejects with the node's error when the node refuses the stream (AUTH_UNAUTHORIZED for a bad or
+   * revoked token, ...), and with CLIENT_CLOSED when the client is closed first.
+   */
   ready(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClientError(ClientErrorCode.CLOSED, 'the client is closed'));
     if (!this.#live || this.#liveReady) return Promise.resolve();
-    return new Promise((resolve) => {
-      const off = this.#events.on('live', (e) => {
-        if (e.connected) {
-          off();
-          resolve();
-        }
-      });
+    return new Promise((resolve, reject) => {
+      this.#readyWaiters.add({ resolve, reject });
     });
   }
 
@@ -412,6 +427,8 @@ export class ProfileSyncClient {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#coarse) coarseRelease();
+    for (const w of this.#readyWaiters) w.reject(new ClientError(ClientErrorCode.CLOSED, 'the client was closed before the change feed was ready'));
+    this.#readyWaiters.clear();
     await this.#live?.close();
     this.#liveReady = false;
     if (this.#persistTimer !== undefined) clearTimeout(this.#persistTimer);

@@ -72,8 +72,8 @@ export interface ProfileView {
   name: string;
   description: string;
   systemMessage: string;
-  /** chat prompt messages (profile model v2; empty for profiles without any) */
-  messages?: Message[];
+  /** chat prompt messages (empty for profiles without any) */
+  messages: Message[];
   templates: Record<string, string>;
   parameters: ProfileParameters;
   labels: Record<string, string>;
@@ -83,9 +83,10 @@ export interface ProfileView {
   version: string;
   updatedAt: string;
   updatedBy: string;
-  /** open conflict records (profile model v2) */
-  conflicts?: number;
-  schema?: number;
+  /** open conflict records: apart edits merged into a value neither side wrote alone (GET /api/profiles/:id/conflicts) */
+  conflicts: number;
+  /** the stored profile schema: 2, or 1 for a profile written by older code and not migrated yet */
+  schema: number;
 }
 
 /** A fallback profile: what `get` serves when the node cannot be reached and nothing was cached. */
@@ -122,13 +123,18 @@ export interface Selector {
   version?: string;
 }
 
-/** Data of one change event of the node's change feed. */
+/** Data of one change event of the node's change feed (and of a webhook delivery): the profile's state after the change. */
 export interface ChangeData {
   id: string;
   version: string;
   labels: Record<string, string>;
   deleted: boolean;
+  /** open conflict records of the profile after the change (a merge that opens one, or a resolution, is a change) */
+  conflicts: number;
 }
+
+/** The kinds of change a webhook delivery stands for (`event`, `events`). */
+export type WebhookEvent = 'profile.created' | 'profile.updated' | 'profile.deleted' | 'label.moved' | 'conflict.opened' | 'conflict.resolved';
 
 /** Where a served value came from. */
 export type ValueSource = 'node' | 'persisted' | 'fallback';

@@ -5,7 +5,7 @@
  * returns the parsed delivery. Deliveries are at-least-once: use `id` to drop repeats.
  */
 import { ClientError, ClientErrorCode } from './errors.js';
-import type { ChangeData } from './types.js';
+import type { ChangeData, WebhookEvent } from './types.js';
 
 export const WEBHOOK_SIGNATURE_HEADER = 'x-profilesync-signature';
 
@@ -13,10 +13,10 @@ export const WEBHOOK_SIGNATURE_HEADER = 'x-profilesync-signature';
 export interface WebhookDelivery {
   /** the change's position (EPOCH-LSN): the same change always has the same id (drop repeats) */
   id: string;
-  /** the main kind: profile.created | profile.updated | profile.deleted | label.moved */
-  event: string;
-  /** every kind this change has */
-  events: string[];
+  /** the main kind: profile.created | profile.updated | profile.deleted | label.moved | conflict.opened | conflict.resolved */
+  event: WebhookEvent;
+  /** every kind this change stands for */
+  events: WebhookEvent[];
   /** the hook's id */
   hook: string;
   /** ISO time of the change (for a catch-up: of the profile's last change) */

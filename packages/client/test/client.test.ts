@@ -186,6 +186,53 @@ describe('live', () => {
   });
 });
 
+describe('live: ready()', () => {
+  it('rejects with the node\'s code when the node refuses the stream (a bad token), instead of waiting forever', async () => {
+    const n = await node();
+    const ps = client({ url: n.url, token: 'ps_not_a_token_of_this_node', live: true, reconnect: { baseMs: 20, maxMs: 50 } });
+    const live: boolean[] = [];
+    ps.on('live', (e) => live.push(e.connected));
+    const errors: ClientError[] = [];
+    ps.on('error', (e) => errors.push(e));
+    expect(await codeOf(ps.ready())).toMatchObject({ code: 'AUTH_UNAUTHORIZED', status: 401 });
+    // a ready() called later, while the feed keeps being refused, says so too
+    expect(await codeOf(ps.ready())).toMatchObject({ code: 'AUTH_UNAUTHORIZED' });
+    await until(() => errors.length >= 3, 'reconnect attempts');
+    expect(errors.every((e) => e.code === 'AUTH_UNAUTHORIZED')).toBe(true);
+    // it never connected: no `live` event, only errors
+    expect(live).toEqual([]);
+    expect(ps.live).toBe(false);
+  });
+
+  it('waits while the node is unreachable (one `live` event per transition) and rejects with CLIENT_CLOSED on close()', async () => {
+    const n = await node();
+    await admin(n.url, 'POST', '/api/profiles', profile('w1'));
+    const ps = client({ url: n.url, token: ADMIN, live: true, reconnect: { baseMs: 20, maxMs: 50 } });
+    const live: boolean[] = [];
+    ps.on('live', (e) => live.push(e.connected));
+    const errors: ClientError[] = [];
+    ps.on('error', (e) => errors.push(e));
+    await ps.ready();
+    await n.stop();
+    await until(() => errors.length >= 3, 'failed reconnects');
+    expect(errors.every((e) => e.code === 'CLIENT_UNAVAILABLE')).toBe(true);
+    // connected once, lost once: failed reconnects of a feed that is already down are errors, not `live` events
+    expect(live).toEqual([true, false]);
+    let settled: string | undefined;
+    const waiting = ps.ready().then(
+      () => (settled = 'resolved'),
+      (err: ClientError) => (settled = err.code),
+    );
+    await until(() => errors.length >= 6, 'more failed reconnects');
+    expect(settled).toBeUndefined();
+    await ps.close();
+    await waiting;
+    expect(settled).toBe('CLIENT_CLOSED');
+    expect(await codeOf(ps.ready())).toMatchObject({ code: 'CLIENT_CLOSED' });
+    expect(live).toEqual([true, false]);
+  });
+});
+
 describe('a stopped node', () => {
   it('keeps serving what it has; reports the failure as an event; throws only with nothing to serve', async () => {
     const n = await node();

@@ -1,7 +1,7 @@
 /**
  * The OpenAPI document against real answers, for the operations openapi.test.ts does not reach
  * through the SDK: render (200, 422 missing variables, 404 template), checkpoints (201, then
- * 200), conflicts and their resolution on two peered nodes (a system message edited apart on
+ * 200), the 410 of every route that refuses a tombstone, conflicts and their resolution on two peered nodes (a system message edited apart on
  * both), peers and sync, cluster, damage, cache clearing, the log export and import, online
  * backup, metrics and the document itself. Every exchange is checked with Ajv (openapi.ts); with
  * openapi.test.ts (the SDK's reads, writes, tokens, webhooks, audit) every operation of the
@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 describe('OpenAPI document: every operation, real answers', () => {
-  it('render, checkpoints, conflicts, resolve, peers, sync, cluster, damage, caches, log export/import, backup, metrics', async () => {
+  it('render, checkpoints, tombstones, conflicts, resolve, peers, sync, cluster, damage, caches, log export/import, backup, metrics', async () => {
     const log: Exchange[] = [];
     const rec = recordingFetch(log);
     const call = async (s: RunningServer, method: string, path: string, body?: unknown, opts: { invalid?: boolean; raw?: { type: string; bytes: Uint8Array } } = {}) => {
@@ -122,6 +122,20 @@ describe('OpenAPI document: every operation, real answers', () => {
     expect(exported.status).toBe(200);
     expect((await call(b, 'POST', '/api/import/log', undefined, { raw: { type: 'application/vnd.profilesync.profile-log', bytes: exported.bytes } })).status).toBeLessThan(300);
     expect((await call(b, 'POST', '/api/import/log', undefined, { raw: { type: 'application/vnd.profilesync.profile-log', bytes: new TextEncoder().encode('not a log') } })).status).toBe(400);
+    // a tombstone: every write, the label routes and render answer 410 PROFILE_DELETED, documented per operation
+    await call(a, 'POST', '/api/profiles', profile('oa-gone'));
+    await call(a, 'PUT', '/api/profiles/oa-gone/labels/live', { version: 'latest' });
+    expect((await call(a, 'DELETE', '/api/profiles/oa-gone')).status).toBe(204);
+    const gone = [
+      await call(a, 'PATCH', '/api/profiles/oa-gone', { name: 'again' }),
+      await call(a, 'DELETE', '/api/profiles/oa-gone'),
+      await call(a, 'POST', '/api/profiles/oa-gone/render', { variables: {} }),
+      await call(a, 'PUT', '/api/profiles/oa-gone/labels/live', { version: '@1' }),
+      await call(a, 'DELETE', '/api/profiles/oa-gone/labels/live'),
+      await call(a, 'POST', '/api/profiles/oa-gone/versions', { message: 'after the delete' }),
+      await call(a, 'GET', '/api/profiles/oa-gone'),
+    ];
+    expect(gone.map((r) => [r.status, r.body?.error?.code])).toEqual(gone.map(() => [410, 'PROFILE_DELETED']));
     const backup = await call(a, 'POST', '/api/backup');
     expect(backup.status).toBe(200);
     expect(backup.bytes.byteLength).toBeGreaterThan(0);
@@ -133,7 +147,7 @@ describe('OpenAPI document: every operation, real answers', () => {
     }
     // the statuses the document promises were seen for these routes (the checker found each documented)
     const statuses = (path: RegExp, method: string) => new Set(log.filter((x) => x.method === method && path.test(new URL(x.url).pathname)).map((x) => x.status));
-    expect([...statuses(/\/render$/, 'POST')].sort()).toEqual([200, 404, 422]);
+    expect([...statuses(/\/render$/, 'POST')].sort()).toEqual([200, 404, 410, 422]);
     expect([...statuses(/\/resolve$/, 'POST')].sort()).toEqual([200, 404, 409]);
     expect(statuses(/\/labels\/prod$/, 'DELETE')).toEqual(new Set([204]));
   });
