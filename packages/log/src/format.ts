@@ -15,6 +15,11 @@ export const META_CREATED = 'created';
 export const META_REBUILT = 'rebuilt';
 /** present (u32 1) once every catalog and aux record has its copy (mirrors.ts) */
 export const META_MIRRORS = 'mirrors';
+/**
+ * present (u32 1) once this log has written its commit seal (seal.ts): a later open that finds
+ * this record but no seal file knows the seal was lost (deleted, or the dir copied without it)
+ */
+export const META_SEALED = 'sealed';
 
 export function u32Bytes(n: number): Uint8Array {
   const b = new Uint8Array(4);

@@ -11,7 +11,7 @@ import { type Db, DbHolder, getPoint, openLevel } from './db.js';
 import { type ManifestRebuild, rebuildManifest } from './manifest.js';
 import { Emitter } from './emitter.js';
 import { invalid, logError, readFailure } from './errors.js';
-import { META_REBUILT, prepareFormat, u64Bytes } from './format.js';
+import { META_REBUILT, META_SEALED, prepareFormat, u32Bytes, u64Bytes } from './format.js';
 import { metaKey, P_AUX, P_AUX_COPY, P_CATALOG, P_CATALOG_COPY, P_ENTRY, P_HEAD, P_VIEW, streamKey } from './keys.js';
 import { coversPrefix, type HealResult, healCopies, isMirrored } from './mirrors.js';
 import { defaultSnapshotPolicy } from './policy.js';
@@ -326,13 +326,21 @@ class Log implements EventLog {
     if (!seal) return;
     const deps = { dir: this.dir, holder: this.#holder, table: this.#table, damage: this.#damage, codec: this.#codec, emitter: this.#emitter, clock: this.#clock };
     const check = await checkSeal(deps, db as never);
-    if (check.unreadable) {
+    // no seal file: a new log (or one from before seals, or restored), unless this log wrote one before
+    const lost = check.first && (await getPoint(db as Db, metaKey(META_SEALED))) !== undefined;
+    if (check.unreadable || lost) {
       // this open could not compare with the seal; a new one is written at once (not damage that stays)
-      this.repairedAtOpen.push({ no: 0, kind: 'seal', seq: 0, at, message: 'the commit seal was unreadable (damaged) and is written again: a lost tail of the write-ahead log could not be ruled out for this open' });
+      const what = lost ? `missing (${SEAL_FILE} was deleted, or the dir was copied without it)` : 'unreadable (damaged)';
+      this.repairedAtOpen.push({ no: 0, kind: 'seal', seq: 0, at, message: `the commit seal was ${what} and is written again: a lost tail of the write-ahead log could not be ruled out for this open` });
     }
     this.#sealer = new Sealer(deps, check.counter);
     // every open is a checkpoint (LevelDB turned its WAL into a table): seal the state as found
     this.#sealer.damageChanged();
+    if (check.first && !lost) {
+      // the first seal of this log is on disk before the record that says one exists
+      await this.#sealer.drain();
+      await (db as Db).put(metaKey(META_SEALED), u32Bytes(1), { sync: true });
+    }
   }
 
   #open(): void {

@@ -3,7 +3,7 @@
  * write-ahead log are noticed at the next open and pinned to their streams, which then answer
  * LOG_STREAM_DAMAGED instead of serving the older state as current; a stopped log's WAL is empty.
  */
-import { cp, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLog, snapshotEvery, type EventLog } from '../src/index.js';
@@ -142,5 +142,29 @@ describe('commit seal', () => {
     // the next open reads the seal written since
     const again = await open(image);
     expect(again.damage()).toEqual({ streams: [], node: [], repaired: [] });
+  });
+
+  it('a missing seal in a log that wrote one is reported like a damaged one (a lost WAL tail could not be ruled out); a new log, or one never sealed, is not', async () => {
+    // the probe: the end of the WAL lost and the seal deleted with it
+    const { image } = await crashImage(['a', 'b'], 12);
+    const wal = await walOf(image);
+    await truncate(wal, Math.floor((await stat(wal)).size * 0.5));
+    await rm(join(image, SEAL_FILE));
+    const log = await open(image);
+    expect(log.damage().repaired.map((n) => [n.kind, n.message.includes('missing')])).toEqual([['seal', true]]);
+    await log.close();
+    const again = await open(image);
+    expect(again.damage()).toEqual({ streams: [], node: [], repaired: [] });
+    await again.close();
+
+    // a log that never had a seal (opened with seal: false, as older versions did) gets its first one quietly
+    const plain = await tempDir('psseal-none-');
+    const unsealed = await openLog({ dir: plain, seal: false });
+    await unsealed.append(input('p', new DocWriter().edit()));
+    await unsealed.close();
+    const first = await open(plain);
+    expect(first.damage()).toEqual({ streams: [], node: [], repaired: [] });
+    await first.close();
+    expect((await stat(join(plain, SEAL_FILE))).size).toBeGreaterThan(0);
   });
 });
