@@ -51,11 +51,22 @@ export function defaultServerUrl(): string {
 /** Close codes of the /yjs endpoint -> a stable code when the reason text carries none. */
 const CLOSE_CODES: Readonly<Record<number, string>> = { 4400: 'SYNC_BAD_MESSAGE', 4401: 'AUTH_UNAUTHORIZED', 4403: 'AUTH_FORBIDDEN', 4404: 'PROFILE_NOT_FOUND', 4410: 'PROFILE_DELETED', 4422: 'PROFILE_INVALID' };
 
-/** `{ code, reason }` of a WebSocket close -> `{ code, message }` for display. */
+/** What a close code means for the person at the editor, when the node's reason carries only the code. */
+const CLOSE_MEANINGS: Readonly<Record<string, string>> = {
+  SYNC_BAD_MESSAGE: 'the node could not read a message from this page; reload the page',
+  AUTH_UNAUTHORIZED: 'the node no longer accepts this token (revoked?); sign in again',
+  AUTH_FORBIDDEN: 'this token may not open this profile',
+  PROFILE_NOT_FOUND: 'this profile does not exist on the node',
+  PROFILE_DELETED: 'this profile was deleted',
+  PROFILE_INVALID: 'the node refused a change from this page',
+};
+
+/** `{ code, reason }` of a WebSocket close -> `{ code, message }` for display (never the code twice). */
 export function describeClose(code: number, reason: string): { code: string; message: string } {
   const m = /^([A-Z][A-Z0-9_]{2,})(?::\s*|\s+-\s+|\s+)?(.*)$/.exec(reason);
-  if (m) return { code: m[1]!, message: m[2] || reason };
-  return { code: CLOSE_CODES[code] ?? `WS_CLOSE_${code}`, message: reason || `the node closed the connection (${code})` };
+  const c = m ? m[1]! : (CLOSE_CODES[code] ?? `WS_CLOSE_${code}`);
+  const text = m ? m[2]! : reason;
+  return { code: c, message: text || CLOSE_MEANINGS[c] || `the node closed the connection (${code})` };
 }
 
 /** The texts a person edits live, as plain strings (for the "saved" check); messages in order. */

@@ -3,7 +3,7 @@
  */
 import type { ComponentType } from 'preact';
 import { useContext, useEffect, useMemo, useState } from 'preact/hooks';
-import { Api } from '../lib/api.js';
+import { Api, describeError } from '../lib/api.js';
 import { forgetToken, restoreSession, roleAllows, storeDisplayName, storedDisplayName, storedSession, storedToken, storeSessionInfo, storeToken } from '../lib/session.js';
 import { href, useRoute, type Route } from '../lib/router.js';
 import type { SessionInfo } from '../lib/types.js';
@@ -123,6 +123,9 @@ function resumed(onUnauthorized: () => void): AppCtx | undefined {
 
 let signOutRef: (reason?: string) => void = () => undefined;
 
+/** Why the node signed this tab out (shown on the sign-in screen, which has no status region). */
+const REFUSED = 'AUTH_UNAUTHORIZED: the node no longer accepts this token (revoked, or the node was reset); sign in again with a valid token.';
+
 /**
  * A visible marker while the node holds damaged profiles (GET /api/damage, polled): they answer
  * PROFILE_DAMAGED until a peer or a backup repairs them (docs/operations.md).
@@ -155,14 +158,16 @@ function DamageBanner() {
 
 export function App() {
   const route = useRoute();
-  const [ctx, setCtx] = useState<AppCtx | undefined>(() => resumed(() => signOutRef('AUTH_UNAUTHORIZED: the token was refused by the node; sign in again.')));
+  const [ctx, setCtx] = useState<AppCtx | undefined>(() => resumed(() => signOutRef(REFUSED)));
   const [restoring, setRestoring] = useState(() => ctx === undefined && storedToken() !== undefined);
+  const [signedOutBecause, setSignedOutBecause] = useState<string | undefined>();
   useEffect(() => clearStaleAnnouncement(), [route]);
 
   const signOut = useMemo(
     () => (reason?: string) => {
       forgetToken();
       setCtx(undefined);
+      setSignedOutBecause(reason);
       if (reason) announce(reason, 'error');
       else announce('Signed out.');
     },
@@ -174,7 +179,8 @@ export function App() {
     storeToken(api.token);
     storeDisplayName(displayName);
     storeSessionInfo(session);
-    api.onUnauthorized = () => signOut('AUTH_UNAUTHORIZED: the token was refused by the node; sign in again.');
+    api.onUnauthorized = () => signOut(REFUSED);
+    setSignedOutBecause(undefined);
     setCtx({ api, session, displayName });
   };
 
@@ -184,12 +190,15 @@ export function App() {
     const api = new Api(t);
     restoreSession(api)
       .then((s) => signedIn(api, s, storedDisplayName() ?? s.name))
-      .catch(() => forgetToken())
+      .catch((err: unknown) => {
+        forgetToken();
+        if (describeError(err).code === 'AUTH_UNAUTHORIZED') setSignedOutBecause(REFUSED);
+      })
       .finally(() => setRestoring(false));
   }, []);
 
   if (restoring) return <p class="loading">Loading…</p>;
-  if (!ctx) return <SignIn onSignedIn={signedIn} />;
+  if (!ctx) return <SignIn onSignedIn={signedIn} notice={signedOutBecause} />;
 
   return (
     <AppContext.Provider value={ctx}>

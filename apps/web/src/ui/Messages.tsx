@@ -61,12 +61,28 @@ export function Messages({ session, profileId, readOnly }: { session: CollabSess
   const [newRole, setNewRole] = useState<Role>('user');
   const [error, setError] = useState<string | undefined>();
   const migrated = messagesMap(session.profile) !== undefined;
+  // the message just added here: its editor takes the focus once rendered (so a keyboard user types into it)
+  const [focusId, setFocusId] = useState<string | undefined>();
+  useEffect(() => {
+    if (focusId === undefined) return undefined;
+    let frame = 0;
+    let tries = 0;
+    const tryFocus = () => {
+      const el = document.querySelector<HTMLElement>(`[data-message="${CSS.escape(focusId)}"] .cm-content`);
+      if (el) {
+        el.focus();
+        setFocusId(undefined);
+      } else if (++tries < 30) frame = requestAnimationFrame(tryFocus); // its editor mounts in a child's effect
+    };
+    tryFocus();
+    return () => cancelAnimationFrame(frame);
+  }, [list, focusId]);
 
   const add = async () => {
     setError(undefined);
     try {
       if (migrated) {
-        addMessage(session.profile, newRole);
+        setFocusId(addMessage(session.profile, newRole));
       } else {
         // a schema-1 profile: the node migrates it on this write, then the messages map arrives live
         await api.patchProfile(profileId, { messages: [{ role: newRole, content: '' }] });

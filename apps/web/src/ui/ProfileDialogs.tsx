@@ -10,7 +10,7 @@ import { Dialog } from './Dialog.js';
 
 function checkIdentity(f: { name: string; modelId: string; id: string }): void {
   if (f.name.trim() === '' || f.modelId.trim() === '') throw new ApiError(0, 'PROFILE_INVALID', 'name and model are required');
-  if (f.id !== '' && !PROFILE_ID_RE.test(f.id)) throw new ApiError(0, 'PROFILE_INVALID_ID', 'the id may use letters, digits and . _ : - (starting with a letter or digit)');
+  if (f.id !== '' && !PROFILE_ID_RE.test(f.id)) throw new ApiError(0, 'PROFILE_INVALID_ID', 'the id may use letters, digits and . _ : - (starting with a letter or digit, at most 128 characters)');
 }
 
 export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (v: ProfileView) => void }) {
@@ -30,7 +30,9 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
         <label for="new-model">Model id (required)</label>
         <input id="new-model" required value={f.modelId} onInput={set('modelId')} placeholder="gpt-4o" />
         <label for="new-id">Id (optional; generated from the name)</label>
-        <input id="new-id" value={f.id} onInput={set('id')} pattern="[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}" />
+        <input id="new-id" value={f.id} onInput={set('id')} aria-describedby="new-id-help" />
+        <span />
+        <span id="new-id-help" class="muted">letters, digits and . _ : - (starting with a letter or digit, at most 128)</span>
         <label for="new-desc">Description</label>
         <input id="new-desc" value={f.description} onInput={set('description')} />
         <label for="new-sys">System message</label>
@@ -100,7 +102,9 @@ export function DuplicateDialog({ source, onClose, onCreated }: { source: Profil
         <label for="dup-name">Name of the copy</label>
         <input id="dup-name" required value={f.name} onInput={set('name')} autofocus />
         <label for="dup-id">Id of the copy</label>
-        <input id="dup-id" value={f.id} onInput={set('id')} pattern="[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}" />
+        <input id="dup-id" value={f.id} onInput={set('id')} aria-describedby="dup-id-help" />
+        <span />
+        <span id="dup-id-help" class="muted">letters, digits and . _ : - (starting with a letter or digit, at most 128)</span>
         <label for="dup-model">Model id</label>
         <input id="dup-model" required value={f.modelId} onInput={set('modelId')} />
       </div>

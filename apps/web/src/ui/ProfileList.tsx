@@ -6,7 +6,7 @@
  */
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ListPage, ProfileSummary, ProfileView } from '@profilesync/core';
-import { ApiError, type Api, type PageQuery } from '../lib/api.js';
+import { ApiError, errorText, type Api, type PageQuery } from '../lib/api.js';
 import { watchChanges, type FeedMode } from '../lib/changes.js';
 import { when } from '../lib/format.js';
 import { DEFAULT_PAGE_SIZE, DEFAULT_SORT, fieldLabel, firstPageQuery, markWords, PAGE_SIZES, rangeText, searchWords, SORT_CHOICES, sortChoice } from '../lib/list.js';
@@ -172,7 +172,7 @@ export function ProfileList() {
         setCursors([undefined]); // a cursor from before a sort change: start again
         return;
       }
-      setLoadError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+      setLoadError(errorText(err));
     }
   };
   const loadRef = useRef(load);

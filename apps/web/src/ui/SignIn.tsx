@@ -5,10 +5,11 @@ import { resolveSession } from '../lib/session.js';
 import type { SessionInfo } from '../lib/types.js';
 import { ErrorAlert } from './parts.js';
 
-export function SignIn({ onSignedIn }: { onSignedIn: (api: Api, session: SessionInfo, displayName: string) => void }) {
+/** `notice`: why this tab was signed out (a revoked token while a page was open), shown until the next attempt. */
+export function SignIn({ onSignedIn, notice }: { onSignedIn: (api: Api, session: SessionInfo, displayName: string) => void; notice?: string | undefined }) {
   const [token, setToken] = useState('');
   const [name, setName] = useState('');
-  const [error, setError] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>(notice);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {
@@ -37,7 +38,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (api: Api, session: Session
         <h1>profilesync</h1>
         <p id="signin-help">Sign in with an API token. It is kept in this browser tab only and forgotten when the tab closes.</p>
         <label for="token">API token</label>
-        <input id="token" name="token" type="password" autocomplete="off" value={token} onInput={(e) => setToken(e.currentTarget.value)} aria-invalid={error ? 'true' : undefined} aria-describedby={error ? 'signin-error' : undefined} autofocus />
+        <input id="token" name="token" type="password" autocomplete="off" value={token} onInput={(e) => setToken(e.currentTarget.value)} aria-invalid={error && error !== notice ? 'true' : undefined} aria-describedby={error ? 'signin-error' : undefined} autofocus />
         <label for="display-name">Your name (shown to others while editing)</label>
         <input id="display-name" name="display-name" type="text" value={name} placeholder="optional" onInput={(e) => setName(e.currentTarget.value)} />
         <ErrorAlert message={error} id="signin-error" />

@@ -37,7 +37,7 @@ function CreatedToken({ token, info, onClose }: { token: string; info: TokenInfo
   return (
     <Dialog title={`Token for ${info.displayName || info.name}`} confirmLabel="Done, I have stored it" onConfirm={() => undefined} onClose={onClose} testId="token-created-dialog">
       <p>
-        <strong>Copy it now: this is the only time the node shows this token.</strong> Give it to {info.displayName || info.name} through a safe channel; it signs in as a{' '}
+        <strong>Copy it now: this is the only time the node shows this token.</strong> Give it to {info.displayName || info.name} through a safe channel; it signs in as {/^[aeiou]/.test(info.role) ? 'an' : 'a'}{' '}
         {info.role}
         {info.profiles ? ` for ${info.profiles.join(', ')}` : ''}.
       </p>
