@@ -49,11 +49,12 @@ export function defaultServerUrl(): string {
 }
 
 /** Close codes of the /yjs endpoint -> a stable code when the reason text carries none. */
-const CLOSE_CODES: Readonly<Record<number, string>> = { 4400: 'SYNC_BAD_MESSAGE', 4401: 'AUTH_UNAUTHORIZED', 4403: 'AUTH_FORBIDDEN', 4404: 'PROFILE_NOT_FOUND', 4410: 'PROFILE_DELETED', 4422: 'PROFILE_INVALID' };
+const CLOSE_CODES: Readonly<Record<number, string>> = { 4400: 'YJS_BAD_MESSAGE', 4401: 'AUTH_UNAUTHORIZED', 4403: 'AUTH_FORBIDDEN', 4404: 'PROFILE_NOT_FOUND', 4410: 'PROFILE_DELETED', 4422: 'PROFILE_INVALID' };
 
 /** What a close code means for the person at the editor, when the node's reason carries only the code. */
 const CLOSE_MEANINGS: Readonly<Record<string, string>> = {
   SYNC_BAD_MESSAGE: 'the node could not read a message from this page; reload the page',
+  YJS_BAD_MESSAGE: 'the node could not read a message from this page; reload the page',
   AUTH_UNAUTHORIZED: 'the node no longer accepts this token (revoked?); sign in again',
   AUTH_FORBIDDEN: 'this token may not open this profile',
   PROFILE_NOT_FOUND: 'this profile does not exist on the node',
