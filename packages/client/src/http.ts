@@ -114,7 +114,8 @@ export function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
   return c.signal;
 }
 
-function describe(err: unknown): string {
+/** What failed, in a word when there is one (ECONNREFUSED, ...): undici's `fetch failed` keeps it in `cause`. */
+export function describe(err: unknown): string {
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
 }

@@ -10,7 +10,7 @@
  */
 import { createParser } from 'eventsource-parser';
 import { ClientError, ClientErrorCode } from './errors.js';
-import type { FetchLike, Http } from './http.js';
+import { describe, type FetchLike, type Http } from './http.js';
 import type { ChangeData } from './types.js';
 
 export interface BackoffOptions {
@@ -127,7 +127,7 @@ export class LiveFeed {
       try {
         res = await this.#opts.fetch(`${this.#opts.http.base}/api/changes`, { headers, signal: abort.signal });
       } catch (err) {
-        throw new ClientError(ClientErrorCode.UNAVAILABLE, `change feed: ${(err as Error)?.message ?? String(err)}`, { cause: err, details: { reason: 'network' } });
+        throw new ClientError(ClientErrorCode.UNAVAILABLE, `change feed: ${describe(err)}`, { cause: err, details: { reason: 'network' } });
       }
       if (!res.ok || res.body === null) {
         let code: string = ClientErrorCode.UNAVAILABLE;

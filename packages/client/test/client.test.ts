@@ -216,6 +216,8 @@ describe('live: ready()', () => {
     await n.stop();
     await until(() => errors.length >= 3, 'failed reconnects');
     expect(errors.every((e) => e.code === 'CLIENT_UNAVAILABLE')).toBe(true);
+    // the reason in a word, as for a read (not undici's bare "fetch failed")
+    expect(errors.at(-1)!.message).toBe('change feed: ECONNREFUSED');
     // connected once, lost once: failed reconnects of a feed that is already down are errors, not `live` events
     expect(live).toEqual([true, false]);
     let settled: string | undefined;
