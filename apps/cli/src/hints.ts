@@ -13,7 +13,7 @@ const CLI_HINTS: Readonly<Record<string, string>> = {
   SERVER_UNREACHABLE: 'start one with `profilesync serve`, or pass --url (PROFILESYNC_URL)',
   SERVER_STARTING: 'the node is still opening its data dir: retry in a moment (`curl URL/readyz` says when it is ready)',
   SERVER_SHUTTING_DOWN: 'the node is stopping: retry once it has restarted',
-  AUTH_UNAUTHORIZED: 'pass --token (PROFILESYNC_TOKEN); the first admin token is in <data>/admin.token',
+  AUTH_UNAUTHORIZED: 'pass a valid token with --token (PROFILESYNC_TOKEN); a revoked or unknown token stays refused: ask an admin for a new one (`profilesync token create`); the first admin token is in <data>/admin.token',
   AUTH_FORBIDDEN: 'this token\'s role or profile grants do not allow it: use a token with the right role (`profilesync token create NAME --role editor`)',
   CRYPTO_PASSPHRASE_REQUIRED: 'set PROFILESYNC_PASSPHRASE or run on a terminal',
   CRYPTO_BAD_PASSPHRASE: 'check PROFILESYNC_PASSPHRASE; lost it? `profilesync keys recover` with the recovery phrase',

@@ -23,11 +23,12 @@ export function buildProgram(cli: Cli): Command {
     // is get's --version, never the CLI's (`profilesync --version` / `-V` prints that)
     .enablePositionalOptions()
     .version(VERSION, '-V, --version', 'print the CLI version (before any command)')
-    .showHelpAfterError('(add --help for usage)')
+    // commander's own parse errors (unknown option, missing argument, ...) are not printed by
+    // commander: run() prints them like every other error, as USAGE (JSON with --json)
     .configureOutput({
       writeOut: (s) => cli.io.stdout.write(s),
       writeErr: (s) => cli.io.stderr.write(s),
-      outputError: (s, write) => write(s),
+      outputError: () => undefined,
     })
     .exitOverride();
   registerNode(program, cli);
@@ -38,7 +39,7 @@ export function buildProgram(cli: Cli): Command {
   // every subcommand inherits exitOverride and output settings
   const walk = (c: Command) => {
     for (const sub of c.commands) {
-      sub.exitOverride().configureOutput({ writeOut: (s) => cli.io.stdout.write(s), writeErr: (s) => cli.io.stderr.write(s) });
+      sub.exitOverride().configureOutput({ writeOut: (s) => cli.io.stdout.write(s), writeErr: (s) => cli.io.stderr.write(s), outputError: () => undefined });
       walk(sub);
     }
   };
@@ -56,6 +57,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.OK;
+      // a parse error: the stable code USAGE like every other bad argument, one JSON document
+      // with --json, and the help of the command that refused it
+      const out = new Output({ json, stdout: io.stdout, stderr: io.stderr, env: io.env });
+      out.error('USAGE', err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim(), `see \`${commandPath(program, argv)} --help\` for the arguments it takes`);
       return EXIT.USAGE;
     }
     const out = new Output({ json, stdout: io.stdout, stderr: io.stderr, env: io.env });
@@ -67,6 +72,20 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
     return exitCodeFor(code);
   }
+}
+
+/** `profilesync profile get`: the command (sub)path the arguments name, for a usage hint. */
+function commandPath(program: Command, argv: string[]): string {
+  const names = [program.name()];
+  let at = program;
+  for (const arg of argv) {
+    if (arg.startsWith('-')) continue;
+    const sub = at.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (sub === undefined) break;
+    names.push(sub.name());
+    at = sub;
+  }
+  return names.join(' ');
 }
 
 export { hintFor };

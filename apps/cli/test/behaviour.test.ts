@@ -110,6 +110,22 @@ describe('no option is shadowed by a global one', () => {
     expect(misplaced.code).toBe(2);
     expect(misplaced.stderr).toContain("unknown option '--version'");
   });
+
+  it('a bad flag, a missing argument or an unknown command is USAGE like every other error: one JSON document with --json', () => {
+    const cases: [string[], string, string][] = [
+      [['profile', 'get', 'chat', '--bogus'], "unknown option '--bogus'", 'profilesync profile get --help'],
+      [['restore'], "missing required argument 'file'", 'profilesync restore --help'],
+      [['profle'], "unknown command 'profle' (Did you mean profile?)", 'profilesync --help'],
+    ];
+    for (const [args, message, help] of cases) {
+      const json = cli([...args, '--json']);
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stderr)).toEqual({ error: { code: 'USAGE', message, hint: `see \`${help}\` for the arguments it takes` } });
+      const human = cli(args);
+      expect(human.code).toBe(2);
+      expect(human.stderr).toBe(`error USAGE: ${message}\n  see \`${help}\` for the arguments it takes\n`);
+    }
+  });
 });
 
 describe('closed pipes', () => {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hintFor } from '../src/hints.js';
 import { assertBuilt, cli, serve, type Served } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ps-cli-'));
@@ -127,6 +128,9 @@ describe('profilesync (plaintext node)', () => {
     const badToken = cli(['profile', 'list', '--json', '--token', 'ps_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'], env);
     expect(badToken.code).toBe(5);
     expect(badToken.error?.code).toBe('AUTH_UNAUTHORIZED');
+    // the hint fits a token that was passed but is unknown or revoked, not only a missing one
+    expect(badToken.error?.hint).toBe(hintFor('AUTH_UNAUTHORIZED'));
+    expect(badToken.error?.hint).toMatch(/revoked.*new one.*admin\.token/);
     const viewer = cli(['token', 'create', 'reader', '--role', 'viewer', '--json'], env);
     expect(viewer.code).toBe(0);
     const denied = cli(['profile', 'set', 'support', 'name=x', '--json'], { ...env, PROFILESYNC_TOKEN: viewer.json.token });
@@ -260,6 +264,21 @@ describe('profilesync (plaintext node)', () => {
     const corrupt = cli(['restore', join(dir, 'broken.bak'), '--data', join(dir, 'c'), '--json']);
     expect(corrupt.code).toBe(3);
     expect(corrupt.error?.code).toBe('LOG_BACKUP_CORRUPT');
+  });
+
+  it('verify says what opening the dir repaired (a missing CURRENT): a dir that was damaged never reads as plainly ok', () => {
+    const copy = join(dir, 'no-current');
+    const r = cli(['restore', join(dir, 'node.bak'), '--data', copy, '--json']);
+    expect(r.code).toBe(0);
+    expect(cli(['verify', '--data', copy, '--json']).json.repairedAtOpen).toEqual([]);
+    rmSync(join(copy, 'log', 'CURRENT'));
+    const v = cli(['verify', '--data', copy, '--json']);
+    expect(v.code).toBe(0);
+    expect(v.json).toMatchObject({ ok: true, broken: [], repairedAtOpen: [{ kind: 'manifest', message: expect.stringContaining('CURRENT is missing'), at: expect.any(String) }] });
+    rmSync(join(copy, 'log', 'CURRENT'));
+    const human = cli(['verify', '--data', copy]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^ok: .*\nrepaired when the data dir was opened \(1; originals of changed LevelDB files are in log\/lost\/\):\nKIND +MESSAGE\nmanifest +LevelDB's MANIFEST was rebuilt/);
   });
 
   it('verify the original dir; export/import round trip offline', () => {

@@ -1,4 +1,5 @@
 /** Pure pieces of the CLI: key=value patches, merge diffs, exit codes, tables/colors, progress math. */
+import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -76,6 +77,24 @@ describe('exit codes', () => {
     expect(exitCodeFor('PROFILE_INVALID')).toBe(EXIT.INVALID);
     expect(exitCodeFor('REQUEST_INVALID')).toBe(EXIT.INVALID);
     expect(exitCodeFor('SOMETHING_ELSE')).toBe(EXIT.ERROR);
+  });
+
+  it('every error code in the exit code tables of docs/operations.md and apps/cli/README.md exits with its row', () => {
+    const root = new URL('../../../', import.meta.url);
+    let rows = 0;
+    for (const doc of ['docs/operations.md', 'apps/cli/README.md']) {
+      const text = readFileSync(new URL(doc, root), 'utf8');
+      const table = text.slice(text.indexOf('| 0 | success |'));
+      for (const line of table.split('\n')) {
+        const m = /^\| (\d) \| [^|]+ \|([^|]*)\|/.exec(line);
+        if (m === null) break;
+        for (const [, code] of m[2]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)) {
+          expect([doc, code, exitCodeFor(code)]).toEqual([doc, code, Number(m[1])]);
+          rows++;
+        }
+      }
+    }
+    expect(rows).toBeGreaterThan(40);
   });
 });
 

@@ -119,9 +119,14 @@ describe('authentication and authorization', () => {
     expect((await req('POST', '/api/profiles', { token: tok, body: profileInput('team-c-two') })).status).toBe(403);
     const noId = profileInput('x') as Record<string, unknown>;
     delete noId.id;
-    expect((await req('POST', '/api/profiles', { token: tok, body: noId })).status).toBe(403);
-    const [d] = await denialsSince(1);
-    expect(d).toMatchObject({ profile: 'team-c-two', details: { reason: 'grant' } });
+    const idless = await req('POST', '/api/profiles', { token: tok, body: noId });
+    expect(idless.status).toBe(403);
+    expect(idless.body.error).toEqual({ code: 'AUTH_FORBIDDEN', message: 'a token restricted to some profiles must give the new profile an id', details: { reason: 'grant', field: 'id' } });
+    // both refusals are audited (every 403 is), the newest first
+    const [last, before] = await denialsSince(2);
+    expect(last).toMatchObject({ actor: 'team-a', details: { reason: 'grant', field: 'id', method: 'POST', route: '/api/profiles' } });
+    expect(last.profile).toBeUndefined();
+    expect(before).toMatchObject({ profile: 'team-c-two', details: { reason: 'grant' } });
   });
 
   it('tokens: created once, listed without secrets, revoked -> 401; last admin protected', async () => {

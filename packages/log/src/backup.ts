@@ -54,7 +54,10 @@ class Sink {
   check(): void {
     if (this.#failure === undefined) return;
     const err = this.#failure as NodeJS.ErrnoException;
-    throw logError('LOG_BACKUP_WRITE_FAILED', `the backup could not be written: ${err?.code ?? ''} ${err?.message ?? String(err)}`.trim(), {
+    const why = err?.message ?? String(err);
+    // Node's fs messages start with the errno already ("ENOSPC: no space left on device, write")
+    const text = typeof err?.code === 'string' && !why.startsWith(err.code) ? `${err.code} ${why}` : why;
+    throw logError('LOG_BACKUP_WRITE_FAILED', `the backup could not be written: ${text}`, {
       cause: err, details: { errno: err?.code },
     });
   }

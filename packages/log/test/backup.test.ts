@@ -322,6 +322,8 @@ describe('backup / restore failures (issue 11.5)', () => {
     const err = await backupLog(log, createWriteStream(file)).then(() => undefined, (e: unknown) => e);
     expect((err as { code?: string }).code).toBe('LOG_BACKUP_WRITE_FAILED');
     expect((err as { details?: { errno?: string } }).details?.errno).toBe('ENOENT');
+    // the errno once, as Node's message has it: not "ENOENT ENOENT: no such file ..."
+    expect((err as Error).message).toMatch(/^the backup could not be written: ENOENT: no such file or directory/);
     // the log is still usable
     expect((await log.verify()).ok).toBe(true);
   });

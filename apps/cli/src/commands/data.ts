@@ -131,9 +131,14 @@ export function registerData(program: Command, cli: Cli): void {
         whileRunning: (url) => `meanwhile \`GET ${url}/api/damage\` (any token) lists the damage the running node has found`,
       });
       const out = cli.output(o);
-      const { report, findings, repaired } = result;
-      out.result({ ...report, findings, ...(repaired.length > 0 ? { repaired } : {}) }, () => {
+      const { report, findings, repaired, repairedAtOpen } = result;
+      out.result({ ...report, findings, ...(repaired.length > 0 ? { repaired } : {}), repairedAtOpen }, () => {
         out.line(`${report.ok ? 'ok' : 'DAMAGED'}: ${report.streams} streams, ${report.entries} entries checked in ${Math.round(report.durationMillis)} ms`);
+        if (repairedAtOpen.length > 0) {
+          // the open did this to the data dir before the check ran: say so, or a damaged dir reads "ok"
+          out.line(`repaired when the data dir was opened (${repairedAtOpen.length}; originals of changed LevelDB files are in log/lost/):`);
+          out.table(['KIND', 'MESSAGE'], repairedAtOpen.map((r) => [r.kind, r.message]));
+        }
         if (findings.length > 0) out.table(['STREAM', 'SEQ', 'KIND', 'MESSAGE', 'ACTION'], findings.map((b) => [b.stream, b.seq, b.kind, b.message, b.action]));
         if (!o.repair && findings.length > 0) out.line('`profilesync verify --repair` rebuilds derived data; damaged profiles are repaired from a peer (automatically, while the node runs) or with --repair --from BACKUP');
       });
@@ -151,12 +156,15 @@ type Finding = { stream: string; seq: number; kind: string; message: string; act
  * backup given with --from (its entries of the profile, then the entries still intact here)
  * as a new chain segment, audited as profile.repair; the rest is reported with what to do.
  */
-async function verifyAndRepair(cli: Cli, node: NodeHandle, o: CommonOpts & { repair?: boolean; from?: string }): Promise<{ report: VerifyReport; findings: Finding[]; repaired: string[] }> {
+async function verifyAndRepair(cli: Cli, node: NodeHandle, o: CommonOpts & { repair?: boolean; from?: string }): Promise<{ report: VerifyReport; findings: Finding[]; repaired: string[]; repairedAtOpen: { kind: string; message: string; at: string }[] }> {
+  // what opening the dir found and repaired itself (a salvaged table, a rebuilt MANIFEST, '#audit'
+  // written again): not findings of the check below, which runs on the repaired dir
+  const repairedAtOpen = node.store.damaged().repaired;
   const progress = createProgress({ label: 'verify', stream: cli.io.stderr });
   let report = await node.log.verify({ onProgress: (p) => progress.update(p.done, p.total) }).finally(() => progress.stop());
   const findings: Finding[] = report.broken.map((b) => ({ ...b, action: o.repair ? 'not repaired' : 'none (verify only)' }));
   const repaired: string[] = [];
-  if (!o.repair || report.ok) return { report, findings, repaired };
+  if (!o.repair || report.ok) return { report, findings, repaired, repairedAtOpen };
   const damaged = new Set(node.store.damaged().profiles.map((p) => p.id));
   const actions = new Map<string, string>();
   if (o.from !== undefined) {
@@ -198,7 +206,7 @@ async function verifyAndRepair(cli: Cli, node: NodeHandle, o: CommonOpts & { rep
     else if (f.stream.startsWith('#')) f.action = 'not repaired: restore a backup (restore --until before the damage keeps the rest)';
   }
   report = await node.log.verify();
-  return { report, findings, repaired };
+  return { report, findings, repaired, repairedAtOpen };
 }
 
 /** The entries of `ids` in a backup file, read through a temporary restore with this node's codec. */

@@ -30,7 +30,9 @@ export async function deny(ctx: AppContext, req: FastifyRequest, reason: DenyRea
   }
   const message =
     reason === 'grant'
-      ? `this token has no grant for profile ${profile}`
+      ? profile === undefined
+        ? 'a token restricted to some profiles must give the new profile an id'
+        : `this token has no grant for profile ${profile}`
       : reason === 'scope'
         ? 'this token is restricted to some profiles: it may act only within its own scope (and has no node-wide powers)'
         : `role ${principal!.role} may not do this`;

@@ -3,12 +3,11 @@
  * grants and call the ProfileStore; every failure is a coded error mapped by http-errors.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import { ProfileSyncError } from '@profilesync/errors';
 import type { ListQuery, ProfileInput, ProfileView, WriteContext } from '@profilesync/core';
 import { grantAllows } from '../auth/policy.js';
 import type { Principal } from '../auth/tokens.js';
 import { principalOf, type AppContext } from '../context.js';
-import { requireGrant } from '../auth/guard.js';
+import { deny, requireGrant } from '../auth/guard.js';
 import { parse, parseIdParam, parseQuery, schemas } from '../validation.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -44,10 +43,9 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: AppContext): vo
     const body = parse(schemas.createBody, req.body, 'body') as ProfileInput;
     parse(schemas.emptyQuery, req.query, 'query');
     if (p.grants !== null) {
-      if (body.id === undefined) {
-        throw new ProfileSyncError('AUTH_FORBIDDEN', 'a token restricted to some profiles must give the new profile an id', { details: { field: 'id' } });
-      }
-      await requireGrant(ctx, req, p, body.id);
+      // a generated id could be one outside the grants: refused (and audited, like every 403)
+      if (body.id === undefined) await deny(ctx, req, 'grant', p, undefined, { field: 'id' });
+      else await requireGrant(ctx, req, p, body.id);
     }
     const view = await ctx.store.create(body, writeContext(p));
     const { json, etag } = ctx.viewJson.get(view);
