@@ -298,6 +298,7 @@ export class ServerMetrics {
       g.set({ state: 'alive' }, c.members.filter((m) => m.alive).length);
       g.set({ state: 'known' }, c.members.length);
     }) });
+    new Gauge({ name: 'profilesync_fleet_key_mismatch_members', help: 'live member records on the bus sealed under another fleet key (a member with a different bus.key: no changes cross)', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.bus.keyMismatch.members.length)) });
     new Gauge({ name: 'profilesync_fleet_fallback_sessions', help: 'standing /sync sessions with seed members while the bus is away', registers, collect: atScrape(read, (g: Gauge, c) => g.set(c.bus.fallback.length)) });
     if (!source.on) return;
     const published = new Counter({ name: 'profilesync_bus_published_total', help: 'entries this node put on the bus (kind=change: one change; kind=state: a whole profile, republished)', labelNames: ['kind'], registers });

@@ -378,6 +378,12 @@ const schemas: Json = {
           repairPending: { type: 'boolean' },
           unpublished: { type: 'integer', description: 'profiles waiting to be republished' },
           fallback: { type: 'array', items: str, description: 'members with standing /sync sessions while the bus is away' },
+          keyMismatch: {
+            type: 'object',
+            description: 'what on the bus is sealed under another fleet key (a member started with another bus.key: it and this node never exchange changes); active while a live member record or an entry within the last minute says so (/readyz degraded: FLEET_KEY_MISMATCH)',
+            required: ['active', 'members', 'entries', 'lastEntryAt'],
+            properties: { active: { type: 'boolean' }, members: { type: 'array', items: str }, entries: { type: 'integer', description: 'entries sealed under another key, since this node started' }, lastEntryAt: { type: ['string', 'null'], description: 'ISO-8601' } },
+          },
         },
       },
       members: {

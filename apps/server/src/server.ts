@@ -413,6 +413,13 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
           const why = !c.bus.connected ? 'the bus is unreachable and no member answered yet' : c.bus.repairPending ? 'repairing over /sync with the members' : 'reading the bus';
           return { code: 'FLEET_CATCHING_UP', message: `catching up with the fleet: ${why}` };
         }),
+        // a member with another bus.key: this node serves, but changes do not cross between them
+        readiness.register('fleet-key', () => {
+          const k = fleetMount.cluster?.()?.bus.keyMismatch;
+          if (!k?.active) return undefined;
+          const who = k.members.length > 0 ? `member(s) ${k.members.join(', ')} seal their records` : `${k.entries} bus entr${k.entries === 1 ? 'y' : 'ies'} (the last at ${k.lastEntryAt}) are sealed`;
+          return { code: 'FLEET_KEY_MISMATCH', degraded: true, message: `${who} under another fleet key: changes do not cross between them and this node; give every member the same bus.key` };
+        }),
       );
       metrics.attachFleet(fleetMount);
     }

@@ -97,6 +97,33 @@ describe('fleet (in-process nodes, real Redis)', () => {
     expect(resets).toMatch(/profilesync_bus_shard_resets_total\{reason="epoch"\} [1-9]/);
   });
 
+  it('a member started with another fleet key is reported on every node (degraded FLEET_KEY_MISMATCH, /api/cluster, metrics) instead of a fleet that looks healthy', async () => {
+    const bus = { prefix: 'fleet-key-test' };
+    const a = await start(bus);
+    const b = await start(bus);
+    const stranger = await startTestServer({ bus: { url: redis.url, key: randomBytes(32).toString('base64'), advertiseUrl: '', prefix: 'fleet-key-test', maxLen: 10_000, maxAgeMs: 0, seeds: 2, antiEntropyMs: 0 } });
+    nodes.push(stranger);
+    const strangerId = (await http(stranger.url, 'GET', '/api/cluster')).body.self as string;
+    for (const n of [a, b]) {
+      await until(async () => {
+        const r = await http(n.url, 'GET', '/readyz', { token: null });
+        return r.status === 200 && r.body.degraded === true && r.body.reasons.some((x: { code: string; message: string }) => x.code === 'FLEET_KEY_MISMATCH' && x.message.includes(strangerId));
+      }, 20_000, 'the mismatch on a member');
+      const k = (await http(n.url, 'GET', '/api/cluster')).body.bus.keyMismatch;
+      expect(k).toMatchObject({ active: true, members: [strangerId] });
+      // the stranger is not a member, and the members of the fleet still see each other
+      expect((await http(n.url, 'GET', '/api/cluster')).body.members.map((m: { id: string }) => m.id)).not.toContain(strangerId);
+      expect((await http(n.url, 'GET', '/metrics')).text).toMatch(/profilesync_fleet_key_mismatch_members 1\b/);
+    }
+    // the stranger sees the fleet's records under a key it does not hold: the same report there
+    await until(async () => (await http(stranger.url, 'GET', '/api/cluster')).body.bus.keyMismatch.members.length === 2, 20_000, 'the mismatch on the stranger');
+    // its changes never reach the fleet, and each of its entries is counted where it was refused
+    expect((await http(stranger.url, 'POST', '/api/profiles', { body: profileInput('from-the-stranger') })).status).toBe(201);
+    await until(async () => (await http(a.url, 'GET', '/api/cluster')).body.bus.keyMismatch.entries >= 1, 20_000, 'its entry refused on A');
+    expect((await http(a.url, 'GET', '/api/profiles/from-the-stranger')).status).toBe(404);
+    expect(Date.parse((await http(a.url, 'GET', '/api/cluster')).body.bus.keyMismatch.lastEntryAt)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
   it('config: bus.url needs a valid fleet key; a wildcard bind needs bus.advertise_url', () => {
     const dir = tempDir();
     const bad = (env: Record<string, string>) => {

@@ -18,6 +18,17 @@ describe('fleet panel', () => {
     expect(clusterSummary({ ready: true, bus: bus({ lagMillis: 65_000 }), members: [member('a')] })!.detail).toContain('1 min 5 s behind');
   });
 
+  it('a member with another fleet key: bad, named, and what to do (before catching up or repairs)', () => {
+    const s = clusterSummary({ ready: true, bus: bus({ keyMismatch: { active: true, members: ['stranger'], entries: 4, lastEntryAt: new Date(0).toISOString() } }), members: [member('a', { self: true }), member('bb')] })!;
+    expect(s.tone).toBe('bad');
+    expect(s.headline).toBe('Fleet key mismatch · 2 of 2 members live');
+    expect(s.detail).toBe('Member stranger seals its records under another fleet key: no changes cross between it and this node. Give every member the same bus.key.');
+    const entriesOnly = clusterSummary({ ready: false, bus: bus({ keyMismatch: { active: true, members: [], entries: 2, lastEntryAt: new Date(0).toISOString() } }), members: [member('a')] })!;
+    expect(entriesOnly.detail).toContain('2 bus entries are sealed under another fleet key');
+    // no longer active: the usual summary
+    expect(clusterSummary({ ready: true, bus: bus({ keyMismatch: { active: false, members: [], entries: 2, lastEntryAt: null } }), members: [member('a')] })!.tone).toBe('ok');
+  });
+
   it('bus unreachable: what goes on instead, and what waits', () => {
     const s = clusterSummary({ ready: true, bus: bus({ connected: false, fallback: ['bb', 'ccc'], unpublished: 3 }), members: [member('a'), member('bb'), member('ccc')] })!;
     expect(s.tone).toBe('bad');

@@ -21,7 +21,7 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 interface ClusterView {
   self?: string;
   ready?: boolean;
-  bus: { connected: boolean; lagMillis: number; kind?: string; shards?: number; repairPending?: boolean; unpublished?: number; fallback?: string[] } | null;
+  bus: { connected: boolean; lagMillis: number; kind?: string; shards?: number; repairPending?: boolean; unpublished?: number; fallback?: string[]; keyMismatch?: { active: boolean; members: string[]; entries: number; lastEntryAt: string | null } } | null;
   members: { id: string; url: string; lastSeen: string; fingerprint?: string; alive?: boolean; ready?: boolean; self?: boolean }[];
 }
 
@@ -69,7 +69,12 @@ export function registerAdmin(program: Command, cli: Cli): void {
     out.result(c, () => {
       if (!c.bus) return out.line('this node is not in a fleet (no bus.url)');
       const b = c.bus;
-      out.line(`bus ${b.connected ? 'connected' : out.style('red', 'UNREACHABLE')}, lag ${Math.round(b.lagMillis)} ms, ${b.shards ?? '?'} shards${b.repairPending ? ', repair pending' : ''}${b.unpublished ? `, ${b.unpublished} profiles to republish` : ''}${b.fallback?.length ? `, fallback sessions with ${b.fallback.join(', ')}` : ''}; this node ${c.ready ? 'is caught up' : 'is catching up'}`);
+      out.line(`bus ${b.connected ? 'connected' : out.style('red', 'UNREACHABLE')}, ${b.connected ? `lag ${Math.round(b.lagMillis)} ms` : 'lag unknown'}, ${b.shards ?? '?'} shards${b.repairPending ? ', repair pending' : ''}${b.unpublished ? `, ${b.unpublished} profiles to republish` : ''}${b.fallback?.length ? `, fallback sessions with ${b.fallback.join(', ')}` : ''}; this node ${c.ready ? 'is caught up' : 'is catching up'}`);
+      const k = b.keyMismatch;
+      if (k?.active) {
+        const who = k.members.length > 0 ? `member(s) ${k.members.join(', ')}` : `${k.entries} bus entr${k.entries === 1 ? 'y' : 'ies'} (the last at ${k.lastEntryAt})`;
+        out.line(out.style('red', `KEY MISMATCH: ${who} sealed under another fleet key: no changes cross with them; give every member the same bus.key`));
+      }
       out.table(['ID', 'URL', 'FINGERPRINT', 'ALIVE', 'READY', 'LAST SEEN'], c.members.map((m) => [m.self ? `${m.id} (this node)` : m.id, m.url, m.fingerprint, m.alive === false ? 'no' : 'yes', m.ready ? 'yes' : 'no', m.lastSeen]));
     });
   });

@@ -18,7 +18,7 @@ export interface ClusterMember {
 export interface ClusterResponse {
   self?: string;
   ready?: boolean;
-  bus: { connected: boolean; lagMillis: number; kind?: string; shards?: number; repairPending?: boolean; unpublished?: number; fallback?: string[] } | null;
+  bus: { connected: boolean; lagMillis: number; kind?: string; shards?: number; repairPending?: boolean; unpublished?: number; fallback?: string[]; keyMismatch?: { active: boolean; members: string[]; entries: number; lastEntryAt: string | null } } | null;
   members: ClusterMember[];
 }
 
@@ -37,6 +37,11 @@ export function clusterSummary(c: ClusterResponse): ClusterSummary | undefined {
   if (!b.connected) {
     const fb = b.fallback?.length ? ` Changes go over /sync with ${b.fallback.length} ${b.fallback.length === 1 ? 'member' : 'members'} meanwhile.` : ' No member is reachable over /sync either.';
     return { tone: 'bad', headline: `Bus unreachable · ${count}`, detail: `Redis does not answer; reads and writes go on here.${fb}${b.unpublished ? ` ${b.unpublished} ${b.unpublished === 1 ? 'profile waits' : 'profiles wait'} to be republished.` : ''}` };
+  }
+  if (b.keyMismatch?.active) {
+    const k = b.keyMismatch;
+    const who = k.members.length > 0 ? `${k.members.length === 1 ? 'Member' : 'Members'} ${k.members.join(', ')} ${k.members.length === 1 ? 'seals' : 'seal'} ${k.members.length === 1 ? 'its' : 'their'} records` : `${k.entries} bus ${k.entries === 1 ? 'entry is' : 'entries are'} sealed`;
+    return { tone: 'bad', headline: `Fleet key mismatch · ${count}`, detail: `${who} under another fleet key: no changes cross between ${k.members.length === 1 ? 'it' : 'them'} and this node. Give every member the same bus.key.` };
   }
   if (c.ready === false) return { tone: 'warn', headline: `Catching up · ${count}`, detail: b.repairPending ? 'Repairing over /sync with the other members (the bus could not deliver everything).' : 'Reading the bus.' };
   if (b.repairPending) return { tone: 'warn', headline: `Repair pending · ${count}`, detail: 'The bus could not deliver everything to this node; it repairs over /sync as soon as a member answers.' };

@@ -122,6 +122,12 @@ export interface FleetStatus {
     unpublished: number;
     /** seed members with standing /sync sessions (while the bus is away) */
     fallback: string[];
+    /**
+     * what on the bus is sealed under another fleet key (a member started with another bus.key):
+     * such a member and this node never exchange changes. `active` while a live member record or
+     * an entry within the last minute says so (readiness is degraded then: FLEET_KEY_MISMATCH).
+     */
+    keyMismatch: { active: boolean; members: string[]; entries: number; lastEntryAt: string | null };
   };
   members: FleetMemberStatus[];
 }
@@ -138,6 +144,8 @@ interface Member {
 
 /** unknown inbound keys make the fleet poll the member records, at most once per this many ms */
 const LOOKUP_SPACING_MS = 250;
+/** an entry sealed under another fleet key keeps the mismatch reported (and logged at most once) for this long */
+const KEY_MISMATCH_WINDOW_MS = 60_000;
 
 /** the empty state vector: a whole state's merge context */
 const EMPTY_SV = new Uint8Array([0]);
@@ -161,6 +169,11 @@ export class Fleet {
   #state!: FleetState;
   #outbox!: Outbox;
   readonly #members = new Map<string, Member>();
+  /** member records sealed under another fleet key: the record as last seen and when it last changed (this node's clock) */
+  readonly #foreign = new Map<string, { record: Uint8Array; lastChange: number }>();
+  /** entries sealed under another fleet key: how many, and this node's clock at the last one */
+  #foreignEntries = 0;
+  #foreignEntryAt = -Infinity;
   readonly #repairingWith = new Set<string>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -294,8 +307,20 @@ export class Fleet {
         repairPending: this.#state?.repairPending ?? false,
         unpublished: this.#outbox?.dirty.size ?? 0,
         fallback: [...this.#standing],
+        keyMismatch: this.#keyMismatch(now),
       },
       members,
+    };
+  }
+
+  #keyMismatch(now: number): FleetStatus['bus']['keyMismatch'] {
+    const members = [...this.#foreign].filter(([, f]) => now - f.lastChange <= this.#l.memberTtlMs).map(([id]) => id).sort();
+    const recent = now - this.#foreignEntryAt <= KEY_MISMATCH_WINDOW_MS;
+    return {
+      active: members.length > 0 || recent,
+      members,
+      entries: this.#foreignEntries,
+      lastEntryAt: Number.isFinite(this.#foreignEntryAt) ? new Date(this.#foreignEntryAt).toISOString() : null,
     };
   }
 
@@ -469,7 +494,17 @@ export class Fleet {
       if (shardOf(m.profile, this.#shards) !== shard) throw Object.assign(new Error('entry in the wrong shard'), { code: 'SYNC_FLEET_BAD_ENTRY' });
     } catch (err) {
       const code = codeOf(err);
-      this.#logger.warn({ shard, position: e.position, code }, code === 'SYNC_FLEET_KEY_MISMATCH' ? 'fleet: an entry sealed under another fleet key (a member with a different bus.key?)' : 'fleet: an entry that does not open');
+      if (code === 'SYNC_FLEET_KEY_MISMATCH') {
+        // a busy member with another key writes many: one line a minute, the count in /api/cluster
+        const now = this.#clock();
+        if (now - this.#foreignEntryAt > KEY_MISMATCH_WINDOW_MS) {
+          this.#logger.warn({ shard, position: e.position, code }, 'fleet: an entry sealed under another fleet key (a member with a different bus.key?); its changes never reach this node (give every member the same bus.key)');
+        }
+        this.#foreignEntries++;
+        this.#foreignEntryAt = now;
+      } else {
+        this.#logger.warn({ shard, position: e.position, code }, 'fleet: an entry that does not open');
+      }
       this.#shardReset(shard, code === 'SYNC_FLEET_KEY_MISMATCH' ? 'key-mismatch' : 'bad-entry');
       return;
     }
@@ -632,6 +667,7 @@ export class Fleet {
       return;
     }
     const seen = new Set<string>();
+    const foreign = new Set<string>();
     let changed = false;
     for (const r of records) {
       if (r.id === this.id) continue;
@@ -639,7 +675,13 @@ export class Fleet {
       try {
         info = decodeMember(this.#sealer.open(SealKind.member, textContext(r.id), r.record), r.id);
       } catch (err) {
-        this.#logger.warn({ member: r.id, code: codeOf(err) }, 'fleet: a member record that does not verify (ignored)');
+        const code = codeOf(err);
+        if (code === 'SYNC_FLEET_KEY_MISMATCH') {
+          foreign.add(r.id);
+          this.#sawForeign(r.id, r.record);
+        } else {
+          this.#logger.warn({ member: r.id, code }, 'fleet: a member record that does not verify (ignored)');
+        }
         continue;
       }
       seen.add(info.id);
@@ -668,6 +710,11 @@ export class Fleet {
         prev.info = info;
       }
     }
+    for (const id of this.#foreign.keys()) {
+      if (foreign.has(id)) continue;
+      this.#foreign.delete(id);
+      this.#logger.info?.({ member: id }, 'fleet: the member record sealed under another fleet key is gone');
+    }
     for (const [id, m] of this.#members) {
       if (seen.has(id)) continue;
       // a record can vanish with Redis' data (the member re-announces): forget it only after a long absence
@@ -694,6 +741,19 @@ export class Fleet {
     }
     if (changed && this.#state.repairPending) this.#scheduleRepair('member live');
     this.#maybeReady();
+  }
+
+  /** A member record sealed under another fleet key: logged once per member, live while it keeps changing (heartbeats). */
+  #sawForeign(id: string, record: Uint8Array): void {
+    const now = this.#clock();
+    const f = this.#foreign.get(id);
+    if (f === undefined) {
+      this.#foreign.set(id, { record, lastChange: now });
+      this.#logger.warn({ member: id, code: 'SYNC_FLEET_KEY_MISMATCH' }, 'fleet: a member seals its records under another fleet key (a different bus.key): it and this node never exchange changes; give every member the same bus.key');
+    } else if (Buffer.compare(f.record, record) !== 0) {
+      f.record = record;
+      f.lastChange = now;
+    }
   }
 
   /**
