@@ -252,7 +252,8 @@ class Log implements EventLog {
         this.repairedAtOpen.push({ no: 0, kind: 'table', seq: 0, at, message: `table ${file} was salvaged (a damaged index, filter or meta index block, or footer): every data block was intact, nothing is lost; the original is in lost/` });
         continue;
       }
-      let marked = 0;
+      // stream numbers marked for this table (once each, however many of its ranges they overlap)
+      const marked = new Set<number>();
       for (const r of ranges) {
         const msg = `table ${file} was salvaged: the records between ${r.after === undefined ? 'its start' : Buffer.from(r.after).toString('hex')} and ${r.before === undefined ? 'its end' : Buffer.from(r.before).toString('hex')} were in damaged blocks (the original is in lost/)`;
         // without the catalog's copies, streams whose every record was there are not known by name
@@ -269,7 +270,7 @@ class Log implements EventLog {
             const overlaps = (r.before === undefined || Buffer.compare(lo, r.before) < 0) && (r.after === undefined || Buffer.compare(hi, r.after) > 0);
             if (overlaps) {
               this.#damage.mark({ no, kind: 'table', seq: 0, message: msg, at });
-              marked++;
+              marked.add(no);
               break;
             }
           }
@@ -281,9 +282,29 @@ class Log implements EventLog {
         }
       }
       if (healed.catalog) {
-        this.repairedAtOpen.push({ no: 0, kind: 'table', seq: 0, at, message: `table ${file} was salvaged: the records in its damaged block(s) are gone; ${marked} profile(s) with records there are marked damaged (the original is in lost/)` });
+        this.repairedAtOpen.push({ no: 0, kind: 'table', seq: 0, at, message: `table ${file} was salvaged: the records in its damaged block(s) are gone; ${this.#describeMarked(marked)} (the original is in lost/)` });
       }
     }
+  }
+
+  /**
+   * "N profile(s) with records there are marked damaged", counting profile streams only: the
+   * node's reserved streams ('#audit', ...) are named apart, streams whose name is lost counted apart.
+   */
+  #describeMarked(marked: ReadonlySet<number>): string {
+    let profiles = 0;
+    const reserved: string[] = [];
+    let unnamed = 0;
+    for (const no of marked) {
+      const name = this.#table.nameOf(no);
+      if (name === undefined) unnamed++;
+      else if (isOpaqueStream(name)) reserved.push(`'${name}'`);
+      else profiles++;
+    }
+    const parts = [`${profiles} profile(s) with records there are marked damaged`];
+    if (reserved.length > 0) parts.push(`and the node's own stream(s) ${reserved.sort().join(', ')}`);
+    if (unnamed > 0) parts.push(`and ${unnamed} stream(s) whose name is lost`);
+    return parts.join(', ');
   }
 
   /** What the open repaired itself (reported by damage().repaired; not damage that stays). */

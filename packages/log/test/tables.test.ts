@@ -142,4 +142,31 @@ describe('table-file check (before LevelDB opens a dir)', () => {
     expect(report.broken.map((b) => `${b.stream}/${b.kind}`)).toEqual(['s1/checksum']);
     expect(await codeOf(collect(log.read('s1', { allowDamaged: true })))).toBe('LOG_CHECKSUM_MISMATCH');
   });
+
+  it("a salvaged table's report counts the profiles it marked damaged, and names the node's own '#audit' stream apart", async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir });
+    const profiles = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+    const writers = new Map(profiles.map((p) => [p, new DocWriter()]));
+    for (let i = 0; i < 14; i++) {
+      const p = profiles[i % profiles.length] as string;
+      await log.append(input(p, (writers.get(p) as DocWriter).edit()));
+      await log.append(input('#audit', new TextEncoder().encode(`audit record ${i} of ${p}`)));
+    }
+    await log.close();
+    await withRawDb(dir, (db) => (db as unknown as { compactRange(a: Uint8Array, b: Uint8Array): Promise<void> }).compactRange(Uint8Array.of(0), Uint8Array.of(0xff)));
+    const [name] = (await readdir(dir)).filter((f) => f.endsWith('.ldb'));
+    const table = join(dir, name as string);
+    // few small entries: the first data block holds the first entries ('E') of every stream (the
+    // catalog records before them are healed from their copies): every stream is marked damaged
+    const data = await readFile(table);
+    data[8] = (data[8] as number) ^ 0x10;
+    await writeFile(table, data);
+    const reopened = track(await openLog({ dir }));
+    const damaged = reopened.damage().streams.map((s) => s.stream).sort();
+    expect(damaged).toEqual(['#audit', ...profiles]);
+    const salvage = reopened.damage().repaired.filter((r) => r.kind === 'table' && r.message.includes('marked damaged'));
+    expect(salvage).toHaveLength(1);
+    expect(salvage[0]?.message).toContain(`; ${profiles.length} profile(s) with records there are marked damaged, and the node's own stream(s) '#audit' (`);
+  });
 });
