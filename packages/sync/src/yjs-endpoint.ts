@@ -260,13 +260,15 @@ class YjsClient implements RoomMember {
     }
     if (!principal) return this.#deny('AUTH_UNAUTHORIZED', undefined);
     this.#principal = principal;
+    // an id no profile can have (bad escape, outside the id pattern) is the client's mistake,
+    // answered like the HTTP API answers it: 4400 PROFILE_INVALID_ID, not "not found"
     let id: string;
     try {
       id = decodeURIComponent(this.#rawId);
     } catch {
-      return this.#close('PROFILE_NOT_FOUND');
+      return this.#close('PROFILE_INVALID_ID');
     }
-    if (!isProfileId(id)) return this.#close('PROFILE_NOT_FOUND');
+    if (!isProfileId(id)) return this.#close('PROFILE_INVALID_ID');
     this.#id = id;
     if (!principal.canRead(id)) return this.#deny('AUTH_FORBIDDEN', principal);
     // watched from here on: a revoke or grant change during the load below already reaches it

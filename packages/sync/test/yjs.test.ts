@@ -159,6 +159,14 @@ describe('stock WebsocketProvider', () => {
     await until(async () => (await reasons()).length === 2, 5_000, 'audit');
     expect(await reasons()).toEqual(['AUTH_FORBIDDEN', 'AUTH_UNAUTHORIZED']);
   });
+
+  it('an id no profile can have (escaped slashes, NUL, over 128 characters, a bad escape) closes 4400 PROFILE_INVALID_ID, as the HTTP API answers it', async () => {
+    for (const room of ['..%2F..', '%00', 'a'.repeat(200), '%E0%A4%A', '.hidden']) {
+      expect([room, await provider(room, 'editor-token').closed]).toEqual([room, { code: 4400, reason: 'PROFILE_INVALID_ID' }]);
+    }
+    // a valid id that names no profile is still 4404
+    expect(await provider('a'.repeat(128), 'editor-token').closed).toEqual({ code: 4404, reason: 'PROFILE_NOT_FOUND' });
+  });
 });
 
 describe('live access (revocation, grant changes, deletion)', () => {
