@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorBody, toHttpError } from './http-errors.js';
+import { clientErrorHandler } from './client-errors.js';
 import { bearerToken, type Principal } from './auth/tokens.js';
 import { grantAllows, roleAllows } from './auth/policy.js';
 import { principalAllows } from './auth/scope.js';
@@ -57,6 +58,8 @@ export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyIn
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 512, ignoreTrailingSlash: false },
+    // what the HTTP parser refuses (headers over the size limit, not HTTP): same body shape, coded
+    clientErrorHandler: clientErrorHandler(ctx.logger),
     // errors raised before routing (e.g. a malformed %-escape): same body shape, same table
     frameworkErrors: (err, req, reply: FastifyReply) => {
       const e = toHttpError(err);
@@ -111,7 +114,8 @@ export function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): FastifyIn
   });
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const e = toHttpError(err);
+    // a body over the limit: the message and details name this route's limit
+    const e = toHttpError(err, { bodyLimit: req.routeOptions.bodyLimit, bodyLimitSetting: req.routeOptions.bodyLimit === ctx.config.bodyLimit ? 'body_limit' : undefined });
     if (e.status >= 500) ctx.logger.error({ err, reqId: req.id, code: e.code }, 'request failed');
     else ctx.logger.debug({ reqId: req.id, code: e.code }, 'request rejected');
     void reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e));

@@ -10,6 +10,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   REQUEST_INVALID: 400,
   REQUEST_MALFORMED_JSON: 400,
   REQUEST_TOO_LARGE: 413,
+  REQUEST_HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
   REQUEST_UNSUPPORTED_MEDIA_TYPE: 415,
   ROUTE_NOT_FOUND: 404,
   SERVER_SHUTTING_DOWN: 503,
@@ -107,7 +109,7 @@ export interface HttpError {
 }
 
 /** Details worth returning to a client (small, non-secret facts such as a field path). */
-const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'max', 'id', 'label', 'name', 'version', 'reason', 'importedThrough', 'suggestion', 'hint', 'template', 'variable'];
+const PUBLIC_DETAIL_KEYS = ['path', 'field', 'in', 'rule', 'limit', 'limitBytes', 'max', 'id', 'label', 'name', 'version', 'reason', 'importedThrough', 'suggestion', 'hint', 'template', 'variable'];
 /** Details that are lists of short strings (render: the missing variables). */
 const PUBLIC_LIST_KEYS = ['missing'];
 
@@ -125,11 +127,26 @@ function publicDetails(details: Record<string, unknown> | undefined): Record<str
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** What the request's route allows (the message of a 413 names it). */
+export interface RequestLimits {
+  /** the route's body limit, bytes */
+  bodyLimit?: number;
+  /** the setting that sets it, when it is one (e.g. 'body_limit') */
+  bodyLimitSetting?: string | undefined;
+}
+
+function bodyTooLarge(limits: RequestLimits): HttpError {
+  const n = limits.bodyLimit;
+  if (n === undefined) return { status: 413, code: 'REQUEST_TOO_LARGE', message: 'request body is larger than the body limit' };
+  const setting = limits.bodyLimitSetting ? ` (${limits.bodyLimitSetting})` : '';
+  return { status: 413, code: 'REQUEST_TOO_LARGE', message: `request body is larger than the limit of ${n} bytes${setting}`, details: { limitBytes: n } };
+}
+
 /** Fastify's own errors (parsing, limits) mapped to our codes. */
-function fromFastify(err: { code?: string; statusCode?: number; message?: string }): HttpError | undefined {
+function fromFastify(err: { code?: string; statusCode?: number; message?: string }, limits: RequestLimits): HttpError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'REQUEST_TOO_LARGE', message: 'request body is larger than the configured body_limit' };
+      return bodyTooLarge(limits);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_TYPE':
       return { status: 415, code: 'REQUEST_UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type; send application/json' };
@@ -150,14 +167,14 @@ function fromFastify(err: { code?: string; statusCode?: number; message?: string
 }
 
 /** Maps any thrown value to the status + body the client sees. Unknown errors: 500 INTERNAL, no stack. */
-export function toHttpError(err: unknown): HttpError {
+export function toHttpError(err: unknown, limits: RequestLimits = {}): HttpError {
   if (err instanceof ProfileSyncError || (errorCode(err) !== undefined && (err as Error).name === 'ProfileSyncError')) {
     const e = err as ProfileSyncError;
     const status = ERROR_STATUS[e.code] ?? 500;
     const details = publicDetails(e.details);
     return details ? { status, code: e.code, message: e.message, details } : { status, code: e.code, message: e.message };
   }
-  const f = fromFastify(err as { code?: string; statusCode?: number });
+  const f = fromFastify(err as { code?: string; statusCode?: number }, limits);
   if (f) return f;
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
 }

@@ -27,8 +27,9 @@ const common = {
   '400': errorRef('REQUEST_INVALID / REQUEST_MALFORMED_JSON: the request shape is wrong (the message names the field)'),
   '401': errorRef('AUTH_UNAUTHORIZED: missing, invalid or revoked token'),
   '403': errorRef('AUTH_FORBIDDEN: the token\'s role or grants do not allow this'),
+  '431': errorRef('REQUEST_HEADERS_TOO_LARGE: the request line and headers are over the node\'s header limit (message and details.limitBytes give it in bytes); the connection is closed'),
 };
-const withBody = { ...common, '413': errorRef('REQUEST_TOO_LARGE'), '415': errorRef('REQUEST_UNSUPPORTED_MEDIA_TYPE') };
+const withBody = { ...common, '413': errorRef('REQUEST_TOO_LARGE: the body is over the route\'s limit (message and details.limitBytes give it in bytes)'), '415': errorRef('REQUEST_UNSUPPORTED_MEDIA_TYPE') };
 const notFound = { '404': errorRef('PROFILE_NOT_FOUND (or LABEL_NOT_FOUND / PROFILE_VERSION_UNAVAILABLE)') };
 /** Routes that refuse a tombstoned profile (reads of a past version or a label, history, diff, revert and the log still work). */
 const tombstone = { '410': errorRef('PROFILE_DELETED: the profile is deleted (a tombstone; revert it to a version to bring it back)') };
@@ -139,7 +140,7 @@ const schemas: Json = {
           message: str,
           details: {
             type: 'object',
-            description: 'small public facts: field and in (REQUEST_INVALID), path and rule (PROFILE_INVALID), id, label, version, limit, missing (render), ...',
+            description: 'small public facts: field and in (REQUEST_INVALID), path and rule (PROFILE_INVALID), id, label, version, limit, limitBytes (REQUEST_TOO_LARGE, REQUEST_HEADERS_TOO_LARGE), missing (render), ...',
             additionalProperties: { oneOf: [{ type: ['string', 'number', 'boolean'] }, strArray] },
           },
         },

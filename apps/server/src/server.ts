@@ -29,6 +29,7 @@ import { Readiness } from './readiness.js';
 import { watchDamage } from './damage.js';
 import { watchLogHealth } from './log-health.js';
 import { errorBody } from './http-errors.js';
+import { clientErrorHandler } from './client-errors.js';
 import { removeServerFile, writeServerFile } from './server-file.js';
 import { BackupService } from './backup.js';
 import { classifyUpgradePath, rejectUpgrade, type SyncFactory, type SyncMount } from './sync-mount.js';
@@ -220,6 +221,12 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     if (path === '/healthz') return sendJson(res, closeRequested ? 503 : 200, { status: closeRequested ? 'shutting-down' : 'starting' });
     sendJson(res, 503, errorBody({ status: 503, code: 'SERVER_STARTING', message: 'the node is starting (opening its data dir); retry shortly' }), { 'retry-after': '1' });
   });
+  // what the HTTP parser refuses while starting (the app's own handler answers once it is built)
+  let appBuilt = false;
+  const answerClientError = clientErrorHandler(logger);
+  httpServer.on('clientError', (err: Error & { code?: string }, socket) => {
+    if (!appBuilt) answerClientError(err, socket);
+  });
   httpServer.on('upgrade', (req, socket, head) => {
     if (upgradeHandler) return upgradeHandler(req, socket, head);
     rejectUpgrade(socket, 503, 'SERVER_STARTING', 'the node is starting; retry shortly');
@@ -381,6 +388,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         return httpServer;
       },
     });
+    appBuilt = true;
 
     const syncFactory = opts.sync === undefined ? defaultSyncFactory : opts.sync;
     const fleet = syncFactory && config.bus.url !== '' ? await fleetOptions(config, opened, logger) : undefined;

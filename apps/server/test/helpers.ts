@@ -1,6 +1,7 @@
 /** Test support: real servers on 127.0.0.1 in temp data dirs, and a tiny fetch wrapper. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { defaultConfig, startServer, type RunningServer, type ServerConfig, type StartServerOptions } from '../src/index.js';
 
@@ -92,4 +93,28 @@ export async function ok<T = any>(s: { url: string }, method: string, path: stri
   const r = await http<T>(s.url, method, path, body === undefined ? {} : { body });
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
   return r.body;
+}
+
+/**
+ * Writes raw bytes to the node (what fetch cannot send: oversized headers, not-HTTP) and reads
+ * until the node closes the connection (never resolves while it stays open): the status, headers
+ * and JSON body of its answer.
+ */
+export async function rawHttp(base: string, bytes: string | Buffer): Promise<{ status: number; headers: Map<string, string>; body: any }> {
+  const { hostname, port } = new URL(base);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    // the node may close while this side is still writing (EPIPE/ECONNRESET): what arrived counts
+    socket.on('error', (err: NodeJS.ErrnoException) => (chunks.length > 0 ? resolve(Buffer.concat(chunks)) : reject(err)));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.write(bytes);
+  });
+  const text = raw.toString('utf8');
+  const split = text.indexOf('\r\n\r\n');
+  const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
+  const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const bodyText = text.slice(split + 4);
+  return { status: Number(statusLine.split(' ')[1]), headers, body: bodyText.length > 0 ? JSON.parse(bodyText) : undefined };
 }

@@ -2,12 +2,13 @@
  * /readyz (DESIGN §6) and the readiness registry behind it; JSON 404s for unknown API paths and
  * for requests that are not HTML navigations (the SPA fallback answers page navigations only).
  */
+import { maxHeaderSize } from 'node:http';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, Readiness, readServerFile, readyzAnswer, startServer } from '../src/index.js';
 import { isHtmlNavigation } from '../src/web-ui.js';
-import { ADMIN, http, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { ADMIN, http, rawHttp, startTestServer, tempDir, type TestServer } from './helpers.js';
 
 describe('Readiness registry', () => {
   it('is ready with no checks; lists each failing check with its code; removal stops counting', () => {
@@ -163,6 +164,9 @@ describe('before the store is open', () => {
       expect(api.headers.get('retry-after')).toBe('1');
       const page = await http(url, 'GET', '/', { token: null, headers: { accept: 'text/html' } });
       expect(page.status).toBe(503);
+      // what the HTTP parser refuses gets the coded answer while starting too
+      const huge = await rawHttp(url, `GET /api/profiles HTTP/1.1\r\nhost: 127.0.0.1\r\nx-request-id: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect([huge.status, huge.body.error.code, huge.body.error.details]).toEqual([431, 'REQUEST_HEADERS_TOO_LARGE', { limitBytes: maxHeaderSize }]);
 
       // not ready: no server.json yet (the CLI must not send work to a node that cannot take it)
       expect(readServerFile(dataDir)).toBeUndefined();

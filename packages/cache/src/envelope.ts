@@ -110,8 +110,9 @@ export async function encodeEnvelope(value: unknown, opts: EnvelopeOptions): Pro
   const json = serializeJson(value);
   const rawBytes = Buffer.byteLength(json, 'utf8');
   if (rawBytes > opts.maxValueBytes) {
-    throw cacheError(CacheErrorCode.VALUE_TOO_LARGE, `value is ${rawBytes} bytes of JSON; the limit is ${opts.maxValueBytes}`, {
+    throw cacheError(CacheErrorCode.VALUE_TOO_LARGE, `value is ${rawBytes} bytes of JSON; the limit is ${opts.maxValueBytes} bytes`, {
       limit: opts.maxValueBytes,
+      limitBytes: opts.maxValueBytes,
     });
   }
   if (!shouldCompress(rawBytes, opts.compressionThreshold)) {

@@ -66,6 +66,8 @@ describe('envelope', () => {
     for (const v of [undefined, () => 1, Symbol('x'), 1n, NaN, -Infinity, [1, NaN], new Map(), new Set(), new Uint8Array(1), Buffer.alloc(1), new ArrayBuffer(1)]) {
       await expectCode(() => serializeJson(v), 'CACHE_SERIALIZATION_FAILED');
     }
-    await expectCode(() => encodeEnvelope('x'.repeat(100), { ...opts, maxValueBytes: 50 }), 'CACHE_VALUE_TOO_LARGE');
+    const tooLarge = await expectCode(() => encodeEnvelope('x'.repeat(100), { ...opts, maxValueBytes: 50 }), 'CACHE_VALUE_TOO_LARGE');
+    // the message and the details name the limit in bytes (413 over HTTP)
+    expect(tooLarge).toMatchObject({ message: 'value is 102 bytes of JSON; the limit is 50 bytes', details: { limit: 50, limitBytes: 50 } });
   });
 });
