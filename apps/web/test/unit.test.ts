@@ -90,6 +90,8 @@ describe('routes, grants, sync state', () => {
   it('close reasons carry the stable code', () => {
     expect(describeClose(4403, 'AUTH_FORBIDDEN')).toEqual({ code: 'AUTH_FORBIDDEN', message: expect.any(String) });
     expect(describeClose(4404, '').code).toBe('PROFILE_NOT_FOUND');
+    // the node's 4400 for an id no profile can have: the reason carries the code, the meaning is in words
+    expect(describeClose(4400, 'PROFILE_INVALID_ID')).toEqual({ code: 'PROFILE_INVALID_ID', message: expect.stringContaining('no valid profile id') });
     expect(describeClose(4999, '').code).toBe('WS_CLOSE_4999');
   });
   it('"saved" compares every live text with the node view', () => {

@@ -58,6 +58,7 @@ const CLOSE_MEANINGS: Readonly<Record<string, string>> = {
   AUTH_UNAUTHORIZED: 'the node no longer accepts this token (revoked?); sign in again',
   AUTH_FORBIDDEN: 'this token may not open this profile',
   PROFILE_NOT_FOUND: 'this profile does not exist on the node',
+  PROFILE_INVALID_ID: 'this is no valid profile id (letters, digits and . _ : -, at most 128 characters)',
   PROFILE_DELETED: 'this profile was deleted',
   PROFILE_INVALID: 'the node refused a change from this page',
 };
