@@ -79,7 +79,7 @@ describe('profile model v2 in the editor', () => {
     await form.locator('#err-p-reasoning_effort').filter({ hasText: 'must be one of' }).waitFor();
     // Save refuses while a field is wrong, and nothing reaches the node
     await form.getByRole('button', { name: 'Save parameters' }).click();
-    await page.getByTestId('alert').filter({ hasText: 'Not saved' }).waitFor();
+    await form.locator('#params-not-saved').filter({ hasText: 'Not saved' }).waitFor();
     expect((await view('chat')).parameters.logit_bias).toBeUndefined();
     await form.getByLabel('reasoning_effort', { exact: true }).fill('"high"');
     await form.getByLabel('Temperature (0 to 2)').fill('0.4');

@@ -30,6 +30,8 @@ export interface CollabStatus {
   ready: boolean;
   /** why the node closed the room (e.g. AUTH_FORBIDDEN, PROFILE_NOT_FOUND) */
   error?: { code: string; message: string };
+  /** local edits the node has not been seen to hold yet (true from the first local edit until "saved") */
+  unsent?: boolean;
 }
 
 export interface CollabOptions {
@@ -42,6 +44,11 @@ export interface CollabOptions {
   serverUrl?: string;
   /** quiet time after the last local edit before checking the node, ms */
   settleMillis?: number;
+  /**
+   * A Yjs update to start from (this tab's copy of edits not yet sent, lib/livedocs.ts): applied
+   * before the provider connects, so it is sent with the first sync; the session starts unsent.
+   */
+  seed?: Uint8Array;
 }
 
 export function defaultServerUrl(): string {
@@ -112,6 +119,11 @@ export class CollabSession {
   constructor(opts: CollabOptions) {
     this.#opts = opts;
     this.profile = this.doc.getMap('profile');
+    if (opts.seed !== undefined && opts.seed.length > 0) {
+      Y.applyUpdate(this.doc, opts.seed, 'seed');
+      this.#dirty = true;
+      this.#status = { ...this.#status, unsent: true };
+    }
     this.provider = new WebsocketProvider(opts.serverUrl ?? defaultServerUrl(), opts.profileId, this.doc, {
       params: { token: opts.token },
       disableBc: true, // every tab talks to the node: "saved" and read-only mean what they say
@@ -147,7 +159,8 @@ export class CollabSession {
       }
       this.#dirty = true;
       this.#retries = 0;
-      if (this.#status.state !== 'offline' && this.#status.state !== 'closed' && this.#status.state !== 'connecting') this.#set({ state: 'syncing' });
+      if (this.#status.state !== 'offline' && this.#status.state !== 'closed' && this.#status.state !== 'connecting') this.#set({ state: 'syncing', unsent: true });
+      else if (!this.#status.unsent) this.#set({ unsent: true });
       this.#scheduleCheck();
     });
   }
@@ -158,6 +171,11 @@ export class CollabSession {
 
   get status(): CollabStatus {
     return this.#status;
+  }
+
+  /** Local edits the node has not been seen to hold yet. */
+  get unsent(): boolean {
+    return this.#dirty;
   }
 
   subscribe(fn: (s: CollabStatus) => void): () => void {
@@ -216,7 +234,7 @@ export class CollabSession {
     if (sameTexts(before, view) && sameTexts(now, view)) {
       this.#dirty = false;
       this.#retries = 0;
-      this.#set({ state: 'saved' });
+      this.#set({ state: 'saved', unsent: false });
     } else {
       this.#scheduleCheck();
     }

@@ -17,6 +17,8 @@ import { Peers } from './Peers.js';
 import { Tokens } from './Tokens.js';
 import { Webhooks } from './Webhooks.js';
 import { announce, clearAnnouncement, clearStaleAnnouncement, useAnnouncement } from './status.js';
+import { randomColor } from '../lib/format.js';
+import { dropLiveDocs, onUnsent, storedCopyIds, unsentDocs, type UnsentDoc } from '../lib/unsent.js';
 
 function StatusRegion() {
   const a = useAnnouncement();
@@ -121,6 +123,41 @@ function resumed(onUnauthorized: () => void): AppCtx | undefined {
   return { api, session: s, displayName: storedDisplayName() ?? s.name };
 }
 
+const UNSENT_STATE: Record<string, string> = { offline: 'node offline', connecting: 'connecting', syncing: 'sending', connected: 'sending', saved: 'sending', closed: 'refused' };
+
+/**
+ * Edits the node has not stored yet, visible on every screen (the editor's badge is not when
+ * the editor is left): one link per profile back to its editor. Hidden while the open editor
+ * is just sending a keystroke (its badge says "Syncing…").
+ */
+function UnsentIndicator() {
+  const [list, setList] = useState<UnsentDoc[]>([]);
+  useEffect(() => onUnsent(setList), []);
+  const shown = list.filter((d) => !d.open || d.state === 'offline' || d.state === 'connecting' || d.state === 'closed');
+  if (shown.length === 0) return null;
+  return (
+    <span class="unsent" role="status" data-testid="unsent" title="Edits are kept in this tab and sent when the node is back; leaving the page asks first">
+      ⚠ Not sent yet:{' '}
+      {shown.map((d, i) => (
+        <span key={d.id}>
+          {i > 0 && ', '}
+          <a href={href({ name: 'editor', id: d.id })}>{d.id}</a> ({d.error ?? UNSENT_STATE[d.state] ?? d.state})
+        </span>
+      ))}
+    </span>
+  );
+}
+
+/** After a reload or a sign-in: this tab's stored copies of unsent edits are reopened in the background and sent (lib/livedocs.ts). */
+function resumeUnsent(ctx: AppCtx): void {
+  if (storedCopyIds().length === 0) return;
+  const user = { name: ctx.displayName, ...randomColor() };
+  void import('../lib/livedocs.js').then(
+    (m) => m.resumeStoredCopies((id) => ({ token: ctx.api.token, user, fetchView: () => ctx.api.getProfile(id) })),
+    () => undefined, // the editor's code could not load (node down?): the copies stay stored for the next start
+  );
+}
+
 let signOutRef: (reason?: string) => void = () => undefined;
 
 /** Why the node signed this tab out (shown on the sign-in screen, which has no status region). */
@@ -163,8 +200,15 @@ export function App() {
   const [signedOutBecause, setSignedOutBecause] = useState<string | undefined>();
   useEffect(() => clearStaleAnnouncement(), [route]);
 
+  useEffect(() => {
+    if (ctx) resumeUnsent(ctx);
+  }, [ctx]);
+
   const signOut = useMemo(
     () => (reason?: string) => {
+      // a person signing out with edits not yet sent decides; a sign-out by the node keeps this tab's copies for the next sign-in
+      if (!reason && unsentDocs().length > 0 && !window.confirm(`Edits to ${unsentDocs().map((d) => d.id).join(', ')} are not sent yet. Sign out and discard them?`)) return;
+      dropLiveDocs(!reason);
       forgetToken();
       setCtx(undefined);
       setSignedOutBecause(reason);
@@ -208,6 +252,7 @@ export function App() {
       <header class="topbar">
         <span class="brand">profilesync</span>
         <Nav route={route} session={ctx.session} />
+        <UnsentIndicator />
         <span class="who" data-testid="who">
           {ctx.displayName}
           {ctx.session.role ? ` · ${ctx.session.role}` : ''}

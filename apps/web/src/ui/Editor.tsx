@@ -7,8 +7,10 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as Y from 'yjs';
 import type { ProfileView } from '@profilesync/core';
-import { describeError, errorText } from '../lib/api.js';
-import { CollabSession, type CollabStatus } from '../lib/collab.js';
+import { ApiError, describeError, errorText } from '../lib/api.js';
+import { retryDelay } from '../lib/changes.js';
+import type { CollabSession, CollabStatus } from '../lib/collab.js';
+import { acquireLiveDoc, peekLiveDoc, releaseLiveDoc, type LiveDoc } from '../lib/livedocs.js';
 import { randomColor } from '../lib/format.js';
 import { TEMPLATE_NAME_RE } from '../lib/params.js';
 import { href } from '../lib/router.js';
@@ -102,6 +104,17 @@ function useNodeView(session: CollabSession | undefined, initial: ProfileView | 
   return view;
 }
 
+/** "Retrying in 4 s…", counting down to `at`. */
+function RetryCountdown({ at }: { at: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  const s = Math.max(0, Math.ceil((at - now) / 1000));
+  return <span>{s > 0 ? `Retrying in ${s} s…` : 'Retrying…'}</span>;
+}
+
 function editableFrom(view: ProfileView): EditableFields {
   const tags = view.meta?.tags;
   return { name: view.name, modelId: view.modelId, parameters: view.parameters as Record<string, unknown>, tags: Array.isArray(tags) ? (tags as string[]) : [] };
@@ -139,55 +152,90 @@ function TemplateAdder({ profileId, existing }: { profileId: string; existing: s
   );
 }
 
+/** A load failure worth retrying: the node is unreachable, or answers 5xx / 429 for now. */
+function retryable(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status >= 500 || err.status === 429;
+  return describeError(err).code === 'NETWORK_ERROR';
+}
+
 export function Editor({ id }: { id: string }) {
   const { api, session: who, displayName } = useApp();
   const [view, setView] = useState<ProfileView | undefined>();
-  const [loadError, setLoadError] = useState<{ code: string; message: string } | undefined>();
+  const [loadError, setLoadError] = useState<{ code: string; message: string; retryAt?: number } | undefined>();
   const [writable, setWritable] = useState<boolean | undefined>();
   const [session, setSession] = useState<CollabSession | undefined>();
   const [status, setStatus] = useState<CollabStatus>({ state: 'connecting', ready: false });
   const [removing, setRemoving] = useState<string | undefined>();
   const [checkpointing, setCheckpointing] = useState(false);
+  const [retryNow, setRetryNow] = useState<(() => void) | undefined>();
   const user = useMemo(() => ({ name: displayName, ...randomColor() }), [displayName]);
 
+  // the profile and its live doc: a live doc this tab kept (edits not yet sent) opens at once,
+  // even with the node down; otherwise the node is asked, again and again with backoff while
+  // it cannot be reached (or "Retry now")
   useEffect(() => {
     let cancelled = false;
-    (async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let doc: LiveDoc | undefined;
+    const start = (v: ProfileView, w: boolean) => {
+      doc ??= acquireLiveDoc(id, { token: api.token, user, fetchView: () => api.getProfile(id) });
+      doc.view = v;
+      doc.writable = w;
+      setView(v);
+      setWritable(w);
+      setSession(doc.session);
+    };
+    const kept = peekLiveDoc(id);
+    if (kept?.view !== undefined && kept.writable !== undefined && kept.token === api.token) start(kept.view, kept.writable);
+    const load = async (attempt: number) => {
+      clearTimeout(timer);
       try {
         const v = await api.getProfile(id);
         const w = await canWrite(api, who, id);
         if (cancelled) return;
-        setView(v);
-        setWritable(w);
-        const s = new CollabSession({ profileId: id, token: api.token, user, fetchView: () => api.getProfile(id) });
-        setSession(s);
+        setLoadError(undefined);
+        start(v, w);
       } catch (err) {
-        if (!cancelled) setLoadError(describeError(err));
+        if (cancelled) return;
+        if (doc !== undefined && retryable(err)) return; // the kept doc is on screen; the sync badge tells the node's state
+        const d = describeError(err);
+        if (!retryable(err)) return setLoadError(d);
+        const wait = retryDelay(attempt);
+        setLoadError({ ...d, retryAt: Date.now() + wait });
+        timer = setTimeout(() => void load(attempt + 1), wait);
       }
-    })();
+    };
+    setRetryNow(() => () => void load(0));
+    void load(0);
     return () => {
       cancelled = true;
+      clearTimeout(timer);
+      if (doc) releaseLiveDoc(doc);
     };
   }, [id]);
 
   useEffect(() => {
     if (!session) return;
-    const off = session.subscribe(setStatus);
-    return () => {
-      off();
-      session.destroy();
-    };
+    return session.subscribe(setStatus);
   }, [session]);
 
   const templateNames = useTemplateNames(session);
   const fetchView = useMemo(() => () => api.getProfile(id), [id]);
   const nodeView = useNodeView(session, view, fetchView);
 
-  if (loadError) {
+  if (loadError && !session) {
     return (
       <section>
         <h1>{id}</h1>
         <ErrorAlert message={`${loadError.code}: ${loadError.message}`} />
+        {loadError.retryAt !== undefined && (
+          <p data-testid="editor-retry">
+            <RetryCountdown at={loadError.retryAt} /> The editor opens by itself once the node answers.{' '}
+            <button type="button" onClick={() => retryNow?.()}>
+              Retry now
+            </button>
+          </p>
+        )}
         {loadError.code === 'PROFILE_DELETED' && (
           <p>
             This profile is deleted. <a href={href({ name: 'history', id })}>Open its history</a> to revert to a live version.

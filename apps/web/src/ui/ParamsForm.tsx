@@ -74,6 +74,8 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
   const [busy, setBusy] = useState(false);
   const [newKey, setNewKey] = useState('');
   const [newKeyError, setNewKeyError] = useState<string | undefined>();
+  /** "Save" was pressed while a field was wrong: the summary beside the buttons shows until no field is */
+  const [refused, setRefused] = useState(false);
 
   // someone else's change shows up live unless this person is in the middle of editing
   const currentKey = JSON.stringify(current);
@@ -89,6 +91,15 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
   if (basics.modelId.trim() === '') basicErrors.modelId = 'Model id is required';
   // what a person sees: their own field's problem first, then what the node said
   const errors: Record<string, string> = { ...nodeErrors, ...(dirty ? checked.errors : {}), ...basicErrors };
+
+  // why the last "Save" did not save, in the form's flow beside the buttons (never over a
+  // field); it goes as soon as the fields it counts are right (or the node's refusal is edited)
+  const wrong = Object.keys({ ...(dirty ? checked.errors : {}), ...basicErrors }).length;
+  const nodeRefusal = Object.entries(nodeErrors).find(([k]) => k !== '_form')?.[1]; // a form-wide one shows above already
+  useEffect(() => {
+    if (wrong === 0) setRefused(false);
+  }, [wrong]);
+  const notSaved = nodeRefusal !== undefined ? `Not saved: ${nodeRefusal}` : refused && wrong > 0 ? `Not saved: ${wrong} field(s) need attention.` : undefined;
 
   const touch = () => {
     setDirty(true);
@@ -117,9 +128,10 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
     const { params, errors: errs } = checked;
     const all = { ...errs, ...basicErrors };
     if (Object.keys(all).length > 0) {
-      announce(`Not saved: ${Object.keys(all).length} field(s) need attention.`, 'error');
+      setRefused(true);
       return;
     }
+    setRefused(false);
     const patch: Record<string, unknown> = {};
     const pp = parametersPatch(current.parameters, params);
     if (Object.keys(pp).length > 0) patch.parameters = pp;
@@ -146,7 +158,6 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
       else if (field === 'name' || field === 'modelId') key = field;
       else if (field?.startsWith('meta')) key = 'tags';
       setNodeErrors({ [key]: text });
-      announce(`Not saved: ${text}`, 'error');
     } finally {
       setBusy(false);
     }
@@ -258,6 +269,7 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
           </div>
         )}
         <ErrorAlert message={errors._form} />
+        {!readOnly && <ErrorAlert id="params-not-saved" message={notSaved} />}
         {!readOnly && (
           <div class="dialog-actions">
             <button
@@ -265,6 +277,7 @@ export function ParamsForm({ profileId, current, readOnly }: { profileId: string
               disabled={!dirty}
               onClick={() => {
                 setDirty(false);
+                setRefused(false);
                 setNodeErrors({});
                 setForm(formOf(current.parameters));
                 setBasics({ name: current.name, modelId: current.modelId, tags: tagsText(current.tags) });
