@@ -62,6 +62,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   CRYPTO_UNKNOWN_KEY: "use the current keyring.json",
   CRYPTO_UNSUPPORTED_FORMAT: "upgrade profilesync, or corruption",
   CRYPTO_VERSION_MISMATCH: "upgrade one of the nodes",
+  DATA_DIR_ACCESS_DENIED: "run as the user that owns the dir (`ls -ld DIR`); never `init` over it",
   IMPORT_INVALID: "fix or re-export the file (HTTP 400)",
   INTERNAL: "report it with the `x-request-id`",
   LABEL_INVALID: "use another name (HTTP 400; `latest` is reserved)",

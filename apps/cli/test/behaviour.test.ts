@@ -6,7 +6,7 @@
  * `--data` alone through its server.json.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,31 @@ describe('no option is shadowed by a global one', () => {
       expect(human.code).toBe(2);
       expect(human.stderr).toBe(`error USAGE: ${message}\n  see \`${help}\` for the arguments it takes\n`);
     }
+  });
+});
+
+describe('a data dir of another user', () => {
+  it('is DATA_DIR_ACCESS_DENIED (exit 5) for every command that opens it, never "no node here" and never an init over it', () => {
+    const owned = join(dir, 'owned');
+    expect(cli(['init', '--data', owned, '--json']).code).toBe(0);
+    const before = readdirSync(owned).sort();
+    // root runs the CLI as nobody (root itself passes every permission check); anyone else takes
+    // their own permissions away from the dir
+    const root = process.getuid?.() === 0;
+    if (!root) chmodSync(owned, 0o000);
+    try {
+      for (const args of [['verify'], ['serve', '--port', '0'], ['init'], ['keys', 'show'], ['export'], ['backup', join(tmpdir(), 'never-written.bak')]]) {
+        const r = spawnSync(process.execPath, [BIN, ...args, '--data', owned, '--json'], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000, ...(root ? { uid: 65534, gid: 65534 } : {}) });
+        expect([args[0], r.status]).toEqual([args[0], EXIT.AUTH]);
+        const { error } = JSON.parse(r.stderr.trim().split('\n').pop()!);
+        expect(error).toMatchObject({ code: 'DATA_DIR_ACCESS_DENIED', hint: hintFor('DATA_DIR_ACCESS_DENIED') });
+        expect(error.message).toContain(`the data dir ${owned} cannot be read by this user`);
+      }
+    } finally {
+      if (!root) chmodSync(owned, 0o700);
+    }
+    expect(readdirSync(owned).sort()).toEqual(before);
+    expect(existsSync(join(tmpdir(), 'never-written.bak'))).toBe(false);
   });
 });
 

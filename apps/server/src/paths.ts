@@ -6,7 +6,8 @@
  *   <data>/admin.token          plaintext dirs: the first admin token, 0600
  *   <data>/admin.token.sealed   encrypted dirs: the same, sealed with the keyring
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { ProfileSyncError } from '@profilesync/errors';
 import { join } from 'node:path';
 
 export type PassphraseProvider = (purpose: { reason: 'unlock' | 'create'; dataDir: string }) => Promise<string>;
@@ -29,8 +30,22 @@ export function nodePaths(dataDir: string): NodePaths {
   };
 }
 
-/** Whether `dataDir` already holds a node (a log or a keyring). */
+/**
+ * Whether `dataDir` already holds a node (a log or a keyring). A dir this user may not list
+ * (another user's 0700 data dir: the node was started as someone else) is
+ * DATA_DIR_ACCESS_DENIED, never "no node here": that answer would invite an `init` over it.
+ */
 export function isNodeDir(dataDir: string): boolean {
   const p = nodePaths(dataDir);
+  try {
+    accessSync(dataDir, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      const uid = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+      throw new ProfileSyncError('DATA_DIR_ACCESS_DENIED', `the data dir ${dataDir} cannot be read by this user${uid}: ${code}; run as the user that owns it`, { details: { dir: dataDir, errno: code } });
+    }
+    // ENOENT (and ENOTDIR): no node here
+  }
   return existsSync(p.logDir) || existsSync(p.keyringFile);
 }
