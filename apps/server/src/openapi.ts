@@ -309,7 +309,7 @@ const schemas: Json = {
     type: 'object',
     required: ['name', 'hits', 'misses', 'size', 'hit_rate', 'ttl', 'evictions'],
     additionalProperties: jsonValue,
-    properties: { name: str, hits: int, misses: int, size: int, hit_rate: { type: 'number', minimum: 0, maximum: 1 }, ttl: { type: ['number', 'null'], description: 'seconds' }, evictions: int, bytes: int, maxBytes: int, backend: str },
+    properties: { name: str, hits: int, misses: int, size: int, hit_rate: { type: 'number', minimum: 0, maximum: 1 }, ttl: { type: ['number', 'null'], description: 'seconds' }, evictions: int, bytes: { ...int, description: 'approximate bytes held: profiles and http-views the serialized JSON of the views, docs the stored Yjs state each doc was loaded from plus the updates written since' }, maxBytes: int, backend: str },
   },
   TokenInfo: {
     type: 'object',

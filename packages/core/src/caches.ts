@@ -90,6 +90,8 @@ export class LiveDocs {
   readonly #busy: (id: string) => boolean;
   readonly #maxDocs: number;
   readonly #maxBytes: number;
+  /** the id resize() is re-inserting: its removal is not a dispose */
+  #moving: string | undefined;
 
   /** `busy(id)`: whether an operation currently holds the doc (then eviction leaves destroy to it). */
   constructor(busy: (id: string) => boolean, maxDocs = DEFAULT_MAX_DOCS, maxBytes = DEFAULT_MAX_DOC_BYTES) {
@@ -101,6 +103,7 @@ export class LiveDocs {
       maxSize: maxBytes,
       sizeCalculation: (v) => Math.max(1, Math.min(v.bytes, maxBytes)),
       dispose: (v, id, reason) => {
+        if (id === this.#moving && reason === 'delete') return;
         if (reason === 'evict') this.counters.evictions++;
         if (!this.#busy(id)) v.doc.destroy();
       },
@@ -122,9 +125,19 @@ export class LiveDocs {
     this.#lru.set(id, live);
   }
 
-  /** Re-inserts with a new size estimate. */
+  /**
+   * Takes the doc's new size estimate (`live.bytes`). lru-cache keeps an entry's size when the
+   * same value is set again, so the entry is taken out (without destroying the doc) and put back.
+   */
   resize(id: string, live: LiveDoc): void {
-    if (this.#lru.peek(id) === live) this.#lru.set(id, live);
+    if (this.#lru.peek(id) !== live) return;
+    this.#moving = id;
+    try {
+      this.#lru.delete(id);
+    } finally {
+      this.#moving = undefined;
+    }
+    this.#lru.set(id, live);
   }
 
   /**

@@ -40,6 +40,39 @@ describe('caches and stats', () => {
     expect(loaded[0]!.durationMillis).toBeGreaterThanOrEqual(0);
   });
 
+  it('live docs count their real bytes (loaded state plus written updates), so the byte bound holds', async () => {
+    h = await harness();
+    const written = new Map<string, number>();
+    h.store.on('profile-written', (e) => written.set(e.id, (written.get(e.id) ?? 0) + e.bytes));
+    for (let i = 0; i < 5; i++) await h.store.create({ id: `b${i}`, ...sample() }, ctx);
+    await h.store.update('b0', { description: 'x'.repeat(2000) }, ctx);
+    const sum = (): number => [...written.values()].reduce((a, b) => a + b, 0);
+    const docs = () => h!.store.cacheStats().find((c) => c.name === 'docs')!;
+    expect(docs().size).toBe(5);
+    expect(written.get('b0')).toBeGreaterThan(2000);
+    expect(docs().bytes).toBe(sum());
+    expect(docs().bytes).toBeGreaterThan(2000 + 5 * 100);
+    // a cold load counts the state it was loaded from
+    h.store.clearCache('docs');
+    const loaded: StoreEvents['document-loaded'][] = [];
+    h.store.on('document-loaded', (e) => loaded.push(e));
+    const before = written.get('b1')!;
+    await h.store.update('b1', { name: 'reloaded' }, ctx);
+    expect(docs().size).toBe(1);
+    expect(loaded[0]!.bytes).toBeGreaterThan(100);
+    expect(docs().bytes).toBe(loaded[0]!.bytes + (written.get('b1')! - before));
+
+    // the byte bound: docs whose updates outgrow it are evicted (were each counted as 1 byte)
+    await h.close();
+    const perDoc = written.get('b2')!;
+    h = await harness({ maxDocBytes: perDoc * 3 });
+    for (let i = 0; i < 6; i++) await h.store.create({ id: `c${i}`, ...sample() }, ctx);
+    expect(docs().bytes).toBeLessThanOrEqual(perDoc * 3);
+    expect(docs().size).toBeLessThanOrEqual(3);
+    expect(docs().evictions).toBeGreaterThanOrEqual(3);
+    expect((await h.store.update('c0', { name: 'after eviction' }, ctx)).name).toBe('after eviction');
+  });
+
   it('the default snapshot policy snapshots a young profile after 32 entries or 64 KiB (cold loads merge a short tail), a long history every 256 entries or 256 KiB; a clean close leaves no tail', async () => {
     const at = (entriesSince: number, bytesSince: number, headSeq = entriesSince): boolean => PROFILE_SNAPSHOT_POLICY({ entriesSince, bytesSince, lastSnapshotSeq: headSeq - entriesSince, headSeq });
     expect([at(31, 65_535), at(32, 0), at(1, 65_536)]).toEqual([false, true, true]);
