@@ -523,7 +523,7 @@ export function openApiDocument(): Json {
           query('tag', 'only profiles with meta.tags containing this'),
           query('includeDeleted', 'true to include tombstones', { enum: ['true', 'false'] }),
           query('q', 'search: every word (case-insensitive) must occur in the id, name, model, description, system message, a template or a message; each row gets `match`', { type: 'string', maxLength: 256 }),
-          query('sort', 'order of the rows (ties by id); default id', { enum: ['name', 'updated', 'model', 'id'] }),
+          query('sort', 'order of the rows (ties by id); default id. name and model sort numeric-aware, case- and accent-blind ("Profile 9" before "Profile 10")', { enum: ['name', 'updated', 'model', 'id'] }),
           query('order', 'default desc for updated, asc otherwise', { enum: ['asc', 'desc'] }),
           query('limit', 'page size; absent = every match', { type: 'integer', minimum: 1, maximum: 1000 }),
           query('cursor', 'nextCursor of the previous page (same sort and order); a bad one is 400 PROFILE_LIST_INVALID', { type: 'string', maxLength: 2048 }),

@@ -186,7 +186,7 @@ export class ProfileIndex {
   #ascending(sort: ListSort): IndexEntry[] {
     let arr = this.#sorted.get(sort);
     if (arr === undefined) {
-      arr = [...this.#entries.values()].sort((a, b) => compareKeys([a.keys[sort], a.keys.id], [b.keys[sort], b.keys.id]));
+      arr = [...this.#entries.values()].sort((a, b) => compareKeys(sort, [a.keys[sort], a.keys.id], [b.keys[sort], b.keys.id]));
       this.#sorted.set(sort, arr);
     }
     return arr;
@@ -209,12 +209,33 @@ export class ProfileIndex {
     const typed = queryTerms(query.q);
     const arr = this.#ascending(sort);
     const desc = order === 'desc';
+    // the cursor's place in the sorted entries (two binary searches instead of a comparison per
+    // row): ascending pages continue at `past`, descending ones below `before`
+    let before = 0;
+    let past = 0;
+    if (after !== undefined) {
+      const firstAtLeast = (orEqual: boolean): number => {
+        let lo = 0;
+        let hi = arr.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          const e = arr[mid] as IndexEntry;
+          const c = compareKeys(sort, [e.keys[sort], e.keys.id], after);
+          if (c < 0 || (orEqual && c === 0)) lo = mid + 1;
+          else hi = mid;
+        }
+        return lo;
+      };
+      before = firstAtLeast(false);
+      past = firstAtLeast(true);
+    }
     const page: IndexEntry[] = [];
     let total = 0;
     let more = false;
     const n = arr.length;
     for (let k = 0; k < n; k++) {
-      const e = arr[desc ? n - 1 - k : k] as IndexEntry;
+      const at = desc ? n - 1 - k : k;
+      const e = arr[at] as IndexEntry;
       if (!passes(e.summary, query)) continue;
       if (query.allow !== undefined && !query.allow(e.summary.id)) continue;
       if (typed.length > 0) {
@@ -222,10 +243,7 @@ export class ProfileIndex {
         if (!matchesAll(hay, typed)) continue;
       }
       total++;
-      if (after !== undefined) {
-        const c = compareKeys([e.keys[sort], e.keys.id], after);
-        if (desc ? c >= 0 : c <= 0) continue;
-      }
+      if (after !== undefined && (desc ? at >= before : at < past)) continue;
       if (limit === undefined || page.length < limit) page.push(e);
       else more = true;
     }

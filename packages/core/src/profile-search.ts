@@ -84,7 +84,7 @@ export function describeMatch(fields: readonly SearchField[], termsInOrder: read
   return undefined;
 }
 
-/** The sort key of one profile: compared as strings, then by id (ids are unique: a total order). */
+/** The sort key of one profile: compared by compareKeys, then by id (ids are unique: a total order). */
 export interface SortKeys {
   name: string;
   updated: string;
@@ -108,9 +108,34 @@ export function defaultOrder(sort: ListSort): 'asc' | 'desc' {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Ascending comparison of (key, id). */
-export function compareKeys(a: readonly [string, string], b: readonly [string, string]): number {
-  return cmp(a[0], b[0]) || cmp(a[1], b[1]);
+/**
+ * Names and models sort as people read them: numbers by value ("Profile 9" before "Profile 10"),
+ * case and accents ignored ("éclair" next to "eclair"). A fixed locale, so every node and every
+ * process sorts alike; keys that collate equal fall back to code-point order, then the id.
+ */
+const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+
+/** Total order of two strings: numeric-aware collation, then code points (distinct strings never tie). */
+export function collate(a: string, b: string): number {
+  return collator.compare(a, b) || cmp(a, b);
+}
+
+function compareKey(sort: ListSort, a: string, b: string): number {
+  if (sort === 'name') return collate(a, b);
+  if (sort === 'model') {
+    // "model\0name": each part on its own (the collator would ignore the \0 and run them together)
+    const i = a.indexOf('\u0000');
+    const j = b.indexOf('\u0000');
+    const am = i < 0 ? a : a.slice(0, i);
+    const bm = j < 0 ? b : b.slice(0, j);
+    return collate(am, bm) || collate(i < 0 ? '' : a.slice(i + 1), j < 0 ? '' : b.slice(j + 1));
+  }
+  return cmp(a, b); // updated (ISO timestamps) and id: code points
+}
+
+/** Ascending comparison of (key, id) for `sort`: the order of the list and of its cursors. */
+export function compareKeys(sort: ListSort, a: readonly [string, string], b: readonly [string, string]): number {
+  return compareKey(sort, a[0], b[0]) || cmp(a[1], b[1]);
 }
 
 interface CursorBody {

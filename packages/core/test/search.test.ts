@@ -102,6 +102,27 @@ describe('search', () => {
     expect(await ids('id')).toEqual(['coder', 'support', 'writer']);
   });
 
+  it('sorts names and models as people read them: numbers by value, case and accents aside, the same on every page', async () => {
+    await h.close();
+    h = await harness({ clock: clock.now });
+    const names = ['Profile 70', 'Profile 0', 'profile 105', 'Profile 35', 'Profile 9', 'Éclair', 'eclair', 'Profile 35b'];
+    for (const [i, name] of names.entries()) await h.store.create({ id: `n${i}`, ...sample({ name, modelId: i % 2 ? 'model-10' : 'model-9' }) }, ctx);
+    const name = (id: string) => names[Number(id.slice(1))];
+    const byName = ['eclair', 'Éclair', 'Profile 0', 'Profile 9', 'Profile 35', 'Profile 35b', 'Profile 70', 'profile 105'];
+    // eclair / Éclair collate equal: code points of the lowercased key decide ('e' < 'é')
+    expect((await h.store.search({ sort: 'name' })).profiles.map((p) => p.name)).toEqual(byName);
+    expect((await h.store.search({ sort: 'name', order: 'desc' })).profiles.map((p) => p.name)).toEqual([...byName].reverse());
+    for (const limit of [1, 2, 3]) {
+      expect((await walk({ sort: 'name', limit })).ids.map(name)).toEqual(byName);
+      expect((await walk({ sort: 'name', order: 'desc', limit })).ids.map(name)).toEqual([...byName].reverse());
+    }
+    // model-9 before model-10, each model's profiles by name
+    const byModel = (await walk({ sort: 'model', limit: 3 })).ids;
+    expect(byModel.map((id) => Number(id.slice(1)) % 2)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+    expect(byModel.slice(0, 4).map(name)).toEqual(['eclair', 'Profile 9', 'Profile 70', 'profile 105']);
+    expect(byModel.slice(4).map(name)).toEqual(['Éclair', 'Profile 0', 'Profile 35', 'Profile 35b']);
+  });
+
   it('pages with a cursor; a profile created before the cursor does not repeat or shift the next page', async () => {
     for (let i = 0; i < 7; i++) await h.store.create({ id: `p${i}`, ...sample({ name: `P ${i}` }) }, ctx);
     const first = await h.store.search({ sort: 'name', limit: 4 });
@@ -152,10 +173,11 @@ describe('search', () => {
 });
 
 describe('search model (fast-check)', () => {
+  const humanOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
   const word = fc.constantFrom('alpha', 'Beta', 'gamma', 'delta', 'ALPHA beta', 'zeta', '');
   const profile = fc.record({
-    name: fc.constantFrom('a', 'B', 'c', 'b', 'A'),
-    modelId: fc.constantFrom('m1', 'M2', 'm3'),
+    name: fc.constantFrom('a', 'B', 'c', 'b', 'A', 'P 9', 'p 10', 'P 010', 'P 100', 'é 2', 'E 2', 'a-b', 'ab'),
+    modelId: fc.constantFrom('m1', 'M2', 'm3', 'm10', 'm-2'),
     systemMessage: word,
     template: word,
     tag: fc.constantFrom('x', 'y'),
@@ -186,13 +208,22 @@ describe('search model (fast-check)', () => {
             else live.push({ s: (await h.store.list()).find((s) => s.id === v.id)!, text: [p.name, v.id, p.modelId, p.systemMessage, p.template].join('\u0000').toLowerCase() });
           }
           const terms = (q.q ?? '').toLowerCase().split(/\s+/).filter(Boolean);
-          const key = (s: ProfileSummary): string =>
-            q.sort === 'name' ? s.name.toLowerCase() : q.sort === 'updated' ? s.updatedAt : q.sort === 'model' ? `${s.modelId.toLowerCase()}\u0000${s.name.toLowerCase()}` : s.id;
+          // names and models: numeric-aware, case- and accent-blind, then code points; then the id
+          const raw = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+          const human = (a: string, b: string): number => humanOrder.compare(a, b) || raw(a, b);
+          const byKey = (a: ProfileSummary, b: ProfileSummary): number =>
+            q.sort === 'name'
+              ? human(a.name.toLowerCase(), b.name.toLowerCase())
+              : q.sort === 'model'
+                ? human(a.modelId.toLowerCase(), b.modelId.toLowerCase()) || human(a.name.toLowerCase(), b.name.toLowerCase())
+                : q.sort === 'updated'
+                  ? raw(a.updatedAt, b.updatedAt)
+                  : 0;
           const order = q.order ?? (q.sort === 'updated' ? 'desc' : 'asc');
           const expected = live
             .filter((x) => (q.tag === undefined || x.s.tags.includes(q.tag)) && terms.every((t) => x.text.includes(t)))
             .map((x) => x.s)
-            .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+            .sort((a, b) => byKey(a, b) || raw(a.id, b.id));
           if (order === 'desc') expected.reverse();
           const query: ListQuery = { sort: q.sort, limit: q.limit, ...(q.q ? { q: q.q } : {}), ...(q.order ? { order: q.order } : {}), ...(q.tag ? { tag: q.tag } : {}) };
           const got = await walk(query);
