@@ -26,7 +26,7 @@ function newestMtime(path: string): number {
 export function ensureBuilt(): void {
   const index = join(WEB_ROOT, 'dist', 'index.html');
   // the UI's sources, and the workspace package it bundles from source (@profilesync/model)
-  const sources = Math.max(newestMtime(join(WEB_ROOT, 'src')), newestMtime(join(WEB_ROOT, '..', '..', 'packages', 'model', 'src')), ...['index.html', 'vite.config.ts', 'package.json'].map((f) => newestMtime(join(WEB_ROOT, f))));
+  const sources = Math.max(newestMtime(join(WEB_ROOT, 'src')), newestMtime(join(WEB_ROOT, '..', '..', 'packages', 'model', 'src')), ...['index.html', 'vite.config.ts', 'package.json', 'public'].filter((f) => existsSync(join(WEB_ROOT, f))).map((f) => newestMtime(join(WEB_ROOT, f))));
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   const vite = join(WEB_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
   const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: WEB_ROOT, encoding: 'utf8', timeout: 240_000 });

@@ -1,6 +1,7 @@
 /**
  * Modal dialogs on the native <dialog> element (focus stays inside, Escape cancels).
- * The body is a form: Enter submits (confirms), Escape or "Cancel" closes. While the action
+ * The body is a form: Enter submits (confirms), Escape or "Cancel" closes (a dialog that only
+ * reports something done has no "Cancel"). While the action
  * runs the buttons are disabled; a failure is shown inside the dialog (role=alert).
  */
 import type { ComponentChildren } from 'preact';
@@ -17,9 +18,13 @@ export interface DialogProps {
   onClose: () => void;
   children?: ComponentChildren;
   testId?: string;
+  /** no "Cancel" button: for a dialog reporting something already done (Escape still closes it) */
+  noCancel?: boolean;
+  /** the confirm button is disabled (the body says why) */
+  confirmDisabled?: boolean;
 }
 
-export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, children, testId }: DialogProps) {
+export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, children, testId, noCancel, confirmDisabled }: DialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
@@ -72,10 +77,12 @@ export function Dialog({ title, confirmLabel, danger, onConfirm, onClose, childr
         <div class="dialog-body">{children}</div>
         <ErrorAlert message={error} />
         <div class="dialog-actions">
-          <button type="button" onClick={onClose} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" class={danger ? 'danger' : 'primary'} disabled={busy} autofocus>
+          {!noCancel && (
+            <button type="button" onClick={onClose} disabled={busy}>
+              Cancel
+            </button>
+          )}
+          <button type="submit" class={danger ? 'danger' : 'primary'} disabled={busy || confirmDisabled} autofocus>
             {busy ? 'Working…' : confirmLabel}
           </button>
         </div>

@@ -40,20 +40,25 @@ const REASON: Record<string, string> = {
   migrate: 'migrated to schema 2',
 };
 
+const LABEL_RULE = 'label names use a-z, 0-9, _ . - (not "latest")';
+
 function LabelDialog({ id, version, labels, onClose, onDone }: { id: string; version: VersionInfo; labels: Record<string, string>; onClose: () => void; onDone: () => Promise<void> }) {
   const { api } = useApp();
   const [choice, setChoice] = useState('production');
   const [custom, setCustom] = useState('');
   const label = choice === 'custom' ? custom.trim() : choice;
   const current = labels[label];
+  // an invalid name says only why (no preview of a label that cannot exist)
+  const invalid = label !== '' && (!LABEL_RE.test(label) || label === 'latest');
   return (
     <Dialog
       title={`Move a label to version @${version.seq}`}
       confirmLabel="Move label"
       testId="label-dialog"
       onClose={onClose}
+      confirmDisabled={label === '' || invalid}
       onConfirm={async () => {
-        if (!LABEL_RE.test(label) || label === 'latest') throw new ApiError(0, 'LABEL_INVALID', 'label names use a-z, 0-9, _ . - (not "latest")');
+        if (invalid || label === '') throw new ApiError(0, 'LABEL_INVALID', LABEL_RULE);
         await api.setLabel(id, label, version.version);
         announce(`Label ${label} now points at version @${version.seq}.`);
         await onDone();
@@ -71,21 +76,29 @@ function LabelDialog({ id, version, labels, onClose, onDone }: { id: string; ver
         </label>
         <input id="custom-label" value={custom} disabled={choice !== 'custom'} onInput={(e) => setCustom(e.currentTarget.value)} placeholder="e.g. canary" />
       </fieldset>
-      <p>
-        {current === undefined ? (
-          <>
-            <code>{label || '…'}</code> is not set yet; it will point at version @{version.seq} ({when(version.at)}).
-          </>
-        ) : current === version.version ? (
-          <>
-            <code>{label}</code> already points at this version.
-          </>
-        ) : (
-          <>
-            <code>{label}</code> moves from <code>{shortRef(current)}</code> to version @{version.seq} ({when(version.at)}). Readers of <code>?label={label}</code> get this content from now on.
-          </>
-        )}
-      </p>
+      {invalid ? (
+        <p role="alert" class="error" data-testid="label-invalid">
+          LABEL_INVALID: {LABEL_RULE}
+        </p>
+      ) : (
+        <p>
+          {label === '' ? (
+            <>Type the label's name.</>
+          ) : current === undefined ? (
+            <>
+              <code>{label}</code> is not set yet; it will point at version @{version.seq} ({when(version.at)}).
+            </>
+          ) : current === version.version ? (
+            <>
+              <code>{label}</code> already points at this version.
+            </>
+          ) : (
+            <>
+              <code>{label}</code> moves from <code>{shortRef(current)}</code> to version @{version.seq} ({when(version.at)}). Readers of <code>?label={label}</code> get this content from now on.
+            </>
+          )}
+        </p>
+      )}
     </Dialog>
   );
 }

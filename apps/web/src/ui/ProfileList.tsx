@@ -70,6 +70,12 @@ async function allMatching(api: Api, q: PageQuery): Promise<ProfileSummary[]> {
   }
 }
 
+/** A cell's text with every search word marked (the name, id and model are searched too). */
+function Marked({ text, words }: { text: string; words: string[] }) {
+  if (words.length === 0) return <>{text}</>;
+  return <>{markWords(text, words).map((p, i) => (p.mark ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))}</>;
+}
+
 function Snippet({ row, words }: { row: Row; words: string[] }) {
   const m = row.match;
   if (!m || m.field === 'name') return null;
@@ -314,7 +320,9 @@ export function ProfileList() {
                   <tr key={p.id} data-id={p.id} class={p.conflicts ? 'has-conflicts' : undefined}>
                     {/* elementtiming: the browser reports when this cell's text is painted (the web-list-10k benchmark reads it) */}
                     <td {...{ elementtiming: `profile:${p.id}` }}>
-                      <a href={href({ name: 'editor', id: p.id })}>{p.name}</a>
+                      <a href={href({ name: 'editor', id: p.id })}>
+                        <Marked text={p.name} words={words} />
+                      </a>
                       {p.conflicts ? (
                         <span class="chip conflict" data-testid="conflict-mark">
                           ⚠ {p.conflicts} open conflict{p.conflicts === 1 ? '' : 's'}
@@ -323,9 +331,13 @@ export function ProfileList() {
                       <Snippet row={p} words={words} />
                     </td>
                     <td>
-                      <code>{p.id}</code>
+                      <code>
+                        <Marked text={p.id} words={words} />
+                      </code>
                     </td>
-                    <td>{p.modelId}</td>
+                    <td>
+                      <Marked text={p.modelId} words={words} />
+                    </td>
                     <td>
                       {p.labels.map((l) => (
                         <span class="chip" key={l}>

@@ -35,7 +35,7 @@ export function parseGlobs(text: string): { globs: string[]; bad?: string } {
 function CreatedToken({ token, info, onClose }: { token: string; info: TokenInfo; onClose: () => void }) {
   const [copied, setCopied] = useState<string | undefined>();
   return (
-    <Dialog title={`Token for ${info.displayName || info.name}`} confirmLabel="Done, I have stored it" onConfirm={() => undefined} onClose={onClose} testId="token-created-dialog">
+    <Dialog title={`Token for ${info.displayName || info.name}`} confirmLabel="Done, I have stored it" noCancel onConfirm={() => undefined} onClose={onClose} testId="token-created-dialog">
       <p>
         <strong>Copy it now: this is the only time the node shows this token.</strong> Give it to {info.displayName || info.name} through a safe channel; it signs in as {/^[aeiou]/.test(info.role) ? 'an' : 'a'}{' '}
         {info.role}

@@ -137,7 +137,7 @@ function AddWebhook({ onAdded }: { onAdded: (id: string) => Promise<void> }) {
       </form>
       <ErrorAlert message={error} />
       {secret && (
-        <Dialog title="Copy the webhook secret now" confirmLabel="Done" testId="hook-secret-dialog" onClose={() => setSecret(undefined)} onConfirm={async () => setSecret(undefined)}>
+        <Dialog title="Copy the webhook secret now" confirmLabel="Done" noCancel testId="hook-secret-dialog" onClose={() => setSecret(undefined)} onConfirm={async () => setSecret(undefined)}>
           <p>The receiver checks the <code>x-profilesync-signature</code> header (HMAC-SHA256 of the body) with this secret. It is shown only now.</p>
           <p>
             <code data-testid="hook-secret">{secret.secret}</code>
