@@ -211,7 +211,10 @@ const schemas: Json = {
       by: str,
       origin: str,
       node: str,
-      reason: { enum: ['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve'] },
+      reason: {
+        enum: ['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve', 'merge', 'open'],
+        description: "how the version closed (merge: this node's run, closed when a peer's changes made apart were merged in); 'open' only on the entry with open: true (changes no version covers yet)",
+      },
       message: str,
       fields: strArray,
       summary: str,

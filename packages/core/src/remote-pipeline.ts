@@ -209,10 +209,13 @@ class Pipe {
     const live = this.#live as LiveDoc;
     const content = this.#content as LiveContent;
     const { ctx, update } = item;
-    // a live co-editor's write after another actor's (non-live) run closes that run first
-    if (isLive(ctx.origin) && c.closesRun(id, ctx)) {
+    // a live co-editor's write after another actor's (non-live) run closes that run first; so
+    // does a peer's change while a run this node left open by a stop is still open (at the
+    // state it left: docs/profile-model.md §5)
+    const startup = isReplicated(ctx.origin) && c.runs.get(id)?.idleReason === 'startup';
+    if ((isLive(ctx.origin) && c.closesRun(id, ctx)) || startup) {
       try {
-        this.#closeRun(live, content.read());
+        this.#closeRun(live, content.read(), startup ? 'startup' : 'actor');
       } catch (err) {
         // as on the one-at-a-time path: the write fails with the close (the doc is restored)
         this.#polluted = true;
@@ -297,10 +300,10 @@ class Pipe {
     }
   }
 
-  /** A version of the open run (another actor's update follows), as its own entry of the group. */
-  #closeRun(live: LiveDoc, current: ProfileContent): void {
+  /** A version of the open run (another actor's or a peer's update follows), as its own entry of the group. */
+  #closeRun(live: LiveDoc, current: ProfileContent, reason: 'actor' | 'startup'): void {
     const c = this.#c;
-    const closing = c.prepareClose(this.id, live, current, { reason: 'actor' }, { close: 'actor' });
+    const closing = c.prepareClose(this.id, live, current, { reason }, { close: reason });
     const run = c.runs.get(this.id);
     if (closing !== null) {
       const { key, bytes } = c.stateKey(live);

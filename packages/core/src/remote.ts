@@ -11,7 +11,7 @@ import { NODE_ROOTS } from './content-state.js';
 import { changedPaths } from './diff.js';
 import { beginMerge, finishMerge } from './merge-conflicts.js';
 import { readContent, ROOT } from './model.js';
-import { captureUpdate, checkContext, type StoreCore } from './store.js';
+import { captureUpdate, checkContext, type PreMerge, type StoreCore } from './store.js';
 import type { ProfileContent } from './model.js';
 import type { ProfileView, RemoteHooks, WriteContext } from './types.js';
 import { RemotePipelines } from './remote-pipeline.js';
@@ -113,6 +113,9 @@ export async function applyRemote(
       live = await c.acquire(id);
     }
     const before = exists ? c.currentContent(id, live) : null;
+    // this node's open run meeting a peer's changes (a merge of a diverged state, or any change
+    // while a run left open by a stop is still open) is closed at the state before them
+    const pre = before !== null ? preMerge(c, id, live, before, ctx) : undefined;
     // a merge of a diverged state gets the three-way check (merge-conflicts.ts); a live update
     // only the report of scalar overwrites (conflicts.ts)
     const mergeFrom = beginMerge(live, exists, ctx);
@@ -153,18 +156,43 @@ export async function applyRemote(
     const after = content as unknown as ProfileContent;
     const paths = before === null ? [] : changedPaths(before, after);
     const extra = isReplicated(ctx.origin) ? replicatedAudit(c, id, ctx, touchedKeys, added, paths.filter((p) => p.startsWith('labels.')), after) : [];
+    let authored = false;
+    // the run's version, closed at the state before the merge, in the merge's own entry
+    const run = pre === undefined ? undefined : c.runs.get(id);
+    let closedRun: { key: string; rec: VersionRecord } | undefined;
+    if (pre !== undefined && run !== undefined && c.stateKey(live).key !== pre.key) {
+      let closing;
+      try {
+        closing = c.prepareClose(id, live, before!, { reason: run.idleReason === 'startup' ? 'startup' : 'merge' }, { close: 'merge' }, pre);
+      } catch (err) {
+        c.docs.drop(id);
+        throw err;
+      }
+      if (closing !== null) {
+        emitted = Y.mergeUpdates([emitted, closing.update]);
+        if (closing.audit !== undefined) extra.push(closing.audit);
+        authored = true;
+        closedRun = { key: closing.key, rec: closing.rec };
+      }
+    }
     const merged = mergeFrom === null ? null : finishMerge(c, id, live, update, ctx, mergeFrom);
     if (merged?.update) {
       emitted = Y.mergeUpdates([emitted, merged.update]);
       extra.push(...merged.audit);
+      authored = true;
     }
     if (isLive(ctx.origin) && paths.some((p) => !p.startsWith('labels.'))) c.noteChange(id, ctx, before);
     let view: ProfileView;
     try {
-      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts, content: after, extra, ...(merged?.update ? { authored: true } : {}) });
+      view = await c.persist({ id, live, update: emitted, action: 'sync', ctx, before, created: !exists, conflicts, content: after, extra, ...(authored ? { authored: true } : {}) });
     } catch (err) {
       if ((err as { code?: string }).code === CoreErrorCode.TOO_LARGE) return reject(err);
       throw err;
+    }
+    if (closedRun !== undefined) {
+      if (c.runs.get(id) === run) c.dropRun(id);
+      const r = closedRun.rec;
+      c.events.emit('version-closed', { id, version: c.refOf(id, closedRun.key), reason: r.reason, actors: r.actors.length, fields: r.fields.length, durationMillis: monoMs() - t0 });
     }
     for (const w of merged?.written ?? []) c.events.emit('conflict-detected', { id, conflict: w.id, field: w.field, kind: w.kind, origin: ctx.origin });
     c.events.emit('remote-applied', { id, applied: true, bytes: update.byteLength, durationMillis: monoMs() - t0 });
@@ -175,6 +203,24 @@ export async function applyRemote(
     return pipelinesOf(c).submit(id, { update, ctx, hooks, onRejected, t0, single });
   }
   return c.queues.run(id, single);
+}
+
+/**
+ * The state to close this node's open run at when a peer's update is merged (docs/profile-model.md
+ * §5): a merge of a diverged state (a digest round's step 2, ctx.merge) closes the run first, so
+ * the run's version is its own node's last state and actors, not the merge; so does any peer
+ * change while a run left open by a stop is still open. Undefined when no run is to be closed.
+ */
+function preMerge(c: StoreCore, id: string, live: import('./caches.js').LiveDoc, before: ProfileContent, ctx: WriteContext): PreMerge | undefined {
+  const run = c.runs.get(id);
+  if (run === undefined || !isReplicated(ctx.origin) || (ctx.merge === undefined && run.idleReason !== 'startup')) return undefined;
+  const { key, bytes } = c.stateKey(live);
+  if (live.versions.has(key)) return undefined;
+  const list = live.versions.sorted();
+  const newest = list[list.length - 1];
+  // a run whose start is unknown (left open by a stop) is diffed against the newest version this node knew
+  const base = run.base;
+  return { key, bytes, newestAt: newest?.rec.at ?? 0, base: base !== undefined ? () => base : () => c.versionContent(id, live, newest?.rec) };
 }
 
 const PIPELINES = new WeakMap<StoreCore, RemotePipelines>();

@@ -123,7 +123,8 @@ export class ProfileStoreImpl implements ProfileStore {
     for (const id of [...this.#c.pendingStartup]) {
       this.#c.pendingStartup.delete(id);
       const view = this.#c.hot.peek(id);
-      this.#c.resumeRun(id, view?.updatedBy ?? 'unknown');
+      const last = view === undefined ? Number.NaN : Date.parse(view.updatedAt);
+      this.#c.resumeRun(id, view?.updatedBy ?? 'unknown', Number.isFinite(last) ? last : this.#c.clock());
     }
     this.#c.events.emit('store-opened', { profiles: ids.length, durationMillis: monoMs() - t0 });
   }
@@ -133,8 +134,9 @@ export class ProfileStoreImpl implements ProfileStore {
     let n = 0;
     for (const id of [...this.#c.runs.keys()]) {
       await this.#c.queues.run(id, async () => {
-        if (!this.#c.runs.has(id)) return;
-        if ((await this.#c.closeAndPersist(id, await this.#c.acquire(id), { reason: 'idle' })) !== null) n++;
+        const run = this.#c.runs.get(id);
+        if (run === undefined) return;
+        if ((await this.#c.closeAndPersist(id, await this.#c.acquire(id), { reason: run.idleReason ?? 'idle' })) !== null) n++;
       });
     }
     return n;
@@ -403,9 +405,9 @@ export class ProfileStoreImpl implements ProfileStore {
           by: actors.join(', '),
           origin: this.#c.nodeId,
           node: this.#c.nodeId,
-          reason: 'idle',
+          reason: 'open',
           fields,
-          summary: summaryLine('update', fields),
+          summary: summaryLine('open' as never, fields),
           open: true,
         });
       }

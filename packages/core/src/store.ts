@@ -135,6 +135,19 @@ export interface CloseArgs {
   base?: ProfileContent | null;
 }
 
+/**
+ * The state of a doc before a peer's changes were merged into it (applyRemote): an open run is
+ * closed at it, not at the merged state (docs/profile-model.md §5, "Runs and peers").
+ */
+export interface PreMerge {
+  key: string;
+  bytes: Uint8Array;
+  /** `at` of the newest version the node knew before the merge */
+  newestAt: number;
+  /** what the run's fields are diffed against (its base, or the newest version before the merge); called only when a version is written */
+  base: () => ProfileContent | null;
+}
+
 /** A version record written into the doc, ready to persist. */
 export interface Closing {
   key: string;
@@ -392,11 +405,13 @@ export class StoreCore {
 
   /**
    * A run this node left open before it stopped (its persisted view says so): closed after the
-   * idle gap like any run (reason startup), so opening writes nothing at once.
+   * idle gap like any run (reason startup), so opening writes nothing at once; `last` is its last
+   * change (the persisted view's time). A peer's changes arriving first close it before they are
+   * merged (applyRemote), at the state this node left.
    */
-  resumeRun(id: string, actor: string): void {
+  resumeRun(id: string, actor: string, last: number = this.clock()): void {
     if (this.runs.has(id)) return;
-    const r: Run = { actors: [actor], origin: `node:${this.nodeId}`, origins: [], live: false, last: this.clock(), lastMono: monoMs(), base: undefined, timer: undefined, idleReason: 'startup' };
+    const r: Run = { actors: [actor], origin: `node:${this.nodeId}`, origins: [], live: false, last, lastMono: monoMs(), base: undefined, timer: undefined, idleReason: 'startup' };
     this.runs.set(id, r);
     this.#arm(id, r, this.idleMs);
   }
@@ -411,15 +426,15 @@ export class StoreCore {
    * Writes a version record for the doc's current state into the doc (inside the caller's queue
    * slot) and returns it, or null when the state is already a version (nothing to close).
    */
-  prepareClose(id: string, live: LiveDoc, current: ProfileContent, args: CloseArgs, origin: object): Closing | null {
-    const { key, bytes } = this.stateKey(live);
+  prepareClose(id: string, live: LiveDoc, current: ProfileContent, args: CloseArgs, origin: object, pre?: PreMerge): Closing | null {
+    const { key, bytes } = pre ?? this.stateKey(live);
     if (live.versions.has(key)) return null;
     const run = this.runs.get(id);
     const actors = run?.actors.slice() ?? args.actors ?? [this.hot.peek(id)?.updatedBy ?? 'unknown'];
-    const base = run !== undefined ? run.base : args.base;
+    const base = pre !== undefined ? pre.base() : run !== undefined ? run.base : args.base;
     const fields = changedPaths(base === undefined ? this.newestVersionContent(id, live) : (base ?? emptyContentFor(id)), current).filter((f) => !f.startsWith('labels.'));
     const rec: VersionRecord = {
-      at: Math.max(run?.last ?? this.clock(), live.versions.newestAt() + 1),
+      at: Math.max(run?.last ?? this.clock(), (pre?.newestAt ?? live.versions.newestAt()) + 1),
       actors,
       by: byOf(actors),
       node: this.nodeId,
@@ -445,10 +460,14 @@ export class StoreCore {
   /** Content of the newest version (the base of a run whose start is unknown); empty when none. */
   newestVersionContent(id: string, live: LiveDoc): ProfileContent {
     const list = live.versions.sorted();
-    const last = list[list.length - 1];
-    if (last === undefined) return emptyContentFor(id);
+    return this.versionContent(id, live, list[list.length - 1]?.rec);
+  }
+
+  /** Content of a version record (labels left out); empty when none or not rebuildable here. */
+  versionContent(id: string, live: LiveDoc, rec: VersionRecord | undefined): ProfileContent {
+    if (rec === undefined) return emptyContentFor(id);
     try {
-      const snap = Y.decodeSnapshotV2(Buffer.from(last.rec.snapshot, 'base64url'));
+      const snap = Y.decodeSnapshotV2(Buffer.from(rec.snapshot, 'base64url'));
       if (!holdsSnapshot(live.doc, snap)) return emptyContentFor(id);
       const past = docAtSnapshot(live.doc, snap, newProfileDoc());
       try {

@@ -187,7 +187,8 @@ export interface VersionInfo {
   /** the node that closed the version */
   origin: string;
   node: string;
-  reason: VersionReason;
+  /** how the version was closed; 'open' for the entry of changes no version covers yet (open: true) */
+  reason: VersionReason | 'open';
   message?: string;
   /** dotted paths the version changed */
   fields: string[];
@@ -197,7 +198,7 @@ export interface VersionInfo {
   open?: boolean;
 }
 
-export type VersionReason = 'idle' | 'checkpoint' | 'actor' | 'create' | 'revert' | 'delete' | 'import' | 'label' | 'startup' | 'migrate' | 'resolve';
+export type VersionReason = 'idle' | 'checkpoint' | 'actor' | 'create' | 'revert' | 'delete' | 'import' | 'label' | 'startup' | 'migrate' | 'resolve' | 'merge';
 
 /** One log entry of history(id, { entries: 'raw' }). */
 export interface EntryInfo {

@@ -12,7 +12,7 @@ import { VERSIONS_ROOT } from './content-state.js';
 import { hashOf } from './state-hash.js';
 import type { VersionReason } from './types.js';
 
-export const REASONS: ReadonlySet<VersionReason> = new Set(['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve']);
+export const REASONS: ReadonlySet<VersionReason> = new Set(['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve', 'merge']);
 export const DEFAULT_IDLE_MS = 5000;
 export const MAX_MESSAGE_CHARS = 1000;
 const MAX_ACTORS = 32;

@@ -62,7 +62,7 @@ describe('coalesced patches to one profile', () => {
     expect(views.map((v) => v.updatedBy)).toEqual(who);
     const hist = await h.store.history('p');
     expect(hist.map((v) => [v.ref, v.actor, v.reason, v.open ?? false])).toEqual([
-      ['@4', 'alice', 'idle', true],
+      ['@4', 'alice', 'open', true],
       ['@3', 'bob', 'actor', false],
       ['@2', 'alice', 'actor', false],
       ['@1', 'alice', 'create', false],

@@ -31,7 +31,7 @@ describe('long histories', () => {
     const v3 = await h.store.update('scattered', { name: 'after' }, ctx);
     // alice's patch closed carol's live run (another actor): carol's version is @2, alice's run is open
     expect((await h.store.history('scattered', { limit: 2 })).map((v) => [v.version, v.reason])).toEqual([
-      [v3.version, 'idle'],
+      [v3.version, 'open'],
       [r.view!.version, 'actor'],
     ]);
     await h.reopen();

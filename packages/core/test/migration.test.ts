@@ -98,7 +98,7 @@ describe('schema-1 profiles (fixture written by the previous code)', () => {
     expect(entries.slice(0, 2).map((e) => e.summary.split(':')[0])).toEqual(['update', 'migrate']);
     const hist: VersionInfo[] = await store.history('support-bot');
     expect(hist.slice(0, 2).map((h) => [h.ref, h.reason, h.open ?? false])).toEqual([
-      ['@9', 'idle', true],
+      ['@9', 'open', true],
       ['@8', 'migrate', false],
     ]);
     expect(hist.length).toBe(9);

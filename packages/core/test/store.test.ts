@@ -133,7 +133,7 @@ describe('ProfileStore basics', () => {
     expect((await h.store.entries('p0')).length).toBe(31);
     // one actor's run of 30 patches is one (open) version after the create
     expect((await h.store.history('p0')).map((v) => [v.ref, v.reason, v.open ?? false])).toEqual([
-      ['@2', 'idle', true],
+      ['@2', 'open', true],
       ['@1', 'create', false],
     ]);
   });
