@@ -26,6 +26,8 @@ export interface TestNode {
   halt(): Promise<void>;
   /** starts the node again on the same port with the same data dir */
   restart(): Promise<void>;
+  /** deletes the data dir of a halted node: `restart` then starts a reset node (nothing stored, the same admin token) */
+  wipe(): void;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,9 @@ export async function startNode(opts: StartServerOptions = {}, config: ConfigOve
     },
     async restart() {
       node.server = await boot(dataDir, node.server.port, opts, config);
+    },
+    wipe() {
+      rmSync(dataDir, { recursive: true, force: true });
     },
     async stop() {
       await node.server.close();

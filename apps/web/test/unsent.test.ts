@@ -5,10 +5,15 @@
  * a reload of the tab (this tab's copy in sessionStorage; leaving the page asks first); the
  * header says what is not sent yet. An editor opened while the node is down retries and opens
  * once the node answers. The parameters form's "Not saved" goes once the fields are right,
- * and never covers a field.
+ * and never covers a field. A stored copy is sent only by the person who made it (after a
+ * sign-out by the node, someone else signing in gets a notice, and nothing is sent under
+ * their name) and only into the profile it was made on (not into one created again under the
+ * same id on a reset node). The editor's code is loaded after sign-in and retried when its
+ * load fails, so an editor opened while the node is down (or its code did not load) opens
+ * once the node answers.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN, api, createProfile, editorText, eventually, nodeAndBrowser, shot, signedInPage, waitForSync, type TestNode } from './helpers.js';
 
 let node: TestNode;
@@ -36,6 +41,44 @@ async function typeAtEnd(page: Page, testId: string, text: string): Promise<void
   await page.locator(`[data-testid="${testId}"] .cm-content`).click();
   await page.keyboard.press('Control+End');
   await page.keyboard.type(text);
+}
+
+async function editorToken(name: string): Promise<{ id: string; token: string }> {
+  const r = await api<{ id: string; token: string }>(node.url, 'POST', '/api/tokens', { role: 'editor', name: `${name}-${Date.now()}`, displayName: name });
+  expect(r.status).toBe(201);
+  return r.body;
+}
+
+async function signInHere(page: Page, token: string, name: string): Promise<void> {
+  await page.getByLabel('API token').fill(token);
+  await page.getByLabel('Your name (shown to others while editing)').fill(name);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+/**
+ * `who` types an edit while the node is down and the tab is reloaded (the copy stays in
+ * sessionStorage); the node comes back and revokes `who`'s token; the tab, opened again,
+ * is signed out by the node (401). Returns the page on the sign-in screen.
+ */
+async function copyLeftBySignedOut(id: string, who: { id: string; token: string }, name: string): Promise<{ context: BrowserContext; page: Page }> {
+  await createProfile(node.url, id, { systemMessage: 'Draft.' });
+  const { context, page } = await signedInPage(browser, node.url, who.token, name);
+  await page.goto(`${node.url}/#/profiles/${id}`);
+  await waitForSync(page, ['connected']);
+  await halt();
+  await waitForSync(page, ['offline']);
+  await typeAtEnd(page, 'text-systemMessage', ` By ${name}.`);
+  await eventually(async () => (await copies(page)).includes(`profilesync.unsent.${id}`), "the tab's copy");
+  page.once('dialog', (d) => void d.accept());
+  await page.reload().catch(() => undefined);
+  await restart();
+  expect((await api(node.url, 'DELETE', `/api/tokens/${who.id}`)).status).toBeLessThan(300);
+  await page.goto(`${node.url}/#/profiles`);
+  await page.getByLabel('API token').waitFor();
+  await expect(page.getByRole('alert').innerText()).resolves.toMatch(/^AUTH_UNAUTHORIZED: the node no longer accepts this token/);
+  expect(await copies(page)).toEqual([`profilesync.unsent.${id}`]);
+  return { context, page };
 }
 
 const copies = (page: Page) => page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('profilesync.unsent.')));
@@ -170,6 +213,123 @@ describe('nothing lost in the live editor', () => {
       await restart();
       await waitForSync(page, ['connected'], 30_000);
       expect(await editorText(page, 'text-systemMessage')).toBe('Opened later.');
+      expect(await retry.count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("after a sign-out by the node, someone else signing in does not send the previous person's stored edits: discarded with a notice", async () => {
+    const id = 'c-other';
+    const ana = await editorToken('ana');
+    const { context, page } = await copyLeftBySignedOut(id, ana, 'Ana');
+    try {
+      const bea = await editorToken('bea');
+      await signInHere(page, bea.token, 'Bea');
+      const notice = page.getByTestId('unsent-notice');
+      await notice.waitFor();
+      await expect(notice.innerText()).resolves.toContain(`UI_UNSENT_NOT_YOURS: edits to ${id} kept in this tab were made by ana, not by you`);
+      expect(await copies(page)).toEqual([]);
+      expect(await page.getByTestId('unsent').count()).toBe(0);
+      // Bea's editor shows the node's text, not Ana's edit, and her session sends nothing of it
+      await page.goto(`${node.url}/#/profiles/${id}`);
+      await waitForSync(page, ['connected']);
+      expect(await editorText(page, 'text-systemMessage')).toBe('Draft.');
+      const p = (await api(node.url, 'GET', `/api/profiles/${id}`)).body;
+      expect([p.systemMessage, p.updatedBy]).toEqual(['Draft.', 'admin']);
+      await shot(page, 'unsent-not-yours');
+      await notice.getByRole('button', { name: 'Dismiss' }).click();
+      await notice.waitFor({ state: 'detached' });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('after a sign-out by the node, the same person signing in again (a new token) sends the stored edits under their name', async () => {
+    const id = 'c-same';
+    const ana = await editorToken('ann');
+    const { context, page } = await copyLeftBySignedOut(id, ana, 'Ann');
+    try {
+      await signInHere(page, (await editorToken('ann')).token, 'Ann');
+      await eventually(async () => (await systemMessage(id)) === 'Draft. By Ann.', 'the stored edit to reach the node', 30_000);
+      expect((await api(node.url, 'GET', `/api/profiles/${id}`)).body.updatedBy).toBe('ann');
+      await eventually(async () => (await copies(page)).length === 0, 'the copy to be dropped once stored');
+      expect(await page.getByTestId('unsent-notice').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a stored copy is not sent into a profile created again under the same id (a reset node): discarded with a notice', async () => {
+    const id = 'c-replaced';
+    await createProfile(node.url, id, { systemMessage: 'Draft.' });
+    const { context, page } = await signedInPage(browser, node.url, ADMIN, 'Ivo');
+    try {
+      await page.goto(`${node.url}/#/profiles/${id}`);
+      await waitForSync(page, ['connected']);
+      await halt();
+      await waitForSync(page, ['offline']);
+      await typeAtEnd(page, 'text-systemMessage', ' Old edit.');
+      await eventually(async () => (await copies(page)).includes(`profilesync.unsent.${id}`), "the tab's copy");
+      page.once('dialog', (d) => void d.accept());
+      await page.reload().catch(() => undefined);
+      // the node is reset and the id taken again by another profile
+      node.wipe();
+      await restart();
+      await createProfile(node.url, id, { systemMessage: 'Recreated.' });
+      await page.goto(`${node.url}/#/profiles`);
+      const notice = page.getByTestId('unsent-notice');
+      await notice.waitFor();
+      await expect(notice.innerText()).resolves.toContain(`UI_UNSENT_PROFILE_REPLACED: edits to ${id} kept in this tab were made on an earlier profile with this id`);
+      expect(await copies(page)).toEqual([]);
+      await page.getByTestId('unsent').waitFor({ state: 'detached' });
+      const p = (await api(node.url, 'GET', `/api/profiles/${id}`)).body;
+      expect([p.systemMessage, p.conflicts]).toEqual(['Recreated.', 0]);
+      expect((await api(node.url, 'GET', `/api/profiles/${id}/history`)).body.versions).toHaveLength(1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("the editor's code is loaded after sign-in: an editor first opened while the node is down retries, and opens once the node answers", async () => {
+    await createProfile(node.url, 'd-first-open', { systemMessage: 'Never opened before.' });
+    const { context, page } = await signedInPage(browser, node.url, ADMIN, 'Eli');
+    try {
+      // no editor opened in this tab: its code arrives in the background after the sign-in
+      await eventually(() => page.evaluate(() => performance.getEntriesByType('resource').some((e) => /\/assets\/Editor-[^/]*\.js$/.test(e.name))), "the editor's code");
+      await halt();
+      await page.evaluate(() => (location.hash = '#/profiles/d-first-open'));
+      const retry = page.getByTestId('editor-retry');
+      await retry.waitFor();
+      await expect(page.getByRole('main').getByRole('alert').innerText()).resolves.toBe('NETWORK_ERROR: the node cannot be reached');
+      await restart();
+      await waitForSync(page, ['connected'], 30_000);
+      expect(await editorText(page, 'text-systemMessage')).toBe('Never opened before.');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("the editor's code failing to load is retried (UI_LOAD_FAILED with Retry now), and the editor opens once it loads", async () => {
+    await createProfile(node.url, 'd-chunk', { systemMessage: 'Loaded at last.' });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      // every load of the editor's code fails (the preload after sign-in too) until unrouted
+      const chunk = /\/assets\/Editor-[^/]*\.js$/;
+      await context.route(chunk, (r) => r.abort('connectionrefused'));
+      await page.goto(node.url);
+      await signInHere(page, ADMIN, 'Uma');
+      await page.evaluate(() => (location.hash = '#/profiles/d-chunk'));
+      const retry = page.getByTestId('editor-load-retry');
+      await retry.waitFor();
+      await expect(page.getByRole('main').getByRole('alert').innerText()).resolves.toMatch(/^UI_LOAD_FAILED: the editor could not be loaded/);
+      await retry.getByRole('button', { name: 'Retry now' }).click();
+      await retry.getByText(/Retrying/).waitFor(); // still failing: still retrying
+      await context.unroute(chunk);
+      await retry.getByRole('button', { name: 'Retry now' }).click();
+      await waitForSync(page, ['connected'], 30_000);
+      expect(await editorText(page, 'text-systemMessage')).toBe('Loaded at last.');
       expect(await retry.count()).toBe(0);
     } finally {
       await context.close();

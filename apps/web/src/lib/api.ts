@@ -35,6 +35,12 @@ export function describeError(err: unknown): { code: string; message: string } {
   return { code: 'UI_ERROR', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** A failure worth retrying: the node is unreachable, or answers 5xx / 429 for now. */
+export function retryableError(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status >= 500 || err.status === 429;
+  return describeError(err).code === 'NETWORK_ERROR';
+}
+
 /** Any thrown value as one "CODE: message" line. */
 export function errorText(err: unknown): string {
   const d = describeError(err);

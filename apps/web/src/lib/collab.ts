@@ -49,6 +49,8 @@ export interface CollabOptions {
    * before the provider connects, so it is sent with the first sync; the session starts unsent.
    */
   seed?: Uint8Array;
+  /** start without connecting (a stored copy not yet checked against the profile on the node); `connect()` starts */
+  hold?: boolean;
 }
 
 export function defaultServerUrl(): string {
@@ -128,6 +130,7 @@ export class CollabSession {
       params: { token: opts.token },
       disableBc: true, // every tab talks to the node: "saved" and read-only mean what they say
       maxBackoffTime: 5000,
+      connect: opts.hold !== true,
     });
     this.awareness.setLocalStateField('user', opts.user);
     this.provider.on('status', ({ status }) => {
@@ -193,6 +196,11 @@ export class CollabSession {
     const templates = this.profile.get('templates');
     const t = templates instanceof Y.Map ? templates.get(field.template) : undefined;
     return t instanceof Y.Text ? t : undefined;
+  }
+
+  /** Connects a session started with `hold` (no-op otherwise). */
+  connect(): void {
+    if (!this.#destroyed && !this.provider.shouldConnect) this.provider.connect();
   }
 
   destroy(): void {

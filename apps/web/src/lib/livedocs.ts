@@ -10,17 +10,30 @@
  * reload of the tab (or a crash) keeps the edits too: on start the app reopens every stored
  * copy in the background and sends it. The copy is this tab's only (sessionStorage), goes
  * with the tab, and is deleted once the node holds the edits.
+ *
+ * A copy is sent only by the person who made it (lib/unsent.ts claimStoredCopies, sameOwner)
+ * and only into the profile it was made on: a reopened copy is held (not connected) until the
+ * profile's first version on the node is the one the copy remembers; a profile created again
+ * under the same id (or gone) gets nothing, and the copy is discarded with a notice.
  */
 import * as Y from 'yjs';
 import { fromBase64, toBase64 } from 'lib0/buffer';
 import type { ProfileView } from '@profilesync/core';
+import { ApiError, retryableError } from './api.js';
+import { retryDelay } from './changes.js';
 import { CollabSession, type CollabOptions, type CollabStatus } from './collab.js';
-import { COPY_PREFIX, reportUnsent, setDropper, storedCopyIds } from './unsent.js';
+import { discardNotYours, discardReplaced, dropStoredCopy, readStoredCopy, reportUnsent, sameOrigin, sameOwner, setDropper, storedCopyIds, writeStoredCopy, type CopyOrigin, type CopyOwner } from './unsent.js';
+
+/** What an editor (or a resumed copy) opens a live doc with: the session's options, who it is, and the profile as the node has it. */
+export type LiveDocOptions = Omit<CollabOptions, 'profileId' | 'seed' | 'hold'> & { by: CopyOwner; origin: CopyOrigin | null };
 
 export interface LiveDoc {
   readonly id: string;
   readonly token: string;
   readonly session: CollabSession;
+  /** who made its edits, and the profile they were made on (written with the tab's copy) */
+  readonly by: CopyOwner;
+  readonly origin: CopyOrigin | null;
   /** editors showing it now */
   users: number;
   /** the node's view and write access as last read by an editor (an editor reopened while the node is down starts from them) */
@@ -28,31 +41,12 @@ export interface LiveDoc {
   writable?: boolean;
 }
 
-const live = new Map<string, LiveDoc & { off: () => void }>();
+type Live = LiveDoc & { off: () => void; held: boolean };
 
-function readCopy(id: string): Uint8Array | undefined {
-  try {
-    const s = sessionStorage.getItem(COPY_PREFIX + id);
-    return s ? fromBase64(s) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const live = new Map<string, Live>();
 
-function writeCopy(id: string, doc: Y.Doc): void {
-  try {
-    sessionStorage.setItem(COPY_PREFIX + id, toBase64(Y.encodeStateAsUpdate(doc)));
-  } catch {
-    // quota or no storage: the doc stays alive in this page, and leaving it asks first
-  }
-}
-
-function dropCopy(id: string): void {
-  try {
-    sessionStorage.removeItem(COPY_PREFIX + id);
-  } catch {
-    // nothing stored
-  }
+function writeCopy(d: Live): void {
+  writeStoredCopy(d.id, { update: toBase64(Y.encodeStateAsUpdate(d.session.doc)), by: d.by, profile: d.origin });
 }
 
 function report(d: LiveDoc): void {
@@ -60,21 +54,22 @@ function report(d: LiveDoc): void {
   reportUnsent(d.id, s.unsent ? { id: d.id, state: s.state, error: s.error ? `${s.error.code}: ${s.error.message}` : undefined, open: d.users > 0 } : undefined);
 }
 
-function retire(d: LiveDoc & { off: () => void }, keepCopy = false): void {
+function retire(d: Live, keepCopy = false): void {
   if (live.get(d.id) === d) live.delete(d.id);
   d.off();
   d.session.destroy();
-  if (!keepCopy) dropCopy(d.id);
+  if (!keepCopy) dropStoredCopy(d.id);
   reportUnsent(d.id, undefined);
 }
 
-function open(id: string, opts: Omit<CollabOptions, 'profileId' | 'seed'>, seed: Uint8Array | undefined): LiveDoc & { off: () => void } {
-  const session = new CollabSession({ ...opts, profileId: id, seed });
+function open(id: string, opts: LiveDocOptions, seed: Uint8Array | undefined, hold = false): Live {
+  const { by, origin, ...collab } = opts;
+  const session = new CollabSession({ ...collab, profileId: id, seed, hold });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const persist = () => {
     clearTimeout(timer);
     timer = undefined;
-    if (session.unsent) writeCopy(id, session.doc);
+    if (session.unsent) writeCopy(d);
   };
   const onUpdate = () => {
     if (session.unsent && timer === undefined) timer = setTimeout(persist, 200);
@@ -82,11 +77,14 @@ function open(id: string, opts: Omit<CollabOptions, 'profileId' | 'seed'>, seed:
   const onHide = () => persist(); // a reload or a closed tab: write what the timer has not yet
   session.doc.on('update', onUpdate);
   window.addEventListener('pagehide', onHide);
-  const d: LiveDoc & { off: () => void } = {
+  const d: Live = {
     id,
     token: opts.token,
     session,
+    by,
+    origin,
     users: 0,
+    held: hold,
     off: () => {
       clearTimeout(timer);
       window.removeEventListener('pagehide', onHide);
@@ -101,7 +99,7 @@ function open(id: string, opts: Omit<CollabOptions, 'profileId' | 'seed'>, seed:
     if (!s.unsent && was?.unsent) {
       clearTimeout(timer);
       timer = undefined;
-      dropCopy(id);
+      dropStoredCopy(id);
       if (d.users === 0) return retire(d);
     }
     if (was !== undefined) report(d);
@@ -109,6 +107,11 @@ function open(id: string, opts: Omit<CollabOptions, 'profileId' | 'seed'>, seed:
   report(d);
   live.set(id, d);
   return d;
+}
+
+function release(d: Live): void {
+  d.held = false;
+  d.session.connect();
 }
 
 /** The live doc of `id` if this tab has one (an editor reopened while the node is down starts from it). */
@@ -119,10 +122,23 @@ export function peekLiveDoc(id: string): LiveDoc | undefined {
 /**
  * The live doc of `id` for an editor (call releaseLiveDoc when the editor closes): the one
  * this tab has, else a new one (from this tab's stored copy, if any). A doc the node closed
- * (44xx) is reopened with what it holds, so opening the editor again retries.
+ * (44xx) is reopened with what it holds, so opening the editor again retries. Edits of
+ * another person, or made on an earlier profile with this id (`opts.origin` differs), are
+ * discarded with a notice, never sent.
  */
-export function acquireLiveDoc(id: string, opts: Omit<CollabOptions, 'profileId' | 'seed'>): LiveDoc {
+export function acquireLiveDoc(id: string, opts: LiveDocOptions): LiveDoc {
   let d = live.get(id);
+  if (d && (!sameOwner(d.by, opts.by) || !sameOrigin(d.origin, opts.origin))) {
+    const unsent = d.session.unsent;
+    const { by } = d;
+    retire(d);
+    if (unsent) {
+      if (!sameOwner(by, opts.by)) discardNotYours(id, by);
+      else discardReplaced(id);
+    }
+    d = undefined;
+  }
+  if (d?.held) release(d); // a resumed copy the editor has just checked (same origin)
   if (d && (d.token !== opts.token || d.session.status.state === 'closed')) {
     const seed = d.session.unsent ? Y.encodeStateAsUpdate(d.session.doc) : undefined;
     const { view, writable } = d;
@@ -130,7 +146,16 @@ export function acquireLiveDoc(id: string, opts: Omit<CollabOptions, 'profileId'
     d = open(id, opts, seed);
     if (d.token === opts.token) Object.assign(d, { view, writable });
   }
-  d ??= open(id, opts, readCopy(id));
+  if (!d) {
+    const c = readStoredCopy(id);
+    let seed: Uint8Array | undefined;
+    if (c !== undefined) {
+      if (!sameOwner(c.by, opts.by)) discardNotYours(id, c.by);
+      else if (!sameOrigin(c.profile, opts.origin)) discardReplaced(id);
+      else if (c.update !== '') seed = fromBase64(c.update);
+    }
+    d = open(id, opts, seed);
+  }
   d.users++;
   report(d);
   return d;
@@ -145,16 +170,47 @@ export function releaseLiveDoc(d: LiveDoc): void {
   else report(x);
 }
 
-/** After a reload (or a sign-in): reopens, in the background, every copy of unsent edits this tab stored. */
-export function resumeStoredCopies(opts: (id: string) => Omit<CollabOptions, 'profileId' | 'seed'>): void {
+/**
+ * After a reload (or a sign-in): reopens, in the background, every copy of unsent edits this
+ * tab stored for `opts.by` (claimStoredCopies has discarded other people's). Each is held
+ * until `origin(id)` — the profile on the node now — matches the one the copy was made on
+ * (asked again with backoff while the node cannot be reached), then sent; a copy of an
+ * earlier profile with this id, or of one the node no longer has, is discarded with a notice.
+ */
+export function resumeStoredCopies(opts: (id: string) => Omit<LiveDocOptions, 'origin'>, origin: (id: string) => Promise<CopyOrigin | null>): void {
   for (const id of storedCopyIds()) {
     if (live.has(id)) continue;
-    const seed = readCopy(id);
-    if (seed === undefined) {
-      dropCopy(id);
+    const o = opts(id);
+    const c = readStoredCopy(id);
+    if (c === undefined || c.update === '') {
+      dropStoredCopy(id);
       continue;
     }
-    open(id, opts(id), seed);
+    if (!sameOwner(c.by, o.by)) {
+      discardNotYours(id, c.by);
+      continue;
+    }
+    const d = open(id, { ...o, origin: c.profile }, fromBase64(c.update), true);
+    const check = async (attempt: number): Promise<void> => {
+      if (live.get(id) !== d || !d.held) return;
+      try {
+        const now = await origin(id);
+        if (live.get(id) !== d || !d.held) return;
+        if (sameOrigin(now, d.origin)) release(d);
+        else {
+          retire(d);
+          discardReplaced(id);
+        }
+      } catch (err) {
+        if (live.get(id) !== d || !d.held) return;
+        if (err instanceof ApiError && err.code === 'PROFILE_NOT_FOUND') {
+          retire(d);
+          discardReplaced(id);
+        } else if (retryableError(err)) setTimeout(() => void check(attempt + 1), retryDelay(attempt));
+        // anything else (401: the tab signs out and the copy stays for the same person)
+      }
+    };
+    void check(0);
   }
 }
 

@@ -18,7 +18,8 @@ import { Tokens } from './Tokens.js';
 import { Webhooks } from './Webhooks.js';
 import { announce, clearAnnouncement, clearStaleAnnouncement, useAnnouncement } from './status.js';
 import { randomColor } from '../lib/format.js';
-import { dropLiveDocs, onUnsent, storedCopyIds, unsentDocs, type UnsentDoc } from '../lib/unsent.js';
+import { claimStoredCopies, dismissUnsentNotice, dropLiveDocs, onUnsent, onUnsentNotices, ownerOf, profileOrigin, unsentDocs, type UnsentDoc, type UnsentNotice } from '../lib/unsent.js';
+import { retryDelay } from '../lib/changes.js';
 
 function StatusRegion() {
   const a = useAnnouncement();
@@ -70,26 +71,85 @@ function Nav({ route, session }: { route: Route; session: SessionInfo }) {
 
 /**
  * The live editor (CodeMirror, Yjs, y-websocket: most of the bundle) is loaded when first
- * opened, so the profile list paints without it.
+ * opened, so the profile list paints without it; after a sign-in it is loaded in the
+ * background (preloadEditor), so an editor opened later while the node is down has its code.
+ * A failed load is not remembered: the next call asks again.
  */
 let editorModule: Promise<ComponentType<{ id: string }>> | undefined;
-const loadEditor = () => (editorModule ??= import('./Editor.js').then((m) => m.Editor));
+const loadEditor = () =>
+  (editorModule ??= import('./Editor.js').then(
+    (m) => m.Editor,
+    (err: unknown) => {
+      editorModule = undefined;
+      throw err;
+    },
+  ));
 
+/** After a sign-in: the editor's code, in the background (a failure is retried when an editor opens). */
+function preloadEditor(): void {
+  loadEditor().catch(() => undefined);
+}
+
+/** "Retrying in 4 s…", counting down to `at`. */
+function Countdown({ at }: { at: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  const s = Math.max(0, Math.ceil((at - now) / 1000));
+  return <span>{s > 0 ? `Retrying in ${s} s…` : 'Retrying…'}</span>;
+}
+
+/** The editor's code, loaded on first use; a failed load (the node down or upgraded) is retried with the editor's backoff (1, 2, 4, 8, then every 15 s) or "Retry now". */
 function LazyEditor({ id }: { id: string }) {
   const [Editor, setEditor] = useState<ComponentType<{ id: string }> | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const [error, setError] = useState<{ text: string; retryAt: number } | undefined>();
+  const [retryNow, setRetryNow] = useState<(() => void) | undefined>();
   useEffect(() => {
     let live = true;
-    loadEditor().then(
-      (E) => live && setEditor(() => E),
-      (err: Error) => live && setError(`UI_LOAD_FAILED: the editor could not be loaded (${err.message}); reload the page`),
-    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = (attempt: number) => {
+      clearTimeout(timer);
+      loadEditor().then(
+        (E) => {
+          if (!live) return;
+          setError(undefined);
+          setEditor(() => E);
+        },
+        (err: Error) => {
+          if (!live) return;
+          const wait = retryDelay(attempt);
+          setError({ text: `UI_LOAD_FAILED: the editor could not be loaded (${err.message})`, retryAt: Date.now() + wait });
+          timer = setTimeout(() => load(attempt + 1), wait);
+        },
+      );
+    };
+    setRetryNow(() => () => load(0));
+    load(0);
     return () => {
       live = false;
+      clearTimeout(timer);
     };
   }, []);
-  if (error) return <p role="alert" class="error">{error}</p>;
-  return Editor ? <Editor id={id} /> : <p class="loading">Loading the editor…</p>;
+  if (Editor) return <Editor id={id} />;
+  if (error) {
+    return (
+      <section>
+        <h1>{id}</h1>
+        <p role="alert" class="error">
+          {error.text}
+        </p>
+        <p data-testid="editor-load-retry">
+          <Countdown at={error.retryAt} /> The editor opens by itself once its code loads.{' '}
+          <button type="button" onClick={() => retryNow?.()}>
+            Retry now
+          </button>
+        </p>
+      </section>
+    );
+  }
+  return <p class="loading">Loading the editor…</p>;
 }
 
 function Screen({ route }: { route: Route }) {
@@ -148,12 +208,41 @@ function UnsentIndicator() {
   );
 }
 
-/** After a reload or a sign-in: this tab's stored copies of unsent edits are reopened in the background and sent (lib/livedocs.ts). */
+/**
+ * Stored edits that were not sent (another person's copy, or one made on an earlier profile
+ * with the same id): said under the header until dismissed.
+ */
+function UnsentNotices() {
+  const [list, setList] = useState<UnsentNotice[]>([]);
+  useEffect(() => onUnsentNotices(setList), []);
+  if (list.length === 0) return null;
+  return (
+    <div class="unsent-notices">
+      {list.map((n) => (
+        <p key={n.key} role="alert" class="error" data-testid="unsent-notice">
+          {n.code}: {n.text}{' '}
+          <button type="button" class="link" onClick={() => dismissUnsentNotice(n.key)}>
+            Dismiss
+          </button>
+        </p>
+      ))}
+    </div>
+  );
+}
+
+/**
+ * After a reload or a sign-in: this tab's stored copies of unsent edits made by the person
+ * now signed in are reopened in the background and sent once the profile on the node is the
+ * one they were made on (lib/livedocs.ts); other people's are discarded, never sent under
+ * this person's name (lib/unsent.ts). The editor's code is loaded meanwhile.
+ */
 function resumeUnsent(ctx: AppCtx): void {
-  if (storedCopyIds().length === 0) return;
+  const by = ownerOf(ctx.session);
+  const mine = claimStoredCopies(by);
+  if (mine.length === 0) return;
   const user = { name: ctx.displayName, ...randomColor() };
   void import('../lib/livedocs.js').then(
-    (m) => m.resumeStoredCopies((id) => ({ token: ctx.api.token, user, fetchView: () => ctx.api.getProfile(id) })),
+    (m) => m.resumeStoredCopies((id) => ({ token: ctx.api.token, user, fetchView: () => ctx.api.getProfile(id), by }), (id) => profileOrigin(ctx.api, id)),
     () => undefined, // the editor's code could not load (node down?): the copies stay stored for the next start
   );
 }
@@ -201,7 +290,9 @@ export function App() {
   useEffect(() => clearStaleAnnouncement(), [route]);
 
   useEffect(() => {
-    if (ctx) resumeUnsent(ctx);
+    if (!ctx) return;
+    resumeUnsent(ctx);
+    preloadEditor();
   }, [ctx]);
 
   const signOut = useMemo(
@@ -262,6 +353,7 @@ export function App() {
         </button>
       </header>
       <StatusRegion />
+      <UnsentNotices />
       <DamageBanner />
       <main id="main" tabIndex={-1}>
         <Screen route={route} />

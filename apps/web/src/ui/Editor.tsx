@@ -7,10 +7,11 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as Y from 'yjs';
 import type { ProfileView } from '@profilesync/core';
-import { ApiError, describeError, errorText } from '../lib/api.js';
+import { describeError, errorText, retryableError as retryable } from '../lib/api.js';
 import { retryDelay } from '../lib/changes.js';
 import type { CollabSession, CollabStatus } from '../lib/collab.js';
 import { acquireLiveDoc, peekLiveDoc, releaseLiveDoc, type LiveDoc } from '../lib/livedocs.js';
+import { ownerOf, profileOrigin, type CopyOrigin } from '../lib/unsent.js';
 import { randomColor } from '../lib/format.js';
 import { TEMPLATE_NAME_RE } from '../lib/params.js';
 import { href } from '../lib/router.js';
@@ -152,12 +153,6 @@ function TemplateAdder({ profileId, existing }: { profileId: string; existing: s
   );
 }
 
-/** A load failure worth retrying: the node is unreachable, or answers 5xx / 429 for now. */
-function retryable(err: unknown): boolean {
-  if (err instanceof ApiError) return err.status >= 500 || err.status === 429;
-  return describeError(err).code === 'NETWORK_ERROR';
-}
-
 export function Editor({ id }: { id: string }) {
   const { api, session: who, displayName } = useApp();
   const [view, setView] = useState<ProfileView | undefined>();
@@ -177,8 +172,9 @@ export function Editor({ id }: { id: string }) {
     let cancelled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let doc: LiveDoc | undefined;
-    const start = (v: ProfileView, w: boolean) => {
-      doc ??= acquireLiveDoc(id, { token: api.token, user, fetchView: () => api.getProfile(id) });
+    // who edits (a stored copy is sent only by the same person) and which profile (only into the same one)
+    const start = (v: ProfileView, w: boolean, origin: CopyOrigin | null) => {
+      doc ??= acquireLiveDoc(id, { token: api.token, user, fetchView: () => api.getProfile(id), by: ownerOf(who), origin });
       doc.view = v;
       doc.writable = w;
       setView(v);
@@ -186,15 +182,15 @@ export function Editor({ id }: { id: string }) {
       setSession(doc.session);
     };
     const kept = peekLiveDoc(id);
-    if (kept?.view !== undefined && kept.writable !== undefined && kept.token === api.token) start(kept.view, kept.writable);
+    if (kept?.view !== undefined && kept.writable !== undefined && kept.token === api.token) start(kept.view, kept.writable, kept.origin);
     const load = async (attempt: number) => {
       clearTimeout(timer);
       try {
-        const v = await api.getProfile(id);
+        const [v, origin] = await Promise.all([api.getProfile(id), profileOrigin(api, id)]);
         const w = await canWrite(api, who, id);
         if (cancelled) return;
         setLoadError(undefined);
-        start(v, w);
+        start(v, w, origin);
       } catch (err) {
         if (cancelled) return;
         if (doc !== undefined && retryable(err)) return; // the kept doc is on screen; the sync badge tells the node's state
