@@ -83,7 +83,7 @@ describe('profilesync (plaintext node)', () => {
     expect(human.stdout).toMatch(/SEQ\s+AT\s+ACTOR/);
     expect(human.stdout).not.toContain('\x1b[');
     // the open run says it is open, not why it will close
-    expect(human.stdout.split('\n').find((l) => l.startsWith('@2 (open)'))).toContain('still open (closes after an idle gap)');
+    expect(human.stdout.split('\n').find((l) => l.startsWith('@2 (open)'))).toContain('still open: not a version yet (a pause after edits here, a checkpoint or another editor closes it)');
     const reverted = cli(['profile', 'revert', 'support', '@1', '--json'], env);
     expect(reverted.code).toBe(0);
     expect(reverted.json).toMatchObject({ name: 'Support bot', parameters: { temperature: 0.5 }, templates: {} });

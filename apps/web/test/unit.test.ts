@@ -7,6 +7,8 @@ import { importItems, mergeDiff, writable } from '../src/lib/merge.js';
 import { href, parseRoute } from '../src/lib/router.js';
 import { HitRateHistory, intervalRate, linePath, MAX_SAMPLES } from '../src/lib/series.js';
 import { globMatches } from '../src/lib/session.js';
+import { REASON } from '../src/lib/reasons.js';
+import { REASONS } from '../../../packages/core/src/versions.js';
 import { pageContentSecurityPolicy, webUiTarget } from '../../server/src/web-ui.js';
 import { WEB_ROOT, ensureBuilt } from './helpers.js';
 import { join } from 'node:path';
@@ -136,5 +138,11 @@ describe('serving the built UI (server side policy)', () => {
     const scriptSrc = /script-src ([^;]+);/.exec(policy)![1]!.split(' ');
     expect(scriptSrc).toEqual(["'self'", `'sha256-${createHash('sha256').update(inline[0]!, 'utf8').digest('base64')}'`]);
     expect(policy).not.toMatch(/script-src[^;]*unsafe-inline/);
+  });
+});
+
+describe('history reasons', () => {
+  it('every reason core can close a version with has words in the history list (none shown raw)', () => {
+    expect(Object.keys(REASON).sort()).toEqual([...REASONS].sort());
   });
 });

@@ -245,7 +245,7 @@ export function registerProfile(program: Command, cli: Cli): void {
       out.result({ versions }, () =>
         out.table(
           ['SEQ', 'AT', 'ACTOR', 'REASON', 'FIELDS', 'VERSION'],
-          versions.map((v) => [`${v.ref}${v.open ? ' (open)' : ''}`, v.at, v.by, v.open ? 'still open (closes after an idle gap)' : v.message ? `${v.reason}: ${v.message}` : v.reason, v.fields.join(', ') || '-', v.version]),
+          versions.map((v) => [`${v.ref}${v.open ? ' (open)' : ''}`, v.at, v.by, v.open ? 'still open: not a version yet (a pause after edits here, a checkpoint or another editor closes it)' : v.message ? `${v.reason}: ${v.message}` : v.reason, v.fields.join(', ') || '-', v.version]),
         ),
       );
     });

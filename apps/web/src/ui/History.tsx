@@ -18,6 +18,7 @@ import { DiffView } from './DiffView.js';
 import { CheckpointDialog } from './CheckpointDialog.js';
 import { ErrorAlert } from './parts.js';
 import { announce } from './status.js';
+import { REASON } from '../lib/reasons.js';
 
 const LABEL_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
@@ -27,19 +28,6 @@ export function fieldNames(fields: readonly string[]): string[] {
 }
 
 /** Why a version closed, in words. */
-const REASON: Record<string, string> = {
-  idle: 'edits, then a pause',
-  checkpoint: 'saved version',
-  actor: 'edits, then someone else edited',
-  create: 'created',
-  revert: 'reverted',
-  delete: 'deleted',
-  import: 'imported',
-  label: 'label',
-  startup: 'edits (closed at node start)',
-  migrate: 'migrated to schema 2',
-};
-
 const LABEL_RULE = 'label names use a-z, 0-9, _ . - (not "latest")';
 
 function LabelDialog({ id, version, labels, onClose, onDone }: { id: string; version: VersionInfo; labels: Record<string, string>; onClose: () => void; onDone: () => Promise<void> }) {
