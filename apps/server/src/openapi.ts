@@ -537,7 +537,7 @@ export function openApiDocument(): Json {
       post: op('createProfile', 'Create a profile', { '201': ok(ref('ProfileView'), 'created'), ...withBody, '409': errorRef('PROFILE_EXISTS'), '422': errorRef('PROFILE_INVALID / PROFILE_TOO_LARGE') }, { requestBody: jsonBody(ref('ProfileInput')) }),
     },
     '/api/profiles/{id}': {
-      get: op('getProfile', 'Current view, or a past one with ?version= or ?label=', { '200': ok(ref('ProfileView')), '304': { description: 'If-None-Match matched the ETag' }, ...common, ...notFound, '410': errorRef('PROFILE_DELETED') }, {
+      get: op('getProfile', 'Current view, or a past one with ?version= or ?label=', { '200': ok(ref('ProfileView')), '304': { description: 'If-None-Match matched the ETag' }, ...common, ...notFound, '410': errorRef('PROFILE_DELETED: the profile is deleted; its current view and its labels (?label=, or a label or latest as ?version=) serve nothing, while @N and v2./v1. refs (history) stay readable') }, {
         parameters: [ID, query('version', 'a version reference: @N, v2.… / v1.…, or a label name', { type: 'string', minLength: 1, maxLength: 16_384 }), query('label', 'a label name', { type: 'string', minLength: 1, maxLength: 64 })],
       }),
       patch: op('updateProfile', 'Merge-patch the profile', { '200': ok(ref('ProfileView')), ...withBody, ...notFound, ...tombstone, '422': errorRef('PROFILE_INVALID / PROFILE_READONLY_FIELD / PROFILE_TOO_LARGE') }, {
@@ -558,7 +558,7 @@ export function openApiDocument(): Json {
       }),
     },
     '/api/profiles/{id}/render': {
-      post: op('renderProfile', 'Fill {{variables}} into the prompt: the messages, the parameters and the exact chat request body', { '200': ok(ref('RenderResult')), ...withBody, ...notFound, ...tombstone, '422': errorRef('PROFILE_RENDER_MISSING_VARIABLES (details.missing)') }, {
+      post: op('renderProfile', 'Fill {{variables}} into the prompt: the messages, the parameters and the exact chat request body', { '200': ok(ref('RenderResult')), ...withBody, ...notFound, '410': errorRef('PROFILE_DELETED: the profile is deleted (its current view or a label; a past version given as @N or v2./v1. still renders)'), '422': errorRef('PROFILE_RENDER_MISSING_VARIABLES (details.missing)') }, {
         parameters: [ID],
         requestBody: jsonBody(ref('RenderBody'), false),
       }),

@@ -317,6 +317,34 @@ describe('profiles', () => {
     expect((await req('GET', '/api/profiles?includeDeleted=true')).body.profiles.map((p: any) => p.id)).toContain('d1');
     expect((await req('GET', '/api/profiles/d1/history')).body.versions.length).toBeGreaterThanOrEqual(2);
   });
+
+  it("a deleted profile's labels serve nothing (410 like its current view); its versions, history, diff and log stay readable", async () => {
+    const created = (await req('POST', '/api/profiles', { body: { ...profileInput('d2'), systemMessage: 'Hello {{who}}.' } })).body;
+    expect((await req('PUT', '/api/profiles/d2/labels/production', { body: { version: created.version } })).status).toBe(200);
+    expect((await req('DELETE', '/api/profiles/d2')).status).toBe(204);
+    const gone = async (method: string, path: string, body?: unknown) => {
+      const r = await req(method, path, body === undefined ? {} : { body });
+      return [r.status, r.body?.error?.code];
+    };
+    // serving pointers: a label (as ?label= or as a ref), latest; reads and renders
+    expect(await gone('GET', '/api/profiles/d2?label=production')).toEqual([410, 'PROFILE_DELETED']);
+    expect(await gone('GET', '/api/profiles/d2?label=latest')).toEqual([410, 'PROFILE_DELETED']);
+    expect(await gone('GET', '/api/profiles/d2?version=production')).toEqual([410, 'PROFILE_DELETED']);
+    expect(await gone('GET', '/api/profiles/d2?version=latest')).toEqual([410, 'PROFILE_DELETED']);
+    expect(await gone('GET', '/api/profiles/d2?label=staging')).toEqual([410, 'PROFILE_DELETED']);
+    expect(await gone('POST', '/api/profiles/d2/render', { label: 'production', variables: { who: 'Ada' } })).toEqual([410, 'PROFILE_DELETED']);
+    expect(await gone('POST', '/api/profiles/d2/render', { version: 'production', variables: { who: 'Ada' } })).toEqual([410, 'PROFILE_DELETED']);
+    // history stays: explicit versions, the history, a diff (labels as refs too), the raw log
+    const at1 = await req('GET', '/api/profiles/d2?version=@1');
+    expect([at1.status, at1.body.systemMessage, at1.body.deleted]).toEqual([200, 'Hello {{who}}.', false]);
+    expect((await req('GET', `/api/profiles/d2?version=${encodeURIComponent(created.version)}`)).body.version).toBe(created.version);
+    expect((await req('POST', '/api/profiles/d2/render', { body: { version: '@1', variables: { who: 'Ada' } } })).body.messages[0].content).toBe('Hello Ada.');
+    expect((await req('GET', '/api/profiles/d2/history')).body.versions.length).toBeGreaterThanOrEqual(2);
+    const diff = await req('GET', '/api/profiles/d2/diff?from=production&to=latest');
+    expect(diff.status).toBe(200);
+    expect(diff.body.changes.map((c: any) => c.path)).toContain('deleted');
+    expect((await req('GET', '/api/profiles/d2/log')).status).toBe(200);
+  });
 });
 
 describe('audit, caches, peers, sync', () => {

@@ -143,9 +143,17 @@ describe('live', () => {
     await until(async () => (await ps.get('l1', { label: 'production' })).version === v2, 'label move in the cache');
     expect((await ps.get('l1', { label: 'production' })).systemMessage).toBe('Live edit.');
 
+    const pinned = await ps.get('l1', { version: v1 });
+    expect((await ps.render('l1', {}, { label: 'production' })).version).toBe(v2);
     await admin(n.url, 'DELETE', '/api/profiles/l1');
     await until(() => changes.some((c) => c.deleted), 'delete event');
     expect(await codeOf(ps.get('l1'))).toMatchObject({ code: 'PROFILE_DELETED', status: 410 });
+    // a label is a serving pointer: the cached labelled value is dropped and the node answers 410
+    expect(await codeOf(ps.get('l1', { label: 'production' }))).toMatchObject({ code: 'PROFILE_DELETED', status: 410 });
+    expect(await codeOf(ps.get('l1', { version: 'production' }))).toMatchObject({ code: 'PROFILE_DELETED', status: 410 });
+    expect(await codeOf(ps.render('l1', {}, { label: 'production' }))).toMatchObject({ code: 'PROFILE_DELETED', status: 410 });
+    // history stays: a pinned version is still served
+    expect(await ps.get('l1', { version: v1 })).toBe(pinned);
     expect(changes.map((c) => c.id)).toEqual(['l1', 'l1', 'l1']);
   });
 

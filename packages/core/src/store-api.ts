@@ -18,7 +18,7 @@ import { applyContent, canonicalContent, contentOf, makeView, migrateDoc, newPro
 import { contentFromInput, isPlainObject } from './patch.js';
 import { LABEL_PATTERN, validateContent } from './schema.js';
 import { captureUpdate, checkContext, emptyContentFor, StoreCore, type StoreCoreOptions } from './store.js';
-import { isLabelName, lineProblem, render as renderProfile, textProblem, type RenderResult } from '@profilesync/model';
+import { isLabelName, lineProblem, parseRefSpec, render as renderProfile, textProblem, type RenderResult } from '@profilesync/model';
 import { changedPaths, summaryLine } from './diff.js';
 import { migrate } from './legacy.js';
 import { contentAt, resolveRef, versionList, type Resolved } from './refs.js';
@@ -86,6 +86,20 @@ function versionInfo(c: StoreCore, id: string, v: ListedVersion, n: number): Ver
 
 function deletedError(id: string): Error {
   return coreError(CoreErrorCode.DELETED, `profile ${id} is deleted`, { id });
+}
+
+/**
+ * A serving pointer (a label name, `latest`) rather than a past state: a deleted profile's
+ * pointers answer PROFILE_DELETED like its current view, while `@N` and version refs (history)
+ * stay readable. A malformed ref is not one (resolving it reports the ref's own error).
+ */
+function isServingPointer(ref: unknown): boolean {
+  try {
+    const kind = parseRefSpec(ref).kind;
+    return kind === 'label' || kind === 'latest';
+  } catch {
+    return false;
+  }
 }
 
 export class ProfileStoreImpl implements ProfileStore {
@@ -435,6 +449,7 @@ export class ProfileStoreImpl implements ProfileStore {
     return this.#c.queues.run(id, async () => {
       const live = await this.#c.acquire(id);
       const current = await this.#c.viewOrLoad(id);
+      if (current.deleted && isServingPointer(ref)) throw deletedError(id);
       let r: Resolved;
       try {
         r = await resolveRef(this.#c, id, live, ref, current.labels);
@@ -463,6 +478,8 @@ export class ProfileStoreImpl implements ProfileStore {
     if (label === 'latest') return this.get(id);
     checkLabel(label);
     const view = await this.#view(id);
+    // a label is a serving pointer: a deleted profile's labels serve nothing (history stays)
+    if (view.deleted) throw deletedError(id);
     if (view.labels[label] === undefined) throw coreError(CoreErrorCode.LABEL_NOT_FOUND, `label '${label}' is not set on ${id}`, { id, label });
     return this.#viewAt(id, label);
   }

@@ -79,6 +79,21 @@ describe('ProfileStore basics', () => {
     expect(await codeOf(() => h.store.get('bot-1'))).toBe('PROFILE_DELETED');
   });
 
+  it("a deleted profile's labels (and latest) answer PROFILE_DELETED; @N stays readable; a revert serves them again", async () => {
+    const v = await h.store.create({ id: 'bot-2', ...sample() }, ctx);
+    await h.store.setLabel('bot-2', 'production', v.version, ctx);
+    await h.store.delete('bot-2', ctx);
+    expect(await codeOf(h.store.getByLabel('bot-2', 'production'))).toBe('PROFILE_DELETED');
+    expect(await codeOf(h.store.getByLabel('bot-2', 'latest'))).toBe('PROFILE_DELETED');
+    expect(await codeOf(h.store.getAt('bot-2', 'production'))).toBe('PROFILE_DELETED');
+    expect(await codeOf(h.store.getAt('bot-2', 'latest'))).toBe('PROFILE_DELETED');
+    expect(await codeOf(h.store.render('bot-2', {}, { label: 'production' }))).toBe('PROFILE_DELETED');
+    expect((await h.store.getAt('bot-2', '@1')).deleted).toBe(false);
+    expect((await h.store.getAt('bot-2', v.version)).version).toBe(v.version);
+    await h.store.revert('bot-2', '@1', ctx);
+    expect((await h.store.getByLabel('bot-2', 'production')).version).toBe(v.version);
+  });
+
   it('unknown and invalid ids', async () => {
     expect(await codeOf(() => h.store.get('nope'))).toBe('PROFILE_NOT_FOUND');
     expect(await codeOf(() => h.store.get('bad id'))).toBe('PROFILE_INVALID_ID');
