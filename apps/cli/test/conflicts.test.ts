@@ -64,6 +64,11 @@ it('lists the conflict of apart edits and resolves it; bad requests get codes an
   expect(human.stdout).toMatch(/FOUND ON/);
   expect(human.stdout).toContain(c.node);
   expect(human.stdout).toContain('OURS is the side of the node the conflict was found on');
+  // the change feed's text lines show the open conflicts too (the JSON has `conflicts`)
+  const feed = cli(['changes', '--ids', 'coder'], env(b));
+  expect(feed.code, feed.stderr).toBe(0);
+  expect(feed.stdout).toMatch(/^\S+ {2}coder {2}v2\.\S+ {2}\[1 open conflict\]$/m);
+  expect(cli(['changes', '--ids', 'coder', '--json'], env(b)).json.changes[0].data.conflicts).toBe(1);
 
   // usage and coded errors change nothing
   expect(cli(['profile', 'resolve', 'coder', c.id, '--keep', 'mine'], env(b)).code).toBe(2);
@@ -76,6 +81,7 @@ it('lists the conflict of apart edits and resolves it; bad requests get codes an
   const resolved = cli(['profile', 'resolve', 'coder', c.id, '--keep', 'value', '--value', 'You write clean, tested code.', '--json'], env(b));
   expect(resolved.code, resolved.stderr).toBe(0);
   expect(resolved.json).toMatchObject({ systemMessage: 'You write clean, tested code.', conflicts: 0 });
+  expect(cli(['changes', '--ids', 'coder'], env(b)).stdout).not.toContain('open conflict');
   const twice = cli(['profile', 'resolve', 'coder', c.id, '--keep', 'merged', '--json'], env(b));
   expect(twice.code).toBe(6);
   expect(twice.error?.code).toBe('CONFLICT_RESOLVED');

@@ -40,6 +40,20 @@ interface Attempt {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/**
+ * One change as a text line: event id, profile id, version (or `deleted`), the labels as
+ * NAME=REF, then `[N open conflict(s)]` when there are any (in brackets, not `conflicts=N`,
+ * which could be read as a label named `conflicts`).
+ */
+export function changeText(c: ChangeLine): string {
+  const parts = [c.id, c.data.id, c.data.deleted ? 'deleted' : c.data.version];
+  const labels = Object.entries(c.data.labels).map(([k, v]) => `${k}=${v}`);
+  if (labels.length > 0) parts.push(labels.join(' '));
+  const n = c.data.conflicts ?? 0;
+  if (n > 0) parts.push(`[${n} open conflict${n === 1 ? '' : 's'}]`);
+  return parts.join('  ');
+}
+
 export function registerFeed(program: Command, cli: Cli): void {
   addRemote(
     program
@@ -66,7 +80,7 @@ export function registerFeed(program: Command, cli: Cli): void {
             const c: ChangeLine = { id: ev.id, data: JSON.parse(ev.data) };
             position = ev.id;
             if (o.follow && out.json) cli.io.stdout.write(`${JSON.stringify(c)}\n`);
-            else if (o.follow || !out.json) out.line(`${c.id}  ${c.data.id}  ${c.data.deleted ? 'deleted' : c.data.version}  ${Object.entries(c.data.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`.trimEnd());
+            else if (o.follow || !out.json) out.line(changeText(c));
             if (!o.follow) seen.push(c);
           } else if (ev.event === 'ready') {
             ready = true;
