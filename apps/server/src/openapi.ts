@@ -34,9 +34,16 @@ const notFound = { '404': errorRef('PROFILE_NOT_FOUND (or LABEL_NOT_FOUND / PROF
 /** Routes that refuse a tombstoned profile (reads of a past version or a label, history, diff, revert and the log still work). */
 const tombstone = { '410': errorRef('PROFILE_DELETED: the profile is deleted (a tombstone; revert it to a version to bring it back)') };
 
+/**
+ * Every other status of every operation: the error body. The node-wide failures any route can
+ * answer (503 SERVER_STARTING, STORE_CLOSED, PROFILE_DAMAGED, LOG_WRITE_FAILED, ...; 500
+ * INTERNAL) are not listed per operation.
+ */
+const otherwise = errorRef('any other status: the error body, e.g. 503 SERVER_STARTING / STORE_CLOSED / PROFILE_DAMAGED / LOG_WRITE_FAILED (retry later), 500 INTERNAL (codes in docs/errors.md)');
+
 /** One operation. Every operation has an operationId (clients and code generators name calls by it). */
 function op(operationId: string, summary: string, responses: Json, extra: Json = {}, secured = true): Json {
-  return { operationId, summary, ...(secured ? {} : { security: [] }), ...extra, responses };
+  return { operationId, summary, ...(secured ? {} : { security: [] }), ...extra, responses: { ...responses, default: otherwise } };
 }
 
 /** Any JSON value (a typed "anything": objects and arrays of JSON values). */

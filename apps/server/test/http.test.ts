@@ -44,6 +44,15 @@ describe('system routes', () => {
     for (const [path, ops] of Object.entries<any>(doc.paths)) for (const m of Object.keys(ops)) documented.add(`${m.toUpperCase()} ${path}`);
     const served = new Set(t.server.routes.map((x) => `${x.method} ${x.url.replace(/:([A-Za-z]+)/g, '{$1}')}`));
     expect([...served].sort()).toEqual([...documented].sort());
+    // every operation documents the error body for the statuses it does not list (503s any
+    // route can answer while the node starts or its store fails, 500 INTERNAL)
+    const withoutDefault: string[] = [];
+    for (const [path, ops] of Object.entries<any>(doc.paths)) {
+      for (const [m, o] of Object.entries<any>(ops)) {
+        if (o.responses?.default?.content?.['application/json']?.schema?.$ref !== '#/components/schemas/Error') withoutDefault.push(`${m.toUpperCase()} ${path}`);
+      }
+    }
+    expect(withoutDefault).toEqual([]);
   });
 
   it('unknown routes are 404 ROUTE_NOT_FOUND', async () => {

@@ -139,6 +139,15 @@ describe('OpenAPI document: every operation, real answers', () => {
     const backup = await call(a, 'POST', '/api/backup');
     expect(backup.status).toBe(200);
     expect(backup.bytes.byteLength).toBeGreaterThan(0);
+    // a status no operation lists: a node whose store is closed answers 503 STORE_CLOSED with the
+    // error body, documented by every operation's `default`
+    const c = await node();
+    await c.node.store.close();
+    const closed = [await call(c, 'GET', '/api/profiles/oa-1'), await call(c, 'POST', '/api/profiles/oa-1/render', { variables: {} })];
+    expect(closed.map((r) => [r.status, r.body?.error?.code])).toEqual([
+      [503, 'STORE_CLOSED'],
+      [503, 'STORE_CLOSED'],
+    ]);
 
     const checker = new OpenApiChecker(doc);
     expect(log.flatMap((ex) => checker.check(ex))).toEqual([]);
@@ -147,7 +156,7 @@ describe('OpenAPI document: every operation, real answers', () => {
     }
     // the statuses the document promises were seen for these routes (the checker found each documented)
     const statuses = (path: RegExp, method: string) => new Set(log.filter((x) => x.method === method && path.test(new URL(x.url).pathname)).map((x) => x.status));
-    expect([...statuses(/\/render$/, 'POST')].sort()).toEqual([200, 404, 410, 422]);
+    expect([...statuses(/\/render$/, 'POST')].sort()).toEqual([200, 404, 410, 422, 503]);
     expect([...statuses(/\/resolve$/, 'POST')].sort()).toEqual([200, 404, 409]);
     expect(statuses(/\/labels\/prod$/, 'DELETE')).toEqual(new Set([204]));
   });
