@@ -2,7 +2,8 @@
  * Errors of the SDK. Every error the SDK throws or reports is a `ClientError` with a stable
  * `code`: the node's own code when the node answered (PROFILE_NOT_FOUND, AUTH_FORBIDDEN, ...;
  * `status` holds the HTTP status and `requestId` the node's x-request-id), the code of the
- * shared render module (PROFILE_RENDER_MISSING_VARIABLES, ...) or of the response cache
+ * shared render module (PROFILE_RENDER_MISSING_VARIABLES, ...; `status`: what the node answers
+ * for the same render, so errors map the same wherever the render ran) or of the response cache
  * (CACHE_INVALID_REQUEST, ...), or one of the CLIENT_* codes below.
  */
 
@@ -24,7 +25,7 @@ export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorC
 export interface ClientErrorOptions {
   details?: Record<string, unknown>;
   cause?: unknown;
-  /** HTTP status of the node's answer */
+  /** HTTP status of the node's answer (a local render's error: the node's status for its code) */
   status?: number;
   /** the node's x-request-id */
   requestId?: string;
@@ -55,14 +56,34 @@ export class ClientError extends Error {
   }
 }
 
-/** The same failure as a ClientError (errors of the shared modules keep their code and details). */
+/**
+ * The node's HTTP status for each code of the shared model/render module (the same numbers as
+ * the server's ERROR_STATUS table; a test compares them), so an error of a render the SDK ran
+ * locally carries the `status` the node answers for the same render.
+ */
+export const MODEL_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
+  PROFILE_INVALID: 422,
+  PROFILE_TOO_LARGE: 422,
+  PROFILE_INVALID_ID: 400,
+  PROFILE_BAD_VERSION: 400,
+  PROFILE_RENDER_MISSING_VARIABLES: 422,
+  PROFILE_RENDER_INVALID: 400,
+  PROFILE_TEMPLATE_NOT_FOUND: 404,
+});
+
+/**
+ * The same failure as a ClientError (errors of the shared modules keep their code and details;
+ * those of the model/render module get the node's status for the code).
+ */
 export function asClientError(err: unknown): ClientError {
   if (err instanceof ClientError) return err;
   const e = err as { code?: unknown; message?: unknown; details?: unknown };
   if (typeof e?.code === 'string') {
+    const status = Object.hasOwn(MODEL_ERROR_STATUS, e.code) ? MODEL_ERROR_STATUS[e.code] : undefined;
     return new ClientError(e.code, typeof e.message === 'string' ? e.message : e.code, {
       cause: err,
       ...(typeof e.details === 'object' && e.details !== null ? { details: e.details as Record<string, unknown> } : {}),
+      ...(status !== undefined ? { status } : {}),
     });
   }
   return err as ClientError;

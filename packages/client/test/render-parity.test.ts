@@ -13,9 +13,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ProfileSyncClient } from '@profilesync/client';
+import { ModelErrorCode } from '@profilesync/model';
+import { ERROR_STATUS } from '@profilesync/server';
+import { MODEL_ERROR_STATUS } from '../src/errors.js';
 import { admin, ensureBuilt, startNode, ADMIN, type TestNode } from './node.js';
 
-type Outcome = { ok: true; value: unknown } | { ok: false; code: string; details: Record<string, unknown> | undefined };
+type Outcome = { ok: true; value: unknown } | { ok: false; code: string; status: number | undefined; details: Record<string, unknown> | undefined };
 interface Call {
   variables?: Record<string, unknown>;
   template?: string;
@@ -47,7 +50,7 @@ async function viaNode(id: string, call: Call): Promise<Outcome> {
   if (call.version !== undefined) body.version = call.version;
   const r = await admin(node.url, 'POST', `/api/profiles/${encodeURIComponent(id)}/render`, body);
   if (r.status === 200) return { ok: true, value: r.body };
-  return { ok: false, code: r.body.error.code, details: r.body.error.details };
+  return { ok: false, code: r.body.error.code, status: r.status, details: r.body.error.details };
 }
 
 /** What an SDK renders locally, as an outcome. */
@@ -59,16 +62,16 @@ async function viaSdk(ps: ProfileSyncClient, id: string, call: Call): Promise<Ou
   try {
     return { ok: true, value: await ps.render(id, call.variables as never, opts) };
   } catch (err) {
-    const e = err as { code: string; details?: Record<string, unknown> };
-    return { ok: false, code: e.code, details: e.details };
+    const e = err as { code: string; status?: number; details?: Record<string, unknown> };
+    return { ok: false, code: e.code, status: e.status, details: e.details };
   }
 }
 
-/** The node's error details carry extra context (the profile id); the SDK's must agree on what both carry. */
+/** The node's error details carry extra context (the profile id); the SDK's must agree on what both carry, and on the status (an app maps errors by it wherever the render ran). */
 function comparable(o: Outcome): unknown {
   if (o.ok) return o;
   const d = o.details ?? {};
-  return { ok: false, code: o.code, missing: d.missing, template: d.template, variable: d.variable };
+  return { ok: false, code: o.code, status: o.status, missing: d.missing, template: d.template, variable: d.variable };
 }
 
 async function expectParity(id: string, call: Call): Promise<Outcome> {
@@ -113,6 +116,11 @@ const full = {
 const fullVars = { agent: 'Ada', product: 'Acme', language: 'English', article: 'KB-1', customer: 'Bob', plan: 'pro', braces: 'b', tone: 'calm' };
 
 describe('SDK render = node render', () => {
+  it("every code of the shared model/render module carries the node's status in the SDK", () => {
+    expect(Object.keys(MODEL_ERROR_STATUS).sort()).toEqual(Object.values(ModelErrorCode).sort());
+    for (const code of Object.values(ModelErrorCode)) expect([code, MODEL_ERROR_STATUS[code]]).toEqual([code, ERROR_STATUS[code]]);
+  });
+
   it('a profile with messages of every role, templates, tools, response_format, logit_bias and extra', async () => {
     expect((await admin(node.url, 'POST', '/api/profiles', full)).status).toBe(201);
     const ok = await expectParity(full.id, { variables: fullVars });
@@ -140,7 +148,9 @@ describe('SDK render = node render', () => {
     expect(await expectParity(full.id, { variables: {} })).toMatchObject({ ok: false, code: 'PROFILE_RENDER_MISSING_VARIABLES' });
     expect(await expectParity(full.id, { variables: fullVars, template: 'nope' })).toMatchObject({ ok: false, code: 'PROFILE_TEMPLATE_NOT_FOUND' });
     expect(await expectParity(full.id, { variables: { ...fullVars, agent: { not: 'a string' } } })).toMatchObject({ ok: false, code: 'PROFILE_RENDER_INVALID' });
-    expect(await expectParity(full.id, { variables: { ...fullVars, agent: null } })).toMatchObject({ ok: false, code: 'PROFILE_RENDER_INVALID' });
+    expect(await expectParity(full.id, { variables: { ...fullVars, agent: null } })).toMatchObject({ ok: false, code: 'PROFILE_RENDER_INVALID', status: 400 });
+    expect(await expectParity(full.id, { variables: {} })).toMatchObject({ status: 422 });
+    expect(await expectParity(full.id, { variables: fullVars, template: 'nope' })).toMatchObject({ status: 404 });
   });
 
   it('the same result at a label, at @N and at a portable version after the profile moved on', async () => {
