@@ -57,6 +57,28 @@ async function signInHere(page: Page, token: string, name: string): Promise<void
 }
 
 /**
+ * Reloads while the node is down: the reload fails and Chromium then commits its own error page
+ * (chrome-error://chromewebdata/), which can land after the failed reload's promise settled.
+ */
+async function reloadWhileDown(page: Page): Promise<void> {
+  await page.reload().catch(() => undefined);
+  await page.waitForURL(/^chrome-error:/, { timeout: 10_000 }).catch(() => undefined);
+}
+
+/** page.goto, again when a navigation still under way (the browser's error page) interrupts it. */
+async function gotoAfterErrorPage(page: Page, url: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (err) {
+      if (attempt >= 20 || !/interrupted by another navigation/.test(String((err as Error).message))) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
  * `who` types an edit while the node is down and the tab is reloaded (the copy stays in
  * sessionStorage); the node comes back and revokes `who`'s token; the tab, opened again,
  * is signed out by the node (401). Returns the page on the sign-in screen.
@@ -71,10 +93,10 @@ async function copyLeftBySignedOut(id: string, who: { id: string; token: string 
   await typeAtEnd(page, 'text-systemMessage', ` By ${name}.`);
   await eventually(async () => (await copies(page)).includes(`profilesync.unsent.${id}`), "the tab's copy");
   page.once('dialog', (d) => void d.accept());
-  await page.reload().catch(() => undefined);
+  await reloadWhileDown(page);
   await restart();
   expect((await api(node.url, 'DELETE', `/api/tokens/${who.id}`)).status).toBeLessThan(300);
-  await page.goto(`${node.url}/#/profiles`);
+  await gotoAfterErrorPage(page, `${node.url}/#/profiles`);
   await page.getByLabel('API token').waitFor();
   await expect(page.getByRole('alert').innerText()).resolves.toMatch(/^AUTH_UNAUTHORIZED: the node no longer accepts this token/);
   expect(await copies(page)).toEqual([`profilesync.unsent.${id}`]);
@@ -181,9 +203,9 @@ describe('nothing lost in the live editor', () => {
 
       // reloaded anyway (the node is down: the browser's error page), then the node is back
       page.once('dialog', (d) => void d.accept());
-      await page.reload().catch(() => undefined);
+      await reloadWhileDown(page);
       await restart();
-      await page.goto(`${node.url}/#/profiles`);
+      await gotoAfterErrorPage(page, `${node.url}/#/profiles`);
       await eventually(async () => (await systemMessage(id)) === 'Draft. Survives a reload.', 'the edit to reach the node after the reload', 30_000);
       await eventually(async () => (await copies(page)).length === 0, 'the copy to be dropped once stored');
       await page.getByTestId('unsent').waitFor({ state: 'detached' });
@@ -272,12 +294,12 @@ describe('nothing lost in the live editor', () => {
       await typeAtEnd(page, 'text-systemMessage', ' Old edit.');
       await eventually(async () => (await copies(page)).includes(`profilesync.unsent.${id}`), "the tab's copy");
       page.once('dialog', (d) => void d.accept());
-      await page.reload().catch(() => undefined);
+      await reloadWhileDown(page);
       // the node is reset and the id taken again by another profile
       node.wipe();
       await restart();
       await createProfile(node.url, id, { systemMessage: 'Recreated.' });
-      await page.goto(`${node.url}/#/profiles`);
+      await gotoAfterErrorPage(page, `${node.url}/#/profiles`);
       const notice = page.getByTestId('unsent-notice');
       await notice.waitFor();
       await expect(notice.innerText()).resolves.toContain(`UI_UNSENT_PROFILE_REPLACED: edits to ${id} kept in this tab were made on an earlier profile with this id`);
