@@ -369,6 +369,7 @@ const schemas: Json = {
       lagMillis: { type: 'number' },
       state: { enum: ['connected', 'connecting', 'backoff', 'idle', 'unavailable'] },
       lastError: { type: ['string', 'null'], description: 'code of the last failure (CRYPTO_PEER_UNKNOWN: it refused our key; SYNC_CONNECTION_LOST: nothing answered)' },
+      lastErrno: { type: ['string', 'null'], description: 'with SYNC_CONNECTION_LOST: the socket error of the last dial (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENOTFOUND; HTTP_<status> when a web server answered instead of /sync)' },
       nextRetryAt: { type: ['string', 'null'], description: 'while backing off: when the next dial happens' },
     },
   },

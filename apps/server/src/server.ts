@@ -29,6 +29,7 @@ import { Readiness } from './readiness.js';
 import { watchDamage } from './damage.js';
 import { watchLogHealth } from './log-health.js';
 import { errorBody } from './http-errors.js';
+import { logSerializers } from './log-serializers.js';
 import { clientErrorHandler } from './client-errors.js';
 import { removeServerFile, writeServerFile } from './server-file.js';
 import { BackupService } from './backup.js';
@@ -181,7 +182,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 export async function startServer(config: ServerConfig, opts: StartServerOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
   const clock = opts.clock ?? Date.now;
-  const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: 'profilesync' } }, pino.destination({ fd: 2, sync: false }));
+  // every error is logged once: the serializer does not repeat a cause the message already quotes
+  const logger = (opts.logger ?? pino({ level: config.logLevel, base: { svc: 'profilesync' } }, pino.destination({ fd: 2, sync: false }))).child({}, { serializers: logSerializers });
   let node: NodeHandle | undefined;
   let closeRequested = false;
   const cleanups: (() => void)[] = [];

@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { defaultConfig, startServer, type RunningServer, type ServerConfig } from '../src/index.js';
 import { ADMIN, http, profileInput, tempDir, wsUrl } from './helpers.js';
 import { startRedisServer, type RedisServer } from '../../../packages/cache/test/redis-server.js';
+import { mountSmallDisk } from './small-disk.js';
 
 const dir = tempDir('ps-logs-');
 const servers: RunningServer[] = [];
@@ -29,8 +30,8 @@ interface Line {
   [k: string]: unknown;
 }
 
-/** A node whose log lines are collected (JSON, level info and above). */
-async function node(name: string, overrides: Partial<ServerConfig> = {}): Promise<{ s: RunningServer; lines: Line[] }> {
+/** A node whose log lines are collected (JSON, level info and above unless told). */
+async function node(name: string, overrides: Partial<ServerConfig> = {}, level = 'info'): Promise<{ s: RunningServer; lines: Line[] }> {
   const lines: Line[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -38,7 +39,7 @@ async function node(name: string, overrides: Partial<ServerConfig> = {}): Promis
       cb();
     },
   });
-  const logger = pino({ level: 'info' }, sink);
+  const logger = pino({ level }, sink);
   const s = await startServer(defaultConfig({ dataDir: join(dir, name), port: 0, logLevel: 'info', ...overrides }), { env: {}, adminToken: ADMIN, logger });
   servers.push(s);
   return { s, lines };
@@ -55,6 +56,7 @@ async function waitFor(lines: Line[], pred: (l: Line) => boolean, what: string):
 
 const WARN = 40;
 const INFO = 30;
+const DEBUG = 20;
 describe('operator log lines', () => {
   it('peers: connected, disconnected, backing off while refused or unreachable; unknown peers refused', async () => {
     const a = await node('a');
@@ -74,6 +76,57 @@ describe('operator log lines', () => {
     const gone = await waitFor(a.lines, (l) => l.msg === 'peer disconnected', 'a sees b go');
     expect(gone.level).toBe(INFO);
     await waitFor(a.lines, (l) => (l.msg === 'peer session ended: redialing' || l.msg === 'peer unreachable or refused: backing off') && l.peerId === connected.peerId, 'a redials b with backoff');
+  }, 60_000);
+
+  it('a peer that is down is no handshake failure: one back-off warning with the errno, later retries at debug; /api/peers says the same', async () => {
+    const a = await node('down-a', {}, 'debug');
+    const b = await node('down-b');
+    expect((await http(a.s.url, 'POST', '/api/peers', { body: { url: wsUrl(b.s, '/sync'), key: b.s.publicKey, name: 'b' } })).status).toBe(201);
+    expect((await http(b.s.url, 'POST', '/api/peers', { body: { url: wsUrl(a.s, '/sync'), key: a.s.publicKey, name: 'a' } })).status).toBe(201);
+    const connected = await waitFor(a.lines, (l) => l.msg === 'peer connected', 'a connects to b');
+    await b.s.close();
+    await waitFor(a.lines, (l) => l.msg === 'peer disconnected', 'a sees b go');
+    const from = a.lines.length;
+    const after = () => a.lines.slice(from);
+    // a keeps dialing the stopped node: the second failed dial logs at debug
+    const retry = await waitFor(a.lines, (l) => l.msg === 'peer unreachable or refused: backing off' && l.level === DEBUG, 'a retry at debug');
+    expect(retry).toMatchObject({ peerId: connected.peerId, lastError: 'SYNC_CONNECTION_LOST', lastErrno: 'ECONNREFUSED', failedDials: expect.any(Number) });
+    expect(retry.failedDials as number).toBeGreaterThanOrEqual(2);
+    const backoffs = after().filter((l) => l.msg === 'peer unreachable or refused: backing off');
+    expect(backoffs.filter((l) => l.level >= WARN)).toEqual([expect.objectContaining({ level: WARN, lastError: 'SYNC_CONNECTION_LOST', lastErrno: 'ECONNREFUSED', failedDials: 1, url: wsUrl(b.s, '/sync') })]);
+    // nobody answered, so no handshake took place: no "handshake failed" line suggests a key problem
+    expect(after().filter((l) => l.msg === 'peer handshake failed')).toEqual([]);
+    const peers = (await http(a.s.url, 'GET', '/api/peers')).body.peers as { name: string; lastError: string; lastErrno: string }[];
+    expect(peers.map((p) => [p.name, p.lastError, p.lastErrno])).toEqual([['b', 'SYNC_CONNECTION_LOST', 'ECONNREFUSED']]);
+    const sync = await http(a.s.url, 'POST', '/api/sync', { body: { timeoutMs: 200 } });
+    expect(sync.body.peers[0]).toMatchObject({ ok: false, code: 'SYNC_NOT_CONNECTED', message: 'not connected (SYNC_CONNECTION_LOST): ECONNREFUSED' });
+  }, 60_000);
+
+  it('an error with a cause is logged once: the cause its message already quotes is not appended again (a full disk, for real)', async () => {
+    const disk = mountSmallDisk(16 * 1024 * 1024);
+    try {
+      const { s, lines } = await node('full', { dataDir: join(disk.dir, 'data') }, 'info');
+      for (let i = 0; i < 3; i++) expect((await http(s.url, 'POST', '/api/profiles', { body: profileInput(`full-${i}`) })).status).toBe(201);
+      disk.fill();
+      const r = await http(s.url, 'PATCH', '/api/profiles/full-0', { body: { description: `no room ${'x'.repeat(4096)}` } });
+      expect([r.status, r.body.error?.code]).toEqual([503, 'LOG_DISK_FULL']);
+      const failed = await waitFor(lines, (l) => l.msg === 'request failed', 'the failed request');
+      const err = failed.err as { message: string; stack: string; code: string };
+      expect(err.code).toBe('LOG_DISK_FULL');
+      // the message says why once; the cause chain stays in the stack
+      expect(err.message).toBe(r.body.error.message);
+      expect(err.stack).toContain('caused by:');
+      for (const line of lines.filter((l) => typeof (l.err as { message?: unknown } | undefined)?.message === 'string')) {
+        const message = (line.err as { message: string }).message;
+        const parts = message.split(': ');
+        // no message ends with a repetition of a part it already said
+        for (let n = 1; n <= parts.length / 2; n++) expect([line.msg, parts.slice(-n).join(': ')]).not.toEqual([line.msg, parts.slice(-2 * n, -n).join(': ')]);
+      }
+      disk.drain();
+      await s.close();
+    } finally {
+      disk.unmount();
+    }
   }, 60_000);
 
   it('/yjs editors joining and leaving, auth denials, backups', async () => {

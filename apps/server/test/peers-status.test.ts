@@ -78,8 +78,8 @@ describe('GET /api/peers and POST /api/peers?dryRun=true', () => {
       return all.every((p) => p.lastError !== null && p.state === 'backoff') ? all : undefined;
     }, 'both peers to fail and back off');
     const byName = Object.fromEntries(peers.map((p) => [p.name, p]));
-    expect(byName.b).toMatchObject({ connected: false, state: 'backoff', lastError: 'CRYPTO_PEER_UNKNOWN', lastSeen: null });
-    expect(byName.dead).toMatchObject({ id: deadKey.id, connected: false, state: 'backoff', lastError: 'SYNC_CONNECTION_LOST', lastSeen: null });
+    expect(byName.b).toMatchObject({ connected: false, state: 'backoff', lastError: 'CRYPTO_PEER_UNKNOWN', lastErrno: null, lastSeen: null });
+    expect(byName.dead).toMatchObject({ id: deadKey.id, connected: false, state: 'backoff', lastError: 'SYNC_CONNECTION_LOST', lastErrno: 'ECONNREFUSED', lastSeen: null });
     for (const p of peers) expect(Date.parse(p.nextRetryAt)).toBeGreaterThan(Date.now() - 60_000);
   });
 });

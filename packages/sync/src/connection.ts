@@ -35,6 +35,12 @@ export interface ConnectionOptions {
   /** the session is authenticated both ways; return false to refuse it (already closed) */
   onEstablished(conn: PeerConnection): void;
   onHandshakeFailed(conn: PeerConnection, code: string, peerFingerprint?: string): void;
+  /**
+   * The socket ended before a single handshake byte came from the other side, and without a
+   * close reason: nothing answered (refused, unreachable, reset, lost). Not a handshake failure:
+   * no key was checked. `errno` is the socket error (ECONNREFUSED, ECONNRESET, ...), when one.
+   */
+  onUnreachable(conn: PeerConnection, errno: string | undefined): void;
   /** local: this side closed it (then reason is our error code) */
   onClosed(conn: PeerConnection, info: { code: number; reason: string; clean: boolean; local: boolean }): void;
 }
@@ -72,6 +78,8 @@ export class PeerConnection implements EngineLink {
   #bufferWaiters: { bytes: number; resolve: () => void }[] = [];
   readonly #timers: ReturnType<typeof setTimeout>[] = [];
   readonly #started = monoMs();
+  /** the socket's error: its errno (ECONNREFUSED, ...), or HTTP_<status> for a non-WebSocket answer */
+  #socketError: string | undefined;
 
   constructor(opts: ConnectionOptions) {
     this.#o = opts;
@@ -87,7 +95,7 @@ export class PeerConnection implements EngineLink {
     this.#timers.push(t);
     this.#ws.on('message', (data, isBinary) => this.#onMessage(toBytes(data), isBinary));
     this.#ws.on('close', (code, reason) => this.#onClose(code, reason.toString('utf8')));
-    this.#ws.on('error', () => undefined); // 'close' follows
+    this.#ws.on('error', (err) => (this.#socketError ??= socketErrorOf(err))); // 'close' follows
     this.#ws.on('pong', () => {
       this.#alive = true;
       this.lastSeen = opts.clock();
@@ -318,8 +326,10 @@ export class PeerConnection implements EngineLink {
     const finalCode = this.#closeCode ?? code;
     const finalReason = this.#closeCode !== undefined ? this.#closeReason : reason;
     if (!wasOpen && this.#closeCode === undefined) {
-      // closed during the handshake by the other side (e.g. it refused our key), or never connected
-      this.#o.onHandshakeFailed(this, reason || SyncErrorCode.CONNECTION_LOST, this.peerFingerprint);
+      // never connected, or lost before the other side said anything: nothing answered (no key
+      // was checked); else closed during the handshake by the other side (e.g. it refused our key)
+      if (reason === '' && this.stats.wsReceived === 0) this.#o.onUnreachable(this, this.#socketError);
+      else this.#o.onHandshakeFailed(this, reason || SyncErrorCode.CONNECTION_LOST, this.peerFingerprint);
     }
     this.#o.onClosed(this, { code: finalCode, reason: finalReason, clean: this.#gotGoodbye, local: this.#closeCode !== undefined });
   }
@@ -327,6 +337,14 @@ export class PeerConnection implements EngineLink {
   get sinceStartMillis(): number {
     return monoMs() - this.#started;
   }
+}
+
+/** ECONNREFUSED and the like; HTTP_404 when a web server answered instead of a /sync endpoint. */
+function socketErrorOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code !== '') return code;
+  const status = /Unexpected server response: (\d{3})/.exec(String((err as Error | undefined)?.message ?? ''));
+  return status ? `HTTP_${status[1]}` : undefined;
 }
 
 function toBytes(data: unknown): Uint8Array {

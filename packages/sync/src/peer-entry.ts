@@ -28,6 +28,8 @@ export type PeerStatus = {
    */
   lagMillis: number;
   lastError: string | null;
+  /** with lastError SYNC_CONNECTION_LOST: the socket's errno (ECONNREFUSED, ECONNRESET, ...; HTTP_<status> when a web server answered), when there was one */
+  lastErrno: string | null;
   nextRetryAt: string | null;
   session: string | null;
 };
@@ -41,6 +43,11 @@ export interface PeerEntry extends PeerInfo {
   nextRetryAt: number | undefined;
   lastSeen: number | undefined;
   lastError: string | undefined;
+  lastErrno: string | undefined;
+  /** dials in a row that never became a session (reset by a session); the first one of an outage logs at warn */
+  failedDials: number;
+  /** lastError/lastErrno of the last backoff line logged at warn (a new reason logs at warn again) */
+  warnedFor: string | undefined;
   changed: Set<string>;
   /** clock time of the oldest entry of `changed` (undefined while it is empty) */
   behindSince: number | undefined;
@@ -53,7 +60,7 @@ export interface PeerEntry extends PeerInfo {
 }
 
 export function newPeerEntry(info: PeerInfo): PeerEntry {
-  return { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, changed: new Set(), behindSince: undefined, waiters: [], removed: false, repairs: 0, idleMark: undefined };
+  return { ...info, conn: undefined, dialing: undefined, backoff: INITIAL_BACKOFF, timer: undefined, nextRetryAt: undefined, lastSeen: undefined, lastError: undefined, lastErrno: undefined, failedDials: 0, warnedFor: undefined, changed: new Set(), behindSince: undefined, waiters: [], removed: false, repairs: 0, idleMark: undefined };
 }
 
 /** Records that the peer has not seen profile `id` as it is here now. */
@@ -88,6 +95,7 @@ export function peerStatus(e: PeerEntry, now: number): PeerStatus {
     pending: pending.size,
     lagMillis: e.behindSince === undefined ? 0 : Math.max(0, now - e.behindSince),
     lastError: e.lastError ?? null,
+    lastErrno: e.lastErrno ?? null,
     nextRetryAt: e.timer && e.nextRetryAt !== undefined ? new Date(e.nextRetryAt).toISOString() : null,
     session: c?.sessionId ?? null,
   };

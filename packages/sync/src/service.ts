@@ -382,6 +382,7 @@ export class SyncService {
       clock: this.#clock,
       onEstablished: (c) => this.#established(c),
       onHandshakeFailed: (c, code, fp) => this.#handshakeFailed(c, code, fp),
+      onUnreachable: (c, errno) => this.#unreachable(c, errno),
       onClosed: (c, info) => this.#closed(c, info),
     });
     this.#all.add(conn);
@@ -406,7 +407,11 @@ export class SyncService {
       existing.close(CloseCode.DUPLICATE, SyncErrorCode.DUPLICATE_CONNECTION);
     }
     entry.conn = conn;
+    const failedDials = entry.failedDials;
     entry.lastError = undefined;
+    entry.lastErrno = undefined;
+    entry.failedDials = 0;
+    entry.warnedFor = undefined;
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = undefined;
     const engine = new SyncEngine({
@@ -422,7 +427,7 @@ export class SyncService {
     conn.engine = engine;
     conn.peerId = entry.id;
     this.hub.attach(engine);
-    this.#logger.info?.({ peerId: entry.id, fingerprint: entry.fingerprint, direction: conn.direction, session: conn.sessionId }, 'peer connected');
+    this.#logger.info?.({ peerId: entry.id, fingerprint: entry.fingerprint, direction: conn.direction, session: conn.sessionId, ...(failedDials > 0 ? { failedDials } : {}) }, 'peer connected');
     this.#events.emit('peer-connected', { peerId: entry.id, fingerprint: entry.fingerprint, direction: conn.direction, session: conn.sessionId ?? '', durationMillis: conn.handshakeMillis });
     // the accepting side opens the first digest round (its first frame also confirms the dialer)
     if (conn.direction === 'inbound') engine.start();
@@ -435,7 +440,10 @@ export class SyncService {
     const entry = conn.peerPublicKey
       ? this.#byKey.get(Buffer.from(conn.peerPublicKey).toString('base64url'))
       : conn.direction === 'outbound' ? [...this.#peers.values()].find((e) => e.dialing === conn) : undefined;
-    if (entry) entry.lastError = code;
+    if (entry) {
+      entry.lastError = code;
+      entry.lastErrno = undefined;
+    }
     this.#events.emit('handshake-failed', { remote: conn.remote, direction: conn.direction, code, ...(peerFingerprint ? { peerFingerprint } : {}), durationMillis: conn.sinceStartMillis });
     this.#logRefusal(conn, code, peerFingerprint, entry);
     if (conn.direction !== 'inbound' || code === SyncErrorCode.CONNECTION_LOST) return;
@@ -446,6 +454,23 @@ export class SyncService {
       outcome: 'denied',
       details: { reason: code, endpoint: '/sync' },
     });
+  }
+
+  /**
+   * Nothing answered (refused, unreachable, lost before a handshake byte): no handshake took
+   * place, so none failed. A dial records SYNC_CONNECTION_LOST and the errno as the peer's last
+   * error (its backoff line says so); an inbound socket that closed before saying anything is
+   * only worth a debug line.
+   */
+  #unreachable(conn: PeerConnection, errno: string | undefined): void {
+    this.#handshaking.delete(conn);
+    const entry = conn.direction === 'outbound' ? [...this.#peers.values()].find((e) => e.dialing === conn) : undefined;
+    if (entry) {
+      entry.lastError = SyncErrorCode.CONNECTION_LOST;
+      entry.lastErrno = errno;
+      return;
+    }
+    this.#logger.debug?.({ remote: conn.remote, direction: conn.direction, ...(errno ? { errno } : {}) }, 'connection closed before its handshake began');
   }
 
   /**
@@ -507,7 +532,10 @@ export class SyncService {
     }
     if (wasActive) {
       entry.conn = undefined;
-      if (!info.clean && info.code !== CloseCode.GOING_AWAY) entry.lastError = info.reason || `close ${info.code}`;
+      if (!info.clean && info.code !== CloseCode.GOING_AWAY) {
+        entry.lastError = info.reason || `close ${info.code}`;
+        entry.lastErrno = undefined;
+      }
       // what it may have missed: pending pulls and dropped updates are redone by the next round
       for (const id of conn.engine?.pendingIds() ?? []) markChanged(entry, id, this.#clock());
     } else if (info.code === CloseCode.DUPLICATE && entry.conn) return; // lost the tie-break: the other session stays
@@ -520,11 +548,18 @@ export class SyncService {
     const next = nextBackoff(e.backoff, outcome, this.#backoff, this.#random);
     e.backoff = next.state;
     e.nextRetryAt = this.#clock() + next.delayMs;
-    // a peer that keeps refusing or cannot be reached says so at every retry (the delay grows to the backoff cap)
+    // a peer that refuses or cannot be reached says so at warn once per outage (and again when
+    // the reason changes); the retries after that log at debug with their count
     const failed = conn.establishedAt === undefined;
-    const line = { peerId: e.id, url: e.url, lastError: e.lastError, delayMs: Math.round(next.delayMs), nextRetryAt: new Date(e.nextRetryAt).toISOString() };
-    if (failed) this.#logger.warn(line, 'peer unreachable or refused: backing off');
-    else this.#logger.info?.(line, 'peer session ended: redialing');
+    const line = { peerId: e.id, url: e.url, lastError: e.lastError, ...(e.lastErrno ? { lastErrno: e.lastErrno } : {}), delayMs: Math.round(next.delayMs), nextRetryAt: new Date(e.nextRetryAt).toISOString() };
+    if (failed) {
+      e.failedDials++;
+      const reason = `${e.lastError ?? ''}/${e.lastErrno ?? ''}`;
+      if (e.warnedFor !== reason) {
+        e.warnedFor = reason;
+        this.#logger.warn({ ...line, failedDials: e.failedDials }, 'peer unreachable or refused: backing off');
+      } else this.#logger.debug?.({ ...line, failedDials: e.failedDials }, 'peer unreachable or refused: backing off');
+    } else this.#logger.info?.(line, 'peer session ended: redialing');
     e.timer = setTimeout(() => {
       e.timer = undefined;
       this.#dial(e);
@@ -563,7 +598,7 @@ export class SyncService {
       await this.#until(deadline, new Promise<void>((r) => e.waiters.push(r)));
     }
     let engine = e.conn?.engine;
-    if (!engine) return result(false, SyncErrorCode.NOT_CONNECTED, e.lastError ? `not connected (${e.lastError})` : 'not connected');
+    if (!engine) return result(false, SyncErrorCode.NOT_CONNECTED, e.lastError ? `not connected (${e.lastError})${e.lastErrno ? `: ${e.lastErrno}` : ''}` : 'not connected');
     for (;;) {
       const req = want === 'converged' ? engine.requestSync() : engine.requestRound();
       try {

@@ -168,6 +168,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
         // why it is not connected: the sync service's dial state, last failure code and next retry
         state: typeof s?.state === 'string' ? s.state : sync ? 'idle' : 'unavailable',
         lastError: typeof s?.lastError === 'string' ? s.lastError : null,
+        lastErrno: typeof s?.lastErrno === 'string' ? s.lastErrno : null,
         nextRetryAt: typeof s?.nextRetryAt === 'string' ? s.nextRetryAt : null,
       };
     });
