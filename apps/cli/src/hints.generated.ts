@@ -109,7 +109,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   REQUEST_MALFORMED_JSON: "send valid JSON",
   REQUEST_TIMEOUT: "send the request at once; check the network or proxy",
   REQUEST_TOO_LARGE: "send less, or raise `body_limit`",
-  REQUEST_UNSUPPORTED_MEDIA_TYPE: "send `content-type: application/json`",
+  REQUEST_UNSUPPORTED_MEDIA_TYPE: "send `content-type: application/json` (or `application/merge-patch+json`)",
   ROUTE_NOT_FOUND: "check the path (see /openapi.json)",
   SERVER_ADDRESS_IN_USE: "pick another `--port`, or stop the other process",
   SERVER_LISTEN_FAILED: "fix `host` / `port`",

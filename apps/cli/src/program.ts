@@ -56,10 +56,18 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.OK;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.OK;
+      const out = new Output({ json, stdout: io.stdout, stderr: io.stderr, env: io.env });
+      if (err.code === 'commander.help') {
+        // a parent command (keys, profile, peer, ...) or the program without a subcommand: its
+        // help is on stderr already; a usage error like any other missing argument
+        const path = commandPath(program, argv);
+        const at = commandAt(program, argv);
+        out.error('USAGE', `${path} needs a ${at === program ? 'command' : 'subcommand'}: ${at.commands.map((c) => c.name()).filter((n) => n !== 'help').join(', ')}`, `see \`${path} --help\``);
+        return EXIT.USAGE;
+      }
       // a parse error: the stable code USAGE like every other bad argument, one JSON document
       // with --json, and the help of the command that refused it
-      const out = new Output({ json, stdout: io.stdout, stderr: io.stderr, env: io.env });
       out.error('USAGE', err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim(), `see \`${commandPath(program, argv)} --help\` for the arguments it takes`);
       return EXIT.USAGE;
     }
@@ -74,18 +82,26 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** `profilesync profile get`: the command (sub)path the arguments name, for a usage hint. */
-function commandPath(program: Command, argv: string[]): string {
-  const names = [program.name()];
-  let at = program;
+/** The commands the arguments name, outermost first (the program, `profile`, `get`). */
+function commandChain(program: Command, argv: string[]): Command[] {
+  const chain = [program];
   for (const arg of argv) {
     if (arg.startsWith('-')) continue;
-    const sub = at.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    const sub = chain[chain.length - 1]!.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
     if (sub === undefined) break;
-    names.push(sub.name());
-    at = sub;
+    chain.push(sub);
   }
-  return names.join(' ');
+  return chain;
+}
+
+/** `profilesync profile get`: the command (sub)path the arguments name, for a usage hint. */
+function commandPath(program: Command, argv: string[]): string {
+  return commandChain(program, argv).map((c) => c.name()).join(' ');
+}
+
+/** The innermost command the arguments name. */
+function commandAt(program: Command, argv: string[]): Command {
+  return commandChain(program, argv).pop()!;
 }
 
 export { hintFor };

@@ -44,6 +44,27 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('a directory in the way of FILE.partial', () => {
+  it('offline: LOG_BACKUP_WRITE_FAILED (exit 7) naming it, not the cleanup\'s EISDIR; the directory is left alone, no FILE', () => {
+    const data = join(dir, 'blocked');
+    expect(cli(['init', '--data', data, '--json']).code).toBe(0);
+    const file = join(dir, 'blocked.bak');
+    mkdirSync(`${file}.partial`);
+    writeFileSync(join(`${file}.partial`, 'mine.txt'), 'not the backup\'s');
+    for (const json of [true, false]) {
+      const r = cli(['backup', file, '--data', data, ...(json ? ['--json'] : [])]);
+      expect(r.code).toBe(7);
+      expect(r.stderr).not.toMatch(/ERR_FS_EISDIR|rm returned|\n\s+at /);
+      if (json) {
+        expect(r.error?.code).toBe('LOG_BACKUP_WRITE_FAILED');
+        expect(r.error?.message).toContain(`EISDIR: illegal operation on a directory, open '${file}.partial'`);
+      } else expect(r.stderr).toMatch(/^error LOG_BACKUP_WRITE_FAILED: the backup could not be written: EISDIR/);
+    }
+    expect(existsSync(file)).toBe(false);
+    expect(readdirSync(`${file}.partial`)).toEqual(['mine.txt']);
+  });
+});
+
 describe.each([
   ['plaintext', () => plain, {}],
   ['encrypted', () => encrypted, PASS],

@@ -6,7 +6,7 @@
  * `--data` alone through its server.json.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,27 @@ describe('a data dir of another user', () => {
   });
 });
 
+describe('a running node of another user', () => {
+  it('remote commands on its dir are DATA_DIR_ACCESS_DENIED (exit 5), not NODE_NOT_RUNNING: server.json cannot be read', () => {
+    const root = process.getuid?.() === 0;
+    if (!root) chmodSync(data, 0o000);
+    try {
+      for (const args of [['profile', 'list'], ['peer', 'list'], ['sync'], ['backup', join(tmpdir(), 'never-written-online.bak')]]) {
+        const r = spawnSync(process.execPath, [BIN, ...args, '--data', data, '--json'], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000, ...(root ? { uid: 65534, gid: 65534 } : {}) });
+        const { error } = JSON.parse(r.stderr.trim().split('\n').pop()!);
+        expect([args.join(' '), r.status, error.code]).toEqual([args.join(' '), EXIT.AUTH, 'DATA_DIR_ACCESS_DENIED']);
+        expect(error.hint).toBe(hintFor('DATA_DIR_ACCESS_DENIED'));
+        expect(error.message).toContain(`the data dir ${data} cannot be read by this user`);
+      }
+    } finally {
+      if (!root) chmodSync(data, 0o700);
+    }
+    // the owner still reaches it
+    expect(local('profile', 'list', '--json').code).toBe(0);
+    expect(existsSync(join(tmpdir(), 'never-written-online.bak'))).toBe(false);
+  });
+});
+
 describe('closed pipes', () => {
   it('`| head -1` ends the output quietly, whatever the size of what was left unread', () => {
     // 256 KiB in one field: far more than a pipe buffer, so the writer always meets the closed pipe
@@ -236,6 +257,38 @@ describe('exit codes', () => {
   });
 });
 
+describe('parent commands without a subcommand', () => {
+  it('are USAGE (exit 2) with their help on stderr, like any missing argument; `--help` is exit 0', () => {
+    for (const group of ['keys', 'profile', 'peer', 'cache', 'token', 'webhook']) {
+      const r = cli([group]);
+      expect([group, r.code, r.stdout]).toEqual([group, EXIT.USAGE, '']);
+      expect(r.stderr).toContain(`Usage: profilesync ${group} [options] [command]`);
+      expect(r.stderr).toMatch(new RegExp(`error USAGE: profilesync ${group} needs a subcommand: \\w`));
+      expect(r.stderr).toContain(`see \`profilesync ${group} --help\``);
+      expect(cli([group, '--help']).code).toBe(EXIT.OK);
+    }
+    const bare = cli([]);
+    expect([bare.code, bare.stderr]).toEqual([EXIT.USAGE, expect.stringContaining('error USAGE: profilesync needs a command: serve, init, keys')]);
+    expect(cli(['--help']).code).toBe(EXIT.OK);
+    expect(cli(['help', 'keys']).code).toBe(EXIT.OK);
+  });
+});
+
+describe('a stop without a terminal', () => {
+  it('logs `stopping` with the signal when it arrives, then `closed`', async () => {
+    const node = await serve(['--data', join(dir, 'stop-node'), '--log-level', 'info']);
+    expect(await node.stop('SIGTERM')).toBe(0);
+    const lines = node
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; signal?: string; level: number });
+    const stopping = lines.findIndex((l) => l.msg === 'stopping');
+    expect(lines[stopping]).toMatchObject({ signal: 'SIGTERM', level: 30 });
+    expect(lines.findIndex((l) => l.msg === 'closed')).toBeGreaterThan(stopping);
+  });
+});
+
 describe('messages', () => {
   it('every code in docs/errors.md (and the CLI-only ones) has a hint', () => {
     const doc = readFileSync(join(ROOT, 'docs/errors.md'), 'utf8');
@@ -281,6 +334,19 @@ describe('control characters on a terminal', () => {
 });
 
 describe('online backup', () => {
+  it('a directory in the way of FILE.partial is LOG_BACKUP_WRITE_FAILED (exit 7) naming it, not the cleanup\'s EISDIR; it is left alone', () => {
+    const file = join(dir, 'blocked-online.bak');
+    mkdirSync(`${file}.partial`);
+    writeFileSync(join(`${file}.partial`, 'mine.txt'), 'not the backup\'s');
+    const r = local('backup', file, '--json');
+    expect([r.code, r.error?.code]).toEqual([EXIT.UNAVAILABLE, 'LOG_BACKUP_WRITE_FAILED']);
+    expect(r.error?.message).toContain(`${file}.partial`);
+    expect(r.error?.message).toMatch(/EISDIR/);
+    expect(r.stderr).not.toMatch(/ERR_FS_EISDIR|rm returned/);
+    expect(existsSync(file)).toBe(false);
+    expect(readdirSync(`${file}.partial`)).toEqual(['mine.txt']);
+  });
+
   it('`backup FILE --url URL` streams a checked backup from the running node; it restores to the same profiles', () => {
     const file = join(dir, 'online.bak');
     const token = readFileSync(join(data, 'admin.token'), 'utf8').trim();

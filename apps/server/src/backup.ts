@@ -63,8 +63,24 @@ export async function commitBackupFile(partial: string, file: string): Promise<A
     }
     return checked;
   } catch (err) {
+    throw discardPartial(partial, err);
+  }
+}
+
+/**
+ * Removes FILE.partial after a backup failed, and returns the error to throw: always the one
+ * that made the backup fail. When the cleanup fails too (a directory in the way, no permission),
+ * that is only a detail of it (`details.cleanup`), never a replacement.
+ */
+export function discardPartial(partial: string, err: unknown): unknown {
+  try {
     rmSync(partial, { force: true });
-    throw err;
+    return err;
+  } catch (rmErr) {
+    const e = rmErr as NodeJS.ErrnoException;
+    const cleanup = `${partial} was left in place: ${e.code === 'ERR_FS_EISDIR' ? 'it is a directory' : e.message}`;
+    if (!(err instanceof ProfileSyncError)) return err;
+    return new ProfileSyncError(err.code, err.message, { details: { ...err.details, cleanup }, ...(err.cause !== undefined ? { cause: err.cause } : {}) });
   }
 }
 
@@ -77,8 +93,7 @@ export async function writeBackupFile(log: EventLog, dataDir: string, encrypted:
   try {
     report = await streamBackup(log, dataDir, encrypted, createWriteStream(partial, { mode: 0o600 }), onProgress);
   } catch (err) {
-    rmSync(partial, { force: true });
-    throw err;
+    throw discardPartial(partial, err);
   }
   await commitBackupFile(partial, file);
   return { ...report, file, encrypted };

@@ -149,7 +149,7 @@ function fromFastify(err: { code?: string; statusCode?: number; message?: string
       return bodyTooLarge(limits);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_TYPE':
-      return { status: 415, code: 'REQUEST_UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type; send application/json' };
+      return { status: 415, code: 'REQUEST_UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type; send application/json (or application/merge-patch+json)' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, code: 'REQUEST_MALFORMED_JSON', message: 'request body is not valid JSON' };

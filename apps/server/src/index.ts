@@ -18,7 +18,7 @@ export type { SyncMount, SyncFactory, SyncMountContext, PeerStatus, SyncNowResul
 export type { AppContext, CacheDirectory } from './context.js';
 export { Readiness, readyzAnswer, type ReadinessCheck, type ReadinessReason, type ReadinessReport, type ReadinessStatus } from './readiness.js';
 export { readServerFile, writeServerFile, removeServerFile, serverFilePath, SERVER_FILE, type ServerFileInfo } from './server-file.js';
-export { BackupService, backupSections, streamBackup, writeBackupFile, commitBackupFile, scheduledBackupName, listScheduledBackups, pruneScheduledBackups, type BackupFileReport, type BackupKind } from './backup.js';
+export { BackupService, backupSections, streamBackup, writeBackupFile, commitBackupFile, discardPartial, scheduledBackupName, listScheduledBackups, pruneScheduledBackups, type BackupFileReport, type BackupKind } from './backup.js';
 export { importProfileLogExport, LOG_EXPORT_FORMAT, type LogImportReport, type LogImportResult } from './transfer.js';
 export type { ChangeData, ChangeKind } from './changes/hub.js';
 export type { HookStatus } from './webhooks/deliverer.js';

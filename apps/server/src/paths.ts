@@ -30,6 +30,12 @@ export function nodePaths(dataDir: string): NodePaths {
   };
 }
 
+/** DATA_DIR_ACCESS_DENIED: this user may not read `dataDir` (or a file of it); `code` is the errno (EACCES, EPERM). */
+export function dataDirAccessDenied(dataDir: string, code: string): ProfileSyncError {
+  const uid = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+  return new ProfileSyncError('DATA_DIR_ACCESS_DENIED', `the data dir ${dataDir} cannot be read by this user${uid}: ${code}; run as the user that owns it`, { details: { dir: dataDir, errno: code } });
+}
+
 /**
  * Whether `dataDir` already holds a node (a log or a keyring). A dir this user may not list
  * (another user's 0700 data dir: the node was started as someone else) is
@@ -41,10 +47,7 @@ export function isNodeDir(dataDir: string): boolean {
     accessSync(dataDir, constants.R_OK | constants.X_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') {
-      const uid = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
-      throw new ProfileSyncError('DATA_DIR_ACCESS_DENIED', `the data dir ${dataDir} cannot be read by this user${uid}: ${code}; run as the user that owns it`, { details: { dir: dataDir, errno: code } });
-    }
+    if (code === 'EACCES' || code === 'EPERM') throw dataDirAccessDenied(dataDir, code);
     // ENOENT (and ENOTDIR): no node here
   }
   return existsSync(p.logDir) || existsSync(p.keyringFile);

@@ -7,6 +7,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { dataDirAccessDenied } from './paths.js';
 
 export const SERVER_FILE = 'server.json';
 const FORMAT = 'profilesync-server/v1';
@@ -39,15 +40,27 @@ export function writeServerFile(dataDir: string, info: ServerFileInfo): void {
 
 /** Removes the file if it is this process's (a newer node may have replaced it). */
 export function removeServerFile(dataDir: string, pid: number = process.pid): void {
-  const info = readServerFileRaw(dataDir);
+  let info: ServerFileInfo | undefined;
+  try {
+    info = readServerFileRaw(dataDir);
+  } catch {
+    return; // not ours to read, so not ours to remove
+  }
   if (info && info.pid === pid) rmSync(serverFilePath(dataDir), { force: true });
 }
 
+/**
+ * The file's contents, or undefined (none, or malformed). A file (or dir) this user may not
+ * read is DATA_DIR_ACCESS_DENIED: a node may well run there, as another user, and "no node is
+ * running" would send the operator the wrong way.
+ */
 function readServerFileRaw(dataDir: string): ServerFileInfo | undefined {
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(serverFilePath(dataDir), 'utf8'));
-  } catch {
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw dataDirAccessDenied(dataDir, code);
     return undefined;
   }
   const d = data as Partial<ServerFileInfo> & { format?: unknown };
@@ -66,7 +79,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The running node of `dataDir`, or undefined (no file, a malformed one, or its process is gone). */
+/** The running node of `dataDir`, or undefined (no file, a malformed one, or its process is gone); DATA_DIR_ACCESS_DENIED when this user may not read it. */
 export function readServerFile(dataDir: string): ServerFileInfo | undefined {
   const info = readServerFileRaw(dataDir);
   return info && alive(info.pid) ? info : undefined;

@@ -234,6 +234,10 @@ describe('profiles', () => {
     expect(r.body.systemMessage).toBe('You are a very helpful assistant.');
     const mp = await req('PATCH', '/api/profiles/m1', { body: { name: 'merge-patch type' }, type: 'application/merge-patch+json' });
     expect(mp.status).toBe(200);
+    // another type: the answer names both types a PATCH takes
+    const text = await req('PATCH', '/api/profiles/m1', { raw: '{"name":"x"}', type: 'text/plain' });
+    expect([text.status, text.body.error.code]).toEqual([415, 'REQUEST_UNSUPPORTED_MEDIA_TYPE']);
+    expect(text.body.error.message).toBe('unsupported content type; send application/json (or application/merge-patch+json)');
     const ro = await req('PATCH', '/api/profiles/m1', { body: { version: 'v1.x' } });
     expect(ro.status).toBe(422);
     expect(ro.body.error.code).toBe('PROFILE_READONLY_FIELD');

@@ -31,17 +31,23 @@ import { parseUntil } from '../until.js';
  */
 async function onlineBackup(cli: Cli, o: CommonOpts, file: string) {
   const api = await cli.client(o);
-  const { commitBackupFile } = await import('@profilesync/server');
+  const { commitBackupFile, discardPartial } = await import('@profilesync/server');
   const partial = `${file}.partial`;
   const res = await api.stream('POST', '/api/backup');
   const progress = createByteProgress({ label: 'backup', stream: cli.io.stderr });
+  let writeFailed: NodeJS.ErrnoException | undefined;
   try {
     const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
     body.on('data', (c: Buffer) => progress.add(c.byteLength));
-    await pipeline(body, createWriteStream(partial, { mode: 0o600 }));
+    const out = createWriteStream(partial, { mode: 0o600 });
+    out.once('error', (err) => (writeFailed = err));
+    await pipeline(body, out);
   } catch (err) {
-    rmSync(partial, { force: true });
-    throw new ProfileSyncError('BACKUP_INCOMPLETE', `the node at ${api.url} stopped sending the backup before its end (${(err as Error).message}); nothing was kept — the node's log says why`, { cause: err });
+    // this side could not write (a directory in the way, no permission, a full disk), or the node stopped sending
+    const why = writeFailed
+      ? new ProfileSyncError('LOG_BACKUP_WRITE_FAILED', `the backup could not be written: ${writeFailed.code && !writeFailed.message.startsWith(writeFailed.code) ? `${writeFailed.code} ${writeFailed.message}` : writeFailed.message}`, { details: { file: partial, errno: writeFailed.code }, cause: writeFailed })
+      : new ProfileSyncError('BACKUP_INCOMPLETE', `the node at ${api.url} stopped sending the backup before its end (${(err as Error).message}); nothing was kept — the node's log says why`, { cause: err });
+    throw discardPartial(partial, why);
   } finally {
     progress.stop();
   }

@@ -123,6 +123,18 @@ export function registerData(program: Command, cli: Cli): void {
   addLocal(program.command('verify').description('check every log chain, checksum and derived record (offline); --repair fixes what it can and says what it did with each finding'))
     .option('--repair', 'rebuild derived data (views, snapshots) of intact profiles; with --from, rebuild damaged profiles from a backup')
     .option('--from <backup>', 'with --repair: a backup file (of this node) to rebuild damaged profiles from (their entries, then what is still intact here)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Even without --repair, verify can change the data dir: it opens the dir like the node does',
+        'at start, and that open repairs what it can by itself (a damaged table is salvaged, a lost',
+        'MANIFEST rebuilt, #audit written again); the output lists it under "repaired when the data',
+        'dir was opened". The originals of the LevelDB files it changed are kept in log/lost/.',
+        'To keep a damaged dir exactly as found, copy it first (node stopped): cp -a DIR DIR.as-found',
+        '',
+      ].join('\n'),
+    )
     .action(async (o: CommonOpts & { repair?: boolean; from?: string }) => {
       if (o.from !== undefined && !o.repair) throw new ProfileSyncError('USAGE', '--from needs --repair');
       if (o.from !== undefined && !existsSync(o.from)) throw new ProfileSyncError('USAGE', `no backup file ${o.from}`);

@@ -87,6 +87,8 @@ export function registerNode(program: Command, cli: Cli): void {
             process.exit(1);
           }
           stoppingAt = Date.now();
+          // one line when the signal arrives (the shutdown ends with `closed`): a restart's stop and start line up in the log
+          logger.info({ signal }, 'stopping');
           if (!out.json && cli.io.stdout.isTTY) out.line('stopping (Ctrl-C again after a second to exit at once)...');
           server.close().then(resolve, (err: unknown) => {
             cli.io.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
