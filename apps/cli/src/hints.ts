@@ -27,7 +27,7 @@ const CLI_HINTS: Readonly<Record<string, string>> = {
   PROFILE_NOT_FOUND: 'list the ids with `profilesync profile list`',
   CONFLICT_NOT_FOUND: 'list the conflicts with `profilesync profile conflicts ID` (run `profilesync sync` first if another node found it)',
   CONFLICT_RESOLVED: 'it is closed already (perhaps by another node): `profilesync profile conflicts ID` shows who kept what',
-  PROFILE_DELETED: 'the profile is deleted; its history stays readable with `profilesync profile history ID`',
+  PROFILE_DELETED: 'the profile is deleted (its labels answer this too); its history stays readable with `profilesync profile history ID`, and `profilesync profile revert ID @N` brings it back',
   PROFILE_EXISTS: 'pick another --id, or change the existing profile with `profilesync profile set ID ...`',
   PROFILE_BAD_VERSION: 'a version is @N (the N-th in `profilesync profile history ID`), a label name, or a full version reference',
   PROFILE_VERSION_UNAVAILABLE: 'list the versions with `profilesync profile history ID`',

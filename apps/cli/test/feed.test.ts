@@ -117,5 +117,9 @@ describe('profilesync changes / webhook', () => {
     expect(gone.code).toBe(4);
     expect(gone.error?.code).toBe('WEBHOOK_NOT_FOUND');
     for (const args of [['changes', '--help'], ['webhook', 'add', '--help'], ['webhook', 'deliveries', '--help']]) expect(cli(args).code).toBe(0);
+    // --event names every kind the node delivers (the OpenAPI document's enum)
+    const kinds = ((await (await fetch(`${served.info.url}/openapi.json`)).json()) as { components: { schemas: { WebhookEvent: { enum: string[] } } } }).components.schemas.WebhookEvent.enum;
+    const help = cli(['webhook', 'add', '--help']).stdout.replace(/\s+/g, ' ');
+    for (const k of kinds) expect(help).toContain(k);
   });
 });

@@ -112,7 +112,7 @@ export function registerFeed(program: Command, cli: Cli): void {
 
   const hook = program.command('webhook').description('webhooks: the node POSTs each profile change to a URL (signed, retried, at-least-once)');
   addRemote(hook.command('add <url>').description('add a webhook; prints its secret once (to check x-profilesync-signature)'))
-    .option('--event <kind>', 'deliver only this kind (repeatable): profile.created, profile.updated, profile.deleted, label.moved', collect)
+    .option('--event <kind>', 'deliver only this kind (repeatable): profile.created, profile.updated, profile.deleted, label.moved, conflict.opened, conflict.resolved', collect)
     .option('--profile <glob>', 'only profiles matching this glob (repeatable)', collect)
     .option('--name <name>', 'a name for the list')
     .option('--secret <secret>', 'use this secret (16+ characters) instead of a generated one')
