@@ -20,6 +20,7 @@ import { announce, clearAnnouncement, clearStaleAnnouncement, useAnnouncement } 
 import { randomColor } from '../lib/format.js';
 import { claimStoredCopies, dismissUnsentNotice, dropLiveDocs, onUnsent, onUnsentNotices, ownerOf, profileOrigin, unsentDocs, type UnsentDoc, type UnsentNotice } from '../lib/unsent.js';
 import { retryDelay } from '../lib/changes.js';
+import { RetryCountdown } from './parts.js';
 
 function StatusRegion() {
   const a = useAnnouncement();
@@ -90,17 +91,6 @@ function preloadEditor(): void {
   loadEditor().catch(() => undefined);
 }
 
-/** "Retrying in 4 s…", counting down to `at`. */
-function Countdown({ at }: { at: number }) {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(t);
-  }, []);
-  const s = Math.max(0, Math.ceil((at - now) / 1000));
-  return <span>{s > 0 ? `Retrying in ${s} s…` : 'Retrying…'}</span>;
-}
-
 /** The editor's code, loaded on first use; a failed load (the node down or upgraded) is retried with the editor's backoff (1, 2, 4, 8, then every 15 s) or "Retry now". */
 function LazyEditor({ id }: { id: string }) {
   const [Editor, setEditor] = useState<ComponentType<{ id: string }> | undefined>();
@@ -141,7 +131,7 @@ function LazyEditor({ id }: { id: string }) {
           {error.text}
         </p>
         <p data-testid="editor-load-retry">
-          <Countdown at={error.retryAt} /> The editor opens by itself once its code loads.{' '}
+          <RetryCountdown at={error.retryAt} /> The editor opens by itself once its code loads.{' '}
           <button type="button" onClick={() => retryNow?.()}>
             Retry now
           </button>

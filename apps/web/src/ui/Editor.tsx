@@ -24,7 +24,7 @@ import { Conflicts } from './Conflicts.js';
 import { Messages } from './Messages.js';
 import { ParamsForm, type EditableFields } from './ParamsForm.js';
 import { RenderPreview } from './RenderPreview.js';
-import { ErrorAlert } from './parts.js';
+import { ErrorAlert, RetryCountdown } from './parts.js';
 import { Presence, SyncBadge } from './Presence.js';
 import { announce } from './status.js';
 
@@ -103,17 +103,6 @@ function useNodeView(session: CollabSession | undefined, initial: ProfileView | 
     };
   }, [session]);
   return view;
-}
-
-/** "Retrying in 4 s…", counting down to `at`. */
-function RetryCountdown({ at }: { at: number }) {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(t);
-  }, []);
-  const s = Math.max(0, Math.ceil((at - now) / 1000));
-  return <span>{s > 0 ? `Retrying in ${s} s…` : 'Retrying…'}</span>;
 }
 
 function editableFrom(view: ProfileView): EditableFields {

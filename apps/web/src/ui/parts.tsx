@@ -3,7 +3,7 @@
  * hidden caption, column headers, an optional unlabeled actions column), and polling.
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 
 /** A failure shown where it happened (role=alert); renders nothing without a message. */
 export function ErrorAlert({ message, id }: { message: string | undefined; id?: string }) {
@@ -69,4 +69,15 @@ export function RemoveOrConfig({ source, label, onRemove }: { source: 'config' |
   ) : (
     <span class="muted">from the config file</span>
   );
+}
+
+/** "Retrying in 4 s…", counting down to `at` (ms since the epoch). */
+export function RetryCountdown({ at }: { at: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  const s = Math.max(0, Math.ceil((at - now) / 1000));
+  return <span>{s > 0 ? `Retrying in ${s} s…` : 'Retrying…'}</span>;
 }
