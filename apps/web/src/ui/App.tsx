@@ -20,7 +20,7 @@ import { announce, clearAnnouncement, clearStaleAnnouncement, useAnnouncement } 
 import { randomColor } from '../lib/format.js';
 import { claimStoredCopies, dismissUnsentNotice, dropLiveDocs, onUnsent, onUnsentNotices, ownerOf, profileOrigin, unsentDocs, type UnsentDoc, type UnsentNotice } from '../lib/unsent.js';
 import { retryDelay } from '../lib/changes.js';
-import { RetryCountdown } from './parts.js';
+import { RetryNotice } from './parts.js';
 
 function StatusRegion() {
   const a = useAnnouncement();
@@ -130,12 +130,7 @@ function LazyEditor({ id }: { id: string }) {
         <p role="alert" class="error">
           {error.text}
         </p>
-        <p data-testid="editor-load-retry">
-          <RetryCountdown at={error.retryAt} /> The editor opens by itself once its code loads.{' '}
-          <button type="button" onClick={() => retryNow?.()}>
-            Retry now
-          </button>
-        </p>
+        <RetryNotice testId="editor-load-retry" at={error.retryAt} then="The editor opens by itself once its code loads." onRetry={() => retryNow?.()} />
       </section>
     );
   }

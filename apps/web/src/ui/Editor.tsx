@@ -24,7 +24,7 @@ import { Conflicts } from './Conflicts.js';
 import { Messages } from './Messages.js';
 import { ParamsForm, type EditableFields } from './ParamsForm.js';
 import { RenderPreview } from './RenderPreview.js';
-import { ErrorAlert, RetryCountdown } from './parts.js';
+import { ErrorAlert, RetryNotice } from './parts.js';
 import { Presence, SyncBadge } from './Presence.js';
 import { announce } from './status.js';
 
@@ -214,12 +214,7 @@ export function Editor({ id }: { id: string }) {
         <h1>{id}</h1>
         <ErrorAlert message={`${loadError.code}: ${loadError.message}`} />
         {loadError.retryAt !== undefined && (
-          <p data-testid="editor-retry">
-            <RetryCountdown at={loadError.retryAt} /> The editor opens by itself once the node answers.{' '}
-            <button type="button" onClick={() => retryNow?.()}>
-              Retry now
-            </button>
-          </p>
+          <RetryNotice testId="editor-retry" at={loadError.retryAt} then="The editor opens by itself once the node answers." onRetry={() => retryNow?.()} />
         )}
         {loadError.code === 'PROFILE_DELETED' && (
           <p>

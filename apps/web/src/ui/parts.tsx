@@ -72,7 +72,7 @@ export function RemoveOrConfig({ source, label, onRemove }: { source: 'config' |
 }
 
 /** "Retrying in 4 s…", counting down to `at` (ms since the epoch). */
-export function RetryCountdown({ at }: { at: number }) {
+function RetryCountdown({ at }: { at: number }) {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
@@ -80,4 +80,16 @@ export function RetryCountdown({ at }: { at: number }) {
   }, []);
   const s = Math.max(0, Math.ceil((at - now) / 1000));
   return <span>{s > 0 ? `Retrying in ${s} s…` : 'Retrying…'}</span>;
+}
+
+/** The countdown to the next automatic retry, what happens then, and "Retry now". */
+export function RetryNotice({ testId, at, then, onRetry }: { testId: string; at: number; then: string; onRetry: () => void }) {
+  return (
+    <p data-testid={testId}>
+      <RetryCountdown at={at} /> {then}{' '}
+      <button type="button" onClick={onRetry}>
+        Retry now
+      </button>
+    </p>
+  );
 }
