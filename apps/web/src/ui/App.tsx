@@ -86,9 +86,14 @@ const loadEditor = () =>
     },
   ));
 
-/** After a sign-in: the editor's code, in the background (a failure is retried when an editor opens). */
+/**
+ * After a sign-in: the editor's code, in the background once the page is idle (not competing
+ * with the list's first paint); a failure is retried when an editor opens.
+ */
 function preloadEditor(): void {
-  loadEditor().catch(() => undefined);
+  const load = () => void loadEditor().catch(() => undefined);
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(load, { timeout: 3000 });
+  else setTimeout(load, 1000);
 }
 
 /** The editor's code, loaded on first use; a failed load (the node down or upgraded) is retried with the editor's backoff (1, 2, 4, 8, then every 15 s) or "Retry now". */
