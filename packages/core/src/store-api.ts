@@ -421,7 +421,7 @@ export class ProfileStoreImpl implements ProfileStore {
           node: this.#c.nodeId,
           reason: 'open',
           fields,
-          summary: summaryLine('open' as never, fields),
+          summary: summaryLine('update', fields),
           open: true,
         });
       }
