@@ -114,7 +114,9 @@ describe('corruption in the files of a closed DB', () => {
       let hit = false;
       for (const f of await files(dir, '.ldb')) {
         const data = await readFile(f);
-        const at = data.indexOf(Buffer.from(marker));
+        // its first 16 chars: snappy sometimes encodes a marker's last bytes (with what follows
+        // them) as a copy of earlier bytes, so about one whole marker in ten is not in the file
+        const at = data.indexOf(Buffer.from(marker.slice(0, 16)));
         if (at < 0) continue;
         // the first occurrence is the entry that inserted the marker, or a snapshot holding it
         // (in a snappy block a later copy may reference this literal: then both break)
