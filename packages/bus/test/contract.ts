@@ -49,6 +49,22 @@ function whenState(bus: Bus, connected: boolean): Promise<void> {
   });
 }
 
+/** Resolves once `bus` has gone down and come up again; made before the bus goes away. */
+function wentDownAndUp(bus: Bus): Promise<void> {
+  return new Promise((resolve) => {
+    let down = !bus.connected;
+    const offDown = bus.on('down', () => {
+      down = true;
+    });
+    const offUp = bus.on('up', () => {
+      if (!down) return;
+      offDown();
+      offUp();
+      resolve();
+    });
+  });
+}
+
 export function runBusContract(name: string, setup: () => Promise<BusHarness>): void {
   describe(`Bus contract: ${name}`, () => {
     let h: BusHarness;
@@ -175,7 +191,8 @@ export function runBusContract(name: string, setup: () => Promise<BusHarness>): 
     it('while the bus is away every call rejects BUS_UNAVAILABLE at once; it comes back with its data', async () => {
       const cursors = (await drain(b, fresh(b))).cursors;
       await a.publish(0, bytes('before'));
-      const down = whenState(a, false);
+      // both clients: an idle one may notice the socket's close a moment after the other
+      const down = Promise.all([whenState(a, false), whenState(b, false)]);
       await h.pause();
       await down;
       expect(a.connected).toBe(false);
@@ -186,6 +203,7 @@ export function runBusContract(name: string, setup: () => Promise<BusHarness>): 
       const up = Promise.all([whenState(a, true), whenState(b, true)]);
       await h.resume();
       await up;
+      await waitUsable(b);
       const got = await drain(b, cursors);
       expect(got.gaps).toEqual([]);
       expect(got.payloads[0]).toEqual(['before']);
@@ -194,10 +212,11 @@ export function runBusContract(name: string, setup: () => Promise<BusHarness>): 
     it('a bus that lost its data shows new epochs: old cursors get an epoch gap and restart at the new beginning', async () => {
       const cursors = (await drain(b, fresh(b))).cursors;
       await a.publish(0, bytes('old'));
-      const up = Promise.all([whenState(a, true), whenState(b, true)]);
+      const back = Promise.all([wentDownAndUp(a), wentDownAndUp(b)]);
       await h.restart({ empty: true });
-      await up;
+      await back;
       await waitUsable(a);
+      await waitUsable(b);
       await a.publish(0, bytes('new'));
       const got = await drain(b, [...cursors]);
       expect(got.gaps.filter((g) => g.endsWith(':epoch')).length).toBe(b.shards);
