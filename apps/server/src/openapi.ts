@@ -219,8 +219,11 @@ const schemas: Json = {
       origin: str,
       node: str,
       reason: {
-        enum: ['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve', 'merge', 'open'],
-        description: "how the version closed (merge: this node's run, closed when a peer's changes made apart were merged in); 'open' only on the entry with open: true (changes no version covers yet)",
+        type: 'string',
+        pattern: '^[a-z][a-z0-9-]{0,31}$',
+        examples: ['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve', 'merge', 'open'],
+        description:
+          "how the version closed: idle, checkpoint, actor, create, revert, delete, import, label, startup, migrate, resolve or merge (this node's run, closed when a peer's changes made apart were merged in); 'open' only on the entry with open: true (changes no version covers yet). A version closed by a newer node may carry a reason this release does not know (one lowercase word): show it as it is",
       },
       message: str,
       fields: strArray,

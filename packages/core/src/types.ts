@@ -187,8 +187,11 @@ export interface VersionInfo {
   /** the node that closed the version */
   origin: string;
   node: string;
-  /** how the version was closed; 'open' for the entry of changes no version covers yet (open: true) */
-  reason: VersionReason | 'open';
+  /**
+   * how the version was closed; 'open' for the entry of changes no version covers yet (open: true);
+   * a record from a newer node may carry a reason this release does not know (one lowercase word)
+   */
+  reason: VersionReason | 'open' | NewerReason;
   message?: string;
   /** dotted paths the version changed */
   fields: string[];
@@ -199,6 +202,8 @@ export interface VersionInfo {
 }
 
 export type VersionReason = 'idle' | 'checkpoint' | 'actor' | 'create' | 'revert' | 'delete' | 'import' | 'label' | 'startup' | 'migrate' | 'resolve' | 'merge';
+/** A version reason a newer release added (`/^[a-z][a-z0-9-]{0,31}$/`), kept and listed as it is. */
+export type NewerReason = string & { readonly newerReason?: never };
 
 /** One log entry of history(id, { entries: 'raw' }). */
 export interface EntryInfo {

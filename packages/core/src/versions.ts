@@ -10,9 +10,14 @@ import * as Y from 'yjs';
 import { base64url, isPlainObject } from '@profilesync/model';
 import { VERSIONS_ROOT } from './content-state.js';
 import { hashOf } from './state-hash.js';
-import type { VersionReason } from './types.js';
+import type { NewerReason, VersionReason } from './types.js';
 
 export const REASONS: ReadonlySet<VersionReason> = new Set(['idle', 'checkpoint', 'actor', 'create', 'revert', 'delete', 'import', 'label', 'startup', 'migrate', 'resolve', 'merge']);
+/**
+ * A reason this release does not know, from a newer node (one lowercase word): kept and listed as
+ * it is, so a release that adds a reason does not split a rolling upgrade. `open` is never stored.
+ */
+const NEWER_REASON_RE = /^[a-z][a-z0-9-]{0,31}$/;
 export const DEFAULT_IDLE_MS = 5000;
 export const MAX_MESSAGE_CHARS = 1000;
 const MAX_ACTORS = 32;
@@ -28,7 +33,8 @@ export interface VersionRecord {
   actors: string[];
   by: string;
   node: string;
-  reason: VersionReason;
+  /** how it closed; from a newer node also a reason this release does not know (one lowercase word) */
+  reason: VersionReason | NewerReason;
   fields: string[];
   /** base64url of the content snapshot (Y.encodeSnapshotV2) */
   snapshot: string;
@@ -51,7 +57,8 @@ export function checkRecord(key: string, v: unknown): VersionRecord | string {
   if (typeof r['at'] !== 'number' || !Number.isSafeInteger(r['at']) || r['at'] < 0) return 'at';
   if (!Array.isArray(r['actors']) || r['actors'].length === 0 || r['actors'].length > MAX_ACTORS || !r['actors'].every((a) => str(a, 256))) return 'actors';
   if (!str(r['by'], 1024) || !str(r['node'], 256)) return 'by/node';
-  if (typeof r['reason'] !== 'string' || !REASONS.has(r['reason'] as VersionReason)) return 'reason';
+  const reason = r['reason'];
+  if (typeof reason !== 'string' || !(REASONS.has(reason as VersionReason) || (NEWER_REASON_RE.test(reason) && reason !== 'open'))) return 'reason';
   if (!Array.isArray(r['fields']) || r['fields'].length > MAX_FIELDS || !r['fields'].every((f) => typeof f === 'string' && f.length <= 512)) return 'fields';
   if (r['message'] !== undefined && !str(r['message'], MAX_MESSAGE_CHARS)) return 'message';
   const snap = r['snapshot'];
