@@ -159,6 +159,10 @@ describe('profilesync (plaintext node)', () => {
     const added = cli(['peer', 'add', 'ws://127.0.0.1:1/sync', '--key', key, '--json'], env);
     expect(added.code).toBe(0);
     expect(cli(['peer', 'list', '--json'], env).json.peers.map((p: any) => p.id)).toEqual([added.json.id]);
+    // nothing listens on port 1: the table says why it is not connected (the dial's socket error)
+    let listed = '';
+    for (let i = 0; i < 40 && !listed.includes('ECONNREFUSED'); i++) listed = cli(['peer', 'list'], env).stdout;
+    expect(listed).toMatch(/CONNECTED[\s\S]*no \(SYNC_CONNECTION_LOST: ECONNREFUSED\)/);
     expect(cli(['peer', 'add', 'ws://x/sync', '--key', 'bad', '--json'], env).code).toBe(8);
     expect(cli(['peer', 'remove', added.json.id, '--json'], env).code).toBe(0);
     const tokens = cli(['token', 'list', '--json'], env);

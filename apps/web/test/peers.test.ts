@@ -68,6 +68,8 @@ describe('peers', () => {
       const dead = row(page, 'dead');
       await eventually(async () => (await dead.count()) === 1 && (await dead.getByTestId('peer-state').innerText()).includes('Unreachable'), 'the unreachable peer');
       await eventually(async () => /Backing off: next try at .* \(in \d+/.test(await dead.getByTestId('peer-detail').innerText()), 'the next retry time');
+      // the socket error of the last dial, in words
+      await expect(dead.getByTestId('peer-detail').innerText()).resolves.toMatch(/^Connection refused at ws:\/\/127\.0\.0\.1:\d+\/sync: nothing listens on that port/);
       await expect(dead.getByTestId('peer-seen').innerText()).resolves.toBe('never');
       await shot(page, 'peers');
       expect(await unlabeledControls(page)).toEqual([]);

@@ -70,6 +70,16 @@ describe('peers in words', () => {
     expect(peerState(peer({ connected: true, state: 'connected', lagMillis: 75_365, pending: 2 }), true, now)).toEqual({ tone: 'ok', label: 'Connected', detail: '2 profiles to exchange; 1 min 15 s behind.' });
     expect(peerState(peer({ connected: true, state: 'connected', lagMillis: 0 }), true, now).detail).toBe('Up to date.');
     expect(explainPeerError('SOMETHING_NEW', 'u').detail).toContain('SOMETHING_NEW');
+    // the socket error of the last dial (lastErrno) says more than "unreachable"
+    const lost = (lastErrno: string | null) => peerState(peer({ state: 'idle', lastError: 'SYNC_CONNECTION_LOST', lastErrno }), true, now);
+    expect(lost('ECONNREFUSED')).toEqual({ tone: 'bad', label: 'Unreachable', detail: 'Connection refused at ws://h:1/sync: nothing listens on that port (the node is down, or the port is wrong).' });
+    expect(lost('ENOTFOUND').label).toBe('Unknown host');
+    expect(lost('HTTP_404')).toMatchObject({ label: 'Not a sync endpoint', detail: expect.stringMatching(/^A web server at ws:\/\/h:1\/sync answered HTTP 404 .*ends in \/sync/) });
+    expect(lost('ECONNRESET').label).toBe('Connection reset');
+    expect(lost('EWHATEVER').detail).toMatch(/^Nothing answered at ws:\/\/h:1\/sync\./);
+    expect(lost(null).label).toBe('Unreachable');
+    // only for a lost connection: another code keeps its own words
+    expect(peerState(peer({ state: 'idle', lastError: 'CRYPTO_PEER_UNKNOWN', lastErrno: 'ECONNREFUSED' }), true, now).label).toBe('Refused our key');
   });
   it('lag and last seen in human units, "never" for a peer never seen', () => {
     expect(lagText(75_365)).toBe('1 min 15 s behind');

@@ -14,6 +14,16 @@ interface PeerRow extends PeerRecord {
   connected: boolean;
   lastSeen: string | null;
   pending: number;
+  state?: string;
+  lastError?: string | null;
+  lastErrno?: string | null;
+}
+
+/** "yes", or "no" with why the last dial failed: "no (SYNC_CONNECTION_LOST: ECONNREFUSED)". */
+function connectedText(p: PeerRow): string {
+  if (p.connected) return 'yes';
+  if (!p.lastError) return p.state === 'connecting' ? 'no (dialing)' : 'no';
+  return `no (${p.lastError}${p.lastErrno ? `: ${p.lastErrno}` : ''})`;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -41,7 +51,7 @@ export function registerAdmin(program: Command, cli: Cli): void {
     const r = await api.get<{ sync: string; peers: PeerRow[] }>('/api/peers');
     const out = cli.output(o);
     out.result(r, () => {
-      out.table(['ID', 'URL', 'FINGERPRINT', 'SOURCE', 'CONNECTED', 'LAST SEEN', 'PENDING'], r.peers.map((p) => [p.id, p.url, p.fingerprint, p.source, p.connected ? 'yes' : 'no', p.lastSeen, p.pending]));
+      out.table(['ID', 'URL', 'FINGERPRINT', 'SOURCE', 'CONNECTED', 'LAST SEEN', 'PENDING'], r.peers.map((p) => [p.id, p.url, p.fingerprint, p.source, connectedText(p), p.lastSeen, p.pending]));
       if (r.sync !== 'available') out.line(out.style('dim', '(peer sync is not available on this node yet)'));
     });
   });

@@ -14,14 +14,36 @@ export interface PeerState {
   detail: string;
 }
 
-/** What a failure code means for a person, and what to do about it. */
-export function explainPeerError(code: string | null | undefined, url: string): { label: string; detail: string } {
+/** What the socket error of an unreachable peer's last dial says, in a sentence (undefined: nothing more to say). */
+function explainErrno(errno: string | null | undefined, url: string): { label: string; detail: string } | undefined {
+  const http = /^HTTP_(\d{3})$/.exec(errno ?? '');
+  if (http) {
+    return { label: 'Not a sync endpoint', detail: `A web server at ${url} answered HTTP ${http[1]} instead of taking the connection: check the path (it ends in /sync) and that a proxy in between passes WebSockets.` };
+  }
+  switch (errno) {
+    case 'ECONNREFUSED':
+      return { label: 'Unreachable', detail: `Connection refused at ${url}: nothing listens on that port (the node is down, or the port is wrong).` };
+    case 'ENOTFOUND':
+      return { label: 'Unknown host', detail: `The host name of ${url} does not resolve: check its spelling or your DNS.` };
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { label: 'Unreachable', detail: `No answer from ${url} (${errno}): the host is down or a firewall drops the connection.` };
+    case 'ECONNRESET':
+      return { label: 'Connection reset', detail: `${url} closed the connection at once (${errno}): a proxy or firewall in between, or the node was stopping.` };
+    default:
+      return undefined;
+  }
+}
+
+/** What a failure code (and the socket error of the last dial) means for a person, and what to do about it. */
+export function explainPeerError(code: string | null | undefined, url: string, errno?: string | null): { label: string; detail: string } {
   switch (code) {
     case 'CRYPTO_PEER_UNKNOWN':
       return { label: 'Refused our key', detail: `The peer answered but does not accept this node's key. Add this node on the peer (its Peers page, or profilesync peer add) with the key shown under "This node".` };
     case 'SYNC_CONNECTION_LOST':
     case 'SYNC_PING_TIMEOUT':
-      return { label: 'Unreachable', detail: `Nothing answered at ${url}. Check that the node runs and that the URL (host, port, /sync path) is right.` };
+      return (code === 'SYNC_CONNECTION_LOST' ? explainErrno(errno, url) : undefined) ?? { label: 'Unreachable', detail: `Nothing answered at ${url}. Check that the node runs and that the URL (host, port, /sync path) is right.` };
     case 'SYNC_HANDSHAKE_TIMEOUT':
       return { label: 'No handshake', detail: `${url} accepted the connection but did not complete the handshake in time (a proxy in between, or an overloaded node).` };
     case 'CRYPTO_NETWORK_MISMATCH':
@@ -55,7 +77,7 @@ export function peerState(p: PeerInfo, syncAvailable: boolean, now: number): Pee
     };
   }
   if (p.state === 'connecting') return { tone: 'warn', label: 'Connecting…', detail: `Dialing ${p.url}.` };
-  const why = explainPeerError(p.lastError, p.url);
+  const why = explainPeerError(p.lastError, p.url, p.lastErrno);
   if (p.state === 'backoff' && p.nextRetryAt) {
     const at = Date.parse(p.nextRetryAt);
     const wait = Number.isNaN(at) ? '' : ` Backing off: next try at ${new Date(at).toLocaleTimeString()} (in ${humanDuration(Math.max(0, at - now))}).`;
@@ -93,7 +115,7 @@ export function syncMessage(r: SyncReport, peers: readonly PeerInfo[]): { kind: 
       const name = p?.name ?? x.id;
       if (x.code === 'SYNC_NOT_CONNECTED') {
         const code = p?.lastError ?? /\(([A-Z0-9_]+)\)/.exec(x.message ?? '')?.[1];
-        const why = explainPeerError(code, p?.url ?? 'its URL');
+        const why = explainPeerError(code, p?.url ?? 'its URL', p?.lastErrno);
         return `${name} is not connected: ${why.label.toLowerCase()}. ${why.detail}`;
       }
       if (x.code === 'SYNC_TIMEOUT') return `${name} did not finish a sync round in time; it keeps syncing in the background.`;

@@ -20,6 +20,8 @@ export interface PeerInfo {
   state?: 'connected' | 'connecting' | 'backoff' | 'idle' | 'unavailable';
   /** code of the last failure, e.g. CRYPTO_PEER_UNKNOWN (it refused our key) */
   lastError?: string | null;
+  /** with SYNC_CONNECTION_LOST: the socket error of the last dial (ECONNREFUSED, ..., HTTP_<status>) */
+  lastErrno?: string | null;
   /** while backing off: when the next dial happens (ISO-8601) */
   nextRetryAt?: string | null;
 }
