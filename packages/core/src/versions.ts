@@ -18,6 +18,10 @@ export const REASONS: ReadonlySet<VersionReason> = new Set(['idle', 'checkpoint'
  * it is, so a release that adds a reason does not split a rolling upgrade. `open` is never stored.
  */
 const NEWER_REASON_RE = /^[a-z][a-z0-9-]{0,31}$/;
+const KNOWN_KEYS: ReadonlySet<string> = new Set(['at', 'actors', 'by', 'node', 'reason', 'fields', 'snapshot', 'message']);
+/** A key a newer release added to version records: kept, ignored by this release. */
+const NEWER_KEY_RE = /^[a-z][A-Za-z0-9]{0,31}$/;
+const MAX_NEWER_KEYS = 8;
 export const DEFAULT_IDLE_MS = 5000;
 export const MAX_MESSAGE_CHARS = 1000;
 const MAX_ACTORS = 32;
@@ -53,7 +57,10 @@ export function checkRecord(key: string, v: unknown): VersionRecord | string {
   if (!HASH_RE.test(key)) return 'key is not a state hash';
   if (!isPlainObject(v)) return 'not an object';
   const r = v as Record<string, unknown>;
-  for (const k of Object.keys(r)) if (!['at', 'actors', 'by', 'node', 'reason', 'fields', 'snapshot', 'message'].includes(k)) return `unknown key ${k}`;
+  // keys a newer release added are kept (and ignored here): at most 8, each a short camelCase name
+  const newer = Object.keys(r).filter((k) => !KNOWN_KEYS.has(k));
+  if (newer.length > MAX_NEWER_KEYS) return `more than ${MAX_NEWER_KEYS} unknown keys`;
+  for (const k of newer) if (!NEWER_KEY_RE.test(k)) return `unknown key ${k}`;
   if (typeof r['at'] !== 'number' || !Number.isSafeInteger(r['at']) || r['at'] < 0) return 'at';
   if (!Array.isArray(r['actors']) || r['actors'].length === 0 || r['actors'].length > MAX_ACTORS || !r['actors'].every((a) => str(a, 256))) return 'actors';
   if (!str(r['by'], 1024) || !str(r['node'], 256)) return 'by/node';

@@ -232,19 +232,19 @@ describe('two stores exchanging updates', () => {
     expect(await b.store.history('vr')).toEqual(await a.store.history('vr'));
   });
 
-  it("a version record with a reason a newer release added is kept and listed as it is (a rolling upgrade does not split); 'open' or a malformed reason is refused", async () => {
+  it("a version record with a reason or keys a newer release added is kept and listed as it is (a rolling upgrade does not split); 'open', a malformed reason or key is refused", async () => {
     await a.store.create({ id: 'nr', ...sample() }, ctx);
     const state = await a.store.encodeStateAsUpdate('nr');
     expect((await b.store.applyRemoteUpdate('nr', state, peerA)).applied).toBe(true);
     /** the same record (its snapshot still hashes to its key) with another reason, as a newer peer writes it */
-    const withReason = (reason: string): Uint8Array => {
+    const withReason = (reason: string, extra: Record<string, unknown> = {}): Uint8Array => {
       const doc = new Y.Doc({ gc: false });
       Y.applyUpdate(doc, state);
       const sv = Y.encodeStateVector(doc);
       const versions = doc.getMap<Record<string, unknown>>('versions');
       const [key, rec] = [...versions.entries()][0]!;
       doc.clientID = 4343;
-      versions.set(key, { ...rec, reason });
+      versions.set(key, { ...rec, reason, ...extra });
       const delta = Y.encodeStateAsUpdate(doc, sv);
       doc.destroy();
       return delta;
@@ -252,8 +252,12 @@ describe('two stores exchanging updates', () => {
     for (const bad of ['open', 'Not-a-word', 'x'.repeat(33), '']) {
       await expect(b.store.applyRemoteUpdate('nr', withReason(bad), peerA), bad).rejects.toMatchObject({ code: 'PROFILE_INVALID', details: { rule: 'version-record' } });
     }
+    const nine = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, i]));
+    for (const bad of [{ 'not a key': 1 }, { Upper: 1 }, nine]) {
+      await expect(b.store.applyRemoteUpdate('nr', withReason('create', bad), peerA), Object.keys(bad).join()).rejects.toMatchObject({ code: 'PROFILE_INVALID', details: { rule: 'version-record' } });
+    }
     expect((await b.store.history('nr')).map((v) => v.reason)).toEqual(['create']);
-    expect((await b.store.applyRemoteUpdate('nr', withReason('auto-tune'), peerA)).applied).toBe(true);
+    expect((await b.store.applyRemoteUpdate('nr', withReason('auto-tune', { parentRef: 'v2.x', weight: { a: 1 } }), peerA)).applied).toBe(true);
     const listed = await b.store.history('nr');
     expect(listed.map((v) => [v.reason, v.summary.split(':')[0]])).toEqual([['auto-tune', 'auto-tune']]);
     const audit = (await b.store.audit({ profile: 'nr' })).filter((r) => r.origin === peerA.origin);
