@@ -132,9 +132,10 @@ export class Output {
     else this.line(text);
   }
 
-  error(code: string, message: string, hint?: string): void {
+  /** `details` (the node's or the command's, e.g. `missing` of a render, `path`/`rule` of a refused write) go only into the --json document. */
+  error(code: string, message: string, hint?: string, details?: Record<string, unknown>): void {
     if (this.json) {
-      this.#err.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } })}\n`);
+      this.#err.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}), ...(details && Object.keys(details).length > 0 ? { details } : {}) } })}\n`);
       return;
     }
     const red = (t: string) => (this.errColor ? `\x1b[31m${t}\x1b[39m` : t);

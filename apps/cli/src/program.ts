@@ -73,10 +73,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
     const out = new Output({ json, stdout: io.stdout, stderr: io.stderr, env: io.env });
     const code = errorCode(err) ?? 'INTERNAL';
-    const e = err as { message?: string; details?: { hint?: unknown; reported?: unknown } };
+    const e = err as { message?: string; details?: { hint?: unknown; reported?: unknown } & Record<string, unknown> };
     if (e.details?.reported !== true || json) {
       const hint = typeof e.details?.hint === 'string' ? e.details.hint : hintFor(code);
-      out.error(code, errorCode(err) ? (e.message ?? String(err)) : `unexpected: ${(err as Error).stack ?? String(err)}`, hint);
+      // the details a script needs (details.missing of a render, details.path/rule of a refused write), without the CLI's own flags
+      const { hint: _hint, reported: _reported, ...details } = errorCode(err) ? (e.details ?? {}) : {};
+      out.error(code, errorCode(err) ? (e.message ?? String(err)) : `unexpected: ${(err as Error).stack ?? String(err)}`, hint, details);
     }
     return exitCodeFor(code);
   }

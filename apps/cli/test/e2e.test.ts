@@ -123,6 +123,11 @@ describe('profilesync (plaintext node)', () => {
     const invalid = cli(['profile', 'set', 'support', 'parameters.temperature=7', '--json'], env);
     expect(invalid.code).toBe(8);
     expect(invalid.error?.code).toBe('PROFILE_INVALID');
+    // --json errors carry the node's details: which field broke which rule, which variables are missing
+    expect(invalid.error?.details).toMatchObject({ path: 'parameters.temperature', rule: 'too_big' });
+    const noVars = cli(['profile', 'render', 'support', '--version=@2', '--template', 'greet', '--json'], env);
+    expect([noVars.code, noVars.error?.code, noVars.error?.details?.missing]).toEqual([8, 'PROFILE_RENDER_MISSING_VARIABLES', ['name']]);
+    expect(noVars.error?.details).not.toHaveProperty('hint');
     const dup = cli(['profile', 'create', '--id', 'support', '--model', 'm', '--name', 'n', '--json'], env);
     expect(dup.code).toBe(6);
     const badToken = cli(['profile', 'list', '--json', '--token', 'ps_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'], env);

@@ -18,7 +18,7 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   json: any;
-  error: { code: string; message: string; hint?: string } | undefined;
+  error: { code: string; message: string; hint?: string; details?: Record<string, any> } | undefined;
 }
 
 /** Env without the caller's PROFILESYNC_* so tests are hermetic. */
