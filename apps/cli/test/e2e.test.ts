@@ -153,6 +153,22 @@ describe('profilesync (plaintext node)', () => {
     expect(down.error?.hint).toContain('profilesync serve');
   });
 
+  it('history stays readable when a version changed many fields (the table names a few, --json all)', () => {
+    const env = remote();
+    const templates = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`step_${i}`, `Step ${i}: {{input}}`]));
+    const file = join(dir, 'wide.json');
+    writeFileSync(file, JSON.stringify({ id: 'wide', modelId: 'gpt-4o', name: 'Wide', systemMessage: 'You plan.', templates, parameters: { temperature: 0.2, top_p: 0.9, seed: 1 } }));
+    expect(cli(['profile', 'create', '--file', file, '--json'], env).code).toBe(0);
+    const json = cli(['profile', 'history', 'wide', '--json'], env).json.versions;
+    expect(json[0].fields).toHaveLength(18);
+    const human = cli(['profile', 'history', 'wide'], env).stdout.split('\n');
+    const row = human.find((l) => l.startsWith('@1'))!;
+    expect(row).toContain('modelId, name, parameters.seed, +15 more');
+    expect(row).toContain(json[0].version);
+    expect(Math.max(...human.map((l) => l.length))).toBeLessThan(200);
+    expect(cli(['profile', 'delete', 'wide', '--json'], env).code).toBe(0); // the export test below counts live profiles
+  });
+
   it('operator commands: cache, peers, tokens, audit, keys, sync', () => {
     const env = remote();
     const stats = cli(['cache', 'stats', '--json'], env);

@@ -21,6 +21,12 @@ function short(v: unknown): string {
   return t.length > 40 ? `${t.slice(0, 39)}…` : t;
 }
 
+/** A version's changed fields in the history table: a few, then how many more (a create lists every field; --json has them all). */
+function fieldsCell(fields: readonly string[]): string {
+  if (fields.length === 0) return '-';
+  return fields.length <= 4 ? fields.join(', ') : `${fields.slice(0, 3).join(', ')}, +${fields.length - 3} more`;
+}
+
 /**
  * Where two whole profiles (a create conflict's sides) differ: dotted paths, one level into
  * objects (`parameters.temperature`, `templates.answer`), in key order.
@@ -245,7 +251,7 @@ export function registerProfile(program: Command, cli: Cli): void {
       out.result({ versions }, () =>
         out.table(
           ['SEQ', 'AT', 'ACTOR', 'REASON', 'FIELDS', 'VERSION'],
-          versions.map((v) => [`${v.ref}${v.open ? ' (open)' : ''}`, v.at, v.by, v.open ? 'still open: not a version yet (a pause after edits here, a checkpoint or another editor closes it)' : v.message ? `${v.reason}: ${v.message}` : v.reason, v.fields.join(', ') || '-', v.version]),
+          versions.map((v) => [`${v.ref}${v.open ? ' (open)' : ''}`, v.at, v.by, v.open ? 'still open: not a version yet (a pause after edits here, a checkpoint or another editor closes it)' : v.message ? `${v.reason}: ${v.message}` : v.reason, fieldsCell(v.fields), v.version]),
         ),
       );
     });
