@@ -101,6 +101,8 @@ describe('profile model v2 in the editor', () => {
     expect((await view('chat')).parameters.tools).toBeUndefined();
     await form.getByLabel('tools', { exact: true }).fill('[{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]');
     await form.getByRole('button', { name: 'Save parameters' }).click();
+    // the status may still say so from the save above: wait for the node to hold the tool
+    await eventually(async () => (await view('chat')).parameters.tools !== undefined, 'the tool on the node');
     await page.getByTestId('status').filter({ hasText: 'Parameters saved.' }).waitFor();
     expect((await view('chat')).parameters.tools[0].function.parameters.properties.q.type).toBe('string');
     await shot(page, 'editor-json-parameters');
