@@ -253,7 +253,16 @@ const schemas: Json = {
       modelId: str,
       messages: { type: 'array', items: { type: 'object', required: ['role', 'content'], additionalProperties: false, properties: { role: { enum: ['system', 'developer', 'user', 'assistant'] }, content: str } } },
       parameters,
-      warnings: { type: 'array', items: { type: 'object', required: ['code', 'variable'], additionalProperties: false, properties: { code: { const: 'RENDER_UNUSED_VARIABLE' }, variable: str } } },
+      warnings: {
+        type: 'array',
+        description: 'RENDER_UNUSED_VARIABLE: a variable given that no rendered text uses; RENDER_MALFORMED_VARIABLE: text that looks like a variable but is none ({{ first name }}, {{#if x}}, {{name}), sent as typed, with where it is (path)',
+        items: {
+          oneOf: [
+            { type: 'object', required: ['code', 'variable'], additionalProperties: false, properties: { code: { const: 'RENDER_UNUSED_VARIABLE' }, variable: str } },
+            { type: 'object', required: ['code', 'variable', 'path'], additionalProperties: false, properties: { code: { const: 'RENDER_MALFORMED_VARIABLE' }, variable: str, path: { type: 'string', examples: ['systemMessage', 'messages.k3m2p9x0qa.content', 'templates.greet'] } } },
+          ],
+        },
+      },
       request: { ...jsonObject, description: 'the exact body of an OpenAI-compatible chat completions call: model, messages, the parameters, extra keys at the top level' },
     },
   },

@@ -99,10 +99,13 @@ export interface RenderedMessage {
   content: string;
 }
 
-export interface RenderWarning {
-  code: 'RENDER_UNUSED_VARIABLE';
-  variable: string;
-}
+/**
+ * RENDER_UNUSED_VARIABLE: a variable given that no rendered text uses. RENDER_MALFORMED_VARIABLE:
+ * `variable` is text that looks like a variable but is none (`{{ first name }}`, `{{#if x}}`,
+ * `{{name}`), sent to the model as typed; `path` is where (`systemMessage`, `messages.ID.content`,
+ * `templates.NAME`).
+ */
+export type RenderWarning = { code: 'RENDER_UNUSED_VARIABLE'; variable: string } | { code: 'RENDER_MALFORMED_VARIABLE'; variable: string; path: string };
 
 /** What render() returns: the filled prompt, and the exact body of an OpenAI-compatible chat call. */
 export interface RenderResult {

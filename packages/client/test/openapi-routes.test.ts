@@ -73,6 +73,18 @@ describe('OpenAPI document: every operation, real answers', () => {
     expect((await call(a, 'POST', '/api/profiles/oa-r/render', { variables: {} })).status).toBe(422);
     expect((await call(a, 'POST', '/api/profiles/oa-r/render', { variables: { product: 'x', name: 'y' }, template: 'nope' })).status).toBe(404);
     expect((await call(a, 'POST', '/api/profiles/oa-r/render', { variables: { product: 'x', name: 'y' }, version: '@1' })).status).toBe(200);
+    // text that looks like a variable but is none: sent as typed, a warning says what and where
+    expect((await call(a, 'POST', '/api/profiles', profile('oa-typo', { systemMessage: 'Hi {{ first name }}', templates: { greet: 'Re {{ticket}' } }))).status).toBe(201);
+    const typo = await call(a, 'POST', '/api/profiles/oa-typo/render', { variables: { unused: 1 }, template: 'greet' });
+    expect([typo.status, typo.body.messages[0].content, typo.body.warnings]).toEqual([
+      200,
+      'Hi {{ first name }}',
+      [
+        { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{ first name }}', path: 'systemMessage' },
+        { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{ticket}', path: 'templates.greet' },
+        { code: 'RENDER_UNUSED_VARIABLE', variable: 'unused' },
+      ],
+    ]);
     await call(a, 'PATCH', '/api/profiles/oa-r', { description: 'checkpointed' });
     expect((await call(a, 'POST', '/api/profiles/oa-r/versions', { message: 'first cut' })).status).toBe(201);
     expect((await call(a, 'POST', '/api/profiles/oa-r/versions', { message: 'again' })).status).toBe(200);

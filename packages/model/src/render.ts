@@ -8,20 +8,32 @@
  * Messages: a non-empty systemMessage first (role system), then `messages` in order, then the
  * named template (if asked for) as a user message. Variables a rendered text uses but the caller
  * did not give: PROFILE_RENDER_MISSING_VARIABLES with details.missing (names, in order of first
- * use). Variables given but unused: warnings RENDER_UNUSED_VARIABLE. Values: strings; numbers and
- * booleans are written with String().
+ * use). Text that looks like a variable but is none (`{{ first name }}`, `{{#if x}}`, `{{name}`):
+ * warnings RENDER_MALFORMED_VARIABLE (it is sent as typed). Variables given but unused: warnings
+ * RENDER_UNUSED_VARIABLE. Values: strings; numbers and booleans are written with String().
  */
 import { ModelErrorCode, modelError } from './errors.js';
 import type { JsonObject, Message, ProfileParameters, RenderedMessage, RenderResult, RenderVariables, RenderWarning, Role } from './types.js';
 
 const NAME_START = /[A-Za-z_]/;
 const VAR = /^\{\{ *([A-Za-z_][A-Za-z0-9_.-]*) *\}\}/;
+/**
+ * A `{{` that opens no variable but was meant to: `{{` ... `}}` with no brace or newline inside
+ * (`{{ first name }}`, `{{1x}}`, `{{#if x}}`, `{{ x | upper }}`), or a name closed by one brace
+ * (`{{name}`). `{{{x}}}` (a brace around a variable) and `\{{` (a literal) are not.
+ */
+const MALFORMED = /^\{\{(?:[^{}\n]{0,64}\}\}| *[A-Za-z_][A-Za-z0-9_.-]* *\}(?!\}))/;
 
 /** A text split into literal parts (even indexes) and variable names (odd indexes). */
 type Compiled = string | string[];
 
 /** Compiles a text; a text without `{{` stays the string itself (no allocation). */
 export function compileTemplate(text: string): Compiled {
+  return compileText(text);
+}
+
+/** compileTemplate, also pushing each malformed variable's text (MALFORMED) to `malformed`. */
+function compileText(text: string, malformed?: string[]): Compiled {
   let j = text.indexOf('{{');
   if (j < 0) return text;
   const parts: string[] = [];
@@ -34,6 +46,10 @@ export function compileTemplate(text: string): Compiled {
     } else {
       const m = NAME_START.test(text.charAt(j + 2)) || text.charCodeAt(j + 2) === 32 ? VAR.exec(text.slice(j, j + 2 + 256)) : null;
       if (m === null) {
+        if (malformed !== undefined && text.charCodeAt(j + 2) !== 123 /* { */) {
+          const bad = MALFORMED.exec(text.slice(j, j + 2 + 66));
+          if (bad !== null) malformed.push(bad[0]);
+        }
         lit += text.slice(i, j + 1);
         i = j + 1;
       } else {
@@ -59,10 +75,24 @@ export function templateVariables(text: string): string[] {
   return out;
 }
 
+/** A compiled text and the warnings it gives on every render (malformed variables). */
+interface CompiledText {
+  text: Compiled;
+  warnings: RenderWarning[];
+}
+
 interface CompiledProfile {
-  system: Compiled | null;
-  messages: { role: Role; text: Compiled }[];
-  templates: Map<string, Compiled>;
+  system: CompiledText | null;
+  messages: { role: Role; text: CompiledText }[];
+  templates: Map<string, CompiledText>;
+}
+
+const NO_WARNINGS: RenderWarning[] = [];
+
+function compileAt(text: string, path: string): CompiledText {
+  const bad: string[] = [];
+  const compiled = compileText(text, bad);
+  return { text: compiled, warnings: bad.length === 0 ? NO_WARNINGS : bad.map((variable) => ({ code: 'RENDER_MALFORMED_VARIABLE', variable, path })) };
 }
 
 /** Compiled prompts per frozen view: rendering the same (hot, frozen) view again skips parsing. */
@@ -82,8 +112,8 @@ function compileProfile(p: RenderableProfile): CompiledProfile {
   let c = COMPILED.get(p);
   if (c !== undefined) return c;
   c = {
-    system: p.systemMessage.length > 0 ? compileTemplate(p.systemMessage) : null,
-    messages: p.messages.map((m) => ({ role: m.role, text: compileTemplate(m.content) })),
+    system: p.systemMessage.length > 0 ? compileAt(p.systemMessage, 'systemMessage') : null,
+    messages: p.messages.map((m) => ({ role: m.role, text: compileAt(m.content, `messages.${m.id}.content`) })),
     templates: new Map(),
   };
   if (Object.isFrozen(p)) COMPILED.set(p, c);
@@ -117,7 +147,7 @@ function checkVariables(variables: unknown): RenderVariables {
 export function render(profile: RenderableProfile, variables?: RenderVariables, opts: { template?: string } = {}): RenderResult {
   const vars = checkVariables(variables);
   const c = compileProfile(profile);
-  let template: Compiled | undefined;
+  let template: CompiledText | undefined;
   if (opts.template !== undefined) {
     const name = opts.template;
     template = c.templates.get(name);
@@ -125,7 +155,7 @@ export function render(profile: RenderableProfile, variables?: RenderVariables, 
       if (typeof name !== 'string' || !Object.prototype.hasOwnProperty.call(profile.templates, name)) {
         throw modelError(ModelErrorCode.TEMPLATE_NOT_FOUND, `template '${String(name).slice(0, 64)}' is not defined on ${profile.id}`, { id: profile.id, template: String(name).slice(0, 64) });
       }
-      template = compileTemplate(profile.templates[name]!);
+      template = compileAt(profile.templates[name]!, `templates.${name}`);
       c.templates.set(name, template);
     }
   }
@@ -147,13 +177,22 @@ export function render(profile: RenderableProfile, variables?: RenderVariables, 
     return out;
   };
   const messages: RenderedMessage[] = [];
-  if (c.system !== null) messages.push({ role: 'system', content: fill(c.system) });
-  for (const m of c.messages) messages.push({ role: m.role, content: fill(m.text) });
-  if (template !== undefined) messages.push({ role: 'user', content: fill(template) });
+  const warnings: RenderWarning[] = [];
+  if (c.system !== null) {
+    messages.push({ role: 'system', content: fill(c.system.text) });
+    if (c.system.warnings.length > 0) warnings.push(...c.system.warnings);
+  }
+  for (const m of c.messages) {
+    messages.push({ role: m.role, content: fill(m.text.text) });
+    if (m.text.warnings.length > 0) warnings.push(...m.text.warnings);
+  }
+  if (template !== undefined) {
+    messages.push({ role: 'user', content: fill(template.text) });
+    if (template.warnings.length > 0) warnings.push(...template.warnings);
+  }
   if (missing !== undefined) {
     throw modelError(ModelErrorCode.RENDER_MISSING_VARIABLES, `missing variables: ${missing.join(', ')}`, { id: profile.id, missing });
   }
-  const warnings: RenderWarning[] = [];
   for (const k in vars) {
     if (Object.prototype.hasOwnProperty.call(vars, k) && !used.has(k)) warnings.push({ code: 'RENDER_UNUSED_VARIABLE', variable: k });
   }

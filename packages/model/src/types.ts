@@ -99,10 +99,12 @@ export interface ProfileViewV2 extends ProfileContentV2 {
 
 export type RenderVariables = Record<string, string | number | boolean>;
 
-export interface RenderWarning {
-  code: 'RENDER_UNUSED_VARIABLE';
-  variable: string;
-}
+/**
+ * RENDER_UNUSED_VARIABLE: a variable given that no rendered text uses. RENDER_MALFORMED_VARIABLE:
+ * `variable` is text that looks like a variable but is none (`{{ first name }}`), sent as typed;
+ * `path` is where it is (`systemMessage`, `messages.ID.content`, `templates.NAME`).
+ */
+export type RenderWarning = { code: 'RENDER_UNUSED_VARIABLE'; variable: string } | { code: 'RENDER_MALFORMED_VARIABLE'; variable: string; path: string };
 
 export interface RenderedMessage {
   role: Role;

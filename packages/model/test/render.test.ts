@@ -67,6 +67,37 @@ describe('render', () => {
     expect(render(p, { x: 'X' }).messages[0]!.content).toBe('{{ }} {{1x}} {{a b}} {X} {{x');
   });
 
+  it('warns about {{...}} that looks like a variable but is none (sent to the model as typed)', () => {
+    const p = profile({
+      systemMessage: 'You help {{ customer name }} of {{company}}.',
+      messages: [
+        { id: 'm1', role: 'user', content: '{{#if vip}}VIP{{/if}} {{ lang | upper }} {{1x}} {{name}' },
+        { id: 'm2', role: 'user', content: 'fine: \\{{a b}} {{{company}}} {"a":{"b":1}} {{x' },
+      ],
+      templates: { t: 'Reply to {{ticket id}}' },
+    });
+    const r = render(p, { company: 'Acme' }, { template: 't' });
+    // the text still goes out as written; each malformed one is named with where it is, in render order
+    expect(r.messages[0]!.content).toBe('You help {{ customer name }} of Acme.');
+    expect(r.warnings).toEqual([
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{ customer name }}', path: 'systemMessage' },
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{#if vip}}', path: 'messages.m1.content' },
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{/if}}', path: 'messages.m1.content' },
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{ lang | upper }}', path: 'messages.m1.content' },
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{1x}}', path: 'messages.m1.content' },
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{name}', path: 'messages.m1.content' },
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{ticket id}}', path: 'templates.t' },
+    ]);
+    // unused variables come after, as before; a frozen (cached) view warns the same on every render
+    const frozen = Object.freeze(profile({ systemMessage: 'Hi {{ first name }}', messages: [] }));
+    for (let i = 0; i < 2; i++) {
+      expect(render(frozen, { extra: 1 }).warnings).toEqual([
+        { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{ first name }}', path: 'systemMessage' },
+        { code: 'RENDER_UNUSED_VARIABLE', variable: 'extra' },
+      ]);
+    }
+  });
+
   it('accepts names with dots and dashes and optional inner spaces', () => {
     expect(templateVariables('{{a.b}} {{  c-d  }} {{_e}} {{a.b}}')).toEqual(['a.b', 'c-d', '_e']);
   });

@@ -118,7 +118,7 @@ export function RenderPreview({ profileId, source }: { profileId: string; source
           <p class="error">{problem.text}</p>
         ) : result && result.warnings.length > 0 ? (
           <p class="note">
-            {result.warnings.map((w) => `{{${w.variable}}} is not used (${w.code})`).join('; ')}
+            {result.warnings.map((w) => (w.code === 'RENDER_MALFORMED_VARIABLE' ? `${w.variable} in ${w.path} is not a variable: it is sent as typed (${w.code})` : `{{${w.variable}}} is not used (${w.code})`)).join('; ')}
           </p>
         ) : null}
       </div>
