@@ -133,6 +133,11 @@ export class Output {
   }
 
   /** `details` (the node's or the command's, e.g. `missing` of a render, `path`/`rule` of a refused write) go only into the --json document. */
+  /** A warning about a result whose stdout a script reads (the request body of a render): always on stderr. */
+  warn(text: string): void {
+    this.#err.write(`${this.errTty ? escapeControls(text) : text}\n`);
+  }
+
   error(code: string, message: string, hint?: string, details?: Record<string, unknown>): void {
     if (this.json) {
       this.#err.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}), ...(details && Object.keys(details).length > 0 ? { details } : {}) } })}\n`);

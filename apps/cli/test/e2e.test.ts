@@ -99,6 +99,11 @@ describe('profilesync (plaintext node)', () => {
     expect(rendered.code).toBe(0);
     expect(rendered.json.messages.at(-1)).toEqual({ role: 'user', content: 'Hi Ada' });
     expect(rendered.json.request).toMatchObject({ model: created.json.modelId, temperature: 0.9 });
+    // the text output is the request body alone (pipe it to a model); warnings go to stderr
+    const warned = cli(['profile', 'render', 'support', 'name=Ada', 'unused=1', '--version=@2', '--template', 'greet'], env);
+    expect(warned.code).toBe(0);
+    expect(JSON.parse(warned.stdout)).toEqual(rendered.json.request);
+    expect(warned.stderr).toContain('warning: RENDER_UNUSED_VARIABLE unused');
     const missing = cli(['profile', 'render', 'support', '--version=@2', '--template', 'greet', '--json'], env);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr + missing.stdout).toContain('PROFILE_RENDER_MISSING_VARIABLES');

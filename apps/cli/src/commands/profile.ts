@@ -272,7 +272,8 @@ export function registerProfile(program: Command, cli: Cli): void {
       const out = cli.output(o);
       out.result(r, () => {
         out.line(JSON.stringify(r.request, null, 2));
-        for (const w of r.warnings) out.line(`warning: ${w.code} ${w.variable}`);
+        // stdout is the request body alone (pipe it to a model); what to look at goes to stderr
+        for (const w of r.warnings) out.warn(`warning: ${w.code} ${w.variable}${w.code === 'RENDER_MALFORMED_VARIABLE' ? ` in ${w.path} (sent as typed; \\{{ for literal braces)` : ''}`);
       });
     });
 
