@@ -124,7 +124,31 @@ function publicDetails(details: Record<string, unknown> | undefined): Record<str
     const v = details[k];
     if (Array.isArray(v) && v.length <= 100 && v.every((x) => typeof x === 'string' && x.length <= 256)) out[k] = v.slice();
   }
+  const issues = publicIssues(details['issues']);
+  if (issues !== undefined) out['issues'] = issues;
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** At most this many issues of one refused write are returned (the first is `path`/`rule`). */
+const MAX_ISSUES = 50;
+
+/**
+ * PROFILE_INVALID / PROFILE_TOO_LARGE: every problem the validator found in the write, so a
+ * client fixes them in one round instead of one per request: `{ path, rule, message, suggestion? }`
+ * (strings only, each cut at 512 characters).
+ */
+function publicIssues(v: unknown): Record<string, string>[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const out: Record<string, string>[] = [];
+  for (const i of v.slice(0, MAX_ISSUES)) {
+    if (i === null || typeof i !== 'object') continue;
+    const r = i as Record<string, unknown>;
+    if (typeof r['path'] !== 'string' || typeof r['rule'] !== 'string' || typeof r['message'] !== 'string') continue;
+    const issue: Record<string, string> = { path: r['path'].slice(0, 512), rule: r['rule'].slice(0, 512), message: r['message'].slice(0, 512) };
+    if (typeof r['suggestion'] === 'string') issue['suggestion'] = r['suggestion'].slice(0, 512);
+    out.push(issue);
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /** What the request's route allows (the message of a 413 names it). */

@@ -147,7 +147,15 @@ const schemas: Json = {
           message: str,
           details: {
             type: 'object',
-            description: 'small public facts: field and in (REQUEST_INVALID), path and rule (PROFILE_INVALID), id, label, version, limit, limitBytes (REQUEST_TOO_LARGE, REQUEST_HEADERS_TOO_LARGE), missing (render), ...',
+            description: 'small public facts: field and in (REQUEST_INVALID), path and rule (PROFILE_INVALID: the first problem; issues: every problem of the write, at most 50), id, label, version, limit, limitBytes (REQUEST_TOO_LARGE, REQUEST_HEADERS_TOO_LARGE), missing (render), ...',
+            properties: {
+              issues: {
+                type: 'array',
+                maxItems: 50,
+                description: 'PROFILE_INVALID / PROFILE_TOO_LARGE: every problem the validator found in the write (the first one is path and rule)',
+                items: { type: 'object', required: ['path', 'rule', 'message'], additionalProperties: false, properties: { path: str, rule: str, message: str, suggestion: str } },
+              },
+            },
             additionalProperties: { oneOf: [{ type: ['string', 'number', 'boolean'] }, strArray] },
           },
         },

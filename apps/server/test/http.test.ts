@@ -208,6 +208,21 @@ describe('profiles', () => {
     const hot = await req('POST', '/api/profiles', { body: profileInput('v1', { parameters: { temperature: 9 } }) });
     expect(hot.status).toBe(422);
     expect(hot.body.error.code).toBe('PROFILE_INVALID');
+    // every mistake of one write at once (a new LLM config can have several), each with path, rule and message; nothing stored
+    const many = await req('POST', '/api/profiles', {
+      body: profileInput('v-many', {
+        messages: [{ role: 'robot', content: 'Hi {{name}}' }],
+        parameters: { temperature: 3, top_p: 5, tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'objekt' } } }] },
+      }),
+    });
+    expect([many.status, many.body.error.code, many.body.error.details.path]).toEqual([422, 'PROFILE_INVALID', 'messages.0.role']);
+    expect(many.body.error.details.issues).toEqual([
+      { path: 'messages.0.role', rule: 'invalid_value', message: 'must be one of system, developer, user, assistant' },
+      { path: 'parameters.temperature', rule: 'too_big', message: 'must be <= 2' },
+      { path: 'parameters.top_p', rule: 'too_big', message: 'must be <= 1' },
+      { path: 'parameters.tools.0.function.parameters.type', rule: 'json-schema', message: expect.stringContaining('not a valid JSON Schema') },
+    ]);
+    expect((await req('GET', '/api/profiles/v-many')).status).toBe(404);
     const badId = await req('POST', '/api/profiles', { body: profileInput('../etc') });
     expect(badId.status).toBe(400);
     expect(badId.body.error.code).toBe('PROFILE_INVALID_ID');

@@ -85,6 +85,9 @@ describe('OpenAPI document: every operation, real answers', () => {
         { code: 'RENDER_UNUSED_VARIABLE', variable: 'unused' },
       ],
     ]);
+    // a refused write names every problem (details.issues), not only the first
+    const refused = await call(a, 'PATCH', '/api/profiles/oa-typo', { parameters: { temperature: 3, top_p: 5 } });
+    expect([refused.status, refused.body.error.details.issues.map((i: { path: string }) => i.path)]).toEqual([422, ['parameters.temperature', 'parameters.top_p']]);
     await call(a, 'PATCH', '/api/profiles/oa-r', { description: 'checkpointed' });
     expect((await call(a, 'POST', '/api/profiles/oa-r/versions', { message: 'first cut' })).status).toBe(201);
     expect((await call(a, 'POST', '/api/profiles/oa-r/versions', { message: 'again' })).status).toBe(200);
