@@ -146,6 +146,11 @@ export class Output {
     const red = (t: string) => (this.errColor ? `\x1b[31m${t}\x1b[39m` : t);
     const safe = (t: string) => (this.errTty ? escapeControls(t) : t);
     this.#err.write(`${red(`error ${safe(code)}`)}: ${safe(message)}\n`);
+    // a refused write names its first problem in the message; the others follow, one a line
+    const issues = details?.['issues'];
+    if (Array.isArray(issues) && issues.length > 1) {
+      for (const i of issues.slice(1) as { path?: unknown; message?: unknown }[]) this.#err.write(`  also ${safe(String(i.path))}: ${safe(String(i.message))}\n`);
+    }
     if (hint) this.#err.write(`  ${safe(hint)}\n`);
   }
 }

@@ -130,6 +130,12 @@ describe('profilesync (plaintext node)', () => {
     expect(invalid.error?.code).toBe('PROFILE_INVALID');
     // --json errors carry the node's details: which field broke which rule, which variables are missing
     expect(invalid.error?.details).toMatchObject({ path: 'parameters.temperature', rule: 'too_big' });
+    // every problem of a refused write, in the text output too (not one per try)
+    const several = cli(['profile', 'set', 'support', 'parameters.temperature=7', 'parameters.top_p=5'], env);
+    expect(several.code).toBe(8);
+    expect(several.stderr).toContain('parameters.temperature: must be <= 2');
+    expect(several.stderr).toContain('parameters.top_p: must be <= 1');
+    expect(cli(['profile', 'set', 'support', 'parameters.temperature=7', 'parameters.top_p=5', '--json'], env).error?.details?.issues).toHaveLength(2);
     const noVars = cli(['profile', 'render', 'support', '--version=@2', '--template', 'greet', '--json'], env);
     expect([noVars.code, noVars.error?.code, noVars.error?.details?.missing]).toEqual([8, 'PROFILE_RENDER_MISSING_VARIABLES', ['name']]);
     expect(noVars.error?.details).not.toHaveProperty('hint');
