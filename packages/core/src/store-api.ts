@@ -716,7 +716,7 @@ export class ProfileStoreImpl implements ProfileStore {
       if (update === null) throw coreError(CoreErrorCode.CONFLICT_RESOLVED, `conflict ${conflictId} could not be resolved`, { id, conflict: conflictId });
       const stored = validateAuditInput({ actor: ctx.actor, origin: ctx.origin, action: 'conflict.resolve', outcome: 'ok', profile: id, fields: rec.field === '' ? [] : [rec.field], details: { conflict: conflictId, field: rec.field, kind: rec.kind, keep: r.keep } });
       const audit = { stream: AUDIT_STREAM, body: encodeAudit(stored), actor: stored.actor, origin: stored.origin, summary: stored.action };
-      const view = await this.#c.persist({ id, live, update, action: 'resolve', ctx, before, created: false, content: next, close: { reason: 'resolve' }, extra: [audit], summaryFields: rec.field === '' ? [] : [rec.field] });
+      const view = await this.#c.persist({ id, live, update, action: 'resolve', ctx, before, created: false, content: next, close: { reason: 'resolve', message: resolveMessage(r.keep, rec.field, conflictId) }, extra: [audit], summaryFields: rec.field === '' ? [] : [rec.field] });
       this.#c.events.emit('conflict-resolved', { id, conflict: conflictId, field: rec.field, keep: r.keep, durationMillis: monoMs() - t0 });
       const conflict = listRecords((await this.#c.acquire(id)).doc).find((x) => x.id === conflictId)!;
       return { view, conflict };
@@ -811,4 +811,12 @@ export class ProfileStoreImpl implements ProfileStore {
     this.#c.hot.clear();
     if (this.#c.ownsLog) await this.#c.log.close();
   }
+}
+
+/**
+ * The message of a resolve version: what was kept for which field, so history reads as what
+ * happened even when the content did not move (`keep: merged` writes the same text again).
+ */
+function resolveMessage(keep: string, field: string, conflictId: string): string {
+  return `kept ${keep} for ${field === '' ? 'the whole profile (created apart)' : field} (conflict ${conflictId})`.slice(0, 1000);
 }

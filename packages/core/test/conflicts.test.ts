@@ -123,6 +123,19 @@ describe('text conflicts', () => {
     expect(await codeOf(b.store.resolveConflict('p', c!.id, { keep: 'theirs' }, ctx))).toBe('CONFLICT_RESOLVED');
   });
 
+  it('a resolve version says what was kept for which field, even when the content did not move (keep merged)', async () => {
+    await diverged();
+    await exchange(a, b, 'p');
+    const [c] = await a.store.conflicts('p');
+    const r = await a.store.resolveConflict('p', c!.id, { keep: 'merged' }, { actor: 'ann', origin: 'api:t1' });
+    expect(r.view.systemMessage).toBe(c!.merged);
+    const [v] = await a.store.history('p');
+    // the text is the same (fields: none changed), the history still reads as what happened
+    expect(v).toMatchObject({ reason: 'resolve', fields: [], message: `kept merged for systemMessage (conflict ${c!.id})` });
+    await exchange(a, b, 'p');
+    expect((await b.store.history('p'))[0]).toMatchObject({ reason: 'resolve', message: `kept merged for systemMessage (conflict ${c!.id})` });
+  });
+
   it('two nodes resolving at once (apart, differently) end in one state with the conflict closed everywhere', async () => {
     await diverged();
     await exchange(a, b, 'p');
