@@ -108,7 +108,7 @@ const responseFormat: Check = (v, path, issues) => {
       if (!strictKeys(v, ['type', 'json_schema'], path, issues)) return false;
       const js = v['json_schema'];
       const p = join(path, 'json_schema');
-      if (!isPlainObject(js)) return issues.add(p, 'invalid_type', 'must be an object { name, schema, description?, strict? }');
+      if (!isPlainObject(js)) return issues.add(p, 'invalid_type', 'must be an object { name, description?, schema?, strict? }');
       let ok = strictKeys(js, ['name', 'description', 'schema', 'strict'], p, issues);
       if (typeof js['name'] !== 'string' || !TOOL_NAME_PATTERN.test(js['name'])) ok = issues.add(join(p, 'name'), 'invalid_format', `must match ${TOOL_NAME_PATTERN.source}`);
       if (js['description'] !== undefined) ok = str(L.toolDescriptionChars)(js['description'], join(p, 'description'), issues) && ok;

@@ -75,6 +75,9 @@ describe('parameters v2', () => {
     bad({ modalities: ['text', 'text'] }, 'parameters.modalities', 'duplicate');
     bad({ response_format: { type: 'yaml' } }, 'parameters.response_format.type', 'invalid_value');
     bad({ response_format: { type: 'json_schema', json_schema: { name: 'bad name' } } }, 'parameters.response_format.json_schema.name', 'invalid_format');
+    // the message gives the shape the rule accepts: schema is optional (a name alone is accepted)
+    ok({ response_format: { type: 'json_schema', json_schema: { name: 'n' } } });
+    expect(parameterIssues({ response_format: { type: 'json_schema' } })[0]).toMatchObject({ path: 'parameters.response_format.json_schema', message: 'must be an object { name, description?, schema?, strict? }' });
     bad({ temperature: Number.NaN }, 'parameters.temperature', 'invalid_type');
     bad({ temperature: null }, 'parameters.temperature', 'invalid_type');
   });
