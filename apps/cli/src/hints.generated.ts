@@ -141,6 +141,7 @@ export const DOC_HINTS: Readonly<Record<string, string>> = Object.freeze({
   TOKEN_LAST_ADMIN: "create another admin token (without profiles) first",
   TOKEN_NOT_FOUND: "list tokens first",
   TOKEN_STORE_CORRUPT: "restore from a backup",
+  TOKEN_TOO_MANY_CONNECTIONS: "close some, or give each client its own token",
   UI_LOAD_FAILED: "wait for the node, or reload the page",
   UI_UNSENT_NOT_YOURS: "the person who made them redoes them",
   UI_UNSENT_PROFILE_REPLACED: "redo them on the profile as it is now",

@@ -38,6 +38,8 @@ export interface ServerConfig {
   metrics: { auth: MetricsAuth };
   sync: { timeoutMs: number };
   changes: { heartbeatMs: number; maxConnections: number };
+  /** open live connections (/yjs sockets, change feed streams) one token may hold */
+  tokens: { maxConnections: number };
   /** the fleet bus (Redis Streams); `url` empty = no fleet */
   bus: BusConfig;
   /** scheduled backups: every `intervalMinutes` (0 = off) into `dir` (relative: against the data dir), newest `keep` kept */
@@ -102,6 +104,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'metrics.auth', path: ['metrics', 'auth'], type: 'enum', values: ['auto', 'token', 'none'], env: 'PROFILESYNC_METRICS_AUTH', default: 'auto', doc: '/metrics access: auto = open on a loopback bind, token otherwise; token = always a token; none = always open' },
   { key: 'changes.heartbeat_ms', path: ['changes', 'heartbeatMs'], type: 'int', min: 100, max: 3_600_000, env: 'PROFILESYNC_CHANGES_HEARTBEAT_MS', default: 15_000, doc: 'GET /api/changes: a comment line is sent this often on an idle stream (keeps proxies and clients from timing out)' },
   { key: 'changes.max_connections', path: ['changes', 'maxConnections'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_CHANGES_MAX_CONNECTIONS', default: 10_000, doc: 'GET /api/changes: most open change feed streams (503 CHANGES_TOO_MANY_CONNECTIONS above)' },
+  { key: 'tokens.max_connections', path: ['tokens', 'maxConnections'], type: 'int', min: 1, max: 1_000_000, env: 'PROFILESYNC_TOKENS_MAX_CONNECTIONS', default: 256, doc: 'open /yjs sockets and change feed streams one token may hold (429 TOKEN_TOO_MANY_CONNECTIONS / close 4429 above)' },
   { key: 'backup.interval_minutes', path: ['backup', 'intervalMinutes'], type: 'int', min: 0, max: 34_560, env: 'PROFILESYNC_BACKUP_INTERVAL_MINUTES', default: 0, doc: 'scheduled backups: one every N minutes while the node runs (0 = off); the first is due one interval after the newest backup in backup.dir' },
   { key: 'backup.dir', path: ['backup', 'dir'], type: 'string', env: 'PROFILESYNC_BACKUP_DIR', default: 'backups', doc: 'folder of the scheduled backups (profilesync-<UTC time>.bak); a relative path resolves against the data dir. Put it on another disk' },
   { key: 'backup.keep', path: ['backup', 'keep'], type: 'int', min: 1, max: 10_000, env: 'PROFILESYNC_BACKUP_KEEP', default: 7, doc: 'scheduled backups kept: after each one, the oldest beyond this many are deleted' },

@@ -694,6 +694,7 @@ export function openApiDocument(): Json {
             content: { 'text/event-stream': { schema: { type: 'string' }, itemSchema: ref('ChangeEvent') } },
           },
           ...common,
+          '429': errorRef('TOKEN_TOO_MANY_CONNECTIONS'),
           '503': errorRef('CHANGES_TOO_MANY_CONNECTIONS'),
         },
         {

@@ -286,7 +286,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
       if (adminToken.token) (opts.onAdminToken ?? ((r) => process.stdout.write(`admin token (shown once, also in ${r.file}):\n  ${r.token}\n`)))(adminToken);
     }
 
-    const live = new LiveConnections();
+    const live = new LiveConnections({ maxPerToken: config.tokens.maxConnections });
     // revocations and grant changes reach open connections in the same tick as the token table
     tokens.onChange((change) => {
       const { closed, kept } = live.apply(change);
@@ -408,7 +408,11 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
           const now: Principal | undefined = tokens.principal(p.tokenId);
           return now !== undefined && roleAllows(now.role, access === 'read' ? 'profile:read' : 'profile:write') && grantAllows(now.grants, id);
         },
-        watch: (p, conn) => live.register(p, conn),
+        watch: (p, conn) => {
+          // one token holds at most tokens.max_connections live connections (4429 above)
+          live.admit(p);
+          return live.register(p, conn);
+        },
         audit: (e) => void audit(e).catch((err: unknown) => logger.warn({ err }, 'audit failed')),
       });
     }

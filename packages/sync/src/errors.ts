@@ -105,6 +105,8 @@ const BY_CODE: Record<string, number> = {
   PROFILE_INVALID: CloseCode.UNPROCESSABLE,
   PROFILE_READONLY_FIELD: CloseCode.UNPROCESSABLE,
   YJS_SLOW_CONSUMER: CloseCode.SLOW_CONSUMER,
+  // the server's live-connection registry: a token over tokens.max_connections
+  TOKEN_TOO_MANY_CONNECTIONS: CloseCode.BUSY,
 };
 
 /** The WebSocket close code for an error code (pure; unknown codes are internal errors). */

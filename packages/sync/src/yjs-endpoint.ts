@@ -271,8 +271,14 @@ class YjsClient implements RoomMember {
     if (!isProfileId(id)) return this.#close('PROFILE_INVALID_ID');
     this.#id = id;
     if (!principal.canRead(id)) return this.#deny('AUTH_FORBIDDEN', principal);
-    // watched from here on: a revoke or grant change during the load below already reaches it
-    this.#unwatch = principal.watch?.({ kind: 'yjs', profile: id, close: (code) => this.#revoked(code), refresh: () => this.#refresh() });
+    // watched from here on: a revoke or grant change during the load below already reaches it;
+    // the registry may refuse the socket (a token over its connection limit: 4429)
+    try {
+      this.#unwatch = principal.watch?.({ kind: 'yjs', profile: id, close: (code) => this.#revoked(code), refresh: () => this.#refresh() });
+    } catch (err) {
+      this.#o.logger.warn({ profile: id, origin: `yjs:${principal.tokenId ?? principal.actor}`, code: codeOf(err) }, 'yjs socket refused by the live-connection registry');
+      return this.#close(codeOf(err));
+    }
     try {
       await this.#o.store.get(id); // PROFILE_NOT_FOUND / PROFILE_DELETED
     } catch (err) {

@@ -17,6 +17,7 @@
  * this push, connections should check `tokens.principal(tokenId)` before each privileged act
  * (the /yjs endpoint checks before every write), so nothing depends on a listener alone.
  */
+import { ProfileSyncError } from '@profilesync/errors';
 import type { Principal, TokenChange } from './tokens.js';
 
 export interface LiveConnection {
@@ -45,6 +46,26 @@ export interface LiveEvent {
 export class LiveConnections {
   readonly #byToken = new Map<string, Set<LiveConnection>>();
   readonly #listeners = new Set<(e: LiveEvent) => void>();
+  readonly #maxPerToken: number;
+
+  /** `maxPerToken`: open connections one token may hold (tokens.max_connections); admit() refuses more. */
+  constructor(opts: { maxPerToken?: number } = {}) {
+    this.#maxPerToken = opts.maxPerToken ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Throws TOKEN_TOO_MANY_CONNECTIONS when the token already holds its limit of open connections.
+   * Call it right before register() for connections a client opens at will (/yjs sockets, change
+   * feed streams): one token, even a scoped viewer's, must not take every socket the node can
+   * hold (its file descriptors) and lock everyone else out, the admin who would revoke it too.
+   */
+  admit(principal: Pick<Principal, 'tokenId'>): void {
+    const open = this.#byToken.get(principal.tokenId)?.size ?? 0;
+    if (open < this.#maxPerToken) return;
+    throw new ProfileSyncError('TOKEN_TOO_MANY_CONNECTIONS', `this token already holds ${open} open connections (/yjs sockets, change feed streams), the most one token may hold (tokens.max_connections); close some or use another token`, {
+      details: { limit: this.#maxPerToken },
+    });
+  }
 
   /** Registers an open connection of `principal`'s token; returns the unregister function (idempotent). */
   register(principal: Pick<Principal, 'tokenId'>, conn: LiveConnection): () => void {

@@ -48,6 +48,8 @@ export function registerChangeRoutes(app: FastifyInstance, ctx: AppContext): voi
       throw new ProfileSyncError('CHANGES_TOO_MANY_CONNECTIONS', `this node serves at most ${ctx.config.changes.maxConnections} change feed connections`, { details: { limit: ctx.config.changes.maxConnections } });
     }
 
+    // one token holds at most tokens.max_connections live connections (429 above)
+    ctx.live.admit(p);
     const grants = p.grants;
     const allows =
       ids !== undefined ? (id: string) => ids.has(id) : grants === null ? () => true : (id: string) => grantAllows(grants, id);
