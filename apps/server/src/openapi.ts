@@ -263,11 +263,12 @@ const schemas: Json = {
       parameters,
       warnings: {
         type: 'array',
-        description: 'RENDER_UNUSED_VARIABLE: a variable given that no rendered text uses; RENDER_MALFORMED_VARIABLE: text that looks like a variable but is none ({{ first name }}, {{#if x}}, {{name}), sent as typed, with where it is (path)',
+        description: 'RENDER_OPEN_CONFLICTS (first): the current state was rendered while merge conflicts are open; RENDER_UNUSED_VARIABLE: a variable given that no rendered text uses; RENDER_MALFORMED_VARIABLE: text that looks like a variable but is none ({{ first name }}, {{#if x}}, {{name}), sent as typed, with where it is (path)',
         items: {
           oneOf: [
             { type: 'object', required: ['code', 'variable'], additionalProperties: false, properties: { code: { const: 'RENDER_UNUSED_VARIABLE' }, variable: str } },
             { type: 'object', required: ['code', 'variable', 'path'], additionalProperties: false, properties: { code: { const: 'RENDER_MALFORMED_VARIABLE' }, variable: str, path: { type: 'string', examples: ['systemMessage', 'messages.k3m2p9x0qa.content', 'templates.greet'] } } },
+            { type: 'object', required: ['code', 'conflicts'], additionalProperties: false, properties: { code: { const: 'RENDER_OPEN_CONFLICTS' }, conflicts: { type: 'integer', minimum: 1, description: 'open conflicts of the current state (rendered without version or label)' } } },
           ],
         },
       },

@@ -384,7 +384,10 @@ export class ProfileSyncClient {
       RENDERABLE.set(view, renderable);
     }
     try {
-      return renderProfile(renderable as never, variables, opts.template !== undefined ? { template: opts.template } : {}) as unknown as RenderResult;
+      // like the node: the current state (no label or version asked for) warns while it has open conflicts
+      const current = opts.label === undefined && opts.version === undefined;
+      const openConflicts = current && typeof view.conflicts === 'number' ? view.conflicts : 0;
+      return renderProfile(renderable as never, variables, { ...(opts.template !== undefined ? { template: opts.template } : {}), ...(openConflicts > 0 ? { openConflicts } : {}) }) as unknown as RenderResult;
     } catch (err) {
       throw asClientError(err);
     }

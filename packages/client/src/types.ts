@@ -103,9 +103,10 @@ export interface RenderedMessage {
  * RENDER_UNUSED_VARIABLE: a variable given that no rendered text uses. RENDER_MALFORMED_VARIABLE:
  * `variable` is text that looks like a variable but is none (`{{ first name }}`, `{{#if x}}`,
  * `{{name}`), sent to the model as typed; `path` is where (`systemMessage`, `messages.ID.content`,
- * `templates.NAME`).
+ * `templates.NAME`). RENDER_OPEN_CONFLICTS: the current state was rendered while `conflicts` merge
+ * conflicts are open (its text may be a mix nobody wrote; a label or version before it is not).
  */
-export type RenderWarning = { code: 'RENDER_UNUSED_VARIABLE'; variable: string } | { code: 'RENDER_MALFORMED_VARIABLE'; variable: string; path: string };
+export type RenderWarning = { code: 'RENDER_UNUSED_VARIABLE'; variable: string } | { code: 'RENDER_MALFORMED_VARIABLE'; variable: string; path: string } | { code: 'RENDER_OPEN_CONFLICTS'; conflicts: number };
 
 /** What render() returns: the filled prompt, and the exact body of an OpenAI-compatible chat call. */
 export interface RenderResult {

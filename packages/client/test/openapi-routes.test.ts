@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '@profilesync/client';
 import { defaultConfig, startServer, type RunningServer } from '@profilesync/server';
 import { ADMIN, profile, until } from './node.js';
 import { OpenApiChecker, recordingFetch, type Exchange } from './openapi.js';
@@ -121,6 +122,13 @@ describe('OpenAPI document: every operation, real answers', () => {
       return open.length > 0;
     }, 'a conflict on A');
     expect((await call(b, 'GET', '/api/profiles/oa-c/conflicts')).status).toBe(200);
+    // rendering the current state while conflicts are open warns (its text is a merge nobody wrote); @1, before the merge, does not
+    expect((await call(a, 'POST', '/api/profiles/oa-c/render', {})).body.warnings).toEqual([{ code: 'RENDER_OPEN_CONFLICTS', conflicts: open.length }]);
+    expect((await call(a, 'POST', '/api/profiles/oa-c/render', { version: '@1' })).body.warnings).toEqual([]);
+    const sdk = createClient({ url: a.url, token: ADMIN, live: false });
+    expect((await sdk.render('oa-c', {})).warnings).toEqual([{ code: 'RENDER_OPEN_CONFLICTS', conflicts: open.length }]);
+    expect((await sdk.render('oa-c', {}, { version: '@1' })).warnings).toEqual([]);
+    await sdk.close();
     expect((await call(b, 'GET', '/api/profiles/oa-c/conflicts?open=true', undefined, { invalid: true })).status).toBe(400);
     expect((await call(a, 'POST', `/api/profiles/oa-c/conflicts/${open[0].id}/resolve`, { keep: 'ours' })).status).toBe(200);
     expect((await call(a, 'POST', `/api/profiles/oa-c/conflicts/${open[0].id}/resolve`, { keep: 'ours' })).status).toBe(409);

@@ -514,7 +514,9 @@ export class ProfileStoreImpl implements ProfileStore {
     if (view.deleted) throw deletedError(id);
     let out: RenderResult;
     try {
-      out = renderProfile(view, variables as never, opts.template === undefined ? {} : { template: opts.template });
+      // the current state (no version or label asked for) says when it is a merge with open conflicts
+      const current = opts.version === undefined && opts.label === undefined;
+      out = renderProfile(view, variables as never, { ...(opts.template === undefined ? {} : { template: opts.template }), ...(current ? { openConflicts: view.conflicts } : {}) });
     } catch (err) {
       const missing = (err as { details?: { missing?: unknown[] } }).details?.missing;
       this.#c.events.emit('rendered', { id, ok: false, messages: 0, missing: Array.isArray(missing) ? missing.length : 0, durationMillis: monoMs() - t0 });

@@ -123,6 +123,20 @@ describe('text conflicts', () => {
     expect(await codeOf(b.store.resolveConflict('p', c!.id, { keep: 'theirs' }, ctx))).toBe('CONFLICT_RESOLVED');
   });
 
+  it('rendering the current state warns while conflicts are open; a label or version before the merge does not; resolved: no warning', async () => {
+    await diverged();
+    await a.store.setLabel('p', 'production', '@1', ctx);
+    await exchange(a, b, 'p');
+    const open = (await a.store.get('p')).conflicts;
+    expect(open).toBeGreaterThan(0);
+    expect((await a.store.render('p', {})).warnings).toEqual([{ code: 'RENDER_OPEN_CONFLICTS', conflicts: open }]);
+    expect((await b.store.render('p', {})).warnings).toEqual([{ code: 'RENDER_OPEN_CONFLICTS', conflicts: open }]);
+    expect((await a.store.render('p', {}, { label: 'production' })).warnings).toEqual([]);
+    expect((await a.store.render('p', {}, { version: '@1' })).warnings).toEqual([]);
+    for (const c of await a.store.conflicts('p')) await a.store.resolveConflict('p', c.id, { keep: 'ours' }, ctx);
+    expect((await a.store.render('p', {})).warnings).toEqual([]);
+  });
+
   it('a resolve version says what was kept for which field, even when the content did not move (keep merged)', async () => {
     await diverged();
     await exchange(a, b, 'p');

@@ -141,10 +141,11 @@ function checkVariables(variables: unknown): RenderVariables {
 
 /**
  * Renders the profile's prompt with `variables`; `template` appends that named template as a
- * user message. Throws PROFILE_RENDER_MISSING_VARIABLES, PROFILE_RENDER_INVALID or
+ * user message. `openConflicts`: the open conflicts of the state rendered, when the caller
+ * renders the current state (a warning RENDER_OPEN_CONFLICTS comes first). Throws PROFILE_RENDER_MISSING_VARIABLES, PROFILE_RENDER_INVALID or
  * PROFILE_TEMPLATE_NOT_FOUND.
  */
-export function render(profile: RenderableProfile, variables?: RenderVariables, opts: { template?: string } = {}): RenderResult {
+export function render(profile: RenderableProfile, variables?: RenderVariables, opts: { template?: string; openConflicts?: number } = {}): RenderResult {
   const vars = checkVariables(variables);
   const c = compileProfile(profile);
   let template: CompiledText | undefined;
@@ -178,6 +179,8 @@ export function render(profile: RenderableProfile, variables?: RenderVariables, 
   };
   const messages: RenderedMessage[] = [];
   const warnings: RenderWarning[] = [];
+  // the caller renders a state whose merge recorded conflicts nobody resolved yet: its text may be a mix nobody wrote
+  if (opts.openConflicts !== undefined && opts.openConflicts > 0) warnings.push({ code: 'RENDER_OPEN_CONFLICTS', conflicts: opts.openConflicts });
   if (c.system !== null) {
     messages.push({ role: 'system', content: fill(c.system.text) });
     if (c.system.warnings.length > 0) warnings.push(...c.system.warnings);

@@ -102,9 +102,10 @@ export type RenderVariables = Record<string, string | number | boolean>;
 /**
  * RENDER_UNUSED_VARIABLE: a variable given that no rendered text uses. RENDER_MALFORMED_VARIABLE:
  * `variable` is text that looks like a variable but is none (`{{ first name }}`), sent as typed;
- * `path` is where it is (`systemMessage`, `messages.ID.content`, `templates.NAME`).
+ * `path` is where it is (`systemMessage`, `messages.ID.content`, `templates.NAME`). RENDER_OPEN_CONFLICTS: the current state was rendered while `conflicts` merge
+ * conflicts are open (its text may be a mix nobody wrote; a label or version before it is not).
  */
-export type RenderWarning = { code: 'RENDER_UNUSED_VARIABLE'; variable: string } | { code: 'RENDER_MALFORMED_VARIABLE'; variable: string; path: string };
+export type RenderWarning = { code: 'RENDER_UNUSED_VARIABLE'; variable: string } | { code: 'RENDER_MALFORMED_VARIABLE'; variable: string; path: string } | { code: 'RENDER_OPEN_CONFLICTS'; conflicts: number };
 
 export interface RenderedMessage {
   role: Role;

@@ -98,6 +98,16 @@ describe('render', () => {
     }
   });
 
+  it('warns first when the caller says the rendered state has open conflicts (a merge nobody wrote)', () => {
+    const r = render(profile({ systemMessage: 'Hi {{ first name }}' }), { name: 'n', extra: 1 }, { openConflicts: 2 });
+    expect(r.warnings).toEqual([
+      { code: 'RENDER_OPEN_CONFLICTS', conflicts: 2 },
+      { code: 'RENDER_MALFORMED_VARIABLE', variable: '{{ first name }}', path: 'systemMessage' },
+      { code: 'RENDER_UNUSED_VARIABLE', variable: 'extra' },
+    ]);
+    expect(render(profile(), { persona: 'p', name: 'n' }, { openConflicts: 0 }).warnings).toEqual([]);
+  });
+
   it('accepts names with dots and dashes and optional inner spaces', () => {
     expect(templateVariables('{{a.b}} {{  c-d  }} {{_e}} {{a.b}}')).toEqual(['a.b', 'c-d', '_e']);
   });

@@ -273,7 +273,10 @@ export function registerProfile(program: Command, cli: Cli): void {
       out.result(r, () => {
         out.line(JSON.stringify(r.request, null, 2));
         // stdout is the request body alone (pipe it to a model); what to look at goes to stderr
-        for (const w of r.warnings) out.warn(`warning: ${w.code} ${w.variable}${w.code === 'RENDER_MALFORMED_VARIABLE' ? ` in ${w.path} (sent as typed; \\{{ for literal braces)` : ''}`);
+        for (const w of r.warnings) {
+          if (w.code === 'RENDER_OPEN_CONFLICTS') out.warn(`warning: ${w.code} ${w.conflicts}: the current state is a merge with open conflicts (profilesync profile conflicts ${id}; a label or --version renders a version before it)`);
+          else out.warn(`warning: ${w.code} ${w.variable}${w.code === 'RENDER_MALFORMED_VARIABLE' ? ` in ${w.path} (sent as typed; \\{{ for literal braces)` : ''}`);
+        }
       });
     });
 

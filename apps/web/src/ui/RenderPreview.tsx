@@ -118,7 +118,15 @@ export function RenderPreview({ profileId, source }: { profileId: string; source
           <p class="error">{problem.text}</p>
         ) : result && result.warnings.length > 0 ? (
           <p class="note">
-            {result.warnings.map((w) => (w.code === 'RENDER_MALFORMED_VARIABLE' ? `${w.variable} in ${w.path} is not a variable: it is sent as typed (${w.code})` : `{{${w.variable}}} is not used (${w.code})`)).join('; ')}
+            {result.warnings
+              .map((w) =>
+                w.code === 'RENDER_OPEN_CONFLICTS'
+                  ? `${w.conflicts} open conflict${w.conflicts === 1 ? '' : 's'}: this text is a merge nobody wrote yet; resolve ${w.conflicts === 1 ? 'it' : 'them'} first (${w.code})`
+                  : w.code === 'RENDER_MALFORMED_VARIABLE'
+                    ? `${w.variable} in ${w.path} is not a variable: it is sent as typed (${w.code})`
+                    : `{{${w.variable}}} is not used (${w.code})`,
+              )
+              .join('; ')}
           </p>
         ) : null}
       </div>
