@@ -17,6 +17,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const LONG = 'Ticket from {{customer}} about their order:\n{{body}}';
+const LONG_A = 'Ticket #{{id}} from {{customer}} about their order:\n{{body}}\nAnswer in one paragraph.';
+const LONG_B = 'Ticket #{{id}} from {{customer}} <{{email}}> about their order:\n{{body}}';
 const env = (n: Served) => ({ PROFILESYNC_URL: n.info.url, PROFILESYNC_DATA_DIR: n.info.dataDir });
 const wsUrl = (n: Served) => `${n.info.url.replace(/^http/, 'ws')}/sync`;
 
@@ -39,6 +42,7 @@ it('lists the conflict of apart edits and resolves it; bad requests get codes an
   const b = await serve(['--data', join(dir, 'b')]);
   nodes.push(b);
   expect(cli(['profile', 'create', '--id', 'coder', '--model', 'gpt-4o', '--name', 'Coder', 'systemMessage=You write clean code.', '--json'], env(a)).code).toBe(0);
+  expect(cli(['profile', 'create', '--id', 'long', '--model', 'gpt-4o', '--name', 'Long', `systemMessage=${LONG}`, '--json'], env(a)).code).toBe(0);
   let ab = peer(a, b);
   let ba = peer(b, a);
   sync(a);
@@ -47,6 +51,8 @@ it('lists the conflict of apart edits and resolves it; bad requests get codes an
   expect(cli(['peer', 'remove', ba, '--json'], env(b)).code).toBe(0);
   expect(cli(['profile', 'set', 'coder', 'systemMessage=You write code. Always add tests.', '--json'], env(a)).code).toBe(0);
   expect(cli(['profile', 'set', 'coder', 'systemMessage=You write clean, small functions.', '--json'], env(b)).code).toBe(0);
+  expect(cli(['profile', 'set', 'long', `systemMessage=${LONG_A}`, '--json'], env(a)).code).toBe(0);
+  expect(cli(['profile', 'set', 'long', `systemMessage=${LONG_B}`, '--json'], env(b)).code).toBe(0);
   ab = peer(a, b);
   ba = peer(b, a);
   sync(a);
@@ -64,6 +70,15 @@ it('lists the conflict of apart edits and resolves it; bad requests get codes an
   expect(human.stdout).toMatch(/FOUND ON/);
   expect(human.stdout).toContain(c.node);
   expect(human.stdout).toContain('OURS is the side of the node the conflict was found on');
+  // sides longer than a table cell: the cells start alike ("Ticket #{{id}} from {{customer}}…"),
+  // so each side follows the table in full (one line, as JSON), or a person cannot tell them apart
+  const long = cli(['profile', 'conflicts', 'long', '--json'], env(b)).json.conflicts[0];
+  expect(long).toMatchObject({ field: 'systemMessage', kind: 'text', status: 'open' });
+  const longHuman = cli(['profile', 'conflicts', 'long'], env(b)).stdout;
+  for (const side of ['ours', 'theirs', 'merged'] as const) expect(longHuman).toContain(`  ${side.padEnd(6)}  ${JSON.stringify(long[side])}`);
+  expect(longHuman).toContain(`  base    ${JSON.stringify(LONG)}`);
+  // the merged text was cut in its cell: the block under the table has it whole
+  expect(human.stdout).toContain(`  merged  ${JSON.stringify(c.merged)}`);
   // the change feed's text lines show the open conflicts too (the JSON has `conflicts`)
   const feed = cli(['changes', '--ids', 'coder'], env(b));
   expect(feed.code, feed.stderr).toBe(0);

@@ -21,6 +21,13 @@ function short(v: unknown): string {
   return t.length > 40 ? `${t.slice(0, 39)}…` : t;
 }
 
+/** One side of a conflict on one line: JSON (a text quoted, its newlines as \\n), `(none)` when absent, cut at 2,000 characters. */
+function fullSide(v: unknown): string {
+  if (v === null || v === undefined) return '(none)';
+  const t = JSON.stringify(v);
+  return t.length > 2000 ? `${t.slice(0, 2000)}… (${t.length - 2000} more characters; --json has all)` : t;
+}
+
 /** A version's changed fields in the history table: a few, then how many more (a create lists every field; --json has them all). */
 function fieldsCell(fields: readonly string[]): string {
   if (fields.length === 0) return '-';
@@ -321,6 +328,13 @@ export function registerProfile(program: Command, cli: Cli): void {
           const p = paths[i];
           if (p !== undefined) out.line(`${c.id} (created apart): the two sides differ in ${p.join(', ') || 'nothing'}; --json shows both whole profiles`);
         });
+        // an open conflict whose sides do not fit a cell: each side in full, one line each (JSON, so
+        // newlines show), or sides that start alike look the same in the table
+        for (const c of list) {
+          if (c.status !== 'open' || c.field === '' || ![c.base, c.ours, c.theirs, c.merged].some((v) => short(v).endsWith('…'))) continue;
+          out.line(`${c.id} ${c.field} (open):`);
+          for (const [side, v] of [['base', c.base], ['ours', c.ours], ['theirs', c.theirs], ['merged', c.merged]] as const) out.line(`  ${side.padEnd(6)}  ${fullSide(v)}`);
+        }
         // the sides are the detecting node's: on another node, "ours" is still that node's side
         if (list.length > 0) out.line(out.style('dim', 'OURS is the side of the node the conflict was found on (FOUND ON), THEIRS the side it merged in; --keep ours keeps that node\'s side on every node'));
         if (list.some((c) => c.status === 'open')) out.line(`resolve one: profilesync profile resolve ${id} ID --keep merged|ours|theirs|value [--value V]`);
