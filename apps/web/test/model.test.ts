@@ -126,6 +126,9 @@ describe('profile model v2 in the editor', () => {
     expect(shown.messages[0]).toEqual({ role: 'system', content: 'You help Ada.' });
     await shot(page, 'editor-render-preview');
     expect(await unlabeledControls(page)).toEqual([]);
+    // a placeholder typed wrong goes out as typed: the preview says so and where
+    await api(node.url, 'PATCH', '/api/profiles/chat', { templates: { followup: 'Ask about {{ topic name }}.' } });
+    await preview.getByTestId('render-status').filter({ hasText: '{{ topic name }} in templates.followup is not a variable' }).waitFor();
   });
 
   it('"Save version" closes a version with a message; history shows versions, messages and who', async () => {
