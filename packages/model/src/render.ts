@@ -167,11 +167,14 @@ export function render(profile: RenderableProfile, variables?: RenderVariables, 
     let out = t[0]!;
     for (let i = 1; i < t.length; i += 2) {
       const name = t[i]!;
+      // a name seen before was already found missing or not (a Set, not missing.includes: a
+      // profile may hold ~100,000 distinct variables, and a scan per name took seconds)
+      const seen = used.has(name);
       used.add(name);
       const v = valueOf(vars, name);
       if (v === undefined) {
         if (missing === undefined) missing = [name];
-        else if (!missing.includes(name)) missing.push(name);
+        else if (!seen) missing.push(name);
       } else out += v;
       out += t[i + 1]!;
     }

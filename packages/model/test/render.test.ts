@@ -49,6 +49,24 @@ describe('render', () => {
     );
   });
 
+  it('lists 60,000 distinct missing variables (used twice each, across fields) once each, in order of first use', () => {
+    const names = Array.from({ length: 60_000 }, (_, i) => `v${i}`);
+    const half = names.length / 2;
+    const p = profile({
+      systemMessage: names.slice(0, half).map((n) => `{{${n}}}`).join(' '),
+      messages: [{ id: 'm1', role: 'user', content: [...names.slice(half), ...names].map((n) => `{{${n}}}`).join(' ') }],
+      templates: {},
+    });
+    let err: { code?: string; details?: { missing?: string[] } } | undefined;
+    try {
+      render(p, {});
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err?.code).toBe('PROFILE_RENDER_MISSING_VARIABLES');
+    expect(err?.details?.missing).toEqual(names);
+  });
+
   it('warns about variables nothing used (templates not rendered do not count)', () => {
     const r = render(profile(), { persona: 'p', name: 'n', ticket: '1', extra: 'e' });
     expect(r.warnings).toEqual([
