@@ -18,7 +18,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { render as renderProfile } from '@profilesync/model';
-import { asClientError, ClientError, ClientErrorCode, invalidArgument, isUnavailable } from './errors.js';
+import { asClientError, ClientError, ClientErrorCode, invalidArgument, isDamaged, isUnavailable } from './errors.js';
 import { Events } from './emitter.js';
 import { encodePath, Http, type FetchLike } from './http.js';
 import { LiveFeed, type BackoffOptions } from './live.js';
@@ -50,6 +50,13 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** after a failed refresh, wait this long before trying that entry again (ms, default 1000) */
   retryMs?: number;
+  /**
+   * what a read does when the node answers that its copy of the profile is damaged (503
+   * PROFILE_DAMAGED): 'serve-last' (default) serves what it would serve while the node is down
+   * (the last value this client saw, then `persist`, then `fallback`) and reports the
+   * PROFILE_DAMAGED error; 'fail' throws it and drops the value held for it
+   */
+  onDamaged?: 'serve-last' | 'fail';
   /** change feed reconnect backoff (default 500 ms doubling to 30 s, with jitter) */
   reconnect?: Partial<BackoffOptions>;
   /** fetch implementation (default globalThis.fetch) */
@@ -77,7 +84,8 @@ export interface ClientStats {
   fetches: number;
   notModified: number;
   errors: number;
-  served: { persisted: number; fallback: number };
+  /** values served from persist / fallback; damaged: times the node reported a profile damaged and a last value was served for it (onDamaged: serve-last) */
+  served: { persisted: number; fallback: number; damaged: number };
   live: { enabled: boolean; connected: boolean; position: string | undefined; changes: number };
 }
 
@@ -177,6 +185,8 @@ export class ProfileSyncClient {
   readonly #fetch: FetchLike;
   readonly #ttl: number;
   readonly #retryMs: number;
+  /** onDamaged: 'serve-last' */
+  readonly #serveDamaged: boolean;
   readonly #clock: () => number;
   readonly #fallback: Record<string, FallbackProfile>;
   readonly #persist: PersistStore | undefined;
@@ -199,7 +209,7 @@ export class ProfileSyncClient {
   #persistLoading: Promise<void> | undefined;
   #persistTimer: ReturnType<typeof setTimeout> | undefined;
   #persistDirty = false;
-  #stats = { hits: 0, stale: 0, misses: 0, fetches: 0, notModified: 0, errors: 0, persisted: 0, fallback: 0, changes: 0 };
+  #stats = { hits: 0, stale: 0, misses: 0, fetches: 0, notModified: 0, errors: 0, persisted: 0, fallback: 0, damaged: 0, changes: 0 };
 
   constructor(opts: ClientOptions) {
     if (typeof opts !== 'object' || opts === null) throw invalidArgument('options', 'createClient needs { url, token, ... }');
@@ -218,6 +228,8 @@ export class ProfileSyncClient {
     };
     this.#ttl = positive('ttlMs', opts.ttlMs, 60_000);
     this.#retryMs = positive('retryMs', opts.retryMs, 1000);
+    if (opts.onDamaged !== undefined && opts.onDamaged !== 'serve-last' && opts.onDamaged !== 'fail') throw invalidArgument('onDamaged', "must be 'serve-last' or 'fail'");
+    this.#serveDamaged = opts.onDamaged !== 'fail';
     const timeoutMs = positive('timeoutMs', opts.timeoutMs, 10_000);
     const maxEntries = positive('maxEntries', opts.maxEntries, 1000);
     if (!Number.isInteger(maxEntries)) throw invalidArgument('maxEntries', 'must be an integer');
@@ -420,7 +432,7 @@ export class ProfileSyncClient {
       fetches: s.fetches,
       notModified: s.notModified,
       errors: s.errors,
-      served: { persisted: s.persisted, fallback: s.fallback },
+      served: { persisted: s.persisted, fallback: s.fallback, damaged: s.damaged },
       live: { enabled: this.#live !== undefined, connected: this.#liveReady, position: this.#live?.position, changes: s.changes },
     };
   }
@@ -514,13 +526,15 @@ export class ProfileSyncClient {
         }
         return r!.view;
       } catch (err) {
-        if (!isUnavailable(err)) throw err;
+        const damaged = isDamaged(err);
+        if (!isUnavailable(err) && !(damaged && this.#serveDamaged)) throw err;
         const last = await this.#lastKnown(key, id);
         if (last === undefined) throw err;
         this.#report(err as ClientError);
         const e = this.#store(key, id, kind, sel, last.value, last.source, undefined, false);
         e.retryAt = this.#clock() + this.#retryMs;
         this.#stats[last.source === 'persisted' ? 'persisted' : 'fallback']++;
+        if (damaged) this.#stats.damaged++;
         return last.value;
       }
     })();
@@ -557,11 +571,12 @@ export class ProfileSyncClient {
         if (again) e.stale = true;
       } catch (err) {
         const ce = err as ClientError;
-        if (ce.code === 'PROFILE_NOT_FOUND' || ce.code === 'PROFILE_DELETED' || ce.code === 'LABEL_NOT_FOUND') {
-          // the node says it is gone: the next get asks again (and throws its answer)
+        if (ce.code === 'PROFILE_NOT_FOUND' || ce.code === 'PROFILE_DELETED' || ce.code === 'LABEL_NOT_FOUND' || (isDamaged(ce) && !this.#serveDamaged)) {
+          // the node says it is gone (or, with onDamaged 'fail', damaged): the next get asks again (and throws its answer)
           if (this.#lru.peek(e.key) === e) this.#lru.delete(e.key);
         } else {
           e.retryAt = this.#clock() + this.#retryMs;
+          if (isDamaged(ce)) this.#stats.damaged++;
         }
         this.#report(ce);
       } finally {

@@ -8,7 +8,7 @@
  */
 
 export const ClientErrorCode = {
-  /** the node could not be reached: network error, timeout, 502/503/504, or an unreadable answer */
+  /** the node could not be reached: network error, timeout, 502/503/504 (503 PROFILE_DAMAGED keeps its code), or an unreadable answer */
   UNAVAILABLE: 'CLIENT_UNAVAILABLE',
   /** the node answered 2xx with something that is not what the API promises */
   BAD_RESPONSE: 'CLIENT_BAD_RESPONSE',
@@ -91,6 +91,11 @@ export function asClientError(err: unknown): ClientError {
 
 export function invalidArgument(field: string, message: string): ClientError {
   return new ClientError(ClientErrorCode.INVALID_ARGUMENT, `${field}: ${message}`, { details: { field } });
+}
+
+/** Whether the node answered that its copy of the profile is damaged (503 PROFILE_DAMAGED). */
+export function isDamaged(err: unknown): boolean {
+  return err instanceof ClientError && err.code === 'PROFILE_DAMAGED';
 }
 
 /** Whether an error means "the node could not be reached" (serve what we have) rather than "the node said no". */

@@ -2,7 +2,8 @@
  * The node's HTTP API over `fetch` (Node 20+, browsers, edge runtimes). Answers become values
  * or coded errors: the node's `{ error: { code, message, details } }` keeps its code; a network
  * failure, a timeout, a 502/503/504 or an answer that is not the API's JSON is
- * CLIENT_UNAVAILABLE (the caller may serve what it has).
+ * CLIENT_UNAVAILABLE (the caller may serve what it has); a 503 PROFILE_DAMAGED keeps its code
+ * (the node is up; its copy of the profile is damaged).
  */
 import { ClientError, ClientErrorCode } from './errors.js';
 
@@ -85,6 +86,11 @@ export class Http {
       return { status: res.status, body: parsed as T, etag: res.headers.get('etag') ?? undefined };
     }
     const e = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+    if (res.status === 503 && e?.code === 'PROFILE_DAMAGED') {
+      // the node is up and says its copy of this profile is damaged: not "unreachable"
+      const details = typeof e.details === 'object' && e.details !== null ? (e.details as Record<string, unknown>) : undefined;
+      throw new ClientError('PROFILE_DAMAGED', typeof e.message === 'string' ? e.message : 'PROFILE_DAMAGED', { status: 503, ...(requestId ? { requestId } : {}), ...(details ? { details } : {}) });
+    }
     if (UNAVAILABLE_STATUS.has(res.status) || typeof e?.code !== 'string') {
       // a proxy's error page, a node that is starting or stopping: try again later, serve what we have
       const code = typeof e?.code === 'string' ? e.code : undefined;

@@ -5,7 +5,7 @@
  * subscription (no lost and no duplicate change), a stopped node (the client keeps serving:
  * memory, persisted file, fallback), local render with the shared render module.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -299,6 +299,91 @@ describe('a stopped node', () => {
     await n.start();
     const edited = await admin(n.url, 'PATCH', '/api/profiles/p1', { name: 'back' });
     await until(async () => (await second.get('p1')).version === edited.body.version, 'refresh after the node is back');
+  });
+});
+
+/** `id` created (moved into table files by a restart), then edited twice: its systemMessage is v3. */
+async function threeVersions(n: TestNode, id: string): Promise<void> {
+  await admin(n.url, 'POST', '/api/profiles', profile(id, { systemMessage: 'v1' }));
+  await n.stop();
+  await n.start(); // the create moves into table files
+  for (const v of ['v2', 'v3']) expect((await admin(n.url, 'PATCH', `/api/profiles/${id}`, { systemMessage: v })).status).toBe(200);
+}
+
+/**
+ * The node restarted on a crash image of itself whose write-ahead log lost its tail (as
+ * test/damage.test.ts makes it): the acknowledged edits of `id` are gone, so the node answers
+ * 503 PROFILE_DAMAGED for it, never the older state.
+ */
+async function crashImageWithoutWalTail(n: TestNode, id: string): Promise<void> {
+  await n.server!.node.log.idle();
+  const data = join(n.dir, 'data');
+  const image = join(n.dir, 'image');
+  cpSync(data, image, { recursive: true });
+  await n.stop();
+  rmSync(data, { recursive: true, force: true });
+  cpSync(image, data, { recursive: true });
+  rmSync(image, { recursive: true, force: true });
+  const wal = readdirSync(join(data, 'log')).filter((f) => f.endsWith('.log'));
+  expect(wal.length).toBe(1);
+  truncateSync(join(data, 'log', wal[0]!), 0);
+  await n.start();
+  const r = await admin(n.url, 'GET', `/api/profiles/${id}`);
+  expect([r.status, r.body.error?.code]).toEqual([503, 'PROFILE_DAMAGED']);
+}
+
+describe('a damaged profile (503 PROFILE_DAMAGED)', () => {
+  it("is reported as PROFILE_DAMAGED, not as an unreachable node; 'serve-last' (default) serves the last value, 'fail' throws", async () => {
+    const n = await node();
+    await threeVersions(n, 'd1');
+    let now = 1_000_000;
+    const serve = client({ url: n.url, token: ADMIN, ttlMs: 1000, retryMs: 1, clock: () => now, timeoutMs: 5000 });
+    const fail = client({ url: n.url, token: ADMIN, ttlMs: 1000, retryMs: 1, clock: () => now, timeoutMs: 5000, onDamaged: 'fail' });
+    const last = await serve.get('d1');
+    expect(last.systemMessage).toBe('v3');
+    expect((await fail.get('d1')).systemMessage).toBe('v3');
+    await crashImageWithoutWalTail(n, 'd1');
+
+    const seen: ClientError[] = [];
+    serve.on('error', (e) => seen.push(e));
+    now += 10_000; // stale: the refresh meets the damage
+    expect(await serve.get('d1')).toBe(last);
+    await until(() => seen.length === 1, 'the damage reported');
+    expect(seen[0]).toMatchObject({ code: 'PROFILE_DAMAGED', status: 503 });
+    expect(await serve.get('d1')).toBe(last); // the last value this client saw, never the node's older state
+    expect(serve.stats().served.damaged).toBe(1);
+
+    const failed: ClientError[] = [];
+    fail.on('error', (e) => failed.push(e));
+    await fail.get('d1'); // a stale read is answered at once while its refresh goes to the node
+    await until(() => failed.length === 1, 'the damage reported');
+    expect(await codeOf(fail.get('d1'))).toMatchObject({ code: 'PROFILE_DAMAGED', status: 503 });
+    expect(fail.stats().served.damaged).toBe(0);
+    // nothing seen yet: both throw it (nothing to serve), and a bad option is refused
+    const fresh = client({ url: n.url, token: ADMIN, timeoutMs: 5000 });
+    expect(await codeOf(fresh.get('d1'))).toMatchObject({ code: 'PROFILE_DAMAGED', status: 503 });
+    expect(() => createClient({ url: n.url, token: ADMIN, onDamaged: 'ignore' as never })).toThrow(expect.objectContaining({ code: 'CLIENT_INVALID_ARGUMENT' }));
+  });
+
+  it("a new process with a persisted file serves the last known value ('serve-last'); with 'fail' it throws", async () => {
+    const n = await node();
+    await threeVersions(n, 'd1');
+    const dir = mkdtempSync(join(tmpdir(), 'ps-persist-'));
+    dirs.push(dir);
+    const file = join(dir, 'profiles.json');
+    const first = client({ url: n.url, token: ADMIN, persist: fileStore(file) });
+    expect((await first.get('d1')).systemMessage).toBe('v3');
+    await first.close();
+    await crashImageWithoutWalTail(n, 'd1');
+
+    const second = client({ url: n.url, token: ADMIN, persist: fileStore(file), timeoutMs: 5000 });
+    const errors: ClientError[] = [];
+    second.on('error', (e) => errors.push(e));
+    expect((await second.get('d1')).systemMessage).toBe('v3');
+    expect(errors.map((e) => e.code)).toEqual(['PROFILE_DAMAGED']);
+    expect(second.stats().served).toEqual({ persisted: 1, fallback: 0, damaged: 1 });
+    const strict = client({ url: n.url, token: ADMIN, persist: fileStore(file), timeoutMs: 5000, onDamaged: 'fail' });
+    expect(await codeOf(strict.get('d1'))).toMatchObject({ code: 'PROFILE_DAMAGED', status: 503 });
   });
 });
 
