@@ -224,6 +224,22 @@ describe('conflicts', () => {
     expect(compareToMerged('You write code. Always add tests.', merged).map((r) => r.mark)).toContain('gone');
     expect(compareToMerged('same', 'same')).toEqual([{ text: 'same', mark: 'same' }]);
     expect(compareToMerged('ab', 'abc')).toEqual([{ text: 'ab', mark: 'same' }, { text: 'c', mark: 'added' }]);
+    // two unrelated long texts (fast-diff alone would take minutes): the common ends, the middle dropped and added whole
+    const rnd = (n: number, seed: number): string => {
+      let out = '';
+      for (let i = 0, s = seed; i < n; i++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        out += String.fromCharCode(97 + ((s >>> 16) % 26));
+      }
+      return out;
+    };
+    const [x, y] = [rnd(150_000, 1), rnd(150_000, 2)];
+    expect(compareToMerged(`Start. ${x} End.`, `Start. ${y} End.`)).toEqual([
+      { text: 'Start. ', mark: 'same' },
+      { text: x, mark: 'gone' },
+      { text: y, mark: 'added' },
+      { text: ' End.', mark: 'same' },
+    ]);
     expect(conflictField('systemMessage', () => undefined)).toBe('system message');
     expect(conflictField('templates.greet', () => undefined)).toBe('template greet');
     expect(conflictField('messages.abc.content', (id) => (id === 'abc' ? 2 : undefined))).toBe('message 3');

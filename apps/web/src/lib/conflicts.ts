@@ -29,13 +29,39 @@ export type Run = { text: string; mark: 'same' | 'gone' | 'added' };
  */
 export function compareToMerged(side: string, merged: string): Run[] {
   const out: Run[] = [];
-  for (const [op, text] of diff(side, merged)) {
+  const parts = side.length * merged.length > MAX_COMPARE_CELLS ? coarseDiff(side, merged) : diff(side, merged);
+  for (const [op, text] of parts) {
     const mark = op === 0 ? 'same' : op === -1 ? 'gone' : 'added';
     const last = out[out.length - 1];
     if (last && last.mark === mark) last.text += text;
     else out.push({ text, mark });
   }
   return out;
+}
+
+/**
+ * Above this many character pairs the comparison is not computed in full: fast-diff has no
+ * deadline and costs length x changes, so two unrelated texts of 100,000+ characters (a hostile
+ * or a pasted prompt) would freeze the tab for minutes; the node bounds its diffs the same way.
+ */
+const MAX_COMPARE_CELLS = 4_000_000;
+
+/** The common start and end kept; the middle shown as dropped and added whole (never splitting a surrogate pair). */
+function coarseDiff(a: string, b: string): [number, string][] {
+  const max = Math.min(a.length, b.length);
+  let prefix = 0;
+  while (prefix < max && a.charCodeAt(prefix) === b.charCodeAt(prefix)) prefix++;
+  if (prefix > 0 && /[\ud800-\udbff]/.test(a.charAt(prefix - 1))) prefix--;
+  let suffix = 0;
+  while (suffix < max - prefix && a.charCodeAt(a.length - 1 - suffix) === b.charCodeAt(b.length - 1 - suffix)) suffix++;
+  if (suffix > 0 && /[\udc00-\udfff]/.test(a.charAt(a.length - suffix))) suffix--;
+  const parts: [number, string][] = [
+    [0, a.slice(0, prefix)],
+    [-1, a.slice(prefix, a.length - suffix)],
+    [1, b.slice(prefix, b.length - suffix)],
+    [0, a.slice(a.length - suffix)],
+  ];
+  return parts.filter(([, t]) => t.length > 0);
 }
 
 /** A non-text value as shown: JSON (a string keeps its quotes), '' for absent. */
