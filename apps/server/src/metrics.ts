@@ -49,6 +49,7 @@ export interface ChangeFeedSource {
 export interface LiveSource {
   count(): Map<string, number>;
   on(listener: (e: { type: 'revoked' | 'changed'; kind: string; outcome: 'closed' | 'kept' }) => void): () => void;
+  onRefused(listener: (e: { kind: string }) => void): () => void;
 }
 
 export interface MetricsSources {
@@ -257,6 +258,14 @@ export class ServerMetrics {
       registers,
     });
     this.#unsubscribe.push(live.on((e) => changed.inc({ kind: e.kind, change: e.type, outcome: e.outcome })));
+    const refused = new Counter({
+      name: 'profilesync_live_connections_refused_total',
+      help: 'live connections refused because their token already held tokens.max_connections (TOKEN_TOO_MANY_CONNECTIONS), by kind',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const kind of ['yjs', 'sse']) refused.inc({ kind }, 0);
+    this.#unsubscribe.push(live.onRefused((e) => refused.inc({ kind: e.kind })));
   }
 
   #httpChildren = new Map<string, { observe(v: number): void }>();

@@ -319,6 +319,17 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
     let feed: ChangeFeed | undefined = new ChangeFeed(hub, { heartbeatMs: config.changes.heartbeatMs, retryMs: 1000, maxConnections: config.changes.maxConnections, maxBufferedBytes: 1024 * 1024 }, logger, clock);
     metrics.attachChangeFeed({ stats: () => feed?.stats(), pending: () => hub.pending });
     metrics.attachLive(live);
+    // one line per token and minute while it is over its limit (a client in a reconnect loop would flood the log)
+    const refusedLogged = new Map<string, number>();
+    cleanups.push(
+      live.onRefused((e) => {
+        const now = Date.now();
+        if ((refusedLogged.get(e.tokenId) ?? 0) > now - 60_000) return;
+        if (refusedLogged.size > 1000) refusedLogged.clear();
+        refusedLogged.set(e.tokenId, now);
+        logger.warn({ tokenId: e.tokenId, kind: e.kind, limit: e.limit }, 'token connection limit reached: connection refused (TOKEN_TOO_MANY_CONNECTIONS)');
+      }),
+    );
     let webhooks: Webhooks | undefined = await Webhooks.open({
       aux: opened.log,
       hub,
@@ -410,7 +421,7 @@ export async function startServer(config: ServerConfig, opts: StartServerOptions
         },
         watch: (p, conn) => {
           // one token holds at most tokens.max_connections live connections (4429 above)
-          live.admit(p);
+          live.admit(p, conn.kind);
           return live.register(p, conn);
         },
         audit: (e) => void audit(e).catch((err: unknown) => logger.warn({ err }, 'audit failed')),

@@ -7,6 +7,8 @@
  */
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, startServer, type RunningServer } from '../src/index.js';
 import { ADMIN, http, profileInput, tempDir } from './helpers.js';
@@ -16,9 +18,18 @@ const dir = tempDir('ps-limit-');
 let node: RunningServer;
 const clients: RawYjsClient[] = [];
 const streams: AbortController[] = [];
+/** the node's log lines (warn and above) */
+const lines: { msg: string; [k: string]: unknown }[] = [];
 
 beforeAll(async () => {
-  node = await startServer(defaultConfig({ dataDir: join(dir, 'a'), port: 0, logLevel: 'silent', tokens: { maxConnections: 3 } }), { env: {}, adminToken: ADMIN });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const logger = pino({ level: 'warn' }, sink);
+  node = await startServer(defaultConfig({ dataDir: join(dir, 'a'), port: 0, logLevel: 'warn', tokens: { maxConnections: 3 } }), { env: {}, adminToken: ADMIN, logger });
   expect((await http(node.url, 'POST', '/api/profiles', { body: profileInput('lim-1') })).status).toBe(201);
 });
 afterEach(() => {
@@ -60,6 +71,7 @@ describe('live connections per token (tokens.max_connections)', () => {
     const closed = await extra.closed;
     expect(closed.code).toBe(4429);
     expect(closed.reason).toBe('TOKEN_TOO_MANY_CONNECTIONS');
+    expect(await (await fetch(`${node.url}/metrics`)).text()).toMatch(/^profilesync_live_connections_refused_total\{kind="yjs"\} 1$/m);
     expect(extra.updates).toHaveLength(0);
     // the limit is per token
     const other = await viewer('lim-other');
@@ -83,6 +95,12 @@ describe('live connections per token (tokens.max_connections)', () => {
     const refused = await stream(v.token);
     expect(refused.status).toBe(429);
     expect(refused.body).toMatchObject({ error: { code: 'TOKEN_TOO_MANY_CONNECTIONS', details: { limit: 3 } } });
+    // the operator sees it: a counter by kind, and one log line per token and minute (not per attempt)
+    expect((await stream(v.token)).status).toBe(429);
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    expect(metrics).toMatch(/^profilesync_live_connections_refused_total\{kind="sse"\} 2$/m);
+    const logged = lines.filter((l) => l.msg.startsWith('token connection limit reached') && l['tokenId'] === v.id);
+    expect(logged).toEqual([expect.objectContaining({ kind: 'sse', limit: 3 })]);
     // the admin (another token) is not locked out: it gets its stream and can revoke the flooding token
     expect((await stream(ADMIN)).status).toBe(200);
     expect((await http(node.url, 'DELETE', `/api/tokens/${v.id}`)).status).toBe(204);

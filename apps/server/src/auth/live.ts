@@ -43,10 +43,18 @@ export interface LiveEvent {
   profile?: string;
 }
 
+/** A connection admit() refused: its token already held tokens.max_connections. */
+export interface RefusedEvent {
+  tokenId: string;
+  kind: string;
+  limit: number;
+}
+
 export class LiveConnections {
   readonly #byToken = new Map<string, Set<LiveConnection>>();
   readonly #listeners = new Set<(e: LiveEvent) => void>();
   readonly #maxPerToken: number;
+  readonly #refusedListeners = new Set<(e: RefusedEvent) => void>();
 
   /** `maxPerToken`: open connections one token may hold (tokens.max_connections); admit() refuses more. */
   constructor(opts: { maxPerToken?: number } = {}) {
@@ -59,12 +67,19 @@ export class LiveConnections {
    * feed streams): one token, even a scoped viewer's, must not take every socket the node can
    * hold (its file descriptors) and lock everyone else out, the admin who would revoke it too.
    */
-  admit(principal: Pick<Principal, 'tokenId'>): void {
+  admit(principal: Pick<Principal, 'tokenId'>, kind: string): void {
     const open = this.#byToken.get(principal.tokenId)?.size ?? 0;
     if (open < this.#maxPerToken) return;
+    for (const l of this.#refusedListeners) l({ tokenId: principal.tokenId, kind, limit: this.#maxPerToken });
     throw new ProfileSyncError('TOKEN_TOO_MANY_CONNECTIONS', `this token already holds ${open} open connections (/yjs sockets, change feed streams), the most one token may hold (tokens.max_connections); close some or use another token`, {
       details: { limit: this.#maxPerToken },
     });
+  }
+
+  /** Calls `listener` for every connection admit() refuses (metrics, logs); returns the unsubscribe. */
+  onRefused(listener: (e: RefusedEvent) => void): () => void {
+    this.#refusedListeners.add(listener);
+    return () => this.#refusedListeners.delete(listener);
   }
 
   /** Registers an open connection of `principal`'s token; returns the unregister function (idempotent). */

@@ -49,7 +49,7 @@ export function registerChangeRoutes(app: FastifyInstance, ctx: AppContext): voi
     }
 
     // one token holds at most tokens.max_connections live connections (429 above)
-    ctx.live.admit(p);
+    ctx.live.admit(p, 'sse');
     const grants = p.grants;
     const allows =
       ids !== undefined ? (id: string) => ids.has(id) : grants === null ? () => true : (id: string) => grantAllows(grants, id);
