@@ -28,10 +28,15 @@ export function fragment(message: Uint8Array, maxPayload: number): Uint8Array[] 
   return parts;
 }
 
-/** Reassembles payloads into messages; SYNC_BAD_MESSAGE on a bad flag, SYNC_MESSAGE_TOO_LARGE over the limit. */
+/**
+ * Reassembles payloads into messages; SYNC_BAD_MESSAGE on a bad flag or a fragment without
+ * bytes, SYNC_MESSAGE_TOO_LARGE over the limit. Fragments are copied into one growing buffer
+ * (capacity doubled as needed), so a pending message holds at most 2x its counted bytes, however
+ * small the fragments a peer sends (no per-fragment objects kept).
+ */
 export class Reassembler {
   readonly #maxMessageBytes: number;
-  #parts: Uint8Array[] = [];
+  #buf: Uint8Array | undefined;
   #bytes = 0;
 
   constructor(maxMessageBytes: number) {
@@ -44,22 +49,24 @@ export class Reassembler {
     const flag = payload[0];
     const body = payload.subarray(1);
     if (flag === FragmentFlag.whole) {
-      if (this.#parts.length > 0) throw syncError(SyncErrorCode.BAD_MESSAGE, 'whole message inside a fragmented one');
+      if (this.#buf !== undefined) throw syncError(SyncErrorCode.BAD_MESSAGE, 'whole message inside a fragmented one');
       if (body.length > this.#maxMessageBytes) throw this.#tooLarge(body.length);
       return body;
     }
     if (flag !== FragmentFlag.more && flag !== FragmentFlag.last) throw syncError(SyncErrorCode.BAD_MESSAGE, `unknown fragment flag ${flag}`);
-    this.#bytes += body.length;
-    if (this.#bytes > this.#maxMessageBytes) throw this.#tooLarge(this.#bytes);
-    this.#parts.push(body);
-    if (flag === FragmentFlag.more) return undefined;
-    const out = new Uint8Array(this.#bytes);
-    let off = 0;
-    for (const p of this.#parts) {
-      out.set(p, off);
-      off += p.length;
+    if (body.length === 0) throw syncError(SyncErrorCode.BAD_MESSAGE, 'a fragment without bytes');
+    const total = this.#bytes + body.length;
+    if (total > this.#maxMessageBytes) throw this.#tooLarge(total);
+    if (this.#buf === undefined || this.#buf.length < total) {
+      const grown = new Uint8Array(Math.min(this.#maxMessageBytes, Math.max(total, 2 * (this.#buf?.length ?? 0))));
+      if (this.#buf !== undefined) grown.set(this.#buf.subarray(0, this.#bytes));
+      this.#buf = grown;
     }
-    this.#parts = [];
+    this.#buf.set(body, this.#bytes);
+    this.#bytes = total;
+    if (flag === FragmentFlag.more) return undefined;
+    const out = this.#buf.subarray(0, total);
+    this.#buf = undefined;
     this.#bytes = 0;
     return out;
   }

@@ -194,6 +194,26 @@ describe('frames', () => {
     expect(r.ws.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('a fragment without bytes is 4400 SYNC_BAD_MESSAGE (empty fragments would grow the reassembly without counting toward maxMessageBytes)', async () => {
+    const { r, s } = await session();
+    const step1 = encodeMessage({ type: MessageType.STEP1, id: 'secret', stateVector: new Uint8Array([0]), hash: '', flags: STEP1_REPLY });
+    // before: any number of empty "more" fragments was held (a view object each, 0 bytes counted);
+    // the "last" fragment then completed the message and the node answered it
+    r.ws.send(s.seal(new Uint8Array([1])));
+    r.ws.send(s.seal(new Uint8Array([1])));
+    r.ws.send(s.seal(new Uint8Array([2, ...step1])));
+    const answered = (async (): Promise<string> => {
+      for (;;) {
+        const data = (s.open(await r.next()) as { data?: Uint8Array }).data; // the goodbye frame has none
+        if (data === undefined) return new Promise<string>(() => undefined);
+        const m = decodeMessage(data.subarray(1));
+        if (m.type === MessageType.STEP2 && m.id === 'secret') return 'answered';
+      }
+    })();
+    expect(await Promise.race([answered, r.closed])).toEqual({ code: 4400, reason: 'SYNC_BAD_MESSAGE' });
+    await until(async () => (await a.store.audit({ action: 'sync.rejected' })).length >= 1, 5_000, 'audit');
+  });
+
   it('a frame over maxPayload is refused by the socket (1009)', async () => {
     const { r } = await session();
     r.ws.send(new Uint8Array(1024 * 1024 + 64));
