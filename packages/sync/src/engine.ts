@@ -16,9 +16,9 @@ import { monoMs } from './events.js';
 import { Inbox } from './inbox.js';
 import { PullTracker } from './pulls.js';
 import { Rounds, type ActiveRound } from './rounds.js';
-import { MAX_INBOX_MESSAGES, type EngineOptions } from './link.js';
+import { MAX_INBOX_MESSAGES, MAX_MERGE_CONTEXT_BYTES, type EngineOptions } from './link.js';
 
-export { MAX_INBOX_MESSAGES, type EngineLink, type EngineLimits, type EngineOptions } from './link.js';
+export { MAX_INBOX_MESSAGES, MAX_MERGE_CONTEXT_BYTES, type EngineLink, type EngineLimits, type EngineOptions } from './link.js';
 
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc());
 /** store reads in flight when answering step 1s / preparing pulls and pushes */
@@ -51,6 +51,14 @@ export class SyncEngine {
    * used by that STEP2's apply so the store can tell which side changed what.
    */
   readonly #peerSv = new Map<string, Uint8Array>();
+  /**
+   * Bytes held in #peerSv. A peer decides how many STEP1s announce a STEP2 and whether it ever
+   * sends it, so the total is capped (limits.maxMergeContextBytes): over it a state vector is
+   * not kept and its STEP2 merges without a context, like a live UPDATE (which the peer may send
+   * anyway), so a peer cannot make the node hold its bytes for the life of the session.
+   */
+  #peerSvBytes = 0;
+  #peerSvCapped = false;
   /** our pulls in flight: whether we sent the empty state vector (the answer is then the peer's whole state) */
   readonly #pulledEmpty = new Map<string, boolean>();
 
@@ -142,7 +150,7 @@ export class SyncEngine {
 
   /** Internal state for diagnostics (tests, debugging). */
   debugState(): Record<string, unknown> {
-    return { ...this.#rounds.debug(), outstanding: [...this.#pulls.ids()], inflight: this.#inflight.size, running: this.#running, pullWaiters: this.#pulls.waiting, closed: this.#closed };
+    return { ...this.#rounds.debug(), mergeContexts: this.#peerSv.size, mergeContextBytes: this.#peerSvBytes, outstanding: [...this.#pulls.ids()], inflight: this.#inflight.size, running: this.#running, pullWaiters: this.#pulls.waiting, closed: this.#closed };
   }
 
   /** Whether messages are queued or being handled, or applies are in flight. */
@@ -192,7 +200,7 @@ export class SyncEngine {
   #queueStep1Answer(m: Step1): Promise<void> {
     // a REPLY step 1 comes right before the peer's STEP2 for our pull; a pull we pull back is
     // followed by the peer's STEP2 answering that: either way remember its state vector
-    if ((m.flags & STEP1_REPLY) !== 0 || this.#pullsBack(m)) this.#peerSv.set(m.id, m.stateVector);
+    if ((m.flags & STEP1_REPLY) !== 0 || this.#pullsBack(m)) this.#keepPeerSv(m.id, m.stateVector);
     const prepared = this.#prepareStep1(m);
     prepared.catch(() => undefined); // surfaces below, in order
     this.#replyChain = this.#replyChain.then(async () => {
@@ -287,6 +295,24 @@ export class SyncEngine {
     this.#send({ type: MessageType.ROUND_END, round });
   }
 
+  #keepPeerSv(id: string, sv: Uint8Array): void {
+    this.#dropPeerSv(id);
+    if (this.#peerSvBytes + sv.length > (this.#o.limits.maxMergeContextBytes ?? MAX_MERGE_CONTEXT_BYTES)) {
+      if (!this.#peerSvCapped) this.#o.logger.warn({ peerId: this.peerId, bytes: this.#peerSvBytes }, 'peer announced more step 2s than the merge context limit holds: later ones merge without a context');
+      this.#peerSvCapped = true;
+      return;
+    }
+    this.#peerSv.set(id, sv);
+    this.#peerSvBytes += sv.length;
+  }
+
+  #dropPeerSv(id: string): void {
+    const old = this.#peerSv.get(id);
+    if (old === undefined) return;
+    this.#peerSv.delete(id);
+    this.#peerSvBytes -= old.length;
+  }
+
   /** Whether answering this STEP1 also pulls back (decided from the digest when the STEP1 is dequeued). */
   #pullsBack(m: Step1): boolean {
     return (m.flags & STEP1_REPLY) === 0 && m.hash !== '' && this.#o.digest.hash(m.id) !== m.hash;
@@ -328,7 +354,7 @@ export class SyncEngine {
   #mergeContext(id: string): MergeContext | undefined {
     const sv = this.#peerSv.get(id);
     const empty = this.#pulledEmpty.get(id);
-    this.#peerSv.delete(id);
+    this.#dropPeerSv(id);
     this.#pulledEmpty.delete(id);
     if (sv !== undefined) return { remoteStateVector: sv };
     if (empty === undefined || empty) return { remoteStateVector: EMPTY_SV };

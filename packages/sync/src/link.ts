@@ -29,7 +29,15 @@ export interface EngineLimits {
   roundTimeoutMs: number;
   /** rounds run automatically after connect / overflow before giving up until the next trigger */
   autoRounds: number;
+  /**
+   * bytes of peer state vectors held as merge context for STEP2s still to come (default
+   * MAX_MERGE_CONTEXT_BYTES); over it, a STEP2 merges without one, as a live update
+   */
+  maxMergeContextBytes?: number;
 }
+
+/** Default of EngineLimits.maxMergeContextBytes: far above what a real round holds (a few dozen bytes per differing profile). */
+export const MAX_MERGE_CONTEXT_BYTES = 64 * 1024 * 1024;
 
 export interface EngineOptions {
   store: ProfileStore;
