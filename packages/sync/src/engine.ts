@@ -16,9 +16,9 @@ import { monoMs } from './events.js';
 import { Inbox } from './inbox.js';
 import { PullTracker } from './pulls.js';
 import { Rounds, type ActiveRound } from './rounds.js';
-import { MAX_INBOX_MESSAGES, MAX_MERGE_CONTEXT_BYTES, type EngineOptions } from './link.js';
+import { MAX_INBOX_BYTES, MAX_INBOX_MESSAGES, MAX_MERGE_CONTEXT_BYTES, type EngineOptions } from './link.js';
 
-export { MAX_INBOX_MESSAGES, MAX_MERGE_CONTEXT_BYTES, type EngineLink, type EngineLimits, type EngineOptions } from './link.js';
+export { MAX_INBOX_BYTES, MAX_INBOX_MESSAGES, MAX_MERGE_CONTEXT_BYTES, type EngineLink, type EngineLimits, type EngineOptions } from './link.js';
 
 const EMPTY_SV = Y.encodeStateVector(new Y.Doc());
 /** store reads in flight when answering step 1s / preparing pulls and pushes */
@@ -66,7 +66,7 @@ export class SyncEngine {
     this.#o = opts;
     this.peerId = opts.peerId;
     this.#ctx = { actor: `peer:${opts.fingerprint}`, origin: `peer:${opts.peerId}` };
-    this.#inbox = new Inbox(MAX_INBOX_MESSAGES, opts.link.pauseReading?.bind(opts.link), opts.link.resumeReading?.bind(opts.link));
+    this.#inbox = new Inbox(MAX_INBOX_MESSAGES, opts.link.pauseReading?.bind(opts.link), opts.link.resumeReading?.bind(opts.link), MAX_INBOX_BYTES);
     this.#pulls = new PullTracker(() => this.#inflight.size > 0);
     this.#rounds = new Rounds({ open: (round) => this.#openRound(round), ended: (a, converged, timedOut) => this.#roundEnded(a, converged, timedOut), timeoutMs: opts.limits.roundTimeoutMs });
   }

@@ -19,6 +19,8 @@ export interface EngineLink {
 
 /** Inbound messages held before the engine stops reading from the socket (resumes at half). */
 export const MAX_INBOX_MESSAGES = 4096;
+/** ...or bytes (whichever comes first): one message of maxMessageBytes (64 MiB) still gets in whole. */
+export const MAX_INBOX_BYTES = 64 * 1024 * 1024;
 
 export interface EngineLimits {
   /** per-connection send queue limit in bytes (live updates over it are dropped -> resync) */

@@ -20,6 +20,8 @@ import {
   type Message,
 } from '../src/index.js';
 import { resolveLimits, takeAuditToken } from '../src/limits.js';
+import { Inbox } from '../src/inbox.js';
+import { MAX_INBOX_BYTES, MAX_INBOX_MESSAGES } from '../src/link.js';
 import { createSyncMount } from '../src/mount.js';
 import { codeOf } from './helpers.js';
 
@@ -243,5 +245,30 @@ describe('small policies', () => {
     expect(b.suppressed).toBe(2);
     expect(take(1000)).toBe(true);
     expect(b.suppressed).toBe(0);
+  });
+});
+
+describe('inbox backpressure', () => {
+  it('pauses reading over 4096 unread messages or over MAX_INBOX_BYTES unread bytes, resumes under half of both', () => {
+    const events: string[] = [];
+    const inbox = new Inbox(MAX_INBOX_MESSAGES, () => events.push('pause'), () => events.push('resume'), MAX_INBOX_BYTES);
+    // before: only the count was watched, so 4096 messages of 64 MiB (256 GiB) could be parked
+    const big = new Uint8Array(MAX_INBOX_BYTES / 4);
+    for (let i = 0; i < 4; i++) inbox.push(big);
+    expect(events).toEqual([]);
+    inbox.push(new Uint8Array(1));
+    expect(events).toEqual(['pause']);
+    expect(inbox.bytes).toBe(MAX_INBOX_BYTES + 1);
+    inbox.shift();
+    inbox.shift();
+    expect(events).toEqual(['pause']); // exactly half plus one byte is not under half
+    inbox.shift();
+    expect(events).toEqual(['pause', 'resume']);
+    inbox.shift();
+    inbox.shift();
+    expect(inbox.bytes).toBe(0);
+    const counted = new Inbox(MAX_INBOX_MESSAGES, () => events.push('pause2'), () => events.push('resume2'), MAX_INBOX_BYTES);
+    for (let i = 0; i <= MAX_INBOX_MESSAGES; i++) counted.push(new Uint8Array(1));
+    expect(events.at(-1)).toBe('pause2');
   });
 });
