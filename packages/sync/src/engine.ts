@@ -35,6 +35,8 @@ export class SyncEngine {
   #running = false;
   #closed = false;
   readonly #inflight = new Set<Promise<void>>();
+  /** bytes of the updates in #inflight: applies are bounded by count and by bytes (a peer's message may be 64 MiB) */
+  #inflightBytes = 0;
   readonly #pulls: PullTracker;
   readonly #rounds: Rounds;
   #lastConverged: number | undefined;
@@ -150,7 +152,7 @@ export class SyncEngine {
 
   /** Internal state for diagnostics (tests, debugging). */
   debugState(): Record<string, unknown> {
-    return { ...this.#rounds.debug(), mergeContexts: this.#peerSv.size, mergeContextBytes: this.#peerSvBytes, outstanding: [...this.#pulls.ids()], inflight: this.#inflight.size, running: this.#running, pullWaiters: this.#pulls.waiting, closed: this.#closed };
+    return { ...this.#rounds.debug(), mergeContexts: this.#peerSv.size, mergeContextBytes: this.#peerSvBytes, inflightBytes: this.#inflightBytes, outstanding: [...this.#pulls.ids()], inflight: this.#inflight.size, running: this.#running, pullWaiters: this.#pulls.waiting, closed: this.#closed };
   }
 
   /** Whether messages are queued or being handled, or applies are in flight. */
@@ -371,11 +373,14 @@ export class SyncEngine {
       )
       .finally(() => {
         this.#inflight.delete(p);
+        this.#inflightBytes -= update.length;
         if (answersPull) this.#pulls.resolve(id);
         else this.#pulls.check();
       });
     this.#inflight.add(p);
-    if (this.#inflight.size >= this.#o.limits.maxInflightApplies) await Promise.race(this.#inflight);
+    this.#inflightBytes += update.length;
+    const maxBytes = this.#o.limits.maxInflightBytes ?? MAX_INBOX_BYTES;
+    while (this.#inflight.size > 0 && (this.#inflight.size >= this.#o.limits.maxInflightApplies || this.#inflightBytes >= maxBytes)) await Promise.race(this.#inflight);
   }
 
   #applyFailed(id: string, err: unknown, t0: number): void {

@@ -36,6 +36,8 @@ export interface EngineLimits {
    * MAX_MERGE_CONTEXT_BYTES); over it, a STEP2 merges without one, as a live update
    */
   maxMergeContextBytes?: number;
+  /** bytes of updates in concurrent store applies (default MAX_INBOX_BYTES); over it the session handles nothing more until applies finish */
+  maxInflightBytes?: number;
 }
 
 /** Default of EngineLimits.maxMergeContextBytes: far above what a real round holds (a few dozen bytes per differing profile). */

@@ -7,18 +7,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '@profilesync/core';
 import { encodeMessage, MessageType, STEP1_REPLY, SyncEngine, SyncHub, type EngineLink } from '../src/index.js';
 import { SyncEmitter, silentLogger } from '../src/events.js';
-import { tempDir, type Store } from './helpers.js';
+import { tempDir, until, type Store } from './helpers.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0)) await f();
 });
 
-async function engine(limits: { maxMergeContextBytes?: number } = {}): Promise<{ engine: SyncEngine; store: Store; sent: Uint8Array[]; failed: string[] }> {
+async function engine(limits: { maxMergeContextBytes?: number; maxInflightBytes?: number } = {}, wrap: (s: Store) => Store = (s) => s): Promise<{ engine: SyncEngine; store: Store; sent: Uint8Array[]; failed: string[] }> {
   const dir = await tempDir();
-  const store = await openStore({ dir });
+  const real = await openStore({ dir });
+  const store = wrap(real);
   cleanup.push(async () => {
-    await store.close();
+    await real.close();
     await rm(dir, { recursive: true, force: true });
   });
   const hub = new SyncHub(store);
@@ -73,5 +74,31 @@ describe('merge contexts a peer makes the node hold', () => {
     await e.idle();
     expect(e.debugState()).toMatchObject({ mergeContexts: 0, mergeContextBytes: 0, outstanding: [] });
     expect(failed).toEqual([]);
+  });
+});
+
+describe('store applies a peer keeps in flight', () => {
+  it('are bounded by bytes as well as by count: big updates wait for earlier applies', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    // the real store, its applies held at a gate (a slow disk) so the engine's bound shows
+    const held = (s: Store): Store => new Proxy(s, {
+      get(target, prop, receiver) {
+        if (prop === 'applyRemoteUpdate') return async (...args: Parameters<Store['applyRemoteUpdate']>) => gate.then(() => target.applyRemoteUpdate(...args));
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const { engine: e } = await engine({ maxInflightBytes: 1024 * 1024 }, held);
+    const update = new Uint8Array(256 * 1024).fill(1);
+    for (let i = 0; i < 10; i++) e.receive(encodeMessage({ type: MessageType.UPDATE, id: `u-${i}`, update }));
+    await until(() => (e.debugState()['inflight'] as number) >= 4, 5_000, 'applies in flight');
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    // before: all 10 (2.5 MiB) were in flight at once; only maxInflightApplies (256) bounded them
+    expect(e.debugState()['inflight']).toBe(4);
+    expect(e.debugState()['inflightBytes']).toBe(1024 * 1024);
+    open();
+    // (the bytes are not Yjs updates: the store refuses the first and the session ends; every apply still settles)
+    await until(() => e.debugState()['inflightBytes'] === 0, 5_000, 'applies settled');
   });
 });
