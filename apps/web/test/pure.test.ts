@@ -1,6 +1,6 @@
 /** Pure policies of the list, peers, tokens and the change-feed reader (no browser). */
 import { describe, expect, it } from 'vitest';
-import { retryDelay, SseParser } from '../src/lib/changes.js';
+import { retryDelay, SseParser, startingDelay } from '../src/lib/changes.js';
 import { copyOf, fieldLabel, humanDuration, importSummary, markWords, rangeText, searchWords, sortChoice } from '../src/lib/list.js';
 import { explainPeerError, lagText, peerState, seenText, syncMessage } from '../src/lib/peers.js';
 import type { PeerInfo } from '../src/lib/types.js';
@@ -123,6 +123,8 @@ describe('change feed reader', () => {
   });
   it('reconnects with capped exponential delays', () => {
     expect([0, 1, 2, 3, 4, 9].map(retryDelay)).toEqual([1000, 2000, 4000, 8000, 15000, 15000]);
+    // a starting node's 503 says when to come back (Retry-After, seconds), within 1 to 15 s
+    expect(['1', '3', '0', '120', 'soon', 'Wed, 21 Oct 2015 07:28:00 GMT'].map(startingDelay)).toEqual([1000, 3000, 1000, 15000, 1000, 1000]);
   });
 });
 

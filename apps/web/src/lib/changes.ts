@@ -70,6 +70,12 @@ export function retryDelay(attempt: number): number {
   return Math.min(15_000, 1000 * 2 ** Math.min(attempt, 4));
 }
 
+/** A 503's Retry-After (seconds) as a delay in ms: 1 to 15 s, 1 s when not a number of seconds. */
+export function startingDelay(retryAfter: string | null): number {
+  const s = Number(retryAfter);
+  return Number.isFinite(s) && s > 0 ? Math.min(15_000, Math.max(1000, s * 1000)) : 1000;
+}
+
 export interface WatchOptions {
   onChange(notice?: ChangeNotice): void;
   onMode(mode: FeedMode): void;
@@ -108,6 +114,13 @@ export function watchChanges(api: Api, opts: WatchOptions): () => void {
       api.onUnauthorized?.();
       return;
     }
+    const retryAfter = res.status === 503 ? res.headers.get('retry-after') : null;
+    if (retryAfter !== null) {
+      // the node answers but is starting: it says when to come back, so a restarted node's
+      // list is live again in a second, not after the longest backoff
+      void res.body?.cancel().catch(() => undefined);
+      return retry(startingDelay(retryAfter));
+    }
     if (!res.ok || !res.body || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) return retry();
     opts.onMode('live');
     if (attempt > 0) opts.onChange(); // whatever happened while we were away
@@ -132,10 +145,12 @@ export function watchChanges(api: Api, opts: WatchOptions): () => void {
     return retry();
   };
 
-  const retry = () => {
+  /** after `ms` (a 503's Retry-After), else the backoff's next delay */
+  const retry = (ms?: number) => {
     if (stopped) return;
     opts.onMode('offline');
-    timer = setTimeout(() => void connect(), retryDelay(attempt++));
+    if (ms !== undefined) attempt = Math.max(attempt, 1); // it was away: reload the list when it is back
+    timer = setTimeout(() => void connect(), ms ?? retryDelay(attempt++));
   };
 
   void connect();
