@@ -59,11 +59,15 @@ describe('a newcomer to the dashboard', () => {
       await page.getByLabel('Model id (required)').fill('gpt-4o');
       const idField = page.getByLabel('Id (optional; generated from the name)');
       await expect(idField.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent)).resolves.toMatch(/letters, digits/);
+      // Enter submits only while the Create button is enabled (it is disabled while a submit runs)
+      const idle = () => expect.poll(() => dialog.getByRole('button', { name: 'Create' }).isEnabled()).toBe(true);
       for (const bad of ['Bad Id!', 'x'.repeat(129), '-starts-with-dash']) {
+        await idle();
         await idField.fill(bad);
         await page.keyboard.press('Enter');
         await expect(dialog.getByRole('alert').innerText()).resolves.toMatch(/^PROFILE_INVALID_ID: the id may use letters, digits and \. _ : -/);
       }
+      await idle();
       expect((await api(node.url, 'GET', '/api/profiles?limit=1')).body.total).toBe(before);
       await idField.fill('billing-bot');
       await page.keyboard.press('Enter');
