@@ -4,35 +4,18 @@
  * deleted/inserted, so a concurrent edit elsewhere in the same text survives the merge.
  */
 import diff from 'fast-diff';
+import { commonEnds } from '@profilesync/model';
 import type * as Y from 'yjs';
 import type { TextDiffPart } from './types.js';
 
 export type DiffOp = [-1 | 0 | 1, string];
+export { commonEnds };
 
 export function textDiff(before: string, after: string): DiffOp[] {
   if (before === after) return before.length === 0 ? [] : [[0, before]];
   // large texts: the bounded path (common ends, then lines; see boundedDiff) instead of an unbounded diff
   if (before.length * after.length > MAX_DIFF_CELLS) return textEdits(before, after);
   return diff(before, after) as DiffOp[];
-}
-
-const isHigh = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
-const isLow = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
-
-/**
- * Common prefix and suffix lengths of two different strings, never splitting a surrogate pair
- * (Y.Text would turn a split pair into U+FFFD). Pure.
- */
-export function commonEnds(a: string, b: string): { prefix: number; suffix: number } {
-  const max = Math.min(a.length, b.length);
-  let prefix = 0;
-  while (prefix < max && a.charCodeAt(prefix) === b.charCodeAt(prefix)) prefix++;
-  if (prefix > 0 && isHigh(a.charCodeAt(prefix - 1))) prefix--;
-  let suffix = 0;
-  const room = max - prefix;
-  while (suffix < room && a.charCodeAt(a.length - 1 - suffix) === b.charCodeAt(b.length - 1 - suffix)) suffix++;
-  if (suffix > 0 && isLow(a.charCodeAt(a.length - suffix))) suffix--;
-  return { prefix, suffix };
 }
 
 /** Middles this short are checked for a shared character (a few dozen comparisons at most). */

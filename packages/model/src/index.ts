@@ -19,7 +19,7 @@ export {
   type RefSpec,
 } from './refs.js';
 export { PROFILE_ID_PATTERN, isProfileId, assertProfileId, slugify, idForName, MAX_SLUG_CHARS, FALLBACK_SLUG } from './ids.js';
-export { isWellFormed, wellFormed, textProblem, lineProblem, STRING_PROBLEM_MESSAGE, type StringProblem } from './strings.js';
+export { isWellFormed, wellFormed, textProblem, lineProblem, commonEnds, STRING_PROBLEM_MESSAGE, type StringProblem } from './strings.js';
 export { Issues, issuesError, SIZE_RULES, type ValidationIssue } from './issues.js';
 export { checkJson, checkString, isPlainObject, JSON_LIMITS } from './json.js';
 export { checkJsonSchema, DRAFT_2020_12 } from './json-schema.js';

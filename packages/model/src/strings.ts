@@ -114,3 +114,23 @@ export function wellFormed<T>(value: T, depth = 0): T {
   }
   return (out ?? value) as T;
 }
+
+const isHigh = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+const isLow = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
+
+/**
+ * Common prefix and suffix lengths of two different strings, never splitting a surrogate pair
+ * (Y.Text would turn a split pair into U+FFFD; a display would show two halves). Pure: the
+ * core's text edits and the dashboard's conflict view share it.
+ */
+export function commonEnds(a: string, b: string): { prefix: number; suffix: number } {
+  const max = Math.min(a.length, b.length);
+  let prefix = 0;
+  while (prefix < max && a.charCodeAt(prefix) === b.charCodeAt(prefix)) prefix++;
+  if (prefix > 0 && isHigh(a.charCodeAt(prefix - 1))) prefix--;
+  let suffix = 0;
+  const room = max - prefix;
+  while (suffix < room && a.charCodeAt(a.length - 1 - suffix) === b.charCodeAt(b.length - 1 - suffix)) suffix++;
+  if (suffix > 0 && isLow(a.charCodeAt(a.length - suffix))) suffix--;
+  return { prefix, suffix };
+}

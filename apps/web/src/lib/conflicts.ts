@@ -4,6 +4,7 @@
  * and what it added), so a person sees at a glance how the merge mangled — or kept — a prompt.
  */
 import diff from 'fast-diff';
+import { commonEnds } from '@profilesync/model';
 
 export interface Conflict {
   id: string;
@@ -46,15 +47,9 @@ export function compareToMerged(side: string, merged: string): Run[] {
  */
 const MAX_COMPARE_CELLS = 4_000_000;
 
-/** The common start and end kept; the middle shown as dropped and added whole (never splitting a surrogate pair). */
+/** The common start and end kept; the middle shown as dropped and added whole. */
 function coarseDiff(a: string, b: string): [number, string][] {
-  const max = Math.min(a.length, b.length);
-  let prefix = 0;
-  while (prefix < max && a.charCodeAt(prefix) === b.charCodeAt(prefix)) prefix++;
-  if (prefix > 0 && /[\ud800-\udbff]/.test(a.charAt(prefix - 1))) prefix--;
-  let suffix = 0;
-  while (suffix < max - prefix && a.charCodeAt(a.length - 1 - suffix) === b.charCodeAt(b.length - 1 - suffix)) suffix++;
-  if (suffix > 0 && /[\udc00-\udfff]/.test(a.charAt(a.length - suffix))) suffix--;
+  const { prefix, suffix } = commonEnds(a, b);
   const parts: [number, string][] = [
     [0, a.slice(0, prefix)],
     [-1, a.slice(prefix, a.length - suffix)],
