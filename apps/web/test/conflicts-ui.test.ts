@@ -53,7 +53,8 @@ describe('conflicts in the dashboard', () => {
     await page.goto(`${node.url}/#/profiles/${id}`);
     const panel = page.locator('[data-testid="conflicts"]');
     await panel.waitFor();
-    expect(await panel.locator('#conflicts-title').innerText()).toContain('1 open conflict');
+    // the panel shows its title before the conflicts are loaded: wait for them
+    await eventually(async () => (await panel.locator('#conflicts-title').innerText()).includes('1 open conflict'), 'the open conflict in the panel title');
     const item = panel.locator(`li.conflict[data-conflict="${c.id}"]`);
     const sides = item.locator('.conflict-side');
     expect(await sides.count()).toBe(3);
